@@ -1,0 +1,286 @@
+/* Interning tables and counters of a profile; see profile.h. Each table is
+ * an array plus an hmap index over it. */
+#include "profile.h"
+
+#include "../util/util.h"
+
+static const char *layer_names[LAYER__COUNT] = {
+	"user", "kernel", "guest-user", "guest-kernel", "guest", "hypervisor", "vmm",
+};
+static const char *role_names[ROLE__COUNT] = { "task", "vcpu", "vmm", "backend", "guest" };
+static const char *image_kind_names[IMAGE__COUNT] = {
+	"elf", "kernel", "module", "vdso", "jit", "anon", "guest-kernel", "guest-user", "unknown",
+};
+
+static int name_index(const char *const *names, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (streq(names[i], name))
+			return i;
+	return -1;
+}
+
+const char *origin__name(enum origin o) { return o == ORIGIN_AGENT ? "agent" : "host"; }
+const char *layer__name(enum layer l) { return (unsigned)l < LAYER__COUNT ? layer_names[l] : "?"; }
+int layer__from_name(const char *name) { return name_index(layer_names, LAYER__COUNT, name); }
+const char *thread_role__name(enum thread_role r) { return (unsigned)r < ROLE__COUNT ? role_names[r] : "?"; }
+int thread_role__from_name(const char *name) { return name_index(role_names, ROLE__COUNT, name); }
+const char *image_kind__name(enum image_kind k) { return (unsigned)k < IMAGE__COUNT ? image_kind_names[k] : "?"; }
+int image_kind__from_name(const char *name) { return name_index(image_kind_names, IMAGE__COUNT, name); }
+
+void profile__init(struct profile *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+void profile__release(struct profile *p)
+{
+	for (size_t i = 0; i < p->n_domains; i++) {
+		struct profile_domain *d = &p->domains[i];
+		free(d->name);
+		free(d->vmm);
+		free(d->accel);
+		free(d->uuid);
+		free(d->source);
+		free(d->note);
+	}
+	for (size_t i = 0; i < p->n_threads; i++)
+		free(p->threads[i].comm);
+	for (size_t i = 0; i < p->n_images; i++)
+		free(p->images[i].path);
+	for (size_t i = 0; i < p->n_symbols; i++)
+		free(p->symbols[i].name);
+	free(p->domains);
+	free(p->threads);
+	free(p->images);
+	free(p->symbols);
+	free(p->frames);
+	free(p->samples);
+	free(p->timeline);
+	free(p->dirty_samples);
+	free(p->dirty_timeline);
+	hmap_release(&p->index_domains);
+	hmap_release(&p->index_threads);
+	hmap_release(&p->index_images);
+	hmap_release(&p->index_symbols);
+	hmap_release(&p->index_frames);
+	hmap_release(&p->index_samples);
+	hmap_release(&p->index_timeline);
+	memset(p, 0, sizeof(*p));
+}
+
+/* The lookup-or-insert loop shared by every table. EQ is an expression over
+ * `e` (a pointer to the candidate entry). */
+#define INTERN(p, table, hash, EQ, INIT)                                                  \
+	do {                                                                              \
+		size_t pos_ = hmap_first(&(p)->index_##table, (hash));                     \
+		uint32_t idx_;                                                            \
+		while (hmap_candidate(&(p)->index_##table, pos_, (hash), &idx_)) {         \
+			if (idx_ != UINT32_MAX) {                                         \
+				const typeof((p)->table[0]) *e = &(p)->table[idx_];       \
+				if (EQ)                                                   \
+					return idx_ + 1;                                  \
+			}                                                                 \
+			pos_ = hmap_next(&(p)->index_##table, pos_);                      \
+		}                                                                         \
+		ARRAY_GROW((p)->table, (p)->cap_##table, (p)->n_##table + 1);             \
+		idx_ = (uint32_t)(p)->n_##table++;                                        \
+		{                                                                         \
+			typeof((p)->table[0]) *e = &(p)->table[idx_];                     \
+			INIT;                                                             \
+		}                                                                         \
+		hmap_insert_at(&(p)->index_##table, pos_, (hash), idx_);                  \
+		return idx_ + 1;                                                          \
+	} while (0)
+
+static bool str_eq(const char *a, const char *b) { return streq(a ? a : "", b ? b : ""); }
+
+uint32_t profile__domain(struct profile *p, const char *name, bool is_vm)
+{
+	uint64_t h = hash_str(name);
+	INTERN(p, domains, h, streq(e->name, name), ({
+		       e->name = xstrdup(name);
+		       e->is_vm = is_vm;
+		       e->pid = -1;
+		       e->complete = true;
+		       e->source = xstrdup("host");
+		       e->dirty = true;
+	       }));
+}
+
+uint32_t profile__find_domain(const struct profile *p, const char *name)
+{
+	uint64_t h = hash_str(name);
+	size_t pos = hmap_first(&p->index_domains, h);
+	uint32_t idx;
+	while (hmap_candidate(&p->index_domains, pos, h, &idx)) {
+		if (idx != UINT32_MAX && streq(p->domains[idx].name, name))
+			return idx + 1;
+		pos = hmap_next(&p->index_domains, pos);
+	}
+	return 0;
+}
+
+void profile__domain_set(struct profile *p, uint32_t id, const char *field, const char *value)
+{
+	struct profile_domain *d = profile__domain_at(p, id);
+	char **slot = NULL;
+	if (streq(field, "vmm"))
+		slot = &d->vmm;
+	else if (streq(field, "accel"))
+		slot = &d->accel;
+	else if (streq(field, "uuid"))
+		slot = &d->uuid;
+	else if (streq(field, "source"))
+		slot = &d->source;
+	else if (streq(field, "note"))
+		slot = &d->note;
+	if (!slot)
+		return;
+	if (*slot && value && streq(*slot, value))
+		return;
+	free(*slot);
+	*slot = value ? xstrdup(value) : NULL;
+	d->dirty = true;
+}
+
+uint32_t profile__thread(struct profile *p, uint32_t domain, uint32_t pid, uint32_t tid, const char *comm,
+			 enum thread_role role, int32_t vcpu)
+{
+	uint64_t h = hash_mix(hash_mix(hash_mix(hash_str(comm), domain), pid), tid);
+	INTERN(p, threads, h, e->domain == domain && e->pid == pid && e->tid == tid && streq(e->comm, comm), ({
+		       e->domain = domain;
+		       e->pid = pid;
+		       e->tid = tid;
+		       e->comm = xstrdup(comm);
+		       e->role = (uint8_t)role;
+		       e->vcpu = vcpu;
+	       }));
+}
+
+uint32_t profile__image(struct profile *p, uint32_t domain, const char *path, const char *build_id,
+			enum image_kind kind)
+{
+	uint64_t h = hash_mix(hash_mix(hash_str(path), domain), build_id ? hash_str(build_id) : 0);
+	INTERN(p, images, h, e->domain == domain && streq(e->path, path) && str_eq(e->build_id, build_id), ({
+		       e->domain = domain;
+		       e->path = xstrdup(path);
+		       snprintf(e->build_id, sizeof(e->build_id), "%s", build_id ? build_id : "");
+		       e->kind = (uint8_t)kind;
+	       }));
+}
+
+uint32_t profile__symbol(struct profile *p, uint32_t image, const char *name, uint64_t address, uint64_t size)
+{
+	uint64_t h = hash_mix(hash_mix(hash_str(name), image), address);
+	INTERN(p, symbols, h, e->image == image && e->address == address && streq(e->name, name), ({
+		       e->image = image;
+		       e->name = xstrdup(name);
+		       e->address = address;
+		       e->size = size;
+	       }));
+}
+
+uint32_t profile__frame(struct profile *p, uint32_t parent, uint32_t image, uint32_t symbol, uint64_t address)
+{
+	uint64_t h = hash_mix(hash_mix(hash_mix(hash_u64(parent), image), symbol), address);
+	INTERN(p, frames, h,
+	       e->parent == parent && e->image == image && e->symbol == symbol && e->address == address, ({
+		       e->parent = parent;
+		       e->image = image;
+		       e->symbol = symbol;
+		       e->address = address;
+	       }));
+}
+
+static uint64_t sample_key_hash(const struct sample_key *k)
+{
+	uint64_t h = hash_u64(((uint64_t)k->origin << 56) ^ ((uint64_t)k->event << 40) ^ ((uint64_t)k->layer << 32) ^
+			      k->domain);
+	h = hash_mix(h, ((uint64_t)k->thread << 32) | k->image);
+	h = hash_mix(h, ((uint64_t)k->symbol << 32) | k->stack);
+	return hash_mix(h, k->address);
+}
+
+static bool sample_key_eq(const struct sample_key *a, const struct sample_key *b)
+{
+	return a->event == b->event && a->domain == b->domain && a->thread == b->thread && a->image == b->image &&
+	       a->symbol == b->symbol && a->stack == b->stack && a->address == b->address && a->layer == b->layer && a->origin == b->origin;
+}
+
+void profile__add_sample(struct profile *p, const struct sample_key *key, uint64_t count, uint64_t period)
+{
+	uint64_t h = sample_key_hash(key);
+	size_t pos = hmap_first(&p->index_samples, h);
+	uint32_t idx;
+	struct sample_entry *e;
+
+	while (hmap_candidate(&p->index_samples, pos, h, &idx)) {
+		if (idx != UINT32_MAX && sample_key_eq(&p->samples[idx].key, key))
+			goto found;
+		pos = hmap_next(&p->index_samples, pos);
+	}
+	ARRAY_GROW(p->samples, p->cap_samples, p->n_samples + 1);
+	idx = (uint32_t)p->n_samples++;
+	p->samples[idx].key = *key;
+	hmap_insert_at(&p->index_samples, pos, h, idx);
+found:
+	e = &p->samples[idx];
+	e->count += count;
+	e->period += period;
+	if (!e->dirty) {
+		e->dirty = true;
+		ARRAY_GROW(p->dirty_samples, p->cap_dirty_samples, p->n_dirty_samples + 1);
+		p->dirty_samples[p->n_dirty_samples++] = idx;
+	}
+}
+
+void profile__add_timeline(struct profile *p, const struct timeline_key *key, uint64_t count, uint64_t period)
+{
+	uint64_t h = hash_mix(hash_u64(((uint64_t)key->origin << 56) ^ ((uint64_t)key->event << 40) ^
+				       ((uint64_t)key->layer << 32) ^ key->domain),
+			      key->bucket);
+	size_t pos = hmap_first(&p->index_timeline, h);
+	uint32_t idx;
+	struct timeline_entry *e;
+
+	while (hmap_candidate(&p->index_timeline, pos, h, &idx)) {
+		if (idx != UINT32_MAX) {
+			const struct timeline_key *k = &p->timeline[idx].key;
+			if (k->event == key->event && k->domain == key->domain && k->bucket == key->bucket &&
+			    k->layer == key->layer && k->origin == key->origin)
+				goto found;
+		}
+		pos = hmap_next(&p->index_timeline, pos);
+	}
+	ARRAY_GROW(p->timeline, p->cap_timeline, p->n_timeline + 1);
+	idx = (uint32_t)p->n_timeline++;
+	p->timeline[idx].key = *key;
+	hmap_insert_at(&p->index_timeline, pos, h, idx);
+found:
+	e = &p->timeline[idx];
+	e->count += count;
+	e->period += period;
+	if (!e->dirty) {
+		e->dirty = true;
+		ARRAY_GROW(p->dirty_timeline, p->cap_dirty_timeline, p->n_dirty_timeline + 1);
+		p->dirty_timeline[p->n_dirty_timeline++] = idx;
+	}
+}
+
+void profile__mark_written(struct profile *p)
+{
+	p->written_domains = p->n_domains;
+	p->written_threads = p->n_threads;
+	p->written_images = p->n_images;
+	p->written_symbols = p->n_symbols;
+	p->written_frames = p->n_frames;
+	for (size_t i = 0; i < p->n_domains; i++)
+		p->domains[i].dirty = false;
+	for (size_t i = 0; i < p->n_dirty_samples; i++)
+		p->samples[p->dirty_samples[i]].dirty = false;
+	for (size_t i = 0; i < p->n_dirty_timeline; i++)
+		p->timeline[p->dirty_timeline[i]].dirty = false;
+	p->n_dirty_samples = 0;
+	p->n_dirty_timeline = 0;
+}

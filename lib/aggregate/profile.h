@@ -1,0 +1,182 @@
+/* profile: the in-memory aggregate of a recording — the interned catalog
+ * (domains, threads, images, symbols, stack nodes) and the sample and
+ * timeline counters keyed on them. Recorder, agent and importer all fill a
+ * profile; the session writer drains what changed since its last flush
+ * (the "delta"); the protocol ships the same delta from agent to host.
+ *
+ * Ids are 1-based indexes into each table (0 means "none") and never
+ * change, so they can be written to the session as primary keys. Catalog
+ * rows are append-only; sample and timeline counters grow in place and are
+ * tracked by a dirty list. Domain rows may be updated (dirty flag). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "../util/hmap.h"
+
+enum layer {
+	LAYER_USER = 0,
+	LAYER_KERNEL,
+	LAYER_GUEST_USER,
+	LAYER_GUEST_KERNEL,
+	LAYER_GUEST,
+	LAYER_HYPERVISOR,
+	LAYER_VMM,
+	LAYER__COUNT
+};
+const char *layer__name(enum layer l);
+/* -1 when unknown. */
+int layer__from_name(const char *name);
+
+enum thread_role {
+	ROLE_TASK = 0, /* an ordinary host task */
+	ROLE_VCPU,     /* a VM's vCPU thread */
+	ROLE_VMM,      /* another thread of a VMM process */
+	ROLE_BACKEND,  /* a host kernel/backend thread serving a VM (vhost-PID) */
+	ROLE_GUEST,    /* a task inside a guest (agent data) */
+	ROLE__COUNT
+};
+const char *thread_role__name(enum thread_role r);
+int thread_role__from_name(const char *name);
+
+enum image_kind {
+	IMAGE_ELF = 0,     /* a file-backed executable or library */
+	IMAGE_KERNEL,      /* [kernel.kallsyms] */
+	IMAGE_MODULE,      /* [module] */
+	IMAGE_VDSO,        /* [vdso] */
+	IMAGE_JIT,         /* /tmp/perf-PID.map */
+	IMAGE_ANON,        /* anonymous executable memory */
+	IMAGE_GUEST_KERNEL,/* a guest's kernel, seen from the host */
+	IMAGE_GUEST_USER,  /* guest user space seen from the host: [guest user] */
+	IMAGE_UNKNOWN,     /* no mapping covers the address */
+	IMAGE__COUNT
+};
+const char *image_kind__name(enum image_kind k);
+int image_kind__from_name(const char *name);
+
+struct profile_domain {
+	char *name;
+	bool is_vm;
+	int64_t pid;     /* VMM process, -1 for the host or none */
+	char *vmm;       /* qemu, firecracker, ... or NULL */
+	char *accel;     /* kvm, tcg, ... or NULL */
+	char *uuid;      /* SMBIOS system UUID, or NULL */
+	char *source;    /* "host" or "host+agent" */
+	bool complete;   /* false when its agent vanished mid-session */
+	int64_t clock_offset_ns; /* agent clock minus host clock */
+	int64_t start_skew_ns;   /* agent start minus host start */
+	char *note;      /* free text: why incomplete, agent hostname... */
+	bool dirty;
+};
+
+struct profile_thread {
+	uint32_t domain;
+	uint32_t pid, tid;
+	char *comm;
+	uint8_t role;
+	int32_t vcpu; /* vCPU index, -1 when not a vCPU */
+};
+
+struct profile_image {
+	uint32_t domain; /* whose file system it is from: host or a guest */
+	char *path;
+	char build_id[41]; /* hex, "" when unknown */
+	uint8_t kind;
+};
+
+struct profile_symbol {
+	uint32_t image;
+	char *name;
+	uint64_t address; /* image-relative (ELF virtual) address */
+	uint64_t size;
+};
+
+struct profile_frame {
+	uint32_t parent; /* stack node of the caller side, 0 at the root */
+	uint32_t image;
+	uint32_t symbol;
+	uint64_t address;
+};
+
+/* Who measured a sample: the host's own sampler, or a guest's agent. */
+enum origin { ORIGIN_HOST = 0, ORIGIN_AGENT = 1 };
+const char *origin__name(enum origin o);
+
+struct sample_key {
+	uint32_t event;
+	uint32_t domain;
+	uint32_t thread;
+	uint32_t image;
+	uint32_t symbol;
+	uint32_t stack;
+	uint64_t address;
+	uint8_t layer;
+	uint8_t origin;
+};
+
+struct sample_entry {
+	struct sample_key key;
+	uint64_t count;
+	uint64_t period;
+	bool dirty;
+};
+
+struct timeline_key {
+	uint32_t event;
+	uint32_t domain;
+	uint32_t bucket;
+	uint8_t layer;
+	uint8_t origin;
+};
+
+struct timeline_entry {
+	struct timeline_key key;
+	uint64_t count;
+	uint64_t period;
+	bool dirty;
+};
+
+#define PROFILE_TABLE(type, name) \
+	struct type *name;       \
+	size_t n_##name, cap_##name; \
+	size_t written_##name;   \
+	struct hmap index_##name
+
+struct profile {
+	PROFILE_TABLE(profile_domain, domains);
+	PROFILE_TABLE(profile_thread, threads);
+	PROFILE_TABLE(profile_image, images);
+	PROFILE_TABLE(profile_symbol, symbols);
+	PROFILE_TABLE(profile_frame, frames);
+	PROFILE_TABLE(sample_entry, samples);
+	PROFILE_TABLE(timeline_entry, timeline);
+	uint32_t *dirty_samples;
+	size_t n_dirty_samples, cap_dirty_samples;
+	uint32_t *dirty_timeline;
+	size_t n_dirty_timeline, cap_dirty_timeline;
+};
+
+void profile__init(struct profile *p);
+void profile__release(struct profile *p);
+
+/* Interning: return the id of an equal row, adding it when absent. */
+uint32_t profile__domain(struct profile *p, const char *name, bool is_vm);
+uint32_t profile__thread(struct profile *p, uint32_t domain, uint32_t pid, uint32_t tid, const char *comm,
+			 enum thread_role role, int32_t vcpu);
+uint32_t profile__image(struct profile *p, uint32_t domain, const char *path, const char *build_id,
+			enum image_kind kind);
+uint32_t profile__symbol(struct profile *p, uint32_t image, const char *name, uint64_t address, uint64_t size);
+uint32_t profile__frame(struct profile *p, uint32_t parent, uint32_t image, uint32_t symbol, uint64_t address);
+
+static inline struct profile_domain *profile__domain_at(struct profile *p, uint32_t id) { return &p->domains[id - 1]; }
+/* Look up without adding; 0 when absent. */
+uint32_t profile__find_domain(const struct profile *p, const char *name);
+void profile__domain_set(struct profile *p, uint32_t id, const char *field, const char *value);
+
+void profile__add_sample(struct profile *p, const struct sample_key *key, uint64_t count, uint64_t period);
+void profile__add_timeline(struct profile *p, const struct timeline_key *key, uint64_t count, uint64_t period);
+
+/* Forget the delta: everything is considered written. */
+void profile__mark_written(struct profile *p);

@@ -1,0 +1,194 @@
+/* The per-record pipeline; see collector.h. collector__sample is the hot
+ * path: one thread lookup, one map search, one symbol search (cached per
+ * image), two hash updates. */
+#include "collector.h"
+
+#include "../util/util.h"
+
+void collector__init(struct collector *c, struct profile *p, size_t n_events, bool live)
+{
+	memset(c, 0, sizeof(*c));
+	c->profile = p;
+	c->n_events = n_events;
+	c->stats = xcalloc(n_events ? n_events : 1, sizeof(*c->stats));
+	c->bucket_ns = 100 * 1000 * 1000ULL;
+	machine__init(&c->machine, p, live);
+}
+
+void collector__release(struct collector *c)
+{
+	machine__release(&c->machine);
+	free(c->stats);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Intern a call chain as a path of frames from the outermost caller down
+ * to the sampled function; returns the leaf frame id. Frames are
+ * function-level (address only when the function is unknown), so stacks
+ * that differ only inside a function share nodes. */
+static uint32_t intern_callchain(struct collector *c, struct thread *t, const struct perf_sample *s,
+				 uint16_t sample_cpumode)
+{
+	struct resolved r;
+	uint32_t parent = 0;
+	uint16_t mode;
+	uint64_t n = s->callchain_nr;
+	/* Walk from the end (outermost) to the start, tracking the context
+	 * markers, which precede the entries they describe: find each
+	 * entry's mode first by a forward pass. */
+	uint16_t modes_stack[256];
+	uint16_t *modes = n <= 256 ? modes_stack : xmalloc(n * sizeof(*modes));
+
+	uint64_t first_real = n;
+	mode = sample_cpumode;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t ip = perf_sample__callchain_ip(s, i);
+		modes[i] = 0xffff;
+		if (ip >= PERF_CONTEXT_MAX) {
+			switch (ip) {
+			case PERF_CONTEXT_HV: mode = CPUMODE_HYPERVISOR; break;
+			case PERF_CONTEXT_KERNEL: mode = CPUMODE_KERNEL; break;
+			case PERF_CONTEXT_USER: mode = CPUMODE_USER; break;
+			case PERF_CONTEXT_GUEST_KERNEL: mode = CPUMODE_GUEST_KERNEL; break;
+			case PERF_CONTEXT_GUEST_USER: mode = CPUMODE_GUEST_USER; break;
+			default: break;
+			}
+			continue;
+		}
+		modes[i] = mode;
+		if (first_real == n)
+			first_real = i;
+	}
+	for (uint64_t i = n; i-- > 0;) {
+		uint64_t ip = perf_sample__callchain_ip(s, i);
+		if (modes[i] == 0xffff)
+			continue;
+		/* Return addresses point after the call: look up ip - 1 so a
+		 * call at the very end of a function is attributed to it; the
+		 * first entry is the sampled ip itself. */
+		machine__resolve(&c->machine, t, modes[i], i == first_real ? ip : ip - 1, &r);
+		parent = profile__frame(c->profile, parent, r.image, r.symbol, r.symbol ? 0 : r.address);
+	}
+	if (modes != modes_stack)
+		free(modes);
+	return parent;
+}
+
+void collector__sample(struct collector *c, const struct perf_sample *s, uint32_t ev)
+{
+	struct thread *t;
+	struct resolved r;
+	struct sample_key key;
+	struct timeline_key tk;
+
+	if (ev >= c->n_events)
+		return;
+	t = machine__thread(&c->machine, (pid_t)s->pid, (pid_t)s->tid);
+	machine__resolve(&c->machine, t, s->cpumode, s->ip, &r);
+	memset(&key, 0, sizeof(key));
+	key.event = ev + 1;
+	key.domain = r.domain;
+	key.layer = r.layer;
+	key.thread = r.thread;
+	key.image = r.image;
+	key.symbol = r.symbol;
+	key.address = r.address;
+	if (c->callchain && s->callchain_nr)
+		key.stack = intern_callchain(c, t, s, s->cpumode);
+	profile__add_sample(c->profile, &key, 1, s->period);
+
+	tk.event = ev + 1;
+	tk.domain = r.domain;
+	tk.layer = r.layer;
+	tk.bucket = s->time > c->start_time ? (uint32_t)((s->time - c->start_time) / c->bucket_ns) : 0;
+	profile__add_timeline(c->profile, &tk, 1, s->period);
+
+	c->stats[ev].samples++;
+	c->stats[ev].period += s->period;
+}
+
+void collector__record(struct collector *c, const struct perf_event_header *h, uint64_t sample_type,
+		       uint64_t read_format, int (*event_of_id)(void *ctx, uint64_t id), void *ctx)
+{
+	switch (h->type) {
+	case PERF_RECORD_SAMPLE: {
+		struct perf_sample s;
+		int ev;
+		if (perf_record__parse_sample(h, sample_type, read_format, &s) < 0) {
+			c->bad_records++;
+			return;
+		}
+		ev = event_of_id ? event_of_id(ctx, s.id) : 0;
+		if (ev < 0) {
+			c->bad_records++;
+			return;
+		}
+		collector__sample(c, &s, (uint32_t)ev);
+		return;
+	}
+	case PERF_RECORD_MMAP:
+	case PERF_RECORD_MMAP2: {
+		struct perf_mmap_event m;
+		if (perf_record__parse_mmap(h, &m) < 0) {
+			c->bad_records++;
+			return;
+		}
+		machine__mmap(&c->machine, &m);
+		return;
+	}
+	case PERF_RECORD_COMM: {
+		struct perf_comm_event cm;
+		if (perf_record__parse_comm(h, &cm) < 0) {
+			c->bad_records++;
+			return;
+		}
+		machine__comm(&c->machine, &cm);
+		return;
+	}
+	case PERF_RECORD_FORK:
+	case PERF_RECORD_EXIT: {
+		struct perf_task_event t;
+		if (perf_record__parse_task(h, &t) < 0) {
+			c->bad_records++;
+			return;
+		}
+		if (h->type == PERF_RECORD_FORK)
+			machine__fork(&c->machine, &t);
+		else
+			machine__exit(&c->machine, &t);
+		return;
+	}
+	case PERF_RECORD_LOST:
+	case PERF_RECORD_LOST_SAMPLES: {
+		struct perf_lost_event l;
+		struct perf_sample id;
+		int ev = -1;
+		if (perf_record__parse_lost(h, &l) < 0) {
+			c->bad_records++;
+			return;
+		}
+		if (h->type == PERF_RECORD_LOST_SAMPLES && perf_record__parse_sample_id(h, sample_type, &id) == 0)
+			l.id = id.id;
+		if (event_of_id)
+			ev = event_of_id(ctx, l.id);
+		if (ev >= 0 && (size_t)ev < c->n_events)
+			c->stats[ev].lost += l.lost;
+		else
+			c->lost_total += l.lost;
+		return;
+	}
+	case PERF_RECORD_THROTTLE:
+	case PERF_RECORD_UNTHROTTLE:
+	case PERF_RECORD_KSYMBOL:
+	case PERF_RECORD_BPF_EVENT:
+	case PERF_RECORD_CGROUP:
+	case PERF_RECORD_TEXT_POKE:
+	case PERF_RECORD_NAMESPACES:
+	case PERF_RECORD_SWITCH:
+	case PERF_RECORD_SWITCH_CPU_WIDE:
+		return;
+	default:
+		c->unknown_records++;
+		return;
+	}
+}

@@ -1,0 +1,120 @@
+/* Stepwise recording; see recorder.h. */
+#define _GNU_SOURCE
+#include "recorder.h"
+
+#include <errno.h>
+
+#include "../util/util.h"
+
+int recorder__open(struct recorder *r, const struct recorder_config *cfg, char **ret_error)
+{
+	struct sampler_config sc = {
+		.events = cfg->events,
+		.n_events = cfg->n_events,
+		.system_wide = cfg->system_wide,
+		.tids = cfg->tids,
+		.n_tids = cfg->n_tids,
+		.inherit = cfg->inherit,
+		.enable_on_exec = cfg->enable_on_exec,
+		.callchain = cfg->callchain,
+		.ring_pages = cfg->ring_pages,
+	};
+	struct sampler_error se = { 0 };
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->events = xcalloc(cfg->n_events, sizeof(*r->events));
+	for (size_t i = 0; i < cfg->n_events; i++)
+		event_spec__copy(&cfg->events[i], &r->events[i]);
+	r->n_events = cfg->n_events;
+	ret = sampler__open(&sc, &r->sampler, &se);
+	if (ret < 0) {
+		_cleanup_free_ char *why = event_spec__explain_error(&cfg->events[se.event], ret);
+		if (ret == -ENOMEM || ret == -EPERM)
+			*ret_error = xasprintf("cannot map the sampling ring of %s on CPU %d (%s); try a smaller -m, or "
+					       "raise kernel.perf_event_mlock_kb",
+					       cfg->events[se.event].name, se.cpu, strerror(-ret));
+		else
+			*ret_error = xasprintf("%s (CPU %d)", why, se.cpu);
+		recorder__release(r);
+		return ret;
+	}
+	profile__init(&r->profile);
+	collector__init(&r->collector, &r->profile, cfg->n_events, true);
+	r->collector.callchain = cfg->callchain;
+	if (cfg->bucket_ns)
+		r->collector.bucket_ns = cfg->bucket_ns;
+	r->clock_monotonic = sampler__clock_monotonic(r->sampler);
+	return 0;
+}
+
+static int event_of_id(void *ctx, uint64_t id) { return sampler__event_of_id(ctx, id); }
+
+static void on_record(const struct perf_event_header *h, unsigned ring, void *ctx)
+{
+	struct recorder *r = ctx;
+	(void)ring;
+	if (!r->clock_monotonic && !r->collector.start_time && h->type == PERF_RECORD_SAMPLE)
+		r->collector.start_time = perf_record__time(h, sampler__sample_type(r->sampler));
+	collector__record(&r->collector, h, sampler__sample_type(r->sampler), 0, event_of_id, r->sampler);
+}
+
+int recorder__start(struct recorder *r)
+{
+	int ret;
+	r->start_ns = clock_monotonic_ns();
+	if (r->clock_monotonic)
+		r->collector.start_time = r->start_ns;
+	ret = sampler__enable(r->sampler);
+	if (ret < 0)
+		return ret;
+	/* Events first, then /proc: a process that changes while we read
+	 * /proc also leaves records in the rings, applied after. */
+	return machine__synthesize(&r->collector.machine);
+}
+
+int recorder__step(struct recorder *r, int timeout_ms)
+{
+	int w = sampler__wait(r->sampler, timeout_ms);
+	if (w == -EPIPE)
+		r->tasks_gone = true;
+	else if (w < 0 && w != -EINTR)
+		return w;
+	return (int)sampler__read(r->sampler, on_record, r);
+}
+
+void recorder__stop(struct recorder *r)
+{
+	if (!r->sampler)
+		return;
+	sampler__disable(r->sampler);
+	sampler__read(r->sampler, on_record, r);
+	r->stop_ns = clock_monotonic_ns();
+}
+
+void recorder__release(struct recorder *r)
+{
+	if (r->sampler) {
+		sampler__free(r->sampler);
+		collector__release(&r->collector);
+		profile__release(&r->profile);
+	}
+	event_list__free(r->events, r->n_events);
+	memset(r, 0, sizeof(*r));
+}
+
+uint64_t recorder__samples(const struct recorder *r)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < sampler__n_rings(r->sampler); i++)
+		n += sampler__ring_samples(r->sampler, (unsigned)i);
+	return n;
+}
+
+uint64_t recorder__lost(const struct recorder *r)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < sampler__n_rings(r->sampler); i++)
+		n += sampler__ring_lost(r->sampler, (unsigned)i);
+	return n;
+}

@@ -1,0 +1,124 @@
+/* machine: the host as the side-band records describe it — processes with
+ * their executable mappings, threads with their names, and which domain
+ * each belongs to (the host, or the VM whose VMM process or backend thread
+ * it is). Filled from /proc at start, then kept current by MMAP2, COMM,
+ * FORK and EXIT records, so VMs started mid-recording are found too.
+ * machine__classify turns one sample's (thread, cpumode, ip) into its
+ * domain, layer, image and symbol. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../aggregate/profile.h"
+#include "../sampler/record.h"
+#include "../symbol/image.h"
+#include "../util/hmap.h"
+#include "vm.h"
+
+struct map {
+	uint64_t start, end, pgoff;
+	struct image *image;
+	bool anon_exec; /* anonymous executable memory (JIT, TCG code) */
+};
+
+struct vm {
+	pid_t pid;
+	uint32_t domain;
+	enum vmm_kind kind;
+	char *name;
+	bool forced;
+	struct image *guest_kernel; /* [guest.kernel] of this VM */
+	struct image *guest_user;   /* [guest user] */
+	struct image *guest_code;   /* [guest code]: TCG-translated code */
+};
+
+struct process {
+	pid_t pid;
+	char comm[32];
+	struct map *maps; /* sorted by start, non-overlapping */
+	size_t n_maps, cap_maps;
+	struct vm *vm;     /* the VM this process is the VMM of, or NULL */
+	struct image *jit; /* /tmp/perf-PID.map, or NULL */
+	bool jit_checked;
+};
+
+struct thread {
+	pid_t tid;
+	struct process *proc;
+	char comm[32];
+	enum thread_role role;
+	int vcpu;
+	struct vm *vm;       /* owning VM (its VMM's or, for backends, the served VM) */
+	uint32_t profile_id; /* cached profile thread id; 0 = recompute */
+};
+
+struct guest_kernel_source {
+	char *vm_name;
+	char *file;
+	uint64_t kaslr_offset;
+	bool have_offset;
+	uint64_t stext; /* runtime _stext from the guest's kallsyms, or 0 */
+};
+
+struct machine {
+	struct profile *profile;
+	uint32_t host_domain;
+	struct image_registry images;
+	struct process **procs;
+	size_t n_procs, cap_procs;
+	struct hmap proc_index;
+	struct thread **threads;
+	size_t n_threads, cap_threads;
+	struct hmap thread_index;
+	struct vm **vms;
+	size_t n_vms, cap_vms;
+	struct vm_force *forced;
+	size_t n_forced;
+	struct guest_kernel_source *guest_kernels;
+	size_t n_guest_kernels;
+	bool live; /* may read /proc for processes it has not seen */
+	/* warnings the command layer may print once */
+	char **warnings;
+	size_t n_warnings, cap_warnings;
+};
+
+void machine__init(struct machine *m, struct profile *p, bool live);
+void machine__release(struct machine *m);
+
+/* Before synthesize: --vm NAME=PID. */
+void machine__force_vm(struct machine *m, const char *name, pid_t pid);
+/* Before or after VMs are found: a guest kernel symbol file for VM name. */
+void machine__add_guest_kernel(struct machine *m, const struct guest_kernel_source *src);
+
+/* Read every process, thread and executable mapping from /proc. */
+int machine__synthesize(struct machine *m);
+
+void machine__mmap(struct machine *m, const struct perf_mmap_event *ev);
+void machine__comm(struct machine *m, const struct perf_comm_event *ev);
+void machine__fork(struct machine *m, const struct perf_task_event *ev);
+void machine__exit(struct machine *m, const struct perf_task_event *ev);
+
+/* Find or create (reading /proc when live) a thread. */
+struct thread *machine__thread(struct machine *m, pid_t pid, pid_t tid);
+const struct map *process__find_map(const struct process *p, uint64_t addr);
+
+/* The VM a guest-mode sample on this thread belongs to: the thread's own,
+ * or a new "vm-PID" domain for a process that was not recognised as a VMM
+ * (anything that runs guest code is one). */
+struct vm *machine__vm_for_guest(struct machine *m, struct thread *t);
+struct vm *machine__find_vm(struct machine *m, pid_t pid);
+
+/* Where one address lands. */
+struct resolved {
+	uint32_t domain;
+	uint8_t layer;
+	uint32_t thread; /* profile ids */
+	uint32_t image;
+	uint32_t symbol;
+	uint64_t address; /* image-relative */
+};
+/* Classify and symbolize a sample's ip (or a callchain entry, with the
+ * cpumode of its context). */
+void machine__resolve(struct machine *m, struct thread *t, uint16_t cpumode, uint64_t ip, struct resolved *ret);

@@ -1,0 +1,401 @@
+/* Rendering report models as text (for people), CSV and JSON (for
+ * scripts: contracts in docs/report-formats.md). */
+#define _GNU_SOURCE
+#include <math.h>
+#include <string.h>
+
+#include "../aggregate/profile.h"
+#include "../util/util.h"
+#include "report.h"
+
+static double pct(uint64_t part, uint64_t total) { return total ? 100.0 * (double)part / (double)total : 0.0; }
+
+void report__print_header(struct session *s, const struct report_layers *l, FILE *out)
+{
+	_cleanup_free_ char *host = session__get_meta(s, "hostname");
+	_cleanup_free_ char *kernel = session__get_meta(s, "kernel");
+	_cleanup_free_ char *started = session__get_meta(s, "start_time");
+	_cleanup_free_ char *duration = session__get_meta(s, "duration_ns");
+	_cleanup_free_ char *cmdline = session__get_meta(s, "command_line");
+	_cleanup_free_ char *state = session__get_meta(s, "state");
+	fprintf(out, "# session: %s\n", session__path(s));
+	fprintf(out, "# host: %s  kernel: %s  recorded: %s  duration: %.2f s%s\n", host ? host : "?", kernel ? kernel : "?",
+		started ? started : "?", duration ? atof(duration) / 1e9 : 0.0,
+		state && !streq(state, "complete") ? "  (recording was interrupted)" : "");
+	if (cmdline)
+		fprintf(out, "# command: %s\n", cmdline);
+	for (size_t e = 0; e < l->n_events; e++)
+		fprintf(out, "# event %s: %llu samples, %.1f %s, lost %llu\n", l->events[e].name,
+			(unsigned long long)l->events[e].samples, event_value(&l->events[e], l->events[e].period),
+			event_value_unit(&l->events[e]), (unsigned long long)l->events[e].lost);
+	fputc('\n', out);
+}
+
+/* ---- layer table ---- */
+
+static void domain_title(const struct report_domain_info *d, struct strbuf *sb)
+{
+	strbuf_adds(sb, d->name);
+	if (!d->is_vm)
+		return;
+	strbuf_adds(sb, " (vm");
+	if (d->vmm)
+		strbuf_addf(sb, ", %s", d->vmm);
+	if (d->accel)
+		strbuf_addf(sb, ", %s", d->accel);
+	if (d->pid >= 0)
+		strbuf_addf(sb, ", pid %lld", (long long)d->pid);
+	if (d->source && strstr(d->source, "agent"))
+		strbuf_adds(sb, ", agent");
+	if (!d->complete)
+		strbuf_adds(sb, ", INCOMPLETE");
+	strbuf_adds(sb, ")");
+}
+
+static const enum layer host_layers[] = { LAYER_USER, LAYER_KERNEL };
+static const enum layer vm_layers[] = { LAYER_GUEST_USER, LAYER_GUEST_KERNEL, LAYER_GUEST, LAYER_VMM, LAYER_HYPERVISOR,
+					LAYER_USER, LAYER_KERNEL };
+
+void report_layers__print_text(const struct report_layers *l, FILE *out)
+{
+	fprintf(out, "Domains and layers (%% of each event's total)\n");
+	fprintf(out, "%-24s %-13s", "domain", "layer");
+	for (size_t e = 0; e < l->n_events; e++)
+		fprintf(out, " | %-33.33s", l->events[e].name);
+	fputc('\n', out);
+	fprintf(out, "%-24s %-13s", "", "");
+	for (size_t e = 0; e < l->n_events; e++)
+		fprintf(out, " | %9s %14s %8s", "samples", event_value_unit(&l->events[e]), "%");
+	fputc('\n', out);
+
+	for (size_t i = 0; i < l->n_domains; i++) {
+		const struct report_domain_info *d = &l->domains[i];
+		const enum layer *layers = d->is_vm ? vm_layers : host_layers;
+		size_t n_layers = d->is_vm ? ARRAY_SIZE(vm_layers) : ARRAY_SIZE(host_layers);
+		struct strbuf title;
+		bool any = false;
+		for (size_t e = 0; e < l->n_events; e++)
+			any |= d->samples[e] > 0;
+		if (!any && d->is_vm && l->n_domains > 1) {
+			/* A VM with no samples still gets a line: it was there. */
+		}
+		strbuf_init(&title);
+		domain_title(d, &title);
+		for (size_t k = 0; k < n_layers; k++) {
+			enum layer ly = layers[k];
+			bool has = false;
+			for (size_t e = 0; e < l->n_events; e++)
+				has |= d->layer_samples[ly][e] > 0;
+			/* Host layers always show; a VM shows its guest/host-side
+			 * layers when they have samples, and user/kernel never
+			 * (they cannot occur for a VM). */
+			if (!has && (d->is_vm || ly > LAYER_KERNEL))
+				continue;
+			fprintf(out, "%-24.24s %-13s", title.buf, layer__name(ly));
+			strbuf_reset(&title);
+			for (size_t e = 0; e < l->n_events; e++)
+				fprintf(out, " | %9llu %14.1f %7.2f%%", (unsigned long long)d->layer_samples[ly][e],
+					event_value(&l->events[e], d->layer_period[ly][e]),
+					pct(d->layer_period[ly][e], l->total_period[e]));
+			fputc('\n', out);
+		}
+		if (title.len) {
+			/* No layer had samples. */
+			fprintf(out, "%-24.24s %-13s", title.buf, "(no samples)");
+			fputc('\n', out);
+		}
+		fprintf(out, "%-24s %-13s", "", "total");
+		for (size_t e = 0; e < l->n_events; e++)
+			fprintf(out, " | %9llu %14.1f %7.2f%%", (unsigned long long)d->samples[e],
+				event_value(&l->events[e], d->period[e]), pct(d->period[e], l->total_period[e]));
+		fputc('\n', out);
+		if (d->is_vm) {
+			fprintf(out, "%-24s %-13s", "", "overhead");
+			for (size_t e = 0; e < l->n_events; e++) {
+				double o = report_domain__overhead(d, e);
+				if (o < 0)
+					fprintf(out, " | %33s", "n/a (no guest samples)");
+				else
+					fprintf(out, " | %24s %7.1f%%", "(hypervisor+vmm)/guest", 100.0 * o);
+			}
+			fputc('\n', out);
+		}
+		strbuf_release(&title);
+	}
+	fputc('\n', out);
+}
+
+/* ---- row table: text ---- */
+
+static const char *display_image(const char *path)
+{
+	const char *slash;
+	if (path[0] != '/')
+		return path;
+	slash = strrchr(path, '/');
+	return slash && slash[1] ? slash + 1 : path;
+}
+
+static char *display_key(const struct report_table *t, const struct report_row *r, size_t k)
+{
+	enum report_key key = t->query.keys[k];
+	if (key == KEY_IMAGE)
+		return xstrdup(display_image(r->keys[k]));
+	if (key == KEY_SYMBOL && r->unknown_symbol && streq(r->keys[k], "[unknown]")) {
+		if (r->min_address == r->max_address)
+			return xasprintf("[unknown] @0x%llx", (unsigned long long)r->min_address);
+		return xasprintf("[unknown] @0x%llx..0x%llx", (unsigned long long)r->min_address,
+				 (unsigned long long)r->max_address);
+	}
+	return xstrdup(r->keys[k]);
+}
+
+void report_table__print_text(const struct report_table *t, FILE *out)
+{
+	size_t width[KEY__COUNT] = { 0 };
+	size_t comm_width = 4;
+	bool show_comm = true;
+	for (size_t k = 0; k < t->query.n_keys; k++) {
+		width[k] = strlen(report_key__name(t->query.keys[k]));
+		if (t->query.keys[k] == KEY_COMM)
+			show_comm = false;
+	}
+	for (size_t i = 0; i < t->n_rows; i++) {
+		for (size_t k = 0; k + 1 < t->query.n_keys; k++) {
+			_cleanup_free_ char *v = display_key(t, &t->rows[i], k);
+			width[k] = MAX(width[k], MIN(strlen(v), (size_t)40));
+		}
+		if (show_comm && t->rows[i].comm)
+			comm_width = MAX(comm_width, MIN(strlen(t->rows[i].comm) + (t->rows[i].n_comms > 1 ? 5 : 0), (size_t)24));
+	}
+	fprintf(out, "Top rows by ");
+	for (size_t k = 0; k < t->query.n_keys; k++)
+		fprintf(out, "%s%s", k ? "," : "", report_key__name(t->query.keys[k]));
+	fprintf(out, " (%zu of %zu)\n", t->n_rows, t->n_rows_before_cut);
+	for (size_t e = 0; e < t->n_events; e++)
+		fprintf(out, "%-18.18s ", t->events[e].name);
+	fputc('\n', out);
+	for (size_t e = 0; e < t->n_events; e++)
+		fprintf(out, "%9s %8s ", "samples", "%");
+	if (show_comm)
+		fprintf(out, " %-*s", (int)comm_width, "comm");
+	for (size_t k = 0; k < t->query.n_keys; k++) {
+		if (k + 1 < t->query.n_keys)
+			fprintf(out, " %-*s", (int)width[k], report_key__name(t->query.keys[k]));
+		else
+			fprintf(out, " %s", report_key__name(t->query.keys[k]));
+	}
+	fputc('\n', out);
+	for (size_t i = 0; i < t->n_rows; i++) {
+		const struct report_row *r = &t->rows[i];
+		for (size_t e = 0; e < t->n_events; e++)
+			fprintf(out, "%9llu %7.2f%% ", (unsigned long long)r->samples[e], pct(r->period[e], t->total_period[e]));
+		if (show_comm) {
+			char comm[64];
+			if (r->n_comms > 1)
+				snprintf(comm, sizeof(comm), "%s (+%zu)", r->comm ? r->comm : "", r->n_comms - 1);
+			else
+				snprintf(comm, sizeof(comm), "%s", r->comm ? r->comm : "");
+			fprintf(out, " %-*.*s", (int)comm_width, (int)comm_width, comm);
+		}
+		for (size_t k = 0; k < t->query.n_keys; k++) {
+			_cleanup_free_ char *v = display_key(t, r, k);
+			if (k + 1 < t->query.n_keys)
+				fprintf(out, " %-*.*s", (int)width[k], (int)width[k], v);
+			else
+				fprintf(out, " %s", v);
+		}
+		fputc('\n', out);
+	}
+}
+
+/* ---- row table: CSV ---- */
+
+void report_table__print_csv(const struct report_table *t, FILE *out)
+{
+	struct strbuf sb;
+	strbuf_init(&sb);
+	for (size_t k = 0; k < t->query.n_keys; k++) {
+		if (k)
+			strbuf_addc(&sb, ',');
+		strbuf_adds(&sb, report_key__name(t->query.keys[k]));
+	}
+	for (size_t e = 0; e < t->n_events; e++) {
+		const char *suffix[] = { "samples", "period", "percent" };
+		for (int j = 0; j < 3; j++) {
+			_cleanup_free_ char *col = xasprintf("%s:%s", t->events[e].name, suffix[j]);
+			strbuf_addc(&sb, ',');
+			strbuf_add_csv(&sb, col);
+		}
+	}
+	strbuf_addc(&sb, '\n');
+	fputs(sb.buf, out);
+	for (size_t i = 0; i < t->n_rows; i++) {
+		const struct report_row *r = &t->rows[i];
+		strbuf_reset(&sb);
+		for (size_t k = 0; k < t->query.n_keys; k++) {
+			if (k)
+				strbuf_addc(&sb, ',');
+			strbuf_add_csv(&sb, r->keys[k]);
+		}
+		for (size_t e = 0; e < t->n_events; e++)
+			strbuf_addf(&sb, ",%llu,%llu,%.4f", (unsigned long long)r->samples[e], (unsigned long long)r->period[e],
+				    pct(r->period[e], t->total_period[e]));
+		strbuf_addc(&sb, '\n');
+		fputs(sb.buf, out);
+	}
+	strbuf_release(&sb);
+}
+
+/* ---- JSON ---- */
+
+static void json_meta(struct session *s, struct strbuf *sb)
+{
+	sqlite3_stmt *st;
+	bool first = true;
+	strbuf_adds(sb, "{");
+	if (sqlite3_prepare_v2(session__db(s), "SELECT key, value FROM meta ORDER BY key", -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *k = (const char *)sqlite3_column_text(st, 0);
+			const char *v = (const char *)sqlite3_column_text(st, 1);
+			if (!k)
+				continue;
+			strbuf_adds(sb, first ? "\n    " : ",\n    ");
+			first = false;
+			strbuf_add_json(sb, k);
+			strbuf_adds(sb, ": ");
+			strbuf_add_json(sb, v ? v : "");
+		}
+		sqlite3_finalize(st);
+	}
+	strbuf_adds(sb, "\n  }");
+}
+
+static void json_opt_str(struct strbuf *sb, const char *key, const char *v)
+{
+	strbuf_addf(sb, ", \"%s\": ", key);
+	if (v)
+		strbuf_add_json(sb, v);
+	else
+		strbuf_adds(sb, "null");
+}
+
+void report__print_json(struct session *s, const struct report_layers *l, const struct report_table *t, FILE *out)
+{
+	struct strbuf sb;
+	strbuf_init(&sb);
+	strbuf_adds(&sb, "{\n  \"format\": \"domprof-report\",\n  \"version\": 1,\n  \"session\": ");
+	json_meta(s, &sb);
+	strbuf_adds(&sb, ",\n  \"events\": [");
+	for (size_t e = 0; e < t->n_events; e++) {
+		const struct report_event *ev = &t->events[e];
+		strbuf_adds(&sb, e ? ",\n    {" : "\n    {");
+		strbuf_adds(&sb, "\"name\": ");
+		strbuf_add_json(&sb, ev->name);
+		strbuf_addf(&sb,
+			    ", \"unit\": \"%s\", \"samples\": %llu, \"period\": %llu, \"lost\": %llu, "
+			    "\"filtered_samples\": %llu, \"filtered_period\": %llu}",
+			    ev->unit, (unsigned long long)ev->samples, (unsigned long long)ev->period,
+			    (unsigned long long)ev->lost, (unsigned long long)t->total_samples[e],
+			    (unsigned long long)t->total_period[e]);
+	}
+	strbuf_adds(&sb, "\n  ],\n  \"domains\": [");
+	for (size_t i = 0; l && i < l->n_domains; i++) {
+		const struct report_domain_info *d = &l->domains[i];
+		strbuf_adds(&sb, i ? ",\n    {" : "\n    {");
+		strbuf_adds(&sb, "\"name\": ");
+		strbuf_add_json(&sb, d->name);
+		strbuf_addf(&sb, ", \"kind\": \"%s\"", d->is_vm ? "vm" : "host");
+		if (d->pid >= 0)
+			strbuf_addf(&sb, ", \"pid\": %lld", (long long)d->pid);
+		else
+			strbuf_adds(&sb, ", \"pid\": null");
+		json_opt_str(&sb, "vmm", d->vmm);
+		json_opt_str(&sb, "accel", d->accel);
+		json_opt_str(&sb, "uuid", d->uuid);
+		json_opt_str(&sb, "source", d->source);
+		strbuf_addf(&sb, ", \"complete\": %s, \"clock_offset_ns\": %lld, \"start_skew_ns\": %lld",
+			    d->complete ? "true" : "false", (long long)d->clock_offset_ns, (long long)d->start_skew_ns);
+		json_opt_str(&sb, "note", d->note);
+		strbuf_adds(&sb, ",\n     \"layers\": {");
+		bool first = true;
+		for (int ly = 0; ly < LAYER__COUNT; ly++) {
+			bool has = false;
+			for (size_t e = 0; e < l->n_events; e++)
+				has |= d->layer_samples[ly][e] > 0;
+			if (!has)
+				continue;
+			strbuf_addf(&sb, "%s\"%s\": {", first ? "" : ", ", layer__name(ly));
+			first = false;
+			for (size_t e = 0; e < l->n_events; e++) {
+				if (e)
+					strbuf_adds(&sb, ", ");
+				strbuf_add_json(&sb, l->events[e].name);
+				strbuf_addf(&sb, ": {\"samples\": %llu, \"period\": %llu, \"percent\": %.4f}",
+					    (unsigned long long)d->layer_samples[ly][e], (unsigned long long)d->layer_period[ly][e],
+					    pct(d->layer_period[ly][e], l->total_period[e]));
+			}
+			strbuf_adds(&sb, "}");
+		}
+		strbuf_adds(&sb, "},\n     \"total\": {");
+		for (size_t e = 0; e < l->n_events; e++) {
+			if (e)
+				strbuf_adds(&sb, ", ");
+			strbuf_add_json(&sb, l->events[e].name);
+			strbuf_addf(&sb, ": {\"samples\": %llu, \"period\": %llu, \"percent\": %.4f}",
+				    (unsigned long long)d->samples[e], (unsigned long long)d->period[e],
+				    pct(d->period[e], l->total_period[e]));
+		}
+		strbuf_adds(&sb, "}");
+		if (d->is_vm) {
+			strbuf_adds(&sb, ",\n     \"overhead\": {");
+			for (size_t e = 0; e < l->n_events; e++) {
+				double o = report_domain__overhead(d, e);
+				if (e)
+					strbuf_adds(&sb, ", ");
+				strbuf_add_json(&sb, l->events[e].name);
+				if (o < 0)
+					strbuf_adds(&sb, ": null");
+				else
+					strbuf_addf(&sb, ": %.6f", o);
+			}
+			strbuf_adds(&sb, "}");
+		}
+		strbuf_adds(&sb, "}");
+	}
+	strbuf_adds(&sb, "\n  ],\n  \"keys\": [");
+	for (size_t k = 0; k < t->query.n_keys; k++)
+		strbuf_addf(&sb, "%s\"%s\"", k ? ", " : "", report_key__name(t->query.keys[k]));
+	strbuf_addf(&sb, "],\n  \"total_rows\": %zu,\n  \"rows\": [", t->n_rows_before_cut);
+	fputs(sb.buf, out);
+	for (size_t i = 0; i < t->n_rows; i++) {
+		const struct report_row *r = &t->rows[i];
+		strbuf_reset(&sb);
+		strbuf_adds(&sb, i ? ",\n    {" : "\n    {");
+		for (size_t k = 0; k < t->query.n_keys; k++) {
+			strbuf_addf(&sb, "%s\"%s\": ", k ? ", " : "", report_key__name(t->query.keys[k]));
+			if (t->query.keys[k] == KEY_PID || t->query.keys[k] == KEY_TID)
+				strbuf_adds(&sb, *r->keys[k] ? r->keys[k] : "null");
+			else
+				strbuf_add_json(&sb, r->keys[k]);
+		}
+		for (size_t e = 0; e < t->n_events; e++) {
+			const char *suffix[] = { "samples", "period", "percent" };
+			for (int j = 0; j < 3; j++) {
+				_cleanup_free_ char *col = xasprintf("%s:%s", t->events[e].name, suffix[j]);
+				strbuf_adds(&sb, ", ");
+				strbuf_add_json(&sb, col);
+				if (j == 0)
+					strbuf_addf(&sb, ": %llu", (unsigned long long)r->samples[e]);
+				else if (j == 1)
+					strbuf_addf(&sb, ": %llu", (unsigned long long)r->period[e]);
+				else
+					strbuf_addf(&sb, ": %.4f", pct(r->period[e], t->total_period[e]));
+			}
+		}
+		strbuf_adds(&sb, "}");
+		fputs(sb.buf, out);
+	}
+	fputs("\n  ]\n}\n", out);
+	strbuf_release(&sb);
+}

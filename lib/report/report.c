@@ -1,0 +1,608 @@
+/* Computing report models from a session with SQL; see report.h.
+ *
+ * Views of an active VM (--source): samples carry their origin (host or
+ * agent). The host view keeps host rows only. The agent view replaces the
+ * guest layers of every VM that has agent data by the agent's rows. The
+ * merged view (default) does the same but scales the agent's periods, per
+ * VM and event, so their sum equals what the host measured for that VM's
+ * guest layers: the host's magnitude, the agent's breakdown. */
+#define _GNU_SOURCE
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+
+#include "../aggregate/profile.h"
+#include "../util/hmap.h"
+#include "../util/util.h"
+
+static const char *key_names[KEY__COUNT] = { "domain", "layer", "comm", "pid", "tid", "image", "symbol" };
+static const char *key_sql[KEY__COUNT] = {
+	"d.name",
+	"s.layer",
+	"COALESCE(t.comm,'')",
+	"COALESCE(CAST(t.pid AS TEXT),'')",
+	"COALESCE(CAST(t.tid AS TEXT),'')",
+	"COALESCE(i.path,'[unknown]')",
+	"COALESCE(y.name,'[unknown]')",
+};
+
+#define GUEST_LAYERS "('guest-user','guest-kernel','guest')"
+
+const char *report_key__name(enum report_key k) { return (unsigned)k < KEY__COUNT ? key_names[k] : "?"; }
+
+int report_format__parse(const char *s, enum report_format *ret)
+{
+	if (streq(s, "text"))
+		*ret = FORMAT_TEXT;
+	else if (streq(s, "csv"))
+		*ret = FORMAT_CSV;
+	else if (streq(s, "json"))
+		*ret = FORMAT_JSON;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int report_source__parse(const char *s, enum report_source *ret)
+{
+	if (streq(s, "merged"))
+		*ret = SOURCE_MERGED;
+	else if (streq(s, "host"))
+		*ret = SOURCE_HOST;
+	else if (streq(s, "agent"))
+		*ret = SOURCE_AGENT;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+char **strv_split(const char *text)
+{
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	_cleanup_free_ char *copy = xstrdup(text);
+	char *save = NULL;
+	for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			continue;
+		ARRAY_GROW(v, cap, n + 2);
+		v[n++] = xstrdup(p);
+	}
+	ARRAY_GROW(v, cap, n + 1);
+	v[n] = NULL;
+	return v;
+}
+
+void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+int report_query__parse_keys(struct report_query *q, const char *text, char **ret_error)
+{
+	char **v = strv_split(text);
+	q->n_keys = 0;
+	for (char **p = v; *p; p++) {
+		int k = -1;
+		for (int i = 0; i < KEY__COUNT; i++)
+			if (streq(*p, key_names[i]))
+				k = i;
+		if (k < 0) {
+			*ret_error = xasprintf("unknown sort key '%s' (known: domain, layer, comm, pid, tid, image, symbol)", *p);
+			strv_free(v);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < q->n_keys; i++)
+			if ((int)q->keys[i] == k) {
+				*ret_error = xasprintf("sort key '%s' given twice", *p);
+				strv_free(v);
+				return -EINVAL;
+			}
+		q->keys[q->n_keys++] = (enum report_key)k;
+	}
+	strv_free(v);
+	if (!q->n_keys) {
+		*ret_error = xstrdup("no sort keys given");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+double event_value(const struct report_event *e, uint64_t period)
+{
+	return streq(e->unit, "ns") ? (double)period / 1e6 : (double)period;
+}
+
+const char *event_value_unit(const struct report_event *e) { return streq(e->unit, "ns") ? "msec" : "count"; }
+
+void report_events__free(struct report_event *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(e[i].name);
+		free(e[i].unit);
+	}
+	free(e);
+}
+
+static bool in_list(char **list, const char *s)
+{
+	if (!list)
+		return true;
+	for (char **p = list; *p; p++)
+		if (streq(*p, s))
+			return true;
+	return false;
+}
+
+int report__load_events(struct session *s, char **filter, struct report_event **ret, size_t *ret_n, char **ret_error)
+{
+	sqlite3_stmt *st;
+	struct report_event *ev = NULL;
+	size_t n = 0, cap = 0;
+	if (sqlite3_prepare_v2(session__db(s), "SELECT id, name, unit, samples, period, lost FROM events ORDER BY id", -1,
+			       &st, NULL) != SQLITE_OK) {
+		*ret_error = xasprintf("cannot read the events of %s: %s", session__path(s), session__error(s));
+		return -EIO;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		const char *unit = (const char *)sqlite3_column_text(st, 2);
+		if (!name || !unit || !in_list(filter, name))
+			continue;
+		ARRAY_GROW(ev, cap, n + 1);
+		ev[n].id = (uint32_t)sqlite3_column_int64(st, 0);
+		ev[n].name = xstrdup(name);
+		ev[n].unit = xstrdup(unit);
+		ev[n].samples = (uint64_t)sqlite3_column_int64(st, 3);
+		ev[n].period = (uint64_t)sqlite3_column_int64(st, 4);
+		ev[n].lost = (uint64_t)sqlite3_column_int64(st, 5);
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (filter)
+		for (char **p = filter; *p; p++) {
+			bool found = false;
+			for (size_t i = 0; i < n; i++)
+				found |= streq(ev[i].name, *p);
+			if (!found) {
+				*ret_error = xasprintf("event '%s' is not in %s", *p, session__path(s));
+				report_events__free(ev, n);
+				return -ENOENT;
+			}
+		}
+	if (!n) {
+		*ret_error = xasprintf("%s holds no events", session__path(s));
+		free(ev);
+		return -ENOENT;
+	}
+	*ret = ev;
+	*ret_n = n;
+	return 0;
+}
+
+/* ---- the FROM/WHERE part shared by every query ---- */
+
+struct query_text {
+	struct strbuf sql;
+	char *binds[64];
+	size_t n_binds;
+};
+
+static void add_in_filter(struct query_text *q, const char *column, char **list)
+{
+	if (!list)
+		return;
+	strbuf_addf(&q->sql, " AND %s IN (", column);
+	for (size_t i = 0; list[i]; i++) {
+		strbuf_adds(&q->sql, i ? ",?" : "?");
+		if (q->n_binds < ARRAY_SIZE(q->binds))
+			q->binds[q->n_binds++] = list[i];
+	}
+	strbuf_adds(&q->sql, ")");
+}
+
+static int prepare_view(struct session *s, enum report_source source)
+{
+	sqlite3 *db = session__db(s);
+	const char *sql;
+	if (source != SOURCE_MERGED)
+		return 0;
+	/* Per VM and event: host guest-layer period over agent period. */
+	sql = "CREATE TEMP TABLE IF NOT EXISTS view_scale(domain_id INTEGER, event_id INTEGER, factor REAL,"
+	      " PRIMARY KEY(domain_id, event_id));"
+	      "DELETE FROM view_scale;"
+	      "INSERT INTO view_scale SELECT a.domain_id, a.event_id,"
+	      " CASE WHEN COALESCE(h.p,0) > 0 THEN CAST(h.p AS REAL) / a.p ELSE 1.0 END"
+	      " FROM (SELECT domain_id, event_id, SUM(period) p FROM samples WHERE origin='agent'"
+	      "       GROUP BY domain_id, event_id HAVING SUM(period) > 0) a"
+	      " LEFT JOIN (SELECT domain_id, event_id, SUM(period) p FROM samples WHERE origin='host' AND layer IN " GUEST_LAYERS
+	      "       GROUP BY domain_id, event_id) h ON h.domain_id=a.domain_id AND h.event_id=a.event_id;";
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+static const char *period_expr(enum report_source source)
+{
+	if (source == SOURCE_MERGED)
+		return "CAST(ROUND(CASE WHEN s.origin='agent' THEN s.period * COALESCE(vs.factor,1.0) ELSE s.period END) AS INTEGER)";
+	return "s.period";
+}
+
+static void add_from_where(struct query_text *q, const struct report_query *rq)
+{
+	strbuf_adds(&q->sql, " FROM samples s JOIN domains d ON d.id=s.domain_id"
+			     " LEFT JOIN threads t ON t.id=s.thread_id"
+			     " LEFT JOIN images i ON i.id=s.image_id"
+			     " LEFT JOIN symbols y ON y.id=s.symbol_id");
+	if (rq->source == SOURCE_MERGED)
+		strbuf_adds(&q->sql, " LEFT JOIN view_scale vs ON vs.domain_id=s.domain_id AND vs.event_id=s.event_id");
+	strbuf_adds(&q->sql, " WHERE 1");
+	if (rq->source == SOURCE_HOST)
+		strbuf_adds(&q->sql, " AND s.origin='host'");
+	else
+		/* Guest layers of VMs with an agent come from the agent. */
+		strbuf_adds(&q->sql, " AND (s.origin='agent' OR s.layer NOT IN " GUEST_LAYERS
+				     " OR s.domain_id NOT IN (SELECT DISTINCT domain_id FROM samples WHERE origin='agent'))");
+	add_in_filter(q, "d.name", rq->domains);
+	add_in_filter(q, "s.layer", rq->layers);
+	add_in_filter(q, "t.comm", rq->comms);
+}
+
+static int prepare_query(struct session *s, struct query_text *q, sqlite3_stmt **st, char **ret_error)
+{
+	if (sqlite3_prepare_v2(session__db(s), q->sql.buf, -1, st, NULL) != SQLITE_OK) {
+		*ret_error = xasprintf("cannot query %s: %s", session__path(s), session__error(s));
+		return -EIO;
+	}
+	for (size_t i = 0; i < q->n_binds; i++)
+		sqlite3_bind_text(*st, (int)i + 1, q->binds[i], -1, SQLITE_STATIC);
+	return 0;
+}
+
+static int event_index(const struct report_event *ev, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ev[i].id == id)
+			return (int)i;
+	return -1;
+}
+
+/* ---- row table ---- */
+
+struct pivot {
+	struct hmap index;
+	struct report_table *t;
+	size_t cap;
+	/* per row: comm with the largest period so far */
+	uint64_t *comm_period;
+	size_t comm_cap;
+};
+
+static struct report_row *pivot_row(struct pivot *pv, const char **keys, size_t n_keys)
+{
+	struct report_table *t = pv->t;
+	uint64_t h = 0;
+	size_t pos;
+	uint32_t idx;
+	struct report_row *r;
+	for (size_t k = 0; k < n_keys; k++)
+		h = hash_mix(h, hash_str(keys[k]));
+	pos = hmap_first(&pv->index, h);
+	while (hmap_candidate(&pv->index, pos, h, &idx)) {
+		if (idx != UINT32_MAX) {
+			bool eq = true;
+			for (size_t k = 0; k < n_keys && eq; k++)
+				eq = streq(t->rows[idx].keys[k], keys[k]);
+			if (eq)
+				return &t->rows[idx];
+		}
+		pos = hmap_next(&pv->index, pos);
+	}
+	ARRAY_GROW(t->rows, pv->cap, t->n_rows + 1);
+	idx = (uint32_t)t->n_rows++;
+	r = &t->rows[idx];
+	memset(r, 0, sizeof(*r));
+	for (size_t k = 0; k < n_keys; k++)
+		r->keys[k] = xstrdup(keys[k]);
+	r->samples = xcalloc(t->n_events, sizeof(uint64_t));
+	r->period = xcalloc(t->n_events, sizeof(uint64_t));
+	r->min_address = UINT64_MAX;
+	ARRAY_GROW(pv->comm_period, pv->comm_cap, t->n_rows);
+	hmap_insert_at(&pv->index, pos, h, idx);
+	return r;
+}
+
+static const struct report_table *sort_table;
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct report_row *x = a, *y = b;
+	for (size_t e = 0; e < sort_table->n_events; e++)
+		if (x->period[e] != y->period[e])
+			return x->period[e] > y->period[e] ? -1 : 1;
+	for (size_t e = 0; e < sort_table->n_events; e++)
+		if (x->samples[e] != y->samples[e])
+			return x->samples[e] > y->samples[e] ? -1 : 1;
+	for (size_t k = 0; k < sort_table->query.n_keys; k++) {
+		int c = strcmp(x->keys[k], y->keys[k]);
+		if (c)
+			return c;
+	}
+	return 0;
+}
+
+static void row_release(struct report_row *r)
+{
+	for (int k = 0; k < KEY__COUNT; k++)
+		free(r->keys[k]);
+	free(r->samples);
+	free(r->period);
+	free(r->comm);
+}
+
+int report_table__query(struct session *s, const struct report_query *rq, struct report_table *t, char **ret_error)
+{
+	struct query_text q = { 0 };
+	struct pivot pv = { 0 };
+	sqlite3_stmt *st = NULL;
+	bool comm_is_key = false;
+	int r, rc;
+
+	memset(t, 0, sizeof(*t));
+	t->query = *rq;
+	r = report__load_events(s, rq->events, &t->events, &t->n_events, ret_error);
+	if (r < 0)
+		return r;
+	t->total_samples = xcalloc(t->n_events, sizeof(uint64_t));
+	t->total_period = xcalloc(t->n_events, sizeof(uint64_t));
+	if (prepare_view(s, rq->source) < 0) {
+		*ret_error = xasprintf("cannot prepare the merged view of %s: %s", session__path(s), session__error(s));
+		return -EIO;
+	}
+	for (size_t k = 0; k < rq->n_keys; k++)
+		comm_is_key |= rq->keys[k] == KEY_COMM;
+
+	strbuf_init(&q.sql);
+	strbuf_adds(&q.sql, "SELECT ");
+	for (size_t k = 0; k < rq->n_keys; k++)
+		strbuf_addf(&q.sql, "%s, ", key_sql[rq->keys[k]]);
+	strbuf_addf(&q.sql,
+		    "COALESCE(t.comm,''), s.event_id, SUM(s.count), SUM(%s), MIN(s.address), MAX(s.address),"
+		    " MAX(s.symbol_id IS NULL)",
+		    period_expr(rq->source));
+	add_from_where(&q, rq);
+	strbuf_adds(&q.sql, " GROUP BY ");
+	for (size_t k = 0; k < rq->n_keys; k++)
+		strbuf_addf(&q.sql, "%s, ", key_sql[rq->keys[k]]);
+	strbuf_adds(&q.sql, "COALESCE(t.comm,''), s.event_id");
+	r = prepare_query(s, &q, &st, ret_error);
+	strbuf_release(&q.sql);
+	if (r < 0)
+		return r;
+
+	hmap_init(&pv.index);
+	pv.t = t;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *keys[KEY__COUNT];
+		struct report_row *row;
+		size_t nk = rq->n_keys;
+		const char *comm = (const char *)sqlite3_column_text(st, (int)nk);
+		int e = event_index(t->events, t->n_events, (uint32_t)sqlite3_column_int64(st, (int)nk + 1));
+		uint64_t count = (uint64_t)sqlite3_column_int64(st, (int)nk + 2);
+		uint64_t period = (uint64_t)sqlite3_column_int64(st, (int)nk + 3);
+		uint64_t amin = (uint64_t)sqlite3_column_int64(st, (int)nk + 4);
+		uint64_t amax = (uint64_t)sqlite3_column_int64(st, (int)nk + 5);
+		size_t ri;
+		if (e < 0)
+			continue;
+		for (size_t k = 0; k < nk; k++) {
+			keys[k] = (const char *)sqlite3_column_text(st, (int)k);
+			if (!keys[k])
+				keys[k] = "";
+		}
+		row = pivot_row(&pv, keys, nk);
+		ri = (size_t)(row - t->rows);
+		row->samples[e] += count;
+		row->period[e] += period;
+		t->total_samples[e] += count;
+		t->total_period[e] += period;
+		if (sqlite3_column_int(st, (int)nk + 6)) {
+			row->unknown_symbol = true;
+			row->min_address = MIN(row->min_address, amin);
+			row->max_address = MAX(row->max_address, amax);
+		}
+		if (!comm_is_key && comm) {
+			/* The command contributing most of the first event. */
+			if (e == 0) {
+				row->n_comms++;
+				if (!row->comm || period > pv.comm_period[ri]) {
+					free(row->comm);
+					row->comm = xstrdup(comm);
+					pv.comm_period[ri] = period;
+				}
+			} else if (!row->comm) {
+				row->comm = xstrdup(comm);
+			}
+		}
+	}
+	sqlite3_finalize(st);
+	hmap_release(&pv.index);
+	free(pv.comm_period);
+	if (rc != SQLITE_DONE) {
+		*ret_error = xasprintf("cannot read %s: %s", session__path(s), session__error(s));
+		return -EIO;
+	}
+
+	sort_table = t;
+	qsort(t->rows, t->n_rows, sizeof(*t->rows), row_cmp);
+	t->n_rows_before_cut = t->n_rows;
+	if (rq->threshold > 0) {
+		size_t w = 0;
+		for (size_t i = 0; i < t->n_rows; i++) {
+			bool keep = false;
+			for (size_t e = 0; e < t->n_events; e++)
+				if (t->total_period[e] &&
+				    100.0 * (double)t->rows[i].period[e] / (double)t->total_period[e] >= rq->threshold)
+					keep = true;
+			if (keep)
+				t->rows[w++] = t->rows[i];
+			else
+				row_release(&t->rows[i]);
+		}
+		t->n_rows = w;
+	}
+	if (rq->limit && t->n_rows > rq->limit) {
+		for (size_t i = rq->limit; i < t->n_rows; i++)
+			row_release(&t->rows[i]);
+		t->n_rows = rq->limit;
+	}
+	return 0;
+}
+
+void report_table__release(struct report_table *t)
+{
+	for (size_t i = 0; i < t->n_rows; i++)
+		row_release(&t->rows[i]);
+	free(t->rows);
+	report_events__free(t->events, t->n_events);
+	free(t->total_samples);
+	free(t->total_period);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- layer table ---- */
+
+static char *col_text(sqlite3_stmt *st, int c)
+{
+	const unsigned char *v = sqlite3_column_text(st, c);
+	return v ? xstrdup((const char *)v) : NULL;
+}
+
+int report_layers__query(struct session *s, const struct report_query *rq, struct report_layers *l, char **ret_error)
+{
+	sqlite3_stmt *st;
+	struct query_text q = { 0 };
+	size_t cap = 0;
+	int r, rc;
+
+	memset(l, 0, sizeof(*l));
+	r = report__load_events(s, rq->events, &l->events, &l->n_events, ret_error);
+	if (r < 0)
+		return r;
+	l->total_period = xcalloc(l->n_events, sizeof(uint64_t));
+	l->total_samples = xcalloc(l->n_events, sizeof(uint64_t));
+	if (sqlite3_prepare_v2(session__db(s),
+			       "SELECT id, name, kind, pid, vmm, accel, uuid, source, complete, clock_offset_ns, "
+			       "start_skew_ns, note FROM domains ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		*ret_error = xasprintf("cannot read the domains of %s: %s", session__path(s), session__error(s));
+		return -EIO;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct report_domain_info *d;
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		if (!name || !in_list(rq->domains, name))
+			continue;
+		ARRAY_GROW(l->domains, cap, l->n_domains + 1);
+		d = &l->domains[l->n_domains++];
+		memset(d, 0, sizeof(*d));
+		d->name = xstrdup(name);
+		d->is_vm = sqlite3_column_text(st, 2) && streq((const char *)sqlite3_column_text(st, 2), "vm");
+		d->pid = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
+		d->vmm = col_text(st, 4);
+		d->accel = col_text(st, 5);
+		d->uuid = col_text(st, 6);
+		d->source = col_text(st, 7);
+		d->complete = sqlite3_column_int(st, 8);
+		d->clock_offset_ns = sqlite3_column_int64(st, 9);
+		d->start_skew_ns = sqlite3_column_int64(st, 10);
+		d->note = col_text(st, 11);
+		d->samples = xcalloc(l->n_events, sizeof(uint64_t));
+		d->period = xcalloc(l->n_events, sizeof(uint64_t));
+		for (int k = 0; k < LAYER__COUNT; k++) {
+			d->layer_period[k] = xcalloc(l->n_events, sizeof(uint64_t));
+			d->layer_samples[k] = xcalloc(l->n_events, sizeof(uint64_t));
+		}
+	}
+	sqlite3_finalize(st);
+
+	if (prepare_view(s, rq->source) < 0) {
+		*ret_error = xasprintf("cannot prepare the merged view of %s: %s", session__path(s), session__error(s));
+		return -EIO;
+	}
+	strbuf_init(&q.sql);
+	strbuf_addf(&q.sql, "SELECT d.name, s.layer, s.event_id, SUM(s.count), SUM(%s)", period_expr(rq->source));
+	add_from_where(&q, rq);
+	strbuf_adds(&q.sql, " GROUP BY d.name, s.layer, s.event_id");
+	r = prepare_query(s, &q, &st, ret_error);
+	strbuf_release(&q.sql);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *layer = (const char *)sqlite3_column_text(st, 1);
+		int e = event_index(l->events, l->n_events, (uint32_t)sqlite3_column_int64(st, 2));
+		int li = layer ? layer__from_name(layer) : -1;
+		uint64_t count = (uint64_t)sqlite3_column_int64(st, 3);
+		uint64_t period = (uint64_t)sqlite3_column_int64(st, 4);
+		if (e < 0 || li < 0 || !name)
+			continue;
+		for (size_t i = 0; i < l->n_domains; i++) {
+			struct report_domain_info *d = &l->domains[i];
+			if (!streq(d->name, name))
+				continue;
+			d->layer_period[li][e] += period;
+			d->layer_samples[li][e] += count;
+			d->period[e] += period;
+			d->samples[e] += count;
+		}
+		l->total_period[e] += period;
+		l->total_samples[e] += count;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		*ret_error = xasprintf("cannot read %s: %s", session__path(s), session__error(s));
+		return -EIO;
+	}
+	return 0;
+}
+
+void report_layers__release(struct report_layers *l)
+{
+	for (size_t i = 0; i < l->n_domains; i++) {
+		struct report_domain_info *d = &l->domains[i];
+		free(d->name);
+		free(d->vmm);
+		free(d->accel);
+		free(d->uuid);
+		free(d->source);
+		free(d->note);
+		free(d->samples);
+		free(d->period);
+		for (int k = 0; k < LAYER__COUNT; k++) {
+			free(d->layer_period[k]);
+			free(d->layer_samples[k]);
+		}
+	}
+	free(l->domains);
+	free(l->total_period);
+	free(l->total_samples);
+	report_events__free(l->events, l->n_events);
+	memset(l, 0, sizeof(*l));
+}
+
+double report_domain__overhead(const struct report_domain_info *d, size_t e)
+{
+	uint64_t guest = d->layer_period[LAYER_GUEST_USER][e] + d->layer_period[LAYER_GUEST_KERNEL][e] +
+			 d->layer_period[LAYER_GUEST][e];
+	uint64_t host = d->layer_period[LAYER_HYPERVISOR][e] + d->layer_period[LAYER_VMM][e];
+	if (!guest)
+		return -1;
+	return (double)host / (double)guest;
+}

@@ -1,0 +1,138 @@
+/* report: everything the report commands show, computed from a session
+ * file alone. Two models:
+ *
+ *  - the layer table: per domain and layer, each event's samples and
+ *    period, plus each VM's virtualization overhead
+ *    (hypervisor + vmm) / (guest-user + guest-kernel + guest);
+ *  - the row table: samples grouped by sort keys (domain, layer, comm, pid,
+ *    tid, image, symbol), one column group per event, filtered, sorted by
+ *    period, thresholded and limited.
+ *
+ * Formatters render either as text, CSV or JSON (docs/report-formats.md
+ * holds the CSV/JSON contracts). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../session/session.h"
+
+enum report_key {
+	KEY_DOMAIN = 0,
+	KEY_LAYER,
+	KEY_COMM,
+	KEY_PID,
+	KEY_TID,
+	KEY_IMAGE,
+	KEY_SYMBOL,
+	KEY__COUNT
+};
+const char *report_key__name(enum report_key k);
+
+enum report_format { FORMAT_TEXT = 0, FORMAT_CSV, FORMAT_JSON };
+int report_format__parse(const char *s, enum report_format *ret);
+
+/* Which view of an active VM's guest layers (docs/agent.md). */
+enum report_source { SOURCE_MERGED = 0, SOURCE_HOST, SOURCE_AGENT };
+int report_source__parse(const char *s, enum report_source *ret);
+
+struct report_query {
+	enum report_key keys[KEY__COUNT];
+	size_t n_keys;
+	char **domains; /* filters: NULL-terminated lists, or NULL for all */
+	char **layers;
+	char **comms;
+	char **events;  /* events to show (default all) */
+	double threshold; /* percent; rows below it in every event are dropped */
+	size_t limit;     /* 0 = no limit */
+	enum report_source source;
+};
+/* Parse "domain,layer,image" into q->keys. -EINVAL with *ret_error. */
+int report_query__parse_keys(struct report_query *q, const char *text, char **ret_error);
+/* Split a comma list into a NULL-terminated array (to free with strv_free). */
+char **strv_split(const char *text);
+void strv_free(char **v);
+
+struct report_event {
+	uint32_t id;
+	char *name;
+	char *unit; /* "ns" or "count" */
+	uint64_t samples, period; /* whole session */
+	uint64_t lost;
+};
+
+struct report_row {
+	char *keys[KEY__COUNT]; /* in query order */
+	uint64_t *samples;      /* per shown event */
+	uint64_t *period;
+	char *comm;             /* the row's main command (when comm is not a key) */
+	size_t n_comms;
+	uint64_t min_address, max_address; /* for [unknown] symbols */
+	bool unknown_symbol;
+};
+
+struct report_table {
+	struct report_query query;
+	struct report_event *events; /* shown events */
+	size_t n_events;
+	uint64_t *total_samples;     /* per shown event, within the filters */
+	uint64_t *total_period;
+	struct report_row *rows;
+	size_t n_rows;
+	size_t n_rows_before_cut;    /* before threshold and limit */
+};
+
+/* Column order for one domain: the layers a domain of this kind can have. */
+struct report_layer_row {
+	char *domain;
+	bool is_vm;
+	char *layer; /* NULL for the domain's total line */
+	uint64_t *samples;
+	uint64_t *period;
+};
+
+struct report_domain_info {
+	char *name;
+	bool is_vm;
+	int64_t pid;
+	char *vmm, *accel, *uuid, *source, *note;
+	bool complete;
+	int64_t clock_offset_ns, start_skew_ns;
+	uint64_t *samples; /* per event */
+	uint64_t *period;
+	uint64_t *layer_period[8]; /* per layer index (enum layer order), per event */
+	uint64_t *layer_samples[8];
+};
+
+struct report_layers {
+	struct report_event *events;
+	size_t n_events;
+	uint64_t *total_period; /* per event, all domains within filters */
+	uint64_t *total_samples;
+	struct report_domain_info *domains;
+	size_t n_domains;
+};
+
+int report__load_events(struct session *s, char **filter, struct report_event **ret, size_t *ret_n, char **ret_error);
+void report_events__free(struct report_event *e, size_t n);
+
+int report_table__query(struct session *s, const struct report_query *q, struct report_table *ret, char **ret_error);
+void report_table__release(struct report_table *t);
+
+int report_layers__query(struct session *s, const struct report_query *q, struct report_layers *ret, char **ret_error);
+void report_layers__release(struct report_layers *l);
+
+/* Virtualization overhead of a VM for event e: -1 when it has no guest time. */
+double report_domain__overhead(const struct report_domain_info *d, size_t e);
+
+/* Rendering. */
+void report__print_header(struct session *s, const struct report_layers *l, FILE *out);
+void report_layers__print_text(const struct report_layers *l, FILE *out);
+void report_table__print_text(const struct report_table *t, FILE *out);
+void report_table__print_csv(const struct report_table *t, FILE *out);
+void report__print_json(struct session *s, const struct report_layers *l, const struct report_table *t, FILE *out);
+
+/* Display helpers shared with diff/export. */
+double event_value(const struct report_event *e, uint64_t period); /* ms for ns events, else count */
+const char *event_value_unit(const struct report_event *e);

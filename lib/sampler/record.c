@@ -1,0 +1,309 @@
+/* Bounds-checked decoding of perf records; layouts from the comments on
+ * enum perf_event_type in include/uapi/linux/perf_event.h. */
+#include "record.h"
+
+#include <errno.h>
+#include <string.h>
+
+#ifndef PERF_RECORD_MISC_MMAP_BUILD_ID
+#define PERF_RECORD_MISC_MMAP_BUILD_ID (1 << 14)
+#endif
+#ifndef PERF_SAMPLE_WEIGHT_STRUCT
+#define PERF_SAMPLE_WEIGHT_STRUCT (1U << 24)
+#endif
+
+struct cursor {
+	const unsigned char *p, *end;
+};
+
+static int take_u64(struct cursor *c, uint64_t *v)
+{
+	if (c->end - c->p < 8)
+		return -EBADMSG;
+	memcpy(v, c->p, 8);
+	c->p += 8;
+	return 0;
+}
+
+static int take_u32x2(struct cursor *c, uint32_t *a, uint32_t *b)
+{
+	if (c->end - c->p < 8)
+		return -EBADMSG;
+	memcpy(a, c->p, 4);
+	memcpy(b, c->p + 4, 4);
+	c->p += 8;
+	return 0;
+}
+
+static int skip(struct cursor *c, uint64_t n)
+{
+	if ((uint64_t)(c->end - c->p) < n)
+		return -EBADMSG;
+	c->p += n;
+	return 0;
+}
+
+static int skip_read_format(struct cursor *c, uint64_t read_format)
+{
+	uint64_t per = 1 + !!(read_format & PERF_FORMAT_ID) + !!(read_format & PERF_FORMAT_LOST);
+	uint64_t hdr = !!(read_format & PERF_FORMAT_TOTAL_TIME_ENABLED) + !!(read_format & PERF_FORMAT_TOTAL_TIME_RUNNING);
+	if (read_format & PERF_FORMAT_GROUP) {
+		uint64_t nr;
+		if (take_u64(c, &nr) < 0 || nr > 4096)
+			return -EBADMSG;
+		return skip(c, (hdr + nr * per) * 8);
+	}
+	return skip(c, (hdr + per) * 8);
+}
+
+int perf_record__parse_sample(const struct perf_event_header *h, uint64_t st, uint64_t read_format,
+			      struct perf_sample *ret)
+{
+	struct cursor c = { (const unsigned char *)(h + 1), (const unsigned char *)h + h->size };
+	struct perf_sample s = { 0 };
+	uint32_t res;
+
+	if (h->size < sizeof(*h))
+		return -EBADMSG;
+	s.misc = h->misc;
+	s.cpumode = h->misc & PERF_RECORD_MISC_CPUMODE_MASK;
+	s.pid = s.tid = UINT32_MAX;
+	if ((st & PERF_SAMPLE_IDENTIFIER) && take_u64(&c, &s.id) < 0)
+		return -EBADMSG;
+	if ((st & PERF_SAMPLE_IP) && take_u64(&c, &s.ip) < 0)
+		return -EBADMSG;
+	if ((st & PERF_SAMPLE_TID) && take_u32x2(&c, &s.pid, &s.tid) < 0)
+		return -EBADMSG;
+	if ((st & PERF_SAMPLE_TIME) && take_u64(&c, &s.time) < 0)
+		return -EBADMSG;
+	if ((st & PERF_SAMPLE_ADDR) && take_u64(&c, &s.addr) < 0)
+		return -EBADMSG;
+	if ((st & PERF_SAMPLE_ID) && take_u64(&c, &s.id) < 0)
+		return -EBADMSG;
+	if ((st & PERF_SAMPLE_STREAM_ID) && take_u64(&c, &s.stream_id) < 0)
+		return -EBADMSG;
+	if ((st & PERF_SAMPLE_CPU) && take_u32x2(&c, &s.cpu, &res) < 0)
+		return -EBADMSG;
+	s.period = 1;
+	if ((st & PERF_SAMPLE_PERIOD) && take_u64(&c, &s.period) < 0)
+		return -EBADMSG;
+	if ((st & PERF_SAMPLE_READ) && skip_read_format(&c, read_format) < 0)
+		return -EBADMSG;
+	if (st & PERF_SAMPLE_CALLCHAIN) {
+		if (take_u64(&c, &s.callchain_nr) < 0)
+			return -EBADMSG;
+		if (s.callchain_nr > (uint64_t)(c.end - c.p) / 8)
+			return -EBADMSG;
+		s.callchain = c.p;
+		c.p += s.callchain_nr * 8;
+	}
+	*ret = s;
+	return 0;
+}
+
+size_t perf_record__sample_id_size(uint64_t st)
+{
+	size_t n = 0;
+	n += !!(st & PERF_SAMPLE_TID);
+	n += !!(st & PERF_SAMPLE_TIME);
+	n += !!(st & PERF_SAMPLE_ID);
+	n += !!(st & PERF_SAMPLE_STREAM_ID);
+	n += !!(st & PERF_SAMPLE_CPU);
+	n += !!(st & PERF_SAMPLE_IDENTIFIER);
+	return n * 8;
+}
+
+int perf_record__parse_sample_id(const struct perf_event_header *h, uint64_t st, struct perf_sample *ret)
+{
+	size_t n = perf_record__sample_id_size(st);
+	struct cursor c;
+	struct perf_sample s = { 0 };
+	uint32_t res;
+
+	if (h->size < sizeof(*h) + n)
+		return -EBADMSG;
+	c.p = (const unsigned char *)h + h->size - n;
+	c.end = (const unsigned char *)h + h->size;
+	s.misc = h->misc;
+	s.cpumode = h->misc & PERF_RECORD_MISC_CPUMODE_MASK;
+	s.pid = s.tid = UINT32_MAX;
+	if (st & PERF_SAMPLE_TID)
+		take_u32x2(&c, &s.pid, &s.tid);
+	if (st & PERF_SAMPLE_TIME)
+		take_u64(&c, &s.time);
+	if (st & PERF_SAMPLE_ID)
+		take_u64(&c, &s.id);
+	if (st & PERF_SAMPLE_STREAM_ID)
+		take_u64(&c, &s.stream_id);
+	if (st & PERF_SAMPLE_CPU)
+		take_u32x2(&c, &s.cpu, &res);
+	if (st & PERF_SAMPLE_IDENTIFIER)
+		take_u64(&c, &s.id);
+	*ret = s;
+	return 0;
+}
+
+uint64_t perf_record__time(const struct perf_event_header *h, uint64_t st)
+{
+	const unsigned char *p;
+	uint64_t t;
+	if (!(st & PERF_SAMPLE_TIME))
+		return 0;
+	if (h->type == PERF_RECORD_SAMPLE) {
+		size_t off = sizeof(*h);
+		off += 8 * (!!(st & PERF_SAMPLE_IDENTIFIER) + !!(st & PERF_SAMPLE_IP) + !!(st & PERF_SAMPLE_TID));
+		if (h->size < off + 8)
+			return 0;
+		p = (const unsigned char *)h + off;
+	} else {
+		size_t n = perf_record__sample_id_size(st);
+		size_t off = !!(st & PERF_SAMPLE_TID) * 8;
+		if (h->size < sizeof(*h) + n)
+			return 0;
+		p = (const unsigned char *)h + h->size - n + off;
+	}
+	memcpy(&t, p, 8);
+	return t;
+}
+
+/* A NUL-terminated string starting at p inside [p, end). */
+static const char *record_string(const unsigned char *p, const unsigned char *end)
+{
+	if (p >= end || !memchr(p, '\0', end - p))
+		return NULL;
+	return (const char *)p;
+}
+
+int perf_record__parse_mmap(const struct perf_event_header *h, struct perf_mmap_event *ret)
+{
+	const unsigned char *p = (const unsigned char *)(h + 1);
+	const unsigned char *end = (const unsigned char *)h + h->size;
+	struct perf_mmap_event m = { 0 };
+
+	if (h->type == PERF_RECORD_MMAP) {
+		if (end - p < 32)
+			return -EBADMSG;
+		memcpy(&m.pid, p, 4);
+		memcpy(&m.tid, p + 4, 4);
+		memcpy(&m.start, p + 8, 8);
+		memcpy(&m.len, p + 16, 8);
+		memcpy(&m.pgoff, p + 24, 8);
+		m.prot = 4; /* PROT_EXEC: MMAP records are only emitted for executable maps */
+		m.filename = record_string(p + 32, end);
+	} else if (h->type == PERF_RECORD_MMAP2) {
+		if (end - p < 64)
+			return -EBADMSG;
+		memcpy(&m.pid, p, 4);
+		memcpy(&m.tid, p + 4, 4);
+		memcpy(&m.start, p + 8, 8);
+		memcpy(&m.len, p + 16, 8);
+		memcpy(&m.pgoff, p + 24, 8);
+		if (h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) {
+			m.build_id_size = p[32];
+			if (m.build_id_size > 20)
+				return -EBADMSG;
+			memcpy(m.build_id, p + 36, m.build_id_size);
+		} else {
+			memcpy(&m.maj, p + 32, 4);
+			memcpy(&m.min, p + 36, 4);
+			memcpy(&m.ino, p + 40, 8);
+		}
+		memcpy(&m.prot, p + 56, 4);
+		memcpy(&m.flags, p + 60, 4);
+		m.filename = record_string(p + 64, end);
+		m.is_mmap2 = true;
+	} else {
+		return -EINVAL;
+	}
+	if (!m.filename)
+		return -EBADMSG;
+	if (m.start + m.len < m.start)
+		return -EBADMSG;
+	*ret = m;
+	return 0;
+}
+
+int perf_record__parse_comm(const struct perf_event_header *h, struct perf_comm_event *ret)
+{
+	const unsigned char *p = (const unsigned char *)(h + 1);
+	const unsigned char *end = (const unsigned char *)h + h->size;
+	struct perf_comm_event c = { 0 };
+	if (h->type != PERF_RECORD_COMM)
+		return -EINVAL;
+	if (end - p < 8)
+		return -EBADMSG;
+	memcpy(&c.pid, p, 4);
+	memcpy(&c.tid, p + 4, 4);
+	c.comm = record_string(p + 8, end);
+	if (!c.comm)
+		return -EBADMSG;
+	c.exec = h->misc & PERF_RECORD_MISC_COMM_EXEC;
+	*ret = c;
+	return 0;
+}
+
+int perf_record__parse_task(const struct perf_event_header *h, struct perf_task_event *ret)
+{
+	const unsigned char *p = (const unsigned char *)(h + 1);
+	struct perf_task_event t;
+	if (h->type != PERF_RECORD_FORK && h->type != PERF_RECORD_EXIT)
+		return -EINVAL;
+	if (h->size < sizeof(*h) + 24)
+		return -EBADMSG;
+	memcpy(&t.pid, p, 4);
+	memcpy(&t.ppid, p + 4, 4);
+	memcpy(&t.tid, p + 8, 4);
+	memcpy(&t.ptid, p + 12, 4);
+	memcpy(&t.time, p + 16, 8);
+	*ret = t;
+	return 0;
+}
+
+int perf_record__parse_lost(const struct perf_event_header *h, struct perf_lost_event *ret)
+{
+	const unsigned char *p = (const unsigned char *)(h + 1);
+	struct perf_lost_event l = { 0 };
+	if (h->type == PERF_RECORD_LOST) {
+		if (h->size < sizeof(*h) + 16)
+			return -EBADMSG;
+		memcpy(&l.id, p, 8);
+		memcpy(&l.lost, p + 8, 8);
+	} else if (h->type == PERF_RECORD_LOST_SAMPLES) {
+		if (h->size < sizeof(*h) + 8)
+			return -EBADMSG;
+		memcpy(&l.lost, p, 8);
+	} else {
+		return -EINVAL;
+	}
+	*ret = l;
+	return 0;
+}
+
+const char *perf_record__type_name(uint32_t type)
+{
+	static const char *names[] = {
+		[PERF_RECORD_MMAP] = "MMAP",
+		[PERF_RECORD_LOST] = "LOST",
+		[PERF_RECORD_COMM] = "COMM",
+		[PERF_RECORD_EXIT] = "EXIT",
+		[PERF_RECORD_THROTTLE] = "THROTTLE",
+		[PERF_RECORD_UNTHROTTLE] = "UNTHROTTLE",
+		[PERF_RECORD_FORK] = "FORK",
+		[PERF_RECORD_READ] = "READ",
+		[PERF_RECORD_SAMPLE] = "SAMPLE",
+		[PERF_RECORD_MMAP2] = "MMAP2",
+		[PERF_RECORD_AUX] = "AUX",
+		[PERF_RECORD_ITRACE_START] = "ITRACE_START",
+		[PERF_RECORD_LOST_SAMPLES] = "LOST_SAMPLES",
+		[PERF_RECORD_SWITCH] = "SWITCH",
+		[PERF_RECORD_SWITCH_CPU_WIDE] = "SWITCH_CPU_WIDE",
+		[PERF_RECORD_NAMESPACES] = "NAMESPACES",
+		[PERF_RECORD_KSYMBOL] = "KSYMBOL",
+		[PERF_RECORD_BPF_EVENT] = "BPF_EVENT",
+		[PERF_RECORD_CGROUP] = "CGROUP",
+		[PERF_RECORD_TEXT_POKE] = "TEXT_POKE",
+	};
+	if (type < sizeof(names) / sizeof(names[0]) && names[type])
+		return names[type];
+	return "UNKNOWN";
+}

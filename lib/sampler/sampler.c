@@ -1,0 +1,381 @@
+/* Opening the events and reading their rings in time order.
+ *
+ * Each CPU has one ring. The first event opened on a CPU owns the ring and
+ * carries the side-band (mmap2, comm, task records); every later event on
+ * that CPU is redirected into it with PERF_EVENT_IOC_SET_OUTPUT. Samples
+ * carry PERF_SAMPLE_IDENTIFIER first, so one read of a fixed position names
+ * the event of any record, whichever event wrote it.
+ *
+ * Rings are read a round at a time: the bytes of every ring are copied out,
+ * their records sorted by timestamp (each ring is already ordered, so this
+ * interleaves them), and only then delivered. That keeps an exec's mmap2
+ * seen on one CPU ahead of the samples it explains on another. */
+#define _GNU_SOURCE
+#include "sampler.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../util/util.h"
+#include "ring.h"
+
+struct sampler_ring {
+	struct ring ring;
+	int cpu;
+	int fd; /* the owning event's fd */
+	uint64_t samples;
+	uint64_t lost;
+	unsigned char *copy; /* bytes of this round */
+	size_t copy_len, copy_cap;
+};
+
+struct sampler_fd {
+	int fd;
+	int event;
+	uint64_t id;
+};
+
+struct sampler {
+	struct sampler_ring *rings;
+	size_t n_rings;
+	struct sampler_fd *fds;
+	size_t n_fds, cap_fds;
+	struct pollfd *pollfds; /* one per ring owner (system-wide) or per fd */
+	size_t n_pollfds;
+	uint64_t sample_type;
+	bool clock_monotonic;
+	bool task_bound;
+	struct {
+		uint64_t time;
+		unsigned ring;
+		uint32_t seq;
+		const struct perf_event_header *rec;
+	} *order;
+	size_t order_cap;
+	struct sampler_fd *by_id; /* fds sorted by id, for sampler__event_of_id */
+};
+
+int cpus__online(int **ret, size_t *ret_n)
+{
+	_cleanup_free_ char *text = NULL;
+	int *cpus = NULL;
+	size_t n = 0, cap = 0;
+	char *p, *save = NULL;
+	int r = read_file("/sys/devices/system/cpu/online", &text, NULL);
+
+	if (r < 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		if (c <= 0)
+			return r;
+		text = xasprintf("0-%ld", c - 1);
+	}
+	for (p = strtok_r(text, ",\n", &save); p; p = strtok_r(NULL, ",\n", &save)) {
+		int a, b;
+		if (sscanf(p, "%d-%d", &a, &b) == 2) {
+		} else if (sscanf(p, "%d", &a) == 1) {
+			b = a;
+		} else {
+			free(cpus);
+			return -EINVAL;
+		}
+		for (int c = a; c <= b; c++) {
+			ARRAY_GROW(cpus, cap, n + 1);
+			cpus[n++] = c;
+		}
+	}
+	if (!n) {
+		free(cpus);
+		return -ENODEV;
+	}
+	*ret = cpus;
+	*ret_n = n;
+	return 0;
+}
+
+static int perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group, unsigned long flags)
+{
+	return (int)syscall(SYS_perf_event_open, attr, pid, cpu, group, flags);
+}
+
+/* Features newer than some kernels: dropped one by one on EINVAL. */
+enum { TRY_BUILD_ID = 1, TRY_CLOCKID = 2 };
+
+static int open_one(struct sampler *s, const struct sampler_config *cfg, int event, bool side_band, pid_t tid,
+		    int cpu, unsigned *features)
+{
+	struct perf_event_attr attr = cfg->events[event].attr;
+	int fd;
+
+	attr.size = sizeof(attr);
+	attr.sample_type = s->sample_type;
+	attr.disabled = 1;
+	attr.exclude_guest = cfg->events[event].attr.exclude_guest;
+	attr.sample_id_all = 1;
+	attr.inherit = cfg->inherit;
+	attr.enable_on_exec = cfg->enable_on_exec;
+	attr.watermark = 1;
+	attr.wakeup_watermark = 0; /* set below from the ring size */
+	if (side_band) {
+		attr.mmap = 1;
+		attr.mmap2 = 1;
+		attr.comm = 1;
+		attr.comm_exec = 1;
+		attr.task = 1;
+	}
+	for (;;) {
+		size_t ring_bytes = (cfg->ring_pages ? cfg->ring_pages : 128) * (size_t)sysconf(_SC_PAGESIZE);
+		attr.wakeup_watermark = (uint32_t)(ring_bytes / 4);
+		attr.build_id = side_band && (*features & TRY_BUILD_ID);
+		attr.use_clockid = !!(*features & TRY_CLOCKID);
+		attr.clockid = CLOCK_MONOTONIC;
+		fd = perf_event_open(&attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd >= 0)
+			break;
+		if (errno == EINVAL && attr.build_id) {
+			*features &= ~TRY_BUILD_ID;
+			continue;
+		}
+		if (errno == EINVAL && attr.use_clockid) {
+			*features &= ~TRY_CLOCKID;
+			continue;
+		}
+		return -errno;
+	}
+	return fd;
+}
+
+static int add_fd(struct sampler *s, int fd, int event)
+{
+	uint64_t id = 0;
+	if (ioctl(fd, PERF_EVENT_IOC_ID, &id) < 0)
+		return -errno;
+	ARRAY_GROW(s->fds, s->cap_fds, s->n_fds + 1);
+	s->fds[s->n_fds++] = (struct sampler_fd){ .fd = fd, .event = event, .id = id };
+	return 0;
+}
+
+static int fd_id_cmp(const void *a, const void *b)
+{
+	const struct sampler_fd *x = a, *y = b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct sampler_error *ret_error)
+{
+	struct sampler *s = xcalloc(1, sizeof(*s));
+	_cleanup_free_ int *cpus = NULL;
+	size_t n_cpus = 0;
+	size_t pages = cfg->ring_pages ? cfg->ring_pages : 128;
+	unsigned features = TRY_BUILD_ID | TRY_CLOCKID;
+	size_t n_tasks = cfg->system_wide ? 1 : cfg->n_tids;
+	int r;
+
+	if (!cfg->n_events || (!cfg->system_wide && !cfg->n_tids))
+		return -EINVAL;
+	if (pages & (pages - 1))
+		return -EINVAL;
+	r = cpus__online(&cpus, &n_cpus);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	s->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+			 PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD;
+	if (cfg->callchain)
+		s->sample_type |= PERF_SAMPLE_CALLCHAIN;
+	s->task_bound = !cfg->system_wide;
+	s->rings = xcalloc(n_cpus, sizeof(*s->rings));
+	s->n_rings = n_cpus;
+	s->pollfds = xcalloc(n_cpus * n_tasks, sizeof(*s->pollfds));
+
+	for (size_t c = 0; c < n_cpus; c++) {
+		struct sampler_ring *sr = &s->rings[c];
+		sr->cpu = cpus[c];
+		sr->fd = -1;
+		for (size_t t = 0; t < n_tasks; t++) {
+			pid_t tid = cfg->system_wide ? -1 : cfg->tids[t];
+			for (size_t e = 0; e < cfg->n_events; e++) {
+				bool owner = sr->fd < 0;
+				int fd = open_one(s, cfg, (int)e, e == 0, tid, cpus[c], &features);
+				if (fd < 0) {
+					if (ret_error)
+						*ret_error = (struct sampler_error){ (int)e, cpus[c], tid };
+					/* A task that exited while we opened is not an error. */
+					if (fd == -ESRCH && !cfg->system_wide)
+						continue;
+					r = fd;
+					goto fail;
+				}
+				if ((r = add_fd(s, fd, (int)e)) < 0) {
+					close(fd);
+					goto fail;
+				}
+				if (owner) {
+					sr->fd = fd;
+					r = ring__mmap(&sr->ring, fd, pages);
+					if (r < 0) {
+						if (ret_error)
+							*ret_error = (struct sampler_error){ (int)e, cpus[c], tid };
+						goto fail;
+					}
+				} else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, sr->fd) < 0) {
+					r = -errno;
+					goto fail;
+				}
+				/* Task-bound events hang up (POLLHUP) when their task
+				 * exits: poll each so we notice the end. */
+				if (owner || !cfg->system_wide)
+					s->pollfds[s->n_pollfds++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+			}
+		}
+		if (sr->fd < 0) {
+			r = -ESRCH;
+			goto fail;
+		}
+	}
+	s->clock_monotonic = !!(features & TRY_CLOCKID);
+	s->by_id = xmalloc(s->n_fds * sizeof(*s->by_id));
+	memcpy(s->by_id, s->fds, s->n_fds * sizeof(*s->by_id));
+	qsort(s->by_id, s->n_fds, sizeof(*s->by_id), fd_id_cmp);
+	*ret = s;
+	return 0;
+fail:
+	sampler__free(s);
+	return r;
+}
+
+void sampler__free(struct sampler *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_rings; i++) {
+		ring__release(&s->rings[i].ring);
+		free(s->rings[i].copy);
+	}
+	for (size_t i = 0; i < s->n_fds; i++)
+		close(s->fds[i].fd);
+	free(s->rings);
+	free(s->fds);
+	free(s->pollfds);
+	free(s->order);
+	free(s->by_id);
+	free(s);
+}
+
+int sampler__enable(struct sampler *s)
+{
+	for (size_t i = 0; i < s->n_fds; i++)
+		if (ioctl(s->fds[i].fd, PERF_EVENT_IOC_ENABLE, 0) < 0)
+			return -errno;
+	return 0;
+}
+
+int sampler__disable(struct sampler *s)
+{
+	for (size_t i = 0; i < s->n_fds; i++)
+		if (ioctl(s->fds[i].fd, PERF_EVENT_IOC_DISABLE, 0) < 0)
+			return -errno;
+	return 0;
+}
+
+int sampler__wait(struct sampler *s, int timeout_ms)
+{
+	int n = poll(s->pollfds, s->n_pollfds, timeout_ms);
+	size_t hung = 0;
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < s->n_pollfds; i++)
+		if (s->pollfds[i].revents & (POLLHUP | POLLERR))
+			hung++;
+	if (s->task_bound && hung == s->n_pollfds)
+		return -EPIPE;
+	return n;
+}
+
+static void copy_ring(struct sampler_ring *sr)
+{
+	const struct perf_event_header *h;
+	sr->copy_len = 0;
+	if (!ring__read_begin(&sr->ring))
+		return;
+	while ((h = ring__read_event(&sr->ring))) {
+		if (sr->copy_len + h->size > sr->copy_cap) {
+			sr->copy_cap = MAX(sr->copy_cap * 2, sr->copy_len + h->size + 65536);
+			sr->copy = xrealloc(sr->copy, sr->copy_cap);
+		}
+		memcpy(sr->copy + sr->copy_len, h, h->size);
+		sr->copy_len += h->size;
+	}
+	ring__read_end(&sr->ring);
+}
+
+static int order_cmp(const void *a, const void *b)
+{
+	const typeof(((struct sampler *)0)->order[0]) *x = a, *y = b;
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	if (x->ring != y->ring)
+		return x->ring < y->ring ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+size_t sampler__read(struct sampler *s, sampler_record_fn fn, void *ctx)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_rings; i++)
+		copy_ring(&s->rings[i]);
+	for (size_t i = 0; i < s->n_rings; i++) {
+		struct sampler_ring *sr = &s->rings[i];
+		uint32_t seq = 0;
+		for (size_t off = 0; off < sr->copy_len;) {
+			const struct perf_event_header *h = (const void *)(sr->copy + off);
+			ARRAY_GROW(s->order, s->order_cap, n + 1);
+			s->order[n].time = perf_record__time(h, s->sample_type);
+			s->order[n].ring = (unsigned)i;
+			s->order[n].seq = seq++;
+			s->order[n].rec = h;
+			n++;
+			off += h->size;
+			if (h->type == PERF_RECORD_SAMPLE) {
+				sr->samples++;
+			} else if (h->type == PERF_RECORD_LOST) {
+				struct perf_lost_event l;
+				if (perf_record__parse_lost(h, &l) == 0)
+					sr->lost += l.lost;
+			}
+		}
+	}
+	if (s->n_rings > 1)
+		qsort(s->order, n, sizeof(*s->order), order_cmp);
+	for (size_t i = 0; i < n; i++)
+		fn(s->order[i].rec, s->order[i].ring, ctx);
+	return n;
+}
+
+uint64_t sampler__sample_type(const struct sampler *s) { return s->sample_type; }
+
+int sampler__event_of_id(const struct sampler *s, uint64_t id)
+{
+	size_t lo = 0, hi = s->n_fds;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (s->by_id[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->n_fds && s->by_id[lo].id == id ? s->by_id[lo].event : -1;
+}
+
+bool sampler__clock_monotonic(const struct sampler *s) { return s->clock_monotonic; }
+size_t sampler__n_rings(const struct sampler *s) { return s->n_rings; }
+int sampler__ring_cpu(const struct sampler *s, unsigned ring) { return s->rings[ring].cpu; }
+uint64_t sampler__ring_samples(const struct sampler *s, unsigned ring) { return s->rings[ring].samples; }
+uint64_t sampler__ring_lost(const struct sampler *s, unsigned ring) { return s->rings[ring].lost; }

@@ -1,0 +1,67 @@
+/* sampler: opens the sampling events with perf_event_open, one per event
+ * per CPU (system-wide) or per task per CPU, funnels every event of a CPU
+ * into one mmap ring (PERF_EVENT_IOC_SET_OUTPUT), and hands the records of
+ * all rings back in timestamp order. It knows nothing of processes,
+ * symbols or sessions. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "../events/events.h"
+#include "record.h"
+
+struct sampler;
+
+struct sampler_config {
+	const struct event_spec *events;
+	size_t n_events;
+	bool system_wide;    /* every online CPU, every task */
+	const pid_t *tids;   /* else: these tasks (on every CPU) */
+	size_t n_tids;
+	bool inherit;        /* follow children created after opening */
+	bool enable_on_exec; /* start counting when the (stopped) task execs */
+	bool callchain;      /* PERF_SAMPLE_CALLCHAIN */
+	size_t ring_pages;   /* data pages per CPU ring, power of two; 0 = 128 */
+};
+
+/* What failed when sampler__open fails: the event index and CPU. */
+struct sampler_error {
+	int event;
+	int cpu;
+	pid_t tid;
+};
+
+int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct sampler_error *ret_error);
+void sampler__free(struct sampler *s);
+
+int sampler__enable(struct sampler *s);
+int sampler__disable(struct sampler *s);
+
+/* Wait until a ring passes its wakeup watermark, or timeout_ms. Returns
+ * >0 when data is ready, 0 on timeout, -EINTR when a signal came in,
+ * -EPIPE when every task-bound event has hung up (the tasks are gone). */
+int sampler__wait(struct sampler *s, int timeout_ms);
+
+/* Callback for each record, in timestamp order across rings; ring is the
+ * CPU ring index. The record is valid only during the call. */
+typedef void (*sampler_record_fn)(const struct perf_event_header *rec, unsigned ring, void *ctx);
+/* Read everything currently in the rings. Returns records delivered. */
+size_t sampler__read(struct sampler *s, sampler_record_fn fn, void *ctx);
+
+uint64_t sampler__sample_type(const struct sampler *s);
+/* Event index of a sample id, or -1. */
+int sampler__event_of_id(const struct sampler *s, uint64_t id);
+/* Whether sample times are CLOCK_MONOTONIC (else the kernel's perf clock). */
+bool sampler__clock_monotonic(const struct sampler *s);
+
+size_t sampler__n_rings(const struct sampler *s);
+int sampler__ring_cpu(const struct sampler *s, unsigned ring);
+/* Counters per ring, kept while reading: samples read, samples lost. */
+uint64_t sampler__ring_samples(const struct sampler *s, unsigned ring);
+uint64_t sampler__ring_lost(const struct sampler *s, unsigned ring);
+
+/* Online CPUs from /sys/devices/system/cpu/online. */
+int cpus__online(int **ret, size_t *ret_n);

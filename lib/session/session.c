@@ -1,0 +1,527 @@
+/* SQLite session files; see session.h and docs/session-format.md.
+ *
+ * Addresses are unsigned 64-bit but SQLite integers are signed: they are
+ * stored as the same 64 bits (kernel addresses read back negative in raw
+ * SQL; printf('%x', address) shows them as expected). */
+#define _GNU_SOURCE
+#include "session.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include "../util/util.h"
+
+struct session {
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *ins_domain, *ins_thread, *ins_image, *ins_symbol, *ins_frame, *ins_sample, *ins_timeline;
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;\n"
+	"CREATE TABLE events(id INTEGER PRIMARY KEY, name TEXT NOT NULL, unit TEXT NOT NULL,\n"
+	"  type INTEGER, config INTEGER, config1 INTEGER, config2 INTEGER, sample_period INTEGER,\n"
+	"  sample_freq INTEGER, exclude_user INTEGER, exclude_kernel INTEGER, exclude_guest INTEGER,\n"
+	"  exclude_host INTEGER, samples INTEGER NOT NULL DEFAULT 0, period INTEGER NOT NULL DEFAULT 0,\n"
+	"  lost INTEGER NOT NULL DEFAULT 0);\n"
+	"CREATE TABLE domains(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,\n"
+	"  pid INTEGER, vmm TEXT, accel TEXT, uuid TEXT, source TEXT, complete INTEGER NOT NULL DEFAULT 1,\n"
+	"  clock_offset_ns INTEGER, start_skew_ns INTEGER, note TEXT);\n"
+	"CREATE TABLE threads(id INTEGER PRIMARY KEY, domain_id INTEGER NOT NULL, pid INTEGER, tid INTEGER,\n"
+	"  comm TEXT NOT NULL, role TEXT NOT NULL, vcpu INTEGER);\n"
+	"CREATE TABLE images(id INTEGER PRIMARY KEY, domain_id INTEGER NOT NULL, path TEXT NOT NULL,\n"
+	"  build_id TEXT, kind TEXT NOT NULL);\n"
+	"CREATE TABLE symbols(id INTEGER PRIMARY KEY, image_id INTEGER NOT NULL, name TEXT NOT NULL,\n"
+	"  address INTEGER NOT NULL, size INTEGER NOT NULL);\n"
+	"CREATE TABLE frames(id INTEGER PRIMARY KEY, parent_id INTEGER, image_id INTEGER, symbol_id INTEGER,\n"
+	"  address INTEGER NOT NULL);\n"
+	"CREATE TABLE samples(id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, domain_id INTEGER NOT NULL,\n"
+	"  layer TEXT NOT NULL, thread_id INTEGER, image_id INTEGER, symbol_id INTEGER, address INTEGER,\n"
+	"  stack_id INTEGER, origin TEXT NOT NULL, count INTEGER NOT NULL, period INTEGER NOT NULL);\n"
+	"CREATE TABLE timeline(id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, domain_id INTEGER NOT NULL,\n"
+	"  layer TEXT NOT NULL, origin TEXT NOT NULL, bucket INTEGER NOT NULL, count INTEGER NOT NULL,\n"
+	"  period INTEGER NOT NULL);\n"
+	"CREATE TABLE lost(domain_id INTEGER NOT NULL, cpu INTEGER NOT NULL, samples INTEGER NOT NULL,\n"
+	"  lost INTEGER NOT NULL, PRIMARY KEY(domain_id, cpu)) WITHOUT ROWID;\n"
+	"CREATE TABLE symbol_code(symbol_id INTEGER PRIMARY KEY, address INTEGER NOT NULL, code BLOB NOT NULL);\n"
+	"CREATE TABLE symbol_lines(symbol_id INTEGER NOT NULL, address INTEGER NOT NULL, file TEXT NOT NULL,\n"
+	"  line INTEGER NOT NULL, PRIMARY KEY(symbol_id, address)) WITHOUT ROWID;\n";
+
+static int sql_error(struct session *s, int rc)
+{
+	(void)s;
+	if (rc == SQLITE_FULL)
+		return -ENOSPC;
+	if (rc == SQLITE_NOMEM)
+		return -ENOMEM;
+	if (rc == SQLITE_READONLY)
+		return -EROFS;
+	return -EIO;
+}
+
+static int exec(struct session *s, const char *sql)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : sql_error(s, rc);
+}
+
+static void set_error(char **ret_error, const char *fmt, ...) PRINTF(2, 3);
+static void set_error(char **ret_error, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+	if (!ret_error)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	*ret_error = msg;
+}
+
+static int prepare(struct session *s, sqlite3_stmt **st, const char *sql)
+{
+	return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+static int prepare_writers(struct session *s)
+{
+	int r = 0;
+	r |= prepare(s, &s->ins_domain,
+		     "INSERT OR REPLACE INTO domains(id,name,kind,pid,vmm,accel,uuid,source,complete,clock_offset_ns,"
+		     "start_skew_ns,note) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
+	r |= prepare(s, &s->ins_thread,
+		     "INSERT INTO threads(id,domain_id,pid,tid,comm,role,vcpu) VALUES(?,?,?,?,?,?,?)");
+	r |= prepare(s, &s->ins_image, "INSERT INTO images(id,domain_id,path,build_id,kind) VALUES(?,?,?,?,?)");
+	r |= prepare(s, &s->ins_symbol, "INSERT INTO symbols(id,image_id,name,address,size) VALUES(?,?,?,?,?)");
+	r |= prepare(s, &s->ins_frame,
+		     "INSERT INTO frames(id,parent_id,image_id,symbol_id,address) VALUES(?,?,?,?,?)");
+	r |= prepare(s, &s->ins_sample,
+		     "INSERT INTO samples(id,event_id,domain_id,layer,thread_id,image_id,symbol_id,address,stack_id,"
+		     "origin,count,period) VALUES(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+		     "count=excluded.count, period=excluded.period");
+	r |= prepare(s, &s->ins_timeline,
+		     "INSERT INTO timeline(id,event_id,domain_id,layer,origin,bucket,count,period) VALUES(?,?,?,?,?,?,?,?) "
+		     "ON CONFLICT(id) DO UPDATE SET count=excluded.count, period=excluded.period");
+	return r ? -EIO : 0;
+}
+
+int session__create(const char *path, struct session **ret, char **ret_error)
+{
+	struct session *s;
+	char sql[256];
+	int rc, r;
+
+	if (access(path, F_OK) == 0) {
+		set_error(ret_error, "%s already exists", path);
+		return -EEXIST;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->path = xstrdup(path);
+	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		set_error(ret_error, "cannot create %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		session__close(s);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(s->db, 2000);
+	snprintf(sql, sizeof(sql),
+		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA application_id=%d; "
+		 "PRAGMA user_version=%d;",
+		 SESSION_APPLICATION_ID, SESSION_SCHEMA_VERSION);
+	r = exec(s, sql);
+	if (r == 0)
+		r = exec(s, "BEGIN");
+	if (r == 0)
+		r = exec(s, schema_sql);
+	if (r == 0)
+		r = exec(s, "INSERT INTO meta VALUES('format','domprof-session');");
+	if (r == 0) {
+		snprintf(sql, sizeof(sql), "INSERT INTO meta VALUES('schema_version','%d');", SESSION_SCHEMA_VERSION);
+		r = exec(s, sql);
+	}
+	if (r == 0)
+		r = exec(s, "COMMIT");
+	if (r == 0)
+		r = prepare_writers(s);
+	if (r < 0) {
+		set_error(ret_error, "cannot create %s: %s", path, sqlite3_errmsg(s->db));
+		session__close(s);
+		unlink(path);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+int session__open(const char *path, bool read_only, struct session **ret, char **ret_error)
+{
+	struct session *s;
+	sqlite3_stmt *st = NULL;
+	int rc, app_id = 0, version = 0;
+	char *format = NULL;
+
+	if (access(path, F_OK) != 0) {
+		set_error(ret_error, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->path = xstrdup(path);
+	rc = sqlite3_open_v2(path, &s->db, read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, NULL);
+	if (rc != SQLITE_OK) {
+		set_error(ret_error, "cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		session__close(s);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(s->db, 2000);
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA application_id", -1, &st, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		app_id = sqlite3_column_int(st, 0);
+	else
+		rc = sqlite3_errcode(s->db);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) {
+		set_error(ret_error, "%s is not a domprof session (not an SQLite database, or a damaged one)", path);
+		session__close(s);
+		return -EBADMSG;
+	}
+	if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		set_error(ret_error, "cannot read %s: %s", path, sqlite3_errmsg(s->db));
+		session__close(s);
+		return -EIO;
+	}
+	if (app_id != SESSION_APPLICATION_ID) {
+		set_error(ret_error, "%s is an SQLite database but not a domprof session", path);
+		session__close(s);
+		return -EBADMSG;
+	}
+	st = NULL;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > SESSION_SCHEMA_VERSION) {
+		set_error(ret_error,
+			  "%s was written by a newer domprof (session schema %d; this build reads up to %d): "
+			  "upgrade domprof to read it",
+			  path, version, SESSION_SCHEMA_VERSION);
+		session__close(s);
+		return -EPROTONOSUPPORT;
+	}
+	format = session__get_meta(s, "format");
+	if (version < 1 || !format || !streq(format, "domprof-session")) {
+		set_error(ret_error, "%s is not a complete domprof session (its metadata is missing or damaged)",
+			  path);
+		free(format);
+		session__close(s);
+		return -EBADMSG;
+	}
+	free(format);
+	if (!read_only && prepare_writers(s) < 0) {
+		set_error(ret_error, "cannot write %s: %s", path, sqlite3_errmsg(s->db));
+		session__close(s);
+		return -EIO;
+	}
+	*ret = s;
+	return 0;
+}
+
+int session__finish(struct session *s)
+{
+	int r = exec(s, "PRAGMA wal_checkpoint(TRUNCATE)");
+	if (r == 0)
+		r = exec(s, "PRAGMA journal_mode=DELETE");
+	return r;
+}
+
+void session__close(struct session *s)
+{
+	if (!s)
+		return;
+	sqlite3_finalize(s->ins_domain);
+	sqlite3_finalize(s->ins_thread);
+	sqlite3_finalize(s->ins_image);
+	sqlite3_finalize(s->ins_symbol);
+	sqlite3_finalize(s->ins_frame);
+	sqlite3_finalize(s->ins_sample);
+	sqlite3_finalize(s->ins_timeline);
+	if (s->db)
+		sqlite3_close_v2(s->db);
+	free(s->path);
+	free(s);
+}
+
+sqlite3 *session__db(struct session *s) { return s->db; }
+const char *session__path(const struct session *s) { return s->path; }
+const char *session__error(struct session *s) { return sqlite3_errmsg(s->db); }
+
+int session__set_meta(struct session *s, const char *key, const char *value)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta(key,value) VALUES(?,?)", -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sql_error(s, rc);
+}
+
+int session__set_meta_int(struct session *s, const char *key, int64_t value)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%lld", (long long)value);
+	return session__set_meta(s, key, buf);
+}
+
+char *session__get_meta(struct session *s, const char *key)
+{
+	sqlite3_stmt *st;
+	char *r = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key=?", -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		r = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return r;
+}
+
+int session__add_event(struct session *s, uint32_t id, const struct event_spec *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+	const struct perf_event_attr *a = &e->attr;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO events(id,name,unit,type,config,config1,config2,sample_period,sample_freq,"
+			       "exclude_user,exclude_kernel,exclude_guest,exclude_host) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, e->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, e->unit == EVENT_UNIT_NS ? "ns" : "count", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, a->type);
+	sqlite3_bind_int64(st, 5, (int64_t)a->config);
+	sqlite3_bind_int64(st, 6, (int64_t)a->config1);
+	sqlite3_bind_int64(st, 7, (int64_t)a->config2);
+	sqlite3_bind_int64(st, 8, a->freq ? 0 : (int64_t)a->sample_period);
+	sqlite3_bind_int64(st, 9, a->freq ? (int64_t)a->sample_freq : 0);
+	sqlite3_bind_int(st, 10, a->exclude_user);
+	sqlite3_bind_int(st, 11, a->exclude_kernel);
+	sqlite3_bind_int(st, 12, a->exclude_guest);
+	sqlite3_bind_int(st, 13, a->exclude_host);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sql_error(s, rc);
+}
+
+int session__set_event_totals(struct session *s, uint32_t id, uint64_t samples, uint64_t period, uint64_t lost)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (sqlite3_prepare_v2(s->db, "UPDATE events SET samples=?, period=?, lost=? WHERE id=?", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, (int64_t)samples);
+	sqlite3_bind_int64(st, 2, (int64_t)period);
+	sqlite3_bind_int64(st, 3, (int64_t)lost);
+	sqlite3_bind_int64(st, 4, id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sql_error(s, rc);
+}
+
+int session__set_lost(struct session *s, uint32_t domain, int cpu, uint64_t samples, uint64_t lost)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO lost(domain_id,cpu,samples,lost) VALUES(?,?,?,?)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, domain);
+	sqlite3_bind_int(st, 2, cpu);
+	sqlite3_bind_int64(st, 3, (int64_t)samples);
+	sqlite3_bind_int64(st, 4, (int64_t)lost);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sql_error(s, rc);
+}
+
+static void bind_id(sqlite3_stmt *st, int col, uint32_t id)
+{
+	if (id)
+		sqlite3_bind_int64(st, col, id);
+	else
+		sqlite3_bind_null(st, col);
+}
+
+static void bind_opt_text(sqlite3_stmt *st, int col, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, col);
+}
+
+static int step_reset(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int write_delta(struct session *s, struct profile *p)
+{
+	int rc = SQLITE_OK;
+	for (size_t i = 0; i < p->n_domains && rc == SQLITE_OK; i++) {
+		struct profile_domain *d = &p->domains[i];
+		sqlite3_stmt *st = s->ins_domain;
+		if (!d->dirty && i < p->written_domains)
+			continue;
+		sqlite3_bind_int64(st, 1, (int64_t)i + 1);
+		sqlite3_bind_text(st, 2, d->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, d->is_vm ? "vm" : "host", -1, SQLITE_STATIC);
+		if (d->pid >= 0)
+			sqlite3_bind_int64(st, 4, d->pid);
+		else
+			sqlite3_bind_null(st, 4);
+		bind_opt_text(st, 5, d->vmm);
+		bind_opt_text(st, 6, d->accel);
+		bind_opt_text(st, 7, d->uuid);
+		bind_opt_text(st, 8, d->source);
+		sqlite3_bind_int(st, 9, d->complete);
+		sqlite3_bind_int64(st, 10, d->clock_offset_ns);
+		sqlite3_bind_int64(st, 11, d->start_skew_ns);
+		bind_opt_text(st, 12, d->note);
+		rc = step_reset(st);
+	}
+	for (size_t i = p->written_threads; i < p->n_threads && rc == SQLITE_OK; i++) {
+		struct profile_thread *t = &p->threads[i];
+		sqlite3_stmt *st = s->ins_thread;
+		sqlite3_bind_int64(st, 1, (int64_t)i + 1);
+		sqlite3_bind_int64(st, 2, t->domain);
+		sqlite3_bind_int64(st, 3, t->pid);
+		sqlite3_bind_int64(st, 4, t->tid);
+		sqlite3_bind_text(st, 5, t->comm, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, thread_role__name(t->role), -1, SQLITE_STATIC);
+		if (t->vcpu >= 0)
+			sqlite3_bind_int(st, 7, t->vcpu);
+		else
+			sqlite3_bind_null(st, 7);
+		rc = step_reset(st);
+	}
+	for (size_t i = p->written_images; i < p->n_images && rc == SQLITE_OK; i++) {
+		struct profile_image *im = &p->images[i];
+		sqlite3_stmt *st = s->ins_image;
+		sqlite3_bind_int64(st, 1, (int64_t)i + 1);
+		sqlite3_bind_int64(st, 2, im->domain);
+		sqlite3_bind_text(st, 3, im->path, -1, SQLITE_STATIC);
+		bind_opt_text(st, 4, im->build_id[0] ? im->build_id : NULL);
+		sqlite3_bind_text(st, 5, image_kind__name(im->kind), -1, SQLITE_STATIC);
+		rc = step_reset(st);
+	}
+	for (size_t i = p->written_symbols; i < p->n_symbols && rc == SQLITE_OK; i++) {
+		struct profile_symbol *sy = &p->symbols[i];
+		sqlite3_stmt *st = s->ins_symbol;
+		sqlite3_bind_int64(st, 1, (int64_t)i + 1);
+		sqlite3_bind_int64(st, 2, sy->image);
+		sqlite3_bind_text(st, 3, sy->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, (int64_t)sy->address);
+		sqlite3_bind_int64(st, 5, (int64_t)sy->size);
+		rc = step_reset(st);
+	}
+	for (size_t i = p->written_frames; i < p->n_frames && rc == SQLITE_OK; i++) {
+		struct profile_frame *f = &p->frames[i];
+		sqlite3_stmt *st = s->ins_frame;
+		sqlite3_bind_int64(st, 1, (int64_t)i + 1);
+		bind_id(st, 2, f->parent);
+		bind_id(st, 3, f->image);
+		bind_id(st, 4, f->symbol);
+		sqlite3_bind_int64(st, 5, (int64_t)f->address);
+		rc = step_reset(st);
+	}
+	for (size_t i = 0; i < p->n_dirty_samples && rc == SQLITE_OK; i++) {
+		uint32_t idx = p->dirty_samples[i];
+		struct sample_entry *e = &p->samples[idx];
+		sqlite3_stmt *st = s->ins_sample;
+		sqlite3_bind_int64(st, 1, (int64_t)idx + 1);
+		sqlite3_bind_int64(st, 2, e->key.event);
+		sqlite3_bind_int64(st, 3, e->key.domain);
+		sqlite3_bind_text(st, 4, layer__name(e->key.layer), -1, SQLITE_STATIC);
+		bind_id(st, 5, e->key.thread);
+		bind_id(st, 6, e->key.image);
+		bind_id(st, 7, e->key.symbol);
+		sqlite3_bind_int64(st, 8, (int64_t)e->key.address);
+		bind_id(st, 9, e->key.stack);
+		sqlite3_bind_text(st, 10, origin__name(e->key.origin), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 11, (int64_t)e->count);
+		sqlite3_bind_int64(st, 12, (int64_t)e->period);
+		rc = step_reset(st);
+	}
+	for (size_t i = 0; i < p->n_dirty_timeline && rc == SQLITE_OK; i++) {
+		uint32_t idx = p->dirty_timeline[i];
+		struct timeline_entry *e = &p->timeline[idx];
+		sqlite3_stmt *st = s->ins_timeline;
+		sqlite3_bind_int64(st, 1, (int64_t)idx + 1);
+		sqlite3_bind_int64(st, 2, e->key.event);
+		sqlite3_bind_int64(st, 3, e->key.domain);
+		sqlite3_bind_text(st, 4, layer__name(e->key.layer), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, origin__name(e->key.origin), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, e->key.bucket);
+		sqlite3_bind_int64(st, 7, (int64_t)e->count);
+		sqlite3_bind_int64(st, 8, (int64_t)e->period);
+		rc = step_reset(st);
+	}
+	return rc;
+}
+
+int session__write_delta(struct session *s, struct profile *p)
+{
+	int rc;
+	if (exec(s, "BEGIN") < 0)
+		return sql_error(s, sqlite3_errcode(s->db));
+	rc = write_delta(s, p);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		int r = sql_error(s, rc);
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return r;
+	}
+	profile__mark_written(p);
+	return 0;
+}
+
+int session__add_symbol_code(struct session *s, uint32_t symbol, uint64_t address, const void *code, size_t size)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO symbol_code(symbol_id,address,code) VALUES(?,?,?)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, symbol);
+	sqlite3_bind_int64(st, 2, (int64_t)address);
+	sqlite3_bind_blob(st, 3, code, (int)size, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sql_error(s, rc);
+}
+
+int session__add_symbol_line(struct session *s, uint32_t symbol, uint64_t address, const char *file, int line)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT OR REPLACE INTO symbol_lines(symbol_id,address,file,line) VALUES(?,?,?,?)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, symbol);
+	sqlite3_bind_int64(st, 2, (int64_t)address);
+	sqlite3_bind_text(st, 3, file, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 4, line);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sql_error(s, rc);
+}

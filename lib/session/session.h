@@ -1,0 +1,52 @@
+/* session: the portable SQLite file that holds one recording. The recorder
+ * creates it and flushes profile deltas into it (one transaction per
+ * flush, WAL journal, so a killed recorder leaves every committed flush
+ * readable); reports open it read-only. Schema in docs/session-format.md;
+ * SESSION_SCHEMA_VERSION is bumped on any incompatible change. */
+#pragma once
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../aggregate/profile.h"
+#include "../events/events.h"
+
+#define SESSION_SCHEMA_VERSION 1
+#define SESSION_APPLICATION_ID 0x444f4d50 /* "DOMP" */
+
+struct session;
+
+/* Create a new session file (the path must not exist). 0 or -errno, with
+ * -EIO for SQLite failures (message in *ret_error). */
+int session__create(const char *path, struct session **ret, char **ret_error);
+/* Open an existing session; read_only for reports. Checks that it is a
+ * domprof session of a schema this build reads; *ret_error says why not. */
+int session__open(const char *path, bool read_only, struct session **ret, char **ret_error);
+/* Fold the WAL into the main file and leave a single self-contained file. */
+int session__finish(struct session *s);
+void session__close(struct session *s);
+
+sqlite3 *session__db(struct session *s);
+const char *session__path(const struct session *s);
+/* Last SQLite error message of this session. */
+const char *session__error(struct session *s);
+
+int session__set_meta(struct session *s, const char *key, const char *value);
+int session__set_meta_int(struct session *s, const char *key, int64_t value);
+/* Value of key (to free), or NULL when absent. */
+char *session__get_meta(struct session *s, const char *key);
+
+int session__add_event(struct session *s, uint32_t id, const struct event_spec *e);
+int session__set_event_totals(struct session *s, uint32_t id, uint64_t samples, uint64_t period, uint64_t lost);
+int session__set_lost(struct session *s, uint32_t domain, int cpu, uint64_t samples, uint64_t lost);
+
+/* Write everything in p that changed since the last call, in one
+ * transaction, then mark it written. -ENOSPC when the disk is full, -EIO
+ * for other SQLite failures; on failure nothing of this delta is kept and
+ * the profile still holds it. */
+int session__write_delta(struct session *s, struct profile *p);
+
+/* Code bytes and source lines of a symbol, for annotate. */
+int session__add_symbol_code(struct session *s, uint32_t symbol, uint64_t address, const void *code, size_t size);
+int session__add_symbol_line(struct session *s, uint32_t symbol, uint64_t address, const char *file, int line);

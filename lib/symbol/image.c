@@ -1,0 +1,205 @@
+/* Image registry and lazy symbol loading; see image.h. */
+#define _GNU_SOURCE
+#include "image.h"
+
+#include <errno.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+#include "../util/util.h"
+
+/* A symbol without a size (kallsyms, some asm) is assumed to end at the
+ * next symbol, but never to be longer than this. */
+#define MAX_INFERRED_SYMBOL_SIZE (1ULL << 20)
+
+void image_registry__init(struct image_registry *r)
+{
+	memset(r, 0, sizeof(*r));
+	hmap_init(&r->index);
+}
+
+struct image *image__new(enum image_kind kind, const char *path)
+{
+	struct image *im = xcalloc(1, sizeof(*im));
+	im->path = xstrdup(path);
+	im->kind = kind;
+	symtab__init(&im->symtab);
+	return im;
+}
+
+void image__free(struct image *im)
+{
+	if (!im)
+		return;
+	free(im->path);
+	free(im->load_path);
+	elf_info__release(&im->info);
+	symtab__release(&im->symtab);
+	free(im);
+}
+
+void image_registry__release(struct image_registry *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		image__free(r->images[i]);
+	free(r->images);
+	hmap_release(&r->index);
+	memset(r, 0, sizeof(*r));
+}
+
+struct image *image_registry__get(struct image_registry *r, enum image_kind kind, const char *path)
+{
+	uint64_t h = hash_mix(hash_str(path), kind);
+	size_t pos = hmap_first(&r->index, h);
+	uint32_t idx;
+	struct image *im;
+	while (hmap_candidate(&r->index, pos, h, &idx)) {
+		if (idx != UINT32_MAX && r->images[idx]->kind == kind && streq(r->images[idx]->path, path))
+			return r->images[idx];
+		pos = hmap_next(&r->index, pos);
+	}
+	im = image__new(kind, path);
+	ARRAY_GROW(r->images, r->cap, r->n + 1);
+	r->images[r->n] = im;
+	hmap_insert_at(&r->index, pos, h, (uint32_t)r->n);
+	r->n++;
+	return im;
+}
+
+static int load_vdso(struct image *im)
+{
+	/* The vdso is the same for every process of this kernel: read ours. */
+	unsigned long base = getauxval(AT_SYSINFO_EHDR);
+	const unsigned char *p = (const unsigned char *)base;
+	size_t size = 0;
+	FILE *f;
+	char line[512];
+	if (!base)
+		return -ENOENT;
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+		if (sscanf(line, "%lx-%lx", &a, &b) == 2 && a == base) {
+			size = b - a;
+			break;
+		}
+	}
+	fclose(f);
+	if (!size)
+		return -ENOENT;
+	return symtab__load_elf_memory(&im->symtab, p, size, &im->info);
+}
+
+static int load_text_symbols(struct image *im, const char *path, bool perf_map)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r = read_file(path, &text, &len);
+	if (r < 0)
+		return r;
+	return perf_map ? symtab__load_perf_map(&im->symtab, text, len) : symtab__load_kallsyms(&im->symtab, text, len, 0);
+}
+
+int image__load(struct image *im)
+{
+	const char *path;
+	if (im->loaded)
+		return im->load_error;
+	im->loaded = true;
+	path = im->load_path ? im->load_path : im->path;
+	switch (im->kind) {
+	case IMAGE_ELF: {
+		im->load_error = symtab__load_elf(&im->symtab, path, &im->info);
+		if (im->load_error == 0 && im->info.build_id_size && !im->build_id[0])
+			build_id__hex(im->info.build_id, im->info.build_id_size, im->build_id);
+		break;
+	}
+	case IMAGE_KERNEL:
+		im->load_error = load_text_symbols(im, "/proc/kallsyms", false);
+		break;
+	case IMAGE_VDSO:
+		im->load_error = load_vdso(im);
+		break;
+	case IMAGE_JIT:
+		im->load_error = load_text_symbols(im, path, true);
+		break;
+	default:
+		/* Guest kernels are loaded explicitly; the rest have no symbols. */
+		im->load_error = im->symtab.n ? 0 : -ENOENT;
+		break;
+	}
+	symtab__finish(&im->symtab, MAX_INFERRED_SYMBOL_SIZE);
+	return im->load_error;
+}
+
+const struct symbol *image__find(struct image *im, uint64_t addr)
+{
+	const struct symbol *s;
+	if (!im->loaded)
+		image__load(im);
+	if (im->cache_sym && addr == im->cache_addr)
+		return im->cache_sym;
+	s = symtab__find(&im->symtab, addr);
+	im->cache_addr = addr;
+	im->cache_sym = s;
+	return s;
+}
+
+struct image *image_registry__host_kernel(struct image_registry *r)
+{
+	if (!r->kernel)
+		r->kernel = image_registry__get(r, IMAGE_KERNEL, "[kernel.kallsyms]");
+	return r->kernel;
+}
+
+uint64_t kallsyms__find_stext(const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p);
+		const char *e = nl ? nl : end;
+		unsigned long long addr;
+		char type, name[64];
+		char line[256];
+		size_t n = MIN((size_t)(e - p), sizeof(line) - 1);
+		memcpy(line, p, n);
+		line[n] = '\0';
+		if (sscanf(line, "%llx %c %63s", &addr, &type, name) == 3 && streq(name, "_stext"))
+			return addr;
+		p = e + 1;
+	}
+	return 0;
+}
+
+int image__load_guest_kernel(struct image *im, const char *file, uint64_t kaslr_offset)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r;
+
+	symtab__release(&im->symtab);
+	symtab__init(&im->symtab);
+	im->loaded = true;
+	im->kaslr_offset = kaslr_offset;
+	im->cache_sym = NULL;
+	r = read_file(file, &text, &len);
+	if (r < 0)
+		return im->load_error = r;
+	if (len >= 4 && !memcmp(text, "\177ELF", 4)) {
+		struct symtab tmp;
+		symtab__init(&tmp);
+		elf_info__release(&im->info);
+		r = symtab__load_elf(&tmp, file, &im->info);
+		if (r == 0)
+			for (size_t i = 0; i < tmp.n; i++)
+				symtab__add(&im->symtab, tmp.syms[i].start + kaslr_offset, tmp.syms[i].size,
+					    tmp.syms[i].name, NULL, false);
+		symtab__release(&tmp);
+	} else {
+		r = symtab__load_kallsyms(&im->symtab, text, len, kaslr_offset);
+	}
+	symtab__finish(&im->symtab, MAX_INFERRED_SYMBOL_SIZE);
+	return im->load_error = r;
+}

@@ -1,0 +1,59 @@
+/* image: one piece of code that addresses resolve in — an ELF file, the
+ * kernel (with its modules), the vdso, a JIT map, a guest kernel — with its
+ * symbol table loaded on first use and kept. A registry dedups images by
+ * (kind, path) so each file is read once per run. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../aggregate/profile.h"
+#include "../util/hmap.h"
+#include "symbol.h"
+
+struct image {
+	char *path;           /* file path, or "[kernel.kallsyms]", "[vdso]", ... */
+	enum image_kind kind;
+	char *load_path;      /* where to read it from, if not path */
+	char build_id[41];    /* hex; may come from an MMAP2 record before loading */
+	bool loaded;
+	int load_error;       /* 0 or -errno of the load */
+	struct elf_info info;
+	struct symtab symtab;
+	uint64_t kaslr_offset; /* guest kernels: runtime minus file addresses */
+	uint32_t user_id;      /* free for the owner (profile image id) */
+	/* One-entry lookup cache: consecutive samples often hit one function. */
+	uint64_t cache_addr;
+	const struct symbol *cache_sym;
+};
+
+struct image_registry {
+	struct image **images;
+	size_t n, cap;
+	struct hmap index;
+	struct image *kernel; /* [kernel.kallsyms], created on demand */
+};
+
+void image_registry__init(struct image_registry *r);
+void image_registry__release(struct image_registry *r);
+/* The image of (kind, path), created unloaded when new. */
+struct image *image_registry__get(struct image_registry *r, enum image_kind kind, const char *path);
+
+/* A stand-alone image, not in any registry (guest images, one per VM). */
+struct image *image__new(enum image_kind kind, const char *path);
+void image__free(struct image *im);
+
+/* Load symbols now if not yet done. Returns 0 or the (cached) error. */
+int image__load(struct image *im);
+/* The symbol covering addr (in the image's own address space), or NULL. */
+const struct symbol *image__find(struct image *im, uint64_t addr);
+
+/* The host kernel from /proc/kallsyms (modules included; each symbol knows
+ * its module). Loaded once. */
+struct image *image_registry__host_kernel(struct image_registry *r);
+/* Load a guest kernel symbol source: /proc/kallsyms copy, System.map or a
+ * vmlinux ELF, detected by content. kaslr_offset is added to file
+ * addresses (kallsyms copies hold runtime addresses: pass 0). */
+int image__load_guest_kernel(struct image *im, const char *file, uint64_t kaslr_offset);
+/* Address of _stext in a kallsyms/System.map text, or 0. */
+uint64_t kallsyms__find_stext(const char *text, size_t len);

@@ -1,0 +1,93 @@
+/* Small helpers shared by every part of domprof: allocation that cannot
+ * fail (an out-of-memory profiler has nothing better to do than stop), a
+ * growable string buffer, scope-exit cleanup, hashing and time. Nothing here
+ * prints except the allocation failure path. */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define UNUSED __attribute__((unused))
+#define PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) PRINTF(1, 2);
+
+/* Grow *items (of *cap elements of size elem) so that index need-1 fits. */
+void grow_array(void **items, size_t *cap, size_t need, size_t elem);
+#define ARRAY_GROW(arr, cap, need) grow_array((void **)&(arr), &(cap), (need), sizeof(*(arr)))
+
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+
+static inline bool streq(const char *a, const char *b) { return strcmp(a, b) == 0; }
+static inline bool startswith(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* strbuf: a NUL-terminated growable string. Invariant: buf is never NULL
+ * after strbuf_init, buf[len] == '\0'. */
+struct strbuf {
+	char *buf;
+	size_t len;
+	size_t cap;
+};
+void strbuf_init(struct strbuf *sb);
+void strbuf_release(struct strbuf *sb);
+void strbuf_reset(struct strbuf *sb);
+void strbuf_add(struct strbuf *sb, const void *data, size_t n);
+void strbuf_adds(struct strbuf *sb, const char *s);
+void strbuf_addc(struct strbuf *sb, char c);
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...) PRINTF(2, 3);
+void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
+/* Hand the buffer to the caller; sb is left empty and initialised. */
+char *strbuf_detach(struct strbuf *sb);
+
+/* Whole-file read; returns 0 or -errno. *ret is NUL-terminated. */
+int read_file(const char *path, char **ret, size_t *ret_len);
+int write_file(const char *path, const void *data, size_t len);
+
+uint64_t hash_bytes(const void *data, size_t n, uint64_t seed);
+static inline uint64_t hash_u64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+static inline uint64_t hash_mix(uint64_t h, uint64_t v) { return hash_u64(h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6))); }
+static inline uint64_t hash_str(const char *s) { return hash_bytes(s, strlen(s), 0); }
+
+uint64_t clock_monotonic_ns(void);
+uint64_t clock_realtime_ns(void);
+
+/* Number parsing that rejects trailing junk; 0 or -EINVAL/-ERANGE. */
+int parse_u64(const char *s, int base, uint64_t *ret);
+int parse_double(const char *s, double *ret);
+
+/* Human-readable byte size ("1.2 MiB"), into buf. */
+const char *format_bytes(uint64_t n, char *buf, size_t size);
+
+/* Append s to sb quoted for CSV (RFC 4180) / JSON string. */
+void strbuf_add_csv(struct strbuf *sb, const char *s);
+void strbuf_add_json(struct strbuf *sb, const char *s);

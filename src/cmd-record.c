@@ -1,0 +1,620 @@
+/* domprof record: sample the host (and its VMs) into a session file.
+ * Opens the events, starts the command if one is given, steps the recorder
+ * until the command exits, the duration passes or a signal arrives, and
+ * flushes the profile into the session every second. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/collect/recorder.h"
+#include "../lib/events/events.h"
+#include "../lib/session/session.h"
+#include "domprof.h"
+
+#define FLUSH_INTERVAL_NS 1000000000ULL
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) { stop_signal = sig; }
+
+struct record_options {
+	bool system_wide;
+	pid_t pid;
+	const char *events;
+	uint64_t freq, period;
+	bool callchain;
+	double duration;
+	const char *output;
+	size_t ring_pages;
+	char **command;
+	struct vm_force *vms;
+	size_t n_vms;
+	struct guest_kernel_source *guests;
+	size_t n_guests;
+};
+
+static int split_assignment(const char *opt, const char *arg, char **ret_name, char **ret_value)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq || eq == arg || !eq[1])
+		return error("%s expects NAME=VALUE, got '%s'", opt, arg);
+	*ret_name = xstrndup(arg, eq - arg);
+	*ret_value = xstrdup(eq + 1);
+	return 0;
+}
+
+static struct guest_kernel_source *guest_for(struct record_options *o, const char *vm)
+{
+	for (size_t i = 0; i < o->n_guests; i++)
+		if (streq(o->guests[i].vm_name, vm))
+			return &o->guests[i];
+	o->guests = xrealloc(o->guests, (o->n_guests + 1) * sizeof(*o->guests));
+	memset(&o->guests[o->n_guests], 0, sizeof(o->guests[0]));
+	o->guests[o->n_guests].vm_name = xstrdup(vm);
+	return &o->guests[o->n_guests++];
+}
+
+static int parse_hex(const char *opt, const char *s, uint64_t *ret)
+{
+	/* Accept "ffffffff81000000", "0x...", or a kallsyms line "ADDR T _stext". */
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", s);
+	buf[strcspn(buf, " \t")] = '\0';
+	if (parse_u64(buf, 16, ret) < 0)
+		return error("%s: '%s' is not a hexadecimal address", opt, s);
+	return 0;
+}
+
+enum { OPT_VM = 1000, OPT_GUEST_KALLSYMS, OPT_GUEST_KASLR, OPT_GUEST_STEXT };
+
+static int parse_options(int argc, char **argv, struct record_options *o)
+{
+	static const struct option longopts[] = {
+		{ "all-cpus", no_argument, NULL, 'a' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "event", required_argument, NULL, 'e' },
+		{ "freq", required_argument, NULL, 'F' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "call-graph", no_argument, NULL, 'g' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "mmap-pages", required_argument, NULL, 'm' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "vm", required_argument, NULL, OPT_VM },
+		{ "guest-kallsyms", required_argument, NULL, OPT_GUEST_KALLSYMS },
+		{ "guest-kaslr-offset", required_argument, NULL, OPT_GUEST_KASLR },
+		{ "guest-stext", required_argument, NULL, OPT_GUEST_STEXT },
+		{ 0 },
+	};
+	int c;
+	uint64_t v;
+	double d;
+	char *name, *value;
+
+	o->output = "domprof.db";
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+ap:e:F:c:gd:o:m:q", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			o->system_wide = true;
+			break;
+		case 'p':
+			if (parse_u64(optarg, 10, &v) < 0 || v == 0 || v > INT32_MAX)
+				return error("-p: '%s' is not a process id", optarg);
+			o->pid = (pid_t)v;
+			break;
+		case 'e':
+			o->events = optarg;
+			break;
+		case 'F':
+			if (parse_u64(optarg, 10, &v) < 0 || v == 0)
+				return error("-F: '%s' is not a positive frequency in Hz", optarg);
+			o->freq = v;
+			break;
+		case 'c':
+			if (parse_u64(optarg, 0, &v) < 0 || v == 0)
+				return error("-c: '%s' is not a positive period", optarg);
+			o->period = v;
+			break;
+		case 'g':
+			o->callchain = true;
+			break;
+		case 'd':
+			if (parse_double(optarg, &d) < 0 || d <= 0)
+				return error("-d: '%s' is not a positive number of seconds", optarg);
+			o->duration = d;
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case 'm':
+			if (parse_u64(optarg, 10, &v) < 0 || v == 0 || (v & (v - 1)) || v > (1 << 20))
+				return error("-m: '%s' is not a power of two number of pages", optarg);
+			o->ring_pages = v;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case OPT_VM:
+			if (split_assignment("--vm", optarg, &name, &value))
+				return 1;
+			if (parse_u64(value, 10, &v) < 0 || v == 0 || v > INT32_MAX) {
+				error("--vm %s: '%s' is not a process id", optarg, value);
+				free(name);
+				free(value);
+				return 1;
+			}
+			o->vms = xrealloc(o->vms, (o->n_vms + 1) * sizeof(*o->vms));
+			o->vms[o->n_vms++] = (struct vm_force){ name, (pid_t)v };
+			free(value);
+			break;
+		case OPT_GUEST_KALLSYMS:
+		case OPT_GUEST_KASLR:
+		case OPT_GUEST_STEXT: {
+			struct guest_kernel_source *g;
+			if (split_assignment(c == OPT_GUEST_KALLSYMS ? "--guest-kallsyms" : c == OPT_GUEST_KASLR
+											? "--guest-kaslr-offset"
+											: "--guest-stext",
+					     optarg, &name, &value))
+				return 1;
+			g = guest_for(o, name);
+			free(name);
+			if (c == OPT_GUEST_KALLSYMS) {
+				if (access(value, R_OK) != 0) {
+					int e = errno;
+					error("--guest-kallsyms %s: %s", optarg, strerror(e));
+					free(value);
+					return 1;
+				}
+				free(g->file);
+				g->file = value;
+			} else {
+				uint64_t addr;
+				int r = parse_hex(c == OPT_GUEST_KASLR ? "--guest-kaslr-offset" : "--guest-stext", value, &addr);
+				free(value);
+				if (r)
+					return r;
+				if (c == OPT_GUEST_KASLR) {
+					g->kaslr_offset = addr;
+					g->have_offset = true;
+				} else {
+					g->stext = addr;
+				}
+			}
+			break;
+		}
+		default:
+			usage("record", stderr);
+			return 1;
+		}
+	}
+	if (optind < argc)
+		o->command = argv + optind;
+	if (o->pid && o->command)
+		return error("give either -p PID or a command, not both");
+	if (o->pid && o->system_wide)
+		return error("give either -a or -p PID, not both");
+	if (!o->pid && !o->command)
+		o->system_wide = true;
+	if (o->freq && o->period)
+		return error("give either -F or -c, not both");
+	for (size_t i = 0; i < o->n_guests; i++)
+		if (!o->guests[i].file)
+			return error("guest kernel options for VM '%s' need --guest-kallsyms %s=FILE", o->guests[i].vm_name,
+				     o->guests[i].vm_name);
+	return 0;
+}
+
+/* Start the command stopped at a barrier: the events are opened on its
+ * pid with enable_on_exec, then the barrier is released and it execs. */
+struct child {
+	pid_t pid;
+	int go_fd;    /* write end: release the child */
+	int error_fd; /* read end: errno of a failed exec, or EOF */
+};
+
+static int child_prepare(char **argv, struct child *ch)
+{
+	int go[2], err[2];
+	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+		return -errno;
+	ch->pid = fork();
+	if (ch->pid < 0)
+		return -errno;
+	if (ch->pid == 0) {
+		char c;
+		int e;
+		close(go[1]);
+		close(err[0]);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		if (read(go[0], &c, 1) != 1)
+			_exit(127);
+		execvp(argv[0], argv);
+		e = errno;
+		if (write(err[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(go[0]);
+	close(err[1]);
+	ch->go_fd = go[1];
+	ch->error_fd = err[0];
+	return 0;
+}
+
+static int child_start(struct child *ch)
+{
+	int e = 0;
+	ssize_t n;
+	if (write(ch->go_fd, "g", 1) != 1)
+		return -errno;
+	close(ch->go_fd);
+	ch->go_fd = -1;
+	n = read(ch->error_fd, &e, sizeof(e));
+	close(ch->error_fd);
+	ch->error_fd = -1;
+	if (n == (ssize_t)sizeof(e))
+		return -e;
+	return 0;
+}
+
+static void rename_old(const char *path)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	char from[4096], to[4096];
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return;
+	/* A WAL left by a killed recorder belongs to the file it came with. */
+	for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
+		snprintf(from, sizeof(from), "%s%s", path, suffixes[i]);
+		snprintf(to, sizeof(to), "%s.old%s", path, suffixes[i]);
+		if (rename(from, to) != 0 && errno == ENOENT)
+			unlink(to);
+	}
+}
+
+static char *join_argv(int argc, char **argv)
+{
+	struct strbuf sb;
+	strbuf_init(&sb);
+	for (int i = 0; i < argc; i++) {
+		if (i)
+			strbuf_addc(&sb, ' ');
+		strbuf_adds(&sb, argv[i]);
+	}
+	return strbuf_detach(&sb);
+}
+
+static int list_tids(pid_t pid, pid_t **ret, size_t *ret_n)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *de;
+	pid_t *tids = NULL;
+	size_t n = 0, cap = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		uint64_t t;
+		if (parse_u64(de->d_name, 10, &t) < 0)
+			continue;
+		ARRAY_GROW(tids, cap, n + 1);
+		tids[n++] = (pid_t)t;
+	}
+	closedir(d);
+	*ret = tids;
+	*ret_n = n;
+	return n ? 0 : -ESRCH;
+}
+
+static void write_metadata(struct session *s, int argc, char **argv, const struct record_options *o,
+			   const struct recorder *r)
+{
+	struct utsname u;
+	char buf[256], host[256];
+	time_t now = time(NULL);
+	_cleanup_free_ char *cmdline = join_argv(argc, argv);
+	session__set_meta(s, "command_line", cmdline);
+	if (gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		session__set_meta(s, "hostname", host);
+	}
+	if (uname(&u) == 0) {
+		session__set_meta(s, "kernel", u.release);
+		session__set_meta(s, "arch", u.machine);
+	}
+	session__set_meta_int(s, "ncpus", (int64_t)sampler__n_rings(r->sampler));
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S%z", localtime(&now));
+	session__set_meta(s, "start_time", buf);
+	session__set_meta_int(s, "start_ns", (int64_t)r->start_ns);
+	session__set_meta_int(s, "timeline_bucket_ns", (int64_t)r->collector.bucket_ns);
+	session__set_meta(s, "clock", r->clock_monotonic ? "monotonic" : "perf");
+	if (o->command) {
+		_cleanup_free_ char *c = join_argv((int)(argc - (o->command - argv)), o->command);
+		session__set_meta(s, "target", o->system_wide ? "system-wide" : "command");
+		session__set_meta(s, "workload", c);
+	} else if (o->pid) {
+		session__set_meta(s, "target", "pid");
+		session__set_meta_int(s, "target_pid", o->pid);
+	} else {
+		session__set_meta(s, "target", "system-wide");
+	}
+	session__set_meta(s, "callchain", o->callchain ? "fp" : "none");
+	session__set_meta(s, "domprof_version", DOMPROF_VERSION_STRING);
+	session__set_meta(s, "state", "recording");
+}
+
+/* Everything a flush writes: the profile delta plus the running totals. */
+static int flush(struct session *s, struct recorder *r)
+{
+	int ret = session__write_delta(s, &r->profile);
+	if (ret < 0)
+		return ret;
+	session__set_meta_int(s, "stop_ns", (int64_t)clock_monotonic_ns());
+	session__set_meta_int(s, "duration_ns", (int64_t)(clock_monotonic_ns() - r->start_ns));
+	for (size_t e = 0; e < r->n_events; e++)
+		session__set_event_totals(s, (uint32_t)e + 1, r->collector.stats[e].samples, r->collector.stats[e].period,
+					  r->collector.stats[e].lost);
+	return 0;
+}
+
+static int write_final(struct session *s, struct recorder *r, bool interrupted_by_error)
+{
+	int ret = flush(s, r);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < sampler__n_rings(r->sampler); i++)
+		session__set_lost(s, r->collector.machine.host_domain, sampler__ring_cpu(r->sampler, (unsigned)i),
+				  sampler__ring_samples(r->sampler, (unsigned)i), sampler__ring_lost(r->sampler, (unsigned)i));
+	session__set_meta_int(s, "stop_ns", (int64_t)r->stop_ns);
+	session__set_meta_int(s, "duration_ns", (int64_t)(r->stop_ns - r->start_ns));
+	session__set_meta_int(s, "lost_samples", (int64_t)recorder__lost(r));
+	session__set_meta(s, "state", interrupted_by_error ? "incomplete" : "complete");
+	return session__finish(s);
+}
+
+static const char *flush_error_text(int r)
+{
+	return r == -ENOSPC ? "the disk is full" : r == -EROFS ? "the file system is read-only" : strerror(-r);
+}
+
+static void print_summary(struct recorder *r, const struct record_options *o, const char *path)
+{
+	struct stat st;
+	char size[32] = "?";
+	uint64_t lost = recorder__lost(r), samples = recorder__samples(r);
+	if (quiet)
+		return;
+	if (stat(path, &st) == 0)
+		format_bytes((uint64_t)st.st_size, size, sizeof(size));
+	fprintf(stderr, "domprof: recorded %.2f s, %s on %zu CPU%s\n", (double)(r->stop_ns - r->start_ns) / 1e9,
+		o->system_wide ? "system-wide" : o->pid ? "one process" : "the command", sampler__n_rings(r->sampler),
+		sampler__n_rings(r->sampler) == 1 ? "" : "s");
+	for (size_t e = 0; e < r->n_events; e++) {
+		const struct event_spec *ev = &r->events[e];
+		const struct collector_event_stats *s = &r->collector.stats[e];
+		if (ev->unit == EVENT_UNIT_NS)
+			fprintf(stderr, "  %-20s %10llu samples  %12.1f msec\n", ev->name, (unsigned long long)s->samples,
+				(double)s->period / 1e6);
+		else
+			fprintf(stderr, "  %-20s %10llu samples  %12llu events\n", ev->name, (unsigned long long)s->samples,
+				(unsigned long long)s->period);
+	}
+	fprintf(stderr, "  lost %llu of %llu samples\n", (unsigned long long)lost, (unsigned long long)(samples + lost));
+	for (size_t i = 0; i < r->collector.machine.n_vms; i++) {
+		struct vm *vm = r->collector.machine.vms[i];
+		fprintf(stderr, "  VM %s: pid %d (%s)\n", vm->name, vm->pid, vmm_kind__name(vm->kind));
+	}
+	fprintf(stderr, "  session: %s (%s)\n", path, size);
+}
+
+int cmd_record(int argc, char **argv)
+{
+	struct record_options o = { 0 };
+	struct event_defaults defaults = { 0 };
+	struct event_spec *events = NULL;
+	size_t n_events = 0;
+	struct recorder rec;
+	struct recorder_config cfg = { 0 };
+	struct session *session = NULL;
+	struct child child = { .pid = 0, .go_fd = -1, .error_fd = -1 };
+	pid_t *tids = NULL;
+	size_t n_tids = 0;
+	char *err = NULL;
+	uint64_t next_flush, deadline = 0;
+	int ret, status = 0, exit_code = 0;
+	bool child_done = false, write_failed = false;
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	if (parse_options(argc, argv, &o))
+		return 1;
+
+	defaults.freq = o.freq ? o.freq : 1000;
+	defaults.period = o.period;
+	if (!o.events) {
+		o.events = events__default_name(o.system_wide);
+		if (streq(o.events, "cpu-clock"))
+			info("cycles is not available here (no hardware PMU); sampling cpu-clock");
+	}
+	if (event_list__parse(o.events, &defaults, &events, &n_events, &err) < 0) {
+		error("%s", err);
+		free(err);
+		return 1;
+	}
+	for (size_t i = 0; i < n_events; i++) {
+		int r = event_spec__probe(&events[i], o.system_wide);
+		if (r < 0) {
+			_cleanup_free_ char *why = event_spec__explain_error(&events[i], r);
+			event_list__free(events, n_events);
+			return error("%s", why);
+		}
+	}
+
+	if (o.pid) {
+		ret = list_tids(o.pid, &tids, &n_tids);
+		if (ret < 0) {
+			event_list__free(events, n_events);
+			return error("-p %d: no such process", o.pid);
+		}
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (o.command) {
+		ret = child_prepare(o.command, &child);
+		if (ret < 0) {
+			event_list__free(events, n_events);
+			return error("cannot start %s: %s", o.command[0], strerror(-ret));
+		}
+		if (!o.system_wide) {
+			tids = xmalloc(sizeof(*tids));
+			tids[0] = child.pid;
+			n_tids = 1;
+		}
+	}
+
+	cfg.events = events;
+	cfg.n_events = n_events;
+	cfg.system_wide = o.system_wide;
+	cfg.tids = tids;
+	cfg.n_tids = n_tids;
+	cfg.inherit = !o.system_wide;
+	cfg.enable_on_exec = o.command && !o.system_wide;
+	cfg.callchain = o.callchain;
+	cfg.ring_pages = o.ring_pages;
+	ret = recorder__open(&rec, &cfg, &err);
+	if (ret < 0) {
+		error("%s", err);
+		free(err);
+		exit_code = 1;
+		goto out_child;
+	}
+	for (size_t i = 0; i < o.n_vms; i++)
+		machine__force_vm(&rec.collector.machine, o.vms[i].name, o.vms[i].pid);
+	for (size_t i = 0; i < o.n_guests; i++)
+		machine__add_guest_kernel(&rec.collector.machine, &o.guests[i]);
+
+	rename_old(o.output);
+	ret = session__create(o.output, &session, &err);
+	if (ret < 0) {
+		error("%s", err ? err : strerror(-ret));
+		free(err);
+		exit_code = 1;
+		goto out_recorder;
+	}
+	for (size_t e = 0; e < n_events; e++)
+		session__add_event(session, (uint32_t)e + 1, &events[e]);
+
+	ret = recorder__start(&rec);
+	if (ret < 0) {
+		error("cannot start sampling: %s", strerror(-ret));
+		exit_code = 1;
+		goto out_session;
+	}
+	write_metadata(session, argc, argv, &o, &rec);
+	for (size_t i = 0; i < rec.collector.machine.n_warnings; i++)
+		warning("%s", rec.collector.machine.warnings[i]);
+	if (o.command) {
+		ret = child_start(&child);
+		if (ret < 0) {
+			error("cannot run '%s': %s", o.command[0], strerror(-ret));
+			waitpid(child.pid, NULL, 0);
+			child.pid = 0;
+			exit_code = 127;
+			goto out_session;
+		}
+	}
+	if (o.duration > 0)
+		deadline = rec.start_ns + (uint64_t)(o.duration * 1e9);
+	next_flush = rec.start_ns + FLUSH_INTERVAL_NS;
+
+	while (!stop_signal) {
+		uint64_t now;
+		int timeout = 100;
+		now = clock_monotonic_ns();
+		if (deadline) {
+			if (now >= deadline)
+				break;
+			timeout = (int)MIN((uint64_t)timeout, (deadline - now) / 1000000 + 1);
+		}
+		recorder__step(&rec, timeout);
+		if (child.pid && !child_done && waitpid(child.pid, &status, WNOHANG) == child.pid)
+			child_done = true;
+		if (child_done || (rec.tasks_gone && !o.system_wide))
+			break;
+		now = clock_monotonic_ns();
+		if (now >= next_flush) {
+			ret = flush(session, &rec);
+			if (ret < 0) {
+				error("cannot write the session %s: %s (%s); stopping. It keeps everything up to the last "
+				      "flush.",
+				      o.output, flush_error_text(ret), session__error(session));
+				write_failed = true;
+				exit_code = 1;
+				break;
+			}
+			next_flush = now + FLUSH_INTERVAL_NS;
+		}
+	}
+	recorder__stop(&rec);
+	if (!write_failed) {
+		ret = write_final(session, &rec, false);
+		if (ret < 0) {
+			error("cannot write the session %s: %s (%s). It keeps everything up to the last flush.", o.output,
+			      flush_error_text(ret), session__error(session));
+			exit_code = 1;
+		}
+	}
+	if (stop_signal && !quiet)
+		fprintf(stderr, "domprof: stopped by signal %d\n", (int)stop_signal);
+	if (rec.collector.bad_records)
+		warning("%llu records could not be decoded", (unsigned long long)rec.collector.bad_records);
+	print_summary(&rec, &o, o.output);
+
+out_session:
+	session__close(session);
+out_recorder:
+	recorder__release(&rec);
+out_child:
+	if (child.pid && !child_done) {
+		if (child.go_fd >= 0) {
+			/* Never released: kill it at the barrier. */
+			kill(child.pid, SIGKILL);
+		} else if (stop_signal) {
+			kill(child.pid, SIGTERM);
+		}
+		waitpid(child.pid, &status, 0);
+		child_done = true;
+	}
+	if (child.go_fd >= 0)
+		close(child.go_fd);
+	if (child.error_fd >= 0)
+		close(child.error_fd);
+	event_list__free(events, n_events);
+	free(tids);
+	for (size_t i = 0; i < o.n_vms; i++)
+		free((char *)o.vms[i].name);
+	free(o.vms);
+	for (size_t i = 0; i < o.n_guests; i++) {
+		free(o.guests[i].vm_name);
+		free(o.guests[i].file);
+	}
+	free(o.guests);
+	if (!exit_code && child_done && o.command && WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		info("the command exited with status %d", WEXITSTATUS(status));
+	return exit_code;
+}

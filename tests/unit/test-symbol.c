@@ -1,0 +1,235 @@
+/* Symbol tables: kallsyms / System.map / perf map text, demangling, and
+ * ELF files compiled by the test itself (PIE executable, shared library,
+ * stripped library) resolved by address. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "lib/symbol/image.h"
+#include "lib/symbol/symbol.h"
+#include "lib/util/util.h"
+
+static void test_kallsyms(void **state)
+{
+	static const char text[] = "ffffffff81000000 T _stext\n"
+				   "ffffffff81000000 T _text\n"
+				   "ffffffff81001000 t do_one_initcall\n"
+				   "ffffffff81001200 T tcp_v4_rcv\n"
+				   "ffffffff81002000 D some_data\n"
+				   "ffffffff81003000 W weak_fn\n"
+				   "ffffffffc0a00000 t kvm_arch_vcpu_ioctl_run\t[kvm]\n"
+				   "ffffffffc0a00400 t vmx_vcpu_run\t[kvm_intel]\n"
+				   "garbage line\n";
+	struct symtab st;
+	const struct symbol *s;
+	symtab__init(&st);
+	assert_int_equal(symtab__load_kallsyms(&st, text, sizeof(text) - 1, 0), 0);
+	symtab__finish(&st, 1 << 20);
+	s = symtab__find(&st, 0xffffffff81001250ULL);
+	assert_non_null(s);
+	assert_string_equal(s->name, "tcp_v4_rcv");
+	assert_null(s->module);
+	/* Data symbols are not functions: the gap belongs to tcp_v4_rcv. */
+	s = symtab__find(&st, 0xffffffff81002010ULL);
+	assert_string_equal(s->name, "tcp_v4_rcv");
+	/* Aliases at one address: the name without underscores wins. */
+	s = symtab__find(&st, 0xffffffff81000010ULL);
+	assert_string_equal(s->name, "_stext");
+	s = symtab__find(&st, 0xffffffffc0a00100ULL);
+	assert_string_equal(s->name, "kvm_arch_vcpu_ioctl_run");
+	assert_string_equal(s->module, "kvm");
+	s = symtab__find(&st, 0xffffffffc0a00404ULL);
+	assert_string_equal(s->module, "kvm_intel");
+	assert_null(symtab__find(&st, 0xffffffff80000000ULL));
+	symtab__release(&st);
+
+	/* KASLR: System.map addresses shifted by an offset. */
+	symtab__init(&st);
+	assert_int_equal(symtab__load_kallsyms(&st, text, sizeof(text) - 1, 0x1e000000), 0);
+	symtab__finish(&st, 1 << 20);
+	assert_string_equal(symtab__find(&st, 0xffffffff9f001200ULL)->name, "tcp_v4_rcv");
+	symtab__release(&st);
+
+	/* kptr_restrict: all zeros. */
+	symtab__init(&st);
+	assert_int_equal(symtab__load_kallsyms(&st, "0000000000000000 T _stext\n0000000000000000 t x\n", 46, 0), -EPERM);
+	symtab__release(&st);
+	assert_int_equal(kallsyms__find_stext(text, sizeof(text) - 1), 0xffffffff81000000ULL);
+}
+
+static void test_perf_map(void **state)
+{
+	static const char text[] = "7f0000001000 40 jitted_add\n"
+				   "7f0000001040 100 _ZN3foo3barEv\n"
+				   "bad line\n"
+				   "7f0000002000 0 zero_size_ignored\n";
+	struct symtab st;
+	symtab__init(&st);
+	assert_int_equal(symtab__load_perf_map(&st, text, sizeof(text) - 1), 0);
+	symtab__finish(&st, 1 << 20);
+	assert_string_equal(symtab__find(&st, 0x7f0000001010ULL)->name, "jitted_add");
+	assert_string_equal(symtab__find(&st, 0x7f0000001040ULL)->name, "foo::bar()");
+	assert_null(symtab__find(&st, 0x7f0000001140ULL));
+	symtab__release(&st);
+}
+
+static void test_demangle(void **state)
+{
+	char *d = symbol__demangle("_ZN9wikipedia7article6formatEv");
+	assert_string_equal(d, "wikipedia::article::format()");
+	free(d);
+	d = symbol__demangle("_ZN4core3fmt5write17h0123456789abcdefE");
+	assert_string_equal(d, "core::fmt::write");
+	free(d);
+	d = symbol__demangle("_RNvCs1234_7mycrate3foo");
+	assert_non_null(d);
+	assert_non_null(strstr(d, "mycrate::foo"));
+	free(d);
+	assert_null(symbol__demangle("main"));
+	assert_null(symbol__demangle("_Znot_really"));
+}
+
+/* Compile a C source with cc into dir/name with extra flags. */
+static int compile(const char *dir, const char *name, const char *src, const char *flags)
+{
+	char cmd[1024], path[512];
+	snprintf(path, sizeof(path), "%s/%s.c", dir, name);
+	assert_int_equal(write_file(path, src, strlen(src)), 0);
+	snprintf(cmd, sizeof(cmd), "cc -O1 -g0 %s -o %s/%s %s 2>&1", flags, dir, name, path);
+	return system(cmd);
+}
+
+static const char lib_src[] = "__attribute__((noinline)) static int hidden_helper(int x) { return x * 3; }\n"
+			      "int exported_alpha(int x) { int s = 0; for (int i = 0; i < x; i++) s += hidden_helper(i); return s; }\n"
+			      "int exported_beta(int x) { return exported_alpha(x) + 1; }\n";
+static const char exe_src[] = "__attribute__((noinline)) int pie_gamma(int x) { return x * 7; }\n"
+			      "int main(int c, char **v) { return pie_gamma(c); }\n";
+
+static void test_elf(void **state)
+{
+	char dir[] = "/tmp/domprof-test-symbol-XXXXXX";
+	char path[512];
+	struct symtab st;
+	struct elf_info info;
+	const struct symbol *alpha, *s;
+	uint8_t bid[20], bid_size;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(compile(dir, "libt.so", lib_src, "-shared -fPIC -Wl,--build-id"), 0);
+	assert_int_equal(compile(dir, "pie", exe_src, "-fPIE -pie -Wl,--build-id"), 0);
+
+	/* Shared library with .symtab: static functions too. */
+	snprintf(path, sizeof(path), "%s/libt.so", dir);
+	symtab__init(&st);
+	assert_int_equal(symtab__load_elf(&st, path, &info), 0);
+	symtab__finish(&st, 4096);
+	assert_true(info.is_dyn);
+	assert_int_equal(info.build_id_size, 20);
+	assert_true(info.n_segments >= 1);
+	alpha = symtab__find_name(&st, "exported_alpha");
+	assert_non_null(alpha);
+	assert_true(alpha->size > 0);
+	s = symtab__find(&st, alpha->start + alpha->size / 2);
+	assert_ptr_equal(s, alpha);
+	assert_non_null(symtab__find_name(&st, "hidden_helper"));
+	assert_true(info.has_symtab);
+	/* The file offset of alpha maps back to its address. */
+	for (size_t i = 0; i < info.n_segments; i++) {
+		struct elf_segment *seg = &info.segments[i];
+		if (alpha->start >= seg->vaddr && alpha->start < seg->vaddr + seg->memsz)
+			assert_int_equal(elf_info__offset_to_vaddr(&info, alpha->start - seg->vaddr + seg->offset), alpha->start);
+	}
+	assert_int_equal(elf__read_build_id(path, bid, &bid_size), 0);
+	assert_int_equal(bid_size, 20);
+	assert_memory_equal(bid, info.build_id, 20);
+	elf_info__release(&info);
+	symtab__release(&st);
+
+	/* Stripped: only .dynsym remains; exported functions still resolve. */
+	{
+		char cmd[1100];
+		snprintf(cmd, sizeof(cmd), "strip --strip-all %s/libt.so", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	symtab__init(&st);
+	assert_int_equal(symtab__load_elf(&st, path, &info), 0);
+	symtab__finish(&st, 4096);
+	assert_non_null(symtab__find_name(&st, "exported_beta"));
+	assert_null(symtab__find_name(&st, "hidden_helper"));
+	assert_false(info.has_symtab);
+	elf_info__release(&info);
+	symtab__release(&st);
+
+	/* PIE executable. */
+	snprintf(path, sizeof(path), "%s/pie", dir);
+	symtab__init(&st);
+	assert_int_equal(symtab__load_elf(&st, path, &info), 0);
+	symtab__finish(&st, 4096);
+	s = symtab__find_name(&st, "pie_gamma");
+	assert_non_null(s);
+	assert_ptr_equal(symtab__find(&st, s->start + 1), s);
+	elf_info__release(&info);
+	symtab__release(&st);
+
+	/* Not an ELF. */
+	snprintf(path, sizeof(path), "%s/pie.c", dir);
+	symtab__init(&st);
+	assert_int_equal(symtab__load_elf(&st, path, &info), -ENOEXEC);
+	symtab__release(&st);
+	elf_info__release(&info);
+	{
+		char cmd[600];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+static void test_image_registry(void **state)
+{
+	struct image_registry r;
+	struct image *a, *b, *v;
+	const struct symbol *s;
+	image_registry__init(&r);
+	a = image_registry__get(&r, IMAGE_ELF, "/bin/sh");
+	b = image_registry__get(&r, IMAGE_ELF, "/bin/sh");
+	assert_ptr_equal(a, b);
+	assert_ptr_not_equal(a, image_registry__get(&r, IMAGE_JIT, "/bin/sh"));
+	/* The vdso is read from this very process. */
+	v = image_registry__get(&r, IMAGE_VDSO, "[vdso]");
+	assert_int_equal(image__load(v), 0);
+	s = symtab__find_name(&v->symtab, "clock_gettime");
+	assert_non_null(s);
+	assert_ptr_equal(image__find(v, s->start), s);
+	image_registry__release(&r);
+}
+
+static void test_guest_kernel(void **state)
+{
+	char path[] = "/tmp/domprof-test-kallsyms-XXXXXX";
+	static const char map[] = "ffffffff81000000 T _stext\nffffffff81200000 T tcp_v4_rcv\nffffffff81200800 T tcp_rcv_established\n";
+	struct image *im = image__new(IMAGE_GUEST_KERNEL, "[guest.kernel]");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, map, sizeof(map) - 1), (ssize_t)sizeof(map) - 1);
+	close(fd);
+	/* A System.map with a KASLR offset of 0x2a000000. */
+	assert_int_equal(image__load_guest_kernel(im, path, 0x2a000000), 0);
+	assert_string_equal(image__find(im, 0xffffffffab200010ULL)->name, "tcp_v4_rcv");
+	assert_null(image__find(im, 0xffffffff81200010ULL));
+	image__free(im);
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kallsyms), cmocka_unit_test(test_perf_map),	   cmocka_unit_test(test_demangle),
+		cmocka_unit_test(test_elf),	 cmocka_unit_test(test_image_registry), cmocka_unit_test(test_guest_kernel),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

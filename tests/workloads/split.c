@@ -1,0 +1,34 @@
+/* split: one thread doing 60/30/10 of its work in three functions —
+ * split_sixty and split_thirty in this PIE executable, libwork_ten in a
+ * shared library. Runs for the given seconds (default 3).
+ *   usage: split [SECONDS] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "work.h"
+
+__attribute__((noinline)) void split_sixty(long units) { WORK_LOOP(units); }
+__attribute__((noinline)) void split_thirty(long units) { WORK_LOOP(units); }
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	double seconds = argc > 1 ? atof(argv[1]) : 3.0;
+	double end = now() + seconds;
+	long rounds = 0;
+	while (now() < end) {
+		split_sixty(600);
+		split_thirty(300);
+		libwork_ten(100);
+		rounds++;
+	}
+	printf("split: %ld rounds\n", rounds);
+	return 0;
+}
