@@ -295,7 +295,13 @@ static void classify_process(struct machine *m, struct process *p)
 	kind = vmm_kind__detect(p->comm, exe[0] ? (strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe) : NULL);
 	if (kind == VMM_NONE && !forced_name) {
 		p->vm = NULL;
-	} else if (!p->vm || p->vm->pid != p->pid) {
+	} else if (p->vm && p->vm->pid == p->pid) {
+		/* Known already (forced, or seen before its exec): learn the kind. */
+		if (p->vm->kind == VMM_NONE && kind != VMM_NONE) {
+			p->vm->kind = kind;
+			profile__domain_set(m->profile, p->vm->domain, "vmm", vmm_kind__name(kind));
+		}
+	} else {
 		struct vm *existing = machine__find_vm(m, p->pid);
 		if (existing && existing->kind == kind) {
 			p->vm = existing;

@@ -1,1 +1,251 @@
-int main(void){return 0;}
+/* Attribution of samples to (domain, layer) from synthesized perf record
+ * streams laid out as the kernel writes them: a QEMU/KVM VM with a vCPU
+ * thread, guest-mode samples (GUEST_KERNEL resolved through a System.map
+ * with a KASLR offset, GUEST_USER as [guest user]), a vhost backend
+ * thread, TCG code in anonymous executable memory, host processes, and a
+ * process that produces guest samples without looking like a VMM. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "lib/collect/collector.h"
+#include "lib/util/util.h"
+#include "perf-synth.h"
+
+static int event_of_id(void *ctx, uint64_t id) { return id == 1 ? 0 : -1; }
+
+static void feed(struct collector *c, const struct perf_event_header *h)
+{
+	collector__record(c, h, SYNTH_SAMPLE_TYPE, 0, event_of_id, NULL);
+}
+
+/* Sum of period over the profile's samples in (domain, layer). */
+static uint64_t layer_period(struct profile *p, const char *domain, enum layer l)
+{
+	uint32_t d = profile__find_domain(p, domain);
+	uint64_t sum = 0;
+	for (size_t i = 0; d && i < p->n_samples; i++)
+		if (p->samples[i].key.domain == d && p->samples[i].key.layer == l)
+			sum += p->samples[i].period;
+	return sum;
+}
+
+/* The symbol name of the (single) sample at ip in (domain, layer). */
+static const char *symbol_at(struct profile *p, const char *domain, enum layer l, const char **ret_image)
+{
+	uint32_t d = profile__find_domain(p, domain);
+	for (size_t i = 0; d && i < p->n_samples; i++) {
+		struct sample_key *k = &p->samples[i].key;
+		if (k->domain == d && k->layer == l) {
+			if (ret_image)
+				*ret_image = k->image ? p->images[k->image - 1].path : NULL;
+			return k->symbol ? p->symbols[k->symbol - 1].name : "[unknown]";
+		}
+	}
+	return NULL;
+}
+
+static char sysmap_path[64];
+
+static int setup(void **state)
+{
+	static const char map[] = "ffffffff81000000 T _stext\n"
+				  "ffffffff81000100 T start_kernel\n"
+				  "ffffffff81a00000 T tcp_v4_rcv\n"
+				  "ffffffff81a00400 T tcp_rcv_established\n"
+				  "ffffffff81b00000 T virtnet_poll\n";
+	int fd;
+	snprintf(sysmap_path, sizeof(sysmap_path), "/tmp/domprof-sysmap-XXXXXX");
+	fd = mkstemp(sysmap_path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, map, sizeof(map) - 1), (ssize_t)sizeof(map) - 1);
+	close(fd);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	unlink(sysmap_path);
+	return 0;
+}
+
+static void test_vm_attribution(void **state)
+{
+	struct profile p;
+	struct collector c;
+	struct synth s;
+	/* The guest booted with KASLR: its runtime _stext is 0x2c000000 above
+	 * the System.map's. */
+	const uint64_t kaslr = 0x2c000000;
+	struct guest_kernel_source g = { .vm_name = "web", .file = sysmap_path, .stext = 0xffffffff81000000ULL + kaslr };
+	const char *image;
+
+	profile__init(&p);
+	collector__init(&c, &p, 1, false);
+	machine__force_vm(&c.machine, "web", 500);
+	machine__add_guest_kernel(&c.machine, &g);
+
+	/* QEMU starts: exec, a vCPU thread, the TCG buffer, its binary. */
+	feed(&c, synth_comm(&s, 500, 500, "qemu-system-x86", 1));
+	feed(&c, synth_fork(&s, 500, 500, 501, 500));
+	feed(&c, synth_comm(&s, 500, 501, "CPU 0/KVM", 0));
+	feed(&c, synth_mmap2(&s, 500, 500, 0x7f0000000000ULL, 0x100000, 0, PROT_READ | PROT_WRITE | PROT_EXEC, "//anon"));
+	feed(&c, synth_mmap2(&s, 500, 500, 0x555555554000ULL, 0x200000, 0, PROT_READ | PROT_EXEC, "/nonexistent/qemu-system-x86_64"));
+	/* A vhost worker kernel thread for it. */
+	feed(&c, synth_fork(&s, 600, 2, 600, 2));
+	feed(&c, synth_comm(&s, 600, 600, "vhost-500", 0));
+	/* A host shell. */
+	feed(&c, synth_fork(&s, 700, 1, 700, 1));
+	feed(&c, synth_comm(&s, 700, 700, "bash", 1));
+
+	/* Guest kernel: tcp_v4_rcv + 0x10 at its runtime address. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_GUEST_KERNEL, 500, 501, 0xffffffff81a00010ULL + kaslr, 10, 1000, 1));
+	/* Guest user space: no agent, so [guest user]. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_GUEST_USER, 500, 501, 0x401234, 20, 2000, 1));
+	/* KVM exit handling in the host kernel on the vCPU thread. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 500, 501, 0xffffffff81000000ULL, 30, 3000, 1));
+	/* vhost backend kernel work. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 600, 600, 0xffffffff81000000ULL, 40, 4000, 1));
+	/* QEMU device emulation in its own binary. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_USER, 500, 500, 0x555555555000ULL, 50, 5000, 1));
+	/* TCG-translated guest code on the vCPU thread. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_USER, 500, 501, 0x7f0000001000ULL, 60, 6000, 1));
+	/* Host user and kernel. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_USER, 700, 700, 0x400000, 70, 7000, 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 700, 700, 0xffffffff81000000ULL, 80, 8000, 1));
+	/* A sample of an unknown event id is counted as bad, not added. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_USER, 700, 700, 0x400000, 90, 9000, 2));
+
+	assert_int_equal(layer_period(&p, "web", LAYER_GUEST_KERNEL), 1000);
+	assert_string_equal(symbol_at(&p, "web", LAYER_GUEST_KERNEL, &image), "tcp_v4_rcv");
+	assert_string_equal(image, "[guest.kernel]");
+	assert_int_equal(layer_period(&p, "web", LAYER_GUEST_USER), 2000);
+	assert_string_equal(symbol_at(&p, "web", LAYER_GUEST_USER, &image), "[unknown]");
+	assert_string_equal(image, "[guest user]");
+	assert_int_equal(layer_period(&p, "web", LAYER_HYPERVISOR), 3000 + 4000);
+	assert_int_equal(layer_period(&p, "web", LAYER_VMM), 5000);
+	assert_string_equal(symbol_at(&p, "web", LAYER_VMM, &image), "[unknown]");
+	assert_string_equal(image, "/nonexistent/qemu-system-x86_64");
+	assert_int_equal(layer_period(&p, "web", LAYER_GUEST), 6000);
+	assert_string_equal(symbol_at(&p, "web", LAYER_GUEST, &image), "[unknown]");
+	assert_string_equal(image, "[guest code]");
+	assert_int_equal(layer_period(&p, "host", LAYER_USER), 7000);
+	assert_int_equal(layer_period(&p, "host", LAYER_KERNEL), 8000);
+	assert_int_equal(layer_period(&p, "host", LAYER_HYPERVISOR), 0);
+	assert_int_equal(c.bad_records, 1);
+	assert_int_equal(c.stats[0].samples, 8);
+
+	/* The vCPU thread is recorded with its role and index. */
+	{
+		bool found = false;
+		for (size_t i = 0; i < p.n_threads; i++)
+			if (p.threads[i].tid == 501 && streq(p.threads[i].comm, "CPU 0/KVM")) {
+				assert_int_equal(p.threads[i].role, ROLE_VCPU);
+				assert_int_equal(p.threads[i].vcpu, 0);
+				assert_int_equal(p.threads[i].domain, profile__find_domain(&p, "web"));
+				found = true;
+			}
+		assert_true(found);
+	}
+	/* The domain knows its VMM and accelerator (from the vCPU name). */
+	{
+		struct profile_domain *d = profile__domain_at(&p, profile__find_domain(&p, "web"));
+		assert_true(d->is_vm);
+		assert_int_equal(d->pid, 500);
+		assert_string_equal(d->vmm, "qemu");
+		assert_string_equal(d->accel, "kvm");
+	}
+	collector__release(&c);
+	profile__release(&p);
+}
+
+static void test_guest_kallsyms_copy(void **state)
+{
+	/* A copy of the guest's /proc/kallsyms holds runtime addresses: no
+	 * offset. And a VM found later than its --guest-kallsyms option. */
+	struct profile p;
+	struct collector c;
+	struct synth s;
+	struct guest_kernel_source g = { .vm_name = "db", .file = sysmap_path };
+	profile__init(&p);
+	collector__init(&c, &p, 1, false);
+	machine__add_guest_kernel(&c.machine, &g);
+	machine__force_vm(&c.machine, "db", 900);
+	feed(&c, synth_comm(&s, 900, 900, "qemu-system-x86", 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_GUEST_KERNEL, 900, 900, 0xffffffff81b00020ULL, 1, 500, 1));
+	assert_string_equal(symbol_at(&p, "db", LAYER_GUEST_KERNEL, NULL), "virtnet_poll");
+	collector__release(&c);
+	profile__release(&p);
+}
+
+static void test_unknown_vmm(void **state)
+{
+	/* Guest-mode samples from a process that does not look like a VMM
+	 * (a custom VMM): it becomes VM vm-PID, its other threads follow. */
+	struct profile p;
+	struct collector c;
+	struct synth s;
+	profile__init(&p);
+	collector__init(&c, &p, 1, false);
+	feed(&c, synth_comm(&s, 800, 800, "myvmm", 1));
+	feed(&c, synth_fork(&s, 800, 800, 801, 800));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_GUEST_USER, 800, 801, 0x1000, 1, 100, 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 800, 800, 0xffffffff81000000ULL, 2, 200, 1));
+	assert_int_equal(layer_period(&p, "vm-800", LAYER_GUEST_USER), 100);
+	assert_int_equal(layer_period(&p, "vm-800", LAYER_HYPERVISOR), 200);
+	collector__release(&c);
+	profile__release(&p);
+}
+
+static void test_vm_started_later_and_exec(void **state)
+{
+	/* A shell forks and execs QEMU mid-recording: samples before the exec
+	 * are host, after it the VM's. A second VM with the same name is kept
+	 * apart. */
+	struct profile p;
+	struct collector c;
+	struct synth s;
+	profile__init(&p);
+	collector__init(&c, &p, 1, false);
+	feed(&c, synth_comm(&s, 1000, 1000, "bash", 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1000, 1000, 0xffffffff81000000ULL, 1, 10, 1));
+	feed(&c, synth_comm(&s, 1000, 1000, "qemu-system-x86", 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1000, 1000, 0xffffffff81000000ULL, 2, 20, 1));
+	assert_int_equal(layer_period(&p, "host", LAYER_KERNEL), 10);
+	assert_int_equal(layer_period(&p, "vm-1000", LAYER_HYPERVISOR), 20);
+	/* Maps: a later mapping over part of an earlier one splits it. */
+	feed(&c, synth_mmap2(&s, 1000, 1000, 0x10000, 0x4000, 0, PROT_EXEC, "/a"));
+	feed(&c, synth_mmap2(&s, 1000, 1000, 0x11000, 0x1000, 0, PROT_EXEC, "/b"));
+	{
+		struct thread *t = machine__thread(&c.machine, 1000, 1000);
+		const struct map *m = process__find_map(t->proc, 0x10800);
+		assert_string_equal(m->image->path, "/a");
+		m = process__find_map(t->proc, 0x11800);
+		assert_string_equal(m->image->path, "/b");
+		m = process__find_map(t->proc, 0x12800);
+		assert_string_equal(m->image->path, "/a");
+		assert_int_equal(m->pgoff, 0x2000);
+		assert_null(process__find_map(t->proc, 0x14000));
+		/* Non-executable maps are ignored. */
+		feed(&c, synth_mmap2(&s, 1000, 1000, 0x20000, 0x1000, 0, PROT_READ, "/data"));
+		assert_null(process__find_map(t->proc, 0x20000));
+	}
+	collector__release(&c);
+	profile__release(&p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vm_attribution),
+		cmocka_unit_test(test_guest_kallsyms_copy),
+		cmocka_unit_test(test_unknown_vmm),
+		cmocka_unit_test(test_vm_started_later_and_exec),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

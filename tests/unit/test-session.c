@@ -1,1 +1,164 @@
-int main(void){return 0;}
+/* Session files: a profile written in several flushes reads back with the
+ * same totals; reopening; files that are not sessions or are newer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "lib/session/session.h"
+#include "lib/util/util.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/domprof-test-session-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static int64_t query_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void test_roundtrip(void **state)
+{
+	char path[128];
+	struct session *s;
+	struct profile p;
+	struct event_spec e;
+	char *err = NULL;
+	struct sample_key k = { .event = 1, .layer = LAYER_KERNEL };
+	uint32_t host, img, sym;
+
+	snprintf(path, sizeof(path), "%s/a.db", dir);
+	assert_int_equal(session__create(path, &s, &err), 0);
+	assert_int_equal(session__create(path, &s, &err), -EEXIST);
+	free(err);
+	err = NULL;
+	assert_int_equal(event_spec__parse("cpu-clock", NULL, &e, NULL), 0);
+	assert_int_equal(session__add_event(s, 1, &e), 0);
+	event_spec__release(&e);
+	assert_int_equal(session__set_meta(s, "hostname", "h1"), 0);
+
+	profile__init(&p);
+	host = profile__domain(&p, "host", false);
+	img = profile__image(&p, host, "[kernel.kallsyms]", NULL, IMAGE_KERNEL);
+	sym = profile__symbol(&p, img, "tcp_v4_rcv", 0xffffffff81a00000ULL, 0x400);
+	k.domain = host;
+	k.image = img;
+	k.symbol = sym;
+	k.thread = profile__thread(&p, host, 1, 1, "init", ROLE_TASK, -1);
+	k.address = 0xffffffff81a00010ULL;
+	/* Three flushes, the same counter growing in each. */
+	for (int flush = 0; flush < 3; flush++) {
+		for (int i = 0; i < 10; i++)
+			profile__add_sample(&p, &k, 1, 1000000);
+		assert_int_equal(session__write_delta(s, &p), 0);
+	}
+	assert_int_equal(session__set_event_totals(s, 1, 30, 30000000, 2), 0);
+	assert_int_equal(session__finish(s), 0);
+	session__close(s);
+	profile__release(&p);
+
+	/* One self-contained file: no WAL left after finish. */
+	{
+		char wal[160];
+		snprintf(wal, sizeof(wal), "%s-wal", path);
+		assert_int_not_equal(access(wal, F_OK), 0);
+	}
+	assert_int_equal(session__open(path, true, &s, &err), 0);
+	assert_int_equal(query_int(session__db(s), "SELECT SUM(count) FROM samples"), 30);
+	assert_int_equal(query_int(session__db(s), "SELECT SUM(period) FROM samples"), 30000000);
+	assert_int_equal(query_int(session__db(s), "SELECT COUNT(*) FROM samples"), 1);
+	/* Kernel addresses survive the signed storage. */
+	assert_int_equal((uint64_t)query_int(session__db(s), "SELECT address FROM samples"), 0xffffffff81a00010ULL);
+	assert_int_equal(query_int(session__db(s), "SELECT lost FROM events WHERE id=1"), 2);
+	{
+		char *h = session__get_meta(s, "hostname");
+		assert_string_equal(h, "h1");
+		free(h);
+		assert_null(session__get_meta(s, "nope"));
+	}
+	session__close(s);
+}
+
+static void test_not_a_session(void **state)
+{
+	char path[128];
+	struct session *s;
+	char *err = NULL;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/text.db", dir);
+	assert_int_equal(write_file(path, "hello, this is not sqlite at all, just some text\n", 50), 0);
+	assert_int_equal(session__open(path, true, &s, &err), -EBADMSG);
+	assert_non_null(strstr(err, "is not a domprof session"));
+	free(err);
+
+	/* A valid SQLite database that is not ours. */
+	snprintf(path, sizeof(path), "%s/other.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(session__open(path, true, &s, &err), -EBADMSG);
+	assert_non_null(strstr(err, "not a domprof session"));
+	free(err);
+
+	/* A newer schema. */
+	snprintf(path, sizeof(path), "%s/new.db", dir);
+	assert_int_equal(session__create(path, &s, &err), 0);
+	session__finish(s);
+	session__close(s);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(session__open(path, true, &s, &err), -EPROTONOSUPPORT);
+	assert_non_null(strstr(err, "newer domprof"));
+	free(err);
+
+	/* Missing file. */
+	snprintf(path, sizeof(path), "%s/missing.db", dir);
+	assert_int_equal(session__open(path, true, &s, &err), -ENOENT);
+	free(err);
+
+	/* Truncated file: the first 1000 bytes of a session. */
+	{
+		char full[128], *data;
+		size_t len;
+		snprintf(full, sizeof(full), "%s/a.db", dir);
+		assert_int_equal(read_file(full, &data, &len), 0);
+		snprintf(path, sizeof(path), "%s/trunc.db", dir);
+		assert_int_equal(write_file(path, data, 1000), 0);
+		free(data);
+		assert_true(session__open(path, true, &s, &err) < 0);
+		assert_non_null(err);
+		free(err);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_not_a_session),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
