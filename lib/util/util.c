@@ -287,6 +287,36 @@ const char *format_bytes(uint64_t n, char *buf, size_t size)
 	return buf;
 }
 
+/* Length of the valid UTF-8 sequence at p (1 for ASCII), 0 if invalid. */
+static size_t utf8_sequence_length(const unsigned char *p)
+{
+	size_t n;
+	uint32_t cp;
+	if (p[0] < 0x80)
+		return 1;
+	if ((p[0] & 0xe0) == 0xc0) {
+		n = 2;
+		cp = p[0] & 0x1f;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		n = 3;
+		cp = p[0] & 0x0f;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		n = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
 void strbuf_add_csv(struct strbuf *sb, const char *s)
 {
 	if (!strpbrk(s, ",\"\n\r")) {
@@ -304,8 +334,21 @@ void strbuf_add_csv(struct strbuf *sb, const char *s)
 
 void strbuf_add_json(struct strbuf *sb, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	strbuf_addc(sb, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	while (*p) {
+		size_t n = utf8_sequence_length(p);
+		if (n == 0) {
+			/* Not UTF-8 (a hostile or foreign name): keep the JSON valid. */
+			strbuf_adds(sb, "\\ufffd");
+			p++;
+			continue;
+		}
+		if (n > 1) {
+			strbuf_add(sb, p, n);
+			p += n;
+			continue;
+		}
 		switch (*p) {
 		case '"': strbuf_adds(sb, "\\\""); break;
 		case '\\': strbuf_adds(sb, "\\\\"); break;
@@ -318,6 +361,7 @@ void strbuf_add_json(struct strbuf *sb, const char *s)
 			else
 				strbuf_addc(sb, (char)*p);
 		}
+		p++;
 	}
 	strbuf_addc(sb, '"');
 }

@@ -1,1 +1,347 @@
-int main(void){return 0;}
+/* Reports from a session built by the test with known numbers: the layer
+ * table and VM overhead, row grouping by keys, filters, threshold, limit,
+ * CSV/JSON output, and the merged/host/agent views of an active VM. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "lib/report/report.h"
+#include "lib/util/util.h"
+
+static char path[64];
+
+/* host:  user: app/main 600ms, app/helper 100ms; kernel: [kernel] 300ms
+ * vm web (qemu): guest 400ms, vmm 60ms, hypervisor 40ms  -> overhead 25%
+ * vm web agent data: guest-user alpha 30, guest-kernel tcp 10 (ratio 3:1) */
+static void add(struct profile *p, uint32_t dom, enum layer l, uint32_t thread, uint32_t image, uint32_t sym,
+		uint64_t count, uint64_t ms, enum origin o)
+{
+	struct sample_key k = { .event = 1, .domain = dom, .layer = (uint8_t)l, .thread = thread, .image = image,
+				.symbol = sym, .address = 0x10, .origin = (uint8_t)o };
+	profile__add_sample(p, &k, count, ms * 1000000);
+}
+
+static int setup(void **state)
+{
+	struct profile p;
+	struct session *s;
+	struct event_spec e;
+	char *err = NULL;
+	int fd;
+	uint32_t host, web, t_app, t_vcpu, t_guest, i_app, i_k, i_qemu, i_code, i_gk, i_gapp;
+
+	snprintf(path, sizeof(path), "/tmp/domprof-test-report-XXXXXX");
+	fd = mkstemp(path);
+	close(fd);
+	unlink(path);
+	assert_int_equal(session__create(path, &s, &err), 0);
+	assert_int_equal(event_spec__parse("cpu-clock", NULL, &e, NULL), 0);
+	session__add_event(s, 1, &e);
+	event_spec__release(&e);
+	profile__init(&p);
+	host = profile__domain(&p, "host", false);
+	web = profile__domain(&p, "web", true);
+	profile__domain_set(&p, web, "vmm", "qemu");
+	t_app = profile__thread(&p, host, 10, 10, "app", ROLE_TASK, -1);
+	t_vcpu = profile__thread(&p, web, 20, 21, "CPU 0/TCG", ROLE_VCPU, 0);
+	t_guest = profile__thread(&p, web, 300, 300, "guestapp", ROLE_GUEST, -1);
+	i_app = profile__image(&p, host, "/usr/bin/app", NULL, IMAGE_ELF);
+	i_k = profile__image(&p, host, "[kernel.kallsyms]", NULL, IMAGE_KERNEL);
+	i_qemu = profile__image(&p, host, "/usr/bin/qemu-system-x86_64", NULL, IMAGE_ELF);
+	i_code = profile__image(&p, web, "[guest code]", NULL, IMAGE_ANON);
+	i_gk = profile__image(&p, web, "[guest.kernel]", NULL, IMAGE_GUEST_KERNEL);
+	i_gapp = profile__image(&p, web, "/usr/bin/guestapp", NULL, IMAGE_ELF);
+	add(&p, host, LAYER_USER, t_app, i_app, profile__symbol(&p, i_app, "main", 0x1000, 10), 600, 600, ORIGIN_HOST);
+	add(&p, host, LAYER_USER, t_app, i_app, profile__symbol(&p, i_app, "helper", 0x2000, 10), 100, 100, ORIGIN_HOST);
+	add(&p, host, LAYER_KERNEL, t_app, i_k, profile__symbol(&p, i_k, "clear_page", 0x3000, 10), 300, 300, ORIGIN_HOST);
+	add(&p, web, LAYER_GUEST, t_vcpu, i_code, 0, 400, 400, ORIGIN_HOST);
+	add(&p, web, LAYER_VMM, t_vcpu, i_qemu, profile__symbol(&p, i_qemu, "virtio_net_receive", 0x4000, 10), 60, 60, ORIGIN_HOST);
+	add(&p, web, LAYER_HYPERVISOR, t_vcpu, i_k, profile__symbol(&p, i_k, "vmx_vcpu_run", 0x5000, 10), 40, 40, ORIGIN_HOST);
+	add(&p, web, LAYER_GUEST_USER, t_guest, i_gapp, profile__symbol(&p, i_gapp, "alpha_spin", 0x6000, 10), 30, 30, ORIGIN_AGENT);
+	add(&p, web, LAYER_GUEST_KERNEL, t_guest, i_gk, profile__symbol(&p, i_gk, "tcp_v4_rcv", 0x7000, 10), 10, 10, ORIGIN_AGENT);
+	assert_int_equal(session__write_delta(s, &p), 0);
+	session__set_meta(s, "hostname", "testhost");
+	session__finish(s);
+	session__close(s);
+	profile__release(&p);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	unlink(path);
+	return 0;
+}
+
+static struct session *open_session(void)
+{
+	struct session *s;
+	char *err = NULL;
+	assert_int_equal(session__open(path, true, &s, &err), 0);
+	return s;
+}
+
+static void query_keys(struct report_query *q, const char *keys)
+{
+	char *err = NULL;
+	memset(q, 0, sizeof(*q));
+	assert_int_equal(report_query__parse_keys(q, keys, &err), 0);
+}
+
+static const struct report_row *find_row(const struct report_table *t, size_t k, const char *v)
+{
+	for (size_t i = 0; i < t->n_rows; i++)
+		if (streq(t->rows[i].keys[k], v))
+			return &t->rows[i];
+	return NULL;
+}
+
+static void test_layers_and_overhead(void **state)
+{
+	struct session *s = open_session();
+	struct report_query q;
+	struct report_layers l;
+	char *err = NULL;
+	const struct report_domain_info *web = NULL, *host = NULL;
+
+	query_keys(&q, "domain,layer");
+	q.source = SOURCE_HOST;
+	assert_int_equal(report_layers__query(s, &q, &l, &err), 0);
+	assert_int_equal(l.n_domains, 2);
+	for (size_t i = 0; i < l.n_domains; i++) {
+		if (streq(l.domains[i].name, "web"))
+			web = &l.domains[i];
+		if (streq(l.domains[i].name, "host"))
+			host = &l.domains[i];
+	}
+	assert_non_null(web);
+	assert_non_null(host);
+	assert_int_equal(host->layer_period[LAYER_USER][0], 700000000);
+	assert_int_equal(host->layer_period[LAYER_KERNEL][0], 300000000);
+	assert_int_equal(web->period[0], 500000000);
+	assert_true(web->is_vm);
+	assert_string_equal(web->vmm, "qemu");
+	/* (60 + 40) / 400 */
+	assert_float_equal(report_domain__overhead(web, 0), 0.25, 1e-9);
+	assert_float_equal(report_domain__overhead(host, 0), -1, 1e-9);
+	assert_int_equal(l.total_period[0], 1500000000);
+	report_layers__release(&l);
+	session__close(s);
+}
+
+static void test_rows(void **state)
+{
+	struct session *s = open_session();
+	struct report_query q;
+	struct report_table t;
+	char *err = NULL;
+	const struct report_row *r;
+
+	query_keys(&q, "domain,layer,image,symbol");
+	q.source = SOURCE_HOST;
+	assert_int_equal(report_table__query(s, &q, &t, &err), 0);
+	assert_int_equal(t.n_rows, 6);
+	assert_string_equal(t.rows[0].keys[3], "main"); /* biggest first */
+	assert_int_equal(t.rows[0].period[0], 600000000);
+	assert_string_equal(t.rows[0].comm, "app");
+	r = find_row(&t, 3, "[unknown]");
+	assert_non_null(r);
+	assert_string_equal(r->keys[1], "guest");
+	assert_true(r->unknown_symbol);
+	assert_int_equal(t.total_period[0], 1500000000);
+	report_table__release(&t);
+
+	/* Group by domain only. */
+	query_keys(&q, "domain");
+	q.source = SOURCE_HOST;
+	assert_int_equal(report_table__query(s, &q, &t, &err), 0);
+	assert_int_equal(t.n_rows, 2);
+	assert_string_equal(t.rows[0].keys[0], "host");
+	assert_int_equal(t.rows[0].period[0], 1000000000);
+	report_table__release(&t);
+
+	/* Filters: percentages are of the filtered total. */
+	query_keys(&q, "symbol");
+	q.source = SOURCE_HOST;
+	q.domains = strv_split("host");
+	q.layers = strv_split("user");
+	assert_int_equal(report_table__query(s, &q, &t, &err), 0);
+	assert_int_equal(t.n_rows, 2);
+	assert_int_equal(t.total_period[0], 700000000);
+	report_table__release(&t);
+	strv_free(q.domains);
+	strv_free(q.layers);
+
+	/* Threshold 10% and limit. */
+	query_keys(&q, "symbol");
+	q.source = SOURCE_HOST;
+	q.threshold = 10;
+	assert_int_equal(report_table__query(s, &q, &t, &err), 0);
+	assert_int_equal(t.n_rows, 3); /* main 40%, [unknown] 26.7%, clear_page 20% */
+	assert_int_equal(t.n_rows_before_cut, 6);
+	report_table__release(&t);
+	query_keys(&q, "symbol");
+	q.source = SOURCE_HOST;
+	q.limit = 1;
+	assert_int_equal(report_table__query(s, &q, &t, &err), 0);
+	assert_int_equal(t.n_rows, 1);
+	report_table__release(&t);
+
+	/* comm and pid keys */
+	query_keys(&q, "comm,pid");
+	q.source = SOURCE_HOST;
+	assert_int_equal(report_table__query(s, &q, &t, &err), 0);
+	r = find_row(&t, 0, "CPU 0/TCG");
+	assert_non_null(r);
+	assert_string_equal(r->keys[1], "20");
+	report_table__release(&t);
+
+	/* Bad keys and missing events. */
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(report_query__parse_keys(&q, "domain,bogus", &err), -EINVAL);
+	assert_non_null(strstr(err, "bogus"));
+	free(err);
+	query_keys(&q, "symbol");
+	q.events = strv_split("cycles");
+	assert_int_equal(report_table__query(s, &q, &t, &err), -ENOENT);
+	assert_non_null(strstr(err, "cycles"));
+	free(err);
+	report_table__release(&t);
+	strv_free(q.events);
+	session__close(s);
+}
+
+static void test_views(void **state)
+{
+	struct session *s = open_session();
+	struct report_query q;
+	struct report_table t;
+	struct report_layers l;
+	char *err = NULL;
+	const struct report_row *r;
+
+	/* merged: the host's 400 ms of guest time split 3:1 by the agent. */
+	query_keys(&q, "domain,layer,symbol");
+	q.source = SOURCE_MERGED;
+	assert_int_equal(report_table__query(s, &q, &t, &err), 0);
+	r = find_row(&t, 2, "alpha_spin");
+	assert_non_null(r);
+	assert_int_equal(r->period[0], 300000000);
+	assert_string_equal(r->keys[1], "guest-user");
+	r = find_row(&t, 2, "tcp_v4_rcv");
+	assert_int_equal(r->period[0], 100000000);
+	assert_null(find_row(&t, 1, "guest")); /* replaced by the agent's breakdown */
+	assert_int_equal(t.total_period[0], 1500000000);
+	report_table__release(&t);
+
+	/* agent: the agent's own magnitudes. */
+	query_keys(&q, "domain,layer,symbol");
+	q.source = SOURCE_AGENT;
+	assert_int_equal(report_table__query(s, &q, &t, &err), 0);
+	r = find_row(&t, 2, "alpha_spin");
+	assert_int_equal(r->period[0], 30000000);
+	report_table__release(&t);
+
+	/* merged layer table keeps the VM total and its overhead. */
+	query_keys(&q, "domain");
+	q.source = SOURCE_MERGED;
+	assert_int_equal(report_layers__query(s, &q, &l, &err), 0);
+	for (size_t i = 0; i < l.n_domains; i++)
+		if (streq(l.domains[i].name, "web")) {
+			assert_int_equal(l.domains[i].period[0], 500000000);
+			assert_int_equal(l.domains[i].layer_period[LAYER_GUEST_USER][0], 300000000);
+			assert_int_equal(l.domains[i].layer_period[LAYER_GUEST][0], 0);
+			assert_float_equal(report_domain__overhead(&l.domains[i], 0), 0.25, 1e-9);
+		}
+	report_layers__release(&l);
+	session__close(s);
+}
+
+static char *capture(void (*fn)(struct session *, FILE *), struct session *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	fn(s, f);
+	fclose(f);
+	return buf;
+}
+
+static void print_csv(struct session *s, FILE *f)
+{
+	struct report_query q;
+	struct report_table t;
+	char *err = NULL;
+	query_keys(&q, "domain,layer,symbol");
+	q.source = SOURCE_HOST;
+	assert_int_equal(report_table__query(s, &q, &t, &err), 0);
+	report_table__print_csv(&t, f);
+	report_table__release(&t);
+}
+
+static void print_json(struct session *s, FILE *f)
+{
+	struct report_query q;
+	struct report_table t;
+	struct report_layers l;
+	char *err = NULL;
+	query_keys(&q, "domain,layer,symbol");
+	q.source = SOURCE_HOST;
+	assert_int_equal(report_table__query(s, &q, &t, &err), 0);
+	assert_int_equal(report_layers__query(s, &q, &l, &err), 0);
+	report__print_json(s, &l, &t, f);
+	report_table__release(&t);
+	report_layers__release(&l);
+}
+
+static void test_formats(void **state)
+{
+	struct session *s = open_session();
+	char *csv = capture(print_csv, s);
+	char *json = capture(print_json, s);
+	char cmd[256];
+	/* Header, then the biggest row with its numbers. */
+	assert_true(startswith(csv, "domain,layer,symbol,cpu-clock:samples,cpu-clock:period,cpu-clock:percent\n"
+				    "host,user,main,600,600000000,40.0000\n"));
+	assert_non_null(strstr(csv, "web,guest,[unknown],400,400000000,26.6667\n"));
+	assert_non_null(strstr(json, "\"hostname\": \"testhost\""));
+	assert_non_null(strstr(json, "\"cpu-clock:period\": 600000000"));
+	assert_non_null(strstr(json, "\"overhead\": {\"cpu-clock\": 0.250000}"));
+	/* And it is valid JSON. */
+	assert_int_equal(write_file("/tmp/domprof-test-report.json", json, strlen(json)), 0);
+	snprintf(cmd, sizeof(cmd), "python3 -c 'import json,sys; json.load(open(\"/tmp/domprof-test-report.json\"))'");
+	assert_int_equal(system(cmd), 0);
+	unlink("/tmp/domprof-test-report.json");
+	free(csv);
+	free(json);
+	session__close(s);
+}
+
+static void test_escaping(void **state)
+{
+	struct strbuf sb;
+	strbuf_init(&sb);
+	strbuf_add_csv(&sb, "a,b\"c");
+	assert_string_equal(sb.buf, "\"a,b\"\"c\"");
+	strbuf_reset(&sb);
+	strbuf_add_json(&sb, "q\"\\\n\x01");
+	assert_string_equal(sb.buf, "\"q\\\"\\\\\\n\\u0001\"");
+	strbuf_reset(&sb);
+	strbuf_add_json(&sb, "bad \xff utf8");
+	assert_string_equal(sb.buf, "\"bad \\ufffd utf8\"");
+	strbuf_release(&sb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_layers_and_overhead), cmocka_unit_test(test_rows), cmocka_unit_test(test_views),
+		cmocka_unit_test(test_formats), cmocka_unit_test(test_escaping),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
