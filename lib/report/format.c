@@ -56,14 +56,23 @@ static const enum layer host_layers[] = { LAYER_USER, LAYER_KERNEL };
 static const enum layer vm_layers[] = { LAYER_GUEST_USER, LAYER_GUEST_KERNEL, LAYER_GUEST, LAYER_VMM, LAYER_HYPERVISOR,
 					LAYER_USER, LAYER_KERNEL };
 
+static void print_layer_cells(const struct report_layers *l, const uint64_t *samples, const uint64_t *period, FILE *out)
+{
+	for (size_t e = 0; e < l->n_events; e++)
+		fprintf(out, " | %9llu %14.1f %7.2f%%", (unsigned long long)samples[e], event_value(&l->events[e], period[e]),
+			pct(period[e], l->total_period[e]));
+	fputc('\n', out);
+}
+
 void report_layers__print_text(const struct report_layers *l, FILE *out)
 {
+	size_t quiet_vms = 0;
 	fprintf(out, "Domains and layers (%% of each event's total)\n");
-	fprintf(out, "%-24s %-13s", "domain", "layer");
+	fprintf(out, "%-24s", "domain / layer");
 	for (size_t e = 0; e < l->n_events; e++)
 		fprintf(out, " | %-33.33s", l->events[e].name);
 	fputc('\n', out);
-	fprintf(out, "%-24s %-13s", "", "");
+	fprintf(out, "%-24s", "");
 	for (size_t e = 0; e < l->n_events; e++)
 		fprintf(out, " | %9s %14s %8s", "samples", event_value_unit(&l->events[e]), "%");
 	fputc('\n', out);
@@ -76,41 +85,30 @@ void report_layers__print_text(const struct report_layers *l, FILE *out)
 		bool any = false;
 		for (size_t e = 0; e < l->n_events; e++)
 			any |= d->samples[e] > 0;
-		if (!any && d->is_vm && l->n_domains > 1) {
-			/* A VM with no samples still gets a line: it was there. */
+		if (!any && d->is_vm) {
+			quiet_vms++;
+			continue;
 		}
 		strbuf_init(&title);
 		domain_title(d, &title);
+		fprintf(out, "%s\n", title.buf);
+		strbuf_release(&title);
 		for (size_t k = 0; k < n_layers; k++) {
 			enum layer ly = layers[k];
 			bool has = false;
 			for (size_t e = 0; e < l->n_events; e++)
 				has |= d->layer_samples[ly][e] > 0;
-			/* Host layers always show; a VM shows its guest/host-side
-			 * layers when they have samples, and user/kernel never
-			 * (they cannot occur for a VM). */
-			if (!has && (d->is_vm || ly > LAYER_KERNEL))
+			/* The host shows both its layers always; a VM the layers
+			 * it has samples in. */
+			if (!has && d->is_vm)
 				continue;
-			fprintf(out, "%-24.24s %-13s", title.buf, layer__name(ly));
-			strbuf_reset(&title);
-			for (size_t e = 0; e < l->n_events; e++)
-				fprintf(out, " | %9llu %14.1f %7.2f%%", (unsigned long long)d->layer_samples[ly][e],
-					event_value(&l->events[e], d->layer_period[ly][e]),
-					pct(d->layer_period[ly][e], l->total_period[e]));
-			fputc('\n', out);
+			fprintf(out, "  %-22s", layer__name(ly));
+			print_layer_cells(l, d->layer_samples[ly], d->layer_period[ly], out);
 		}
-		if (title.len) {
-			/* No layer had samples. */
-			fprintf(out, "%-24.24s %-13s", title.buf, "(no samples)");
-			fputc('\n', out);
-		}
-		fprintf(out, "%-24s %-13s", "", "total");
-		for (size_t e = 0; e < l->n_events; e++)
-			fprintf(out, " | %9llu %14.1f %7.2f%%", (unsigned long long)d->samples[e],
-				event_value(&l->events[e], d->period[e]), pct(d->period[e], l->total_period[e]));
-		fputc('\n', out);
+		fprintf(out, "  %-22s", "total");
+		print_layer_cells(l, d->samples, d->period, out);
 		if (d->is_vm) {
-			fprintf(out, "%-24s %-13s", "", "overhead");
+			fprintf(out, "  %-22s", "overhead");
 			for (size_t e = 0; e < l->n_events; e++) {
 				double o = report_domain__overhead(d, e);
 				if (o < 0)
@@ -120,8 +118,9 @@ void report_layers__print_text(const struct report_layers *l, FILE *out)
 			}
 			fputc('\n', out);
 		}
-		strbuf_release(&title);
 	}
+	if (quiet_vms)
+		fprintf(out, "(%zu VM%s without samples not shown)\n", quiet_vms, quiet_vms == 1 ? "" : "s");
 	fputc('\n', out);
 }
 

@@ -13,7 +13,12 @@ BG_PIDS=""
 
 cleanup() {
 	for p in $BG_PIDS; do kill -KILL "$p" 2>/dev/null || true; done
-	[ -n "${VM_NAMES:-}" ] && for v in $VM_NAMES; do "$SOURCE_ROOT/vm/launch" stop "$v" --state "$T/vmstate" >/dev/null 2>&1 || true; done
+	# Every VM this test started (start_vm runs in a subshell: the state
+	# directory, not a variable, knows them).
+	for f in "$T"/vmstate/*.pid; do
+		[ -e "$f" ] || continue
+		"$SOURCE_ROOT/vm/launch" stop "$(basename "$f" .pid)" --state "$T/vmstate" >/dev/null 2>&1 || true
+	done
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -38,4 +43,25 @@ with open(path) as f:
         if row.get(keycol) == keyval:
             print(row[col]); break
 PY
+}
+
+# The guest image used by the VM tests: domprof itself, the workloads and
+# iperf3, with their libraries. Cached under the build directory.
+GUEST_IMAGE="$BUILD_ROOT/vm/image"
+build_guest_image() {
+	local extra=""
+	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed (scripts/deps)"
+	for w in "$WORKLOADS"/guest-*; do [ -x "$w" ] && extra="$extra --bin $w"; done
+	# shellcheck disable=SC2086
+	"$SOURCE_ROOT/vm/build-image" --out "$GUEST_IMAGE" --bin "$DOMPROF" --bin "$WORKLOADS/split" \
+		--bin "$WORKLOADS/syscalls" --bin "$(command -v iperf3)" $extra >"$T/build-image.log" 2>&1 ||
+		{ cat "$T/build-image.log" >&2; fail "vm/build-image failed"; }
+}
+
+# start_vm NAME [launch options] -- CMD: boot a VM in the background (torn
+# down by cleanup), print its QEMU pid.
+start_vm() {
+	local name=$1
+	shift
+	"$SOURCE_ROOT/vm/launch" start --name "$name" --image "$GUEST_IMAGE" --state "$T/vmstate" --timeout 240 "$@"
 }
