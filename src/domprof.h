@@ -12,6 +12,10 @@ int cmd_report(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_vms(int argc, char **argv);
 int cmd_help(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_html(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
 
 /* "domprof: <message>" on stderr; returns 1 (the exit status to use). */
 int error(const char *fmt, ...) PRINTF(1, 2);

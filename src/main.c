@@ -61,6 +61,14 @@ static const struct command commands[] = {
 	  "  --all   also list every CPU-specific event libpfm4 knows for this CPU\n" },
 	{ "vms", cmd_vms, "list the VMs running on this host",
 	  "domprof vms [--vm NAME=PID]... [--format text|json]\n" },
+	{ "stat", cmd_stat, "count events per domain and layer (no sampling)",
+	  "domprof stat [-a | -p PID | [--] CMD [ARGS...]] [-e EVENTS] [-d SECONDS] [--format text|csv|json]\n" },
+	{ "export", cmd_export, "export a session as pprof, folded stacks or JSON",
+	  "domprof export [-i FILE] --format pprof|folded|json [-o FILE]\n" },
+	{ "html", cmd_html, "write a self-contained HTML report of a session",
+	  "domprof html [-i FILE] [-o FILE]\n" },
+	{ "import", cmd_import, "turn a perf.data file into a session",
+	  "domprof import PERF.DATA [-o FILE]\n" },
 	{ "help", cmd_help, "show help for a command", "domprof help [COMMAND]\n" },
 };
 

@@ -1,0 +1,2 @@
+/* placeholder: being written */
+extern int domprof_placeholder_perfdata;
