@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../lib/collect/recorder.h"
+#include "../lib/proto/coordinator.h"
 #include "../lib/events/events.h"
 #include "../lib/session/session.h"
 #include "domprof.h"
@@ -39,6 +40,10 @@ struct record_options {
 	size_t n_vms;
 	struct guest_kernel_source *guests;
 	size_t n_guests;
+	char **agents;
+	size_t n_agents;
+	const char *key;
+	bool agents_optional;
 };
 
 static int split_assignment(const char *opt, const char *arg, char **ret_name, char **ret_value)
@@ -73,7 +78,7 @@ static int parse_hex(const char *opt, const char *s, uint64_t *ret)
 	return 0;
 }
 
-enum { OPT_VM = 1000, OPT_GUEST_KALLSYMS, OPT_GUEST_KASLR, OPT_GUEST_STEXT };
+enum { OPT_VM = 1000, OPT_GUEST_KALLSYMS, OPT_GUEST_KASLR, OPT_GUEST_STEXT, OPT_AGENT, OPT_KEY, OPT_AGENT_OPTIONAL };
 
 static int parse_options(int argc, char **argv, struct record_options *o)
 {
@@ -92,6 +97,9 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		{ "guest-kallsyms", required_argument, NULL, OPT_GUEST_KALLSYMS },
 		{ "guest-kaslr-offset", required_argument, NULL, OPT_GUEST_KASLR },
 		{ "guest-stext", required_argument, NULL, OPT_GUEST_STEXT },
+		{ "agent", required_argument, NULL, OPT_AGENT },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "agent-optional", no_argument, NULL, OPT_AGENT_OPTIONAL },
 		{ 0 },
 	};
 	int c;
@@ -191,6 +199,16 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 			}
 			break;
 		}
+		case OPT_AGENT:
+			o->agents = xrealloc(o->agents, (o->n_agents + 1) * sizeof(*o->agents));
+			o->agents[o->n_agents++] = optarg;
+			break;
+		case OPT_KEY:
+			o->key = optarg;
+			break;
+		case OPT_AGENT_OPTIONAL:
+			o->agents_optional = true;
+			break;
 		default:
 			usage("record", stderr);
 			return 1;
@@ -198,6 +216,10 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 	}
 	if (optind < argc)
 		o->command = argv + optind;
+	if (o->n_agents && !o->key)
+		return error("--agent needs --key FILE, the key the agents were started with");
+	if (o->key && !o->n_agents)
+		return error("--key is only used with --agent NAME=ADDR");
 	if (o->pid && o->command)
 		return error("give either -p PID or a command, not both");
 	if (o->pid && o->system_wide)
@@ -420,6 +442,93 @@ static void print_summary(struct recorder *r, const struct record_options *o, co
 	fprintf(stderr, "  session: %s (%s)\n", path, size);
 }
 
+static void coordinator_log(void *ctx, bool is_error, const char *msg)
+{
+	(void)ctx;
+	if (is_error)
+		warning("%s", msg);
+	else
+		info("%s", msg);
+}
+
+/* Connect to every agent, set them up, and prepare the host side: name the
+ * VMM process of each agent's VM (by SMBIOS UUID), and give the host the
+ * guest's kernel symbols for its own guest-mode samples. */
+static int agents_prepare(struct coordinator *coord, const struct record_options *o, const struct event_spec *events,
+			  size_t n_events, const struct event_defaults *defaults, struct recorder *rec)
+{
+	unsigned char key[PROTO_KEY_BYTES];
+	char *err = NULL;
+	struct vm_info *vms = NULL;
+	size_t n_vms = 0;
+	int r = proto_key__load(o->key, key);
+	if (r == -EPERM)
+		return error("%s is readable by other users: the key must be private (chmod 600 %s)", o->key, o->key);
+	if (r == -EINVAL)
+		return error("%s is not a domprof key (64 hex digits, from `domprof keygen`)", o->key);
+	if (r < 0)
+		return error("cannot read the key %s: %s", o->key, strerror(-r));
+	coordinator__init(coord, key, coordinator_log, NULL);
+	memset(key, 0, sizeof(key));
+	for (size_t i = 0; i < o->n_agents; i++)
+		if (coordinator__add(coord, o->agents[i], o->agents_optional, &err) < 0) {
+			error("%s", err);
+			free(err);
+			return -1;
+		}
+	if (coordinator__connect(coord, 5000, &err) < 0 ||
+	    coordinator__prepare(coord, events, n_events, defaults, o->callchain, &err) < 0) {
+		error("%s%s", err, o->agents_optional ? "" : " (--agent-optional records without it)");
+		free(err);
+		return -1;
+	}
+	vms__scan(o->vms, o->n_vms, &vms, &n_vms);
+	for (size_t i = 0; i < coord->n; i++) {
+		struct agent_link *l = &coord->links[i];
+		if (l->state != AGENT_READY)
+			continue;
+		for (size_t v = 0; v < n_vms; v++)
+			if (l->uuid && *l->uuid && vms[v].uuid && streq(vms[v].uuid, l->uuid)) {
+				info("agent %s runs in VM process %d (matched by SMBIOS UUID %s)", l->name, vms[v].pid, l->uuid);
+				machine__force_vm(&rec->collector.machine, l->name, vms[v].pid);
+			}
+		if (l->kallsyms_len) {
+			char path[] = "/tmp/domprof-guest-kallsyms-XXXXXX";
+			int fd = mkstemp(path);
+			if (fd >= 0) {
+				struct guest_kernel_source g = { .vm_name = l->name, .file = path };
+				close(fd);
+				if (write_file(path, l->kallsyms, l->kallsyms_len) == 0)
+					machine__add_guest_kernel(&rec->collector.machine, &g);
+				unlink(path);
+			}
+		}
+	}
+	vms__free(vms, n_vms);
+	return 0;
+}
+
+static void agents_finish(struct coordinator *coord, struct session *s)
+{
+	for (size_t i = 0; i < coord->n; i++) {
+		struct agent_link *l = &coord->links[i];
+		char key[160];
+		_cleanup_free_ char *v = NULL;
+		v = xasprintf("%s state=%s offset_ns=%lld rtt_ns=%llu skew_ns=%lld frames=%llu samples=%llu%s%s", l->addr,
+			      l->state == AGENT_DONE ? "complete" : "failed", (long long)l->offset_ns,
+			      (unsigned long long)l->rtt_ns, (long long)l->start_skew_ns, (unsigned long long)l->data_frames,
+			      (unsigned long long)l->delta.samples_received, l->error ? " error=" : "", l->error ? l->error : "");
+		snprintf(key, sizeof(key), "agent.%s", l->name);
+		session__set_meta(s, key, v);
+		if (l->state == AGENT_DONE)
+			info("agent %s: %llu samples in %llu frames, clock offset %+.3f ms, start skew %+.3f ms", l->name,
+			     (unsigned long long)l->delta.samples_received, (unsigned long long)l->data_frames,
+			     (double)l->offset_ns / 1e6, (double)l->start_skew_ns / 1e6);
+		else
+			warning("agent %s: incomplete (%s); its data up to then is kept", l->name, l->error ? l->error : "?");
+	}
+}
+
 int cmd_record(int argc, char **argv)
 {
 	struct record_options o = { 0 };
@@ -437,6 +546,8 @@ int cmd_record(int argc, char **argv)
 	int ret, status = 0, exit_code = 0;
 	bool child_done = false, write_failed = false;
 	struct sigaction sa = { .sa_handler = on_signal };
+	struct coordinator coord = { 0 };
+	bool have_coord = false;
 
 	if (parse_options(argc, argv, &o))
 		return 1;
@@ -507,6 +618,14 @@ int cmd_record(int argc, char **argv)
 		machine__force_vm(&rec.collector.machine, o.vms[i].name, o.vms[i].pid);
 	for (size_t i = 0; i < o.n_guests; i++)
 		machine__add_guest_kernel(&rec.collector.machine, &o.guests[i]);
+	if (o.n_agents) {
+		ret = agents_prepare(&coord, &o, events, n_events, &defaults, &rec);
+		have_coord = true;
+		if (ret < 0) {
+			exit_code = 1;
+			goto out_recorder;
+		}
+	}
 
 	rename_old(o.output);
 	ret = session__create(o.output, &session, &err);
@@ -519,12 +638,23 @@ int cmd_record(int argc, char **argv)
 	for (size_t e = 0; e < n_events; e++)
 		session__add_event(session, (uint32_t)e + 1, &events[e]);
 
+	if (have_coord) {
+		/* Everyone starts at one instant, a little ahead so that every
+		 * START message arrives in time. */
+		uint64_t t0 = clock_monotonic_ns() + 300000000ULL;
+		struct timespec ts = { .tv_sec = (time_t)(t0 / 1000000000ULL), .tv_nsec = (long)(t0 % 1000000000ULL) };
+		coordinator__start(&coord, t0);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop_signal)
+			;
+	}
 	ret = recorder__start(&rec);
 	if (ret < 0) {
 		error("cannot start sampling: %s", strerror(-ret));
 		exit_code = 1;
 		goto out_session;
 	}
+	if (have_coord)
+		coordinator__attach(&coord, &rec.profile, rec.start_ns, rec.collector.bucket_ns);
 	write_metadata(session, argc, argv, &o, &rec);
 	for (size_t i = 0; i < rec.collector.machine.n_warnings; i++)
 		warning("%s", rec.collector.machine.warnings[i]);
@@ -551,7 +681,9 @@ int cmd_record(int argc, char **argv)
 				break;
 			timeout = (int)MIN((uint64_t)timeout, (deadline - now) / 1000000 + 1);
 		}
-		recorder__step(&rec, timeout);
+		recorder__step(&rec, have_coord ? MIN(timeout, 50) : timeout);
+		if (have_coord)
+			coordinator__poll(&coord, &rec.profile);
 		if (child.pid && !child_done && waitpid(child.pid, &status, WNOHANG) == child.pid)
 			child_done = true;
 		if (child_done || (rec.tasks_gone && !o.system_wide))
@@ -571,6 +703,10 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 	recorder__stop(&rec);
+	if (have_coord) {
+		coordinator__stop(&coord, &rec.profile, 8000);
+		agents_finish(&coord, session);
+	}
 	if (!write_failed) {
 		ret = write_final(session, &rec, false);
 		if (ret < 0) {
@@ -588,6 +724,8 @@ int cmd_record(int argc, char **argv)
 out_session:
 	session__close(session);
 out_recorder:
+	if (have_coord)
+		coordinator__release(&coord);
 	recorder__release(&rec);
 out_child:
 	if (child.pid && !child_done) {
@@ -614,6 +752,7 @@ out_child:
 		free(o.guests[i].file);
 	}
 	free(o.guests);
+	free(o.agents);
 	if (!exit_code && child_done && o.command && WIFEXITED(status) && WEXITSTATUS(status) != 0)
 		info("the command exited with status %d", WEXITSTATUS(status));
 	return exit_code;

@@ -16,6 +16,8 @@ int cmd_export(int argc, char **argv);
 int cmd_html(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
 
 /* "domprof: <message>" on stderr; returns 1 (the exit status to use). */
 int error(const char *fmt, ...) PRINTF(1, 2);

@@ -83,6 +83,10 @@ void collector__sample(struct collector *c, const struct perf_sample *s, uint32_
 
 	if (ev >= c->n_events)
 		return;
+	if (c->skip_idle && s->tid == 0 && s->cpumode != CPUMODE_GUEST_KERNEL && s->cpumode != CPUMODE_GUEST_USER) {
+		c->stats[ev].idle_skipped++;
+		return;
+	}
 	t = machine__thread(&c->machine, (pid_t)s->pid, (pid_t)s->tid);
 	machine__resolve(&c->machine, t, s->cpumode, s->ip, &r);
 	memset(&key, 0, sizeof(key));

@@ -16,6 +16,7 @@ struct collector_event_stats {
 	uint64_t samples;
 	uint64_t period;
 	uint64_t lost;
+	uint64_t idle_skipped;
 };
 
 struct collector {
@@ -24,6 +25,7 @@ struct collector {
 	uint64_t start_time;  /* sample clock at the start, for timeline buckets */
 	uint64_t bucket_ns;   /* timeline resolution */
 	bool callchain;
+	bool skip_idle;       /* drop samples of the idle task (agents: a halted vCPU costs the host nothing) */
 	size_t n_events;
 	struct collector_event_stats *stats; /* per event */
 	uint64_t bad_records; /* records that failed to decode */

@@ -46,15 +46,16 @@ PY
 }
 
 # The guest image used by the VM tests: domprof itself, the workloads and
-# iperf3, with their libraries. Cached under the build directory.
+# iperf3, with their libraries, plus any extra vm/build-image arguments
+# (e.g. --file KEY=/etc/domprof.key). Cached under the build directory.
 GUEST_IMAGE="$BUILD_ROOT/vm/image"
 build_guest_image() {
 	local extra=""
 	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed (scripts/deps)"
-	for w in "$WORKLOADS"/guest-*; do [ -x "$w" ] && extra="$extra --bin $w"; done
+	for w in "$WORKLOADS"/guest-*; do [ -f "$w" ] && [ -x "$w" ] && extra="$extra --bin $w"; done
 	# shellcheck disable=SC2086
 	"$SOURCE_ROOT/vm/build-image" --out "$GUEST_IMAGE" --bin "$DOMPROF" --bin "$WORKLOADS/split" \
-		--bin "$WORKLOADS/syscalls" --bin "$(command -v iperf3)" $extra >"$T/build-image.log" 2>&1 ||
+		--bin "$WORKLOADS/syscalls" --bin "$(command -v iperf3)" $extra "$@" >"$T/build-image.log" 2>&1 ||
 		{ cat "$T/build-image.log" >&2; fail "vm/build-image failed"; }
 }
 
@@ -64,4 +65,9 @@ start_vm() {
 	local name=$1
 	shift
 	"$SOURCE_ROOT/vm/launch" start --name "$name" --image "$GUEST_IMAGE" --state "$T/vmstate" --timeout 240 "$@"
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

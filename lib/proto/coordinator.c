@@ -1,0 +1,495 @@
+/* The coordinator's side of the protocol; see coordinator.h and
+ * docs/protocol.md for the message sequence. */
+#define _GNU_SOURCE
+#include "coordinator.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../util/util.h"
+
+#define IO_TIMEOUT_MS 3000
+#define CLOCK_ROUNDS 8
+#define STALL_NS (6ULL * 1000000000ULL) /* no frame for this long: the agent is gone */
+
+static void logf_(struct coordinator *c, bool is_error, const char *fmt, ...) PRINTF(3, 4);
+static void logf_(struct coordinator *c, bool is_error, const char *fmt, ...)
+{
+	va_list ap;
+	struct strbuf sb;
+	if (!c->log)
+		return;
+	strbuf_init(&sb);
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	c->log(c->log_ctx, is_error, sb.buf);
+	strbuf_release(&sb);
+}
+
+void coordinator__init(struct coordinator *c, const unsigned char key[PROTO_KEY_BYTES], coordinator_log_fn log,
+		       void *ctx)
+{
+	memset(c, 0, sizeof(*c));
+	memcpy(c->key, key, PROTO_KEY_BYTES);
+	c->log = log;
+	c->log_ctx = ctx;
+}
+
+static void link_release(struct agent_link *l, size_t n_events)
+{
+	free(l->name);
+	free(l->addr);
+	free(l->error);
+	free(l->hostname);
+	free(l->kernel);
+	free(l->uuid);
+	free(l->events);
+	free(l->version);
+	free(l->kallsyms);
+	if (l->used_events)
+		for (size_t e = 0; e < n_events; e++)
+			free(l->used_events[e]);
+	free(l->used_events);
+	if (l->state != AGENT_NEW)
+		channel__release(&l->ch);
+	delta_state__release(&l->delta);
+}
+
+void coordinator__release(struct coordinator *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		link_release(&c->links[i], c->n_events);
+	free(c->links);
+	sodium_memzero(c->key, sizeof(c->key));
+	memset(c, 0, sizeof(*c));
+}
+
+int coordinator__add(struct coordinator *c, const char *spec, bool optional, char **ret_error)
+{
+	const char *eq = strchr(spec, '=');
+	struct agent_link *l;
+	if (!eq || eq == spec || !eq[1]) {
+		*ret_error = xasprintf("--agent expects NAME=ADDR (e.g. web=tcp:127.0.0.1:7070), got '%s'", spec);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		if (strlen(c->links[i].name) == (size_t)(eq - spec) && !strncmp(c->links[i].name, spec, eq - spec)) {
+			*ret_error = xasprintf("--agent: the name '%.*s' is given twice", (int)(eq - spec), spec);
+			return -EINVAL;
+		}
+	c->links = xrealloc(c->links, (c->n + 1) * sizeof(*c->links));
+	l = &c->links[c->n++];
+	memset(l, 0, sizeof(*l));
+	l->name = xstrndup(spec, eq - spec);
+	l->addr = xstrdup(eq + 1);
+	l->optional = optional;
+	l->ch.fd = -1;
+	return 0;
+}
+
+static void link_fail(struct coordinator *c, struct agent_link *l, const char *fmt, ...) PRINTF(3, 4);
+static void link_fail(struct coordinator *c, struct agent_link *l, const char *fmt, ...)
+{
+	va_list ap;
+	struct strbuf sb;
+	strbuf_init(&sb);
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	free(l->error);
+	l->error = strbuf_detach(&sb);
+	strbuf_release(&sb);
+	l->state = AGENT_FAILED;
+	logf_(c, !l->optional, "agent %s (%s): %s", l->name, l->addr, l->error);
+}
+
+/* Send a message or fail the link. */
+static bool link_send(struct coordinator *c, struct agent_link *l, uint8_t type, const struct wbuf *w)
+{
+	int r = channel__send(&l->ch, type, w ? w->data : NULL, w ? w->len : 0, false, IO_TIMEOUT_MS);
+	if (r < 0) {
+		link_fail(c, l, "cannot send %s: %s", proto_msg__name(type), r == -ETIMEDOUT ? "the agent stopped reading" : strerror(-r));
+		return false;
+	}
+	return true;
+}
+
+/* Wait for one message of a given type (ERROR is turned into a failure). */
+static bool link_expect(struct coordinator *c, struct agent_link *l, uint8_t want, struct wbuf *out, int timeout_ms)
+{
+	uint8_t type;
+	int r = channel__recv(&l->ch, timeout_ms, &type, out);
+	if (r == 0) {
+		link_fail(c, l, "no %s within %d ms", proto_msg__name(want), timeout_ms);
+		return false;
+	}
+	if (r < 0) {
+		link_fail(c, l, "%s while waiting for %s", r == -ECONNRESET ? "connection closed" : "malformed or forged data",
+			  proto_msg__name(want));
+		return false;
+	}
+	if (type == MSG_ERROR) {
+		struct rbuf rb;
+		_cleanup_free_ char *msg = NULL;
+		rbuf_init(&rb, out->data, out->len);
+		msg = rbuf_str(&rb, 4096);
+		link_fail(c, l, "the agent reports: %s", msg ? msg : "(unreadable error)");
+		return false;
+	}
+	if (type != want) {
+		link_fail(c, l, "expected %s, got %s", proto_msg__name(want), proto_msg__name(type));
+		return false;
+	}
+	return true;
+}
+
+static void strip_controls(char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+int coordinator__connect(struct coordinator *c, int timeout_ms, char **ret_error)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		struct agent_link *l = &c->links[i];
+		struct wbuf w;
+		struct rbuf rb;
+		char *err = NULL;
+		int fd;
+		if (proto_addr__connect(l->addr, timeout_ms, &fd, &err) < 0) {
+			link_fail(c, l, "unreachable: %s", err);
+			free(err);
+			continue;
+		}
+		channel__init(&l->ch, fd);
+		l->state = AGENT_CONNECTED;
+		if (channel__handshake_client(&l->ch, c->key, timeout_ms, &err) < 0) {
+			link_fail(c, l, "%s", err);
+			free(err);
+			continue;
+		}
+		wbuf_init(&w);
+		if (link_expect(c, l, MSG_AUTH_OK, &w, timeout_ms)) {
+			rbuf_init(&rb, w.data, w.len);
+			l->hostname = rbuf_str(&rb, 256);
+			l->kernel = rbuf_str(&rb, 256);
+			l->uuid = rbuf_str(&rb, 64);
+			l->ncpus = rbuf_u32(&rb);
+			(void)rbuf_u64(&rb); /* agent clock at AUTH_OK; offsets come from PINGs */
+			l->events = rbuf_str(&rb, 65536);
+			l->version = rbuf_str(&rb, 64);
+			if (!rbuf_ok(&rb)) {
+				link_fail(c, l, "malformed AUTH_OK");
+			} else {
+				strip_controls(l->hostname);
+				strip_controls(l->kernel);
+				strip_controls(l->uuid);
+				strip_controls(l->version);
+				l->state = AGENT_READY;
+				logf_(c, false, "agent %s (%s): connected to %s, kernel %s, %u CPUs, uuid %s", l->name, l->addr,
+				      l->hostname, l->kernel, l->ncpus, *l->uuid ? l->uuid : "(none)");
+			}
+		}
+		wbuf_release(&w);
+	}
+	for (size_t i = 0; i < c->n; i++)
+		if (c->links[i].state == AGENT_FAILED && !c->links[i].optional) {
+			*ret_error = xasprintf("agent %s (%s): %s", c->links[i].name, c->links[i].addr, c->links[i].error);
+			return -1;
+		}
+	return 0;
+}
+
+static bool sync_clock(struct coordinator *c, struct agent_link *l)
+{
+	uint64_t best_rtt = UINT64_MAX;
+	struct wbuf w, in;
+	bool ok = true;
+	wbuf_init(&w);
+	wbuf_init(&in);
+	for (int round = 0; round < CLOCK_ROUNDS && ok; round++) {
+		uint64_t t1 = clock_monotonic_ns(), t3, echoed, ta;
+		struct rbuf rb;
+		wbuf_reset(&w);
+		wbuf_u64(&w, t1);
+		if (!link_send(c, l, MSG_PING, &w) || !link_expect(c, l, MSG_PONG, &in, IO_TIMEOUT_MS)) {
+			ok = false;
+			break;
+		}
+		t3 = clock_monotonic_ns();
+		rbuf_init(&rb, in.data, in.len);
+		echoed = rbuf_u64(&rb);
+		ta = rbuf_u64(&rb);
+		if (!rbuf_ok(&rb) || echoed != t1) {
+			link_fail(c, l, "malformed PONG");
+			ok = false;
+			break;
+		}
+		/* Keep the estimate of the round with the smallest delay: its
+		 * midpoint is the least uncertain (NTP's rule). */
+		if (t3 - t1 < best_rtt) {
+			best_rtt = t3 - t1;
+			l->offset_ns = (int64_t)(ta - (t1 + (t3 - t1) / 2));
+		}
+	}
+	l->rtt_ns = best_rtt;
+	wbuf_release(&w);
+	wbuf_release(&in);
+	return ok;
+}
+
+int coordinator__prepare(struct coordinator *c, const struct event_spec *events, size_t n_events,
+			 const struct event_defaults *defaults, bool callchain, char **ret_error)
+{
+	c->n_events = n_events;
+	for (size_t i = 0; i < c->n; i++) {
+		struct agent_link *l = &c->links[i];
+		struct wbuf w, in;
+		struct rbuf rb;
+		if (l->state != AGENT_READY)
+			continue;
+		l->used_events = xcalloc(n_events, sizeof(char *));
+		wbuf_init(&w);
+		wbuf_init(&in);
+		wbuf_u32(&w, (uint32_t)n_events);
+		for (size_t e = 0; e < n_events; e++)
+			wbuf_str(&w, events[e].name);
+		wbuf_u64(&w, defaults->freq);
+		wbuf_u64(&w, defaults->period);
+		wbuf_u8(&w, callchain);
+		wbuf_u32(&w, 500); /* DATA every 500 ms */
+		if (link_send(c, l, MSG_SETUP, &w) && link_expect(c, l, MSG_SETUP_OK, &in, 10000)) {
+			uint32_t n;
+			rbuf_init(&rb, in.data, in.len);
+			n = rbuf_u32(&rb);
+			for (uint32_t e = 0; e < n && e < n_events && rbuf_ok(&rb); e++) {
+				l->used_events[e] = rbuf_str(&rb, 1024);
+				strip_controls(l->used_events[e]);
+			}
+			if (!rbuf_ok(&rb) || n != n_events)
+				link_fail(c, l, "malformed SETUP_OK");
+			for (size_t e = 0; e < n_events && l->state != AGENT_FAILED; e++)
+				if (!streq(l->used_events[e], events[e].name))
+					logf_(c, false, "agent %s: %s is not available in the guest; it samples %s instead", l->name,
+					      events[e].name, l->used_events[e]);
+		}
+		/* The guest's kernel symbols come next, unasked, when it has them. */
+		if (l->state == AGENT_READY) {
+			uint8_t type;
+			int r = channel__recv(&l->ch, 10000, &type, &in);
+			if (r == 1 && type == MSG_KALLSYMS) {
+				l->kallsyms = xmalloc(in.len + 1);
+				memcpy(l->kallsyms, in.data, in.len);
+				l->kallsyms[in.len] = '\0';
+				l->kallsyms_len = in.len;
+			} else if (r == 1 && type == MSG_ARMED) {
+				link_fail(c, l, "protocol violation: ARMED before ARM");
+			} else if (!(r == 1 && type == MSG_ERROR)) {
+				link_fail(c, l, "no KALLSYMS message");
+			}
+		}
+		if (l->state == AGENT_READY)
+			sync_clock(c, l);
+		if (l->state == AGENT_READY && link_send(c, l, MSG_ARM, NULL) && link_expect(c, l, MSG_ARMED, &in, 10000))
+			logf_(c, false, "agent %s: clock offset %+.3f ms (round trip %.3f ms), armed", l->name,
+			      (double)l->offset_ns / 1e6, (double)l->rtt_ns / 1e6);
+		wbuf_release(&w);
+		wbuf_release(&in);
+	}
+	for (size_t i = 0; i < c->n; i++)
+		if (c->links[i].state == AGENT_FAILED && !c->links[i].optional) {
+			*ret_error = xasprintf("agent %s (%s): %s", c->links[i].name, c->links[i].addr, c->links[i].error);
+			return -1;
+		}
+	return 0;
+}
+
+void coordinator__start(struct coordinator *c, uint64_t host_t0)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		struct agent_link *l = &c->links[i];
+		struct wbuf w;
+		if (l->state != AGENT_READY)
+			continue;
+		wbuf_init(&w);
+		wbuf_u64(&w, (uint64_t)((int64_t)host_t0 + l->offset_ns));
+		if (link_send(c, l, MSG_START, &w)) {
+			l->state = AGENT_RUNNING;
+			l->last_frame_ns = clock_monotonic_ns();
+		}
+		wbuf_release(&w);
+	}
+}
+
+void coordinator__attach(struct coordinator *c, struct profile *p, uint64_t host_start, uint64_t bucket_ns)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		struct agent_link *l = &c->links[i];
+		struct profile_domain *d;
+		_cleanup_free_ char *note = NULL;
+		if (l->state != AGENT_RUNNING && l->state != AGENT_READY)
+			continue;
+		l->domain = profile__domain(p, l->name, true);
+		d = profile__domain_at(p, l->domain);
+		profile__domain_set(p, l->domain, "source", "host+agent");
+		if (l->uuid && *l->uuid)
+			profile__domain_set(p, l->domain, "uuid", l->uuid);
+		note = xasprintf("agent %s: %s, kernel %s, %u CPUs", l->addr, l->hostname, l->kernel, l->ncpus);
+		profile__domain_set(p, l->domain, "note", note);
+		d->clock_offset_ns = l->offset_ns;
+		d->dirty = true;
+		delta_state__init(&l->delta, l->domain, (uint32_t)c->n_events);
+	}
+	c->host_start = host_start;
+	c->bucket_ns = bucket_ns;
+}
+
+static void apply_started(struct coordinator *c, struct agent_link *l, struct profile *p, const struct wbuf *in,
+			  uint64_t host_start, uint64_t bucket_ns)
+{
+	struct rbuf rb;
+	rbuf_init(&rb, in->data, in->len);
+	l->agent_start_ns = rbuf_u64(&rb);
+	if (!rbuf_ok(&rb)) {
+		link_fail(c, l, "malformed STARTED");
+		return;
+	}
+	l->start_skew_ns = (int64_t)(l->agent_start_ns - (uint64_t)l->offset_ns) - (int64_t)host_start;
+	if (bucket_ns)
+		l->delta.bucket_shift = (int32_t)((l->start_skew_ns + (int64_t)bucket_ns / 2) / (int64_t)bucket_ns);
+	if (l->domain) {
+		profile__domain_at(p, l->domain)->start_skew_ns = l->start_skew_ns;
+		profile__domain_at(p, l->domain)->dirty = true;
+	}
+	logf_(c, false, "agent %s: started, skew %+.3f ms against the host", l->name, (double)l->start_skew_ns / 1e6);
+}
+
+static void mark_incomplete(struct agent_link *l, struct profile *p, const char *why)
+{
+	struct profile_domain *d;
+	_cleanup_free_ char *note = NULL;
+	if (!l->domain)
+		return;
+	d = profile__domain_at(p, l->domain);
+	d->complete = false;
+	d->dirty = true;
+	note = xasprintf("incomplete: %s", why);
+	profile__domain_set(p, l->domain, "note", note);
+}
+
+/* Handle one frame from a running agent. Returns false when the link failed. */
+static bool handle_frame(struct coordinator *c, struct agent_link *l, struct profile *p, uint8_t type,
+			 const struct wbuf *in)
+{
+	switch (type) {
+	case MSG_STARTED:
+		apply_started(c, l, p, in, c->host_start, c->bucket_ns);
+		return l->state != AGENT_FAILED;
+	case MSG_DATA:
+		if (delta__apply(&l->delta, p, in->data, in->len) < 0) {
+			link_fail(c, l, "invalid DATA frame (%zu bytes): dropping this agent", in->len);
+			return false;
+		}
+		l->data_frames++;
+		return true;
+	case MSG_FINAL: {
+		struct rbuf rb;
+		rbuf_init(&rb, in->data, in->len);
+		l->final_samples = rbuf_u64(&rb);
+		l->final_lost = rbuf_u64(&rb);
+		if (!rbuf_ok(&rb)) {
+			link_fail(c, l, "malformed FINAL");
+			return false;
+		}
+		return true;
+	}
+	case MSG_BYE:
+		l->state = AGENT_DONE;
+		return true;
+	case MSG_ERROR: {
+		struct rbuf rb;
+		_cleanup_free_ char *msg = NULL;
+		rbuf_init(&rb, in->data, in->len);
+		msg = rbuf_str(&rb, 4096);
+		strip_controls(msg);
+		link_fail(c, l, "the agent reports: %s", msg ? msg : "(unreadable)");
+		return false;
+	}
+	default:
+		link_fail(c, l, "unexpected %s during the recording", proto_msg__name(type));
+		return false;
+	}
+}
+
+static void poll_link(struct coordinator *c, struct agent_link *l, struct profile *p, int timeout_ms)
+{
+	struct wbuf in;
+	wbuf_init(&in);
+	for (int budget = 64; budget > 0 && l->state == AGENT_RUNNING; budget--) {
+		uint8_t type;
+		int r = channel__recv(&l->ch, timeout_ms, &type, &in);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			link_fail(c, l, "%s", r == -ECONNRESET ? "connection lost (VM stopped or network cut)"
+							       : "malformed or forged frame");
+			break;
+		}
+		l->last_frame_ns = clock_monotonic_ns();
+		if (!handle_frame(c, l, p, type, &in))
+			break;
+		timeout_ms = 0;
+	}
+	if (l->state == AGENT_RUNNING && clock_monotonic_ns() - l->last_frame_ns > STALL_NS)
+		link_fail(c, l, "no data for %llu s", (unsigned long long)(STALL_NS / 1000000000ULL));
+	if (l->state == AGENT_FAILED)
+		mark_incomplete(l, p, l->error);
+	wbuf_release(&in);
+}
+
+void coordinator__poll(struct coordinator *c, struct profile *p)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->links[i].state == AGENT_RUNNING)
+			poll_link(c, &c->links[i], p, 0);
+}
+
+void coordinator__stop(struct coordinator *c, struct profile *p, int timeout_ms)
+{
+	uint64_t deadline = clock_monotonic_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	for (size_t i = 0; i < c->n; i++) {
+		struct agent_link *l = &c->links[i];
+		if (l->state == AGENT_RUNNING)
+			link_send(c, l, MSG_STOP, NULL);
+		if (l->state == AGENT_FAILED)
+			mark_incomplete(l, p, l->error);
+	}
+	for (;;) {
+		bool running = false;
+		uint64_t now = clock_monotonic_ns();
+		for (size_t i = 0; i < c->n; i++) {
+			struct agent_link *l = &c->links[i];
+			if (l->state != AGENT_RUNNING)
+				continue;
+			/* the stall watchdog does not apply while draining */
+			l->last_frame_ns = now;
+			poll_link(c, l, p, 50);
+			running |= l->state == AGENT_RUNNING;
+		}
+		if (!running)
+			break;
+		if (clock_monotonic_ns() >= deadline) {
+			for (size_t i = 0; i < c->n; i++)
+				if (c->links[i].state == AGENT_RUNNING) {
+					link_fail(c, &c->links[i], "did not finish within %d ms after STOP", timeout_ms);
+					mark_incomplete(&c->links[i], p, c->links[i].error);
+				}
+			break;
+		}
+	}
+}

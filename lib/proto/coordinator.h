@@ -1,0 +1,76 @@
+/* coordinator: the host side of coordinated recording. It connects to
+ * every agent, authenticates, sends SETUP, measures each agent's clock
+ * offset, arms everyone, starts everyone at one instant, merges the DATA
+ * each agent streams into the host's profile under that VM's domain, and
+ * stops and drains everyone at the end. An agent that fails mid-session is
+ * marked and dropped; the recording goes on. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../aggregate/profile.h"
+#include "../events/events.h"
+#include "channel.h"
+#include "delta.h"
+
+enum agent_state { AGENT_NEW, AGENT_CONNECTED, AGENT_READY, AGENT_RUNNING, AGENT_DONE, AGENT_FAILED };
+
+struct agent_link {
+	char *name; /* the VM's domain name */
+	char *addr;
+	bool optional;
+	enum agent_state state;
+	struct channel ch;
+	char *error;
+	/* from AUTH_OK */
+	char *hostname, *kernel, *uuid, *events, *version;
+	uint32_t ncpus;
+	/* clock: agent CLOCK_MONOTONIC minus host CLOCK_MONOTONIC */
+	int64_t offset_ns;
+	uint64_t rtt_ns;
+	int64_t start_skew_ns;
+	uint64_t agent_start_ns; /* agent clock at its enable */
+	char **used_events;      /* per session event: what the agent samples */
+	char *kallsyms;          /* the guest's /proc/kallsyms, if sent */
+	size_t kallsyms_len;
+	uint32_t domain;
+	struct delta_state delta;
+	uint64_t last_frame_ns;
+	uint64_t data_frames;
+	uint64_t final_samples, final_lost;
+};
+
+typedef void (*coordinator_log_fn)(void *ctx, bool is_error, const char *msg);
+
+struct coordinator {
+	struct agent_link *links;
+	size_t n;
+	unsigned char key[PROTO_KEY_BYTES];
+	size_t n_events;
+	uint64_t host_start, bucket_ns; /* the host's timeline, for aligning agents' */
+	coordinator_log_fn log;
+	void *log_ctx;
+};
+
+void coordinator__init(struct coordinator *c, const unsigned char key[PROTO_KEY_BYTES], coordinator_log_fn log,
+		       void *ctx);
+void coordinator__release(struct coordinator *c);
+/* "NAME=ADDR" */
+int coordinator__add(struct coordinator *c, const char *spec, bool optional, char **ret_error);
+
+/* Connect and authenticate every agent. -1 with *ret_error when a required
+ * agent cannot be reached or refuses; optional ones are only logged. */
+int coordinator__connect(struct coordinator *c, int timeout_ms, char **ret_error);
+/* SETUP, clock synchronisation, and ARM. */
+int coordinator__prepare(struct coordinator *c, const struct event_spec *events, size_t n_events,
+			 const struct event_defaults *defaults, bool callchain, char **ret_error);
+/* Send START for host clock instant host_t0 (in the future). */
+void coordinator__start(struct coordinator *c, uint64_t host_t0);
+/* Attach each agent to the host profile (after the host's VMs are known):
+ * its domain, and the timeline alignment against host_start. */
+void coordinator__attach(struct coordinator *c, struct profile *p, uint64_t host_start, uint64_t bucket_ns);
+/* Non-blocking: take every frame that arrived and merge it. */
+void coordinator__poll(struct coordinator *c, struct profile *p);
+/* STOP everyone and collect their last data (at most timeout_ms). */
+void coordinator__stop(struct coordinator *c, struct profile *p, int timeout_ms);

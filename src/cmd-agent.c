@@ -1,0 +1,487 @@
+/* domprof agent: runs inside a guest, samples it with the same sampler and
+ * symbolizer as the host, and streams the result to one coordinator at a
+ * time (`domprof record --agent`). domprof keygen writes the pre-shared key
+ * both sides use. Protocol: docs/protocol.md; threat model:
+ * docs/security.md. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/collect/recorder.h"
+#include "../lib/proto/channel.h"
+#include "../lib/proto/delta.h"
+#include "../lib/proto/wire.h"
+#include "domprof.h"
+
+#define HANDSHAKE_TIMEOUT_MS 5000
+#define IDLE_TIMEOUT_MS 60000
+#define SEND_TIMEOUT_MS 5000
+#define MAX_START_WAIT_NS (5ULL * 1000000000ULL)
+
+static volatile sig_atomic_t agent_stop;
+static void on_agent_signal(int sig) { agent_stop = sig; }
+
+static void agent_log(const char *fmt, ...) PRINTF(1, 2);
+static void agent_log(const char *fmt, ...)
+{
+	va_list ap;
+	char ts[32];
+	time_t now = time(NULL);
+	if (quiet)
+		return;
+	strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&now));
+	fprintf(stderr, "domprof agent %s: ", ts);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int send_error(struct channel *ch, const char *fmt, ...) PRINTF(2, 3);
+static int send_error(struct channel *ch, const char *fmt, ...)
+{
+	va_list ap;
+	struct strbuf sb;
+	struct wbuf w;
+	strbuf_init(&sb);
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	agent_log("error: %s", sb.buf);
+	wbuf_init(&w);
+	wbuf_str(&w, sb.buf);
+	channel__send(ch, MSG_ERROR, w.data, w.len, false, 1000);
+	wbuf_release(&w);
+	strbuf_release(&sb);
+	return -1;
+}
+
+static char *read_trimmed(const char *path)
+{
+	char *text = NULL;
+	if (read_file(path, &text, NULL) < 0)
+		return xstrdup("");
+	text[strcspn(text, "\n")] = '\0';
+	return text;
+}
+
+static void build_info(struct wbuf *w)
+{
+	char host[256] = "";
+	struct utsname u;
+	_cleanup_free_ char *uuid = read_trimmed("/sys/class/dmi/id/product_uuid");
+	struct strbuf events;
+	size_t n;
+	const struct event_name *gen = events__generic(&n);
+	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	gethostname(host, sizeof(host) - 1);
+	uname(&u);
+	for (char *p = uuid; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	strbuf_init(&events);
+	for (size_t i = 0; i < n; i++) {
+		struct event_spec e;
+		if (event_spec__parse(gen[i].name, NULL, &e, NULL) < 0)
+			continue;
+		if (event_spec__probe(&e, true) == 0)
+			strbuf_addf(&events, "%s%s", events.len ? "," : "", e.name);
+		event_spec__release(&e);
+	}
+	wbuf_str(w, host);
+	wbuf_str(w, u.release);
+	wbuf_str(w, uuid);
+	wbuf_u32(w, (uint32_t)(ncpus > 0 ? ncpus : 1));
+	wbuf_u64(w, clock_monotonic_ns());
+	wbuf_str(w, events.buf);
+	wbuf_str(w, DOMPROF_VERSION_STRING);
+	strbuf_release(&events);
+}
+
+struct agent_session {
+	struct channel ch;
+	struct event_spec *events;
+	size_t n_events;
+	struct event_defaults defaults;
+	bool callchain;
+	uint32_t flush_ms;
+	struct recorder rec;
+	bool armed, running;
+	int listen_fd;
+};
+
+static void session_release(struct agent_session *s)
+{
+	if (s->armed)
+		recorder__release(&s->rec);
+	event_list__free(s->events, s->n_events);
+	channel__release(&s->ch);
+}
+
+/* SETUP: the events to sample. One the guest cannot open (no vPMU) is
+ * replaced by cpu-clock, and the coordinator is told. */
+static int handle_setup(struct agent_session *s, const struct wbuf *in)
+{
+	struct rbuf rb;
+	uint32_t n;
+	struct wbuf w;
+	rbuf_init(&rb, in->data, in->len);
+	n = rbuf_u32(&rb);
+	if (!rbuf_ok(&rb) || n == 0 || n > 64)
+		return send_error(&s->ch, "malformed SETUP");
+	s->events = xcalloc(n, sizeof(*s->events));
+	char **names = xcalloc(n, sizeof(char *));
+	for (uint32_t i = 0; i < n; i++)
+		names[i] = rbuf_str(&rb, 1024);
+	s->defaults.freq = rbuf_u64(&rb);
+	s->defaults.period = rbuf_u64(&rb);
+	s->callchain = rbuf_u8(&rb);
+	s->flush_ms = rbuf_u32(&rb);
+	if (!rbuf_ok(&rb) || s->flush_ms < 50 || s->flush_ms > 10000 || (!s->defaults.freq && !s->defaults.period)) {
+		for (uint32_t i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+		return send_error(&s->ch, "malformed SETUP");
+	}
+	wbuf_init(&w);
+	wbuf_u32(&w, n);
+	for (uint32_t i = 0; i < n; i++) {
+		char *err = NULL;
+		int r = event_spec__parse(names[i], &s->defaults, &s->events[i], &err);
+		free(err);
+		if (r == 0 && event_spec__probe(&s->events[i], true) < 0) {
+			event_spec__release(&s->events[i]);
+			r = -1;
+		}
+		if (r < 0) {
+			/* keep the period semantics: a clock at the same rate */
+			if (event_spec__parse("cpu-clock", &s->defaults, &s->events[i], NULL) < 0) {
+				wbuf_release(&w);
+				return send_error(&s->ch, "cannot open any event");
+			}
+			/* two substituted events must not share a name */
+			for (uint32_t j = 0; j < i; j++)
+				if (streq(s->events[j].name, s->events[i].name)) {
+					char *nn = xasprintf("cpu-clock (for %s)", names[i]);
+					free(s->events[i].name);
+					s->events[i].name = nn;
+				}
+		}
+		s->n_events = i + 1;
+		wbuf_str(&w, s->events[i].name);
+	}
+	for (uint32_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	channel__send(&s->ch, MSG_SETUP_OK, w.data, w.len, false, SEND_TIMEOUT_MS);
+	wbuf_release(&w);
+	/* Our kernel's symbols, so the host can name its own guest-mode
+	 * samples of this VM (the passive view). Empty when unreadable. */
+	{
+		char *text = NULL;
+		size_t len = 0;
+		if (read_file("/proc/kallsyms", &text, &len) < 0 || !strncmp(text, "0000000000000000", 16)) {
+			free(text);
+			text = NULL;
+			len = 0;
+		}
+		channel__send(&s->ch, MSG_KALLSYMS, text, len, true, SEND_TIMEOUT_MS);
+		free(text);
+	}
+	agent_log("setup: %u event%s, %s, data every %u ms", n, n == 1 ? "" : "s",
+		  s->callchain ? "call graphs" : "no call graphs", s->flush_ms);
+	return 0;
+}
+
+static int handle_arm(struct agent_session *s)
+{
+	struct recorder_config cfg = {
+		.events = s->events,
+		.n_events = s->n_events,
+		.system_wide = true,
+		.callchain = s->callchain,
+	};
+	char *err = NULL;
+	if (!s->n_events)
+		return send_error(&s->ch, "ARM before SETUP");
+	if (recorder__open(&s->rec, &cfg, &err) < 0) {
+		send_error(&s->ch, "cannot open the events: %s", err);
+		free(err);
+		return -1;
+	}
+	s->armed = true;
+	/* The guest's idle loop is not work the host pays for: a halted vCPU
+	 * does not run. Leaving it out keeps the merged view honest. */
+	s->rec.collector.skip_idle = true;
+	channel__send(&s->ch, MSG_ARMED, NULL, 0, false, SEND_TIMEOUT_MS);
+	return 0;
+}
+
+static int send_data(struct agent_session *s)
+{
+	struct wbuf w;
+	int r;
+	wbuf_init(&w);
+	delta__encode(&s->rec.profile, &w);
+	r = channel__send(&s->ch, MSG_DATA, w.data, w.len, true, SEND_TIMEOUT_MS);
+	wbuf_release(&w);
+	return r;
+}
+
+/* Sample until STOP, streaming DATA. */
+static int record_loop(struct agent_session *s)
+{
+	uint64_t next = clock_monotonic_ns() + (uint64_t)s->flush_ms * 1000000ULL;
+	struct wbuf in;
+	int ret = 0;
+	wbuf_init(&in);
+	while (!agent_stop) {
+		uint8_t type;
+		int r;
+		recorder__step(&s->rec, 50);
+		r = channel__recv(&s->ch, 0, &type, &in);
+		if (r < 0) {
+			agent_log("coordinator %s: %s; stopping", s->ch.peer,
+				  r == -ECONNRESET ? "connection closed" : "malformed frame");
+			ret = -1;
+			break;
+		}
+		if (r == 1) {
+			if (type == MSG_STOP)
+				break;
+			if (type == MSG_PING) {
+				struct rbuf rb;
+				struct wbuf w;
+				uint64_t t1;
+				rbuf_init(&rb, in.data, in.len);
+				t1 = rbuf_u64(&rb);
+				wbuf_init(&w);
+				wbuf_u64(&w, t1);
+				wbuf_u64(&w, clock_monotonic_ns());
+				channel__send(&s->ch, MSG_PONG, w.data, w.len, false, SEND_TIMEOUT_MS);
+				wbuf_release(&w);
+				continue;
+			}
+			send_error(&s->ch, "unexpected %s while recording", proto_msg__name(type));
+			ret = -1;
+			break;
+		}
+		if (s->listen_fd >= 0) {
+			/* One coordinator at a time: others are turned away. */
+			struct pollfd p = { .fd = s->listen_fd, .events = POLLIN };
+			if (poll(&p, 1, 0) == 1) {
+				int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+				if (fd >= 0)
+					close(fd);
+			}
+		}
+		if (clock_monotonic_ns() >= next) {
+			if (send_data(s) < 0) {
+				agent_log("coordinator %s stopped reading; stopping", s->ch.peer);
+				ret = -1;
+				break;
+			}
+			next = clock_monotonic_ns() + (uint64_t)s->flush_ms * 1000000ULL;
+		}
+	}
+	recorder__stop(&s->rec);
+	if (ret == 0) {
+		struct wbuf w;
+		uint64_t samples = 0, lost = recorder__lost(&s->rec);
+		for (size_t e = 0; e < s->n_events; e++)
+			samples += s->rec.collector.stats[e].samples;
+		if (send_data(s) == 0) {
+			wbuf_init(&w);
+			wbuf_u64(&w, samples);
+			wbuf_u64(&w, lost);
+			channel__send(&s->ch, MSG_FINAL, w.data, w.len, false, SEND_TIMEOUT_MS);
+			channel__send(&s->ch, MSG_BYE, NULL, 0, false, SEND_TIMEOUT_MS);
+			wbuf_release(&w);
+		}
+		agent_log("session done: %llu samples, %llu lost", (unsigned long long)samples, (unsigned long long)lost);
+	}
+	wbuf_release(&in);
+	return ret;
+}
+
+static int handle_start(struct agent_session *s, const struct wbuf *in)
+{
+	struct rbuf rb;
+	uint64_t t0, now;
+	struct wbuf w;
+	if (!s->armed)
+		return send_error(&s->ch, "START before ARM");
+	rbuf_init(&rb, in->data, in->len);
+	t0 = rbuf_u64(&rb);
+	if (!rbuf_ok(&rb))
+		return send_error(&s->ch, "malformed START");
+	now = clock_monotonic_ns();
+	/* Start at the agreed instant (bounded: a bad clock cannot park us). */
+	if (t0 > now && t0 - now < MAX_START_WAIT_NS) {
+		struct timespec ts = { .tv_sec = (time_t)(t0 / 1000000000ULL), .tv_nsec = (long)(t0 % 1000000000ULL) };
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !agent_stop)
+			;
+	}
+	if (recorder__start(&s->rec) < 0)
+		return send_error(&s->ch, "cannot start sampling");
+	wbuf_init(&w);
+	wbuf_u64(&w, s->rec.start_ns);
+	channel__send(&s->ch, MSG_STARTED, w.data, w.len, false, SEND_TIMEOUT_MS);
+	wbuf_release(&w);
+	agent_log("recording (start %+.3f ms from the agreed instant)", ((double)s->rec.start_ns - (double)t0) / 1e6);
+	return record_loop(s);
+}
+
+static void serve(int fd, int listen_fd, const unsigned char *key)
+{
+	struct agent_session s = { .listen_fd = listen_fd };
+	struct wbuf in, w;
+	char *err = NULL;
+
+	channel__init(&s.ch, fd);
+	if (channel__handshake_server(&s.ch, key, HANDSHAKE_TIMEOUT_MS, &err) < 0) {
+		agent_log("rejected %s: %s", s.ch.peer, err);
+		free(err);
+		channel__release(&s.ch);
+		return;
+	}
+	agent_log("coordinator %s authenticated", s.ch.peer);
+	wbuf_init(&w);
+	build_info(&w);
+	channel__send(&s.ch, MSG_AUTH_OK, w.data, w.len, false, SEND_TIMEOUT_MS);
+	wbuf_release(&w);
+	wbuf_init(&in);
+	while (!agent_stop) {
+		uint8_t type;
+		int r = channel__recv(&s.ch, IDLE_TIMEOUT_MS, &type, &in);
+		if (r == 0) {
+			agent_log("coordinator %s idle for %d s; closing", s.ch.peer, IDLE_TIMEOUT_MS / 1000);
+			break;
+		}
+		if (r < 0) {
+			agent_log("coordinator %s: %s", s.ch.peer, r == -ECONNRESET ? "connection closed" : "malformed frame");
+			break;
+		}
+		if (type == MSG_SETUP && !s.n_events) {
+			if (handle_setup(&s, &in) < 0)
+				break;
+		} else if (type == MSG_PING) {
+			struct rbuf rb;
+			uint64_t t1;
+			rbuf_init(&rb, in.data, in.len);
+			t1 = rbuf_u64(&rb);
+			wbuf_init(&w);
+			wbuf_u64(&w, t1);
+			wbuf_u64(&w, clock_monotonic_ns());
+			channel__send(&s.ch, MSG_PONG, w.data, w.len, false, SEND_TIMEOUT_MS);
+			wbuf_release(&w);
+		} else if (type == MSG_ARM && !s.armed) {
+			if (handle_arm(&s) < 0)
+				break;
+		} else if (type == MSG_START) {
+			handle_start(&s, &in);
+			break;
+		} else if (type == MSG_STOP || type == MSG_BYE) {
+			break;
+		} else {
+			send_error(&s.ch, "unexpected %s", proto_msg__name(type));
+			break;
+		}
+	}
+	wbuf_release(&in);
+	session_release(&s);
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "once", no_argument, NULL, '1' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ 0 },
+	};
+	const char *listen_addr = NULL, *key_path = NULL;
+	unsigned char key[PROTO_KEY_BYTES];
+	bool once = false;
+	int c, r, lfd;
+	char *err = NULL;
+	struct sigaction sa = { .sa_handler = on_agent_signal };
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "l:k:q", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l': listen_addr = optarg; break;
+		case 'k': key_path = optarg; break;
+		case '1': once = true; break;
+		case 'q': quiet = true; break;
+		default:
+			usage("agent", stderr);
+			return 1;
+		}
+	}
+	if (optind < argc)
+		return error("unexpected argument '%s'", argv[optind]);
+	if (!listen_addr)
+		return error("--listen ADDR is required (tcp:0.0.0.0:7070 or vsock:any:7070)");
+	if (!key_path)
+		return error("--key FILE is required: the agent never runs without a key (make one with `domprof keygen FILE`)");
+	r = proto_key__load(key_path, key);
+	if (r == -EPERM)
+		return error("%s is readable by other users: the key must be private (chmod 600 %s)", key_path, key_path);
+	if (r == -EINVAL)
+		return error("%s is not a domprof key (64 hex digits; make one with `domprof keygen FILE`)", key_path);
+	if (r < 0)
+		return error("cannot read the key %s: %s", key_path, strerror(-r));
+	if (sodium_init() < 0)
+		return error("libsodium failed to initialise");
+	if (proto_addr__listen(listen_addr, &lfd, &err) < 0) {
+		error("%s", err);
+		free(err);
+		return 1;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	agent_log("listening on %s", listen_addr);
+	/* Tests and launch scripts wait for this line on stdout. */
+	printf("domprof agent listening on %s\n", listen_addr);
+	fflush(stdout);
+	while (!agent_stop) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		int fd;
+		if (poll(&p, 1, 500) <= 0)
+			continue;
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		serve(fd, lfd, key);
+		if (once)
+			break;
+	}
+	close(lfd);
+	sodium_memzero(key, sizeof(key));
+	agent_log("stopped");
+	return 0;
+}
+
+int cmd_keygen(int argc, char **argv)
+{
+	int r;
+	if (argc != 2)
+		return error("usage: domprof keygen FILE");
+	r = proto_key__generate(argv[1]);
+	if (r == -EEXIST)
+		return error("%s already exists; remove it first or choose another name", argv[1]);
+	if (r < 0)
+		return error("cannot write %s: %s", argv[1], strerror(-r));
+	info("wrote a new key to %s (mode 0600); copy it to the guest and give both sides --key", argv[1]);
+	return 0;
+}
