@@ -8,7 +8,7 @@
 #include "../lib/session/session.h"
 #include "domprof.h"
 
-enum { OPT_DOMAIN = 1000, OPT_LAYER, OPT_COMM, OPT_EVENT, OPT_SOURCE, OPT_NO_LAYERS };
+enum { OPT_DOMAIN = 1000, OPT_LAYER, OPT_COMM, OPT_EVENT, OPT_SOURCE, OPT_NO_LAYERS, OPT_CHILDREN, OPT_CALLERS, OPT_CALLEES };
 
 int cmd_report(int argc, char **argv)
 {
@@ -24,6 +24,9 @@ int cmd_report(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "source", required_argument, NULL, OPT_SOURCE },
 		{ "no-layers", no_argument, NULL, OPT_NO_LAYERS },
+		{ "children", no_argument, NULL, OPT_CHILDREN },
+		{ "callers", required_argument, NULL, OPT_CALLERS },
+		{ "callees", required_argument, NULL, OPT_CALLEES },
 		{ 0 },
 	};
 	const char *input = "domprof.db", *sort = "domain,layer,image,symbol";
@@ -82,6 +85,9 @@ int cmd_report(int argc, char **argv)
 			}
 			break;
 		case OPT_NO_LAYERS: no_layers = true; break;
+		case OPT_CHILDREN: q.children = true; break;
+		case OPT_CALLERS: q.callers = optarg; break;
+		case OPT_CALLEES: q.callees = optarg; break;
 		default:
 			usage("report", stderr);
 			ret = 1;
@@ -92,6 +98,12 @@ int cmd_report(int argc, char **argv)
 		ret = error("unexpected argument '%s' (the session is given with -i FILE)", argv[optind]);
 		goto out;
 	}
+	if (!!q.children + !!q.callers + !!q.callees > 1) {
+		ret = error("give one of --children, --callers, --callees");
+		goto out;
+	}
+	if ((q.callers || q.callees) && streq(sort, "domain,layer,image,symbol"))
+		sort = "symbol,image";
 	if (report_query__parse_keys(&q, sort, &err) < 0) {
 		ret = error("--sort: %s", err);
 		goto out;
@@ -114,7 +126,7 @@ int cmd_report(int argc, char **argv)
 	switch (format) {
 	case FORMAT_TEXT:
 		report__print_header(s, &layers, stdout);
-		if (!no_layers)
+		if (!no_layers && !q.callers && !q.callees)
 			report_layers__print_text(&layers, stdout);
 		report_table__print_text(&table, stdout);
 		break;

@@ -47,7 +47,7 @@ static const struct command commands[] = {
 	{ "report", cmd_report, "print the domain/layer table and top symbols of a session",
 	  "domprof report [-i FILE] [--sort KEYS] [--domain LIST] [--layer LIST] [--comm LIST]\n"
 	  "               [--event LIST] [--threshold PCT] [--limit N] [--format text|csv|json]\n"
-	  "               [--source merged|host|agent] [--no-layers]\n"
+	  "               [--source merged|host|agent] [--no-layers] [--children | --callers F | --callees F]\n"
 	  "  -i, --input FILE      session file (default domprof.db)\n"
 	  "  -s, --sort KEYS       grouping keys among domain,layer,comm,pid,tid,image,symbol\n"
 	  "                        (default domain,layer,image,symbol); rows are ordered by period\n"
@@ -59,12 +59,23 @@ static const struct command commands[] = {
 	  "  -n, --limit N         at most N rows (default 40 for text, all for csv/json)\n"
 	  "  -f, --format FMT      text (default), csv or json (docs/report-formats.md)\n"
 	  "      --source VIEW     merged (default), host or agent view of active VMs\n"
-	  "      --no-layers       text: skip the domain/layer table\n" },
+	  "      --no-layers       text: skip the domain/layer table\n"
+	  "      --children        (-g sessions) add each function's inclusive period: itself and its callees\n"
+	  "      --callers F       (-g sessions) who calls function F, by share of F's inclusive period\n"
+	  "      --callees F       (-g sessions) what F calls, and F's own (self) share\n" },
 	{ "list", cmd_list, "list the events and whether each works here",
 	  "domprof list [--all]\n"
 	  "  --all   also list every CPU-specific event libpfm4 knows for this CPU\n" },
 	{ "vms", cmd_vms, "list the VMs running on this host",
 	  "domprof vms [--vm NAME=PID]... [--format text|json]\n" },
+	{ "diff", cmd_diff, "compare two sessions row by row, optionally per unit of work",
+	  "domprof diff A.db B.db [--sort KEYS] [--per-a N] [--per-b M] [--domain LIST] [--layer LIST]\n"
+	  "               [--comm LIST] [--event LIST] [--source VIEW] [--threshold PCT] [--limit N]\n"
+	  "               [--format text|csv|json]\n"
+	  "  -s, --sort KEYS       rows to compare (default domain,layer,image,symbol)\n"
+	  "      --per-a N         divide A's values by N units of work (bytes, packets, requests)\n"
+	  "      --per-b M         divide B's values by M units of work\n"
+	  "  (filters, --threshold, --limit and --format as for report; rows sorted by |B - A|)\n" },
 	{ "stat", cmd_stat, "count events per domain and layer (no sampling)",
 	  "domprof stat [-a | -p PID | [--] CMD [ARGS...]] [-e EVENTS] [-d SECONDS] [--format text|csv|json]\n" },
 	{ "export", cmd_export, "export a session as pprof, folded stacks or JSON",

@@ -167,15 +167,26 @@ void report_table__print_text(const struct report_table *t, FILE *out)
 		if (show_comm && t->rows[i].comm)
 			comm_width = MAX(comm_width, MIN(strlen(t->rows[i].comm) + (t->rows[i].n_comms > 1 ? 5 : 0), (size_t)24));
 	}
-	fprintf(out, "Top rows by ");
+	bool children = t->query.children;
+	if (t->query.callers)
+		fprintf(out, "Callers of %s (%% of the period with %s on the stack), by ", t->query.callers, t->query.callers);
+	else if (t->query.callees)
+		fprintf(out, "Callees of %s (%% of the period with %s on the stack), by ", t->query.callees, t->query.callees);
+	else if (children)
+		fprintf(out, "Top functions by inclusive period (children: the function and its callees), by ");
+	else
+		fprintf(out, "Top rows by ");
 	for (size_t k = 0; k < t->query.n_keys; k++)
 		fprintf(out, "%s%s", k ? "," : "", report_key__name(t->query.keys[k]));
 	fprintf(out, " (%zu of %zu)\n", t->n_rows, t->n_rows_before_cut);
 	for (size_t e = 0; e < t->n_events; e++)
-		fprintf(out, "%-18.18s ", t->events[e].name);
+		fprintf(out, children ? "%-27.27s " : "%-18.18s ", t->events[e].name);
 	fputc('\n', out);
-	for (size_t e = 0; e < t->n_events; e++)
-		fprintf(out, "%9s %8s ", "samples", "%");
+	for (size_t e = 0; e < t->n_events; e++) {
+		if (children)
+			fprintf(out, "%8s ", "children");
+		fprintf(out, "%9s %8s ", "samples", children ? "self" : "%");
+	}
 	if (show_comm)
 		fprintf(out, " %-*s", (int)comm_width, "comm");
 	for (size_t k = 0; k < t->query.n_keys; k++) {
@@ -187,8 +198,11 @@ void report_table__print_text(const struct report_table *t, FILE *out)
 	fputc('\n', out);
 	for (size_t i = 0; i < t->n_rows; i++) {
 		const struct report_row *r = &t->rows[i];
-		for (size_t e = 0; e < t->n_events; e++)
+		for (size_t e = 0; e < t->n_events; e++) {
+			if (r->inclusive)
+				fprintf(out, "%7.2f%% ", pct(r->inclusive[e], t->total_period[e]));
 			fprintf(out, "%9llu %7.2f%% ", (unsigned long long)r->samples[e], pct(r->period[e], t->total_period[e]));
+		}
 		if (show_comm) {
 			char comm[64];
 			if (r->n_comms > 1)
@@ -220,8 +234,8 @@ void report_table__print_csv(const struct report_table *t, FILE *out)
 		strbuf_adds(&sb, report_key__name(t->query.keys[k]));
 	}
 	for (size_t e = 0; e < t->n_events; e++) {
-		const char *suffix[] = { "samples", "period", "percent" };
-		for (int j = 0; j < 3; j++) {
+		const char *suffix[] = { "samples", "period", "percent", "children_period", "children_percent" };
+		for (int j = 0; j < (t->query.children ? 5 : 3); j++) {
 			_cleanup_free_ char *col = xasprintf("%s:%s", t->events[e].name, suffix[j]);
 			strbuf_addc(&sb, ',');
 			strbuf_add_csv(&sb, col);
@@ -237,9 +251,13 @@ void report_table__print_csv(const struct report_table *t, FILE *out)
 				strbuf_addc(&sb, ',');
 			strbuf_add_csv(&sb, r->keys[k]);
 		}
-		for (size_t e = 0; e < t->n_events; e++)
+		for (size_t e = 0; e < t->n_events; e++) {
 			strbuf_addf(&sb, ",%llu,%llu,%.4f", (unsigned long long)r->samples[e], (unsigned long long)r->period[e],
 				    pct(r->period[e], t->total_period[e]));
+			if (r->inclusive)
+				strbuf_addf(&sb, ",%llu,%.4f", (unsigned long long)r->inclusive[e],
+					    pct(r->inclusive[e], t->total_period[e]));
+		}
 		strbuf_addc(&sb, '\n');
 		fputs(sb.buf, out);
 	}
@@ -390,6 +408,15 @@ void report__print_json(struct session *s, const struct report_layers *l, const 
 					strbuf_addf(&sb, ": %llu", (unsigned long long)r->period[e]);
 				else
 					strbuf_addf(&sb, ": %.4f", pct(r->period[e], t->total_period[e]));
+			}
+			if (r->inclusive) {
+				_cleanup_free_ char *cp = xasprintf("%s:children_period", t->events[e].name);
+				_cleanup_free_ char *cq = xasprintf("%s:children_percent", t->events[e].name);
+				strbuf_adds(&sb, ", ");
+				strbuf_add_json(&sb, cp);
+				strbuf_addf(&sb, ": %llu, ", (unsigned long long)r->inclusive[e]);
+				strbuf_add_json(&sb, cq);
+				strbuf_addf(&sb, ": %.4f", pct(r->inclusive[e], t->total_period[e]));
 			}
 		}
 		strbuf_adds(&sb, "}");

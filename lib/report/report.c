@@ -323,6 +323,10 @@ static const struct report_table *sort_table;
 static int row_cmp(const void *a, const void *b)
 {
 	const struct report_row *x = a, *y = b;
+	if (x->inclusive)
+		for (size_t e = 0; e < sort_table->n_events; e++)
+			if (x->inclusive[e] != y->inclusive[e])
+				return x->inclusive[e] > y->inclusive[e] ? -1 : 1;
 	for (size_t e = 0; e < sort_table->n_events; e++)
 		if (x->period[e] != y->period[e])
 			return x->period[e] > y->period[e] ? -1 : 1;
@@ -343,8 +347,41 @@ static void row_release(struct report_row *r)
 		free(r->keys[k]);
 	free(r->samples);
 	free(r->period);
+	free(r->inclusive);
 	free(r->comm);
 }
+
+/* Sort by period (inclusive first with --children), then cut. */
+static void finish_table(struct report_table *t, const struct report_query *rq)
+{
+	sort_table = t;
+	qsort(t->rows, t->n_rows, sizeof(*t->rows), row_cmp);
+	t->n_rows_before_cut = t->n_rows;
+	if (rq->threshold > 0) {
+		size_t w = 0;
+		for (size_t i = 0; i < t->n_rows; i++) {
+			bool keep = false;
+			for (size_t e = 0; e < t->n_events; e++)
+				if (t->total_period[e] &&
+				    100.0 * (double)(t->rows[i].inclusive ? t->rows[i].inclusive[e] : t->rows[i].period[e]) / (double)t->total_period[e] >=
+					    rq->threshold)
+					keep = true;
+			if (keep)
+				t->rows[w++] = t->rows[i];
+			else
+				row_release(&t->rows[i]);
+		}
+		t->n_rows = w;
+	}
+	if (rq->limit && t->n_rows > rq->limit) {
+		for (size_t i = rq->limit; i < t->n_rows; i++)
+			row_release(&t->rows[i]);
+		t->n_rows = rq->limit;
+	}
+}
+
+
+static int query_callgraph(struct session *s, const struct report_query *rq, struct report_table *t, char **ret_error);
 
 int report_table__query(struct session *s, const struct report_query *rq, struct report_table *t, char **ret_error)
 {
@@ -367,6 +404,15 @@ int report_table__query(struct session *s, const struct report_query *rq, struct
 	}
 	for (size_t k = 0; k < rq->n_keys; k++)
 		comm_is_key |= rq->keys[k] == KEY_COMM;
+	{
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(session__db(s), "SELECT 1 FROM frames LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
+			t->has_stacks = sqlite3_step(st) == SQLITE_ROW;
+			sqlite3_finalize(st);
+		}
+	}
+	if (rq->children || rq->callers || rq->callees)
+		return query_callgraph(s, rq, t, ret_error);
 
 	strbuf_init(&q.sql);
 	strbuf_adds(&q.sql, "SELECT ");
@@ -439,29 +485,256 @@ int report_table__query(struct session *s, const struct report_query *rq, struct
 		return -EIO;
 	}
 
-	sort_table = t;
-	qsort(t->rows, t->n_rows, sizeof(*t->rows), row_cmp);
-	t->n_rows_before_cut = t->n_rows;
-	if (rq->threshold > 0) {
-		size_t w = 0;
-		for (size_t i = 0; i < t->n_rows; i++) {
-			bool keep = false;
-			for (size_t e = 0; e < t->n_events; e++)
-				if (t->total_period[e] &&
-				    100.0 * (double)t->rows[i].period[e] / (double)t->total_period[e] >= rq->threshold)
-					keep = true;
-			if (keep)
-				t->rows[w++] = t->rows[i];
-			else
-				row_release(&t->rows[i]);
+	finish_table(t, rq);
+	return 0;
+}
+
+/* ---- call graphs ---- */
+
+struct cg_frame {
+	uint32_t parent, image, symbol;
+};
+
+struct cg_catalog {
+	char **images;  /* by id; [0] unused */
+	size_t n_images;
+	char **symbols;
+	size_t n_symbols;
+	struct cg_frame *frames;
+	size_t n_frames;
+};
+
+static void cg_catalog__release(struct cg_catalog *c)
+{
+	for (size_t i = 0; i < c->n_images; i++)
+		free(c->images[i]);
+	for (size_t i = 0; i < c->n_symbols; i++)
+		free(c->symbols[i]);
+	free(c->images);
+	free(c->symbols);
+	free(c->frames);
+}
+
+/* Load id -> text for a two-column table into a dense array. */
+static int load_names(struct session *s, const char *sql, char ***ret, size_t *ret_n)
+{
+	sqlite3_stmt *st;
+	char **v = NULL;
+	size_t cap = 0, n = 0;
+	if (sqlite3_prepare_v2(session__db(s), sql, -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		if (id <= 0 || id > (1 << 28))
+			continue;
+		ARRAY_GROW(v, cap, (size_t)id + 1);
+		free(v[id]);
+		v[id] = xstrdup(name ? name : "");
+		n = MAX(n, (size_t)id + 1);
+	}
+	sqlite3_finalize(st);
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static int cg_catalog__load(struct session *s, struct cg_catalog *c)
+{
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	memset(c, 0, sizeof(*c));
+	if (load_names(s, "SELECT id, path FROM images", &c->images, &c->n_images) < 0 ||
+	    load_names(s, "SELECT id, name FROM symbols", &c->symbols, &c->n_symbols) < 0)
+		return -EIO;
+	if (sqlite3_prepare_v2(session__db(s), "SELECT id, parent_id, image_id, symbol_id FROM frames", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -EIO;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		if (id <= 0 || id > (1 << 28))
+			continue;
+		ARRAY_GROW(c->frames, cap, (size_t)id + 1);
+		c->frames[id].parent = (uint32_t)sqlite3_column_int64(st, 1);
+		c->frames[id].image = (uint32_t)sqlite3_column_int64(st, 2);
+		c->frames[id].symbol = (uint32_t)sqlite3_column_int64(st, 3);
+		c->n_frames = MAX(c->n_frames, (size_t)id + 1);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static const char *cg_name(char **names, size_t n, uint32_t id, const char *none)
+{
+	return id && id < n && names[id] ? names[id] : none;
+}
+
+struct cg_entry {
+	const char *image, *symbol;
+};
+
+/* The function-level chain of a sample, innermost first. */
+static size_t cg_chain(const struct cg_catalog *c, uint32_t stack, uint32_t image, uint32_t symbol,
+		       struct cg_entry *out, size_t max)
+{
+	size_t n = 0;
+	if (!stack) {
+		out[n].image = cg_name(c->images, c->n_images, image, "[unknown]");
+		out[n].symbol = cg_name(c->symbols, c->n_symbols, symbol, "[unknown]");
+		return 1;
+	}
+	/* Bounded walk: a corrupt session cannot loop us forever. */
+	for (uint32_t f = stack; f && f < c->n_frames && n < max; f = c->frames[f].parent) {
+		out[n].image = cg_name(c->images, c->n_images, c->frames[f].image, "[unknown]");
+		out[n].symbol = cg_name(c->symbols, c->n_symbols, c->frames[f].symbol, "[unknown]");
+		n++;
+	}
+	return n;
+}
+
+static int query_callgraph(struct session *s, const struct report_query *rq, struct report_table *t, char **ret_error)
+{
+	static const enum report_key sample_keys[] = { KEY_DOMAIN, KEY_LAYER, KEY_COMM, KEY_PID, KEY_TID };
+	const char *target = rq->callers ? rq->callers : rq->callees;
+	struct cg_catalog cat;
+	struct query_text q = { 0 };
+	struct pivot pv = { 0 };
+	sqlite3_stmt *st = NULL;
+	struct cg_entry *chain = xmalloc(1024 * sizeof(*chain));
+	int r, rc;
+	bool found_target = false;
+
+	if (!t->has_stacks) {
+		*ret_error = xasprintf("%s has no call stacks: record with -g for --children, --callers and --callees",
+				       session__path(s));
+		free(chain);
+		return -ENODATA;
+	}
+	if (cg_catalog__load(s, &cat) < 0) {
+		*ret_error = xasprintf("cannot read the call stacks of %s: %s", session__path(s), session__error(s));
+		free(chain);
+		return -EIO;
+	}
+	strbuf_init(&q.sql);
+	strbuf_adds(&q.sql, "SELECT ");
+	for (size_t k = 0; k < ARRAY_SIZE(sample_keys); k++)
+		strbuf_addf(&q.sql, "%s, ", key_sql[sample_keys[k]]);
+	strbuf_addf(&q.sql, "s.image_id, s.symbol_id, s.stack_id, s.event_id, SUM(s.count), SUM(%s)", period_expr(rq->source));
+	add_from_where(&q, rq);
+	strbuf_adds(&q.sql, " GROUP BY ");
+	for (size_t k = 0; k < ARRAY_SIZE(sample_keys); k++)
+		strbuf_addf(&q.sql, "%s, ", key_sql[sample_keys[k]]);
+	strbuf_adds(&q.sql, "s.image_id, s.symbol_id, s.stack_id, s.event_id");
+	r = prepare_query(s, &q, &st, ret_error);
+	strbuf_release(&q.sql);
+	if (r < 0) {
+		cg_catalog__release(&cat);
+		free(chain);
+		return r;
+	}
+	hmap_init(&pv.index);
+	pv.t = t;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *skeys[5];
+		int e = event_index(t->events, t->n_events, (uint32_t)sqlite3_column_int64(st, 8));
+		uint64_t count = (uint64_t)sqlite3_column_int64(st, 9);
+		uint64_t period = (uint64_t)sqlite3_column_int64(st, 10);
+		size_t n;
+		if (e < 0)
+			continue;
+		for (size_t k = 0; k < 5; k++) {
+			skeys[k] = (const char *)sqlite3_column_text(st, (int)k);
+			if (!skeys[k])
+				skeys[k] = "";
 		}
-		t->n_rows = w;
+		n = cg_chain(&cat, (uint32_t)sqlite3_column_int64(st, 7), (uint32_t)sqlite3_column_int64(st, 5),
+			     (uint32_t)sqlite3_column_int64(st, 6), chain, 1024);
+		if (!n)
+			continue;
+		/* Each row key: the sample's own keys, and image/symbol of the
+		 * function the row is about. */
+		if (rq->children) {
+			t->total_samples[e] += count;
+			t->total_period[e] += period;
+			for (size_t i = 0; i < n; i++) {
+				const char *keys[KEY__COUNT];
+				struct report_row *row;
+				bool seen = false;
+				for (size_t j = 0; j < i && !seen; j++)
+					seen = streq(chain[j].symbol, chain[i].symbol) && streq(chain[j].image, chain[i].image);
+				if (seen) /* recursion: count a sample once per function */
+					continue;
+				for (size_t k = 0; k < rq->n_keys; k++) {
+					enum report_key key = rq->keys[k];
+					keys[k] = key == KEY_IMAGE ? chain[i].image : key == KEY_SYMBOL ? chain[i].symbol : skeys[key];
+				}
+				row = pivot_row(&pv, keys, rq->n_keys);
+				if (!row->comm)
+					row->comm = xstrdup(skeys[KEY_COMM]);
+				if (!row->inclusive)
+					row->inclusive = xcalloc(t->n_events, sizeof(uint64_t));
+				row->inclusive[e] += period;
+				if (i == 0) {
+					row->samples[e] += count;
+					row->period[e] += period;
+				}
+			}
+			continue;
+		}
+		/* --callers / --callees: where the target sits in this chain. */
+		{
+			size_t at = n;
+			const char *keys[KEY__COUNT];
+			struct cg_entry rel;
+			struct report_row *row;
+			if (rq->callers) {
+				for (size_t i = 0; i < n && at == n; i++)
+					if (streq(chain[i].symbol, target))
+						at = i;
+			} else {
+				for (size_t i = n; i-- > 0 && at == n;)
+					if (streq(chain[i].symbol, target))
+						at = i;
+			}
+			if (at == n)
+				continue;
+			found_target = true;
+			if (rq->callers)
+				rel = at + 1 < n ? chain[at + 1] : (struct cg_entry){ "", "(no caller: stack root)" };
+			else
+				rel = at > 0 ? chain[at - 1] : (struct cg_entry){ chain[at].image, "(self)" };
+			for (size_t k = 0; k < rq->n_keys; k++) {
+				enum report_key key = rq->keys[k];
+				keys[k] = key == KEY_IMAGE ? rel.image : key == KEY_SYMBOL ? rel.symbol : skeys[key];
+			}
+			row = pivot_row(&pv, keys, rq->n_keys);
+			if (!row->comm)
+				row->comm = xstrdup(skeys[KEY_COMM]);
+			row->samples[e] += count;
+			row->period[e] += period;
+			t->total_samples[e] += count;
+			t->total_period[e] += period;
+		}
 	}
-	if (rq->limit && t->n_rows > rq->limit) {
-		for (size_t i = rq->limit; i < t->n_rows; i++)
-			row_release(&t->rows[i]);
-		t->n_rows = rq->limit;
+	sqlite3_finalize(st);
+	hmap_release(&pv.index);
+	free(pv.comm_period);
+	cg_catalog__release(&cat);
+	free(chain);
+	if (rc != SQLITE_DONE) {
+		*ret_error = xasprintf("cannot read %s: %s", session__path(s), session__error(s));
+		return -EIO;
 	}
+	if (target && !found_target) {
+		*ret_error = xasprintf("no call stack of %s contains a function named '%s'", session__path(s), target);
+		return -ENOENT;
+	}
+	/* Keep the inclusive array on every row for a uniform output. */
+	if (rq->children)
+		for (size_t i = 0; i < t->n_rows; i++)
+			if (!t->rows[i].inclusive)
+				t->rows[i].inclusive = xcalloc(t->n_events, sizeof(uint64_t));
+	finish_table(t, rq);
 	return 0;
 }
 

@@ -47,6 +47,10 @@ struct report_query {
 	double threshold; /* percent; rows below it in every event are dropped */
 	size_t limit;     /* 0 = no limit */
 	enum report_source source;
+	/* Call-graph views (sessions recorded with -g): */
+	bool children;    /* inclusive ("children") period per row, rows by it */
+	char *callers;    /* rows are the callers of this function */
+	char *callees;    /* rows are the callees of this function */
 };
 /* Parse "domain,layer,image" into q->keys. -EINVAL with *ret_error. */
 int report_query__parse_keys(struct report_query *q, const char *text, char **ret_error);
@@ -70,6 +74,7 @@ struct report_row {
 	size_t n_comms;
 	uint64_t min_address, max_address; /* for [unknown] symbols */
 	bool unknown_symbol;
+	uint64_t *inclusive;    /* --children: period of samples with this function on the stack */
 };
 
 struct report_table {
@@ -81,6 +86,7 @@ struct report_table {
 	struct report_row *rows;
 	size_t n_rows;
 	size_t n_rows_before_cut;    /* before threshold and limit */
+	bool has_stacks;             /* the session holds call stacks */
 };
 
 /* Column order for one domain: the layers a domain of this kind can have. */

@@ -1,9 +1,11 @@
 /* split: one thread doing 60/30/10 of its work in three functions —
  * split_sixty and split_thirty in this PIE executable, libwork_ten in a
- * shared library. Runs for the given seconds (default 3).
- *   usage: split [SECONDS] */
+ * shared library. Runs for the given seconds (default 3), or a fixed amount
+ * of work: -n ROUNDS.
+ *   usage: split [SECONDS | -n ROUNDS] */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "work.h"
@@ -20,10 +22,11 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-	double seconds = argc > 1 ? atof(argv[1]) : 3.0;
+	long fixed = argc > 2 && !strcmp(argv[1], "-n") ? atol(argv[2]) : 0;
+	double seconds = argc > 1 && !fixed ? atof(argv[1]) : 3.0;
 	double end = now() + seconds;
 	long rounds = 0;
-	while (now() < end) {
+	while (fixed ? rounds < fixed : now() < end) {
 		split_sixty(600);
 		split_thirty(300);
 		libwork_ten(100);
