@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/collect/code.h"
 #include "../lib/collect/recorder.h"
 #include "../lib/proto/channel.h"
 #include "../lib/proto/delta.h"
@@ -235,6 +236,42 @@ static int send_data(struct agent_session *s)
 	return r;
 }
 
+struct code_message {
+	struct wbuf w;
+	uint32_t n;
+};
+
+static void add_code(const struct symbol_code *sc, void *ctx)
+{
+	struct code_message *m = ctx;
+	wbuf_u32(&m->w, sc->symbol);
+	wbuf_u64(&m->w, sc->address);
+	wbuf_blob(&m->w, sc->code, sc->len);
+	wbuf_u32(&m->w, (uint32_t)sc->n_lines);
+	for (size_t i = 0; i < sc->n_lines; i++) {
+		wbuf_u64(&m->w, sc->lines[i].address);
+		wbuf_str(&m->w, sc->lines[i].file);
+		wbuf_u32(&m->w, (uint32_t)sc->lines[i].line);
+	}
+	m->n++;
+}
+
+/* The code of the guest's hottest functions, for annotate on the host.
+ * Symbol ids are ours: every symbol was already sent in DATA. */
+static void send_code(struct agent_session *s)
+{
+	struct code_message m = { .n = 0 };
+	struct wbuf out;
+	wbuf_init(&m.w);
+	collector__collect_code(&s->rec.collector, 32, 0.002, add_code, &m);
+	wbuf_init(&out);
+	wbuf_u32(&out, m.n);
+	wbuf_put(&out, m.w.data, m.w.len);
+	channel__send(&s->ch, MSG_CODE, out.data, out.len, true, SEND_TIMEOUT_MS);
+	wbuf_release(&out);
+	wbuf_release(&m.w);
+}
+
 /* Sample until STOP, streaming DATA. */
 static int record_loop(struct agent_session *s)
 {
@@ -298,6 +335,7 @@ static int record_loop(struct agent_session *s)
 		for (size_t e = 0; e < s->n_events; e++)
 			samples += s->rec.collector.stats[e].samples;
 		if (send_data(s) == 0) {
+			send_code(s);
 			wbuf_init(&w);
 			wbuf_u64(&w, samples);
 			wbuf_u64(&w, lost);

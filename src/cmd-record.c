@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/collect/code.h"
 #include "../lib/collect/recorder.h"
 #include "../lib/proto/coordinator.h"
 #include "../lib/events/events.h"
@@ -392,11 +393,23 @@ static int flush(struct session *s, struct recorder *r)
 	return 0;
 }
 
+static void store_code(const struct symbol_code *sc, void *ctx)
+{
+	struct session *s = ctx;
+	session__add_symbol_code(s, sc->symbol, sc->address, sc->code, sc->len);
+	for (size_t i = 0; i < sc->n_lines; i++)
+		session__add_symbol_line(s, sc->symbol, sc->lines[i].address, sc->lines[i].file, sc->lines[i].line);
+}
+
 static int write_final(struct session *s, struct recorder *r, bool interrupted_by_error)
 {
 	int ret = flush(s, r);
 	if (ret < 0)
 		return ret;
+	/* The code of the hottest functions, for annotate from the session. */
+	sqlite3_exec(session__db(s), "BEGIN", NULL, NULL, NULL);
+	collector__collect_code(&r->collector, 64, 0.002, store_code, s);
+	sqlite3_exec(session__db(s), "COMMIT", NULL, NULL, NULL);
 	for (size_t i = 0; i < sampler__n_rings(r->sampler); i++)
 		session__set_lost(s, r->collector.machine.host_domain, sampler__ring_cpu(r->sampler, (unsigned)i),
 				  sampler__ring_samples(r->sampler, (unsigned)i), sampler__ring_lost(r->sampler, (unsigned)i));
@@ -520,6 +533,8 @@ static void agents_finish(struct coordinator *coord, struct session *s)
 			      (unsigned long long)l->delta.samples_received, l->error ? " error=" : "", l->error ? l->error : "");
 		snprintf(key, sizeof(key), "agent.%s", l->name);
 		session__set_meta(s, key, v);
+		for (size_t c = 0; c < l->n_codes; c++)
+			store_code(&l->codes[c], s);
 		if (l->state == AGENT_DONE)
 			info("agent %s: %llu samples in %llu frames, clock offset %+.3f ms, start skew %+.3f ms", l->name,
 			     (unsigned long long)l->delta.samples_received, (unsigned long long)l->data_frames,

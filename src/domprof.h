@@ -19,6 +19,7 @@ int cmd_stat(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_annotate(int argc, char **argv);
 
 /* "domprof: <message>" on stderr; returns 1 (the exit status to use). */
 int error(const char *fmt, ...) PRINTF(1, 2);

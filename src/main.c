@@ -76,6 +76,10 @@ static const struct command commands[] = {
 	  "      --per-a N         divide A's values by N units of work (bytes, packets, requests)\n"
 	  "      --per-b M         divide B's values by M units of work\n"
 	  "  (filters, --threshold, --limit and --format as for report; rows sorted by |B - A|)\n" },
+	{ "annotate", cmd_annotate, "show a function's instructions and source lines with their share of each event",
+	  "domprof annotate [-i FILE] [--domain NAME] [--image PATH] [--event LIST] [--format text|json] SYMBOL\n"
+	  "  the code of the hottest functions is stored in the session when recording, so annotate\n"
+	  "  works on another machine and for guest code recorded by an agent\n" },
 	{ "stat", cmd_stat, "count events per domain and layer (no sampling)",
 	  "domprof stat [-a | -p PID | [--] CMD [ARGS...]] [-e EVENTS] [-d SECONDS] [--format text|csv|json]\n" },
 	{ "export", cmd_export, "export a session as pprof, folded stacks or JSON",

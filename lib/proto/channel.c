@@ -34,6 +34,7 @@ const char *proto_msg__name(unsigned type)
 		[MSG_ARMED] = "ARMED",	 [MSG_START] = "START",		 [MSG_STARTED] = "STARTED",
 		[MSG_DATA] = "DATA",	 [MSG_STOP] = "STOP",		 [MSG_ERROR] = "ERROR",
 		[MSG_FINAL] = "FINAL",	 [MSG_BYE] = "BYE",		 [MSG_KALLSYMS] = "KALLSYMS",
+		[MSG_CODE] = "CODE",
 	};
 	return type < ARRAY_SIZE(names) && names[type] ? names[type] : "UNKNOWN";
 }

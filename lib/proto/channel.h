@@ -45,6 +45,7 @@ enum proto_msg {
 	MSG_FINAL = 16,
 	MSG_BYE = 17,
 	MSG_KALLSYMS = 18,
+	MSG_CODE = 19,
 };
 const char *proto_msg__name(unsigned type);
 

@@ -49,6 +49,13 @@ static void link_release(struct agent_link *l, size_t n_events)
 	free(l->events);
 	free(l->version);
 	free(l->kallsyms);
+	for (size_t i = 0; i < l->n_codes; i++) {
+		free(l->codes[i].code);
+		for (size_t j = 0; j < l->codes[i].n_lines; j++)
+			free(l->codes[i].lines[j].file);
+		free(l->codes[i].lines);
+	}
+	free(l->codes);
 	if (l->used_events)
 		for (size_t e = 0; e < n_events; e++)
 			free(l->used_events[e]);
@@ -382,6 +389,45 @@ static void mark_incomplete(struct agent_link *l, struct profile *p, const char 
 	profile__domain_set(p, l->domain, "note", note);
 }
 
+/* CODE: machine code and source lines of the guest's hottest functions,
+ * keyed by the agent's symbol ids (translated, so they must be known). */
+static int decode_code(struct agent_link *l, const struct wbuf *in)
+{
+	struct rbuf rb;
+	uint32_t n;
+	rbuf_init(&rb, in->data, in->len);
+	n = rbuf_u32(&rb);
+	if (!rbuf_ok(&rb) || n > 4096)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < n; i++) {
+		struct symbol_code sc = { 0 };
+		uint32_t sym = rbuf_u32(&rb), n_lines;
+		const unsigned char *code;
+		sc.address = rbuf_u64(&rb);
+		code = rbuf_blob(&rb, 256u << 10, &sc.len);
+		n_lines = rbuf_u32(&rb);
+		if (!rbuf_ok(&rb) || !sym || sym > l->delta.n_symbols || n_lines > 65536)
+			return -EBADMSG;
+		sc.symbol = l->delta.symbols[sym - 1];
+		sc.code = xmalloc(sc.len ? sc.len : 1);
+		memcpy(sc.code, code, sc.len);
+		sc.lines = xcalloc(n_lines ? n_lines : 1, sizeof(*sc.lines));
+		for (uint32_t j = 0; j < n_lines; j++) {
+			sc.lines[j].address = rbuf_u64(&rb);
+			sc.lines[j].file = rbuf_str(&rb, 4096);
+			sc.lines[j].line = (int)rbuf_u32(&rb);
+			if (!rbuf_ok(&rb))
+				break;
+			sc.n_lines++;
+		}
+		l->codes = xrealloc(l->codes, (l->n_codes + 1) * sizeof(*l->codes));
+		l->codes[l->n_codes++] = sc;
+		if (!rbuf_ok(&rb))
+			return -EBADMSG;
+	}
+	return rbuf_left(&rb) == 0 ? 0 : -EBADMSG;
+}
+
 /* Handle one frame from a running agent. Returns false when the link failed. */
 static bool handle_frame(struct coordinator *c, struct agent_link *l, struct profile *p, uint8_t type,
 			 const struct wbuf *in)
@@ -396,6 +442,12 @@ static bool handle_frame(struct coordinator *c, struct agent_link *l, struct pro
 			return false;
 		}
 		l->data_frames++;
+		return true;
+	case MSG_CODE:
+		if (decode_code(l, in) < 0) {
+			link_fail(c, l, "invalid CODE frame");
+			return false;
+		}
 		return true;
 	case MSG_FINAL: {
 		struct rbuf rb;

@@ -12,6 +12,7 @@
 #include "../aggregate/profile.h"
 #include "../events/events.h"
 #include "channel.h"
+#include "../collect/code.h"
 #include "delta.h"
 
 enum agent_state { AGENT_NEW, AGENT_CONNECTED, AGENT_READY, AGENT_RUNNING, AGENT_DONE, AGENT_FAILED };
@@ -39,6 +40,8 @@ struct agent_link {
 	uint64_t last_frame_ns;
 	uint64_t data_frames;
 	uint64_t final_samples, final_lost;
+	struct symbol_code *codes; /* guest functions' code, host symbol ids */
+	size_t n_codes;
 };
 
 typedef void (*coordinator_log_fn)(void *ctx, bool is_error, const char *msg);

@@ -55,5 +55,12 @@ struct image *image_registry__host_kernel(struct image_registry *r);
  * vmlinux ELF, detected by content. kaslr_offset is added to file
  * addresses (kallsyms copies hold runtime addresses: pass 0). */
 int image__load_guest_kernel(struct image *im, const char *file, uint64_t kaslr_offset);
+/* The machine code of [start, start+size) in the image's address space
+ * (ELF: from the file; kernel and modules: from /proc/kcore). */
+int image__read_code(struct image *im, uint64_t start, uint64_t size, void **ret, size_t *ret_len);
+/* DWARF line table entries inside [start, start+size): fn per row. */
+int image__source_lines(struct image *im, uint64_t start, uint64_t size,
+			void (*fn)(uint64_t addr, const char *file, int line, void *ctx), void *ctx);
+
 /* Address of _stext in a kallsyms/System.map text, or 0. */
 uint64_t kallsyms__find_stext(const char *text, size_t len);

@@ -1,0 +1,93 @@
+/* Picking hot functions and reading their code; see code.h. */
+#include "code.h"
+
+#include "../util/util.h"
+
+struct hot {
+	uint32_t symbol;
+	double share;
+};
+
+static int hot_cmp(const void *a, const void *b)
+{
+	const struct hot *x = a, *y = b;
+	return x->share > y->share ? -1 : x->share < y->share;
+}
+
+struct line_list {
+	struct code_line *lines;
+	size_t n, cap;
+};
+
+static void add_line(uint64_t addr, const char *file, int line, void *ctx)
+{
+	struct line_list *l = ctx;
+	if (l->n >= 65536)
+		return;
+	ARRAY_GROW(l->lines, l->cap, l->n + 1);
+	l->lines[l->n++] = (struct code_line){ addr, xstrdup(file), line };
+}
+
+/* The registry image behind a profile image id. */
+static struct image *image_of(struct collector *c, uint32_t profile_image)
+{
+	struct profile_image *pi = &c->profile->images[profile_image - 1];
+	if (pi->kind == IMAGE_MODULE)
+		return image_registry__host_kernel(&c->machine.images);
+	for (size_t i = 0; i < c->machine.images.n; i++)
+		if (c->machine.images.images[i]->user_id == profile_image)
+			return c->machine.images.images[i];
+	return NULL;
+}
+
+size_t collector__collect_code(struct collector *c, size_t max_symbols, double min_share, symbol_code_fn fn, void *ctx)
+{
+	struct profile *p = c->profile;
+	double *period = xcalloc(p->n_symbols + 1, sizeof(double) * (c->n_events ? c->n_events : 1));
+	double *total = xcalloc(c->n_events ? c->n_events : 1, sizeof(double));
+	struct hot *hot = NULL;
+	size_t n_hot = 0, cap = 0, done = 0;
+
+	for (size_t i = 0; i < p->n_samples; i++) {
+		const struct sample_entry *e = &p->samples[i];
+		if (e->key.event == 0 || e->key.event > c->n_events)
+			continue;
+		total[e->key.event - 1] += (double)e->period;
+		if (e->key.symbol)
+			period[(size_t)e->key.symbol * c->n_events + e->key.event - 1] += (double)e->period;
+	}
+	for (uint32_t s = 1; s <= p->n_symbols; s++) {
+		double best = 0;
+		for (size_t ev = 0; ev < c->n_events; ev++)
+			if (total[ev] > 0)
+				best = MAX(best, period[(size_t)s * c->n_events + ev] / total[ev]);
+		if (best >= min_share && best > 0) {
+			ARRAY_GROW(hot, cap, n_hot + 1);
+			hot[n_hot++] = (struct hot){ s, best };
+		}
+	}
+	qsort(hot, n_hot, sizeof(*hot), hot_cmp);
+	for (size_t i = 0; i < n_hot && done < max_symbols; i++) {
+		struct profile_symbol *ps = &p->symbols[hot[i].symbol - 1];
+		struct image *im = image_of(c, ps->image);
+		struct symbol_code sc = { .symbol = hot[i].symbol, .address = ps->address };
+		struct line_list lines = { 0 };
+		void *code = NULL;
+		if (!im || image__read_code(im, ps->address, ps->size, &code, &sc.len) < 0)
+			continue;
+		sc.code = code;
+		image__source_lines(im, ps->address, ps->size, add_line, &lines);
+		sc.lines = lines.lines;
+		sc.n_lines = lines.n;
+		fn(&sc, ctx);
+		for (size_t l = 0; l < lines.n; l++)
+			free(lines.lines[l].file);
+		free(lines.lines);
+		free(code);
+		done++;
+	}
+	free(hot);
+	free(period);
+	free(total);
+	return done;
+}

@@ -1,0 +1,31 @@
+/* code: the machine code and source lines of a recording's hottest
+ * functions, gathered at the end of recording so that `domprof annotate`
+ * works from the session alone (on another machine, or for a guest whose
+ * files the host cannot read). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector.h"
+
+struct code_line {
+	uint64_t address;
+	char *file;
+	int line;
+};
+
+struct symbol_code {
+	uint32_t symbol;  /* profile symbol id */
+	uint64_t address; /* of the first byte */
+	unsigned char *code;
+	size_t len;
+	struct code_line *lines;
+	size_t n_lines;
+};
+
+typedef void (*symbol_code_fn)(const struct symbol_code *sc, void *ctx);
+
+/* Call fn for each function holding at least min_share (0..1) of some
+ * event's period, hottest first, at most max_symbols. Returns how many. */
+size_t collector__collect_code(struct collector *c, size_t max_symbols, double min_share, symbol_code_fn fn, void *ctx);

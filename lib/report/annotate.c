@@ -1,0 +1,346 @@
+/* Per-instruction profiles; see annotate.h. Disassembly by capstone. */
+#define _GNU_SOURCE
+#include "annotate.h"
+
+#include <capstone/capstone.h>
+#include <errno.h>
+
+#include "../util/util.h"
+
+static const char *intern_file(struct annotate *a, const char *f)
+{
+	for (size_t i = 0; i < a->n_files; i++)
+		if (streq(a->files[i], f))
+			return a->files[i];
+	a->files = xrealloc(a->files, (a->n_files + 1) * sizeof(char *));
+	return a->files[a->n_files++] = xstrdup(f);
+}
+
+static int find_symbol(struct session *s, const struct annotate_query *q, int64_t *ret_id, struct annotate *a,
+		       char **ret_error)
+{
+	sqlite3_stmt *st;
+	const char *sql =
+		"SELECT y.id, y.address, y.size, i.path, d.name, COALESCE(SUM(s.period),0) p FROM symbols y"
+		" JOIN images i ON i.id = y.image_id JOIN domains d ON d.id = i.domain_id"
+		" LEFT JOIN samples s ON s.symbol_id = y.id"
+		" WHERE y.name = ?1 AND (?2 IS NULL OR d.name = ?2) AND (?3 IS NULL OR instr(i.path, ?3) > 0)"
+		" GROUP BY y.id ORDER BY (y.id IN (SELECT symbol_id FROM symbol_code)) DESC, p DESC";
+	if (sqlite3_prepare_v2(session__db(s), sql, -1, &st, NULL) != SQLITE_OK) {
+		*ret_error = xasprintf("cannot query %s: %s", session__path(s), session__error(s));
+		return -EIO;
+	}
+	sqlite3_bind_text(st, 1, q->symbol, -1, SQLITE_STATIC);
+	if (q->domain)
+		sqlite3_bind_text(st, 2, q->domain, -1, SQLITE_STATIC);
+	if (q->image)
+		sqlite3_bind_text(st, 3, q->image, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (!a->candidates) {
+			*ret_id = sqlite3_column_int64(st, 0);
+			a->address = (uint64_t)sqlite3_column_int64(st, 1);
+			a->size = (uint64_t)sqlite3_column_int64(st, 2);
+			a->image = xstrdup((const char *)sqlite3_column_text(st, 3));
+			a->domain = xstrdup((const char *)sqlite3_column_text(st, 4));
+		}
+		a->candidates++;
+	}
+	sqlite3_finalize(st);
+	if (!a->candidates) {
+		*ret_error = xasprintf("no function named '%s'%s%s in %s (names are as `domprof report` shows them)", q->symbol,
+				       q->domain ? " in domain " : "", q->domain ? q->domain : "", session__path(s));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static struct annotate_insn *insn_at(struct annotate *a, uint64_t addr)
+{
+	size_t lo = 0, hi = a->n_insns;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (a->insns[mid].address <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo && addr < a->insns[lo - 1].address + a->insns[lo - 1].size)
+		return &a->insns[lo - 1];
+	return NULL;
+}
+
+static const struct annotate *line_sort;
+static int line_cmp(const void *x, const void *y)
+{
+	const struct annotate_line *a = x, *b = y;
+	for (size_t e = 0; e < line_sort->n_events; e++)
+		if (a->period[e] != b->period[e])
+			return a->period[e] > b->period[e] ? -1 : 1;
+	return a->line - b->line;
+}
+
+int annotate__load(struct session *s, const struct annotate_query *q, struct annotate *a, char **ret_error)
+{
+	sqlite3_stmt *st;
+	int64_t sym = 0;
+	const void *code = NULL;
+	int code_len = 0;
+	uint64_t code_addr = 0;
+	unsigned char *code_copy = NULL;
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	a->symbol = xstrdup(q->symbol);
+	r = report__load_events(s, q->events, &a->events, &a->n_events, ret_error);
+	if (r < 0)
+		return r;
+	a->total = xcalloc(a->n_events, sizeof(uint64_t));
+	if ((r = find_symbol(s, q, &sym, a, ret_error)) < 0)
+		return r;
+
+	if (sqlite3_prepare_v2(session__db(s), "SELECT address, code FROM symbol_code WHERE symbol_id = ?", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, sym);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			code_addr = (uint64_t)sqlite3_column_int64(st, 0);
+			code = sqlite3_column_blob(st, 1);
+			code_len = sqlite3_column_bytes(st, 1);
+			if (code && code_len > 0) {
+				code_copy = xmalloc((size_t)code_len);
+				memcpy(code_copy, code, (size_t)code_len);
+			}
+		}
+		sqlite3_finalize(st);
+	}
+	if (code_copy) {
+		csh cs;
+		cs_insn *insn;
+		size_t n;
+		_cleanup_free_ char *arch = session__get_meta(s, "arch");
+		bool arm64 = arch && streq(arch, "aarch64");
+		if (cs_open(arm64 ? CS_ARCH_ARM64 : CS_ARCH_X86, arm64 ? CS_MODE_ARM : CS_MODE_64, &cs) == CS_ERR_OK) {
+			n = cs_disasm(cs, code_copy, (size_t)code_len, code_addr, 0, &insn);
+			a->insns = xcalloc(n ? n : 1, sizeof(*a->insns));
+			for (size_t i = 0; i < n; i++) {
+				struct annotate_insn *ai = &a->insns[i];
+				ai->address = insn[i].address;
+				ai->size = insn[i].size;
+				snprintf(ai->text, sizeof(ai->text), "%s%s%s", insn[i].mnemonic, insn[i].op_str[0] ? " " : "",
+					 insn[i].op_str);
+				ai->period = xcalloc(a->n_events, sizeof(uint64_t));
+				ai->samples = xcalloc(a->n_events, sizeof(uint64_t));
+			}
+			a->n_insns = n;
+			if (n)
+				cs_free(insn, n);
+			cs_close(&cs);
+		}
+		free(code_copy);
+	}
+	/* Source lines: each instruction takes the last line row at or before it. */
+	if (sqlite3_prepare_v2(session__db(s), "SELECT address, file, line FROM symbol_lines WHERE symbol_id = ? ORDER BY address",
+			       -1, &st, NULL) == SQLITE_OK) {
+		size_t i = 0;
+		const char *file = NULL;
+		int line = 0;
+		sqlite3_bind_int64(st, 1, sym);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			uint64_t addr = (uint64_t)sqlite3_column_int64(st, 0);
+			const char *f = (const char *)sqlite3_column_text(st, 1);
+			for (; i < a->n_insns && a->insns[i].address < addr; i++) {
+				a->insns[i].file = file;
+				a->insns[i].line = line;
+			}
+			file = f ? intern_file(a, f) : NULL;
+			line = sqlite3_column_int(st, 2);
+		}
+		for (; i < a->n_insns; i++) {
+			a->insns[i].file = file;
+			a->insns[i].line = line;
+		}
+		sqlite3_finalize(st);
+	}
+	/* Samples by address. */
+	if (sqlite3_prepare_v2(session__db(s),
+			       "SELECT address, event_id, SUM(count), SUM(period) FROM samples WHERE symbol_id = ?"
+			       " GROUP BY address, event_id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		*ret_error = xasprintf("cannot query %s: %s", session__path(s), session__error(s));
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, sym);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		uint64_t addr = (uint64_t)sqlite3_column_int64(st, 0);
+		uint32_t ev = (uint32_t)sqlite3_column_int64(st, 1);
+		uint64_t count = (uint64_t)sqlite3_column_int64(st, 2), period = (uint64_t)sqlite3_column_int64(st, 3);
+		struct annotate_insn *ai;
+		size_t e;
+		for (e = 0; e < a->n_events && a->events[e].id != ev; e++)
+			;
+		if (e == a->n_events)
+			continue;
+		a->total[e] += period;
+		ai = insn_at(a, addr);
+		if (!ai) {
+			a->unplaced_period += period;
+			continue;
+		}
+		ai->period[e] += period;
+		ai->samples[e] += count;
+	}
+	sqlite3_finalize(st);
+	/* Per source line. */
+	for (size_t i = 0; i < a->n_insns; i++) {
+		struct annotate_insn *ai = &a->insns[i];
+		struct annotate_line *l = NULL;
+		if (!ai->file)
+			continue;
+		for (size_t j = 0; j < a->n_lines && !l; j++)
+			if (a->lines[j].file == ai->file && a->lines[j].line == ai->line)
+				l = &a->lines[j];
+		if (!l) {
+			a->lines = xrealloc(a->lines, (a->n_lines + 1) * sizeof(*a->lines));
+			l = &a->lines[a->n_lines++];
+			l->file = ai->file;
+			l->line = ai->line;
+			l->period = xcalloc(a->n_events, sizeof(uint64_t));
+		}
+		for (size_t e = 0; e < a->n_events; e++)
+			l->period[e] += ai->period[e];
+	}
+	line_sort = a;
+	qsort(a->lines, a->n_lines, sizeof(*a->lines), line_cmp);
+	return 0;
+}
+
+void annotate__release(struct annotate *a)
+{
+	for (size_t i = 0; i < a->n_insns; i++) {
+		free(a->insns[i].period);
+		free(a->insns[i].samples);
+	}
+	for (size_t i = 0; i < a->n_lines; i++)
+		free(a->lines[i].period);
+	for (size_t i = 0; i < a->n_files; i++)
+		free(a->files[i]);
+	free(a->files);
+	free(a->insns);
+	free(a->lines);
+	free(a->total);
+	free(a->symbol);
+	free(a->image);
+	free(a->domain);
+	report_events__free(a->events, a->n_events);
+	memset(a, 0, sizeof(*a));
+}
+
+static double pct(uint64_t part, uint64_t total) { return total ? 100.0 * (double)part / (double)total : 0.0; }
+
+static const char *basename_of(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+void annotate__print_text(const struct annotate *a, FILE *out)
+{
+	uint64_t hot = 0;
+	const char *last_file = NULL;
+	int last_line = -1;
+	fprintf(out, "Annotate %s (%s, domain %s), %zu instructions%s\n", a->symbol, a->image, a->domain, a->n_insns,
+		a->candidates > 1 ? " (the busiest of several functions of that name: narrow with --domain/--image)" : "");
+	for (size_t e = 0; e < a->n_events; e++)
+		fprintf(out, "  %s: %.1f %s in this function\n", a->events[e].name, event_value(&a->events[e], a->total[e]),
+			event_value_unit(&a->events[e]));
+	if (!a->n_insns) {
+		fprintf(out, "\nNo machine code for %s in this session: it was not among the hottest functions when it was "
+			     "recorded, or its file was unreadable (kernel code needs /proc/kcore).\n",
+			a->symbol);
+		return;
+	}
+	/* The hottest instruction's period (first event) gets the marker. */
+	for (size_t i = 0; i < a->n_insns; i++)
+		hot = MAX(hot, a->insns[i].period[0]);
+	fputc('\n', out);
+	for (size_t e = 0; e < a->n_events; e++)
+		fprintf(out, "%9.9s ", a->events[e].name);
+	fprintf(out, "   address  instruction\n");
+	for (size_t i = 0; i < a->n_insns; i++) {
+		const struct annotate_insn *ai = &a->insns[i];
+		if (ai->file && (ai->file != last_file || ai->line != last_line)) {
+			fprintf(out, "%*s  %s:%d\n", (int)(10 * a->n_events), "", basename_of(ai->file), ai->line);
+			last_file = ai->file;
+			last_line = ai->line;
+		}
+		for (size_t e = 0; e < a->n_events; e++) {
+			if (ai->period[e])
+				fprintf(out, "%8.2f%% ", pct(ai->period[e], a->total[e]));
+			else
+				fprintf(out, "%9s ", "");
+		}
+		fprintf(out, "%s %8llx: %s\n", hot && ai->period[0] == hot ? ">>" : "  ", (unsigned long long)ai->address,
+			ai->text);
+	}
+	if (a->unplaced_period)
+		fprintf(out, "(%.2f%% of the samples fall outside the decoded code)\n", pct(a->unplaced_period, a->total[0]));
+	if (a->n_lines) {
+		fprintf(out, "\nHottest source lines:\n");
+		for (size_t i = 0; i < a->n_lines && i < 10; i++) {
+			if (!a->lines[i].period[0] && i)
+				break;
+			for (size_t e = 0; e < a->n_events; e++)
+				fprintf(out, "%8.2f%% ", pct(a->lines[i].period[e], a->total[e]));
+			fprintf(out, " %s:%d%s\n", a->lines[i].file, a->lines[i].line, i < 3 && a->lines[i].period[0] ? "  <<" : "");
+		}
+	}
+}
+
+void annotate__print_json(const struct annotate *a, FILE *out)
+{
+	struct strbuf sb;
+	strbuf_init(&sb);
+	strbuf_adds(&sb, "{\"format\": \"domprof-annotate\", \"version\": 1, \"symbol\": ");
+	strbuf_add_json(&sb, a->symbol);
+	strbuf_adds(&sb, ", \"image\": ");
+	strbuf_add_json(&sb, a->image);
+	strbuf_adds(&sb, ", \"domain\": ");
+	strbuf_add_json(&sb, a->domain);
+	strbuf_addf(&sb, ", \"address\": %llu, \"size\": %llu, \"events\": [", (unsigned long long)a->address,
+		    (unsigned long long)a->size);
+	for (size_t e = 0; e < a->n_events; e++) {
+		strbuf_adds(&sb, e ? ", {\"name\": " : "{\"name\": ");
+		strbuf_add_json(&sb, a->events[e].name);
+		strbuf_addf(&sb, ", \"period\": %llu}", (unsigned long long)a->total[e]);
+	}
+	strbuf_adds(&sb, "],\n \"instructions\": [");
+	for (size_t i = 0; i < a->n_insns; i++) {
+		const struct annotate_insn *ai = &a->insns[i];
+		strbuf_addf(&sb, "%s\n  {\"address\": %llu, \"size\": %u, \"text\": ", i ? "," : "", (unsigned long long)ai->address,
+			    ai->size);
+		strbuf_add_json(&sb, ai->text);
+		strbuf_adds(&sb, ", \"file\": ");
+		if (ai->file)
+			strbuf_add_json(&sb, ai->file);
+		else
+			strbuf_adds(&sb, "null");
+		strbuf_addf(&sb, ", \"line\": %d, \"period\": [", ai->line);
+		for (size_t e = 0; e < a->n_events; e++)
+			strbuf_addf(&sb, "%s%llu", e ? ", " : "", (unsigned long long)ai->period[e]);
+		strbuf_adds(&sb, "], \"percent\": [");
+		for (size_t e = 0; e < a->n_events; e++)
+			strbuf_addf(&sb, "%s%.4f", e ? ", " : "", pct(ai->period[e], a->total[e]));
+		strbuf_adds(&sb, "]}");
+	}
+	strbuf_adds(&sb, "\n ],\n \"lines\": [");
+	for (size_t i = 0; i < a->n_lines; i++) {
+		strbuf_adds(&sb, i ? ", {\"file\": " : "{\"file\": ");
+		strbuf_add_json(&sb, a->lines[i].file);
+		strbuf_addf(&sb, ", \"line\": %d, \"period\": [", a->lines[i].line);
+		for (size_t e = 0; e < a->n_events; e++)
+			strbuf_addf(&sb, "%s%llu", e ? ", " : "", (unsigned long long)a->lines[i].period[e]);
+		strbuf_adds(&sb, "]}");
+	}
+	strbuf_adds(&sb, "]}\n");
+	fputs(sb.buf, out);
+	strbuf_release(&sb);
+}

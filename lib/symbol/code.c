@@ -1,0 +1,129 @@
+/* Reading a function's machine code and its source lines, for annotate.
+ * ELF images: the bytes come from the file through its PT_LOAD segments,
+ * lines from DWARF (the file's own or separate debuginfo, via libdwfl).
+ * The kernel and its modules: the bytes come from /proc/kcore, whose
+ * PT_LOAD segments map kernel virtual addresses. */
+#define _GNU_SOURCE
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <unistd.h>
+
+#include "../util/util.h"
+#include "image.h"
+
+#define MAX_CODE (256u << 10)
+
+static int read_at_vaddr(const char *path, uint64_t vaddr, uint64_t size, bool core, void **ret, size_t *ret_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf *elf;
+	size_t n;
+	int r = -ENOENT;
+
+	if (fd < 0)
+		return -errno;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf || elf_getphdrnum(elf, &n) != 0) {
+		if (elf)
+			elf_end(elf);
+		close(fd);
+		return -ENOEXEC;
+	}
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (vaddr < ph.p_vaddr || vaddr + size > ph.p_vaddr + (core ? ph.p_memsz : ph.p_filesz))
+			continue;
+		{
+			unsigned char *buf = xmalloc(size);
+			ssize_t got = pread(fd, buf, size, (off_t)(ph.p_offset + (vaddr - ph.p_vaddr)));
+			if (got != (ssize_t)size) {
+				free(buf);
+				r = got < 0 ? -errno : -EIO;
+			} else {
+				*ret = buf;
+				*ret_len = size;
+				r = 0;
+			}
+		}
+		break;
+	}
+	elf_end(elf);
+	close(fd);
+	return r;
+}
+
+int image__read_code(struct image *im, uint64_t start, uint64_t size, void **ret, size_t *ret_len)
+{
+	if (!size || size > MAX_CODE)
+		return -E2BIG;
+	switch (im->kind) {
+	case IMAGE_ELF:
+		return read_at_vaddr(im->load_path ? im->load_path : im->path, start, size, false, ret, ret_len);
+	case IMAGE_KERNEL:
+	case IMAGE_MODULE:
+		return read_at_vaddr("/proc/kcore", start, size, true, ret, ret_len);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+static char *debuginfo_path;
+static const Dwfl_Callbacks callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+	.debuginfo_path = &debuginfo_path,
+};
+
+int image__source_lines(struct image *im, uint64_t start, uint64_t size,
+			void (*fn)(uint64_t addr, const char *file, int line, void *ctx), void *ctx)
+{
+	Dwfl *dwfl;
+	Dwfl_Module *mod;
+	Dwarf_Addr bias;
+	Dwarf *dbg;
+	Dwarf_Die cu;
+	Dwarf_Lines *lines;
+	size_t n;
+	int found = 0;
+
+	if (im->kind != IMAGE_ELF)
+		return -EOPNOTSUPP;
+	dwfl = dwfl_begin(&callbacks);
+	if (!dwfl)
+		return -ENOMEM;
+	mod = dwfl_report_elf(dwfl, im->path, im->load_path ? im->load_path : im->path, -1, 0, true);
+	dwfl_report_end(dwfl, NULL, NULL);
+	if (!mod || !(dbg = dwfl_module_getdwarf(mod, &bias))) {
+		dwfl_end(dwfl);
+		return -ENODATA;
+	}
+	if (!dwarf_addrdie(dbg, start - bias, &cu) || dwarf_getsrclines(&cu, &lines, &n) != 0) {
+		dwfl_end(dwfl);
+		return -ENODATA;
+	}
+	for (size_t i = 0; i < n; i++) {
+		Dwarf_Line *l = dwarf_onesrcline(lines, i);
+		Dwarf_Addr a;
+		int line;
+		const char *file;
+		if (!l || dwarf_lineaddr(l, &a) != 0 || dwarf_lineno(l, &line) != 0)
+			continue;
+		a += bias;
+		if (a < start || a >= start + size)
+			continue;
+		file = dwarf_linesrc(l, NULL, NULL);
+		if (!file || line <= 0)
+			continue;
+		fn(a, file, line, ctx);
+		found++;
+	}
+	dwfl_end(dwfl);
+	return found ? 0 : -ENODATA;
+}
