@@ -6,6 +6,17 @@
 #   make fuzz    run the fuzzers for a while
 BUILD ?= build
 MESON_OPTS ?=
+# make demo settings (scripts/demo explains them)
+DURATION ?= 8
+MSG ?= 128K
+VCPUS ?= 1
+EVENTS ?=
+VM ?= boot
+OUT ?= demo-out
+AGENT ?=
+KEY ?=
+IPERF ?=
+VM_NAME ?= demo
 
 .PHONY: all build deps deps-build check demo bench fuzz clean
 
@@ -27,7 +38,8 @@ check: deps $(BUILD)/build.ninja
 	@scripts/check $(BUILD)
 
 demo: deps build
-	@scripts/demo
+	@DURATION="$(DURATION)" MSG="$(MSG)" VCPUS="$(VCPUS)" EVENTS="$(EVENTS)" VM="$(VM)" OUT="$(OUT)" \
+		AGENT="$(AGENT)" KEY="$(KEY)" IPERF="$(IPERF)" VM_NAME="$(VM_NAME)" scripts/demo
 
 bench: deps build
 	@bench/run
