@@ -609,7 +609,8 @@ void machine__fork(struct machine *m, const struct perf_task_event *ev)
 		/* A new process: a copy of the parent's address space. */
 		p = new_proc(m, (pid_t)ev->pid, parent->comm);
 		p->maps = xmalloc((parent->proc->n_maps + 1) * sizeof(*p->maps));
-		memcpy(p->maps, parent->proc->maps, parent->proc->n_maps * sizeof(*p->maps));
+		if (parent->proc->n_maps)
+			memcpy(p->maps, parent->proc->maps, parent->proc->n_maps * sizeof(*p->maps));
 		p->n_maps = p->cap_maps = parent->proc->n_maps;
 		p->vm = parent->proc->vm;
 	}

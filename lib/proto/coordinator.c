@@ -12,7 +12,7 @@
 
 #define IO_TIMEOUT_MS 3000
 #define CLOCK_ROUNDS 8
-#define STALL_NS (6ULL * 1000000000ULL) /* no frame for this long: the agent is gone */
+#define STALL_NS (15ULL * 1000000000ULL) /* no frame for this long: the agent is gone */
 
 static void logf_(struct coordinator *c, bool is_error, const char *fmt, ...) PRINTF(3, 4);
 static void logf_(struct coordinator *c, bool is_error, const char *fmt, ...)

@@ -58,7 +58,7 @@ void strbuf_adds(struct strbuf *sb, const char *s);
 void strbuf_addc(struct strbuf *sb, char c);
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...) PRINTF(2, 3);
 void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
-/* Hand the buffer to the caller; sb is left empty and initialised. */
+/* Hand the buffer to the caller; sb is left released (strbuf_init it to reuse). */
 char *strbuf_detach(struct strbuf *sb);
 
 /* Whole-file read; returns 0 or -errno. *ret is NUL-terminated. */
