@@ -18,6 +18,7 @@
 #include "../lib/collect/recorder.h"
 #include "../lib/proto/channel.h"
 #include "../lib/proto/delta.h"
+#include "../lib/proto/messages.h"
 #include "../lib/proto/wire.h"
 #include "domprof.h"
 
@@ -130,27 +131,19 @@ static void session_release(struct agent_session *s)
  * replaced by cpu-clock, and the coordinator is told. */
 static int handle_setup(struct agent_session *s, const struct wbuf *in)
 {
-	struct rbuf rb;
-	uint32_t n;
+	struct proto_setup setup;
 	struct wbuf w;
-	rbuf_init(&rb, in->data, in->len);
-	n = rbuf_u32(&rb);
-	if (!rbuf_ok(&rb) || n == 0 || n > 64)
+	uint32_t n;
+	char **names;
+	if (proto_setup__decode(in->data, in->len, &setup) < 0)
 		return send_error(&s->ch, "malformed SETUP");
+	n = setup.n_events;
+	names = setup.events;
+	s->defaults.freq = setup.freq;
+	s->defaults.period = setup.period;
+	s->callchain = setup.callchain;
+	s->flush_ms = setup.flush_ms;
 	s->events = xcalloc(n, sizeof(*s->events));
-	char **names = xcalloc(n, sizeof(char *));
-	for (uint32_t i = 0; i < n; i++)
-		names[i] = rbuf_str(&rb, 1024);
-	s->defaults.freq = rbuf_u64(&rb);
-	s->defaults.period = rbuf_u64(&rb);
-	s->callchain = rbuf_u8(&rb);
-	s->flush_ms = rbuf_u32(&rb);
-	if (!rbuf_ok(&rb) || s->flush_ms < 50 || s->flush_ms > 10000 || (!s->defaults.freq && !s->defaults.period)) {
-		for (uint32_t i = 0; i < n; i++)
-			free(names[i]);
-		free(names);
-		return send_error(&s->ch, "malformed SETUP");
-	}
 	wbuf_init(&w);
 	wbuf_u32(&w, n);
 	for (uint32_t i = 0; i < n; i++) {
@@ -165,6 +158,7 @@ static int handle_setup(struct agent_session *s, const struct wbuf *in)
 			/* keep the period semantics: a clock at the same rate */
 			if (event_spec__parse("cpu-clock", &s->defaults, &s->events[i], NULL) < 0) {
 				wbuf_release(&w);
+				proto_setup__release(&setup);
 				return send_error(&s->ch, "cannot open any event");
 			}
 			/* two substituted events must not share a name */
@@ -178,9 +172,7 @@ static int handle_setup(struct agent_session *s, const struct wbuf *in)
 		s->n_events = i + 1;
 		wbuf_str(&w, s->events[i].name);
 	}
-	for (uint32_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	proto_setup__release(&setup);
 	channel__send(&s->ch, MSG_SETUP_OK, w.data, w.len, false, SEND_TIMEOUT_MS);
 	wbuf_release(&w);
 	/* Our kernel's symbols, so the host can name its own guest-mode

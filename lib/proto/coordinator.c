@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../util/util.h"
+#include "messages.h"
 
 #define IO_TIMEOUT_MS 3000
 #define CLOCK_ROUNDS 8
@@ -153,19 +154,11 @@ static bool link_expect(struct coordinator *c, struct agent_link *l, uint8_t wan
 	return true;
 }
 
-static void strip_controls(char *s)
-{
-	for (; s && *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
 int coordinator__connect(struct coordinator *c, int timeout_ms, char **ret_error)
 {
 	for (size_t i = 0; i < c->n; i++) {
 		struct agent_link *l = &c->links[i];
 		struct wbuf w;
-		struct rbuf rb;
 		char *err = NULL;
 		int fd;
 		if (proto_addr__connect(l->addr, timeout_ms, &fd, &err) < 0) {
@@ -182,21 +175,16 @@ int coordinator__connect(struct coordinator *c, int timeout_ms, char **ret_error
 		}
 		wbuf_init(&w);
 		if (link_expect(c, l, MSG_AUTH_OK, &w, timeout_ms)) {
-			rbuf_init(&rb, w.data, w.len);
-			l->hostname = rbuf_str(&rb, 256);
-			l->kernel = rbuf_str(&rb, 256);
-			l->uuid = rbuf_str(&rb, 64);
-			l->ncpus = rbuf_u32(&rb);
-			(void)rbuf_u64(&rb); /* agent clock at AUTH_OK; offsets come from PINGs */
-			l->events = rbuf_str(&rb, 65536);
-			l->version = rbuf_str(&rb, 64);
-			if (!rbuf_ok(&rb)) {
+			struct proto_agent_info info;
+			if (proto_agent_info__decode(w.data, w.len, &info) < 0) {
 				link_fail(c, l, "malformed AUTH_OK");
 			} else {
-				strip_controls(l->hostname);
-				strip_controls(l->kernel);
-				strip_controls(l->uuid);
-				strip_controls(l->version);
+				l->hostname = info.hostname;
+				l->kernel = info.kernel;
+				l->uuid = info.uuid;
+				l->events = info.events;
+				l->version = info.version;
+				l->ncpus = info.ncpus;
 				l->state = AGENT_READY;
 				logf_(c, false, "agent %s (%s): connected to %s, kernel %s, %u CPUs, uuid %s", l->name, l->addr,
 				      l->hostname, l->kernel, l->ncpus, *l->uuid ? l->uuid : "(none)");
@@ -263,20 +251,22 @@ int coordinator__prepare(struct coordinator *c, const struct event_spec *events,
 		l->used_events = xcalloc(n_events, sizeof(char *));
 		wbuf_init(&w);
 		wbuf_init(&in);
-		wbuf_u32(&w, (uint32_t)n_events);
-		for (size_t e = 0; e < n_events; e++)
-			wbuf_str(&w, events[e].name);
-		wbuf_u64(&w, defaults->freq);
-		wbuf_u64(&w, defaults->period);
-		wbuf_u8(&w, callchain);
-		wbuf_u32(&w, 500); /* DATA every 500 ms */
+		{
+			const char **names = xcalloc(n_events, sizeof(char *));
+			for (size_t e = 0; e < n_events; e++)
+				names[e] = events[e].name;
+			/* DATA every 500 ms */
+			proto_setup__encode(&w, names, (uint32_t)n_events, defaults->period ? 0 : defaults->freq,
+					    defaults->period, callchain, 500);
+			free(names);
+		}
 		if (link_send(c, l, MSG_SETUP, &w) && link_expect(c, l, MSG_SETUP_OK, &in, 10000)) {
 			uint32_t n;
 			rbuf_init(&rb, in.data, in.len);
 			n = rbuf_u32(&rb);
 			for (uint32_t e = 0; e < n && e < n_events && rbuf_ok(&rb); e++) {
 				l->used_events[e] = rbuf_str(&rb, 1024);
-				strip_controls(l->used_events[e]);
+				proto_sanitize_text(l->used_events[e]);
 			}
 			if (!rbuf_ok(&rb) || n != n_events)
 				link_fail(c, l, "malformed SETUP_OK");
@@ -468,7 +458,7 @@ static bool handle_frame(struct coordinator *c, struct agent_link *l, struct pro
 		_cleanup_free_ char *msg = NULL;
 		rbuf_init(&rb, in->data, in->len);
 		msg = rbuf_str(&rb, 4096);
-		strip_controls(msg);
+		proto_sanitize_text(msg);
 		link_fail(c, l, "the agent reports: %s", msg ? msg : "(unreadable)");
 		return false;
 	}
@@ -544,4 +534,27 @@ void coordinator__stop(struct coordinator *c, struct profile *p, int timeout_ms)
 			break;
 		}
 	}
+}
+
+int coordinator__inject(struct coordinator *c, size_t link, struct profile *p, uint8_t type, const void *data, size_t len)
+{
+	struct agent_link *l = &c->links[link];
+	struct wbuf in;
+	bool ok;
+	if (l->state != AGENT_RUNNING)
+		return -EINVAL;
+	wbuf_init(&in);
+	wbuf_put(&in, data, len);
+	ok = handle_frame(c, l, p, type, &in);
+	wbuf_release(&in);
+	return ok ? 0 : -EBADMSG;
+}
+
+void coordinator__fake_running(struct coordinator *c, size_t link, struct profile *p, size_t n_events)
+{
+	struct agent_link *l = &c->links[link];
+	c->n_events = n_events;
+	l->state = AGENT_RUNNING;
+	l->domain = profile__domain(p, l->name, true);
+	delta_state__init(&l->delta, l->domain, (uint32_t)n_events);
 }

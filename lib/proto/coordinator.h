@@ -77,3 +77,9 @@ void coordinator__attach(struct coordinator *c, struct profile *p, uint64_t host
 void coordinator__poll(struct coordinator *c, struct profile *p);
 /* STOP everyone and collect their last data (at most timeout_ms). */
 void coordinator__stop(struct coordinator *c, struct profile *p, int timeout_ms);
+
+/* For tests and fuzzers: put link in the running state without a peer, and
+ * hand it one frame as if received. 0, or -EBADMSG when the frame was
+ * rejected (the link is then failed). */
+void coordinator__fake_running(struct coordinator *c, size_t link, struct profile *p, size_t n_events);
+int coordinator__inject(struct coordinator *c, size_t link, struct profile *p, uint8_t type, const void *data, size_t len);

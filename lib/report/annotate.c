@@ -79,7 +79,7 @@ static int line_cmp(const void *x, const void *y)
 	return a->line - b->line;
 }
 
-int annotate__load(struct session *s, const struct annotate_query *q, struct annotate *a, char **ret_error)
+static int load(struct session *s, const struct annotate_query *q, struct annotate *a, char **ret_error)
 {
 	sqlite3_stmt *st;
 	int64_t sym = 0;
@@ -211,6 +211,14 @@ int annotate__load(struct session *s, const struct annotate_query *q, struct ann
 	line_sort = a;
 	qsort(a->lines, a->n_lines, sizeof(*a->lines), line_cmp);
 	return 0;
+}
+
+int annotate__load(struct session *s, const struct annotate_query *q, struct annotate *a, char **ret_error)
+{
+	int r = load(s, q, a, ret_error);
+	if (r < 0)
+		annotate__release(a);
+	return r;
 }
 
 void annotate__release(struct annotate *a)

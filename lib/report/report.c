@@ -383,7 +383,7 @@ static void finish_table(struct report_table *t, const struct report_query *rq)
 
 static int query_callgraph(struct session *s, const struct report_query *rq, struct report_table *t, char **ret_error);
 
-int report_table__query(struct session *s, const struct report_query *rq, struct report_table *t, char **ret_error)
+static int table_query(struct session *s, const struct report_query *rq, struct report_table *t, char **ret_error)
 {
 	struct query_text q = { 0 };
 	struct pivot pv = { 0 };
@@ -757,7 +757,7 @@ static char *col_text(sqlite3_stmt *st, int c)
 	return v ? xstrdup((const char *)v) : NULL;
 }
 
-int report_layers__query(struct session *s, const struct report_query *rq, struct report_layers *l, char **ret_error)
+static int layers_query(struct session *s, const struct report_query *rq, struct report_layers *l, char **ret_error)
 {
 	sqlite3_stmt *st;
 	struct query_text q = { 0 };
@@ -878,4 +878,21 @@ double report_domain__overhead(const struct report_domain_info *d, size_t e)
 	if (!guest)
 		return -1;
 	return (double)host / (double)guest;
+}
+
+/* The public entry points leave nothing allocated when they fail. */
+int report_table__query(struct session *s, const struct report_query *rq, struct report_table *t, char **ret_error)
+{
+	int r = table_query(s, rq, t, ret_error);
+	if (r < 0)
+		report_table__release(t);
+	return r;
+}
+
+int report_layers__query(struct session *s, const struct report_query *rq, struct report_layers *l, char **ret_error)
+{
+	int r = layers_query(s, rq, l, ret_error);
+	if (r < 0)
+		report_layers__release(l);
+	return r;
 }
