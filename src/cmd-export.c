@@ -36,7 +36,8 @@ static int write_file_atomically(const char *output, const struct export_profile
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (fd < 0)
-		return error("cannot create %s: %s (is its directory writable?)", tmp, strerror(errno));
+		return error("cannot write %s: %s (does its directory exist, and is it writable?)", output,
+			     strerror(errno));
 	f = fdopen(fd, "w");
 	if (!f) {
 		close(fd);

@@ -633,7 +633,7 @@ static void folded_function(const struct export_profile *p, struct strbuf *sb, u
 	}
 	i = image_at(p, image);
 	strbuf_adds(sb, "[unknown]");
-	if (i) {
+	if (i && !streq(i->base, "[unknown]")) {
 		strbuf_adds(sb, " (");
 		export__folded_escape(sb, i->base);
 		strbuf_adds(sb, ")");
@@ -650,42 +650,98 @@ static int folded_cmp(const void *a, const void *b)
 	return strcmp(((const struct folded_line *)a)->text, ((const struct folded_line *)b)->text);
 }
 
+/* What a folded line depends on: samples that differ only in address (or
+ * in the address of an unresolved leaf) share one, so the values are
+ * summed per key first and a line is built once per key. */
+struct folded_key {
+	uint32_t domain, layer, thread, stack, image, symbol;
+	uint64_t value;
+};
+
+static uint64_t folded_key_hash(const struct folded_key *k)
+{
+	uint64_t h = hash_u64(k->domain);
+	h = hash_mix(h, k->layer);
+	h = hash_mix(h, k->thread);
+	h = hash_mix(h, k->stack);
+	h = hash_mix(h, k->image);
+	return hash_mix(h, k->symbol);
+}
+
+static bool folded_key_eq(const struct folded_key *a, const struct folded_key *b)
+{
+	return a->domain == b->domain && a->layer == b->layer && a->thread == b->thread && a->stack == b->stack &&
+	       a->image == b->image && a->symbol == b->symbol;
+}
+
 int export_profile__write_folded(const struct export_profile *p, size_t e, enum export_value v, FILE *out)
 {
 	struct folded_line *lines = NULL;
-	size_t n_lines = 0, cap_lines = 0, cap_ids = 0;
+	struct folded_key *keys = NULL;
+	size_t n_lines = 0, cap_lines = 0, n_keys = 0, cap_keys = 0, cap_ids = 0;
 	uint32_t *ids = NULL;
 	struct hmap index;
 	struct strbuf sb;
-	int r;
 
 	if (e >= p->n_events)
 		return -EINVAL;
 	hmap_init(&index);
-	strbuf_init(&sb);
 	for (size_t i = 0; i < p->n_samples; i++) {
 		const struct ex_sample *smp = &p->samples[i];
-		const struct ex_thread *t = thread_at(p, smp->thread);
 		uint64_t value = sample_values(p, i)[e * 2 + (v == EXPORT_VALUE_PERIOD)];
-		size_t n, pos;
+		struct folded_key k = { .domain = smp->domain, .layer = smp->layer, .thread = smp->thread };
 		uint64_t h;
+		size_t pos;
 		uint32_t idx;
 		bool found = false;
 		if (!value)
 			continue;
+		if (frame_at(p, smp->stack)) {
+			k.stack = smp->stack;
+		} else {
+			k.image = smp->image;
+			k.symbol = symbol_at(p, smp->symbol) ? smp->symbol : 0;
+		}
+		h = folded_key_hash(&k);
+		for (pos = hmap_first(&index, h); hmap_candidate(&index, pos, h, &idx); pos = hmap_next(&index, pos))
+			if (idx != UINT32_MAX && folded_key_eq(&keys[idx], &k)) {
+				found = true;
+				break;
+			}
+		if (!found) {
+			ARRAY_GROW(keys, cap_keys, n_keys + 1);
+			idx = (uint32_t)n_keys++;
+			keys[idx] = k;
+			hmap_insert_at(&index, pos, h, idx);
+		}
+		keys[idx].value += value;
+	}
+	hmap_release(&index);
+
+	/* Keys whose text is equal (two threads of one comm, two unresolved
+	 * addresses of one image in a caller) merge into one line. */
+	hmap_init(&index);
+	strbuf_init(&sb);
+	for (size_t i = 0; i < n_keys; i++) {
+		const struct folded_key *k = &keys[i];
+		const struct ex_thread *t = thread_at(p, k->thread);
+		size_t n, pos;
+		uint64_t h;
+		uint32_t idx;
+		bool found = false;
 		strbuf_reset(&sb);
-		export__folded_escape(&sb, domain_name(p, smp->domain));
+		export__folded_escape(&sb, domain_name(p, k->domain));
 		strbuf_addc(&sb, ';');
-		export__folded_escape(&sb, p->layers[smp->layer]);
+		export__folded_escape(&sb, p->layers[k->layer]);
 		strbuf_addc(&sb, ';');
 		if (t && *t->comm)
 			export__folded_escape(&sb, t->comm);
 		else
 			strbuf_adds(&sb, "[unknown]");
-		n = stack_frames(p, smp->stack, &ids, &cap_ids);
+		n = stack_frames(p, k->stack, &ids, &cap_ids);
 		if (!n) {
 			strbuf_addc(&sb, ';');
-			folded_function(p, &sb, smp->image, smp->symbol);
+			folded_function(p, &sb, k->image, k->symbol);
 		}
 		while (n--) {
 			const struct ex_frame *f = &p->frames[ids[n]];
@@ -705,9 +761,11 @@ int export_profile__write_folded(const struct export_profile *p, size_t e, enum 
 			lines[idx].value = 0;
 			hmap_insert_at(&index, pos, h, idx);
 		}
-		lines[idx].value += value;
+		lines[idx].value += k->value;
 	}
 	hmap_release(&index);
+	strbuf_release(&sb);
+	free(keys);
 	free(ids);
 	if (n_lines)
 		qsort(lines, n_lines, sizeof(*lines), folded_cmp);
@@ -716,9 +774,7 @@ int export_profile__write_folded(const struct export_profile *p, size_t e, enum 
 		free(lines[i].text);
 	}
 	free(lines);
-	strbuf_release(&sb);
-	r = stream_status(out);
-	return r;
+	return stream_status(out);
 }
 
 /* ---- pprof ---- */
@@ -870,7 +926,24 @@ struct pprof {
 	size_t cap_values;
 	uint32_t *locs;
 	size_t n_locs, cap_locs;
+	/* String indexes of label values, per domain / layer / thread id
+	 * (UINT32_MAX: not interned yet), so a sample costs no string work. */
+	uint32_t *domain_string, *layer_string, *comm_string;
 };
+
+static uint32_t cached_string(struct pprof *pp, uint32_t *cache, const char *s)
+{
+	if (*cache == UINT32_MAX)
+		*cache = s ? strtab__intern(&pp->strings, s) : 0;
+	return *cache;
+}
+
+static uint32_t *string_cache(size_t n)
+{
+	uint32_t *c = xmalloc((n ? n : 1) * sizeof(*c));
+	memset(c, 0xff, (n ? n : 1) * sizeof(*c));
+	return c;
+}
 
 static uint32_t pprof__mapping(struct pprof *pp, uint32_t image)
 {
@@ -983,9 +1056,12 @@ static void pprof__add(struct pprof *pp, size_t i, uint32_t **ids, size_t *cap_i
 	n = stack_frames(p, smp->stack, ids, cap_ids);
 	k.stack = n ? smp->stack : 0;
 	k.leaf = n ? 0 : pprof__location(pp, smp->image, smp->symbol, smp->address);
-	k.domain = strtab__intern(&pp->strings, domain_name(p, smp->domain));
-	k.layer = strtab__intern(&pp->strings, p->layers[smp->layer]);
-	k.comm = t && *t->comm ? strtab__intern(&pp->strings, t->comm) : 0;
+	if (smp->domain < p->n_domains)
+		k.domain = cached_string(pp, &pp->domain_string[smp->domain], domain_name(p, smp->domain));
+	else
+		k.domain = strtab__intern(&pp->strings, domain_name(p, smp->domain));
+	k.layer = cached_string(pp, &pp->layer_string[smp->layer], p->layers[smp->layer]);
+	k.comm = t ? cached_string(pp, &pp->comm_string[smp->thread], *t->comm ? t->comm : NULL) : 0;
 	k.has_pid = t && t->has_pid;
 	k.pid = k.has_pid ? t->pid : 0;
 	h = pp_sample_hash(&k);
@@ -1102,6 +1178,9 @@ void export_profile__encode_pprof(const struct export_profile *p, struct strbuf 
 	pp.image_mapping = xcalloc(p->n_images + 1, sizeof(uint32_t));
 	pp.symbol_function = xcalloc(p->n_symbols + 1, sizeof(uint32_t));
 	pp.unknown_function = xcalloc(p->n_images + 1, sizeof(uint32_t));
+	pp.domain_string = string_cache(p->n_domains);
+	pp.layer_string = string_cache(p->n_layers);
+	pp.comm_string = string_cache(p->n_threads);
 	for (size_t i = 0; i < p->n_samples; i++)
 		pprof__add(&pp, i, &ids, &cap_ids);
 	free(ids);
@@ -1239,6 +1318,9 @@ void export_profile__encode_pprof(const struct export_profile *p, struct strbuf 
 	hmap_release(&pp.sample_index);
 	free(pp.values);
 	free(pp.locs);
+	free(pp.domain_string);
+	free(pp.layer_string);
+	free(pp.comm_string);
 	strbuf_release(&msg);
 	strbuf_release(&sub);
 	strbuf_release(&packed);
@@ -1287,11 +1369,9 @@ int export_profile__write_pprof(const struct export_profile *p, FILE *out)
 
 /* ---- JSON ---- */
 
-static const struct export_profile *sort_profile;
-
-static int json_sample_cmp(const void *a, const void *b)
+static int json_sample_cmp(const void *a, const void *b, void *ctx)
 {
-	const struct export_profile *p = sort_profile;
+	const struct export_profile *p = ctx;
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 	const uint64_t *vx = sample_values(p, x), *vy = sample_values(p, y);
 	const struct ex_sample *sx = &p->samples[x], *sy = &p->samples[y];
@@ -1421,8 +1501,7 @@ int export_profile__write_json(const struct export_profile *p, FILE *out)
 	order = xmalloc((p->n_samples ? p->n_samples : 1) * sizeof(*order));
 	for (size_t i = 0; i < p->n_samples; i++)
 		order[i] = (uint32_t)i;
-	sort_profile = p;
-	qsort(order, p->n_samples, sizeof(*order), json_sample_cmp);
+	qsort_r(order, p->n_samples, sizeof(*order), json_sample_cmp, (void *)p);
 	frame_json = xcalloc(p->n_frames + 1, sizeof(*frame_json));
 	for (size_t k = 0; k < p->n_samples; k++) {
 		const struct ex_sample *smp = &p->samples[order[k]];
@@ -1473,6 +1552,7 @@ int export_profile__write_json(const struct export_profile *p, FILE *out)
 				strbuf_init(&fj);
 				json_function(p, &fj, p->frames[f].image, p->frames[f].symbol, p->frames[f].address);
 				frame_json[f] = strbuf_detach(&fj);
+				strbuf_release(&fj); /* detach leaves a fresh buffer */
 			}
 			strbuf_adds(&sb, frame_json[f]);
 			if (j)

@@ -26,9 +26,10 @@ int export_value__parse(const char *s, enum export_value *ret);
 
 struct export_profile;
 
-/* Load the samples of q's view within its filters. q->events selects and
- * orders nothing but which events are kept (all by default); keys,
- * threshold and limit are ignored. -errno with *ret_error on failure. */
+/* Load the samples of q's view (q->source) within its domain, layer and
+ * comm filters; q->events says which events to keep (default all, always
+ * in session order). Keys, threshold and limit are ignored. -errno with
+ * *ret_error on failure. */
 int export_profile__load(struct session *s, const struct report_query *q, struct export_profile **ret,
 			 char **ret_error);
 void export_profile__free(struct export_profile *p);
