@@ -109,6 +109,19 @@ for ev in report["events"]:
     assert sums[j] == ev["filtered_samples"], (sums[j], ev["filtered_samples"])
     assert ev["filtered_samples"] > 0
 
+# What pprof's Profile.CheckValid demands: unique non-zero ids, every
+# reference resolved.
+for kind in ("mapping", "location", "function"):
+    ids = [x["id"][0] for x in p[kind]]
+    assert all(ids) and len(ids) == len(set(ids)), f"{kind} ids not unique and non-zero"
+map_ids = {m["id"][0] for m in p["mapping"]}
+fn_ids = {f["id"][0] for f in p["function"]}
+loc_ids = {l["id"][0] for l in p["location"]}
+for l in p["location"]:
+    assert l.get("mapping_id", [0])[0] in map_ids | {0}, l
+    assert all(x["function_id"][0] in fn_ids for x in l["line"]), l
+for s in p["sample"]:
+    assert s["location_id"] and all(i in loc_ids for i in s["location_id"]), s
 # Stacks are leaf first: some sample reads tree_c, tree_a, main from index 0.
 functions = {f["id"][0]: strings[f["name"][0]] for f in p["function"]}
 locations = {l["id"][0]: functions[l["line"][0]["function_id"][0]] for l in p["location"]}
