@@ -83,7 +83,19 @@ static const struct command commands[] = {
 	{ "stat", cmd_stat, "count events per domain and layer (no sampling)",
 	  "domprof stat [-a | -p PID | [--] CMD [ARGS...]] [-e EVENTS] [-d SECONDS] [--format text|csv|json]\n" },
 	{ "export", cmd_export, "export a session as pprof, folded stacks or JSON",
-	  "domprof export [-i FILE] --format pprof|folded|json [-o FILE]\n" },
+	  "domprof export --format pprof|folded|json [-i FILE] [-o FILE] [--domain LIST] [--layer LIST]\n"
+	  "               [--comm LIST] [--event LIST] [--source merged|host|agent] [--value samples|period] [-q]\n"
+	  "  -f, --format FMT      pprof (gzipped profile.proto), folded (FlameGraph stacks) or json\n"
+	  "  -i, --input FILE      session file (default domprof.db)\n"
+	  "  -o, --output FILE     default domprof.pb.gz for pprof, standard output otherwise ('-': stdout)\n"
+	  "      --domain LIST     only these domains (comma-separated names)\n"
+	  "      --layer LIST      only these layers (user,kernel,guest-user,guest-kernel,guest,vmm,hypervisor)\n"
+	  "      --comm LIST       only these command names\n"
+	  "      --event LIST      pprof/json: only these events; folded: the one event counted (default the first)\n"
+	  "      --source VIEW     merged (default), host or agent view of active VMs\n"
+	  "      --value V         folded: period (default, in the event's unit) or samples\n"
+	  "  -q, --quiet           no summary line after writing a file\n"
+	  "Formats and how to load them in pprof, flamegraph.pl or speedscope: docs/export.md\n" },
 	{ "html", cmd_html, "write a self-contained HTML report of a session",
 	  "domprof html [-i FILE] [-o FILE]\n" },
 	{ "import", cmd_import, "turn a perf.data file into a session",

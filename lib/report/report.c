@@ -273,6 +273,27 @@ static int event_index(const struct report_event *ev, size_t n, uint32_t id)
 	return -1;
 }
 
+int report__prepare_samples(struct session *s, const struct report_query *rq, const char *columns,
+			    const char *tail, sqlite3_stmt **ret, char **ret_error)
+{
+	struct query_text q = { 0 };
+	int r;
+	if (prepare_view(s, rq->source) < 0) {
+		*ret_error = xasprintf("cannot prepare the merged view of %s: %s", session__path(s), session__error(s));
+		return -EIO;
+	}
+	strbuf_init(&q.sql);
+	strbuf_addf(&q.sql, "SELECT %s", columns);
+	add_from_where(&q, rq);
+	if (tail)
+		strbuf_addf(&q.sql, " %s", tail);
+	r = prepare_query(s, &q, ret, ret_error);
+	strbuf_release(&q.sql);
+	return r;
+}
+
+const char *report__period_sql(enum report_source source) { return period_expr(source); }
+
 /* ---- row table ---- */
 
 struct pivot {

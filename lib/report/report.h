@@ -132,6 +132,17 @@ void report_layers__release(struct report_layers *l);
 /* Virtualization overhead of a VM for event e: -1 when it has no guest time. */
 double report_domain__overhead(const struct report_domain_info *d, size_t e);
 
+/* For other readers of samples (export, html): prepare
+ * "SELECT <columns> FROM <the samples of q's view (q->source), filtered by
+ * q's domains, layers and comms> <tail>", with the tables aliased s
+ * (samples), d (domains), t (threads), i (images) and y (symbols). A row's
+ * period in that view is the expression report__period_sql(q->source).
+ * Events are not filtered here. The statement binds strings of q: keep q
+ * alive until it is finalized. */
+int report__prepare_samples(struct session *s, const struct report_query *q, const char *columns,
+			    const char *tail, sqlite3_stmt **ret, char **ret_error);
+const char *report__period_sql(enum report_source source);
+
 /* Rendering. */
 void report__print_header(struct session *s, const struct report_layers *l, FILE *out);
 void report_layers__print_text(const struct report_layers *l, FILE *out);
