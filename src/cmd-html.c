@@ -105,7 +105,10 @@ int cmd_html(int argc, char **argv)
 		return error("-o: empty file name (give a file such as report.html, or - for standard output)");
 	if (!streq(output, "-") && stat(output, &st) == 0 && S_ISDIR(st.st_mode))
 		return error("-o: %s is a directory; give a file name such as %s/domprof.html", output, output);
-	if (session__open(input, true, &s, &err) < 0)
+	ret = session__open(input, true, &s, &err);
+	if (ret == -ENOENT)
+		return error("%s (record a session with `domprof record`, or name one with -i FILE)", err);
+	if (ret < 0)
 		return error("%s", err);
 	ret = write_page(s, &o, output, &summary);
 	session__close(s);

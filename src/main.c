@@ -66,7 +66,12 @@ static const struct command commands[] = {
 	{ "export", cmd_export, "export a session as pprof, folded stacks or JSON",
 	  "domprof export [-i FILE] --format pprof|folded|json [-o FILE]\n" },
 	{ "html", cmd_html, "write a self-contained HTML report of a session",
-	  "domprof html [-i FILE] [-o FILE]\n" },
+	  "domprof html [-i FILE] [-o FILE] [--source merged|host|agent] [-q]\n"
+	  "  -i, --input FILE      session file (default domprof.db)\n"
+	  "  -o, --output FILE     the page (default domprof.html; - for standard output)\n"
+	  "      --source VIEW     merged (default), host or agent view of active VMs\n"
+	  "  -q, --quiet           print nothing but errors\n"
+	  "  The page needs nothing else and loads nothing; docs/html.md describes it.\n" },
 	{ "import", cmd_import, "turn a perf.data file into a session",
 	  "domprof import PERF.DATA [-o FILE]\n" },
 	{ "help", cmd_help, "show help for a command", "domprof help [COMMAND]\n" },

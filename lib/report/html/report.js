@@ -338,8 +338,8 @@
 		const scale = niceScale(maxShare, 5);
 		const card = h('div', { class: 'card bar-card', 'data-event': ev.name });
 		card.append(h('div', { class: 'card-head' }, h('h3', { text: ev.name }),
-			h('span', { class: 'stat', text: fmtValue(e, total) + ' in ' + fmtInt(ev.samples) + ' samples' +
-				(ev.unit === 'ns' ? '' : ' (' + ev.unit + ')') }), h('span', { class: 'grow' }), legend(usedLayers())));
+			h('span', { class: 'stat', text: fmtValue(e, total) + (ev.unit === 'ns' ? '' : ' events') + ' in ' +
+				fmtInt(ev.samples) + ' samples' }), h('span', { class: 'grow' }), legend(usedLayers())));
 		const grid = h('div', { class: 'bars' });
 		const axis = h('div', { class: 'axis' });
 		for (let t = 0; t <= scale.max + 1e-9; t += scale.step) {
