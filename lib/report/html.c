@@ -10,8 +10,8 @@
  * Each domain's tree is domain -> layer -> command -> call stack, outermost
  * caller first, as perf script | stackcollapse-perf.pl | flamegraph.pl
  * would draw it (an unresolved frame is named after its image, "[libc.so.6]",
- * as stackcollapse-perf does); a sample without a stack (recorded without
- * -g) is a one-frame stack. Node values are inclusive (the node and
+ * as stackcollapse-perf does, and a run of them is one frame); a sample
+ * without a stack (recorded without -g) is a one-frame stack. Node values are inclusive (the node and
  * everything it called), per event, in period units; the page derives
  * self values. Small frames are merged into their caller so that the file
  * stays small and the SVG fast for any session size. */
@@ -366,14 +366,17 @@ static const char *basename_of(const char *path)
 	return slash && slash[1] ? slash + 1 : path;
 }
 
-/* A frame's name and image, as strtab indexes. */
-static uint32_t frame_label(struct html_ctx *c, int64_t image_id, int64_t symbol_id, uint32_t *ret_image)
+/* A frame's name and image, as strtab indexes; *ret_resolved tells
+ * whether a symbol named it. */
+static uint32_t frame_label(struct html_ctx *c, int64_t image_id, int64_t symbol_id, uint32_t *ret_image,
+			    bool *ret_resolved)
 {
 	ssize_t sym = symbol_id ? id_table__find(&c->symbols, symbol_id) : -1;
 	ssize_t img = image_id ? id_table__find(&c->images, image_id) : -1;
 	const char *path = img >= 0 ? c->images.names[img] : NULL;
 	*ret_image = path && *path ? strtab__intern(&c->strings, path) : NO_STRING;
-	if (sym >= 0 && *c->symbols.names[sym])
+	*ret_resolved = sym >= 0 && *c->symbols.names[sym];
+	if (*ret_resolved)
 		return strtab__intern(&c->strings, c->symbols.names[sym]);
 	if (path && *path) {
 		_cleanup_free_ char *name = NULL;
@@ -456,12 +459,23 @@ static int build_trees(struct html_ctx *c, char **ret_error)
 		if (depth) {
 			for (size_t k = depth; k-- > 0;) {
 				ssize_t i = (ssize_t)chain[k];
-				name = frame_label(c, c->frames.b[i], c->frames.c[i], &image);
+				bool resolved;
+				name = frame_label(c, c->frames.b[i], c->frames.c[i], &image, &resolved);
+				/* Frame-pointer unwinding through code built
+				 * without frame pointers yields runs of
+				 * unresolved frames in one image (a hundred deep
+				 * in an interpreter): one node says as much and
+				 * keeps the graph readable. Recursion of named
+				 * functions is kept. */
+				if (!resolved && c->flame.nodes[node].name == name && c->flame.nodes[node].image == image &&
+				    c->flame.nodes[node].depth > 2)
+					continue;
 				node = flame__child(&c->flame, node, name, image);
 				add_value(c, node, e, count, period);
 			}
 		} else {
-			name = frame_label(c, col_id(st, 5), col_id(st, 6), &image);
+			bool resolved;
+			name = frame_label(c, col_id(st, 5), col_id(st, 6), &image, &resolved);
 			node = flame__child(&c->flame, node, name, image);
 			add_value(c, node, e, count, period);
 		}

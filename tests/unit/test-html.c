@@ -41,6 +41,7 @@ static void add(struct profile *p, uint32_t event, uint32_t dom, enum layer l, u
  *                            main -> tree_b (200 ms) -> tree_c (300 ms)
  *                            main -> tiny (0.2 ms: under 0.05 %, pruned)
  *                            main -> unresolved address in app (5 ms)
+ *                            main -> two unresolved frames in app (3 ms)
  *                            the hostile symbol, no stack (50 ms)
  * host, kernel, app:         clear_page, no stack (100 ms; 7 page-faults)
  * VM web: guest 400 ms (host view), vmm 60, hypervisor 40; agent data
@@ -54,7 +55,7 @@ static int setup(void **state)
 	char *err = NULL;
 	int fd;
 	uint32_t host, web, app, vcpu, guest, i_app, i_k, i_code, i_qemu, i_gapp, i_gk;
-	uint32_t y_main, y_a, y_b, y_c, y_tiny, y_bad, y_clear, f_main, f_a, f_b, f_ac, f_bc, f_tiny, f_unknown;
+	uint32_t y_main, y_a, y_b, y_c, y_tiny, y_bad, y_clear, f_main, f_a, f_b, f_ac, f_bc, f_tiny, f_unknown, f_unknown2;
 
 	snprintf(path, sizeof(path), "/tmp/domprof-test-html-XXXXXX");
 	fd = mkstemp(path);
@@ -95,6 +96,7 @@ static int setup(void **state)
 	f_bc = profile__frame(&p, f_b, i_app, y_c, 0);
 	f_tiny = profile__frame(&p, f_main, i_app, y_tiny, 0);
 	f_unknown = profile__frame(&p, f_main, i_app, 0, 0x8123);
+	f_unknown2 = profile__frame(&p, f_unknown, i_app, 0, 0x8456);
 
 	add(&p, 1, host, LAYER_USER, app, i_app, y_a, f_a, 100, 100 * MS, ORIGIN_HOST);
 	add(&p, 1, host, LAYER_USER, app, i_app, y_c, f_ac, 400, 400 * MS, ORIGIN_HOST);
@@ -102,6 +104,7 @@ static int setup(void **state)
 	add(&p, 1, host, LAYER_USER, app, i_app, y_c, f_bc, 300, 300 * MS, ORIGIN_HOST);
 	add(&p, 1, host, LAYER_USER, app, i_app, y_tiny, f_tiny, 1, 200000, ORIGIN_HOST);
 	add(&p, 1, host, LAYER_USER, app, i_app, 0, f_unknown, 5, 5 * MS, ORIGIN_HOST);
+	add(&p, 1, host, LAYER_USER, app, i_app, 0, f_unknown2, 3, 3 * MS, ORIGIN_HOST);
 	add(&p, 1, host, LAYER_USER, app, i_app, y_bad, 0, 50, 50 * MS, ORIGIN_HOST);
 	add(&p, 1, host, LAYER_KERNEL, app, i_k, y_clear, 0, 100, 100 * MS, ORIGIN_HOST);
 	add(&p, 2, host, LAYER_KERNEL, app, i_k, y_clear, 0, 7, 7, ORIGIN_HOST);
@@ -236,12 +239,12 @@ static void test_flame_tree(void **state)
 	json = page_json(&o, &sum);
 	tree_load(&t, json, "\"host\"");
 	/* Root: everything of the host, both events. */
-	assert_int_equal(tree_value(&t, 0, 0), 1155200000LL);
+	assert_int_equal(tree_value(&t, 0, 0), 1158200000LL);
 	assert_int_equal(tree_value(&t, 0, 1), 7);
 	/* Inclusive values, outermost caller first. */
 	n = tree_find(&t, PATH("host", "user", "app", "main"));
 	assert_true(n >= 0);
-	assert_int_equal(tree_value(&t, n, 0), 1005200000LL);
+	assert_int_equal(tree_value(&t, n, 0), 1008200000LL);
 	n = tree_find(&t, PATH("host", "user", "app", "main", "tree_a"));
 	assert_int_equal(tree_value(&t, n, 0), 500 * MS);
 	assert_int_equal(tree_value(&t, n, 2), 500); /* samples */
@@ -249,16 +252,18 @@ static void test_flame_tree(void **state)
 	assert_int_equal(tree_value(&t, n, 0), 400 * MS);
 	n = tree_find(&t, PATH("host", "user", "app", "main", "tree_b", "tree_c"));
 	assert_int_equal(tree_value(&t, n, 0), 300 * MS);
-	/* An unresolved frame is named after its image, as stackcollapse-perf does. */
+	/* An unresolved frame is named after its image, as stackcollapse-perf
+	 * does; a run of them in one image is one frame. */
 	n = tree_find(&t, PATH("host", "user", "app", "main", "[app]"));
-	assert_int_equal(tree_value(&t, n, 0), 5 * MS);
+	assert_int_equal(tree_value(&t, n, 0), 8 * MS);
+	assert_int_equal(tree_find(&t, PATH("host", "user", "app", "main", "[app]", "[app]")), -1);
 	/* Samples without a stack are one-frame stacks under layer and command. */
 	n = tree_find(&t, PATH("host", "kernel", "app", "clear_page"));
 	assert_int_equal(tree_value(&t, n, 0), 100 * MS);
 	assert_int_equal(tree_value(&t, n, 1), 7);
 	n = tree_find(&t, PATH("host", "user", "app", "\\u003cimg src=x onerror=alert(1)\\u003e\\u003c/script\\u003e"));
 	assert_int_equal(tree_value(&t, n, 0), 50 * MS);
-	/* 0.2 ms of 1155 ms is under 0.05 %: merged into main, and its name
+	/* 0.2 ms of 1158 ms is under 0.05 %: merged into main, and its name
 	 * is not in the page at all. */
 	assert_int_equal(tree_find(&t, PATH("host", "user", "app", "main", "tiny")), -1);
 	for (size_t i = 0; i < t.n_strings; i++)
@@ -321,7 +326,7 @@ static void test_frame_cap(void **state)
 	assert_true(t.n_nodes >= 3);
 	assert_true(sum.min_frame_percent > 0.05);
 	/* The root always stays and keeps every sample. */
-	assert_int_equal(tree_value(&t, 0, 0), 1155200000LL);
+	assert_int_equal(tree_value(&t, 0, 0), 1158200000LL);
 	tree_release(&t);
 }
 
