@@ -951,12 +951,12 @@ int html_report__json(struct session *s, const struct html_options *o, struct st
 	struct strbuf sb;
 	int r;
 
-	strbuf_init(&sb);
 	if ((r = report_query__parse_keys(&q, "domain,layer,image,symbol", ret_error)) < 0)
 		return r;
 	if ((r = report_layers__query(s, &q, &c.layers, ret_error)) < 0)
 		return r;
 	c.have_layers = true;
+	strbuf_init(&sb);
 	if ((r = load_domain_ids(&c, ret_error)) < 0 ||
 	    (r = id_table__load(s, "SELECT id, path FROM images ORDER BY id", false, &c.images, ret_error)) < 0 ||
 	    (r = id_table__load(s, "SELECT id, name FROM symbols ORDER BY id", false, &c.symbols, ret_error)) < 0 ||

@@ -136,7 +136,7 @@ class DOM(html.parser.HTMLParser):
         super().__init__()
         self.stack, self.found, self.errors, self.in_errors = [], [], None, False
         self.rendered = False
-        self.bad = []
+        self.bad, self.text = [], []
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "body" and a.get("data-rendered") == "true":
@@ -162,12 +162,17 @@ class DOM(html.parser.HTMLParser):
     def handle_data(self, data):
         if self.in_errors:
             self.errors += data
+        if not self.stack or self.stack[-1][0] != "script":
+            self.text.append(data)
 d = DOM()
 d.feed(open(sys.argv[1], encoding="utf-8").read())
 assert d.rendered, "the page's script did not finish (no data-rendered on <body>)"
 assert d.errors is not None, "no #domprof-errors element"
 assert d.errors.strip() == "", f"errors reported by the page: {d.errors.strip()}"
 assert not d.bad, f"rendered elements that load something: {d.bad}"
+text = " ".join(d.text)
+for junk in ("[object ", "NaN", "undefined", "Infinity"):
+    assert junk not in text, f"rendered text holds {junk!r}: ...{text[max(0, text.find(junk) - 80):text.find(junk) + 40]}..."
 def has(domain, tag, cls=None, **want):
     for (t, classes, dom, name, sym, layer), outer in d.found:
         if t != tag or (cls and cls not in classes):
@@ -221,6 +226,12 @@ driver = r"""<script>
       .reduce((b, x) => (!b || x[1] > b[1] ? x : b), null);
     const [a, wa] = widest('g.fr[data-name="tree_a"]');
     out.before = wa / W;
+    const tip = document.getElementById('tip');
+    a.dispatchEvent(new MouseEvent('mousemove', { bubbles: true, clientX: 200, clientY: 300 }));
+    out.flame_tip = tip.hidden ? '' : tip.textContent;
+    const seg = document.querySelector('.seg[data-domain="fakevm"][data-layer="vmm"]');
+    seg.dispatchEvent(new MouseEvent('mousemove', { bubbles: true, clientX: 200, clientY: 300 }));
+    out.bar_tip = tip.hidden ? '' : tip.textContent;
     a.dispatchEvent(new MouseEvent('click', { bubbles: true }));
     out.after = widest('g.fr[data-name="tree_a"]:not(.anc)')[1] / W;
     out.tree_b_after_zoom = !!svg.querySelector('g.fr[data-name="tree_b"]');
@@ -266,6 +277,11 @@ print(f"# search: calltree {r['calltree']:.1f}% of host, tree_c {r['tree_c']:.1f
 assert abs(c_share - 70) <= tol, f"search: tree_c is {c_share:.1f}% of calltree, not 70 +- {tol}"
 assert r["highlighted"] >= 2, "tree_c under both tree_a and tree_b should be highlighted"
 assert r["cleared"] == 0, "clearing the search left highlighted frames"
+print(f"# tooltips: {r['flame_tip'][:90]!r}... / {r['bar_tip'][:60]!r}...")
+for want in ("tree_a", "calltree", "Samples", "Share of host", "Self"):
+    assert want in r["flame_tip"], f"flame graph tooltip lacks {want!r}: {r['flame_tip']!r}"
+for want in ("fakevm", "vmm", "Samples", "Share of cpu-clock"):
+    assert want in r["bar_tip"], f"bar tooltip lacks {want!r}: {r['bar_tip']!r}"
 print(f"# zoom: tree_a {100 * r['before']:.1f}% of the width before, {100 * r['after']:.1f}% after")
 assert r["before"] < 0.6 and r["after"] > 0.99, r
 assert not r["tree_b_after_zoom"] and r["reset_enabled"] and r["tree_b_after_reset"], r

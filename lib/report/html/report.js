@@ -55,7 +55,7 @@
 	function h(tag, props, ...children) {
 		const e = document.createElement(tag);
 		setProps(e, props);
-		for (const c of children.flat())
+		for (const c of children.flat(Infinity))
 			if (c !== null && c !== undefined && c !== false)
 				e.append(c instanceof Node ? c : String(c));
 		return e;
@@ -383,6 +383,8 @@
 				h('div', { class: 'name', text: d.name }), h('div', { class: 'kind', text: domainKind(d) })), track, num);
 		}
 		card.append(grid);
+		if (!total)
+			card.append(h('p', { class: 'note', text: 'No ' + ev.name + ' samples in this session.' }));
 		return card;
 	}
 
