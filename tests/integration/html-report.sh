@@ -25,17 +25,26 @@ chrome() {
 # nothing when all is well.
 console_errors() { grep -E ':CONSOLE|Uncaught' "$1" || true; }
 
-# 1. A session: calltree on the host with call stacks, and a split process
-#    of ours treated as the VM "fakevm"; two events, so the page has an
-#    event selector.
+# 1. A session: calltree on the host with call stacks; a split process of
+#    ours treated as the VM "fakevm", and a syscalls process as a VM whose
+#    name is hostile markup (names come from guests: the page must show it
+#    as text); two events, so the page has an event selector.
+EVIL="evil</script><b onmouseover>x<!--\"&amp;'"
 "$WORKLOADS/split" 30 >/dev/null &
 fake=$!
-BG_PIDS="$fake"
-"$DOMPROF" record -q -a -g -e cpu-clock,page-faults -F 1000 --vm "fakevm=$fake" -o "$T/s.db" -- "$WORKLOADS/calltree" 3 >/dev/null
-kill "$fake" 2>/dev/null || true
-sqlite3 "$T/s.db" "SELECT name FROM domains ORDER BY id" > "$T/domains.txt"
-note "domains: $(tr '\n' ' ' < "$T/domains.txt")"
-grep -qx host "$T/domains.txt" && grep -qx fakevm "$T/domains.txt" || fail "session lacks host or fakevm: $(cat "$T/domains.txt")"
+"$WORKLOADS/syscalls" 30 >/dev/null &
+fake2=$!
+BG_PIDS="$fake $fake2"
+"$DOMPROF" record -q -a -g -e cpu-clock,page-faults -F 1000 --vm "fakevm=$fake" --vm "$EVIL=$fake2" -o "$T/s.db" \
+	-- "$WORKLOADS/calltree" 3 >/dev/null
+kill "$fake" "$fake2" 2>/dev/null || true
+sqlite3 -json "$T/s.db" "SELECT name FROM domains ORDER BY id" > "$T/domains.json"
+python3 - "$T/domains.json" "$EVIL" <<'PY'
+import json, sys
+names = [d["name"] for d in json.load(open(sys.argv[1]))]
+print(f"# domains: {names}")
+assert {"host", "fakevm", sys.argv[2]} <= set(names), f"session lacks host, fakevm or the hostile VM: {names}"
+PY
 
 # 2. The page.
 "$DOMPROF" html -i "$T/s.db" -o "$T/report.html" 2>"$T/html.err" || fail "domprof html failed: $(cat "$T/html.err")"
@@ -77,7 +86,7 @@ PY
 #    totals `domprof report` gives, and calltree's known tree in the host's
 #    flame graph: inclusive tree_a 50 %, tree_b 50 %, tree_c 70 % of the
 #    program (calltree.c).
-python3 - "$T/report.html" "$T/report.json" "$T/domains.txt" "$TOL" <<'PY'
+python3 - "$T/report.html" "$T/report.json" "$T/domains.json" "$TOL" <<'PY'
 import json, re, sys
 text = open(sys.argv[1], encoding="utf-8").read()
 m = re.search(r'<script type="application/json" id="domprof-data">(.*?)</script>', text, re.S)
@@ -85,7 +94,7 @@ assert m, "no embedded data"
 assert "<" not in m.group(1), "unescaped '<' in the embedded data"
 data = json.loads(m.group(1))
 report = json.load(open(sys.argv[2]))
-names = open(sys.argv[3]).read().split()
+names = [d["name"] for d in json.load(open(sys.argv[3]))]
 tol = float(sys.argv[4])
 assert [d["name"] for d in data["domains"]] == names, ([d["name"] for d in data["domains"]], names)
 events = [e["name"] for e in data["events"]]
@@ -127,9 +136,9 @@ chrome --dump-dom "file://$T/report.html" > "$T/dom.html" 2> "$T/console.log" ||
 cp "$T/dom.html" "$T/console.log" "$ARTIFACTS/"
 errs=$(console_errors "$T/console.log")
 [ -z "$errs" ] || fail "console errors while rendering the page: $errs"
-python3 - "$T/dom.html" "$T/domains.txt" <<'PY'
-import html.parser, sys
-names = open(sys.argv[2]).read().split()
+python3 - "$T/dom.html" "$T/domains.json" <<'PY'
+import html.parser, json, sys
+names = [d["name"] for d in json.load(open(sys.argv[2]))]
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 class DOM(html.parser.HTMLParser):
     def __init__(self):
@@ -146,6 +155,9 @@ class DOM(html.parser.HTMLParser):
         for k in ("src", "href"):
             if k in a and not (a[k] or "").startswith("#"):
                 self.bad.append(f"{tag} {k}={a[k]}")
+        # The page sets handlers with addEventListener: an on* attribute
+        # can only come from a name taken as markup.
+        self.bad += [f"{tag} {k}" for k in a if k.startswith("on")]
         # (element, its classes, its domain, the domain of the nearest enclosing element)
         outer = next((s[2] for s in reversed(self.stack) if s[2] is not None), None)
         entry = (tag, (a.get("class") or "").split(), a.get("data-domain"), a.get("data-name"), a.get("data-symbol"),
@@ -169,7 +181,7 @@ d.feed(open(sys.argv[1], encoding="utf-8").read())
 assert d.rendered, "the page's script did not finish (no data-rendered on <body>)"
 assert d.errors is not None, "no #domprof-errors element"
 assert d.errors.strip() == "", f"errors reported by the page: {d.errors.strip()}"
-assert not d.bad, f"rendered elements that load something: {d.bad}"
+assert not d.bad, f"rendered elements that load something, or names taken as markup: {d.bad}"
 text = " ".join(d.text)
 for junk in ("[object ", "NaN", "undefined", "Infinity"):
     assert junk not in text, f"rendered text holds {junk!r}: ...{text[max(0, text.find(junk) - 80):text.find(junk) + 40]}..."
@@ -187,7 +199,7 @@ for n in names:
                            ("top-symbol table", "table", "top"), ("section", "section", "domain")):
         assert has(n, tag, cls), f"domain {n}: no rendered {what} ({tag}.{cls}[data-domain])"
     assert has(n, "g", "fr", name=n), f"domain {n}: the flame graph has no root frame"
-    print(f"# rendered: {n}: bar, timeline, flame graph, table")
+    print(f"# rendered: {n!r}: bar, timeline, flame graph, table")
 for fn in ("tree_a", "tree_b", "tree_c", "main", "calltree"):
     assert has("host", "g", "fr", name=fn), f"host flame graph has no frame {fn}"
 assert has("host", "tr", symbol="tree_c"), "host table has no tree_c row"

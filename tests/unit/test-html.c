@@ -147,11 +147,13 @@ static char *page_json(const struct html_options *o, struct html_summary *summar
 {
 	struct session *s = open_session();
 	struct strbuf sb;
-	char *err = NULL;
+	char *err = NULL, *json;
 	strbuf_init(&sb);
 	assert_int_equal(html_report__json(s, o, &sb, summary, &err), 0);
 	session__close(s);
-	return strbuf_detach(&sb);
+	json = strbuf_detach(&sb);
+	strbuf_release(&sb); /* detach leaves an empty buffer */
+	return json;
 }
 
 /* ---- reading back the flame graph of one domain ---- */
