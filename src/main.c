@@ -97,7 +97,12 @@ static const struct command commands[] = {
 	  "  -q, --quiet           no summary line after writing a file\n"
 	  "Formats and how to load them in pprof, flamegraph.pl or speedscope: docs/export.md\n" },
 	{ "html", cmd_html, "write a self-contained HTML report of a session",
-	  "domprof html [-i FILE] [-o FILE]\n" },
+	  "domprof html [-i FILE] [-o FILE] [--source merged|host|agent] [-q]\n"
+	  "  -i, --input FILE      session file (default domprof.db)\n"
+	  "  -o, --output FILE     the page (default domprof.html; - for standard output)\n"
+	  "      --source VIEW     merged (default), host or agent view of active VMs\n"
+	  "  -q, --quiet           print nothing but errors\n"
+	  "  The page needs nothing else and loads nothing; docs/html.md describes it.\n" },
 	{ "import", cmd_import, "turn a perf.data file into a session",
 	  "domprof import PERF.DATA [-o FILE]\n" },
 	{ "agent", cmd_agent, "run inside a VM: sample it for a coordinating `domprof record`",
