@@ -66,7 +66,8 @@ size_t collector__collect_code(struct collector *c, size_t max_symbols, double m
 			hot[n_hot++] = (struct hot){ s, best };
 		}
 	}
-	qsort(hot, n_hot, sizeof(*hot), hot_cmp);
+	if (n_hot > 1)
+		qsort(hot, n_hot, sizeof(*hot), hot_cmp);
 	for (size_t i = 0; i < n_hot && done < max_symbols; i++) {
 		struct profile_symbol *ps = &p->symbols[hot[i].symbol - 1];
 		struct image *im = image_of(c, ps->image);

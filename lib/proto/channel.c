@@ -504,6 +504,10 @@ int channel__handshake_server(struct channel *c, const unsigned char key[PROTO_K
 	}
 	r = recv_expect(c, MSG_AUTH, timeout_ms, &auth, ret_error, "AUTH");
 	if (r == -EACCES) {
+		if (ret_error) {
+			free(*ret_error);
+			*ret_error = NULL;
+		}
 		r = fail_with(ret_error, -EACCES, "authentication failed: the coordinator holds a different key");
 		goto out;
 	}

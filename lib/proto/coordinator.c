@@ -402,13 +402,11 @@ static int decode_code(struct agent_link *l, const struct wbuf *in)
 		sc.code = xmalloc(sc.len ? sc.len : 1);
 		memcpy(sc.code, code, sc.len);
 		sc.lines = xcalloc(n_lines ? n_lines : 1, sizeof(*sc.lines));
-		for (uint32_t j = 0; j < n_lines; j++) {
+		for (uint32_t j = 0; j < n_lines && rbuf_ok(&rb); j++) {
 			sc.lines[j].address = rbuf_u64(&rb);
 			sc.lines[j].file = rbuf_str(&rb, 4096);
 			sc.lines[j].line = (int)rbuf_u32(&rb);
-			if (!rbuf_ok(&rb))
-				break;
-			sc.n_lines++;
+			sc.n_lines++; /* owned by the link from here, valid or not */
 		}
 		l->codes = xrealloc(l->codes, (l->n_codes + 1) * sizeof(*l->codes));
 		l->codes[l->n_codes++] = sc;

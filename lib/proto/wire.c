@@ -70,8 +70,9 @@ void wbuf_blob(struct wbuf *w, const void *p, size_t n)
 
 void rbuf_init(struct rbuf *r, const void *data, size_t len)
 {
-	r->p = data;
-	r->end = r->p + len;
+	static const unsigned char empty[1];
+	r->p = data ? data : empty;
+	r->end = r->p + (data ? len : 0);
 	r->error = false;
 }
 

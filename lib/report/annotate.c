@@ -209,7 +209,8 @@ static int load(struct session *s, const struct annotate_query *q, struct annota
 			l->period[e] += ai->period[e];
 	}
 	line_sort = a;
-	qsort(a->lines, a->n_lines, sizeof(*a->lines), line_cmp);
+	if (a->n_lines)
+		qsort(a->lines, a->n_lines, sizeof(*a->lines), line_cmp);
 	return 0;
 }
 

@@ -167,7 +167,8 @@ int diff_table__compute(struct session *sa, struct session *sb, const struct rep
 	report_table__release(&ta);
 	report_table__release(&tb);
 	sort_t = t;
-	qsort(t->rows, t->n_rows, sizeof(*t->rows), row_cmp);
+	if (t->n_rows > 1)
+		qsort(t->rows, t->n_rows, sizeof(*t->rows), row_cmp);
 	t->n_rows_before_cut = t->n_rows;
 	if (q->threshold > 0) {
 		size_t w = 0;

@@ -376,7 +376,8 @@ static void row_release(struct report_row *r)
 static void finish_table(struct report_table *t, const struct report_query *rq)
 {
 	sort_table = t;
-	qsort(t->rows, t->n_rows, sizeof(*t->rows), row_cmp);
+	if (t->n_rows > 1)
+		qsort(t->rows, t->n_rows, sizeof(*t->rows), row_cmp);
 	t->n_rows_before_cut = t->n_rows;
 	if (rq->threshold > 0) {
 		size_t w = 0;
@@ -632,6 +633,7 @@ static int query_callgraph(struct session *s, const struct report_query *rq, str
 		return -ENODATA;
 	}
 	if (cg_catalog__load(s, &cat) < 0) {
+		cg_catalog__release(&cat);
 		*ret_error = xasprintf("cannot read the call stacks of %s: %s", session__path(s), session__error(s));
 		free(chain);
 		return -EIO;

@@ -241,7 +241,8 @@ int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct
 	s->clock_monotonic = !!(features & TRY_CLOCKID);
 	s->by_id = xmalloc(s->n_fds * sizeof(*s->by_id));
 	memcpy(s->by_id, s->fds, s->n_fds * sizeof(*s->by_id));
-	qsort(s->by_id, s->n_fds, sizeof(*s->by_id), fd_id_cmp);
+	if (s->n_fds > 1)
+		qsort(s->by_id, s->n_fds, sizeof(*s->by_id), fd_id_cmp);
 	*ret = s;
 	return 0;
 fail:
@@ -352,7 +353,7 @@ size_t sampler__read(struct sampler *s, sampler_record_fn fn, void *ctx)
 			}
 		}
 	}
-	if (s->n_rings > 1)
+	if (s->n_rings > 1 && n > 1)
 		qsort(s->order, n, sizeof(*s->order), order_cmp);
 	for (size_t i = 0; i < n; i++)
 		fn(s->order[i].rec, s->order[i].ring, ctx);
