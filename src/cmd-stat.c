@@ -426,8 +426,10 @@ int cmd_stat(int argc, char **argv)
 	}
 	if (stop_signal && !quiet)
 		fprintf(stderr, "domprof: stopped by signal %d\n", (int)stop_signal);
-	if (o.interval_ms && o.format == STAT_TEXT)
+	if (o.interval_ms && o.format == STAT_TEXT) {
 		fprintf(out, "\n# whole run\n");
+		header_done = false;
+	}
 	print_result(&o, &total, &header_done, out);
 	stat_result__release(&total);
 	if (ferror(out)) {

@@ -555,9 +555,11 @@ void stat_result__print_text(const struct stat_result *r, FILE *out)
 			r->end_s - r->start_s);
 	else
 		fprintf(out, "# domprof stat: %s, %.2f s\n", r->target, r->end_s - r->start_s);
-	fprintf(out, "# value: scaled by time enabled/running; (%%): share of the time counted (100%% = not "
-		     "multiplexed); last: %% of the event's total\n");
-	if (any_by_time(r)) {
+	/* The legend once, with the whole run; intervals stay compact. */
+	if (!r->interval)
+		fprintf(out, "# value: scaled by time enabled/running; (%%): share of the time counted (100%% = not "
+			     "multiplexed); last: %% of the event's total\n");
+	if (any_by_time(r) && !r->interval) {
 		fprintf(out, "# ");
 		for (size_t e = 0, n = 0; e < r->n_events; e++)
 			if (r->events[e].by_time)

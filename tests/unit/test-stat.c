@@ -494,19 +494,21 @@ static void test_text(void **state)
 /* ---- the counters, on a process that looks like a TCG VM ---- */
 
 static volatile int spin_stop;
+static const char *vcpu_name;
 
 static void *vcpu_thread(void *arg)
 {
 	volatile uint64_t x = 0;
-	pthread_setname_np(pthread_self(), "CPU 0/TCG");
+	pthread_setname_np(pthread_self(), vcpu_name);
 	while (!spin_stop)
 		x++;
 	return arg;
 }
 
-/* A child that calls itself qemu-system-x86, with a vCPU thread spinning
- * in user mode and an idle main thread. Reports its vCPU tid on the pipe. */
-static pid_t start_fake_vm(pid_t *ret_vcpu)
+/* A child that calls itself qemu-system-x86, with a vCPU thread (named
+ * "CPU 0/TCG" or "CPU 0/KVM") spinning in user mode and an idle main
+ * thread. Reports its vCPU tid on the pipe. */
+static pid_t start_fake_vm(const char *vcpu, pid_t *ret_vcpu)
 {
 	int p[2];
 	pid_t pid;
@@ -519,6 +521,7 @@ static pid_t start_fake_vm(pid_t *ret_vcpu)
 		close(p[0]);
 		prctl(PR_SET_NAME, "qemu-system-x86");
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		vcpu_name = vcpu;
 		pthread_create(&t, NULL, vcpu_thread, NULL);
 		/* Wait until the thread has named itself. */
 		for (;;) {
@@ -529,7 +532,7 @@ static pid_t start_fake_vm(pid_t *ret_vcpu)
 			for (pid_t c = getpid() + 1; c < getpid() + 64; c++) {
 				snprintf(path, sizeof(path), "/proc/self/task/%d/comm", c);
 				if ((f = fopen(path, "r"))) {
-					if (fgets(comm, sizeof(comm), f) && startswith(comm, "CPU 0/TCG"))
+					if (fgets(comm, sizeof(comm), f) && startswith(comm, vcpu))
 						tid = c;
 					fclose(f);
 				}
@@ -594,7 +597,7 @@ static void test_counters_fake_vm(void **state)
 		event_spec__release(&ev[1]);
 		skip();
 	}
-	pid = start_fake_vm(&vcpu);
+	pid = start_fake_vm("CPU 0/TCG", &vcpu);
 	cfg.pid = pid;
 	assert_int_equal(stat_counters__open(&cfg, &s, &err), 0);
 	assert_int_equal(stat_counters__enable(s), 0);
@@ -638,6 +641,63 @@ static void test_counters_fake_vm(void **state)
 	/* One read: the interval and the whole run are the same. */
 	assert_true(iv.domains[0].cells[LAYER_GUEST][0].value == guest);
 	stat_result__release(&iv);
+	stat_result__release(&total);
+	stat_counters__free(s);
+	event_spec__release(&ev[0]);
+	event_spec__release(&ev[1]);
+}
+
+/* A VM whose vCPU thread is named "CPU 0/KVM". With cpu-clock (thread
+ * role): a KVM vCPU thread's user mode is the VMM's, its guest time comes
+ * from the kernel's accounting (none: the fake never enters guest mode).
+ * Where the PMU counts cycles, they get the guest/host method (the kernel
+ * accepts exclude_host on the VM's threads), guest-user and guest-kernel
+ * layers, both 0 here, and the spinning thread's cycles are the VMM's. */
+static void test_counters_fake_kvm(void **state)
+{
+	struct event_spec ev[2] = { parse("cpu-clock"), parse("cycles") };
+	bool pmu = event_spec__probe(&ev[1], false) == 0;
+	struct stat_counters *s = NULL;
+	struct stat_open_error err;
+	struct stat_result total;
+	struct stat_config cfg = { .events = ev, .n_events = pmu ? 2 : 1 };
+	const struct stat_domain *d;
+	pid_t vcpu, pid;
+
+	if (!perf_allowed()) {
+		event_spec__release(&ev[0]);
+		event_spec__release(&ev[1]);
+		skip();
+	}
+	pid = start_fake_vm("CPU 0/KVM", &vcpu);
+	cfg.pid = pid;
+	assert_int_equal(stat_counters__open(&cfg, &s, &err), 0);
+	assert_int_equal(stat_counters__enable(s), 0);
+	usleep(300000);
+	assert_int_equal(stat_counters__read(s, NULL, &total), 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	d = &total.domains[0];
+	assert_string_equal(d->accel, "kvm");
+	assert_int_equal(d->methods[0], STAT_METHOD_THREAD_ROLE); /* software: never :G/:H */
+	assert_true(d->cells[LAYER_GUEST][0].value == 0.0);
+	if (!(d->cells[LAYER_VMM][0].value > 3 * d->cells[LAYER_HYPERVISOR][0].value))
+		fail_msg("cpu-clock: vmm %.0f, hypervisor %.0f", d->cells[LAYER_VMM][0].value,
+			 d->cells[LAYER_HYPERVISOR][0].value);
+	assert_true(stat_domain__overhead(d, 0) == -1.0);
+	if (pmu) {
+		assert_int_equal(d->methods[1], STAT_METHOD_GUEST_HOST);
+		assert_non_null(d->cells[LAYER_GUEST_USER]);
+		assert_non_null(d->cells[LAYER_GUEST_KERNEL]);
+		assert_true(d->cells[LAYER_GUEST_USER][1].value == 0.0);
+		assert_true(d->cells[LAYER_GUEST_KERNEL][1].value == 0.0);
+		if (!(d->cells[LAYER_VMM][1].value > 1e6 &&
+		      d->cells[LAYER_VMM][1].value > 3 * d->cells[LAYER_HYPERVISOR][1].value))
+			fail_msg("cycles: vmm %.0f, hypervisor %.0f", d->cells[LAYER_VMM][1].value,
+				 d->cells[LAYER_HYPERVISOR][1].value);
+	} else {
+		assert_null(d->cells[LAYER_GUEST_USER]);
+	}
 	stat_result__release(&total);
 	stat_counters__free(s);
 	event_spec__release(&ev[0]);
@@ -731,6 +791,7 @@ int main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_counters_fake_vm),
+		cmocka_unit_test(test_counters_fake_kvm),
 		cmocka_unit_test(test_counters_forced_and_plain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
