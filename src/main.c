@@ -81,7 +81,18 @@ static const struct command commands[] = {
 	  "  the code of the hottest functions is stored in the session when recording, so annotate\n"
 	  "  works on another machine and for guest code recorded by an agent\n" },
 	{ "stat", cmd_stat, "count events per domain and layer (no sampling)",
-	  "domprof stat [-a | -p PID | [--] CMD [ARGS...]] [-e EVENTS] [-d SECONDS] [--format text|csv|json]\n" },
+	  "domprof stat [-a | -p PID | [--] CMD [ARGS...]] [-e EVENTS] [-d SECONDS] [-I MS] [--vm NAME=PID]...\n"
+	  "             [--format text|csv|json] [-o FILE] [-q]\n"
+	  "  -a, --all-cpus        count every CPU and every VM (default without -p/CMD; with CMD: while it runs)\n"
+	  "  -p, --pid PID         count one process (all its threads); a VM's process is counted as that VM\n"
+	  "  -e, --event LIST      comma-separated events (see `domprof list`); default cycles,instructions,\n"
+	  "                        cpu-clock, else (no PMU) cpu-clock,context-switches,page-faults\n"
+	  "  -d, --duration SEC    stop after SEC seconds (decimals allowed)\n"
+	  "  -I, --interval-print MS  also print the counts of every MS milliseconds (10 or more)\n"
+	  "      --vm NAME=PID     treat process PID as a VM called NAME\n"
+	  "  -f, --format FMT      text (default), csv or json (docs/stat.md)\n"
+	  "  -o, --output FILE     write the counts to FILE instead of stdout\n"
+	  "  -q, --quiet           print nothing but errors and the counts\n" },
 	{ "export", cmd_export, "export a session as pprof, folded stacks or JSON",
 	  "domprof export --format pprof|folded|json [-i FILE] [-o FILE] [--domain LIST] [--layer LIST]\n"
 	  "               [--comm LIST] [--event LIST] [--source merged|host|agent] [--value samples|period] [-q]\n"
