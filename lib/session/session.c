@@ -14,6 +14,7 @@
 struct session {
 	sqlite3 *db;
 	char *path;
+	char *last_error; /* SQLite's message of the last failed write */
 	sqlite3_stmt *ins_domain, *ins_thread, *ins_image, *ins_symbol, *ins_frame, *ins_sample, *ins_timeline;
 };
 
@@ -247,13 +248,14 @@ void session__close(struct session *s)
 	sqlite3_finalize(s->ins_timeline);
 	if (s->db)
 		sqlite3_close_v2(s->db);
+	free(s->last_error);
 	free(s->path);
 	free(s);
 }
 
 sqlite3 *session__db(struct session *s) { return s->db; }
 const char *session__path(const struct session *s) { return s->path; }
-const char *session__error(struct session *s) { return sqlite3_errmsg(s->db); }
+const char *session__error(struct session *s) { return s->last_error ? s->last_error : sqlite3_errmsg(s->db); }
 
 int session__set_meta(struct session *s, const char *key, const char *value)
 {
@@ -487,6 +489,9 @@ int session__write_delta(struct session *s, struct profile *p)
 		rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		int r = sql_error(s, rc);
+		/* Keep the cause: ROLLBACK's own message would replace it. */
+		free(s->last_error);
+		s->last_error = xstrdup(sqlite3_errmsg(s->db));
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return r;
 	}
