@@ -62,15 +62,19 @@ static void on_record(const struct perf_event_header *h, unsigned ring, void *ct
 int recorder__start(struct recorder *r)
 {
 	int ret;
+	/* Tracking first, then /proc: a process that changes while we read
+	 * /proc also leaves records in the rings, applied after. Sampling
+	 * starts once /proc is read, so the rings are not filled meanwhile. */
+	ret = sampler__enable_tracking(r->sampler);
+	if (ret < 0)
+		return ret;
+	ret = machine__synthesize(&r->collector.machine);
+	if (ret < 0)
+		return ret;
 	r->start_ns = clock_monotonic_ns();
 	if (r->clock_monotonic)
 		r->collector.start_time = r->start_ns;
-	ret = sampler__enable(r->sampler);
-	if (ret < 0)
-		return ret;
-	/* Events first, then /proc: a process that changes while we read
-	 * /proc also leaves records in the rings, applied after. */
-	return machine__synthesize(&r->collector.machine);
+	return sampler__enable(r->sampler);
 }
 
 int recorder__step(struct recorder *r, int timeout_ms)

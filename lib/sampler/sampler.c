@@ -105,16 +105,25 @@ static int perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int
 /* Features newer than some kernels: dropped one by one on EINVAL. */
 enum { TRY_BUILD_ID = 1, TRY_CLOCKID = 2 };
 
-static int open_one(struct sampler *s, const struct sampler_config *cfg, int event, bool side_band, pid_t tid,
-		    int cpu, unsigned *features)
+/* The tracking event: a software "dummy" that never samples and only
+ * carries the side-band records. It owns each ring and is enabled first, so
+ * that /proc can be read while it already records what changes, without
+ * the sampling events filling the rings meanwhile (perf does the same). */
+static const struct perf_event_attr dummy_attr = {
+	.type = PERF_TYPE_SOFTWARE,
+	.config = PERF_COUNT_SW_DUMMY,
+	.sample_period = 1,
+};
+
+static int open_one(struct sampler *s, const struct sampler_config *cfg, const struct perf_event_attr *base,
+		    bool side_band, pid_t tid, int cpu, unsigned *features)
 {
-	struct perf_event_attr attr = cfg->events[event].attr;
+	struct perf_event_attr attr = *base;
 	int fd;
 
 	attr.size = sizeof(attr);
 	attr.sample_type = s->sample_type;
 	attr.disabled = 1;
-	attr.exclude_guest = cfg->events[event].attr.exclude_guest;
 	attr.sample_id_all = 1;
 	attr.inherit = cfg->inherit;
 	attr.enable_on_exec = cfg->enable_on_exec;
@@ -191,7 +200,7 @@ int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct
 	s->task_bound = !cfg->system_wide;
 	s->rings = xcalloc(n_cpus, sizeof(*s->rings));
 	s->n_rings = n_cpus;
-	s->pollfds = xcalloc(n_cpus * n_tasks, sizeof(*s->pollfds));
+	s->pollfds = xcalloc(n_cpus * n_tasks * (cfg->n_events + 1), sizeof(*s->pollfds));
 
 	for (size_t c = 0; c < n_cpus; c++) {
 		struct sampler_ring *sr = &s->rings[c];
@@ -199,19 +208,21 @@ int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct
 		sr->fd = -1;
 		for (size_t t = 0; t < n_tasks; t++) {
 			pid_t tid = cfg->system_wide ? -1 : cfg->tids[t];
-			for (size_t e = 0; e < cfg->n_events; e++) {
+			/* e = -1: the tracking event, then the sampling events. */
+			for (int e = -1; e < (int)cfg->n_events; e++) {
 				bool owner = sr->fd < 0;
-				int fd = open_one(s, cfg, (int)e, e == 0, tid, cpus[c], &features);
+				int fd = open_one(s, cfg, e < 0 ? &dummy_attr : &cfg->events[e].attr, e < 0, tid, cpus[c],
+						  &features);
 				if (fd < 0) {
 					if (ret_error)
-						*ret_error = (struct sampler_error){ (int)e, cpus[c], tid };
+						*ret_error = (struct sampler_error){ e < 0 ? 0 : e, cpus[c], tid };
 					/* A task that exited while we opened is not an error. */
 					if (fd == -ESRCH && !cfg->system_wide)
 						continue;
 					r = fd;
 					goto fail;
 				}
-				if ((r = add_fd(s, fd, (int)e)) < 0) {
+				if ((r = add_fd(s, fd, e)) < 0) {
 					close(fd);
 					goto fail;
 				}
@@ -220,7 +231,7 @@ int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct
 					r = ring__mmap(&sr->ring, fd, pages);
 					if (r < 0) {
 						if (ret_error)
-							*ret_error = (struct sampler_error){ (int)e, cpus[c], tid };
+							*ret_error = (struct sampler_error){ e < 0 ? 0 : e, cpus[c], tid };
 						goto fail;
 					}
 				} else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, sr->fd) < 0) {
@@ -266,6 +277,14 @@ void sampler__free(struct sampler *s)
 	free(s->order);
 	free(s->by_id);
 	free(s);
+}
+
+int sampler__enable_tracking(struct sampler *s)
+{
+	for (size_t i = 0; i < s->n_fds; i++)
+		if (s->fds[i].event < 0 && ioctl(s->fds[i].fd, PERF_EVENT_IOC_ENABLE, 0) < 0)
+			return -errno;
+	return 0;
 }
 
 int sampler__enable(struct sampler *s)

@@ -37,6 +37,8 @@ struct sampler_error {
 int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct sampler_error *ret_error);
 void sampler__free(struct sampler *s);
 
+/* Start the side-band tracking only (before reading /proc), then all. */
+int sampler__enable_tracking(struct sampler *s);
 int sampler__enable(struct sampler *s);
 int sampler__disable(struct sampler *s);
 
