@@ -78,13 +78,16 @@ static void rename_old(const char *path)
 static char *join_argv(int argc, char **argv)
 {
 	struct strbuf sb;
+	char *r;
 	strbuf_init(&sb);
 	strbuf_adds(&sb, "domprof");
 	for (int i = 0; i < argc; i++) {
 		strbuf_addc(&sb, ' ');
 		strbuf_adds(&sb, argv[i]);
 	}
-	return strbuf_detach(&sb);
+	r = strbuf_detach(&sb);
+	strbuf_release(&sb); /* detach leaves a fresh empty buffer */
+	return r;
 }
 
 static void print_summary(const struct importer *im, const char *input, const char *output, bool complete)

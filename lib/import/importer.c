@@ -28,6 +28,7 @@ static void warn(struct importer *im, const char *fmt, ...)
 	va_end(ap);
 	ARRAY_GROW(im->warnings, im->cap_warnings, im->n_warnings + 1);
 	im->warnings[im->n_warnings++] = strbuf_detach(&sb);
+	strbuf_release(&sb);
 }
 
 static bool is_sampling(const struct perf_event_attr *a)
@@ -393,13 +394,16 @@ static const char *clock_name(clockid_t id)
 static char *join(char *const *argv, size_t n)
 {
 	struct strbuf sb;
+	char *r;
 	strbuf_init(&sb);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			strbuf_addc(&sb, ' ');
 		strbuf_adds(&sb, argv[i]);
 	}
-	return strbuf_detach(&sb);
+	r = strbuf_detach(&sb);
+	strbuf_release(&sb); /* detach leaves a fresh empty buffer */
+	return r;
 }
 
 static void write_meta(struct importer *im, struct session *s, const char *command_line, bool complete)

@@ -137,6 +137,7 @@ static int fail(struct perf_data *d, int err, const char *fmt, ...)
 	strbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
 	d->error = strbuf_detach(&sb);
+	strbuf_release(&sb); /* detach leaves a fresh empty buffer */
 	return err;
 }
 
@@ -153,6 +154,7 @@ static void warn(struct perf_data *d, const char *fmt, ...)
 	va_end(ap);
 	ARRAY_GROW(d->warnings, d->cap_warnings, d->n_warnings + 1);
 	d->warnings[d->n_warnings++] = strbuf_detach(&sb);
+	strbuf_release(&sb);
 }
 
 static const char *feature_name(unsigned feat)
@@ -628,6 +630,7 @@ static int open_map(struct perf_data *d, const char *path)
 		}
 		d->size = sb.len;
 		d->map = (const unsigned char *)strbuf_detach(&sb);
+		strbuf_release(&sb);
 	}
 	close(fd);
 	return 0;
@@ -855,7 +858,10 @@ static int attr_of_record(struct perf_data *d, const unsigned char *p, const str
 	size_t n = (h->size - sizeof(*h)) / 8;
 	uint64_t id;
 	int a;
-	if (d->n_attrs == 1)
+	/* perf takes every record of a one-event file as that event's. We
+	 * do too, except for samples whose id the event does not declare:
+	 * those come from a corrupt file, not from this event. */
+	if (d->n_attrs == 1 && (h->type != PERF_RECORD_SAMPLE || d->id_pos < 0 || !d->attrs[0].n_ids))
 		return 0;
 	if (h->type == PERF_RECORD_SAMPLE) {
 		if ((size_t)d->id_pos >= n)
