@@ -57,8 +57,7 @@
 
 struct queued {
 	uint64_t time;
-	uint64_t seq;      /* arrival order: ties keep the file's order */
-	uintptr_t loc;     /* pointer into the mapping, or offset into the arena */
+	uintptr_t loc; /* pointer into the mapping, or offset into the arena */
 	uint32_t attr;
 	bool in_arena;
 };
@@ -95,9 +94,12 @@ struct perf_data {
 	void *ctx;
 	struct queued *queue;
 	size_t n_queue, cap_queue;
+	struct queued *sort_tmp; /* merge buffer, cap_queue entries */
+	size_t cap_sort_tmp;
+	size_t *runs;            /* start of each ascending run */
+	size_t cap_runs;
 	unsigned char *arena, *arena_spare;
 	size_t arena_len, arena_cap, arena_spare_cap;
-	uint64_t seq;
 	uint64_t max_time, next_flush, last_time;
 	ZSTD_DStream *zstd;
 	unsigned char *inner; /* decompressed bytes not yet walked */
@@ -730,6 +732,8 @@ void perf_data__free(struct perf_data *d)
 		free(d->warnings[i]);
 	free(d->warnings);
 	free(d->queue);
+	free(d->sort_tmp);
+	free(d->runs);
 	free(d->arena);
 	free(d->arena_spare);
 	free(d->inner);
@@ -925,12 +929,52 @@ static void deliver(struct perf_data *d, const unsigned char *p, uint32_t attr, 
 	d->fn(h, attr, d->ctx);
 }
 
-static int queued_cmp(const void *a, const void *b)
+/* Sort the queue by time, stably (equal times keep the file's order).
+ * A natural merge sort: each CPU's records arrive in time order, so the
+ * queue is a few ascending runs (the previous round's leftover is one)
+ * and merging them costs a pass per doubling, not n log n comparisons. */
+static void sort_queue(struct perf_data *d)
 {
-	const struct queued *x = a, *y = b;
-	if (x->time != y->time)
-		return x->time < y->time ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	struct queued *src = d->queue, *dst;
+	size_t n = d->n_queue, n_runs = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || src[i].time < src[i - 1].time) {
+			ARRAY_GROW(d->runs, d->cap_runs, n_runs + 2);
+			d->runs[n_runs++] = i;
+		}
+	if (n_runs <= 1)
+		return;
+	d->runs[n_runs] = n;
+	ARRAY_GROW(d->sort_tmp, d->cap_sort_tmp, n);
+	dst = d->sort_tmp;
+	while (n_runs > 1) {
+		size_t merged = 0;
+		for (size_t r = 0; r < n_runs; r += 2) {
+			size_t lo = d->runs[r], mid = d->runs[r + 1], hi = r + 2 <= n_runs ? d->runs[r + 2] : mid;
+			size_t i = lo, j = mid, k = lo;
+			if (r + 1 == n_runs) {
+				memcpy(dst + lo, src + lo, (mid - lo) * sizeof(*src)); /* odd run out */
+				d->runs[merged++] = lo;
+				continue;
+			}
+			while (i < mid && j < hi)
+				dst[k++] = src[j].time < src[i].time ? src[j++] : src[i++];
+			memcpy(dst + k, src + i, (mid - i) * sizeof(*src));
+			k += mid - i;
+			memcpy(dst + k, src + j, (hi - j) * sizeof(*src));
+			d->runs[merged++] = lo;
+		}
+		d->runs[merged] = n;
+		n_runs = merged;
+		{
+			struct queued *t = src;
+			src = dst;
+			dst = t;
+		}
+	}
+	if (src != d->queue)
+		memcpy(d->queue, src, n * sizeof(*src));
 }
 
 static const unsigned char *queued_record(const struct perf_data *d, const struct queued *q)
@@ -944,7 +988,7 @@ static void flush_until(struct perf_data *d, uint64_t limit)
 	size_t k = 0, keep;
 	if (!d->n_queue)
 		return;
-	qsort(d->queue, d->n_queue, sizeof(*d->queue), queued_cmp);
+	sort_queue(d);
 	while (k < d->n_queue && d->queue[k].time <= limit) {
 		deliver(d, queued_record(d, &d->queue[k]), d->queue[k].attr, d->queue[k].time);
 		k++;
@@ -986,7 +1030,7 @@ static void flush_until(struct perf_data *d, uint64_t limit)
 static void flush_half(struct perf_data *d)
 {
 	uint64_t first, last, limit;
-	qsort(d->queue, d->n_queue, sizeof(*d->queue), queued_cmp);
+	sort_queue(d);
 	first = d->queue[0].time;
 	last = d->queue[d->n_queue - 1].time;
 	limit = first + (last - first) / 2;
@@ -1000,7 +1044,6 @@ static void queue_record(struct perf_data *d, const unsigned char *p, uint16_t s
 	ARRAY_GROW(d->queue, d->cap_queue, d->n_queue + 1);
 	q = &d->queue[d->n_queue++];
 	q->time = time;
-	q->seq = d->seq++;
 	q->attr = attr;
 	q->in_arena = copy;
 	if (copy) {
