@@ -68,7 +68,11 @@ static const struct command commands[] = {
 	{ "html", cmd_html, "write a self-contained HTML report of a session",
 	  "domprof html [-i FILE] [-o FILE]\n" },
 	{ "import", cmd_import, "turn a perf.data file into a session",
-	  "domprof import PERF.DATA [-o FILE]\n" },
+	  "domprof import [PERF.DATA | -i PERF.DATA | -] [-o FILE] [-q]\n"
+	  "  PERF.DATA             a capture of perf record or perf kvm record (default perf.data);\n"
+	  "                        - reads a pipe capture (perf record -o -) from stdin\n"
+	  "  -o, --output FILE     session file (default domprof.db; an existing one becomes FILE.old)\n"
+	  "  -q, --quiet           print nothing but errors and warnings\n" },
 	{ "help", cmd_help, "show help for a command", "domprof help [COMMAND]\n" },
 };
 

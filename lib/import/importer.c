@@ -16,6 +16,8 @@
 #include "../util/util.h"
 
 #define MAX_CPUS 65536
+/* As image.c: a kallsyms symbol ends at the next one, at most this far. */
+#define MAX_INFERRED_SYMBOL_SIZE (1ULL << 20)
 
 static void warn(struct importer *im, const char *fmt, ...) PRINTF(2, 3);
 static void warn(struct importer *im, const char *fmt, ...)
@@ -170,6 +172,76 @@ static void apply_build_ids(struct importer *im)
 		     im->build_id_mismatches == 1 ? "is" : "are", im->build_id_mismatches == 1 ? "its" : "their");
 }
 
+/* ---- the host kernel ---- */
+
+/* Address of symbol name in kallsyms text, or 0. */
+static uint64_t kallsyms_address(const char *text, size_t len, const char *name)
+{
+	size_t name_len = strlen(name);
+	const char *p = text, *end = text + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+		/* "ADDR T NAME" (maybe "\t[module]" after) */
+		const char *sp = memchr(p, ' ', (size_t)(e - p));
+		if (sp && e - sp > 3 && sp[2] == ' ' && (size_t)(e - (sp + 3)) >= name_len &&
+		    !memcmp(sp + 3, name, name_len) && (sp + 3 + name_len == e || sp[3 + name_len] == '\t')) {
+			char buf[24];
+			uint64_t addr;
+			size_t n = MIN((size_t)(sp - p), sizeof(buf) - 1);
+			memcpy(buf, p, n);
+			buf[n] = '\0';
+			if (parse_u64(buf, 16, &addr) == 0)
+				return addr;
+		}
+		p = e + 1;
+	}
+	return 0;
+}
+
+/* The capture's kernel MMAP record ("[kernel.kallsyms]_text", pgoff = the
+ * runtime address of _text when it was recorded) arrives before any
+ * sample. Load the kernel's symbols now, as perf report does: from perf's
+ * build-id cache copy of the recording kernel's kallsyms when there is
+ * one, else from this machine's /proc/kallsyms; and shift them by the
+ * difference of the reference symbol's addresses, which is the change of
+ * KASLR offset when the machine rebooted since the recording (0 when it
+ * did not). */
+static void load_host_kernel(struct importer *im, const struct perf_mmap_event *m)
+{
+	struct image *k = image_registry__host_kernel(&im->collector.machine.images);
+	const char *ref = m->filename + strlen("[kernel.kallsyms]");
+	_cleanup_free_ char *text = NULL, *cached = NULL;
+	const char *source = "/proc/kallsyms";
+	size_t len = 0;
+	uint64_t at;
+	int r;
+
+	if (k->loaded || im->kernel_loaded)
+		return;
+	im->kernel_loaded = true;
+	if (k->build_id[0]) {
+		const char *dir = getenv("PERF_BUILDID_DIR"), *home = getenv("HOME");
+		if (dir && *dir)
+			cached = xasprintf("%s/[kernel.kallsyms]/%s/kallsyms", dir, k->build_id);
+		else if (home && *home)
+			cached = xasprintf("%s/.debug/[kernel.kallsyms]/%s/kallsyms", home, k->build_id);
+		if (cached && read_file(cached, &text, &len) == 0)
+			source = cached;
+	}
+	if (!text && read_file(source, &text, &len) < 0)
+		return; /* the machine's own lazy load will report it */
+	im->kernel_symbols_cached = source == cached;
+	at = *ref ? kallsyms_address(text, len, ref) : 0;
+	im->kernel_delta = at && m->pgoff ? m->pgoff - at : 0;
+	r = symtab__load_kallsyms(&k->symtab, text, len, im->kernel_delta);
+	symtab__finish(&k->symtab, MAX_INFERRED_SYMBOL_SIZE);
+	k->loaded = true;
+	k->load_error = r;
+	if (r == -EPERM)
+		warn(im, "%s hides kernel addresses (kptr_restrict): kernel samples stay unresolved; import as root", source);
+}
+
 /* ---- open / run ---- */
 
 int importer__open(struct importer *im, const char *path, uint64_t bucket_ns, char **ret_error)
@@ -279,7 +351,14 @@ static void on_record(const struct perf_event_header *h, size_t attr, void *ctx)
 		return;
 	}
 	case PERF_RECORD_MMAP:
-	case PERF_RECORD_MMAP2:
+	case PERF_RECORD_MMAP2: {
+		struct perf_mmap_event m;
+		if (perf_record__parse_mmap(h, &m) == 0 && m.pid == UINT32_MAX &&
+		    startswith(m.filename, "[kernel.kallsyms]"))
+			load_host_kernel(im, &m);
+		collector__record(&im->collector, h, st, a->read_format, event_of_id, im);
+		return;
+	}
 	case PERF_RECORD_COMM:
 	case PERF_RECORD_FORK:
 	case PERF_RECORD_EXIT:
@@ -310,8 +389,8 @@ static void check_kernel(struct importer *im)
 	char here[41];
 	struct utsname u;
 
-	if (!has_kernel_samples(im))
-		return;
+	if (!has_kernel_samples(im) || im->kernel_symbols_cached)
+		return; /* perf's copy of the recording kernel's symbols was used */
 	running_kernel_build_id(here);
 	if (k && k->build_id[0] && here[0]) {
 		if (!streq(k->build_id, here))

@@ -42,6 +42,9 @@ struct importer {
 	struct importer_cpu *cpus;      /* by CPU number, when samples carry it */
 	size_t n_cpus;
 	size_t build_id_mismatches;     /* images whose file here is not the one recorded */
+	bool kernel_loaded;             /* kernel symbols loaded at the capture's kernel MMAP record */
+	bool kernel_symbols_cached;     /* ... from perf's build-id cache, not /proc/kallsyms */
+	int64_t kernel_delta;           /* their shift: KASLR offset then minus now */
 	char **warnings;                /* for the command to print; perf_data's come first */
 	size_t n_warnings, cap_warnings;
 };
