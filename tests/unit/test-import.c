@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -27,6 +28,7 @@
 #include "perf-synth.h"
 
 #define MAP_START 0x400000ULL
+#define FEAT_BUILD_ID 2
 #define FEAT_HOSTNAME 3
 #define FEAT_EVENT_DESC 12
 
@@ -201,17 +203,25 @@ static void put_event_desc(struct buf *b, const char *name)
 }
 
 /* The seekable layout: header, attributes, ids, data, feature table and
- * sections (HOSTNAME, EVENT_DESC). */
-static void build_file(struct buf *f, const struct buf *records, bool zero_data_size)
+ * sections (BUILD_ID when given, HOSTNAME, EVENT_DESC). */
+static void build_file_with(struct buf *f, const struct buf *records, bool zero_data_size, const struct buf *build_ids)
 {
 	struct perf_event_attr a = test_attr();
 	const uint64_t attr_size = sizeof(a) + 16;
-	size_t attrs_at = 104, ids_at = attrs_at + attr_size, data_at = ids_at + 16, table_at;
+	size_t attrs_at = 104, ids_at = attrs_at + attr_size, data_at = ids_at + 16, table_at, at;
 	struct buf hostname = { 0 }, desc = { 0 };
+	const struct buf *sections[3];
+	size_t n_sections = 0;
 	uint64_t features[4] = { 1ULL << FEAT_HOSTNAME | 1ULL << FEAT_EVENT_DESC, 0, 0, 0 };
 
 	put_string(&hostname, "synth-host");
 	put_event_desc(&desc, "cpu-clock");
+	if (build_ids) {
+		features[0] |= 1ULL << FEAT_BUILD_ID;
+		sections[n_sections++] = build_ids;
+	}
+	sections[n_sections++] = &hostname; /* in the order of their bits */
+	sections[n_sections++] = &desc;
 	f->len = 0;
 	put(f, "PERFILE2", 8);
 	put_u64(f, 104);
@@ -233,15 +243,22 @@ static void build_file(struct buf *f, const struct buf *records, bool zero_data_
 	if (zero_data_size)
 		goto out; /* a killed perf record writes no features */
 	table_at = f->len;
-	put_u64(f, table_at + 32);
-	put_u64(f, hostname.len);
-	put_u64(f, table_at + 32 + hostname.len);
-	put_u64(f, desc.len);
-	put(f, hostname.p, hostname.len);
-	put(f, desc.p, desc.len);
+	at = table_at + 16 * n_sections;
+	for (size_t i = 0; i < n_sections; i++) {
+		put_u64(f, at);
+		put_u64(f, sections[i]->len);
+		at += sections[i]->len;
+	}
+	for (size_t i = 0; i < n_sections; i++)
+		put(f, sections[i]->p, sections[i]->len);
 out:
 	free(hostname.p);
 	free(desc.p);
+}
+
+static void build_file(struct buf *f, const struct buf *records, bool zero_data_size)
+{
+	build_file_with(f, records, zero_data_size, NULL);
 }
 
 /* The pipe layout: a 16-byte header, then HEADER_ATTR and HEADER_FEATURE
@@ -681,6 +698,90 @@ static void test_id_positions(void **state)
 	free(f.p);
 }
 
+/* Kernel symbols of the recording kernel from perf's build-id cache,
+ * shifted by the capture's _text address: the machine rebooted since (a
+ * new KASLR offset), so the cached addresses are 2 MiB off. */
+static void test_kernel_symbols(void **state)
+{
+	static const char kallsyms[] = "ffffffff81000000 T _text\n"
+				       "ffffffff81000100 T fake_kernel_function\n"
+				       "ffffffff81000200 t fake_other_function\n"
+				       "ffffffff81000300 T fake_last\n";
+	static const uint8_t id[20] = { 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	const uint64_t delta = 0x200000;
+	char dir[] = "/tmp/domprof-test-buildid-XXXXXX", path[PATH_MAX];
+	struct buf r = { 0 }, f = { 0 }, ids = { 0 };
+	struct perf_event_header h;
+	struct synth s;
+	struct importer im;
+	char *file, *err = NULL, *old = getenv("PERF_BUILDID_DIR") ? strdup(getenv("PERF_BUILDID_DIR")) : NULL;
+	FILE *out;
+
+	/* perf's cache: DIR/[kernel.kallsyms]/<build-id>/kallsyms */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/[kernel.kallsyms]", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/[kernel.kallsyms]/deadbeef0102030405060708090a0b0c0d0e0f10", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	strcat(path, "/kallsyms");
+	out = fopen(path, "w");
+	assert_non_null(out);
+	fputs(kallsyms, out);
+	fclose(out);
+	setenv("PERF_BUILDID_DIR", dir, 1);
+
+	/* BUILD_ID: the host kernel (pid -1), its name padded to 64. */
+	h = (struct perf_event_header){ PERF_RECORD_HEADER_BUILD_ID, PERF_RECORD_MISC_KERNEL | (1u << 15), 36 + 64 };
+	put(&ids, &h, sizeof(h));
+	put_u32(&ids, (uint32_t)-1);
+	put(&ids, id, 20);
+	put_u32(&ids, 20);
+	{
+		char name[64] = "[kernel.kallsyms]";
+		put(&ids, name, sizeof(name));
+	}
+	/* The kernel MMAP record, then one kernel sample. */
+	synth_begin(&s, PERF_RECORD_MMAP, PERF_RECORD_MISC_KERNEL);
+	synth_u32x2(&s, (uint32_t)-1, 0);
+	synth_u64(&s, 0xffffffff81000000ULL + delta);
+	synth_u64(&s, 0x1000000);
+	synth_u64(&s, 0xffffffff81000000ULL + delta);
+	synth_str(&s, "[kernel.kallsyms]_text");
+	synth_sample_id(&s, (uint32_t)-1, 0, 0, 1);
+	put_record(&r, synth_end(&s));
+	put_record(&r, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 100, 100, 0xffffffff81000110ULL + delta, 5, 1000, 1));
+	put_record(&r, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 100, 100, 0xffffffff81000204ULL + delta, 6, 1000, 1));
+	build_file_with(&f, &r, false, &ids);
+	file = write_temp(&f, f.len);
+
+	assert_int_equal(importer__open(&im, file, 0, &err), 0);
+	assert_int_equal(importer__run(&im, &err), 0);
+	assert_true(im.kernel_symbols_cached);
+	assert_int_equal(im.kernel_delta, (int64_t)delta);
+	assert_int_equal(symbol_samples(&im.profile, "fake_kernel_function"), 1);
+	assert_int_equal(symbol_samples(&im.profile, "fake_other_function"), 1);
+	assert_string_equal(im.collector.machine.images.kernel->build_id, "deadbeef0102030405060708090a0b0c0d0e0f10");
+	importer__release(&im);
+
+	if (old) {
+		setenv("PERF_BUILDID_DIR", old, 1);
+		free(old);
+	} else {
+		unsetenv("PERF_BUILDID_DIR");
+	}
+	unlink(path);
+	*strrchr(path, '/') = '\0';
+	rmdir(path);
+	*strrchr(path, '/') = '\0';
+	rmdir(path);
+	rmdir(dir);
+	unlink(file);
+	free(file);
+	free(r.p);
+	free(f.p);
+	free(ids.p);
+}
+
 static void test_event_names(void **state)
 {
 	struct perf_event_attr a;
@@ -723,6 +824,7 @@ int main(void)
 		cmocka_unit_test(test_bit_flips),
 		cmocka_unit_test(test_not_perf_data),
 		cmocka_unit_test(test_id_positions),
+		cmocka_unit_test(test_kernel_symbols),
 		cmocka_unit_test(test_event_names),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
