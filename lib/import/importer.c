@@ -318,6 +318,9 @@ static void on_record(const struct perf_event_header *h, size_t attr, void *ctx)
 			im->bad_samples++;
 			return;
 		}
+		/* A fixed period (-c) is not repeated in every sample. */
+		if (!(st & PERF_SAMPLE_PERIOD) && !a->freq && a->sample_period)
+			s.period = a->sample_period;
 		if (st & PERF_SAMPLE_TIME) {
 			if (!im->have_time) {
 				im->have_time = true;

@@ -174,9 +174,13 @@ static void build_records(struct buf *r)
 
 #define SAMPLES_TOTAL 8 /* 1 + 3 alpha, 2 + 1 beta, 1 guest; not the unknown id */
 
+static const struct perf_event_attr *attr_override;
+
 static struct perf_event_attr test_attr(void)
 {
 	struct perf_event_attr a;
+	if (attr_override)
+		return *attr_override;
 	memset(&a, 0, sizeof(a));
 	a.type = PERF_TYPE_SOFTWARE;
 	a.size = sizeof(a);
@@ -782,6 +786,44 @@ static void test_kernel_symbols(void **state)
 	free(ids.p);
 }
 
+/* perf record -c: a fixed period, not repeated in each sample (no
+ * PERF_SAMPLE_PERIOD, no id): every sample weighs sample_period. */
+static void test_fixed_period(void **state)
+{
+	struct perf_event_attr a = test_attr();
+	struct buf r = { 0 }, f = { 0 };
+	struct synth s;
+	struct importer im;
+	char *path, *err = NULL;
+
+	a.freq = 0;
+	a.sample_period = 10000;
+	a.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
+	a.sample_id_all = 0;
+	attr_override = &a;
+	for (int i = 0; i < 3; i++) {
+		synth_begin(&s, PERF_RECORD_SAMPLE, PERF_RECORD_MISC_USER);
+		synth_u64(&s, 0x1234);
+		synth_u32x2(&s, 7, 7);
+		synth_u64(&s, 100 + (uint64_t)i);
+		put_record(&r, synth_end(&s));
+	}
+	build_file(&f, &r, false);
+	attr_override = NULL;
+	path = write_temp(&f, f.len);
+	assert_int_equal(importer__open(&im, path, 0, &err), 0);
+	assert_int_equal(importer__run(&im, &err), 0);
+	assert_int_equal(im.n_events, 1);
+	assert_int_equal(im.events[0].attr.sample_period, 10000);
+	assert_int_equal(importer__samples(&im), 3);
+	assert_int_equal(im.collector.stats[0].period, 30000);
+	importer__release(&im);
+	unlink(path);
+	free(path);
+	free(r.p);
+	free(f.p);
+}
+
 static void test_event_names(void **state)
 {
 	struct perf_event_attr a;
@@ -825,6 +867,7 @@ int main(void)
 		cmocka_unit_test(test_not_perf_data),
 		cmocka_unit_test(test_id_positions),
 		cmocka_unit_test(test_kernel_symbols),
+		cmocka_unit_test(test_fixed_period),
 		cmocka_unit_test(test_event_names),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
