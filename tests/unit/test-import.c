@@ -175,6 +175,7 @@ static void build_records(struct buf *r)
 #define SAMPLES_TOTAL 8 /* 1 + 3 alpha, 2 + 1 beta, 1 guest; not the unknown id */
 
 static const struct perf_event_attr *attr_override;
+static size_t data_padding; /* bytes between the ids and the data section */
 
 static struct perf_event_attr test_attr(void)
 {
@@ -212,7 +213,7 @@ static void build_file_with(struct buf *f, const struct buf *records, bool zero_
 {
 	struct perf_event_attr a = test_attr();
 	const uint64_t attr_size = sizeof(a) + 16;
-	size_t attrs_at = 104, ids_at = attrs_at + attr_size, data_at = ids_at + 16, table_at, at;
+	size_t attrs_at = 104, ids_at = attrs_at + attr_size, data_at = ids_at + 16 + data_padding, table_at, at;
 	struct buf hostname = { 0 }, desc = { 0 };
 	const struct buf *sections[3];
 	size_t n_sections = 0;
@@ -242,6 +243,7 @@ static void build_file_with(struct buf *f, const struct buf *records, bool zero_
 	put_u64(f, 16);
 	put_u64(f, 1);
 	put_u64(f, 2);
+	put_zeros(f, data_padding);
 	assert_int_equal(f->len, data_at);
 	put(f, records->p, records->len);
 	if (zero_data_size)
@@ -428,6 +430,24 @@ static void test_file_layout(void **state)
 	build_file(&f, &r, false);
 	path = write_temp(&f, f.len);
 	check_import(path, true);
+	unlink(path);
+	free(path);
+	free(r.p);
+	free(f.p);
+}
+
+/* Nothing obliges a writer to align the data section: records then sit
+ * at odd addresses of the mapping and must still decode. */
+static void test_misaligned_data(void **state)
+{
+	struct buf r = { 0 }, f = { 0 };
+	char *path;
+	build_records(&r);
+	data_padding = 3;
+	build_file(&f, &r, false);
+	data_padding = 0;
+	path = write_temp(&f, f.len);
+	check_import(path, false);
 	unlink(path);
 	free(path);
 	free(r.p);
@@ -858,6 +878,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_file_layout),
+		cmocka_unit_test(test_misaligned_data),
 		cmocka_unit_test(test_pipe_layout),
 		cmocka_unit_test(test_compressed),
 		cmocka_unit_test(test_unfinished_capture),
