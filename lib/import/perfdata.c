@@ -987,7 +987,9 @@ static const unsigned char *queued_record(const struct perf_data *d, const struc
 /* Deliver, in time order, every queued record not newer than limit. */
 static void flush_until(struct perf_data *d, uint64_t limit)
 {
-	size_t k = 0, keep;
+	size_t k = 0, keep, len = 0, spare_cap;
+	unsigned char *spare;
+
 	if (!d->n_queue)
 		return;
 	sort_queue(d);
@@ -1000,31 +1002,29 @@ static void flush_until(struct perf_data *d, uint64_t limit)
 	d->n_queue = keep;
 	if (!d->arena_len)
 		return;
-	/* Compact the arena: the records still waiting move to the spare. */
-	{
-		size_t len = 0;
-		for (size_t i = 0; i < keep; i++) {
-			struct queued *q = &d->queue[i];
-			struct perf_event_header h;
-			if (!q->in_arena)
-				continue;
-			rd_header(d->arena + q->loc, &h);
-			if (d->arena_spare_cap < len + h.size) {
-				d->arena_spare_cap = MAX(d->arena_spare_cap * 2, len + h.size + DECOMPRESS_STEP);
-				d->arena_spare = xrealloc(d->arena_spare, d->arena_spare_cap);
-			}
-			memcpy(d->arena_spare + len, d->arena + q->loc, h.size);
-			q->loc = len;
-			len += (h.size + 7u) & ~7u;
+	/* Compact the arena: the records still waiting move to the spare,
+	 * which becomes the arena. */
+	for (size_t i = 0; i < keep; i++) {
+		struct queued *q = &d->queue[i];
+		struct perf_event_header h;
+		if (!q->in_arena)
+			continue;
+		rd_header(d->arena + q->loc, &h);
+		if (d->arena_spare_cap < len + h.size) {
+			d->arena_spare_cap = MAX(d->arena_spare_cap * 2, len + h.size + DECOMPRESS_STEP);
+			d->arena_spare = xrealloc(d->arena_spare, d->arena_spare_cap);
 		}
-		unsigned char *t = d->arena;
-		size_t tc = d->arena_cap;
-		d->arena = d->arena_spare;
-		d->arena_cap = d->arena_spare_cap;
-		d->arena_spare = t;
-		d->arena_spare_cap = tc;
-		d->arena_len = len;
+		memcpy(d->arena_spare + len, d->arena + q->loc, h.size);
+		q->loc = len;
+		len += (h.size + 7u) & ~7u;
 	}
+	spare = d->arena;
+	spare_cap = d->arena_cap;
+	d->arena = d->arena_spare;
+	d->arena_cap = d->arena_spare_cap;
+	d->arena_spare = spare;
+	d->arena_spare_cap = spare_cap;
+	d->arena_len = len;
 }
 
 /* The queue grew past its limits (no rounds, or huge ones): release the
