@@ -139,6 +139,58 @@ static const char *line_end(const char *p, const char *end)
 	return nl ? nl : end;
 }
 
+static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* One "ADDR TYPE NAME[\t[MODULE]]" line in [p, e), fields as
+ * sscanf("%llx %c %511s [%127[^]]]") reads them (names truncated to fit),
+ * at a fraction of its cost: kallsyms has over 100 000 lines. Returns the
+ * number of fields read. */
+static int parse_kallsyms_line(const char *p, const char *e, uint64_t *addr, char *type, char name[512],
+			       char module[128])
+{
+	uint64_t a = 0;
+	size_t n = 0;
+	int d;
+
+	while (p < e && is_blank(*p))
+		p++;
+	for (; p < e && (d = hex_digit(*p)) >= 0; p++, n++)
+		a = a << 4 | (uint64_t)d;
+	if (!n)
+		return 0;
+	*addr = a;
+	while (p < e && is_blank(*p))
+		p++;
+	if (p >= e)
+		return 1;
+	*type = *p++;
+	while (p < e && is_blank(*p))
+		p++;
+	if (p >= e)
+		return 2;
+	for (n = 0; p < e && !is_blank(*p); p++)
+		if (n < 511)
+			name[n++] = *p;
+	name[n] = '\0';
+	while (p < e && is_blank(*p))
+		p++;
+	if (p >= e || *p != '[')
+		return 3;
+	for (p++, n = 0; p < e && *p != ']'; p++)
+		if (n < 127)
+			module[n++] = *p;
+	module[n] = '\0';
+	return n ? 4 : 3;
+}
+
 int symtab__load_kallsyms(struct symtab *st, const char *text, size_t len, uint64_t offset)
 {
 	const char *p = text, *end = text + len;
@@ -147,19 +199,11 @@ int symtab__load_kallsyms(struct symtab *st, const char *text, size_t len, uint6
 
 	while (p < end) {
 		const char *e = line_end(p, end);
-		size_t n = e - p;
-		char line[768];
-		unsigned long long addr;
+		uint64_t addr;
 		char type;
-		int fields;
+		int fields = parse_kallsyms_line(p, e, &addr, &type, name, module);
 
-		if (n >= sizeof(line))
-			n = sizeof(line) - 1;
-		memcpy(line, p, n);
-		line[n] = '\0';
 		p = e + 1;
-		module[0] = '\0';
-		fields = sscanf(line, "%llx %c %511s [%127[^]]]", &addr, &type, name, module);
 		if (fields < 3)
 			continue;
 		if (!strchr("tTwW", type))
