@@ -1,9 +1,193 @@
-/* placeholder: being written */
+/* domprof import: turn a perf.data capture (perf record, perf kvm record,
+ * pipe captures, zstd-compressed ones) into a session, so every report
+ * works on it. The work is in lib/import/importer.c; this file parses the
+ * command line, prints the errors and the summary. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../lib/import/importer.h"
+#include "../lib/session/session.h"
 #include "domprof.h"
+
+struct import_options {
+	const char *input;
+	const char *output;
+};
+
+static int parse_options(int argc, char **argv, struct import_options *o)
+{
+	static const struct option longopts[] = {
+		{ "input", required_argument, NULL, 'i' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ 0 },
+	};
+	int c;
+
+	o->output = "domprof.db";
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "i:o:q", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			o->input = optarg;
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		default:
+			usage("import", stderr);
+			return 1;
+		}
+	}
+	if (optind < argc) {
+		if (o->input || optind + 1 < argc) {
+			usage("import", stderr);
+			return error("give one perf.data file");
+		}
+		o->input = argv[optind];
+	}
+	if (!o->input)
+		o->input = "perf.data"; /* as perf report */
+	if (!*o->output)
+		return error("-o: the session file name is empty");
+	return 0;
+}
+
+/* An existing session becomes FILE.old (with its WAL), as `record` does. */
+static void rename_old(const char *path)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	char from[4096], to[4096];
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
+		snprintf(from, sizeof(from), "%s%s", path, suffixes[i]);
+		snprintf(to, sizeof(to), "%s.old%s", path, suffixes[i]);
+		if (rename(from, to) != 0 && errno == ENOENT)
+			unlink(to);
+	}
+}
+
+static char *join_argv(int argc, char **argv)
+{
+	struct strbuf sb;
+	char *r;
+	strbuf_init(&sb);
+	strbuf_adds(&sb, "domprof");
+	for (int i = 0; i < argc; i++) {
+		strbuf_addc(&sb, ' ');
+		strbuf_adds(&sb, argv[i]);
+	}
+	r = strbuf_detach(&sb);
+	strbuf_release(&sb); /* detach leaves a fresh empty buffer */
+	return r;
+}
+
+static void print_summary(const struct importer *im, const char *input, const char *output, bool complete)
+{
+	const struct perf_data_info *info = perf_data__info(im->data);
+	const struct perf_data_stats *st = perf_data__stats(im->data);
+	struct stat sb;
+	char in_size[32], out_size[32] = "?";
+	uint64_t samples = importer__samples(im), lost = importer__lost(im);
+
+	if (quiet)
+		return;
+	format_bytes(perf_data__file_size(im->data), in_size, sizeof(in_size));
+	if (stat(output, &sb) == 0)
+		format_bytes((uint64_t)sb.st_size, out_size, sizeof(out_size));
+	fprintf(stderr, "domprof: imported %s (%s%s%s%s%s%s), %.2f s of samples\n", input, in_size,
+		info->version ? ", perf " : "", info->version ? info->version : "", info->hostname ? ", host " : "",
+		info->hostname ? info->hostname : "", info->pipe ? ", pipe layout" : "",
+		im->have_time ? (double)(im->last_time - im->first_time) / 1e9 : 0.0);
+	for (size_t e = 0; e < im->n_events; e++) {
+		const struct event_spec *ev = &im->events[e];
+		const struct collector_event_stats *s = &im->collector.stats[e];
+		if (ev->unit == EVENT_UNIT_NS)
+			fprintf(stderr, "  %-20s %10llu samples  %12.1f msec\n", ev->name, (unsigned long long)s->samples,
+				(double)s->period / 1e6);
+		else
+			fprintf(stderr, "  %-20s %10llu samples  %12llu events\n", ev->name, (unsigned long long)s->samples,
+				(unsigned long long)s->period);
+	}
+	fprintf(stderr, "  %llu records read", (unsigned long long)st->records);
+	if (st->decompressed_bytes)
+		fprintf(stderr, " (%llu compressed bytes -> %llu)", (unsigned long long)st->compressed_bytes,
+			(unsigned long long)st->decompressed_bytes);
+	fprintf(stderr, ", %llu of unknown types skipped\n", (unsigned long long)st->unknown_records);
+	fprintf(stderr, "  lost %llu of %llu samples\n", (unsigned long long)lost, (unsigned long long)(samples + lost));
+	for (size_t i = 0; i < im->collector.machine.n_vms; i++) {
+		const struct vm *vm = im->collector.machine.vms[i];
+		fprintf(stderr, "  VM %s: pid %d\n", vm->name, vm->pid);
+	}
+	fprintf(stderr, "  session: %s (%s)%s\n", output, out_size, complete ? "" : ", incomplete");
+}
 
 int cmd_import(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return error("'import' is not available in this build yet");
+	struct import_options o = { 0 };
+	struct importer im;
+	struct session *session = NULL;
+	char *err = NULL, *read_err = NULL;
+	_cleanup_free_ char *cmdline = NULL;
+	int r, exit_code = 0;
+	bool complete;
+
+	if (parse_options(argc, argv, &o))
+		return 1;
+	r = importer__open(&im, o.input, 0, &err);
+	if (r < 0) {
+		if (r == -ENOENT)
+			error("%s: no such file (record one with perf record, or give its path)", o.input);
+		else
+			error("%s: %s", o.input, err ? err : strerror(-r));
+		free(err);
+		return 1;
+	}
+	r = importer__run(&im, &read_err);
+	complete = r == 0;
+	for (size_t i = 0; i < im.n_warnings; i++)
+		warning("%s", im.warnings[i]);
+	if (!complete) {
+		error("%s: %s", o.input, read_err);
+		if (!importer__samples(&im)) {
+			importer__release(&im);
+			free(read_err);
+			return 1;
+		}
+		info("keeping the %llu samples read before the error (session marked incomplete)",
+		     (unsigned long long)importer__samples(&im));
+		exit_code = 1;
+	} else if (!importer__samples(&im)) {
+		warning("%s holds no samples: the session will be empty", o.input);
+	}
+	free(read_err);
+
+	rename_old(o.output);
+	r = session__create(o.output, &session, &err);
+	if (r < 0) {
+		error("cannot create the session %s: %s", o.output, err ? err : strerror(-r));
+		free(err);
+		importer__release(&im);
+		return 1;
+	}
+	cmdline = join_argv(argc, argv);
+	r = importer__write_session(&im, session, cmdline, complete);
+	if (r < 0) {
+		error("cannot write the session %s: %s (%s)", o.output,
+		      r == -ENOSPC ? "the disk is full" : strerror(-r), session__error(session));
+		exit_code = 1;
+	} else {
+		print_summary(&im, o.input, o.output, complete);
+	}
+	session__close(session);
+	importer__release(&im);
+	return exit_code;
 }

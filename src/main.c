@@ -115,15 +115,11 @@ static const struct command commands[] = {
 	  "  -q, --quiet           print nothing but errors\n"
 	  "  The page needs nothing else and loads nothing; docs/html.md describes it.\n" },
 	{ "import", cmd_import, "turn a perf.data file into a session",
-	  "domprof import PERF.DATA [-o FILE]\n" },
-	{ "agent", cmd_agent, "run inside a VM: sample it for a coordinating `domprof record`",
-	  "domprof agent --listen tcp:ADDR:PORT|vsock:CID:PORT --key FILE [--once] [-q]\n"
-	  "  -l, --listen ADDR     where to wait for the coordinator: tcp:0.0.0.0:7070, vsock:any:7070\n"
-	  "  -k, --key FILE        the pre-shared key (from `domprof keygen`), readable by its owner only\n"
-	  "      --once            serve one coordinator, then exit\n"
-	  "  -q, --quiet           log nothing\n" },
-	{ "keygen", cmd_keygen, "write a new random key for agents and coordinators",
-	  "domprof keygen FILE\n" },
+	  "domprof import [PERF.DATA | -i PERF.DATA | -] [-o FILE] [-q]\n"
+	  "  PERF.DATA             a capture of perf record or perf kvm record (default perf.data);\n"
+	  "                        - reads a pipe capture (perf record -o -) from stdin\n"
+	  "  -o, --output FILE     session file (default domprof.db; an existing one becomes FILE.old)\n"
+	  "  -q, --quiet           print nothing but errors and warnings\n" },
 	{ "help", cmd_help, "show help for a command", "domprof help [COMMAND]\n" },
 };
 

@@ -198,10 +198,12 @@ int perf_record__parse_mmap(const struct perf_event_header *h, struct perf_mmap_
 		memcpy(&m.start, p + 8, 8);
 		memcpy(&m.len, p + 16, 8);
 		memcpy(&m.pgoff, p + 24, 8);
-		if (h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) {
+		/* Kernels before the fix of perf_event_mmap_output() leak the
+		 * BUILD_ID bit of one event's MMAP2 into other events' records,
+		 * which still carry maj/min/ino: a size no build-id can have
+		 * means the bit is a stray. */
+		if ((h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) && p[32] <= 20) {
 			m.build_id_size = p[32];
-			if (m.build_id_size > 20)
-				return -EBADMSG;
 			memcpy(m.build_id, p + 36, m.build_id_size);
 		} else {
 			memcpy(&m.maj, p + 32, 4);

@@ -131,8 +131,13 @@ static void test_mmap2_and_comm(void **state)
 	assert_int_equal(perf_record__parse_mmap(h, &m), 0);
 	assert_int_equal(m.build_id_size, 20);
 	assert_int_equal(m.build_id[19], 0xab);
-	s.buf[8 + 32] = 21; /* impossible size */
-	assert_int_equal(perf_record__parse_mmap(h, &m), -EBADMSG);
+	/* No build-id has 21 bytes: the bit is a stray (old kernels leak it
+	 * between events) and maj/min/ino follow. */
+	s.buf[8 + 32] = 21;
+	assert_int_equal(perf_record__parse_mmap(h, &m), 0);
+	assert_int_equal(m.build_id_size, 0);
+	assert_int_equal(m.maj, 21);
+	assert_string_equal(m.filename, "/usr/bin/true");
 
 	h = synth_comm(&s, 5, 6, "CPU 0/KVM", 0);
 	assert_int_equal(perf_record__parse_comm(h, &c), 0);
