@@ -91,4 +91,16 @@ if os.path.exists(dp):
         with open(db, "rb") as f:
             put("session", "calltree.db", f.read())
 
+# perf.data: small real captures (plain, with call chains, compressed)
+if shutil.which("perf"):
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in (("plain", []), ("callchain", ["-g"]), ("compressed", ["-z"])):
+            data = os.path.join(tmp, name + ".data")
+            r = subprocess.run(["perf", "record", "-q", "-B", "-e", "cpu-clock", "-c", "2000000", "-o", data] + extra +
+                               ["--", os.path.join(build, "tests", "workloads", "split"), "0.05"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if r.returncode == 0 and os.path.getsize(data) <= 65536:
+                with open(data, "rb") as f:
+                    put("perfdata", name, f.read())
+
 print("seeds written to", corpus)
