@@ -156,6 +156,7 @@ struct profile {
 	size_t n_dirty_samples, cap_dirty_samples;
 	uint32_t *dirty_timeline;
 	size_t n_dirty_timeline, cap_dirty_timeline;
+	size_t last_timeline; /* the entry the previous sample added to */
 };
 
 void profile__init(struct profile *p);
@@ -175,7 +176,10 @@ static inline struct profile_domain *profile__domain_at(struct profile *p, uint3
 uint32_t profile__find_domain(const struct profile *p, const char *name);
 void profile__domain_set(struct profile *p, uint32_t id, const char *field, const char *value);
 
-void profile__add_sample(struct profile *p, const struct sample_key *key, uint64_t count, uint64_t period);
+/* Add to the counter of key; returns its index (stable) for bump. */
+uint32_t profile__add_sample(struct profile *p, const struct sample_key *key, uint64_t count, uint64_t period);
+/* Add to a counter known by its index. */
+void profile__bump_sample(struct profile *p, uint32_t idx, uint64_t count, uint64_t period);
 void profile__add_timeline(struct profile *p, const struct timeline_key *key, uint64_t count, uint64_t period);
 
 /* Forget the delta: everything is considered written. */

@@ -12,12 +12,28 @@ void collector__init(struct collector *c, struct profile *p, size_t n_events, bo
 	c->n_events = n_events;
 	c->stats = xcalloc(n_events ? n_events : 1, sizeof(*c->stats));
 	c->bucket_ns = 100 * 1000 * 1000ULL;
+	c->cache = xcalloc(COLLECTOR_CACHE_SLOTS, sizeof(*c->cache));
 	machine__init(&c->machine, p, live);
+}
+
+static void cache_clear(struct collector *c)
+{
+	if (c->cache_dirty) {
+		memset(c->cache, 0, COLLECTOR_CACHE_SLOTS * sizeof(*c->cache));
+		c->cache_dirty = false;
+	}
+}
+
+static struct collector_cache_slot *cache_slot(struct collector *c, const struct perf_sample *s, uint32_t ev)
+{
+	uint64_t h = (s->ip ^ ((uint64_t)s->tid << 32) ^ ((uint64_t)ev << 20) ^ s->cpumode) * 0x9e3779b97f4a7c15ULL;
+	return &c->cache[h >> (64 - 13)];
 }
 
 void collector__release(struct collector *c)
 {
 	machine__release(&c->machine);
+	free(c->cache);
 	free(c->stats);
 	memset(c, 0, sizeof(*c));
 }
@@ -79,7 +95,7 @@ void collector__sample(struct collector *c, const struct perf_sample *s, uint32_
 	struct thread *t;
 	struct resolved r;
 	struct sample_key key;
-	struct timeline_key tk;
+	struct timeline_key tk = { 0 };
 
 	if (ev >= c->n_events)
 		return;
@@ -87,8 +103,30 @@ void collector__sample(struct collector *c, const struct perf_sample *s, uint32_
 		c->stats[ev].idle_skipped++;
 		return;
 	}
+	if (!(c->callchain && s->callchain_nr)) {
+		struct collector_cache_slot *slot = cache_slot(c, s, ev);
+		if (slot->entry1 && slot->ip == s->ip && slot->tid == s->tid && slot->event == ev &&
+		    slot->cpumode == s->cpumode) {
+			profile__bump_sample(c->profile, slot->entry1 - 1, 1, s->period);
+			tk.event = ev + 1;
+			tk.domain = slot->domain;
+			tk.layer = slot->layer;
+			tk.origin = ORIGIN_HOST;
+			tk.bucket = s->time > c->start_time ? (uint32_t)((s->time - c->start_time) / c->bucket_ns) : 0;
+			profile__add_timeline(c->profile, &tk, 1, s->period);
+			c->stats[ev].samples++;
+			c->stats[ev].period += s->period;
+			return;
+		}
+	}
 	t = machine__thread(&c->machine, (pid_t)s->pid, (pid_t)s->tid);
 	machine__resolve(&c->machine, t, s->cpumode, s->ip, &r);
+	if (c->machine.n_vms != c->cache_vms) {
+		/* A VM appeared (a process turned out to run guest code):
+		 * its threads resolve differently from now on. */
+		cache_clear(c);
+		c->cache_vms = c->machine.n_vms;
+	}
 	memset(&key, 0, sizeof(key));
 	key.event = ev + 1;
 	key.domain = r.domain;
@@ -97,9 +135,16 @@ void collector__sample(struct collector *c, const struct perf_sample *s, uint32_
 	key.image = r.image;
 	key.symbol = r.symbol;
 	key.address = r.address;
-	if (c->callchain && s->callchain_nr)
+	if (c->callchain && s->callchain_nr) {
 		key.stack = intern_callchain(c, t, s, s->cpumode);
-	profile__add_sample(c->profile, &key, 1, s->period);
+		profile__add_sample(c->profile, &key, 1, s->period);
+	} else {
+		struct collector_cache_slot *slot = cache_slot(c, s, ev);
+		uint32_t idx = profile__add_sample(c->profile, &key, 1, s->period);
+		*slot = (struct collector_cache_slot){ .ip = s->ip, .tid = s->tid, .entry1 = idx + 1, .domain = r.domain,
+						       .event = (uint16_t)ev, .cpumode = (uint8_t)s->cpumode, .layer = r.layer };
+		c->cache_dirty = true;
+	}
 
 	tk.event = ev + 1;
 	tk.domain = r.domain;
@@ -133,6 +178,7 @@ void collector__record(struct collector *c, const struct perf_event_header *h, u
 	case PERF_RECORD_MMAP:
 	case PERF_RECORD_MMAP2: {
 		struct perf_mmap_event m;
+		cache_clear(c);
 		if (perf_record__parse_mmap(h, &m) < 0) {
 			c->bad_records++;
 			return;
@@ -142,6 +188,7 @@ void collector__record(struct collector *c, const struct perf_event_header *h, u
 	}
 	case PERF_RECORD_COMM: {
 		struct perf_comm_event cm;
+		cache_clear(c);
 		if (perf_record__parse_comm(h, &cm) < 0) {
 			c->bad_records++;
 			return;
@@ -152,6 +199,7 @@ void collector__record(struct collector *c, const struct perf_event_header *h, u
 	case PERF_RECORD_FORK:
 	case PERF_RECORD_EXIT: {
 		struct perf_task_event t;
+		cache_clear(c);
 		if (perf_record__parse_task(h, &t) < 0) {
 			c->bad_records++;
 			return;

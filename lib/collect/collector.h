@@ -19,6 +19,21 @@ struct collector_event_stats {
 	uint64_t idle_skipped;
 };
 
+/* A direct-mapped cache from (event, thread, cpumode, ip) to the sample
+ * counter and place it resolved to: hot loops hit the same few addresses,
+ * and a hit skips classification, symbol lookup and hashing. Emptied by
+ * every side-band record, since those are what change a resolution. */
+#define COLLECTOR_CACHE_SLOTS 8192
+struct collector_cache_slot {
+	uint64_t ip;
+	uint32_t tid;
+	uint32_t entry1; /* sample counter index + 1; 0 = empty */
+	uint32_t domain;
+	uint16_t event;
+	uint8_t cpumode;
+	uint8_t layer;
+};
+
 struct collector {
 	struct machine machine;
 	struct profile *profile;
@@ -31,6 +46,9 @@ struct collector {
 	uint64_t bad_records; /* records that failed to decode */
 	uint64_t unknown_records;
 	uint64_t lost_total;  /* LOST records with no known event */
+	struct collector_cache_slot *cache;
+	bool cache_dirty;     /* some slot is filled */
+	size_t cache_vms;     /* machine VMs when the cache was last valid */
 };
 
 void collector__init(struct collector *c, struct profile *p, size_t n_events, bool live);

@@ -21,6 +21,18 @@ int recorder__open(struct recorder *r, const struct recorder_config *cfg, char *
 	};
 	struct sampler_error se = { 0 };
 	int ret;
+	/* Rings sized for about half a second of records per CPU at the
+	 * highest rate asked for (at least the kernel's default 128 pages). */
+	if (!sc.ring_pages) {
+		uint64_t rate = 0, bytes;
+		size_t pages = 128;
+		for (size_t i = 0; i < cfg->n_events; i++)
+			rate += cfg->events[i].attr.freq ? cfg->events[i].attr.sample_freq : 1000;
+		bytes = rate * (cfg->callchain ? 320 : 64) / 2;
+		while ((uint64_t)pages * 4096 < bytes && pages < 2048)
+			pages *= 2;
+		sc.ring_pages = pages;
+	}
 
 	memset(r, 0, sizeof(*r));
 	r->events = xcalloc(cfg->n_events, sizeof(*r->events));
@@ -71,6 +83,9 @@ int recorder__start(struct recorder *r)
 	ret = machine__synthesize(&r->collector.machine);
 	if (ret < 0)
 		return ret;
+	/* The kernel's symbols are needed by the first kernel sample: load
+	 * them now rather than while the rings fill. */
+	image__load(image_registry__host_kernel(&r->collector.machine.images));
 	r->start_ns = clock_monotonic_ns();
 	if (r->clock_monotonic)
 		r->collector.start_time = r->start_ns;

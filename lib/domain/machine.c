@@ -114,6 +114,7 @@ static struct thread *find_thread(struct machine *m, pid_t tid)
 static struct process *new_proc(struct machine *m, pid_t pid, const char *comm)
 {
 	struct process *p = xcalloc(1, sizeof(*p));
+	m->last_thread = NULL;
 	p->pid = pid;
 	snprintf(p->comm, sizeof(p->comm), "%s", comm ? comm : "");
 	ARRAY_GROW(m->procs, m->cap_procs, m->n_procs + 1);
@@ -126,6 +127,7 @@ static struct process *new_proc(struct machine *m, pid_t pid, const char *comm)
 static struct thread *new_thread(struct machine *m, struct process *p, pid_t tid, const char *comm)
 {
 	struct thread *t = xcalloc(1, sizeof(*t));
+	m->last_thread = NULL;
 	t->tid = tid;
 	t->proc = p;
 	t->vcpu = -1;
@@ -555,10 +557,15 @@ int machine__synthesize(struct machine *m)
 
 struct thread *machine__thread(struct machine *m, pid_t pid, pid_t tid)
 {
-	struct thread *t = find_thread(m, tid);
+	struct thread *t = m->last_thread;
 	struct process *p;
-	if (t && (pid < 0 || t->proc->pid == pid))
+	/* Samples come in runs from one thread. The cache holds a thread the
+	 * tables would return too: it is dropped whenever a thread is added. */
+	if (t && t->tid == tid && (pid < 0 || t->proc->pid == pid))
 		return t;
+	t = find_thread(m, tid);
+	if (t && (pid < 0 || t->proc->pid == pid))
+		return m->last_thread = t;
 	if (pid < 0)
 		pid = tid;
 	p = find_proc(m, pid);

@@ -79,6 +79,7 @@ struct machine {
 	struct guest_kernel_source *guest_kernels;
 	size_t n_guest_kernels;
 	bool live; /* may read /proc for processes it has not seen */
+	struct thread *last_thread; /* machine__thread's one-entry cache */
 	/* warnings the command layer may print once */
 	char **warnings;
 	size_t n_warnings, cap_warnings;

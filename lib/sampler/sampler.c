@@ -1,15 +1,16 @@
 /* Opening the events and reading their rings in time order.
  *
- * Each CPU has one ring. The first event opened on a CPU owns the ring and
- * carries the side-band (mmap2, comm, task records); every later event on
- * that CPU is redirected into it with PERF_EVENT_IOC_SET_OUTPUT. Samples
- * carry PERF_SAMPLE_IDENTIFIER first, so one read of a fixed position names
- * the event of any record, whichever event wrote it.
+ * Each CPU has one ring. A software "dummy" event opened first on each CPU
+ * owns the ring and carries the side-band (mmap2, comm, task records); the
+ * sampling events are redirected into it with PERF_EVENT_IOC_SET_OUTPUT.
+ * Samples carry PERF_SAMPLE_IDENTIFIER first, so one read of a fixed
+ * position names the event of any record, whichever event wrote it.
  *
- * Rings are read a round at a time: the bytes of every ring are copied out,
- * their records sorted by timestamp (each ring is already ordered, so this
- * interleaves them), and only then delivered. That keeps an exec's mmap2
- * seen on one CPU ahead of the samples it explains on another. */
+ * Rings are read a round at a time: the records of all rings are merged by
+ * timestamp (each ring is already ordered) straight out of the rings, and
+ * every ring's tail is published only at the end of the round. That keeps
+ * an exec's mmap2 seen on one CPU ahead of the samples it explains on
+ * another, without copying the records. */
 #define _GNU_SOURCE
 #include "sampler.h"
 
@@ -30,8 +31,13 @@ struct sampler_ring {
 	int fd; /* the owning event's fd */
 	uint64_t samples;
 	uint64_t lost;
-	unsigned char *copy; /* bytes of this round */
-	size_t copy_len, copy_cap;
+};
+
+/* A ring's next record in the merge of sampler__read. */
+struct head {
+	uint64_t time;
+	unsigned ring;
+	const struct perf_event_header *rec;
 };
 
 struct sampler_fd {
@@ -50,13 +56,8 @@ struct sampler {
 	uint64_t sample_type;
 	bool clock_monotonic;
 	bool task_bound;
-	struct {
-		uint64_t time;
-		unsigned ring;
-		uint32_t seq;
-		const struct perf_event_header *rec;
-	} *order;
-	size_t order_cap;
+	struct head *heap; /* the merge heap: one head per ring */
+	size_t heap_cap;
 	struct sampler_fd *by_id; /* fds sorted by id, for sampler__event_of_id */
 };
 
@@ -102,7 +103,12 @@ static int perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int
 	return (int)syscall(SYS_perf_event_open, attr, pid, cpu, group, flags);
 }
 
-/* Features newer than some kernels: dropped one by one on EINVAL. */
+/* Features newer than some kernels: dropped one by one on EINVAL.
+ * MMAP2 build-ids (attr.build_id) are not asked for: Linux sets the flag of
+ * that record layout in a structure shared by every event, so asking for it
+ * makes other tools' MMAP2 records (a concurrent `perf record`'s) carry the
+ * flag with garbage, and perf 6.1 aborts on them. Build-ids are read from
+ * the files instead (image__load). */
 enum { TRY_BUILD_ID = 1, TRY_CLOCKID = 2 };
 
 /* The tracking event: a software "dummy" that never samples and only
@@ -180,7 +186,7 @@ int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct
 	_cleanup_free_ int *cpus = NULL;
 	size_t n_cpus = 0;
 	size_t pages = cfg->ring_pages ? cfg->ring_pages : 128;
-	unsigned features = TRY_BUILD_ID | TRY_CLOCKID;
+	unsigned features = TRY_CLOCKID;
 	size_t n_tasks = cfg->system_wide ? 1 : cfg->n_tids;
 	int r;
 
@@ -267,14 +273,13 @@ void sampler__free(struct sampler *s)
 		return;
 	for (size_t i = 0; i < s->n_rings; i++) {
 		ring__release(&s->rings[i].ring);
-		free(s->rings[i].copy);
 	}
 	for (size_t i = 0; i < s->n_fds; i++)
 		close(s->fds[i].fd);
 	free(s->rings);
 	free(s->fds);
 	free(s->pollfds);
-	free(s->order);
+	free(s->heap);
 	free(s->by_id);
 	free(s);
 }
@@ -319,63 +324,75 @@ int sampler__wait(struct sampler *s, int timeout_ms)
 	return n;
 }
 
-static void copy_ring(struct sampler_ring *sr)
+static void count_record(struct sampler_ring *sr, const struct perf_event_header *h)
 {
-	const struct perf_event_header *h;
-	sr->copy_len = 0;
-	if (!ring__read_begin(&sr->ring))
-		return;
-	while ((h = ring__read_event(&sr->ring))) {
-		if (sr->copy_len + h->size > sr->copy_cap) {
-			sr->copy_cap = MAX(sr->copy_cap * 2, sr->copy_len + h->size + 65536);
-			sr->copy = xrealloc(sr->copy, sr->copy_cap);
-		}
-		memcpy(sr->copy + sr->copy_len, h, h->size);
-		sr->copy_len += h->size;
+	if (h->type == PERF_RECORD_SAMPLE) {
+		sr->samples++;
+	} else if (h->type == PERF_RECORD_LOST) {
+		struct perf_lost_event l;
+		if (perf_record__parse_lost(h, &l) == 0)
+			sr->lost += l.lost;
 	}
-	ring__read_end(&sr->ring);
 }
 
-static int order_cmp(const void *a, const void *b)
+/* A k-way merge straight out of the rings: each ring's current record stays
+ * valid (in the ring, or in that ring's own bounce buffer) until the ring is
+ * advanced, and nothing is consumed before the round ends. Each ring is in
+ * time order already; a binary heap of ring heads interleaves them. */
+static bool head_before(const struct head *a, const struct head *b)
 {
-	const typeof(((struct sampler *)0)->order[0]) *x = a, *y = b;
-	if (x->time != y->time)
-		return x->time < y->time ? -1 : 1;
-	if (x->ring != y->ring)
-		return x->ring < y->ring ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	return a->time != b->time ? a->time < b->time : a->ring < b->ring;
+}
+
+static void heap_down(struct head *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		if (l < n && head_before(&h[l], &h[m]))
+			m = l;
+		if (l + 1 < n && head_before(&h[l + 1], &h[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		struct head t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
 }
 
 size_t sampler__read(struct sampler *s, sampler_record_fn fn, void *ctx)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < s->n_rings; i++)
-		copy_ring(&s->rings[i]);
+	size_t n = 0, live = 0;
+	struct head *heap;
+
+	ARRAY_GROW(s->heap, s->heap_cap, s->n_rings);
+	heap = s->heap;
 	for (size_t i = 0; i < s->n_rings; i++) {
 		struct sampler_ring *sr = &s->rings[i];
-		uint32_t seq = 0;
-		for (size_t off = 0; off < sr->copy_len;) {
-			const struct perf_event_header *h = (const void *)(sr->copy + off);
-			ARRAY_GROW(s->order, s->order_cap, n + 1);
-			s->order[n].time = perf_record__time(h, s->sample_type);
-			s->order[n].ring = (unsigned)i;
-			s->order[n].seq = seq++;
-			s->order[n].rec = h;
-			n++;
-			off += h->size;
-			if (h->type == PERF_RECORD_SAMPLE) {
-				sr->samples++;
-			} else if (h->type == PERF_RECORD_LOST) {
-				struct perf_lost_event l;
-				if (perf_record__parse_lost(h, &l) == 0)
-					sr->lost += l.lost;
-			}
-		}
+		const struct perf_event_header *h;
+		if (!ring__read_begin(&sr->ring) || !(h = ring__read_event(&sr->ring)))
+			continue;
+		heap[live++] = (struct head){ perf_record__time(h, s->sample_type), (unsigned)i, h };
 	}
-	if (s->n_rings > 1 && n > 1)
-		qsort(s->order, n, sizeof(*s->order), order_cmp);
-	for (size_t i = 0; i < n; i++)
-		fn(s->order[i].rec, s->order[i].ring, ctx);
+	for (size_t i = live / 2; i-- > 0;)
+		heap_down(heap, live, i);
+	while (live) {
+		struct head top = heap[0];
+		struct sampler_ring *sr = &s->rings[top.ring];
+		const struct perf_event_header *next;
+		count_record(sr, top.rec);
+		fn(top.rec, top.ring, ctx);
+		n++;
+		next = ring__read_event(&sr->ring);
+		if (next)
+			heap[0] = (struct head){ perf_record__time(next, s->sample_type), top.ring, next };
+		else
+			heap[0] = heap[--live];
+		heap_down(heap, live, 0);
+	}
+	for (size_t i = 0; i < s->n_rings; i++)
+		ring__read_end(&s->rings[i].ring);
 	return n;
 }
 

@@ -137,13 +137,19 @@ int image__load(struct image *im)
 const struct symbol *image__find(struct image *im, uint64_t addr)
 {
 	const struct symbol *s;
+	size_t slot = (size_t)((addr ^ (addr >> 9)) & 255);
 	if (!im->loaded)
 		image__load(im);
-	if (im->cache_sym && addr == im->cache_addr)
-		return im->cache_sym;
+	if (!im->cache_valid) {
+		for (size_t i = 0; i < 256; i++)
+			im->cache[i].addr = UINT64_MAX;
+		im->cache_valid = true;
+	}
+	if (im->cache[slot].addr == addr)
+		return im->cache[slot].sym;
 	s = symtab__find(&im->symtab, addr);
-	im->cache_addr = addr;
-	im->cache_sym = s;
+	im->cache[slot].addr = addr;
+	im->cache[slot].sym = s;
 	return s;
 }
 
@@ -183,7 +189,7 @@ int image__load_guest_kernel(struct image *im, const char *file, uint64_t kaslr_
 	symtab__init(&im->symtab);
 	im->loaded = true;
 	im->kaslr_offset = kaslr_offset;
-	im->cache_sym = NULL;
+	im->cache_valid = false;
 	r = read_file(file, &text, &len);
 	if (r < 0)
 		return im->load_error = r;

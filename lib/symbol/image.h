@@ -22,9 +22,12 @@ struct image {
 	struct symtab symtab;
 	uint64_t kaslr_offset; /* guest kernels: runtime minus file addresses */
 	uint32_t user_id;      /* free for the owner (profile image id) */
-	/* One-entry lookup cache: consecutive samples often hit one function. */
-	uint64_t cache_addr;
-	const struct symbol *cache_sym;
+	/* Direct-mapped lookup cache: hot loops revisit few addresses. */
+	struct {
+		uint64_t addr;
+		const struct symbol *sym;
+	} cache[256];
+	bool cache_valid;
 };
 
 struct image_registry {
