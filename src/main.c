@@ -120,6 +120,14 @@ static const struct command commands[] = {
 	  "                        - reads a pipe capture (perf record -o -) from stdin\n"
 	  "  -o, --output FILE     session file (default domprof.db; an existing one becomes FILE.old)\n"
 	  "  -q, --quiet           print nothing but errors and warnings\n" },
+	{ "agent", cmd_agent, "run inside a VM: sample it for a coordinating `domprof record`",
+	  "domprof agent --listen tcp:ADDR:PORT|vsock:CID:PORT --key FILE [--once] [-q]\n"
+	  "  -l, --listen ADDR     where to wait for the coordinator: tcp:0.0.0.0:7070, vsock:any:7070\n"
+	  "  -k, --key FILE        the pre-shared key (from `domprof keygen`), readable by its owner only\n"
+	  "      --once            serve one coordinator, then exit\n"
+	  "  -q, --quiet           log nothing\n" },
+	{ "keygen", cmd_keygen, "write a new random key for agents and coordinators",
+	  "domprof keygen FILE\n" },
 	{ "help", cmd_help, "show help for a command", "domprof help [COMMAND]\n" },
 };
 

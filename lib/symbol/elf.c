@@ -141,17 +141,15 @@ int symtab__load_elf(struct symtab *st, const char *path, struct elf_info *info)
 	}
 	r = read_segments(elf, info);
 	elf_end(elf);
-	if (r < 0) {
-		close(fd);
+	close(fd);
+	if (r < 0)
 		return -ENOEXEC;
-	}
 	dwfl = dwfl_begin(&offline_callbacks);
-	if (!dwfl) {
-		close(fd);
+	if (!dwfl)
 		return -ENOMEM;
-	}
-	/* dwfl takes ownership of fd. */
-	mod = dwfl_report_elf(dwfl, path, path, fd, 0, true);
+	/* Let libdwfl open the file itself: it then also closes it on every
+	 * path (given a descriptor, it leaves it open when it fails). */
+	mod = dwfl_report_elf(dwfl, path, path, -1, 0, true);
 	dwfl_report_end(dwfl, NULL, NULL);
 	if (!mod) {
 		dwfl_end(dwfl);
