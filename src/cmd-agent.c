@@ -210,6 +210,9 @@ static int handle_arm(struct agent_session *s)
 		return -1;
 	}
 	s->armed = true;
+	/* Read /proc and the kernel's symbols now, so START is quick. */
+	if (recorder__prepare(&s->rec) < 0)
+		return send_error(&s->ch, "cannot prepare sampling");
 	/* The guest's idle loop is not work the host pays for: a halted vCPU
 	 * does not run. Leaving it out keeps the merged view honest. */
 	s->rec.collector.skip_idle = true;

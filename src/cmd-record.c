@@ -655,7 +655,14 @@ int cmd_record(int argc, char **argv)
 
 	if (have_coord) {
 		/* Everyone starts at one instant, a little ahead so that every
-		 * START message arrives in time. */
+		 * START message arrives in time; the slow preparation is done
+		 * before choosing it. */
+		ret = recorder__prepare(&rec);
+		if (ret < 0) {
+			error("cannot start sampling: %s", strerror(-ret));
+			exit_code = 1;
+			goto out_session;
+		}
 		uint64_t t0 = clock_monotonic_ns() + 300000000ULL;
 		struct timespec ts = { .tv_sec = (time_t)(t0 / 1000000000ULL), .tv_nsec = (long)(t0 % 1000000000ULL) };
 		coordinator__start(&coord, t0);

@@ -71,12 +71,13 @@ static void on_record(const struct perf_event_header *h, unsigned ring, void *ct
 	collector__record(&r->collector, h, sampler__sample_type(r->sampler), 0, event_of_id, r->sampler);
 }
 
-int recorder__start(struct recorder *r)
+int recorder__prepare(struct recorder *r)
 {
 	int ret;
+	if (r->prepared)
+		return 0;
 	/* Tracking first, then /proc: a process that changes while we read
-	 * /proc also leaves records in the rings, applied after. Sampling
-	 * starts once /proc is read, so the rings are not filled meanwhile. */
+	 * /proc also leaves records in the rings, applied after. */
 	ret = sampler__enable_tracking(r->sampler);
 	if (ret < 0)
 		return ret;
@@ -86,6 +87,17 @@ int recorder__start(struct recorder *r)
 	/* The kernel's symbols are needed by the first kernel sample: load
 	 * them now rather than while the rings fill. */
 	image__load(image_registry__host_kernel(&r->collector.machine.images));
+	r->prepared = true;
+	return 0;
+}
+
+int recorder__start(struct recorder *r)
+{
+	int ret = recorder__prepare(r);
+	if (ret < 0)
+		return ret;
+	/* Sampling starts once /proc is read, so the rings do not fill
+	 * meanwhile, and at the instant the caller chose. */
 	r->start_ns = clock_monotonic_ns();
 	if (r->clock_monotonic)
 		r->collector.start_time = r->start_ns;

@@ -23,6 +23,7 @@ struct recorder {
 	uint64_t stop_ns;
 	bool clock_monotonic;  /* sample times are CLOCK_MONOTONIC */
 	bool tasks_gone;       /* every task-bound event hung up */
+	bool prepared;         /* recorder__prepare done */
 };
 
 struct recorder_config {
@@ -41,7 +42,11 @@ struct recorder_config {
 /* Open the events (nothing is sampled yet). On failure *ret_error names
  * the event and why. */
 int recorder__open(struct recorder *r, const struct recorder_config *cfg, char **ret_error);
-/* Read /proc, enable the events. */
+/* The slow part of starting: track side-band records, read /proc, load
+ * the kernel's symbols. Done by recorder__start when not done before;
+ * coordinated starts call it first so that the start itself is quick. */
+int recorder__prepare(struct recorder *r);
+/* Enable sampling (preparing first if needed); start_ns is now. */
 int recorder__start(struct recorder *r);
 /* Wait up to timeout_ms for data and process it. Returns records read,
  * or -EINTR (signal). */

@@ -60,8 +60,9 @@ assert len(got) in (0, 4 + 4 + 4 + 2 + 4 + 32 + 32), f"unexpected {len(got)} byt
 print(f"# hostile frames sent; pre-auth reply was {len(got)} bytes")
 PY
 
-# 3. The coordinated recording of both VMs.
-"$DOMPROF" record -a -d 10 -o "$T/agents.db" --agent alphavm="tcp:127.0.0.1:$P1" \
+# 3. The coordinated recording of both VMs, with call graphs (the agents
+#    unwind the guests' stacks).
+"$DOMPROF" record -a -g -d 10 -o "$T/agents.db" --agent alphavm="tcp:127.0.0.1:$P1" \
 	--agent betavm="tcp:127.0.0.1:$P2" --key "$T/key" >"$T/record.out" 2>&1 ||
 	fail "coordinated record failed: $(cat "$T/record.out")"
 cp "$T/record.out" "$ARTIFACTS/"
@@ -101,6 +102,15 @@ for name in ("alphavm", "betavm"):
     assert abs(m - h) <= 0.01 * h + 1e6, f"{name}: merged total {m} differs from the host's {h}"
 PY
 sqlite3 "$T/agents.db" "SELECT name, clock_offset_ns, start_skew_ns, complete FROM domains WHERE kind='vm'" >"$ARTIFACTS/domains.txt"
+# A guest user-space call stack, from inside the guest: main -> alpha_spin.
+"$DOMPROF" report -i "$T/agents.db" --callers alpha_spin --domain alphavm --format csv >"$T/callers.csv"
+"$DOMPROF" export -i "$T/agents.db" --format folded --domain alphavm >"$T/alphavm.folded"
+cp "$T/callers.csv" "$T/alphavm.folded" "$ARTIFACTS/"
+top_caller=$(sed -n 2p "$T/callers.csv" | cut -d, -f1)
+[ "$top_caller" = main ] || fail "alpha_spin's caller in the guest is '$top_caller', not main"
+grep -q "^alphavm;guest-user;guest-alpha;.*main;alpha_spin " "$T/alphavm.folded" ||
+	fail "no guest stack ...;main;alpha_spin in the folded export"
+note "guest call stack: $(grep -m1 'main;alpha_spin ' "$T/alphavm.folded")"
 
 # 4. One VM killed mid-recording: the other complete, the killed one kept and marked.
 "$DOMPROF" record -a -d 10 -o "$T/kill.db" --agent alphavm="tcp:127.0.0.1:$P1" \

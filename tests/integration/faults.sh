@@ -128,6 +128,33 @@ done
 "$DOMPROF" report -i "$T/trunc-1.db" 2>&1 | grep -q "not a domprof session\|damaged\|cannot" || fail "unclear error for a truncated session"
 note "truncated and corrupted sessions: errors, no crash ($size-byte session)"
 
+# ... and truncated or corrupted perf.data files, through `domprof import`.
+perf record -q -B -e cpu-clock -o "$T/good.data" -- "$WORKLOADS/split" 0.5 >/dev/null 2>&1
+python3 - "$T/good.data" "$T" <<'PY'
+import os, random, sys
+data = open(sys.argv[1], "rb").read()
+random.seed(11)
+for i, cut in enumerate([0, 8, 100, 104, 500, len(data) // 2, len(data) - 8]):
+    open(os.path.join(sys.argv[2], f"trunc-{i}.data"), "wb").write(data[:cut])
+for i in range(10):
+    b = bytearray(data)
+    for _ in range(1 + i * 3):
+        b[random.randrange(len(b))] ^= 1 << random.randrange(8)
+    open(os.path.join(sys.argv[2], f"flip-{i}.data"), "wb").write(bytes(b))
+PY
+for f in "$T"/trunc-*.data "$T"/flip-*.data; do
+	set +e
+	"$DOMPROF" import -q "$f" -o "$T/imported.db" >/dev/null 2>"$T/err"
+	rc=$?
+	set -e
+	[ "$rc" -lt 128 ] || fail "domprof import of $(basename "$f") died with signal $((rc - 128))"
+	if [ "$rc" -ne 0 ] && [ ! -s "$T/err" ]; then fail "import of $(basename "$f") failed silently"; fi
+	rm -f "$T/imported.db" "$T/imported.db.old"
+done
+"$DOMPROF" import "$T/trunc-3.data" -o "$T/imported.db" 2>&1 | grep -qi "perf.data\|truncated\|short\|not" ||
+	fail "unclear error for a truncated perf.data"
+note "truncated and corrupted perf.data files: errors, no crash"
+
 # 6. Not root, with perf_event_paranoid too strict: say which setting or capability.
 paranoid=$(cat /proc/sys/kernel/perf_event_paranoid)
 if [ "$paranoid" -ge 1 ] && command -v setpriv >/dev/null; then

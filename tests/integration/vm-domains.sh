@@ -9,8 +9,26 @@ build_guest_image
 # The busy guest computes, and writes to its serial console now and then:
 # device emulation (vmm) and the host kernel work behind it (hypervisor).
 busy=$(start_vm busyvm --cpus 1 -- 'split 60 & while :; do echo tick-tick-tick-tick; usleep 2000; done')
+note "busyvm pid $busy, accel $("$SOURCE_ROOT/vm/launch" accel)"
+
+# The idle VM starts while a recording runs: it is found from the side-band
+# (its exec, its thread names) and gets its own domain.
+"$DOMPROF" record -q -a -d 8 -o "$T/late.db" &
+late=$!
+BG_PIDS="$late"
+sleep 1
 idle=$(start_vm idlevm --cpus 1 -- sleep 600)
-note "busyvm pid $busy, idlevm pid $idle, accel $("$SOURCE_ROOT/vm/launch" accel)"
+wait "$late"
+"$DOMPROF" report -i "$T/late.db" --format json --sort domain,comm >"$T/late.json"
+python3 - "$T/late.json" "$idle" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+d = {x["name"]: x for x in j["domains"]}
+assert "idlevm" in d, f"a VM started mid-recording was not found: {list(d)}"
+assert d["idlevm"]["pid"] == int(sys.argv[2]) and d["idlevm"]["vmm"] == "qemu", d["idlevm"]
+vcpu = [r for r in j["rows"] if r["domain"] == "idlevm" and r["comm"].startswith("CPU 0/")]
+print(f"# VM started mid-recording: idlevm (pid {sys.argv[2]}) found, {len(vcpu)} rows on its vCPU thread")
+PY
 
 "$DOMPROF" vms > "$T/vms.txt"
 "$DOMPROF" vms --format json > "$T/vms.json"
