@@ -113,11 +113,12 @@ grep -q "^alphavm;guest-user;guest-alpha;.*main;alpha_spin " "$T/alphavm.folded"
 note "guest call stack: $(grep -m1 'main;alpha_spin ' "$T/alphavm.folded")"
 
 # 4. One VM killed mid-recording: the other complete, the killed one kept and marked.
-"$DOMPROF" record -a -d 10 -o "$T/kill.db" --agent alphavm="tcp:127.0.0.1:$P1" \
+"$DOMPROF" record -a -d 14 -o "$T/kill.db" --agent alphavm="tcp:127.0.0.1:$P1" \
 	--agent betavm="tcp:127.0.0.1:$P2" --key "$T/key" >"$T/kill.out" 2>&1 &
 rec=$!
 BG_PIDS="$rec"
-sleep 5
+# Long enough for the agent's first frames even in a slow (sanitizer) build.
+sleep 8
 "$SOURCE_ROOT/vm/launch" stop betavm --state "$T/vmstate" >/dev/null
 wait "$rec" || fail "record failed after a VM died: $(cat "$T/kill.out")"
 cp "$T/kill.out" "$ARTIFACTS/"
@@ -129,7 +130,7 @@ j = json.load(open(sys.argv[1]))
 doms = {d["name"]: d for d in j["domains"]}
 a, b = doms["alphavm"], doms["betavm"]
 assert a["complete"] and not b["complete"], (a["complete"], b["complete"])
-# About 5 s of the VM ran before the kill: at least a second of its guest
+# About 8 s of the VM ran before the kill: at least a second of its guest
 # time must be in the session, beta_spin among it.
 beta = [r for r in j["rows"] if r["domain"] == "betavm" and r["symbol"] == "beta_spin"]
 guest = sum(b["layers"].get(l, {}).get("cpu-clock", {}).get("period", 0) for l in ("guest-user", "guest-kernel"))
