@@ -24,6 +24,21 @@ static void cache_clear(struct collector *c)
 	}
 }
 
+/* Timeline bucket of a sample time. Times mostly grow, so the division is
+ * done only when a sample leaves the bucket of the previous one. */
+static uint32_t bucket_of(struct collector *c, uint64_t time)
+{
+	uint64_t rel;
+	if (time <= c->start_time)
+		return 0;
+	rel = time - c->start_time;
+	if (rel >= c->bucket_lo && rel < c->bucket_lo + c->bucket_ns)
+		return c->bucket_cur;
+	c->bucket_cur = (uint32_t)(rel / c->bucket_ns);
+	c->bucket_lo = (uint64_t)c->bucket_cur * c->bucket_ns;
+	return c->bucket_cur;
+}
+
 static struct collector_cache_slot *cache_slot(struct collector *c, const struct perf_sample *s, uint32_t ev)
 {
 	uint64_t h = (s->ip ^ ((uint64_t)s->tid << 32) ^ ((uint64_t)ev << 20) ^ s->cpumode) * 0x9e3779b97f4a7c15ULL;
@@ -112,7 +127,7 @@ void collector__sample(struct collector *c, const struct perf_sample *s, uint32_
 			tk.domain = slot->domain;
 			tk.layer = slot->layer;
 			tk.origin = ORIGIN_HOST;
-			tk.bucket = s->time > c->start_time ? (uint32_t)((s->time - c->start_time) / c->bucket_ns) : 0;
+			tk.bucket = bucket_of(c, s->time);
 			profile__add_timeline(c->profile, &tk, 1, s->period);
 			c->stats[ev].samples++;
 			c->stats[ev].period += s->period;
@@ -149,7 +164,7 @@ void collector__sample(struct collector *c, const struct perf_sample *s, uint32_
 	tk.event = ev + 1;
 	tk.domain = r.domain;
 	tk.layer = r.layer;
-	tk.bucket = s->time > c->start_time ? (uint32_t)((s->time - c->start_time) / c->bucket_ns) : 0;
+	tk.bucket = bucket_of(c, s->time);
 	profile__add_timeline(c->profile, &tk, 1, s->period);
 
 	c->stats[ev].samples++;

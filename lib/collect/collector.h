@@ -49,6 +49,8 @@ struct collector {
 	struct collector_cache_slot *cache;
 	bool cache_dirty;     /* some slot is filled */
 	size_t cache_vms;     /* machine VMs when the cache was last valid */
+	uint64_t bucket_lo;   /* start (relative) of the last timeline bucket */
+	uint32_t bucket_cur;  /* and its number */
 };
 
 void collector__init(struct collector *c, struct profile *p, size_t n_events, bool live);

@@ -59,6 +59,8 @@ struct sampler {
 	struct head *heap; /* the merge heap: one head per ring */
 	size_t heap_cap;
 	struct sampler_fd *by_id; /* fds sorted by id, for sampler__event_of_id */
+	uint64_t last_id;         /* its one-entry cache */
+	int last_event;
 };
 
 int cpus__online(int **ret, size_t *ret_n)
@@ -256,6 +258,7 @@ int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct
 		}
 	}
 	s->clock_monotonic = !!(features & TRY_CLOCKID);
+	s->last_event = -1; /* for id 0, which the kernel never hands out */
 	s->by_id = xmalloc(s->n_fds * sizeof(*s->by_id));
 	memcpy(s->by_id, s->fds, s->n_fds * sizeof(*s->by_id));
 	if (s->n_fds > 1)
@@ -401,6 +404,9 @@ uint64_t sampler__sample_type(const struct sampler *s) { return s->sample_type; 
 int sampler__event_of_id(const struct sampler *s, uint64_t id)
 {
 	size_t lo = 0, hi = s->n_fds;
+	/* Runs of samples of one event are the rule: remember the last. */
+	if (id == s->last_id)
+		return s->last_event;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 		if (s->by_id[mid].id < id)
@@ -408,7 +414,12 @@ int sampler__event_of_id(const struct sampler *s, uint64_t id)
 		else
 			hi = mid;
 	}
-	return lo < s->n_fds && s->by_id[lo].id == id ? s->by_id[lo].event : -1;
+	if (lo < s->n_fds && s->by_id[lo].id == id) {
+		((struct sampler *)s)->last_id = id;
+		((struct sampler *)s)->last_event = s->by_id[lo].event;
+		return s->by_id[lo].event;
+	}
+	return -1;
 }
 
 bool sampler__clock_monotonic(const struct sampler *s) { return s->clock_monotonic; }

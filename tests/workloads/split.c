@@ -24,7 +24,7 @@ int main(int argc, char **argv)
 {
 	long fixed = argc > 2 && !strcmp(argv[1], "-n") ? atol(argv[2]) : 0;
 	double seconds = argc > 1 && !fixed ? atof(argv[1]) : 3.0;
-	double end = now() + seconds;
+	double start = now(), end = start + seconds;
 	long rounds = 0;
 	while (fixed ? rounds < fixed : now() < end) {
 		split_sixty(600);
@@ -32,6 +32,6 @@ int main(int argc, char **argv)
 		libwork_ten(100);
 		rounds++;
 	}
-	printf("split: %ld rounds\n", rounds);
+	printf("split: %ld rounds in %.6f s\n", rounds, now() - start);
 	return 0;
 }
