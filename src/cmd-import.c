@@ -10,6 +10,7 @@
 
 #include "../lib/import/importer.h"
 #include "../lib/session/session.h"
+#include "child.h"
 #include "domprof.h"
 
 struct import_options {
@@ -59,36 +60,7 @@ static int parse_options(int argc, char **argv, struct import_options *o)
 	return 0;
 }
 
-/* An existing session becomes FILE.old (with its WAL), as `record` does. */
-static void rename_old(const char *path)
-{
-	static const char *const suffixes[] = { "", "-wal", "-shm" };
-	char from[4096], to[4096];
-	struct stat st;
-	if (stat(path, &st) != 0)
-		return;
-	for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
-		snprintf(from, sizeof(from), "%s%s", path, suffixes[i]);
-		snprintf(to, sizeof(to), "%s.old%s", path, suffixes[i]);
-		if (rename(from, to) != 0 && errno == ENOENT)
-			unlink(to);
-	}
-}
 
-static char *join_argv(int argc, char **argv)
-{
-	struct strbuf sb;
-	char *r;
-	strbuf_init(&sb);
-	strbuf_adds(&sb, "domprof");
-	for (int i = 0; i < argc; i++) {
-		strbuf_addc(&sb, ' ');
-		strbuf_adds(&sb, argv[i]);
-	}
-	r = strbuf_detach(&sb);
-	strbuf_release(&sb); /* detach leaves a fresh empty buffer */
-	return r;
-}
 
 static void print_summary(const struct importer *im, const char *input, const char *output, bool complete)
 {
@@ -170,7 +142,7 @@ int cmd_import(int argc, char **argv)
 	}
 	free(read_err);
 
-	rename_old(o.output);
+	session__keep_old(o.output);
 	r = session__create(o.output, &session, &err);
 	if (r < 0) {
 		error("cannot create the session %s: %s", o.output, err ? err : strerror(-r));
@@ -178,7 +150,10 @@ int cmd_import(int argc, char **argv)
 		importer__release(&im);
 		return 1;
 	}
-	cmdline = join_argv(argc, argv);
+	{
+		_cleanup_free_ char *args = argv_join(argc, argv);
+		cmdline = xasprintf("domprof %s", args);
+	}
 	r = importer__write_session(&im, session, cmdline, complete);
 	if (r < 0) {
 		error("cannot write the session %s: %s (%s)", o.output,

@@ -19,6 +19,7 @@
 #include "../lib/proto/coordinator.h"
 #include "../lib/events/events.h"
 #include "../lib/session/session.h"
+#include "child.h"
 #include "domprof.h"
 
 #define FLUSH_INTERVAL_NS 1000000000ULL
@@ -236,87 +237,9 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 	return 0;
 }
 
-/* Start the command stopped at a barrier: the events are opened on its
- * pid with enable_on_exec, then the barrier is released and it execs. */
-struct child {
-	pid_t pid;
-	int go_fd;    /* write end: release the child */
-	int error_fd; /* read end: errno of a failed exec, or EOF */
-};
 
-static int child_prepare(char **argv, struct child *ch)
-{
-	int go[2], err[2];
-	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
-		return -errno;
-	ch->pid = fork();
-	if (ch->pid < 0)
-		return -errno;
-	if (ch->pid == 0) {
-		char c;
-		int e;
-		close(go[1]);
-		close(err[0]);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		if (read(go[0], &c, 1) != 1)
-			_exit(127);
-		execvp(argv[0], argv);
-		e = errno;
-		if (write(err[1], &e, sizeof(e)) < 0)
-			_exit(127);
-		_exit(127);
-	}
-	close(go[0]);
-	close(err[1]);
-	ch->go_fd = go[1];
-	ch->error_fd = err[0];
-	return 0;
-}
 
-static int child_start(struct child *ch)
-{
-	int e = 0;
-	ssize_t n;
-	if (write(ch->go_fd, "g", 1) != 1)
-		return -errno;
-	close(ch->go_fd);
-	ch->go_fd = -1;
-	n = read(ch->error_fd, &e, sizeof(e));
-	close(ch->error_fd);
-	ch->error_fd = -1;
-	if (n == (ssize_t)sizeof(e))
-		return -e;
-	return 0;
-}
 
-static void rename_old(const char *path)
-{
-	static const char *const suffixes[] = { "", "-wal", "-shm" };
-	char from[4096], to[4096];
-	struct stat st;
-	if (stat(path, &st) != 0)
-		return;
-	/* A WAL left by a killed recorder belongs to the file it came with. */
-	for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
-		snprintf(from, sizeof(from), "%s%s", path, suffixes[i]);
-		snprintf(to, sizeof(to), "%s.old%s", path, suffixes[i]);
-		if (rename(from, to) != 0 && errno == ENOENT)
-			unlink(to);
-	}
-}
-
-static char *join_argv(int argc, char **argv)
-{
-	struct strbuf sb;
-	strbuf_init(&sb);
-	for (int i = 0; i < argc; i++) {
-		if (i)
-			strbuf_addc(&sb, ' ');
-		strbuf_adds(&sb, argv[i]);
-	}
-	return strbuf_detach(&sb);
-}
 
 static int list_tids(pid_t pid, pid_t **ret, size_t *ret_n)
 {
@@ -348,7 +271,8 @@ static void write_metadata(struct session *s, int argc, char **argv, const struc
 	struct utsname u;
 	char buf[256], host[256];
 	time_t now = time(NULL);
-	_cleanup_free_ char *cmdline = join_argv(argc, argv);
+	_cleanup_free_ char *args = argv_join(argc, argv);
+	_cleanup_free_ char *cmdline = xasprintf("domprof %s", args);
 	session__set_meta(s, "command_line", cmdline);
 	if (gethostname(host, sizeof(host)) == 0) {
 		host[sizeof(host) - 1] = '\0';
@@ -365,7 +289,7 @@ static void write_metadata(struct session *s, int argc, char **argv, const struc
 	session__set_meta_int(s, "timeline_bucket_ns", (int64_t)r->collector.bucket_ns);
 	session__set_meta(s, "clock", r->clock_monotonic ? "monotonic" : "perf");
 	if (o->command) {
-		_cleanup_free_ char *c = join_argv((int)(argc - (o->command - argv)), o->command);
+		_cleanup_free_ char *c = argv_join((int)(argc - (o->command - argv)), o->command);
 		session__set_meta(s, "target", o->system_wide ? "system-wide" : "command");
 		session__set_meta(s, "workload", c);
 	} else if (o->pid) {
@@ -553,7 +477,7 @@ int cmd_record(int argc, char **argv)
 	struct recorder rec;
 	struct recorder_config cfg = { 0 };
 	struct session *session = NULL;
-	struct child child = { .pid = 0, .go_fd = -1, .error_fd = -1 };
+	struct child child = CHILD_INIT;
 	pid_t *tids = NULL;
 	size_t n_tids = 0;
 	char *err = NULL;
@@ -642,7 +566,7 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 
-	rename_old(o.output);
+	session__keep_old(o.output);
 	ret = session__create(o.output, &session, &err);
 	if (ret < 0) {
 		error("%s", err ? err : strerror(-ret));

@@ -15,6 +15,7 @@
 
 #include "../lib/events/events.h"
 #include "../lib/stat/stat.h"
+#include "child.h"
 #include "domprof.h"
 
 #define RESCAN_INTERVAL_NS 1000000000ULL
@@ -156,67 +157,7 @@ static const char *default_events(bool system_wide)
 	return "cpu-clock,context-switches,page-faults";
 }
 
-/* The command, forked and stopped before exec until the counters are
- * open (as `domprof record` starts it). */
-struct child {
-	pid_t pid;
-	int go_fd;    /* write end: release the child */
-	int error_fd; /* read end: errno of a failed exec, or EOF */
-};
 
-static int child_prepare(char **argv, struct child *ch)
-{
-	int go[2], err[2];
-	if (pipe2(go, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(err, O_CLOEXEC) < 0) {
-		int e = errno;
-		close(go[0]);
-		close(go[1]);
-		return -e;
-	}
-	ch->pid = fork();
-	if (ch->pid < 0)
-		return -errno;
-	if (ch->pid == 0) {
-		char c;
-		int e;
-		close(go[1]);
-		close(err[0]);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
-		if (read(go[0], &c, 1) != 1)
-			_exit(127);
-		execvp(argv[0], argv);
-		e = errno;
-		if (write(err[1], &e, sizeof(e)) < 0)
-			_exit(127);
-		_exit(127);
-	}
-	close(go[0]);
-	close(err[1]);
-	ch->go_fd = go[1];
-	ch->error_fd = err[0];
-	return 0;
-}
-
-static int child_start(struct child *ch)
-{
-	int e = 0;
-	ssize_t n;
-	if (write(ch->go_fd, "g", 1) != 1)
-		return -errno;
-	close(ch->go_fd);
-	ch->go_fd = -1;
-	n = read(ch->error_fd, &e, sizeof(e));
-	close(ch->error_fd);
-	ch->error_fd = -1;
-	if (n == (ssize_t)sizeof(e))
-		return -e;
-	return 0;
-}
 
 static void raise_fd_limit(void)
 {
@@ -281,7 +222,7 @@ int cmd_stat(int argc, char **argv)
 	struct stat_config cfg = { 0 };
 	struct stat_open_error where;
 	struct stat_result total;
-	struct child child = { .pid = 0, .go_fd = -1, .error_fd = -1 };
+	struct child child = CHILD_INIT;
 	struct sigaction sa = { .sa_handler = on_signal }, sc = { .sa_handler = on_child };
 	FILE *out = stdout;
 	char *err = NULL;

@@ -530,3 +530,18 @@ int session__add_symbol_line(struct session *s, uint32_t symbol, uint64_t addres
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : sql_error(s, rc);
 }
+
+void session__keep_old(const char *path)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	char from[4096], to[4096];
+	if (access(path, F_OK) != 0)
+		return;
+	/* A WAL left by a killed recorder belongs to the file it came with. */
+	for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
+		snprintf(from, sizeof(from), "%s%s", path, suffixes[i]);
+		snprintf(to, sizeof(to), "%s.old%s", path, suffixes[i]);
+		if (rename(from, to) != 0 && errno == ENOENT)
+			unlink(to);
+	}
+}

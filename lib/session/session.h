@@ -17,6 +17,10 @@
 
 struct session;
 
+/* An existing session at path (and its WAL) becomes path.old, as perf
+ * keeps perf.data.old; nothing happens when there is none. */
+void session__keep_old(const char *path);
+
 /* Create a new session file (the path must not exist). 0 or -errno, with
  * -EIO for SQLite failures (message in *ret_error). */
 int session__create(const char *path, struct session **ret, char **ret_error);

@@ -1,0 +1,98 @@
+/* The workload barrier and small argv helpers; see child.h. */
+#define _GNU_SOURCE
+#include "child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../lib/util/util.h"
+
+int child_prepare(char **argv, struct child *ch)
+{
+	int go[2], err[2];
+	if (pipe2(go, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(err, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(go[0]);
+		close(go[1]);
+		return -e;
+	}
+	ch->pid = fork();
+	if (ch->pid < 0) {
+		int e = errno;
+		close(go[0]);
+		close(go[1]);
+		close(err[0]);
+		close(err[1]);
+		return -e;
+	}
+	if (ch->pid == 0) {
+		char c;
+		int e;
+		close(go[1]);
+		close(err[0]);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		if (read(go[0], &c, 1) != 1)
+			_exit(127);
+		execvp(argv[0], argv);
+		e = errno;
+		if (write(err[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(go[0]);
+	close(err[1]);
+	ch->go_fd = go[1];
+	ch->error_fd = err[0];
+	return 0;
+}
+
+int child_start(struct child *ch)
+{
+	int e = 0;
+	ssize_t n;
+	if (write(ch->go_fd, "g", 1) != 1)
+		return -errno;
+	close(ch->go_fd);
+	ch->go_fd = -1;
+	/* EOF (the pipe closed on exec) means the exec worked. */
+	n = read(ch->error_fd, &e, sizeof(e));
+	close(ch->error_fd);
+	ch->error_fd = -1;
+	if (n == (ssize_t)sizeof(e))
+		return -e;
+	return 0;
+}
+
+void child_abort(struct child *ch)
+{
+	if (ch->pid > 0) {
+		kill(ch->pid, SIGKILL);
+		waitpid(ch->pid, NULL, 0);
+		ch->pid = 0;
+	}
+	if (ch->go_fd >= 0)
+		close(ch->go_fd);
+	if (ch->error_fd >= 0)
+		close(ch->error_fd);
+	ch->go_fd = ch->error_fd = -1;
+}
+
+char *argv_join(int argc, char **argv)
+{
+	struct strbuf sb;
+	strbuf_init(&sb);
+	for (int i = 0; i < argc; i++) {
+		if (i)
+			strbuf_addc(&sb, ' ');
+		strbuf_adds(&sb, argv[i]);
+	}
+	return strbuf_detach(&sb);
+}
