@@ -96,3 +96,20 @@ char *argv_join(int argc, char **argv)
 	}
 	return strbuf_detach(&sb);
 }
+
+int command_find(const char *name)
+{
+	_cleanup_free_ char *path = NULL;
+	const char *dirs = getenv("PATH");
+	if (!*name)
+		return -ENOENT;
+	if (strchr(name, '/'))
+		return access(name, X_OK) == 0 ? 0 : -errno;
+	path = xstrdup(dirs && *dirs ? dirs : "/usr/local/bin:/usr/bin:/bin");
+	for (char *save = NULL, *d = strtok_r(path, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		_cleanup_free_ char *full = xasprintf("%s/%s", *d ? d : ".", name);
+		if (access(full, X_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}

@@ -20,5 +20,9 @@ int child_start(struct child *ch);
 /* Never released (an error before the start): kill it and reap it. */
 void child_abort(struct child *ch);
 
+/* Whether execvp would find an executable NAME: 0 or -errno. Lets a
+ * command fail on a mistyped workload before it touches any file. */
+int command_find(const char *name);
+
 /* "a b c": argv joined by spaces (to free). */
 char *argv_join(int argc, char **argv);

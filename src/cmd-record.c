@@ -524,6 +524,11 @@ int cmd_record(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (o.command && (ret = command_find(o.command[0])) < 0) {
+		event_list__free(events, n_events);
+		error("cannot run '%s': %s", o.command[0], strerror(-ret));
+		return 127; /* as a shell does */
+	}
 	if (o.command) {
 		ret = child_prepare(o.command, &child);
 		if (ret < 0) {
