@@ -120,6 +120,68 @@ static int read_symbols(struct symtab *st, Dwfl_Module *mod, struct elf_info *in
 	return 0;
 }
 
+/* Functions of a stripped file, from its unwind table: .eh_frame_hdr holds
+ * the start address of every function with unwind information (nearly all
+ * of them; the C++ ABI needs it), sorted. Those without a symbol get a
+ * synthetic name, IMAGE+0xADDR, so samples in a stripped binary's static
+ * functions group by function instead of one [unknown] range. Only the
+ * encoding every toolchain emits is read: a udata4 count and a table of
+ * datarel sdata4 pairs. */
+static void add_unwind_functions(struct symtab *st, Elf *elf, const char *path)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	struct symtab known;
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+		Elf_Data *d;
+		const unsigned char *p;
+		uint32_t count;
+		if (!gelf_getshdr(scn, &sh) || !(name = elf_strptr(elf, shstrndx, sh.sh_name)) ||
+		    strcmp(name, ".eh_frame_hdr") != 0)
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf || d->d_size < 12)
+			return;
+		p = d->d_buf;
+		/* version 1, eh_frame_ptr any 4-byte encoding, count udata4, table datarel|sdata4 */
+		if (p[0] != 1 || (p[1] & 0x0f) != 0x0b || p[2] != 0x03 || p[3] != 0x3b)
+			return;
+		memcpy(&count, p + 8, 4);
+		if (count > (d->d_size - 12) / 8)
+			return;
+		/* The functions named already, to leave alone. */
+		symtab__init(&known);
+		for (size_t i = 0; i < st->n; i++)
+			symtab__add(&known, st->syms[i].start, st->syms[i].size, "", NULL, false);
+		symtab__finish(&known, 1);
+		for (uint32_t i = 0; i < count; i++) {
+			int32_t loc;
+			uint64_t start, next;
+			char buf[256];
+			memcpy(&loc, p + 12 + 8 * (size_t)i, 4);
+			start = sh.sh_addr + (int64_t)loc;
+			if (i + 1 < count) {
+				int32_t nloc;
+				memcpy(&nloc, p + 12 + 8 * (size_t)(i + 1), 4);
+				next = sh.sh_addr + (int64_t)nloc;
+			} else {
+				next = start + 1;
+			}
+			if (symtab__find(&known, start))
+				continue;
+			snprintf(buf, sizeof(buf), "%s+0x%llx", base, (unsigned long long)start);
+			symtab__add(st, start, next > start && next - start < (1u << 24) ? next - start : 0, buf, NULL, false);
+		}
+		symtab__release(&known);
+		return;
+	}
+}
+
 int symtab__load_elf(struct symtab *st, const char *path, struct elf_info *info)
 {
 	Dwfl *dwfl;
@@ -140,23 +202,33 @@ int symtab__load_elf(struct symtab *st, const char *path, struct elf_info *info)
 		return -ENOEXEC;
 	}
 	r = read_segments(elf, info);
-	elf_end(elf);
-	close(fd);
-	if (r < 0)
+	if (r < 0) {
+		elf_end(elf);
+		close(fd);
 		return -ENOEXEC;
+	}
 	dwfl = dwfl_begin(&offline_callbacks);
-	if (!dwfl)
+	if (!dwfl) {
+		elf_end(elf);
+		close(fd);
 		return -ENOMEM;
+	}
 	/* Let libdwfl open the file itself: it then also closes it on every
 	 * path (given a descriptor, it leaves it open when it fails). */
 	mod = dwfl_report_elf(dwfl, path, path, -1, 0, true);
 	dwfl_report_end(dwfl, NULL, NULL);
 	if (!mod) {
 		dwfl_end(dwfl);
+		elf_end(elf);
+		close(fd);
 		return -ENOEXEC;
 	}
 	r = read_symbols(st, mod, info);
+	if (r == 0 && !info->has_symtab)
+		add_unwind_functions(st, elf, path);
 	dwfl_end(dwfl);
+	elf_end(elf);
+	close(fd);
 	return r;
 }
 

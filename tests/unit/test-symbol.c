@@ -118,6 +118,7 @@ static void test_elf(void **state)
 	struct elf_info info;
 	const struct symbol *alpha, *s;
 	uint8_t bid[20], bid_size;
+	uint64_t hidden = 0;
 
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(compile(dir, "libt.so", lib_src, "-shared -fPIC -Wl,--build-id"), 0);
@@ -138,6 +139,7 @@ static void test_elf(void **state)
 	assert_ptr_equal(s, alpha);
 	assert_non_null(symtab__find_name(&st, "hidden_helper"));
 	assert_true(info.has_symtab);
+	hidden = symtab__find_name(&st, "hidden_helper")->start;
 	/* The file offset of alpha maps back to its address. */
 	for (size_t i = 0; i < info.n_segments; i++) {
 		struct elf_segment *seg = &info.segments[i];
@@ -162,6 +164,14 @@ static void test_elf(void **state)
 	assert_non_null(symtab__find_name(&st, "exported_beta"));
 	assert_null(symtab__find_name(&st, "hidden_helper"));
 	assert_false(info.has_symtab);
+	/* The static function keeps an identity from the unwind table. */
+	{
+		char want[64];
+		const struct symbol *h = symtab__find(&st, hidden);
+		snprintf(want, sizeof(want), "libt.so+0x%llx", (unsigned long long)hidden);
+		assert_non_null(h);
+		assert_string_equal(h->name, want);
+	}
 	elf_info__release(&info);
 	symtab__release(&st);
 
