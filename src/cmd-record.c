@@ -679,20 +679,20 @@ out_recorder:
 		coordinator__release(&coord);
 	recorder__release(&rec);
 out_child:
-	if (child.pid && !child_done) {
-		if (child.go_fd >= 0) {
-			/* Never released: kill it at the barrier. */
+	if (child.go_fd >= 0) {
+		child_abort(&child); /* never released: killed at the barrier */
+	} else if (child.pid && !child_done) {
+		/* Still running when the recording ended (-d, a signal): as
+		 * `stat` does, ask it to stop, then insist. */
+		kill(child.pid, SIGTERM);
+		for (int i = 0; i < 20 && waitpid(child.pid, &status, WNOHANG) == 0; i++)
+			usleep(100000);
+		if (kill(child.pid, 0) == 0) {
 			kill(child.pid, SIGKILL);
-		} else if (stop_signal) {
-			kill(child.pid, SIGTERM);
+			waitpid(child.pid, &status, 0);
 		}
-		waitpid(child.pid, &status, 0);
 		child_done = true;
 	}
-	if (child.go_fd >= 0)
-		close(child.go_fd);
-	if (child.error_fd >= 0)
-		close(child.error_fd);
 	event_list__free(events, n_events);
 	free(tids);
 	for (size_t i = 0; i < o.n_vms; i++)

@@ -145,9 +145,11 @@ vm_total = vm["total"]["cpu-clock"]["value"]
 print(f"# scheduler runtime meanwhile: VM threads {run_vm/1e6:.0f} ms (vCPU {run_vcpu/1e6:.0f} ms), "
       f"host split {run_host/1e6:.0f} ms")
 # The VM's figures are its threads' CPU time, and the busy vCPU is mostly
-# guest.
+# guest. (The user/kernel split of a clock event comes from the kernel's
+# tick accounting, which on a busy 2-CPU machine has been seen to put up to
+# a third of a TCG vCPU thread's time in kernel mode: hence 0.6.)
 assert 0.85 * run_vm <= vm_total <= 1.15 * run_vm, (vm_total, run_vm)
-assert guest >= 0.85 * run_vcpu, (guest, run_vcpu)
+assert guest >= 0.6 * run_vcpu, (guest, run_vcpu)
 assert val(host, "user") >= 0.85 * run_host, (val(host, "user"), run_host)
 # About one busy CPU each, unless other load on this host starved them (the
 # figures above already match what the scheduler gave them).
