@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../util/util.h"
@@ -122,9 +123,13 @@ int image__load(struct image *im)
 	case IMAGE_VDSO:
 		im->load_error = load_vdso(im);
 		break;
-	case IMAGE_JIT:
+	case IMAGE_JIT: {
+		struct stat st;
 		im->load_error = load_text_symbols(im, path, true);
+		im->jit_size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+		im->jit_checked_ns = clock_monotonic_ns();
 		break;
+	}
 	default:
 		/* Guest kernels are loaded explicitly; the rest have no symbols. */
 		im->load_error = im->symtab.n ? 0 : -ENOENT;
@@ -132,6 +137,25 @@ int image__load(struct image *im)
 	}
 	symtab__finish(&im->symtab, MAX_INFERRED_SYMBOL_SIZE);
 	return im->load_error;
+}
+
+/* Reread a JIT map that grew since it was loaded. True when reloaded. */
+static bool jit_reload(struct image *im)
+{
+	struct stat st;
+	uint64_t now = clock_monotonic_ns();
+	const char *path = im->load_path ? im->load_path : im->path;
+	if (now - im->jit_checked_ns < 100000000ULL)
+		return false;
+	im->jit_checked_ns = now;
+	if (stat(path, &st) != 0 || (uint64_t)st.st_size == im->jit_size)
+		return false;
+	symtab__release(&im->symtab);
+	symtab__init(&im->symtab);
+	im->loaded = false;
+	im->cache_valid = false;
+	image__load(im);
+	return true;
 }
 
 const struct symbol *image__find(struct image *im, uint64_t addr)
@@ -148,6 +172,8 @@ const struct symbol *image__find(struct image *im, uint64_t addr)
 	if (im->cache[slot].addr == addr)
 		return im->cache[slot].sym;
 	s = symtab__find(&im->symtab, addr);
+	if (!s && im->kind == IMAGE_JIT && jit_reload(im))
+		return image__find(im, addr);
 	im->cache[slot].addr = addr;
 	im->cache[slot].sym = s;
 	return s;

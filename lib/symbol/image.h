@@ -28,6 +28,9 @@ struct image {
 		const struct symbol *sym;
 	} cache[256];
 	bool cache_valid;
+	/* JIT maps grow while the JIT runs: reread when an address misses and
+	 * the file changed (checked at most every 100 ms). */
+	uint64_t jit_size, jit_checked_ns;
 };
 
 struct image_registry {

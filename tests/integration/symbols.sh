@@ -14,6 +14,9 @@ import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 jit = [r for r in rows if r["symbol"] == "jit_hot_loop"]
 assert jit and jit[0]["image"].startswith("/tmp/perf-") and jit[0]["image"].endswith(".map"), rows[:5]
+late = [r for r in rows if r["symbol"] == "jit_late_loop"]
+assert late, "a JIT function announced while recording was not resolved"
+assert float(late[0]["cpu-clock:percent"]) > 10, late
 vdso = [r for r in rows if r["image"] == "[vdso]"]
 assert vdso and any(r["symbol"] in ("clock_gettime", "__vdso_clock_gettime", "do_hres.constprop.0", "vread_tsc", "do_hres")
                     or "clock_gettime" in r["symbol"] for r in vdso), vdso

@@ -1,7 +1,8 @@
 /* jit: generates machine code at run time into anonymous executable memory,
  * announces it in /tmp/perf-PID.map as a JIT compiler would (the perf map
- * convention), and runs it; it also spends time in the vdso
- * (clock_gettime). For the JIT and vdso symbolization tests.
+ * convention), and runs it — a second function is generated and announced
+ * halfway; it also spends time in the vdso (clock_gettime). For the JIT and
+ * vdso symbolization tests.
  *   usage: jit [SECONDS] */
 #include <stdint.h>
 #include <stdio.h>
@@ -48,7 +49,21 @@ int main(int argc, char **argv)
 	fprintf(map, "%lx %zx jit_hot_loop\n", (unsigned long)(code + 64), sizeof(loop_code));
 	fclose(map);
 	fn = (void (*)(void))(code + 64);
+	double half = (now() + end) / 2;
+	int late = 0;
 	while (now() < end) {
+		/* Halfway, "compile" a second function, announced only now: the
+		 * profiler must notice the map grew. */
+		if (!late && now() >= half) {
+			memcpy(code + 256, loop_code, sizeof(loop_code));
+			map = fopen(path, "a");
+			if (map) {
+				fprintf(map, "%lx %zx jit_late_loop\n", (unsigned long)(code + 256), sizeof(loop_code));
+				fclose(map);
+			}
+			fn = (void (*)(void))(code + 256);
+			late = 1;
+		}
 		fn();
 		/* and some time in the vdso */
 		for (int i = 0; i < 20000; i++) {
