@@ -162,6 +162,11 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 				free(value);
 				return 1;
 			}
+			if (streq(name, "host")) {
+				free(name);
+				free(value);
+				return error("--vm %s: 'host' is the host's own domain; give the VM another name", optarg);
+			}
 			o->vms = xrealloc(o->vms, (o->n_vms + 1) * sizeof(*o->vms));
 			o->vms[o->n_vms++] = (struct vm_force){ name, (pid_t)v };
 			free(value);

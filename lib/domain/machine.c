@@ -353,7 +353,9 @@ const struct map *process__find_map(const struct process *p, uint64_t addr)
 
 static void insert_map(struct process *p, const struct map *nm)
 {
-	struct map *out = xmalloc((p->n_maps * 2 + 2) * sizeof(*out));
+	/* Each old map yields at most two pieces, plus the new one. */
+	size_t cap = p->n_maps * 2 + 2;
+	struct map *out = xmalloc(cap * sizeof(*out));
 	size_t n = 0;
 	bool placed = false;
 	for (size_t i = 0; i < p->n_maps; i++) {
@@ -387,7 +389,7 @@ static void insert_map(struct process *p, const struct map *nm)
 	free(p->maps);
 	p->maps = out;
 	p->n_maps = n;
-	p->cap_maps = p->n_maps * 2 + 2;
+	p->cap_maps = cap;
 }
 
 static bool is_anon_name(const char *name)

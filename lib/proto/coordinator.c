@@ -83,6 +83,10 @@ int coordinator__add(struct coordinator *c, const char *spec, bool optional, cha
 		*ret_error = xasprintf("--agent expects NAME=ADDR (e.g. web=tcp:127.0.0.1:7070), got '%s'", spec);
 		return -EINVAL;
 	}
+	if ((size_t)(eq - spec) == 4 && !strncmp(spec, "host", 4)) {
+		*ret_error = xasprintf("--agent %s: 'host' is the host's own domain; give the VM another name", spec);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < c->n; i++)
 		if (strlen(c->links[i].name) == (size_t)(eq - spec) && !strncmp(c->links[i].name, spec, eq - spec)) {
 			*ret_error = xasprintf("--agent: the name '%.*s' is given twice", (int)(eq - spec), spec);
