@@ -163,8 +163,13 @@ int session__open(const char *path, bool read_only, struct session **ret, char *
 	char *format = NULL;
 
 	if (access(path, F_OK) != 0) {
-		set_error(ret_error, "%s: %s", path, strerror(errno));
-		return -errno;
+		int e = errno;
+		if (e == ENOENT)
+			set_error(ret_error, "no session %s: record one with `domprof record -o %s`, or name another with -i FILE",
+				  path, path);
+		else
+			set_error(ret_error, "%s: %s", path, strerror(e));
+		return -e;
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->path = xstrdup(path);
