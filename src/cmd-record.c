@@ -335,10 +335,13 @@ static int write_final(struct session *s, struct recorder *r, bool interrupted_b
 	int ret = flush(s, r);
 	if (ret < 0)
 		return ret;
-	/* The code of the hottest functions, for annotate from the session. */
-	sqlite3_exec(session__db(s), "BEGIN", NULL, NULL, NULL);
-	collector__collect_code(&r->collector, 64, 0.002, store_code, s);
-	sqlite3_exec(session__db(s), "COMMIT", NULL, NULL, NULL);
+	/* The code of the hottest functions, for annotate from the session:
+	 * best effort, in one transaction that must not stay open. */
+	if (sqlite3_exec(session__db(s), "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
+		collector__collect_code(&r->collector, 64, 0.002, store_code, s);
+		if (sqlite3_exec(session__db(s), "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			sqlite3_exec(session__db(s), "ROLLBACK", NULL, NULL, NULL);
+	}
 	for (size_t i = 0; i < sampler__n_rings(r->sampler); i++)
 		session__set_lost(s, r->collector.machine.host_domain, sampler__ring_cpu(r->sampler, (unsigned)i),
 				  sampler__ring_samples(r->sampler, (unsigned)i), sampler__ring_lost(r->sampler, (unsigned)i));
@@ -435,15 +438,9 @@ static int agents_prepare(struct coordinator *coord, const struct record_options
 				machine__force_vm(&rec->collector.machine, l->name, vms[v].pid);
 			}
 		if (l->kallsyms_len) {
-			char path[] = "/tmp/domprof-guest-kallsyms-XXXXXX";
-			int fd = mkstemp(path);
-			if (fd >= 0) {
-				struct guest_kernel_source g = { .vm_name = l->name, .file = path };
-				close(fd);
-				if (write_file(path, l->kallsyms, l->kallsyms_len) == 0)
-					machine__add_guest_kernel(&rec->collector.machine, &g);
-				unlink(path);
-			}
+			/* Kept in memory: the VM itself is found later, when /proc is read. */
+			struct guest_kernel_source g = { .vm_name = l->name, .text = l->kallsyms, .text_len = l->kallsyms_len };
+			machine__add_guest_kernel(&rec->collector.machine, &g);
 		}
 	}
 	vms__free(vms, n_vms);

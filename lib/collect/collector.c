@@ -154,11 +154,16 @@ void collector__sample(struct collector *c, const struct perf_sample *s, uint32_
 		key.stack = intern_callchain(c, t, s, s->cpumode);
 		profile__add_sample(c->profile, &key, 1, s->period);
 	} else {
-		struct collector_cache_slot *slot = cache_slot(c, s, ev);
 		uint32_t idx = profile__add_sample(c->profile, &key, 1, s->period);
-		*slot = (struct collector_cache_slot){ .ip = s->ip, .tid = s->tid, .entry1 = idx + 1, .domain = r.domain,
-						       .event = (uint16_t)ev, .cpumode = (uint8_t)s->cpumode, .layer = r.layer };
-		c->cache_dirty = true;
+		/* An unresolved address in JIT code may resolve later (the JIT
+		 * announces functions as it compiles them): not cached. */
+		if (r.symbol || !r.image || c->profile->images[r.image - 1].kind != IMAGE_JIT) {
+			struct collector_cache_slot *slot = cache_slot(c, s, ev);
+			*slot = (struct collector_cache_slot){ .ip = s->ip, .tid = s->tid, .entry1 = idx + 1,
+							       .domain = r.domain, .event = (uint16_t)ev,
+							       .cpumode = (uint8_t)s->cpumode, .layer = r.layer };
+			c->cache_dirty = true;
+		}
 	}
 
 	tk.event = ev + 1;

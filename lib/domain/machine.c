@@ -60,6 +60,7 @@ void machine__release(struct machine *m)
 	for (size_t i = 0; i < m->n_guest_kernels; i++) {
 		free(m->guest_kernels[i].vm_name);
 		free(m->guest_kernels[i].file);
+		free(m->guest_kernels[i].text);
 	}
 	for (size_t i = 0; i < m->n_warnings; i++)
 		free(m->warnings[i]);
@@ -89,9 +90,14 @@ static struct process *find_proc(struct machine *m, pid_t pid)
 	size_t pos = hmap_first(&m->proc_index, h);
 	uint32_t idx;
 	struct process *found = NULL;
+	uint32_t best = 0;
 	while (hmap_candidate(&m->proc_index, pos, h, &idx)) {
-		if (idx != UINT32_MAX && m->procs[idx]->pid == pid)
-			found = m->procs[idx]; /* the newest entry for a reused pid */
+		/* The newest entry for a reused pid: the highest index (probe
+		 * order is not insertion order after a rehash). */
+		if (idx != UINT32_MAX && m->procs[idx]->pid == pid && (!found || idx > best)) {
+			found = m->procs[idx];
+			best = idx;
+		}
 		pos = hmap_next(&m->proc_index, pos);
 	}
 	return found;
@@ -103,9 +109,12 @@ static struct thread *find_thread(struct machine *m, pid_t tid)
 	size_t pos = hmap_first(&m->thread_index, h);
 	uint32_t idx;
 	struct thread *found = NULL;
+	uint32_t best = 0;
 	while (hmap_candidate(&m->thread_index, pos, h, &idx)) {
-		if (idx != UINT32_MAX && m->threads[idx]->tid == tid)
+		if (idx != UINT32_MAX && m->threads[idx]->tid == tid && (!found || idx > best)) {
 			found = m->threads[idx];
+			best = idx;
+		}
 		pos = hmap_next(&m->thread_index, pos);
 	}
 	return found;
@@ -153,6 +162,14 @@ static void load_guest_kernel(struct machine *m, struct vm *vm, struct guest_ker
 {
 	uint64_t offset = src->kaslr_offset;
 	int r;
+	if (src->text) {
+		/* A kallsyms an agent shipped: runtime addresses, no offset. */
+		r = image__load_guest_kernel_text(vm->guest_kernel, src->text, src->text_len);
+		if (r < 0)
+			warn(m, "guest kernel symbols for %s from its agent: %s", vm->name,
+			     r == -EPERM ? "all addresses are zero (kptr_restrict in the guest)" : strerror(-r));
+		return;
+	}
 	if (!src->have_offset && src->stext) {
 		/* System.map / vmlinux: offset = runtime _stext - file _stext. */
 		_cleanup_free_ char *text = NULL;
@@ -220,7 +237,12 @@ void machine__add_guest_kernel(struct machine *m, const struct guest_kernel_sour
 	g = &m->guest_kernels[m->n_guest_kernels++];
 	*g = *src;
 	g->vm_name = xstrdup(src->vm_name);
-	g->file = xstrdup(src->file);
+	g->file = src->file ? xstrdup(src->file) : NULL;
+	if (src->text) {
+		g->text = xmalloc(src->text_len + 1);
+		memcpy(g->text, src->text, src->text_len);
+		g->text[src->text_len] = '\0';
+	}
 	for (size_t i = 0; i < m->n_vms; i++)
 		if (streq(m->vms[i]->name, g->vm_name))
 			load_guest_kernel(m, m->vms[i], g);
@@ -275,7 +297,7 @@ static void classify_thread(struct machine *m, struct thread *t)
 
 /* Decide whether a process is a VMM (by comm, executable and command line)
  * and give it its VM; reclassify its threads. */
-static void classify_process(struct machine *m, struct process *p)
+static void classify_process(struct machine *m, struct process *p, bool exec)
 {
 	enum vmm_kind kind;
 	const char *forced_name = NULL;
@@ -296,7 +318,10 @@ static void classify_process(struct machine *m, struct process *p)
 	}
 	kind = vmm_kind__detect(p->comm, exe[0] ? (strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe) : NULL);
 	if (kind == VMM_NONE && !forced_name) {
-		p->vm = NULL;
+		/* Only an exec makes a VMM something else: a renamed thread, or
+		 * a VM found by its guest-mode samples, stays a VM. */
+		if (exec || !p->vm || p->vm->pid != p->pid)
+			p->vm = NULL;
 	} else if (p->vm && p->vm->pid == p->pid) {
 		/* Known already (forced, or seen before its exec): learn the kind. */
 		if (p->vm->kind == VMM_NONE && kind != VMM_NONE) {
@@ -511,7 +536,7 @@ static struct process *synthesize_process(struct machine *m, pid_t pid)
 	}
 	if (!find_thread(m, pid))
 		new_thread(m, p, pid, comm);
-	classify_process(m, p);
+	classify_process(m, p, true);
 	for (size_t i = 0; i < m->n_threads; i++)
 		if (m->threads[i]->proc == p && !p->vm)
 			classify_thread(m, m->threads[i]);
@@ -576,7 +601,7 @@ struct thread *machine__thread(struct machine *m, pid_t pid, pid_t tid)
 	if (!p) {
 		_cleanup_free_ char *comm = xasprintf(pid == 0 ? "swapper" : ":%d", pid);
 		p = new_proc(m, pid, comm);
-		classify_process(m, p);
+		classify_process(m, p, true);
 	}
 	t = find_thread(m, tid);
 	if (t && t->proc == p)
@@ -600,7 +625,7 @@ void machine__comm(struct machine *m, const struct perf_comm_event *ev)
 	}
 	if (ev->exec || (pid_t)ev->tid == p->pid) {
 		snprintf(p->comm, sizeof(p->comm), "%s", ev->comm);
-		classify_process(m, p);
+		classify_process(m, p, ev->exec);
 	} else {
 		classify_thread(m, t);
 	}

@@ -56,7 +56,9 @@ struct thread {
 
 struct guest_kernel_source {
 	char *vm_name;
-	char *file;
+	char *file;      /* a kallsyms copy, System.map or vmlinux; or NULL and: */
+	char *text;      /* the text of a /proc/kallsyms (runtime addresses) */
+	size_t text_len;
 	uint64_t kaslr_offset;
 	bool have_offset;
 	uint64_t stext; /* runtime _stext from the guest's kallsyms, or 0 */

@@ -20,6 +20,7 @@
 #include <netinet/tcp.h>
 
 #include "../util/util.h"
+#include "messages.h"
 
 #define HEADER_BYTES 4
 #define INNER_HEADER_BYTES 4
@@ -223,7 +224,9 @@ static int take_frame(struct channel *c, uint8_t *type, struct wbuf *out)
 	if (c->rx_len < HEADER_BYTES)
 		return 0;
 	n = (uint32_t)c->rx[0] | (uint32_t)c->rx[1] << 8 | (uint32_t)c->rx[2] << 16 | (uint32_t)c->rx[3] << 24;
-	if (n > PROTO_MAX_FRAME || n < INNER_HEADER_BYTES + (c->encrypted ? TAG_BYTES : 0))
+	/* Before authentication only the small handshake messages exist. */
+	if (n > (c->encrypted ? PROTO_MAX_FRAME : PROTO_MAX_HANDSHAKE_FRAME) ||
+	    n < INNER_HEADER_BYTES + (c->encrypted ? TAG_BYTES : 0))
 		return -EBADMSG;
 	if (c->rx_len < HEADER_BYTES + (size_t)n)
 		return 0;
@@ -246,7 +249,8 @@ static int take_frame(struct channel *c, uint8_t *type, struct wbuf *out)
 	*type = body[0];
 	flags = body[1];
 	wbuf_reset(out);
-	if (flags & ~PROTO_FLAG_ZSTD) {
+	if ((flags & ~PROTO_FLAG_ZSTD) || ((flags & PROTO_FLAG_ZSTD) && !(c->encrypted && (c->caps & PROTO_CAP_ZSTD)))) {
+		/* Compression only after authentication, and only if agreed. */
 		r = -EBADMSG;
 	} else if (flags & PROTO_FLAG_ZSTD) {
 		unsigned long long size = ZSTD_getFrameContentSize(body + INNER_HEADER_BYTES, body_len - INNER_HEADER_BYTES);
@@ -370,6 +374,7 @@ static int recv_expect(struct channel *c, uint8_t want, int timeout_ms, struct w
 		_cleanup_free_ char *msg = NULL;
 		rbuf_init(&rb, out->data, out->len);
 		msg = rbuf_str(&rb, 1024);
+		proto_sanitize_text(msg);
 		return fail_with(ret_error, -EACCES, "the peer refused: %s", msg ? msg : "(no reason)");
 	}
 	if (type != want)

@@ -148,6 +148,7 @@ static bool link_expect(struct coordinator *c, struct agent_link *l, uint8_t wan
 		_cleanup_free_ char *msg = NULL;
 		rbuf_init(&rb, out->data, out->len);
 		msg = rbuf_str(&rb, 4096);
+		proto_sanitize_text(msg);
 		link_fail(c, l, "the agent reports: %s", msg ? msg : "(unreadable error)");
 		return false;
 	}
@@ -402,6 +403,8 @@ static int decode_code(struct agent_link *l, const struct wbuf *in)
 		n_lines = rbuf_u32(&rb);
 		if (!rbuf_ok(&rb) || !sym || sym > l->delta.n_symbols || n_lines > 65536)
 			return -EBADMSG;
+		if (!delta_state__spend(&l->delta, sc.len + 64 * (size_t)n_lines))
+			return -EBADMSG;
 		sc.symbol = l->delta.symbols[sym - 1];
 		sc.code = xmalloc(sc.len ? sc.len : 1);
 		memcpy(sc.code, code, sc.len);
@@ -409,6 +412,7 @@ static int decode_code(struct agent_link *l, const struct wbuf *in)
 		for (uint32_t j = 0; j < n_lines && rbuf_ok(&rb); j++) {
 			sc.lines[j].address = rbuf_u64(&rb);
 			sc.lines[j].file = rbuf_str(&rb, 4096);
+			proto_sanitize_text(sc.lines[j].file);
 			sc.lines[j].line = (int)rbuf_u32(&rb);
 			sc.n_lines++; /* owned by the link from here, valid or not */
 		}
@@ -473,8 +477,11 @@ static bool handle_frame(struct coordinator *c, struct agent_link *l, struct pro
 static void poll_link(struct coordinator *c, struct agent_link *l, struct profile *p, int timeout_ms)
 {
 	struct wbuf in;
+	size_t taken = 0;
 	wbuf_init(&in);
-	for (int budget = 64; budget > 0 && l->state == AGENT_RUNNING; budget--) {
+	/* Bounded work per call (frames and inflated bytes): the host's own
+	 * rings must be drained in between, whatever an agent sends. */
+	for (int budget = 16; budget > 0 && taken < (32u << 20) && l->state == AGENT_RUNNING; budget--) {
 		uint8_t type;
 		int r = channel__recv(&l->ch, timeout_ms, &type, &in);
 		if (r == 0)
@@ -485,6 +492,7 @@ static void poll_link(struct coordinator *c, struct agent_link *l, struct profil
 			break;
 		}
 		l->last_frame_ns = clock_monotonic_ns();
+		taken += in.len;
 		if (!handle_frame(c, l, p, type, &in))
 			break;
 		timeout_ms = 0;

@@ -5,11 +5,25 @@
 #include <errno.h>
 
 #include "../util/util.h"
+#include "messages.h"
 
 #define MAX_STRING 4096
+#define MAX_COMM 64
+/* Per agent, all strings and code together: a guest cannot make the host
+ * hold more than this, however it packs it (zstd makes repetition cheap). */
+#define MAX_AGENT_BYTES (256u << 20)
 #define MAX_ITEMS (1u << 24)
 /* Per agent and table: a guest cannot make the host hold more. */
 #define MAX_ENTRIES (1u << 22)
+
+/* The agent's own layers, as the host sees them: its kernel modes are the
+ * guest's kernel, everything else its user space. One rule for samples and
+ * timeline alike. */
+static uint8_t guest_layer(uint8_t layer)
+{
+	return layer == LAYER_KERNEL || layer == LAYER_HYPERVISOR || layer == LAYER_GUEST_KERNEL ? LAYER_GUEST_KERNEL
+												   : LAYER_GUEST_USER;
+}
 
 void delta__encode(struct profile *p, struct wbuf *w)
 {
@@ -47,12 +61,7 @@ void delta__encode(struct profile *p, struct wbuf *w)
 	for (size_t i = 0; i < p->n_dirty_samples; i++) {
 		uint32_t idx = p->dirty_samples[i];
 		struct sample_entry *e = &p->samples[idx];
-		/* The agent's own view: user-ish layers are the guest's user
-		 * space, the rest its kernel. */
-		uint8_t layer = (e->key.layer == LAYER_KERNEL || e->key.layer == LAYER_HYPERVISOR ||
-				 e->key.layer == LAYER_GUEST_KERNEL)
-					? LAYER_GUEST_KERNEL
-					: LAYER_GUEST_USER;
+		uint8_t layer = guest_layer(e->key.layer);
 		wbuf_u32(w, idx);
 		wbuf_u32(w, e->key.event);
 		wbuf_u8(w, layer);
@@ -68,8 +77,7 @@ void delta__encode(struct profile *p, struct wbuf *w)
 	for (size_t i = 0; i < p->n_dirty_timeline; i++) {
 		uint32_t idx = p->dirty_timeline[i];
 		struct timeline_entry *e = &p->timeline[idx];
-		uint8_t layer = e->key.layer == LAYER_USER || e->key.layer == LAYER_GUEST_USER ? LAYER_GUEST_USER
-											     : LAYER_GUEST_KERNEL;
+		uint8_t layer = guest_layer(e->key.layer);
 		wbuf_u32(w, idx);
 		wbuf_u32(w, e->key.event);
 		wbuf_u8(w, layer);
@@ -135,6 +143,19 @@ static bool next_index(size_t *known, uint32_t idx)
 
 static bool valid_layer(uint8_t l) { return l == LAYER_GUEST_USER || l == LAYER_GUEST_KERNEL; }
 
+/* Count bytes a guest makes the host keep; false when over budget. */
+static bool spend(struct delta_state *d, const char *s)
+{
+	d->bytes += (s ? strlen(s) : 0) + 32;
+	return d->bytes <= MAX_AGENT_BYTES;
+}
+
+bool delta_state__spend(struct delta_state *d, size_t bytes)
+{
+	d->bytes += bytes;
+	return d->bytes <= MAX_AGENT_BYTES;
+}
+
 int delta__apply(struct delta_state *d, struct profile *host, const void *data, size_t len)
 {
 	struct rbuf r;
@@ -146,9 +167,10 @@ int delta__apply(struct delta_state *d, struct profile *host, const void *data, 
 		return -EBADMSG;
 	for (uint32_t i = 0; i < n && rbuf_ok(&r); i++) {
 		uint32_t pid = rbuf_u32(&r), tid = rbuf_u32(&r);
-		_cleanup_free_ char *comm = rbuf_str(&r, MAX_STRING);
-		if (!rbuf_ok(&r))
-			break;
+		_cleanup_free_ char *comm = rbuf_str(&r, MAX_COMM);
+		if (!rbuf_ok(&r) || !spend(d, comm))
+			return -EBADMSG;
+		proto_sanitize_text(comm);
 		if (d->n_threads >= MAX_ENTRIES)
 			return -EBADMSG;
 		push(&d->threads, &d->n_threads, &d->cap_threads,
@@ -161,8 +183,10 @@ int delta__apply(struct delta_state *d, struct profile *host, const void *data, 
 		_cleanup_free_ char *path = rbuf_str(&r, MAX_STRING);
 		_cleanup_free_ char *build_id = rbuf_str(&r, 40);
 		uint8_t kind = rbuf_u8(&r);
-		if (!rbuf_ok(&r) || kind >= IMAGE__COUNT)
+		if (!rbuf_ok(&r) || kind >= IMAGE__COUNT || !spend(d, path))
 			return -EBADMSG;
+		proto_sanitize_text(path);
+		proto_sanitize_text(build_id);
 		/* The guest's kernel is its own; keep the host's names apart. */
 		if (kind == IMAGE_KERNEL)
 			kind = IMAGE_GUEST_KERNEL;
@@ -179,8 +203,9 @@ int delta__apply(struct delta_state *d, struct profile *host, const void *data, 
 		_cleanup_free_ char *name = rbuf_str(&r, MAX_STRING);
 		uint64_t address = rbuf_u64(&r), size = rbuf_u64(&r);
 		if (!rbuf_ok(&r) || !translate(d->images, d->n_images, image, &himage) || !himage ||
-		    d->n_symbols >= MAX_ENTRIES)
+		    d->n_symbols >= MAX_ENTRIES || !spend(d, name))
 			return -EBADMSG;
+		proto_sanitize_text(name);
 		push(&d->symbols, &d->n_symbols, &d->cap_symbols, profile__symbol(host, himage, name, address, size));
 	}
 	n = rbuf_u32(&r);
@@ -192,7 +217,7 @@ int delta__apply(struct delta_state *d, struct profile *host, const void *data, 
 		uint32_t hp, hi, hs;
 		if (!rbuf_ok(&r) || !translate(d->frames, d->n_frames, parent, &hp) ||
 		    !translate(d->images, d->n_images, image, &hi) || !translate(d->symbols, d->n_symbols, symbol, &hs) ||
-		    d->n_frames >= MAX_ENTRIES)
+		    d->n_frames >= MAX_ENTRIES || !spend(d, NULL))
 			return -EBADMSG;
 		push(&d->frames, &d->n_frames, &d->cap_frames, profile__frame(host, hp, hi, hs, address));
 	}

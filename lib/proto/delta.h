@@ -7,6 +7,7 @@
  * the bytes come from a guest and may be hostile. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../aggregate/profile.h"
@@ -26,11 +27,15 @@ struct delta_state {
 	struct { uint64_t count, period; } *samples, *timeline; /* last totals per agent index */
 	size_t cap_samples, cap_timeline;
 	size_t n_samples_known, n_timeline_known;
+	uint64_t bytes; /* what this agent made the host keep, for its budget */
 	uint64_t samples_received;
 };
 
 void delta_state__init(struct delta_state *d, uint32_t domain, uint32_t n_events);
 void delta_state__release(struct delta_state *d);
+/* Count bytes of other data from this agent (CODE) against its budget;
+ * false when the budget is spent. */
+bool delta_state__spend(struct delta_state *d, size_t bytes);
 /* Apply one encoded delta. 0, or -EBADMSG when the bytes are not a valid
  * delta (nothing of the frame is then applied beyond what preceded the
  * fault in catalog tables, which is harmless). */

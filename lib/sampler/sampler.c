@@ -8,9 +8,13 @@
  *
  * Rings are read a round at a time: the records of all rings are merged by
  * timestamp (each ring is already ordered) straight out of the rings, and
- * every ring's tail is published only at the end of the round. That keeps
- * an exec's mmap2 seen on one CPU ahead of the samples it explains on
- * another, without copying the records. */
+ * every ring's tail is published only at the end of the round. Within a
+ * round that keeps an exec's mmap2 seen on one CPU ahead of the samples it
+ * explains on another, without copying the records. Across rounds the
+ * order is not guaranteed (perf's FINISHED_ROUND solves that by holding
+ * back records newer than the oldest head of the next round); the window
+ * is the few microseconds between two rings' head snapshots, and a process
+ * first seen by a sample is read from /proc instead. */
 #define _GNU_SOURCE
 #include "sampler.h"
 
@@ -184,7 +188,7 @@ static int fd_id_cmp(const void *a, const void *b)
 
 int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct sampler_error *ret_error)
 {
-	struct sampler *s = xcalloc(1, sizeof(*s));
+	struct sampler *s;
 	_cleanup_free_ int *cpus = NULL;
 	size_t n_cpus = 0;
 	size_t pages = cfg->ring_pages ? cfg->ring_pages : 128;
@@ -197,10 +201,9 @@ int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct
 	if (pages & (pages - 1))
 		return -EINVAL;
 	r = cpus__online(&cpus, &n_cpus);
-	if (r < 0) {
-		free(s);
+	if (r < 0)
 		return r;
-	}
+	s = xcalloc(1, sizeof(*s));
 	s->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
 			 PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD;
 	if (cfg->callchain)

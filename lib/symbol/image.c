@@ -172,8 +172,12 @@ const struct symbol *image__find(struct image *im, uint64_t addr)
 	if (im->cache[slot].addr == addr)
 		return im->cache[slot].sym;
 	s = symtab__find(&im->symtab, addr);
-	if (!s && im->kind == IMAGE_JIT && jit_reload(im))
-		return image__find(im, addr);
+	if (!s && im->kind == IMAGE_JIT) {
+		/* Not cached: the function may be announced in a moment. */
+		if (jit_reload(im))
+			return image__find(im, addr);
+		return NULL;
+	}
 	im->cache[slot].addr = addr;
 	im->cache[slot].sym = s;
 	return s;
@@ -232,6 +236,19 @@ int image__load_guest_kernel(struct image *im, const char *file, uint64_t kaslr_
 	} else {
 		r = symtab__load_kallsyms(&im->symtab, text, len, kaslr_offset);
 	}
+	symtab__finish(&im->symtab, MAX_INFERRED_SYMBOL_SIZE);
+	return im->load_error = r;
+}
+
+int image__load_guest_kernel_text(struct image *im, const char *text, size_t len)
+{
+	int r;
+	symtab__release(&im->symtab);
+	symtab__init(&im->symtab);
+	im->loaded = true;
+	im->kaslr_offset = 0;
+	im->cache_valid = false;
+	r = symtab__load_kallsyms(&im->symtab, text, len, 0);
 	symtab__finish(&im->symtab, MAX_INFERRED_SYMBOL_SIZE);
 	return im->load_error = r;
 }

@@ -68,5 +68,7 @@ int image__read_code(struct image *im, uint64_t start, uint64_t size, void **ret
 int image__source_lines(struct image *im, uint64_t start, uint64_t size,
 			void (*fn)(uint64_t addr, const char *file, int line, void *ctx), void *ctx);
 
+/* The same from the text of a guest's /proc/kallsyms (runtime addresses). */
+int image__load_guest_kernel_text(struct image *im, const char *text, size_t len);
 /* Address of _stext in a kallsyms/System.map text, or 0. */
 uint64_t kallsyms__find_stext(const char *text, size_t len);

@@ -183,6 +183,50 @@ static void test_guest_kallsyms_copy(void **state)
 	profile__release(&p);
 }
 
+static void test_agent_kallsyms_text(void **state)
+{
+	/* What an agent ships: its /proc/kallsyms text, registered before the
+	 * VM is known (the host reads /proc afterwards). */
+	static const char text[] = "ffffffff8a000000 T _stext\nffffffff8a400000 T virtnet_poll\n"
+				   "ffffffff8a400400 T napi_poll\n";
+	struct profile p;
+	struct collector c;
+	struct synth s;
+	struct guest_kernel_source g = { .vm_name = "agentvm", .text = (char *)text, .text_len = sizeof(text) - 1 };
+	profile__init(&p);
+	collector__init(&c, &p, 1, false);
+	machine__add_guest_kernel(&c.machine, &g);
+	machine__force_vm(&c.machine, "agentvm", 950);
+	feed(&c, synth_comm(&s, 950, 950, "qemu-system-x86", 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_GUEST_KERNEL, 950, 950, 0xffffffff8a400010ULL, 1, 500, 1));
+	assert_string_equal(symbol_at(&p, "agentvm", LAYER_GUEST_KERNEL, NULL), "virtnet_poll");
+	assert_int_equal(c.machine.n_warnings, 0);
+	collector__release(&c);
+	profile__release(&p);
+}
+
+static void test_vm_survives_rename(void **state)
+{
+	/* A VM found by its guest-mode samples stays a VM when its main
+	 * thread renames itself (prctl), and goes back to the host on exec. */
+	struct profile p;
+	struct collector c;
+	struct synth s;
+	profile__init(&p);
+	collector__init(&c, &p, 1, false);
+	feed(&c, synth_comm(&s, 960, 960, "myvmm", 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_GUEST_KERNEL, 960, 960, 0x1000, 1, 100, 1));
+	feed(&c, synth_comm(&s, 960, 960, "myvmm-main", 0));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 960, 960, 0xffffffff81000000ULL, 2, 200, 1));
+	assert_int_equal(layer_period(&p, "vm-960", LAYER_HYPERVISOR), 200);
+	assert_int_equal(c.machine.n_vms, 1);
+	feed(&c, synth_comm(&s, 960, 960, "bash", 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 960, 960, 0xffffffff81000000ULL, 3, 300, 1));
+	assert_int_equal(layer_period(&p, "host", LAYER_KERNEL), 300);
+	collector__release(&c);
+	profile__release(&p);
+}
+
 static void test_unknown_vmm(void **state)
 {
 	/* Guest-mode samples from a process that does not look like a VMM
@@ -245,6 +289,8 @@ int main(void)
 		cmocka_unit_test(test_vm_attribution),
 		cmocka_unit_test(test_guest_kallsyms_copy),
 		cmocka_unit_test(test_unknown_vmm),
+		cmocka_unit_test(test_agent_kallsyms_text),
+		cmocka_unit_test(test_vm_survives_rename),
 		cmocka_unit_test(test_vm_started_later_and_exec),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
