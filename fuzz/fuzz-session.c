@@ -1,11 +1,14 @@
-/* Fuzz target: the session reader and every report over it — corrupted
- * SQLite files and valid files with hostile contents. */
+/* Fuzz target: the session reader and every report over it — layers,
+ * rows, call graphs, annotate, exports, HTML — on corrupted SQLite files
+ * and valid files with hostile contents. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lib/report/annotate.h"
+#include "lib/report/export.h"
+#include "lib/report/html.h"
 #include "lib/report/report.h"
 #include "lib/util/util.h"
 
@@ -47,6 +50,25 @@ static void reports(struct session *s)
 		annotate__release(&a);
 	}
 	free(err);
+	err = NULL;
+	{
+		struct report_query eq = { 0 };
+		struct export_profile *ep;
+		if (export_profile__load(s, &eq, &ep, &err) == 0) {
+			export_profile__write_folded(ep, 0, EXPORT_VALUE_PERIOD, devnull);
+			export_profile__write_pprof(ep, devnull);
+			export_profile__write_json(ep, devnull);
+			export_profile__free(ep);
+		}
+		free(err);
+		err = NULL;
+	}
+	{
+		struct html_options ho;
+		html_options__init(&ho);
+		html_report__write(s, &ho, devnull, NULL, &err);
+		free(err);
+	}
 	fclose(devnull);
 }
 

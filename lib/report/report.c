@@ -561,11 +561,29 @@ static int load_names(struct session *s, const char *sql, char ***ret, size_t *r
 	return 0;
 }
 
+/* Ids index arrays here, so they must be what the writer makes: dense from
+ * 1. A session with ids far above its row count is damaged or hostile, and
+ * would make the arrays huge. */
+static bool ids_dense(struct session *s, const char *table)
+{
+	sqlite3_stmt *st;
+	_cleanup_free_ char *sql = xasprintf("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM %s", table);
+	bool ok = false;
+	if (sqlite3_prepare_v2(session__db(s), sql, -1, &st, NULL) != SQLITE_OK)
+		return false;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		ok = sqlite3_column_int64(st, 0) <= 4 * sqlite3_column_int64(st, 1) + 1024;
+	sqlite3_finalize(st);
+	return ok;
+}
+
 static int cg_catalog__load(struct session *s, struct cg_catalog *c)
 {
 	sqlite3_stmt *st;
 	size_t cap = 0;
 	memset(c, 0, sizeof(*c));
+	if (!ids_dense(s, "images") || !ids_dense(s, "symbols") || !ids_dense(s, "frames"))
+		return -EBADMSG;
 	if (load_names(s, "SELECT id, path FROM images", &c->images, &c->n_images) < 0 ||
 	    load_names(s, "SELECT id, name FROM symbols", &c->symbols, &c->n_symbols) < 0)
 		return -EIO;
