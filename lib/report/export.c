@@ -253,6 +253,8 @@ static int load_table(struct session *s, const char *table, const char *sql, siz
 static void load_domain(void *entry, sqlite3_stmt *st)
 {
 	struct ex_domain *d = entry;
+	if (d->set) /* a damaged session may repeat an id: the first row wins */
+		return;
 	const unsigned char *name = sqlite3_column_text(st, 1);
 	d->set = true;
 	d->name = xstrdup(name ? (const char *)name : "[unknown]");
@@ -270,6 +272,8 @@ static void load_domain(void *entry, sqlite3_stmt *st)
 static void load_thread(void *entry, sqlite3_stmt *st)
 {
 	struct ex_thread *t = entry;
+	if (t->set) /* a damaged session may repeat an id: the first row wins */
+		return;
 	const unsigned char *comm = sqlite3_column_text(st, 4);
 	t->set = true;
 	t->domain = (uint32_t)sqlite3_column_int64(st, 1);
@@ -283,6 +287,8 @@ static void load_thread(void *entry, sqlite3_stmt *st)
 static void load_image(void *entry, sqlite3_stmt *st)
 {
 	struct ex_image *i = entry;
+	if (i->set) /* a damaged session may repeat an id: the first row wins */
+		return;
 	const unsigned char *path = sqlite3_column_text(st, 1);
 	const char *slash;
 	i->set = true;
@@ -301,6 +307,8 @@ static void load_image(void *entry, sqlite3_stmt *st)
 static void load_symbol(void *entry, sqlite3_stmt *st)
 {
 	struct ex_symbol *y = entry;
+	if (y->set) /* a damaged session may repeat an id: the first row wins */
+		return;
 	const unsigned char *name = sqlite3_column_text(st, 2);
 	y->set = true;
 	y->image = (uint32_t)sqlite3_column_int64(st, 1);
@@ -311,6 +319,8 @@ static void load_symbol(void *entry, sqlite3_stmt *st)
 static void load_frame(void *entry, sqlite3_stmt *st)
 {
 	struct ex_frame *f = entry;
+	if (f->set) /* a damaged session may repeat an id: the first row wins */
+		return;
 	f->set = true;
 	f->parent = (uint32_t)sqlite3_column_int64(st, 1);
 	f->image = (uint32_t)sqlite3_column_int64(st, 2);
@@ -1113,7 +1123,8 @@ static int64_t parse_start_time(const char *text)
 		return 0;
 	offset = tm.tm_gmtoff; /* timegm() normalizes tm and clears it */
 	t = timegm(&tm) - offset;
-	return t > 0 ? (int64_t)t * 1000000000 : 0;
+	/* A damaged session may hold any year: keep what fits in int64 ns. */
+	return t > 0 && t < INT64_MAX / 1000000000 ? (int64_t)t * 1000000000 : 0;
 }
 
 static void encode_value_type(struct strbuf *b, uint32_t field, struct strbuf *scratch, uint32_t type, uint32_t unit)
