@@ -290,6 +290,8 @@ void profile__mark_written(struct profile *p)
 	p->written_images = p->n_images;
 	p->written_symbols = p->n_symbols;
 	p->written_frames = p->n_frames;
+	p->written_samples = p->n_samples;
+	p->written_timeline = p->n_timeline;
 	for (size_t i = 0; i < p->n_domains; i++)
 		p->domains[i].dirty = false;
 	for (size_t i = 0; i < p->n_dirty_samples; i++)

@@ -87,6 +87,8 @@ size_t collector__collect_code(struct collector *c, size_t max_symbols, double m
 		free(code);
 		done++;
 	}
+	for (size_t i = 0; i < c->machine.images.n; i++)
+		image__drop_dwarf(c->machine.images.images[i]);
 	free(hot);
 	free(period);
 	free(total);

@@ -3,6 +3,7 @@
 #include "recorder.h"
 
 #include <errno.h>
+#include <unistd.h>
 
 #include "../util/util.h"
 
@@ -21,15 +22,18 @@ int recorder__open(struct recorder *r, const struct recorder_config *cfg, char *
 	};
 	struct sampler_error se = { 0 };
 	int ret;
-	/* Rings sized for about half a second of records per CPU at the
-	 * highest rate asked for (at least the kernel's default 128 pages). */
-	if (!sc.ring_pages) {
-		uint64_t rate = 0, bytes;
+	/* Rings sized for about two seconds of records per CPU at the highest
+	 * rate asked for, so a slow flush does not lose samples: at least the
+	 * kernel's default 128 pages, at most 8192 per CPU (32 MiB) and 256 MiB
+	 * over all CPUs; halved while the kernel refuses to map that much. */
+	bool auto_size = !sc.ring_pages;
+	if (auto_size) {
+		uint64_t rate = 0, bytes, budget = (256u << 20) / (uint64_t)MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L);
 		size_t pages = 128;
 		for (size_t i = 0; i < cfg->n_events; i++)
 			rate += cfg->events[i].attr.freq ? cfg->events[i].attr.sample_freq : 1000;
-		bytes = rate * (cfg->callchain ? 320 : 64) / 2;
-		while ((uint64_t)pages * 4096 < bytes && pages < 2048)
+		bytes = rate * (cfg->callchain ? 320 : 64) * 2;
+		while ((uint64_t)pages * 4096 < bytes && pages < 8192 && (uint64_t)pages * 2 * 4096 <= budget)
 			pages *= 2;
 		sc.ring_pages = pages;
 	}
@@ -39,10 +43,13 @@ int recorder__open(struct recorder *r, const struct recorder_config *cfg, char *
 	for (size_t i = 0; i < cfg->n_events; i++)
 		event_spec__copy(&cfg->events[i], &r->events[i]);
 	r->n_events = cfg->n_events;
-	ret = sampler__open(&sc, &r->sampler, &se);
+	while ((ret = sampler__open(&sc, &r->sampler, &se)) < 0 && auto_size && se.ring && sc.ring_pages > 128) {
+		sc.ring_pages /= 2;
+		se = (struct sampler_error){ 0 };
+	}
 	if (ret < 0) {
 		_cleanup_free_ char *why = event_spec__explain_error(&cfg->events[se.event], ret);
-		if (ret == -ENOMEM || ret == -EPERM)
+		if (se.ring)
 			*ret_error = xasprintf("cannot map the sampling ring of %s on CPU %d (%s); try a smaller -m, or "
 					       "raise kernel.perf_event_mlock_kb",
 					       cfg->events[se.event].name, se.cpu, strerror(-ret));

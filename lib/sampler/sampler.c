@@ -242,7 +242,7 @@ int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct
 					r = ring__mmap(&sr->ring, fd, pages);
 					if (r < 0) {
 						if (ret_error)
-							*ret_error = (struct sampler_error){ e < 0 ? 0 : e, cpus[c], tid };
+							*ret_error = (struct sampler_error){ e < 0 ? 0 : e, cpus[c], tid, true };
 						goto fail;
 					}
 				} else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, sr->fd) < 0) {

@@ -32,6 +32,7 @@ struct sampler_error {
 	int event;
 	int cpu;
 	pid_t tid;
+	bool ring; /* the failure was mapping a ring, not opening an event */
 };
 
 int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct sampler_error *ret_error);

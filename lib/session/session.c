@@ -16,6 +16,7 @@ struct session {
 	char *path;
 	char *last_error; /* SQLite's message of the last failed write */
 	sqlite3_stmt *ins_domain, *ins_thread, *ins_image, *ins_symbol, *ins_frame, *ins_sample, *ins_timeline;
+	sqlite3_stmt *upd_sample, *upd_timeline;
 };
 
 static const char schema_sql[] =
@@ -99,11 +100,12 @@ static int prepare_writers(struct session *s)
 		     "INSERT INTO frames(id,parent_id,image_id,symbol_id,address) VALUES(?,?,?,?,?)");
 	r |= prepare(s, &s->ins_sample,
 		     "INSERT INTO samples(id,event_id,domain_id,layer,thread_id,image_id,symbol_id,address,stack_id,"
-		     "origin,count,period) VALUES(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
-		     "count=excluded.count, period=excluded.period");
+		     "origin,count,period) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
 	r |= prepare(s, &s->ins_timeline,
-		     "INSERT INTO timeline(id,event_id,domain_id,layer,origin,bucket,count,period) VALUES(?,?,?,?,?,?,?,?) "
-		     "ON CONFLICT(id) DO UPDATE SET count=excluded.count, period=excluded.period");
+		     "INSERT INTO timeline(id,event_id,domain_id,layer,origin,bucket,count,period) VALUES(?,?,?,?,?,?,?,?)");
+	/* Counters already written are updated in place, in id order. */
+	r |= prepare(s, &s->upd_sample, "UPDATE samples SET count=?2, period=?3 WHERE id=?1");
+	r |= prepare(s, &s->upd_timeline, "UPDATE timeline SET count=?2, period=?3 WHERE id=?1");
 	return r ? -EIO : 0;
 }
 
@@ -251,6 +253,8 @@ void session__close(struct session *s)
 	sqlite3_finalize(s->ins_frame);
 	sqlite3_finalize(s->ins_sample);
 	sqlite3_finalize(s->ins_timeline);
+	sqlite3_finalize(s->upd_sample);
+	sqlite3_finalize(s->upd_timeline);
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	free(s->last_error);
@@ -379,6 +383,12 @@ static int step_reset(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 static int write_delta(struct session *s, struct profile *p)
 {
 	int rc = SQLITE_OK;
@@ -449,11 +459,23 @@ static int write_delta(struct session *s, struct profile *p)
 		sqlite3_bind_int64(st, 5, (int64_t)f->address);
 		rc = step_reset(st);
 	}
+	/* The counters that changed, in id order: updates of written rows then
+	 * walk the table's pages once, and new rows are appended. */
+	if (p->n_dirty_samples > 1)
+		qsort(p->dirty_samples, p->n_dirty_samples, sizeof(uint32_t), cmp_u32);
+	if (p->n_dirty_timeline > 1)
+		qsort(p->dirty_timeline, p->n_dirty_timeline, sizeof(uint32_t), cmp_u32);
 	for (size_t i = 0; i < p->n_dirty_samples && rc == SQLITE_OK; i++) {
 		uint32_t idx = p->dirty_samples[i];
 		struct sample_entry *e = &p->samples[idx];
-		sqlite3_stmt *st = s->ins_sample;
+		sqlite3_stmt *st = idx < p->written_samples ? s->upd_sample : s->ins_sample;
 		sqlite3_bind_int64(st, 1, (int64_t)idx + 1);
+		if (st == s->upd_sample) {
+			sqlite3_bind_int64(st, 2, (int64_t)e->count);
+			sqlite3_bind_int64(st, 3, (int64_t)e->period);
+			rc = step_reset(st);
+			continue;
+		}
 		sqlite3_bind_int64(st, 2, e->key.event);
 		sqlite3_bind_int64(st, 3, e->key.domain);
 		sqlite3_bind_text(st, 4, layer__name(e->key.layer), -1, SQLITE_STATIC);
@@ -470,8 +492,14 @@ static int write_delta(struct session *s, struct profile *p)
 	for (size_t i = 0; i < p->n_dirty_timeline && rc == SQLITE_OK; i++) {
 		uint32_t idx = p->dirty_timeline[i];
 		struct timeline_entry *e = &p->timeline[idx];
-		sqlite3_stmt *st = s->ins_timeline;
+		sqlite3_stmt *st = idx < p->written_timeline ? s->upd_timeline : s->ins_timeline;
 		sqlite3_bind_int64(st, 1, (int64_t)idx + 1);
+		if (st == s->upd_timeline) {
+			sqlite3_bind_int64(st, 2, (int64_t)e->count);
+			sqlite3_bind_int64(st, 3, (int64_t)e->period);
+			rc = step_reset(st);
+			continue;
+		}
 		sqlite3_bind_int64(st, 2, e->key.event);
 		sqlite3_bind_int64(st, 3, e->key.domain);
 		sqlite3_bind_text(st, 4, layer__name(e->key.layer), -1, SQLITE_STATIC);

@@ -81,11 +81,38 @@ static const Dwfl_Callbacks callbacks = {
 	.debuginfo_path = &debuginfo_path,
 };
 
+void image__drop_dwarf(struct image *im)
+{
+	if (im->dwfl)
+		dwfl_end(im->dwfl);
+	im->dwfl = im->dwfl_module = NULL;
+	im->dwfl_tried = false;
+}
+
+/* The image's DWARF through a Dwfl kept on the image, or NULL. */
+static Dwarf *image_dwarf(struct image *im, Dwarf_Addr *bias)
+{
+	if (!im->dwfl_tried) {
+		Dwfl *dwfl = dwfl_begin(&callbacks);
+		im->dwfl_tried = true;
+		if (!dwfl)
+			return NULL;
+		im->dwfl_module = dwfl_report_elf(dwfl, im->path, im->load_path ? im->load_path : im->path, -1, 0, true);
+		dwfl_report_end(dwfl, NULL, NULL);
+		if (!im->dwfl_module) {
+			dwfl_end(dwfl);
+			return NULL;
+		}
+		im->dwfl = dwfl;
+	}
+	if (!im->dwfl_module)
+		return NULL;
+	return dwfl_module_getdwarf(im->dwfl_module, bias);
+}
+
 int image__source_lines(struct image *im, uint64_t start, uint64_t size,
 			void (*fn)(uint64_t addr, const char *file, int line, void *ctx), void *ctx)
 {
-	Dwfl *dwfl;
-	Dwfl_Module *mod;
 	Dwarf_Addr bias;
 	Dwarf *dbg;
 	Dwarf_Die cu;
@@ -95,19 +122,10 @@ int image__source_lines(struct image *im, uint64_t start, uint64_t size,
 
 	if (im->kind != IMAGE_ELF)
 		return -EOPNOTSUPP;
-	dwfl = dwfl_begin(&callbacks);
-	if (!dwfl)
-		return -ENOMEM;
-	mod = dwfl_report_elf(dwfl, im->path, im->load_path ? im->load_path : im->path, -1, 0, true);
-	dwfl_report_end(dwfl, NULL, NULL);
-	if (!mod || !(dbg = dwfl_module_getdwarf(mod, &bias))) {
-		dwfl_end(dwfl);
+	if (!(dbg = image_dwarf(im, &bias)))
 		return -ENODATA;
-	}
-	if (!dwarf_addrdie(dbg, start - bias, &cu) || dwarf_getsrclines(&cu, &lines, &n) != 0) {
-		dwfl_end(dwfl);
+	if (!dwarf_addrdie(dbg, start - bias, &cu) || dwarf_getsrclines(&cu, &lines, &n) != 0)
 		return -ENODATA;
-	}
 	for (size_t i = 0; i < n; i++) {
 		Dwarf_Line *l = dwarf_onesrcline(lines, i);
 		Dwarf_Addr a;
@@ -124,6 +142,5 @@ int image__source_lines(struct image *im, uint64_t start, uint64_t size,
 		fn(a, file, line, ctx);
 		found++;
 	}
-	dwfl_end(dwfl);
 	return found ? 0 : -ENODATA;
 }

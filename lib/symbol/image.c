@@ -36,6 +36,7 @@ void image__free(struct image *im)
 	free(im->load_path);
 	elf_info__release(&im->info);
 	symtab__release(&im->symtab);
+	image__drop_dwarf(im);
 	free(im);
 }
 

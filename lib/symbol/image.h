@@ -31,6 +31,11 @@ struct image {
 	/* JIT maps grow while the JIT runs: reread when an address misses and
 	 * the file changed (checked at most every 100 ms). */
 	uint64_t jit_size, jit_checked_ns;
+	/* Source lines: the image's DWARF (libdwfl), opened once on first
+	 * use; decompressing debuginfo per function was the recorder's
+	 * largest end-of-recording cost. */
+	void *dwfl, *dwfl_module;
+	bool dwfl_tried;
 };
 
 struct image_registry {
@@ -48,6 +53,8 @@ struct image *image_registry__get(struct image_registry *r, enum image_kind kind
 /* A stand-alone image, not in any registry (guest images, one per VM). */
 struct image *image__new(enum image_kind kind, const char *path);
 void image__free(struct image *im);
+/* Drop the cached DWARF of source_lines (kept until then or image__free). */
+void image__drop_dwarf(struct image *im);
 
 /* Load symbols now if not yet done. Returns 0 or the (cached) error. */
 int image__load(struct image *im);
