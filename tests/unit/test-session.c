@@ -67,8 +67,14 @@ static void test_roundtrip(void **state)
 	k.symbol = sym;
 	k.thread = profile__thread(&p, host, 1, 1, "init", ROLE_TASK, -1);
 	k.address = 0xffffffff81a00010ULL;
-	/* Three flushes, the same counter growing in each. */
+	/* Three flushes, the same counter growing in each; a second counter
+	 * appears in the second flush and grows in the third (updates of
+	 * written rows and new rows in one flush). */
 	for (int flush = 0; flush < 3; flush++) {
+		struct sample_key k2 = k;
+		k2.address += 4;
+		if (flush > 0)
+			profile__add_sample(&p, &k2, 1, 1000000);
 		for (int i = 0; i < 10; i++)
 			profile__add_sample(&p, &k, 1, 1000000);
 		assert_int_equal(session__write_delta(s, &p), 0);
@@ -85,11 +91,14 @@ static void test_roundtrip(void **state)
 		assert_int_not_equal(access(wal, F_OK), 0);
 	}
 	assert_int_equal(session__open(path, true, &s, &err), 0);
-	assert_int_equal(query_int(session__db(s), "SELECT SUM(count) FROM samples"), 30);
-	assert_int_equal(query_int(session__db(s), "SELECT SUM(period) FROM samples"), 30000000);
-	assert_int_equal(query_int(session__db(s), "SELECT COUNT(*) FROM samples"), 1);
+	assert_int_equal(query_int(session__db(s), "SELECT SUM(count) FROM samples"), 32);
+	assert_int_equal(query_int(session__db(s), "SELECT SUM(period) FROM samples"), 32000000);
+	assert_int_equal(query_int(session__db(s), "SELECT COUNT(*) FROM samples"), 2);
+	assert_int_equal(query_int(session__db(s), "SELECT count FROM samples WHERE id=1"), 30);
+	assert_int_equal(query_int(session__db(s), "SELECT count FROM samples WHERE id=2"), 2);
 	/* Kernel addresses survive the signed storage. */
-	assert_int_equal((uint64_t)query_int(session__db(s), "SELECT address FROM samples"), 0xffffffff81a00010ULL);
+	assert_int_equal((uint64_t)query_int(session__db(s), "SELECT address FROM samples WHERE id=1"),
+			 0xffffffff81a00010ULL);
 	assert_int_equal(query_int(session__db(s), "SELECT lost FROM events WHERE id=1"), 2);
 	{
 		char *h = session__get_meta(s, "hostname");
