@@ -79,16 +79,7 @@ static void print_summary(const struct importer *im, const char *input, const ch
 		info->version ? ", perf " : "", info->version ? info->version : "", info->hostname ? ", host " : "",
 		info->hostname ? info->hostname : "", info->pipe ? ", pipe layout" : "",
 		im->have_time ? (double)(im->last_time - im->first_time) / 1e9 : 0.0);
-	for (size_t e = 0; e < im->n_events; e++) {
-		const struct event_spec *ev = &im->events[e];
-		const struct collector_event_stats *s = &im->collector.stats[e];
-		if (ev->unit == EVENT_UNIT_NS)
-			fprintf(stderr, "  %-20s %10llu samples  %12.1f msec\n", ev->name, (unsigned long long)s->samples,
-				(double)s->period / 1e6);
-		else
-			fprintf(stderr, "  %-20s %10llu samples  %12llu events\n", ev->name, (unsigned long long)s->samples,
-				(unsigned long long)s->period);
-	}
+	collector__print_totals(&im->collector, im->events, stderr);
 	fprintf(stderr, "  %llu records read", (unsigned long long)st->records);
 	if (st->decompressed_bytes)
 		fprintf(stderr, " (%llu compressed bytes -> %llu)", (unsigned long long)st->compressed_bytes,

@@ -246,30 +246,6 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 
 
 
-static int list_tids(pid_t pid, pid_t **ret, size_t *ret_n)
-{
-	char path[64];
-	DIR *d;
-	struct dirent *de;
-	pid_t *tids = NULL;
-	size_t n = 0, cap = 0;
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	d = opendir(path);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		uint64_t t;
-		if (parse_u64(de->d_name, 10, &t) < 0)
-			continue;
-		ARRAY_GROW(tids, cap, n + 1);
-		tids[n++] = (pid_t)t;
-	}
-	closedir(d);
-	*ret = tids;
-	*ret_n = n;
-	return n ? 0 : -ESRCH;
-}
-
 static void write_metadata(struct session *s, int argc, char **argv, const struct record_options *o,
 			   const struct recorder *r)
 {
@@ -369,16 +345,7 @@ static void print_summary(struct recorder *r, const struct record_options *o, co
 	fprintf(stderr, "domprof: recorded %.2f s, %s on %zu CPU%s\n", (double)(r->stop_ns - r->start_ns) / 1e9,
 		o->system_wide ? "system-wide" : o->pid ? "one process" : "the command", sampler__n_rings(r->sampler),
 		sampler__n_rings(r->sampler) == 1 ? "" : "s");
-	for (size_t e = 0; e < r->n_events; e++) {
-		const struct event_spec *ev = &r->events[e];
-		const struct collector_event_stats *s = &r->collector.stats[e];
-		if (ev->unit == EVENT_UNIT_NS)
-			fprintf(stderr, "  %-20s %10llu samples  %12.1f msec\n", ev->name, (unsigned long long)s->samples,
-				(double)s->period / 1e6);
-		else
-			fprintf(stderr, "  %-20s %10llu samples  %12llu events\n", ev->name, (unsigned long long)s->samples,
-				(unsigned long long)s->period);
-	}
+	collector__print_totals(&r->collector, r->events, stderr);
 	fprintf(stderr, "  lost %llu of %llu samples\n", (unsigned long long)lost, (unsigned long long)(samples + lost));
 	for (size_t i = 0; i < r->collector.machine.n_vms; i++) {
 		struct vm *vm = r->collector.machine.vms[i];
@@ -515,7 +482,7 @@ int cmd_record(int argc, char **argv)
 	}
 
 	if (o.pid) {
-		ret = list_tids(o.pid, &tids, &n_tids);
+		ret = proc_threads(o.pid, &tids, &n_tids);
 		if (ret < 0) {
 			event_list__free(events, n_events);
 			return error("-p %d: no such process", o.pid);

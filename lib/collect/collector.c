@@ -45,6 +45,19 @@ static struct collector_cache_slot *cache_slot(struct collector *c, const struct
 	return &c->cache[h >> (64 - 13)];
 }
 
+void collector__print_totals(const struct collector *c, const struct event_spec *events, FILE *out)
+{
+	for (size_t e = 0; e < c->n_events; e++) {
+		const struct collector_event_stats *s = &c->stats[e];
+		if (events[e].unit == EVENT_UNIT_NS)
+			fprintf(out, "  %-20s %10llu samples  %12.1f msec\n", events[e].name,
+				(unsigned long long)s->samples, (double)s->period / 1e6);
+		else
+			fprintf(out, "  %-20s %10llu samples  %12llu events\n", events[e].name,
+				(unsigned long long)s->samples, (unsigned long long)s->period);
+	}
+}
+
 void collector__release(struct collector *c)
 {
 	machine__release(&c->machine);

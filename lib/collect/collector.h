@@ -7,9 +7,11 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../aggregate/profile.h"
 #include "../domain/machine.h"
+#include "../events/events.h"
 #include "../sampler/record.h"
 
 struct collector_event_stats {
@@ -55,6 +57,9 @@ struct collector {
 
 void collector__init(struct collector *c, struct profile *p, size_t n_events, bool live);
 void collector__release(struct collector *c);
+/* One line per event (of c->n_events, described by events): samples and
+ * period, in msec for clock events; the end-of-run summary. */
+void collector__print_totals(const struct collector *c, const struct event_spec *events, FILE *out);
 
 /* A sample of event index ev (0-based). */
 void collector__sample(struct collector *c, const struct perf_sample *s, uint32_t ev);

@@ -15,14 +15,10 @@ static void warn(struct machine *m, const char *fmt, ...) PRINTF(2, 3);
 static void warn(struct machine *m, const char *fmt, ...)
 {
 	va_list ap;
-	struct strbuf sb;
-	strbuf_init(&sb);
-	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
 	ARRAY_GROW(m->warnings, m->cap_warnings, m->n_warnings + 1);
-	m->warnings[m->n_warnings++] = strbuf_detach(&sb);
-	strbuf_release(&sb);
+	va_start(ap, fmt);
+	m->warnings[m->n_warnings++] = xvasprintf(fmt, ap);
+	va_end(ap);
 }
 
 void machine__init(struct machine *m, struct profile *p, bool live)

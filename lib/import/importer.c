@@ -23,14 +23,10 @@ static void warn(struct importer *im, const char *fmt, ...) PRINTF(2, 3);
 static void warn(struct importer *im, const char *fmt, ...)
 {
 	va_list ap;
-	struct strbuf sb;
-	strbuf_init(&sb);
-	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
 	ARRAY_GROW(im->warnings, im->cap_warnings, im->n_warnings + 1);
-	im->warnings[im->n_warnings++] = strbuf_detach(&sb);
-	strbuf_release(&sb);
+	va_start(ap, fmt);
+	im->warnings[im->n_warnings++] = xvasprintf(fmt, ap);
+	va_end(ap);
 }
 
 static bool is_sampling(const struct perf_event_attr *a)

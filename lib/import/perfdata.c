@@ -131,15 +131,11 @@ static int fail(struct perf_data *d, int err, const char *fmt, ...) PRINTF(3, 4)
 static int fail(struct perf_data *d, int err, const char *fmt, ...)
 {
 	va_list ap;
-	struct strbuf sb;
 	if (d->error)
 		return err; /* the first error is the one that explains */
-	strbuf_init(&sb);
 	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
+	d->error = xvasprintf(fmt, ap);
 	va_end(ap);
-	d->error = strbuf_detach(&sb);
-	strbuf_release(&sb); /* detach leaves a fresh empty buffer */
 	return err;
 }
 
@@ -147,16 +143,12 @@ static void warn(struct perf_data *d, const char *fmt, ...) PRINTF(2, 3);
 static void warn(struct perf_data *d, const char *fmt, ...)
 {
 	va_list ap;
-	struct strbuf sb;
 	if (d->n_warnings >= 32)
 		return;
-	strbuf_init(&sb);
-	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
 	ARRAY_GROW(d->warnings, d->cap_warnings, d->n_warnings + 1);
-	d->warnings[d->n_warnings++] = strbuf_detach(&sb);
-	strbuf_release(&sb);
+	va_start(ap, fmt);
+	d->warnings[d->n_warnings++] = xvasprintf(fmt, ap);
+	va_end(ap);
 }
 
 static const char *feature_name(unsigned feat)

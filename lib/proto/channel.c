@@ -347,13 +347,9 @@ static int fail_with(char **ret_error, int r, const char *fmt, ...)
 {
 	if (ret_error) {
 		va_list ap;
-		struct strbuf sb;
-		strbuf_init(&sb);
 		va_start(ap, fmt);
-		strbuf_vaddf(&sb, fmt, ap);
+		*ret_error = xvasprintf(fmt, ap);
 		va_end(ap);
-		*ret_error = strbuf_detach(&sb);
-		strbuf_release(&sb);
 	}
 	return r;
 }

@@ -106,14 +106,12 @@ static void link_fail(struct coordinator *c, struct agent_link *l, const char *f
 static void link_fail(struct coordinator *c, struct agent_link *l, const char *fmt, ...)
 {
 	va_list ap;
-	struct strbuf sb;
-	strbuf_init(&sb);
+	char *msg;
 	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
+	msg = xvasprintf(fmt, ap); /* first: the arguments may name l->error */
 	va_end(ap);
 	free(l->error);
-	l->error = strbuf_detach(&sb);
-	strbuf_release(&sb);
+	l->error = msg;
 	l->state = AGENT_FAILED;
 	logf_(c, !l->optional, "agent %s (%s): %s", l->name, l->addr, l->error);
 }

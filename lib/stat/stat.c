@@ -1223,34 +1223,6 @@ static int rescan(struct stat_counters *s, bool strict, struct stat_open_error *
 
 int stat_counters__rescan(struct stat_counters *s) { return rescan(s, false, NULL); }
 
-static int list_threads(pid_t pid, pid_t **ret, size_t *ret_n)
-{
-	char path[64];
-	DIR *d;
-	struct dirent *de;
-	pid_t *tids = NULL;
-	size_t n = 0, cap = 0;
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return errno == ENOENT ? -ESRCH : -errno;
-	while ((de = readdir(d))) {
-		uint64_t t;
-		if (parse_u64(de->d_name, 10, &t) < 0)
-			continue;
-		ARRAY_GROW(tids, cap, n + 1);
-		tids[n++] = (pid_t)t;
-	}
-	closedir(d);
-	if (!n) {
-		free(tids);
-		return -ESRCH;
-	}
-	*ret = tids;
-	*ret_n = n;
-	return 0;
-}
-
 static int open_system(struct stat_counters *s, struct stat_open_error *err)
 {
 	for (size_t c = 0; c < s->n_cpus; c++) {
@@ -1288,7 +1260,7 @@ static int open_target(struct stat_counters *s, struct stat_open_error *err)
 		tids[0] = s->target;
 		n_tids = 1;
 	} else {
-		r = list_threads(s->target, &tids, &n_tids);
+		r = proc_threads(s->target, &tids, &n_tids);
 		if (r < 0) {
 			*err = (struct stat_open_error){ .event = -1, .cpu = -1, .tid = s->target };
 			return r;

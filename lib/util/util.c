@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -54,13 +55,20 @@ char *xstrndup(const char *s, size_t n)
 	return r;
 }
 
+char *xvasprintf(const char *fmt, va_list ap)
+{
+	char *r;
+	if (vasprintf(&r, fmt, ap) < 0)
+		oom(strlen(fmt));
+	return r;
+}
+
 char *xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	char *r;
 	va_start(ap, fmt);
-	if (vasprintf(&r, fmt, ap) < 0)
-		oom(strlen(fmt));
+	r = xvasprintf(fmt, ap);
 	va_end(ap);
 	return r;
 }
@@ -365,4 +373,32 @@ void strbuf_add_json(struct strbuf *sb, const char *s)
 		p++;
 	}
 	strbuf_addc(sb, '"');
+}
+
+int proc_threads(pid_t pid, pid_t **ret, size_t *ret_n)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *de;
+	pid_t *tids = NULL;
+	size_t n = 0, cap = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((de = readdir(d))) {
+		uint64_t t;
+		if (parse_u64(de->d_name, 10, &t) < 0)
+			continue;
+		ARRAY_GROW(tids, cap, n + 1);
+		tids[n++] = (pid_t)t;
+	}
+	closedir(d);
+	if (!n) {
+		free(tids);
+		return -ESRCH;
+	}
+	*ret = tids;
+	*ret_n = n;
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) PRINTF(1, 2);
+char *xvasprintf(const char *fmt, va_list ap) PRINTF(1, 0);
 
 /* Grow *items (of *cap elements of size elem) so that index need-1 fits. */
 void grow_array(void **items, size_t *cap, size_t need, size_t elem);
@@ -83,6 +85,9 @@ uint64_t clock_realtime_ns(void);
 
 /* Number parsing that rejects trailing junk; 0 or -EINVAL/-ERANGE. */
 int parse_u64(const char *s, int base, uint64_t *ret);
+/* The thread ids of process pid from /proc/PID/task (malloc'ed, at least
+ * one); -ESRCH when there is no such process. */
+int proc_threads(pid_t pid, pid_t **ret, size_t *ret_n);
 int parse_double(const char *s, double *ret);
 
 /* Human-readable byte size ("1.2 MiB"), into buf. */
