@@ -61,7 +61,7 @@ def ratio_sd(*pairs):
 
 def close(what, got, want, tol, unit="", scale=1.0):
     """Assert |got - want| <= tol, printing both and the tolerance."""
-    line = (f"{what}: {got / scale:.4g}{unit} against {want / scale:.4g}{unit} "
+    line = (f"{what}: {got / scale:.6g}{unit} against {want / scale:.6g}{unit} "
             f"(tolerance {tol / scale:.3g}{unit})")
     note(line)
     assert abs(got - want) <= tol, line
@@ -96,6 +96,18 @@ def account_shares(acc, names):
     shares = {n: acc[n] / total for n in names}
     overhead = acc.get("reads", 0) * acc.get("read_ns", 0) / total
     return shares, overhead
+
+
+def user_fraction(kernel_samples, samples, acc):
+    """The fraction of a workload's measured function time that ran in user
+    mode, from the same recording: the account's intervals hold the kernel
+    time spent in them (interrupts, and being scheduled back in on a loaded
+    machine: a per-function self share of the samples lacks it), while the
+    clock reads' own kernel time is outside every interval (acc: the
+    workload's account)."""
+    reads = acc.get("reads", 0) * acc.get("read_ns", 0) / acc["total"]
+    kappa = max(0.0, kernel_samples / max(samples, 1) - reads) / max(1.0 - reads, 1e-9)
+    return 1.0 - kappa
 
 
 def kernel_hz():
@@ -144,7 +156,8 @@ def _proc_stat_ticks():
 
 def watch(out, pids, interval=WATCH_INTERVAL):
     """Until killed: every interval, one JSON line with CLOCK_MONOTONIC ns,
-    every thread of each pid with its comm and runtime (schedstat, ns), and
+    every thread of each pid with its comm, runtime (schedstat, ns) and
+    tick accounting (utime, stime, guest_time in USER_HZ ticks), and
     /proc/stat's steal ticks."""
     with open(out, "w") as f:
         while True:
@@ -158,8 +171,12 @@ def watch(out, pids, interval=WATCH_INTERVAL):
                 for tid in tids:
                     sched = _read(f"/proc/{pid}/task/{tid}/schedstat")
                     comm = _read(f"/proc/{pid}/task/{tid}/comm")
-                    if sched and comm is not None:
-                        tasks[tid] = [comm.strip(), int(sched.split()[0])]
+                    stat = _read(f"/proc/{pid}/task/{tid}/stat")
+                    if sched and comm is not None and stat:
+                        # After the comm's ')': fields 3.. of proc(5);
+                        # utime, stime (14, 15) and guest_time (43), ticks.
+                        f3 = stat[stat.rindex(")") + 2:].split()
+                        tasks[tid] = [comm.strip(), int(sched.split()[0]), int(f3[11]), int(f3[12]), int(f3[40])]
                 rec["pids"][str(pid)] = tasks
             rec["t_end"] = time.monotonic_ns()
             f.write(json.dumps(rec) + "\n")
@@ -183,15 +200,34 @@ class Watch:
                     pass
         assert len(self.recs) >= 2, f"{path}: the runtime watcher recorded nothing"
 
-    def curve(self, pid, thread=None):
-        """[(t_start, t_end, R)] of pid, threads filtered by comm."""
+    def curve(self, pid, thread=None, field=1):
+        """[(t_start, t_end, R)] of pid, threads filtered by comm; R is the
+        runtime (field 1) or, with field 2, 3 or 4, the utime, stime or
+        guest_time ticks."""
         last, out = {}, []
         for r in self.recs:
-            for tid, (comm, rt) in r["pids"].get(str(pid), {}).items():
-                if thread is None or thread(comm):
-                    last[tid] = rt
+            for tid, task in r["pids"].get(str(pid), {}).items():
+                if thread is None or thread(task[0]):
+                    last[tid] = task[field]
             out.append((r["t"], r["t_end"], sum(last.values())))
         return out
+
+    def threads(self, pid):
+        """{tid: comm} of every thread of pid ever seen."""
+        out = {}
+        for r in self.recs:
+            for tid, task in r["pids"].get(str(pid), {}).items():
+                out[tid] = task[0]
+        return out
+
+    def ticks(self, pid, t0, t1, thread=None):
+        """(utime, stime, guest_time) ticks pid's threads gained between the
+        last poll before t0 and the first after t1."""
+        out = []
+        for field in (2, 3, 4):
+            c = self.curve(pid, thread, field)
+            out.append(self._bracket(c, t0, t1)[1])
+        return tuple(out)
 
     def runtime(self, pid, t0, t1, thread=None):
         """(low, high) bounds of the CPU time pid's threads got in [t0, t1]

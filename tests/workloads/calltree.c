@@ -19,21 +19,21 @@ static struct work_timer timer;
 
 __attribute__((noinline)) void tree_c(long units) { WORK_LOOP(units); }
 
-__attribute__((noinline)) void tree_a(void)
+__attribute__((noinline)) void tree_a(long f)
 {
 	work_timer_lap(&timer, NULL);
-	WORK_LOOP(100);
+	WORK_LOOP(100 * f / 1000);
 	work_timer_lap(&timer, &ns[A_SELF]);
-	tree_c(400);
+	tree_c(400 * f / 1000);
 	work_timer_lap(&timer, &ns[C_IN_A]);
 }
 
-__attribute__((noinline)) void tree_b(void)
+__attribute__((noinline)) void tree_b(long f)
 {
 	work_timer_lap(&timer, NULL);
-	WORK_LOOP(200);
+	WORK_LOOP(200 * f / 1000);
 	work_timer_lap(&timer, &ns[B_SELF]);
-	tree_c(300);
+	tree_c(300 * f / 1000);
 	work_timer_lap(&timer, &ns[C_IN_B]);
 }
 
@@ -41,11 +41,13 @@ int main(int argc, char **argv)
 {
 	static const char *const names[] = { "tree_a", "tree_b", "c_in_a", "c_in_b" };
 	struct work_span span = work_span_parse(argc, argv, 3.0);
+	uint64_t rng = 0;
 	long rounds = 0;
 	work_timer_init(&timer);
 	while (work_span_more(&span, rounds)) {
-		tree_a();
-		tree_b();
+		long f = work_round_permille(&rng); /* rounds of varying size (work.h) */
+		tree_a(f);
+		tree_b(f);
 		rounds++;
 	}
 	printf("calltree: %ld rounds\n", rounds);

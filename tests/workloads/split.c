@@ -1,6 +1,6 @@
 /* split: one thread doing 60/30/10 of its work in three functions —
  * split_sixty and split_thirty in this PIE executable, libwork_ten in a
- * shared library. Runs for the given seconds of wall time (default 3), of
+ * shared library, in rounds of varying size (work.h). Runs for the given seconds of wall time (default 3), of
  * its own CPU time (-c), or a fixed amount of work (-n ROUNDS). Prints at
  * exit the rounds done and, as the truth for the tests, the CPU time each
  * function took (work.h).
@@ -17,16 +17,17 @@ int main(int argc, char **argv)
 	static const char *const names[] = { "split_sixty", "split_thirty", "libwork_ten" };
 	struct work_span span = work_span_parse(argc, argv, 3.0);
 	struct work_timer t;
-	uint64_t ns[3] = { 0, 0, 0 };
+	uint64_t ns[3] = { 0, 0, 0 }, rng = 0;
 	long rounds = 0;
 	work_timer_init(&t);
 	while (work_span_more(&span, rounds)) {
+		long f = work_round_permille(&rng);
 		work_timer_lap(&t, NULL);
-		split_sixty(600);
+		split_sixty(600 * f / 1000);
 		work_timer_lap(&t, &ns[0]);
-		split_thirty(300);
+		split_thirty(300 * f / 1000);
 		work_timer_lap(&t, &ns[1]);
-		libwork_ten(100);
+		libwork_ten(100 * f / 1000);
 		work_timer_lap(&t, &ns[2]);
 		rounds++;
 	}
