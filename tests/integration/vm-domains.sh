@@ -14,7 +14,6 @@
 # all of it.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_perf
 build_guest_image
 BUSY=busyvm-$RUN_TAG
 IDLE=idlevm-$RUN_TAG
@@ -76,14 +75,19 @@ PY
 hostsplit=$!
 BG_PIDS="$BG_PIDS $hostsplit"
 watch_start "$busy" "$idle" "$hostsplit"
-"$DOMPROF" record -q -a -F 997 -o "$T/vms.db" -- \
-	perf record -q -B -a -k mono -e cpu-clock -F 1009 -o "$T/perf.data" -- sleep 10
+if command -v perf >/dev/null && perf record -q -o "$T/probe.data" -- true >/dev/null 2>&1; then
+	"$DOMPROF" record -q -a -F 997 -o "$T/vms.db" -- \
+		perf record -q -B -a -k mono -e cpu-clock -F 1009 -o "$T/perf.data" -- sleep 10
+else
+	note "perf is not installed or does not work here: the VM's layers are not compared with perf's"
+	"$DOMPROF" record -q -a -F 997 -o "$T/vms.db" -- sleep 10
+fi
 watch_stop
 kill "$hostsplit" 2>/dev/null || true
 "$DOMPROF" report -i "$T/vms.db" > "$ARTIFACTS/report.txt"
 "$DOMPROF" report -i "$T/vms.db" --format json --sort domain,layer,pid,comm,image,symbol > "$T/report.json"
 : >"$T/perf.txt"
-perf script -i "$T/perf.data" --pid "$busy" -F pid,tid,time,ip,dso >"$T/perf.txt" 2>"$T/perf.err" ||
+[ ! -e "$T/perf.data" ] || perf script -i "$T/perf.data" --pid "$busy" -F pid,tid,time,ip,dso >"$T/perf.txt" 2>"$T/perf.err" ||
 	note "perf script cannot read its capture ($(head -c 200 "$T/perf.err")): layers checked against the scheduler only"
 cp "$T/report.json" "$T/perf.txt" "$ARTIFACTS/"
 python3 - "$T/report.json" "$T/watch.jsonl" "$T/perf.txt" "$busy" "$idle" "$hostsplit" "$BUSY" "$IDLE" "$T/vms.db" <<'PY'
