@@ -23,7 +23,7 @@ need_root
 cp "$T"/*.csv "$T/ct.out" "$ARTIFACTS/"
 python3 - "$T/children.csv" "$T/callers.csv" "$T/callees.csv" "$T/ct.out" "$T/ct.json" <<'PY'
 import csv, json, sys
-from truth import Z, close, note, share_sd, user_fraction, workload_account
+from truth import Z, close, note, share_sd, unexplained, user_fraction, workload_account
 acc = workload_account(sys.argv[4], "calltree")
 total = acc["total"]
 rep = json.load(open(sys.argv[5]))
@@ -35,10 +35,12 @@ kernel = sum(d["layers"].get("kernel", {}).get("cpu-clock", {}).get("samples", 0
 u = user_fraction(kernel, n, acc)
 note(f"calltree: {n} samples, {kernel} in the kernel; user fraction of its measured time {u:.4f}")
 # The program's clock reads took this share of its time, outside every
-# measured part (in the kernel, under tree_a or tree_b): an allowance.
+# measured part (in the kernel, under tree_a or tree_b), and its sampled
+# time strays from its CPU time by a measured share: allowances.
 overhead = acc["reads"] * acc["read_ns"] / total
+eps = unexplained(n, rep["events"][0]["filtered_period"] / n, acc)
 def tol(p, samples, scale=1.0):
-    return 100 * (Z * share_sd(p, samples) + overhead * scale)
+    return 100 * (Z * share_sd(p, samples) + (overhead + eps) * scale)
 rows = {r["symbol"]: r for r in csv.DictReader(open(sys.argv[1]))}
 c = acc["c_in_a"] + acc["c_in_b"]
 truth = {"tree_a": (acc["tree_a"] + acc["c_in_a"], acc["tree_a"]), "tree_b": (acc["tree_b"] + acc["c_in_b"], acc["tree_b"]),

@@ -25,7 +25,7 @@ cp "$T/ct.folded" "$ARTIFACTS/"
 "$DOMPROF" report -i "$T/ct.db" --comm calltree --format json >"$T/ct-summary.json"
 python3 - "$T/ct.folded" "$T/ct.out" "$T/ct-summary.json" <<'PY'
 import json, sys
-from truth import Z, close, share_sd, user_fraction, workload_account
+from truth import Z, close, share_sd, unexplained, user_fraction, workload_account
 paths = {"a_c": 0, "b_c": 0, "a": 0, "b": 0}
 total = kernel = 0
 for line in open(sys.argv[1], "rb"):
@@ -45,16 +45,19 @@ for line in open(sys.argv[1], "rb"):
 assert total > 0, "no calltree lines in the folded export"
 # The truth: each part's CPU time as the program measured it (work.h), of
 # its whole CPU time; a folded line ending in a function is a sample in it,
-# in user mode (user_fraction); the program's clock reads are an allowance.
+# in user mode (user_fraction); the program's clock reads and the part of
+# its sampled time its CPU time does not explain are allowances.
 # Folded counts are periods: the program's sample count is the report's.
-n = json.load(open(sys.argv[3]))["events"][0]["filtered_samples"]
+ev = json.load(open(sys.argv[3]))["events"][0]
+n = ev["filtered_samples"]
 acc = workload_account(sys.argv[2], "calltree")
+eps = unexplained(n, ev["filtered_period"] / n, acc)
 u = user_fraction(kernel, total, acc)
 overhead = acc["reads"] * acc["read_ns"] / acc["total"]
 want = {"a_c": acc["c_in_a"], "b_c": acc["c_in_b"], "a": acc["tree_a"], "b": acc["tree_b"]}
 for k, v in want.items():
     p = u * v / acc["total"]
-    close(f"folded {k} ({n} samples)", 100 * paths[k] / total, 100 * p, 100 * (Z * share_sd(p, n) + overhead), "%")
+    close(f"folded {k} ({n} samples)", 100 * paths[k] / total, 100 * p, 100 * (Z * share_sd(p, n) + overhead + eps), "%")
 PY
 
 # 2. pprof: decoded by protoc; totals equal the report's, per view and filter.

@@ -42,12 +42,13 @@ PY
 # Other programs called split may run on this host meanwhile (other test
 # runs): every figure is of this run's process, by the pid it printed.
 "$DOMPROF" report -i "$T/split.db" --comm split --layer user --sort pid,symbol --format csv > "$T/split.csv"
+"$DOMPROF" report -i "$T/split.db" --comm split --sort pid --format csv > "$T/split-pid.csv"
 cp "$T/split.csv" "$T/split.out" "$ARTIFACTS/"
 perf_shares "$T/split.data" split "$T/split-perf.json" ||
 	{ note "perf report cannot read its capture ($(head -c 200 "$T/perf-report.err")): domprof checked against the workload only"; echo '{}' >"$T/split-perf.json"; }
-python3 - "$T/split.csv" "$T/split.out" "$T/split-perf.json" <<'PY'
+python3 - "$T/split.csv" "$T/split.out" "$T/split-perf.json" "$T/split-pid.csv" <<'PY'
 import csv, json, sys
-from truth import Z, account_shares, close, note, share_sd, workload_account
+from truth import Z, account_shares, close, note, share_sd, unexplained, workload_account
 keys = ["split_sixty", "split_thirty", "libwork_ten"]
 acc = workload_account(sys.argv[2], "split")
 rows = {r["symbol"]: r for r in csv.DictReader(open(sys.argv[1])) if r["pid"] == str(acc["pid"])}
@@ -56,7 +57,11 @@ assert n > 0, f"none of {keys} found in {list(rows)[:10]}"
 dp = {k: float(rows[k]["cpu-clock:period"]) if k in rows else 0.0 for k in keys}
 d_total = sum(dp.values())
 # The truth: the CPU time each function took, measured by the workload
-# around every call in this very run, as shares of the three.
+# around every call in this very run, as shares of the three; allowances:
+# the workload's clock reads (overhead) and the part of its sampled time
+# its CPU time does not explain (truth.unexplained).
+[whole] = [r for r in csv.DictReader(open(sys.argv[4])) if r["pid"] == str(acc["pid"])]
+eps = unexplained(int(whole["cpu-clock:samples"]), 1e6, acc)
 truth, overhead = account_shares(acc, keys)
 t_total = sum(truth.values())
 for k in keys:
@@ -64,7 +69,7 @@ for k in keys:
     # n samples of a share p: sd sqrt(p (1 - p) / n); the workload's clock
     # reads (overhead) took time outside every function.
     close(f"domprof {k} share of the three ({n} samples)", 100 * share, 100 * want,
-          100 * (Z * share_sd(want, n) + overhead), "%")
+          100 * (Z * share_sd(want, n) + overhead + eps), "%")
 pf = json.load(open(sys.argv[3]))
 m = sum(pf.get(k, [0])[0] for k in keys)
 if m:
