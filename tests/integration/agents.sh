@@ -141,7 +141,7 @@ note "guest call stack: $(grep -m1 'main;alpha_spin ' "$T/alphavm.folded")"
 #    and marked. The VM dies once its agent has started and sent data (two
 #    seconds after it said so: four DATA frames), however long the agent
 #    took to start; the host's own view of it holds the CPU time its
-#    threads got until then (the scheduler's runtime, polled meanwhile).
+#    threads got until then (their cpu-clock counts, polled meanwhile).
 watch_start "$alpha" "$beta"
 "$DOMPROF" record -a -d 30 -o "$T/kill.db" --agent "$ALPHA=tcp:127.0.0.1:$P1" \
 	--agent "$BETA=tcp:127.0.0.1:$P2" --key "$T/key" >"$T/kill.out" 2>&1 &
@@ -184,9 +184,10 @@ s = host["session"]
 t0, t1 = int(s["start_ns"]), int(s["stop_ns"])
 hb = {d["name"]: d for d in host["domains"]}[BETA]["total"]["cpu-clock"]
 ev = host["events"][0]
-lo, hi = w.runtime(beta_pid, t0, t1)
-close(f"{BETA} (killed) in the host's view against its threads' runtime", hb["period"], (lo + hi) / 2,
-      sampled_time_tol(hi, ev["period"] / ev["samples"], ev["lost"]) + w.steal_ns(t0, t1) + (hi - lo) / 2, " ms", 1e6)
+lo, hi = w.clock(beta_pid, t0, t1)
+close(f"{BETA} (killed) in the host's view against its threads' CPU time", hb["period"], (lo + hi) / 2,
+      sampled_time_tol(hi, ev["period"] / ev["samples"], ev["lost"]) + w.steal_allowance(beta_pid, t0, t1)
+      + (hi - lo) / 2, " ms", 1e6)
 note(f"killed {BETA}: incomplete, {beta[0]['cpu-clock:samples']} beta_spin samples from its agent kept; note: {b['note']}")
 PY
 echo ok

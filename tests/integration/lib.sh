@@ -63,7 +63,7 @@ watch_start() {
 	BG_PIDS="$BG_PIDS $WATCH_PID"
 	local i
 	for i in $(seq 200); do
-		[ "$(wc -l <"$T/watch.jsonl" 2>/dev/null || echo 0)" -ge 2 ] && return 0
+		[ "$( (wc -l <"$T/watch.jsonl") 2>/dev/null || echo 0)" -ge 2 ] && return 0
 		sleep 0.05
 	done
 	fail "the runtime watcher did not start"

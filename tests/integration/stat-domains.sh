@@ -56,9 +56,9 @@ python3 - "$T/syscalls.json" "$T/syscalls.out" "$steal_before" "$steal_after" <<
 import json, os, re, sys
 from truth import close, kernel_hz, note
 j = json.load(open(sys.argv[1]))
-m = re.search(r"syscalls rusage-ns: pid=\d+ user=(\d+) system=(\d+)", open(sys.argv[2]).read())
+m = re.search(r"syscalls rusage-ns: pid=\d+ user=(\d+) system=(\d+) clock=(\d+)", open(sys.argv[2]).read())
 assert m, "the command did not print its rusage"
-own_user, own_sys = int(m.group(1)), int(m.group(2))
+own_user, own_sys, own_clock = int(m.group(1)), int(m.group(2)), int(m.group(3))
 own = own_user + own_sys
 steal = (int(sys.argv[4]) - int(sys.argv[3]) + 1) * 1e9 / os.sysconf("SC_CLK_TCK")
 assert j["target"] == "command", j["target"]
@@ -66,16 +66,21 @@ assert j["target"] == "command", j["target"]
 assert host["name"] == "host"
 L = host["layers"]
 user, kernel = L["user"]["cpu-clock"]["value"], L["kernel"]["cpu-clock"]["value"]
-# The count runs from the command's exec to its exit: its own CPU time
-# (taken at the end of main) plus its start (exec, the dynamic loader) and
-# exit, measured at 6-10 ms, allowed 20 ms + 2%; plus time stolen from
-# this machine meanwhile (counted by the clock, not by rusage); never less
-# than its own time, but for rounding (0.5%).
+# The count runs from the command's exec to its exit: the command's own
+# cpu-clock count (a counter it opened on itself at the start of main, read
+# at its end) plus its start (exec, the dynamic loader) and exit, measured
+# at 1-14 ms, allowed 20 ms + 0.5%. (Where the command could not count
+# itself: its rusage, which leaves out time stolen by the hypervisor above,
+# so that is allowed for, with 2%: the two clocks were seen to differ by 4%
+# on a loaded virtual machine.)
 note(f"syscalls: stat {user/1e6:.0f} ms user + {kernel/1e6:.0f} ms kernel; its own rusage {own_user/1e6:.0f} + "
-     f"{own_sys/1e6:.0f} ms")
-lo, hi = 0.995 * own, 1.02 * own + 20e6 + steal
-assert lo <= user + kernel <= hi, f"stat counted {(user + kernel)/1e6:.1f} ms, the command ran {own/1e6:.1f} ms " \
-    f"(allowed {lo/1e6:.1f}..{hi/1e6:.1f})"
+     f"{own_sys/1e6:.0f} ms, its own cpu-clock {own_clock/1e6:.0f} ms")
+if own_clock:
+    lo, hi = own_clock, 1.005 * own_clock + 20e6
+else:
+    lo, hi = 0.995 * own, 1.02 * own + 20e6 + steal
+assert lo <= user + kernel <= hi, f"stat counted {(user + kernel)/1e6:.1f} ms, the command's own figure is " \
+    f"{(own_clock or own)/1e6:.1f} ms (allowed {lo/1e6:.1f}..{hi/1e6:.1f})"
 # The split is the command's rusage (wait4): the same ticks the command
 # read itself, but for those of its exit (3 ticks allowed).
 close("stat's kernel share against the command's own rusage", 100 * kernel / (user + kernel), 100 * own_sys / own,
@@ -134,19 +139,20 @@ def expected(name, duration_s):
     TCG vCPU thread's user time is guest, guest_time is guest, other user
     time is vmm, kernel time is hypervisor). Values: each thread's runtime
     in the window, split in the proportions of its tick accounting over the
-    whole run. Tolerances: the runtime's bracket (the window's start is
+    whole run. Tolerances: the count's bracket (the window's start is
     known only to lie in the run); the accounting's own spread (stat read
     the ticks of its window, a sample of HZ per second of the thread's
     time: Z standard deviations of a binomial share) and its granularity
-    (two USER_HZ ticks at each end of a reading); time stolen from this
-    machine (the clock counts it, the runtime does not)."""
+    (two USER_HZ ticks at each end of a reading). The threads' time is
+    their own cpu-clock count (the clock stat counts), else the runtime
+    and an allowance for time stolen from this machine."""
     lo_t, hi_t = window(name)
     d = int(duration_s * 1e9)
-    steal = w.steal_ns(lo_t, hi_t)
+    steal = w.steal_allowance(vmpid, lo_t, hi_t)
     out = {k: [0.0, steal] for k in ("guest", "vmm", "hypervisor", "total")}
     def one(pid, comm):
         sel = lambda c: c == comm
-        rlo, rhi = w.window_runtime(pid, lo_t, hi_t, d, sel)
+        rlo, rhi = w.window_runtime(pid, lo_t, hi_t, d, sel, field=5)
         u, s, g = w.ticks(pid, lo_t, hi_t, sel)
         n = max(u + s, 1)
         rt = (rlo + rhi) / 2
@@ -183,9 +189,9 @@ assert method == "thread-role", method
 note(f"{VM} ({vm['accel']}, {vm['threads']} threads, method {method}): " +
      ", ".join(f"{l} {v['cpu-clock']['value']/1e6:.0f} ms" for l, v in vm["layers"].items()))
 e = expected("stat.json", j["end_s"] - j["start_s"])
-close(f"{VM} total against its threads' runtime", vm["total"]["cpu-clock"]["value"], *e["total"], unit=" ms", scale=1e6)
+close(f"{VM} total against its threads' CPU time", vm["total"]["cpu-clock"]["value"], *e["total"], unit=" ms", scale=1e6)
 for l in ("guest", "vmm", "hypervisor"):
-    close(f"{VM} {l} against its threads' runtime and accounting", val(vm, l) + val(vm, l + "-user") + val(vm, l + "-kernel")
+    close(f"{VM} {l} against its threads' CPU time and accounting", val(vm, l) + val(vm, l + "-user") + val(vm, l + "-kernel")
           if l == "guest" else val(vm, l), *e[l], unit=" ms", scale=1e6)
 # The host program's user time is in host user, with whatever else ran in
 # user mode on the host meanwhile.
@@ -229,7 +235,7 @@ def csv_total(layer):
 duration = max(times)
 e = expected("stat.csv", duration)
 for l in ("guest", "vmm", "hypervisor"):
-    close(f"-I: {VM} {l} against its threads' runtime and accounting", csv_total(l), *e[l], unit=" ms", scale=1e6)
+    close(f"-I: {VM} {l} against its threads' CPU time and accounting", csv_total(l), *e[l], unit=" ms", scale=1e6)
 
 # --- -p on the VMM process: that VM alone.
 p = json.load(open(f"{T}/stat-p.json"))
@@ -237,9 +243,9 @@ assert [d["name"] for d in p["domains"]] == [VM], [d["name"] for d in p["domains
 assert p["target"] == "process", p["target"]
 pd = p["domains"][0]
 e = expected("stat-p.json", p["end_s"] - p["start_s"])
-close(f"-p {vmpid}: total against its threads' runtime", pd["total"]["cpu-clock"]["value"], *e["total"], unit=" ms",
+close(f"-p {vmpid}: total against its threads' CPU time", pd["total"]["cpu-clock"]["value"], *e["total"], unit=" ms",
       scale=1e6)
-close(f"-p {vmpid}: guest against its threads' runtime and accounting", val(pd, "guest"), *e["guest"], unit=" ms",
+close(f"-p {vmpid}: guest against its threads' CPU time and accounting", val(pd, "guest"), *e["guest"], unit=" ms",
       scale=1e6)
 PY
 echo ok

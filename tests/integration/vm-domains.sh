@@ -3,8 +3,9 @@
 # and a busy host program, recorded together system-wide. Each VM is its own
 # domain, with the guest/vmm/hypervisor layers of the design.
 #
-# Truths, all from the same run: the scheduler's runtime of each VM's
-# threads and of the host program (polled while domprof records); perf
+# Truths, all from the same run: the CPU time of each VM's threads and of
+# the host program, as their own cpu-clock counters say (polled while
+# domprof records); perf
 # sampling the busy VM's vCPU thread at the same time (how that thread's time
 # splits between translated or guest-mode code, QEMU itself and the kernel
 # is the accelerator's and the machine's business: under TCG the translator
@@ -101,7 +102,6 @@ s = j["session"]
 t0, t1 = int(s["start_ns"]), int(s["stop_ns"])
 ev = j["events"][0]
 period = ev["period"] / max(ev["samples"], 1)
-steal = w.steal_ns(t0, t1)
 doms = {d["name"]: d for d in j["domains"]}
 assert BUSY in doms and IDLE in doms, f"domains: {list(doms)}"
 def total(d): return d["total"]["cpu-clock"]["period"]
@@ -111,17 +111,17 @@ busy, idle = doms[BUSY], doms[IDLE]
 note(f"{BUSY} layers: " + ", ".join(f"{l} {v['cpu-clock']['period']/1e6:.0f} ms" for l, v in busy["layers"].items()))
 
 # Each VM's total is the CPU time of its threads (every thread of the VMM
-# process: vCPU, I/O, main loop), as the scheduler counted it. Tolerance:
-# sampling noise, lost samples, time stolen from this machine (sampled but
-# not in the runtime), the runtime's bracket.
+# process: vCPU, I/O, main loop), as their cpu-clock counters say.
+# Tolerance: sampling noise, lost samples, the count's bracket.
 def against_runtime(what, got, pid, thread=None):
-    lo, hi = w.runtime(pid, t0, t1, thread)
-    close(what, got, (lo + hi) / 2, sampled_time_tol(hi, period, ev["lost"]) + steal + (hi - lo) / 2, " ms", 1e6)
-against_runtime(f"{BUSY} total against its threads' runtime", total(busy), busy_pid)
-against_runtime(f"{IDLE} total against its threads' runtime", total(idle), idle_pid)
+    lo, hi = w.clock(pid, t0, t1, thread)
+    close(what, got, (lo + hi) / 2, sampled_time_tol(hi, period, ev["lost"]) + w.steal_allowance(pid, t0, t1)
+          + (hi - lo) / 2, " ms", 1e6)
+against_runtime(f"{BUSY} total against its threads' CPU time", total(busy), busy_pid)
+against_runtime(f"{IDLE} total against its threads' CPU time", total(idle), idle_pid)
 vcpu_rows = [r for r in j["rows"] if r["domain"] == BUSY and r["comm"].startswith("CPU 0/")]
 vcpu_time = sum(r["cpu-clock:period"] for r in vcpu_rows)
-against_runtime(f"{BUSY} vCPU thread against its runtime", vcpu_time, busy_pid, lambda c: c.startswith("CPU 0/"))
+against_runtime(f"{BUSY} vCPU thread against its CPU time", vcpu_time, busy_pid, lambda c: c.startswith("CPU 0/"))
 
 # An idle VM against a busy one: the busy guest ran code, the idle one
 # mostly halted.
@@ -181,7 +181,7 @@ if samples:
 rows = [r for r in j["rows"] if r["pid"] == split_pid]
 assert all(r["comm"] == "split" and r["domain"] == "host" for r in rows), rows[:3]
 assert rows and all(r["layer"] in ("user", "kernel") for r in rows), rows[:3]
-against_runtime("host split against its runtime", sum(r["cpu-clock:period"] for r in rows), split_pid)
+against_runtime("host split against its CPU time", sum(r["cpu-clock:period"] for r in rows), split_pid)
 top = max(rows, key=lambda r: r["cpu-clock:period"])
 assert top["layer"] == "user" and top["symbol"] == "split_sixty", top
 # Nothing of the VMs' QEMU threads leaks into the host domain.
