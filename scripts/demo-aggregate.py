@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Several runs of the network case study (scripts/demo), side by side: for
+each figure of demo-summary.py, the median and the range (min-max) over the
+runs, as the Markdown tables of docs/case-study.md.
+
+usage: demo-aggregate.py OUT1 OUT2 OUT3 ...   (each an OUT of scripts/demo)"""
+import json
+import os
+import statistics
+import sys
+
+runs = [json.load(open(os.path.join(d, "summary.json"))) for d in sys.argv[1:]]
+if len(runs) < 2:
+    sys.exit("usage: demo-aggregate.py OUT1 OUT2 [OUT3 ...]: at least two runs of scripts/demo")
+CONFIGS = [("native-rx", "native rx"), ("native-tx", "native tx"), ("vm-rx", "VM rx"), ("vm-tx", "VM tx")]
+event = next(iter(runs[0]["configurations"]["native-rx"]["total_per_mb"]))
+
+
+def cell(values, fmt):
+    values = [v for v in values if v is not None]
+    if not values:
+        return ""
+    lo, mid, hi = min(values), statistics.median(values), max(values)
+    return f"{fmt.format(mid)} ({fmt.format(lo)}–{fmt.format(hi)})"
+
+
+def conf(run, name):
+    return run["configurations"][name]
+
+
+print(f"{len(runs)} runs; each cell: median (min–max); event {event}\n")
+print("| configuration | throughput, Gbit/s | MB moved | idle, % of the recording |")
+print("| --- | --- | --- | --- |")
+for name, title in CONFIGS:
+    print(f"| {title} | {cell([conf(r, name)['throughput_bps'] / 1e9 for r in runs], '{:.2f}')} "
+          f"| {cell([conf(r, name)['bytes'] / 1e6 for r in runs], '{:.0f}')} "
+          f"| {cell([conf(r, name)['idle_percent'][event] for r in runs], '{:.1f}')} |")
+
+print(f"\n{event} per megabyte moved, work only (msec/MB for clock events):\n")
+rows = []
+for r in runs:
+    for name, _ in CONFIGS:
+        for row in conf(r, name)["layers"]:
+            key = ("host" if row["domain"] == "host" else "VM", row["layer"])
+            if key not in rows:
+                rows.append(key)
+print("| domain / layer | " + " | ".join(t for _, t in CONFIGS) + " |")
+print("| --- |" + " --- |" * len(CONFIGS))
+for dom, layer in rows:
+    cells = []
+    for name, _ in CONFIGS:
+        vals = []
+        for r in runs:
+            v = [row[event] for row in conf(r, name)["layers"]
+                 if row["layer"] == layer and (row["domain"] == "host") == (dom == "host")]
+            vals.append(sum(v) if v else None)
+        cells.append(cell(vals, "{:.4f}"))
+    print(f"| {dom} {layer} | " + " | ".join(cells) + " |")
+print("| **work total** | " + " | ".join(cell([conf(r, name)["total_per_mb"][event] for r in runs], "{:.4f}")
+                                       for name, _ in CONFIGS) + " |")
+print("| VM overhead (hypervisor + vmm) / guest, % | | | " +
+      " | ".join(cell([100 * conf(r, name)["overhead"][event] if conf(r, name).get("overhead") and
+                       conf(r, name)["overhead"][event] is not None else None for r in runs], "{:.1f}")
+                 for name in ("vm-rx", "vm-tx")) + " |")
+print()
+for d, label in (("rx", "receive"), ("tx", "transmit")):
+    print(f"VM vs native, {label}, per MB of work: {cell([r['ratio_' + d][event] for r in runs], '{:.1f}')}x")
