@@ -64,6 +64,7 @@ for name, title in CONFIGS:
         every = sum(d["total"][ev["name"]]["period"] for d in r["report"]["domains"])
         waited = sum(d["total"][ev["name"]]["period"] for d in idle)
         conf["idle_percent"][ev["name"]] = 100 * waited / every if every else 0.0
+        conf.setdefault("idle_per_mb", {})[ev["name"]] = scale(ev, waited) / mb if mb else None
     for d in work:
         for layer, vals in d["layers"].items():
             row = {"domain": d["name"], "layer": layer}
