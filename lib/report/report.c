@@ -841,19 +841,18 @@ static bool halt_sample(const struct cg_catalog *cat, struct cg_entry *chain, co
 /* Each VM's vCPU-halt part of its hypervisor layer (report_domain_info). */
 static int halt_query(struct session *s, const struct report_query *rq, struct report_layers *l, char **ret_error)
 {
-	struct query_text q = { 0 };
 	struct cg_catalog cat;
 	bool have_cat = false;
 	struct cg_entry *chain = NULL;
 	sqlite3_stmt *st;
 	int r, rc;
 
-	strbuf_init(&q.sql);
-	strbuf_addf(&q.sql, "SELECT d.name, s.event_id, y.name, s.stack_id, SUM(s.count), SUM(%s)", period_expr(rq->source));
-	add_from_where(&q, rq);
-	strbuf_adds(&q.sql, " AND s.layer='hypervisor' AND d.kind='vm' GROUP BY d.name, s.event_id, s.symbol_id, s.stack_id");
-	r = prepare_query(s, &q, &st, ret_error);
-	strbuf_release(&q.sql);
+	_cleanup_free_ char *columns =
+		xasprintf("d.name, s.event_id, y.name, s.stack_id, SUM(s.count), SUM(%s)", period_expr(rq->source));
+
+	r = report__prepare_samples(s, rq, columns,
+				    "AND s.layer='hypervisor' AND d.kind='vm' GROUP BY d.name, s.event_id, s.symbol_id, s.stack_id",
+				    &st, ret_error);
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

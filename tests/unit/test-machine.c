@@ -363,16 +363,20 @@ static void test_idle_attribution(void **state)
 	profile__release(&p);
 }
 
+/* Sorted and unique: the lookup is a binary search. */
+static void assert_sorted(const char *const *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		assert_true(strcmp(v[i - 1], v[i]) < 0);
+}
+
 static void test_idle_lists(void **state)
 {
 	size_t n;
 	const char *const *v = idle__loop_functions(&n);
-	/* Sorted and unique: the lookup is a binary search. */
-	for (size_t i = 1; i < n; i++)
-		assert_true(strcmp(v[i - 1], v[i]) < 0);
+	assert_sorted(v, n);
 	v = idle__halt_functions(&n);
-	for (size_t i = 1; i < n; i++)
-		assert_true(strcmp(v[i - 1], v[i]) < 0);
+	assert_sorted(v, n);
 	/* perf's reference list (tools/perf/util/symbol.c), less idle_cpu. */
 	assert_true(idle__is_loop_function("acpi_idle_do_entry"));
 	assert_true(idle__is_loop_function("acpi_processor_ffh_cstate_enter"));
@@ -394,6 +398,28 @@ static void test_idle_lists(void **state)
 	assert_false(idle__is_halt_function("vmx_vcpu_run"));
 	assert_true(domain_name__is_reserved("idle") && domain_name__is_reserved("host"));
 	assert_false(domain_name__is_reserved("idle-950"));
+
+	/* docs/attribution.md lists every name of both lists. */
+	{
+		const char *root = getenv("SOURCE_ROOT");
+		char path[512];
+		char *doc = NULL;
+		size_t len;
+		if (!root)
+			return; /* run outside meson test: no source tree known */
+		snprintf(path, sizeof(path), "%s/docs/attribution.md", root);
+		assert_int_equal(read_file(path, &doc, &len), 0);
+		for (int list = 0; list < 2; list++) {
+			v = list ? idle__halt_functions(&n) : idle__loop_functions(&n);
+			for (size_t i = 0; i < n; i++) {
+				char quoted[128];
+				snprintf(quoted, sizeof(quoted), "`%s`", v[i]);
+				if (!strstr(doc, quoted))
+					fail_msg("docs/attribution.md does not list %s", v[i]);
+			}
+		}
+		free(doc);
+	}
 }
 
 int main(void)
