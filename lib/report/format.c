@@ -155,20 +155,16 @@ void report_layers__print_text(const struct report_layers *l, FILE *out)
 	}
 	fputc('\n', out);
 
-	/* The host, the VMs, then idle: what is left when nobody works. */
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < l->n_domains; i++) {
-			const struct report_domain_info *d = &l->domains[i];
-			bool any = false;
-			if (d->is_idle != (pass == 1))
-				continue;
-			for (size_t e = 0; e < l->n_events; e++)
-				any |= d->samples[e] > 0;
-			if (!any && d->is_vm)
-				quiet_vms++;
-			else if (any || !d->is_idle)
-				print_domain(l, d, out);
-		}
+	for (size_t i = 0; i < l->n_domains; i++) {
+		const struct report_domain_info *d = &l->domains[i];
+		bool any = false;
+		for (size_t e = 0; e < l->n_events; e++)
+			any |= d->samples[e] > 0;
+		if (!any && d->is_vm)
+			quiet_vms++;
+		else if (any || !d->is_idle)
+			print_domain(l, d, out);
+	}
 	if (quiet_vms)
 		fprintf(out, "(%zu VM%s without samples not shown)\n", quiet_vms, quiet_vms == 1 ? "" : "s");
 	fputc('\n', out);

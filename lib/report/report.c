@@ -905,7 +905,7 @@ static int layers_query(struct session *s, const struct report_query *rq, struct
 	l->no_idle = rq->no_idle;
 	if (sqlite3_prepare_v2(session__db(s),
 			       "SELECT id, name, kind, pid, vmm, accel, uuid, source, complete, clock_offset_ns, "
-			       "start_skew_ns, note FROM domains ORDER BY id",
+			       "start_skew_ns, note FROM domains ORDER BY kind='idle', id", /* idle last: what is left */
 			       -1, &st, NULL) != SQLITE_OK) {
 		*ret_error = xasprintf("cannot read the domains of %s: %s", session__path(s), session__error(s));
 		return -EIO;

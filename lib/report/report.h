@@ -134,7 +134,7 @@ struct report_layers {
 	uint64_t *busy_period;  /* per event: total less the idle domain */
 	uint64_t *busy_samples;
 	bool no_idle;           /* the query left idle out */
-	struct report_domain_info *domains;
+	struct report_domain_info *domains; /* in session order, idle last */
 	size_t n_domains;
 };
 

@@ -281,7 +281,8 @@
 			['Call stacks', m.callchain === 'fp' ? 'frame pointers (-g)' : m.callchain ? 'none' : null],
 			['View', D.view === 'merged' ? 'merged (host + agents)' : D.view],
 			['Idle', D.idle && !D.idle.included ? 'left out (--no-idle): shares are of busy time'
-			                                    : 'domain idle, the host\u2019s idle loop (switch: Show idle)'],
+				: HAS_IDLE ? 'domain idle, the host\u2019s idle loop (switch: Show idle)'
+					   : 'no samples in the host\u2019s idle loop'],
 			['Session', D.path],
 		].filter(([, v]) => v !== undefined && v !== null && v !== '');
 		const chips = D.events.map((e, i) => h('span', { class: 'chip', 'data-event': e.name },
