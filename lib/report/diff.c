@@ -239,11 +239,7 @@ void diff_table__print_text(const struct diff_table *t, const char *name_a, cons
 {
 	bool normalised = t->per_a != 1 || t->per_b != 1;
 	fprintf(out, "# A: %s%s\n# B: %s%s\n", name_a, "", name_b, "");
-	if (t->query.no_idle)
-		fprintf(out, "# idle: left out (--no-idle): totals and percentages are of busy time, everything but the "
-			     "host's idle loop\n");
-	else
-		fprintf(out, "# idle: included (domain idle, the host's idle loop); --no-idle compares busy time only\n");
+	report__print_idle_header(t->query.no_idle, NULL, "# ", out);
 	if (t->idle_note_a)
 		fprintf(out, "# idle of A: %s\n", t->idle_note_a);
 	if (t->idle_note_b)

@@ -10,9 +10,8 @@
 
 static double pct(uint64_t part, uint64_t total) { return report__percent(part, total); }
 
-void report__print_idle_header(struct session *s, bool no_idle, const char *prefix, FILE *out)
+void report__print_idle_header(bool no_idle, const char *note, const char *prefix, FILE *out)
 {
-	const char *note = session__idle_note(s);
 	if (no_idle)
 		fprintf(out, "%sidle: left out (--no-idle): every total and percentage is of busy time, everything but "
 			     "the host's idle loop\n", prefix);
@@ -40,7 +39,7 @@ void report__print_header(struct session *s, const struct report_layers *l, FILE
 		fprintf(out, "# event %s: %llu samples, %.1f %s, lost %llu\n", l->events[e].name,
 			(unsigned long long)l->events[e].samples, event_value(&l->events[e], l->events[e].period),
 			event_value_unit(&l->events[e]), (unsigned long long)l->events[e].lost);
-	report__print_idle_header(s, l->no_idle, "# ", out);
+	report__print_idle_header(l->no_idle, session__idle_note(s), "# ", out);
 	fputc('\n', out);
 }
 

@@ -170,8 +170,9 @@ const char *report__period_sql(enum report_source source);
 /* Rendering. */
 /* "# ..." lines: the session, its events, and how idle is counted. */
 void report__print_header(struct session *s, const struct report_layers *l, FILE *out);
-/* The idle lines of a text header alone (diff prints one per session). */
-void report__print_idle_header(struct session *s, bool no_idle, const char *prefix, FILE *out);
+/* The idle lines of a text header, each starting with prefix: whether idle
+ * is counted, and note (session__idle_note, when not NULL). */
+void report__print_idle_header(bool no_idle, const char *note, const char *prefix, FILE *out);
 void report_layers__print_text(const struct report_layers *l, FILE *out);
 void report_table__print_text(const struct report_table *t, FILE *out);
 void report_table__print_csv(const struct report_table *t, FILE *out);
