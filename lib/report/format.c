@@ -16,7 +16,7 @@ void report__print_idle_header(bool no_idle, const char *note, const char *prefi
 		fprintf(out, "%sidle: left out (--no-idle): every total and percentage is of busy time, everything but "
 			     "the host's idle loop\n", prefix);
 	else
-		fprintf(out, "%sidle: the host's idle loop is domain idle; busy%%: share of everything but idle\n", prefix);
+		fprintf(out, "%sidle: the host's idle loop is its own domain, idle; --no-idle leaves it out\n", prefix);
 	if (note)
 		fprintf(out, "%sidle: %s\n", prefix, note);
 }
