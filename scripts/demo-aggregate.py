@@ -29,33 +29,41 @@ def conf(run, name):
 
 
 print(f"{len(runs)} runs; each cell: median (min–max); event {event}\n")
-print("| configuration | throughput, Gbit/s | MB moved | idle, % of the recording |")
-print("| --- | --- | --- | --- |")
+print("| configuration | throughput, Gbit/s | MB moved | idle, % of the recording | other load, % of the recording |")
+print("| --- | --- | --- | --- | --- |")
 for name, title in CONFIGS:
     print(f"| {title} | {cell([conf(r, name)['throughput_bps'] / 1e9 for r in runs], '{:.2f}')} "
           f"| {cell([conf(r, name)['bytes'] / 1e6 for r in runs], '{:.0f}')} "
-          f"| {cell([conf(r, name)['idle_percent'][event] for r in runs], '{:.1f}')} |")
+          f"| {cell([conf(r, name)['idle_percent'][event] for r in runs], '{:.1f}')} "
+          f"| {cell([conf(r, name).get('other_load_percent') for r in runs], '{:.1f}')} |")
 
 print(f"\n{event} per megabyte moved, work only (msec/MB for clock events):\n")
-rows = []
-for r in runs:
-    for name, _ in CONFIGS:
-        for row in conf(r, name)["layers"]:
-            key = ("host" if row["domain"] == "host" else "VM", row["layer"])
-            if key not in rows:
-                rows.append(key)
+
+
+def row_key(run, row):
+    """host LAYER, VM LAYER (the demo's VM), or other VMs (every layer of
+    VMs that were not the demo's: other load on a shared machine)."""
+    if row["domain"] == "host":
+        return ("host", row["layer"])
+    if row["domain"] == run["vm"]:
+        return ("VM", row["layer"])
+    return ("other VMs", "")
+
+
+ORDER = [("host", "user"), ("host", "kernel"), ("VM", "guest-user"), ("VM", "guest-kernel"), ("VM", "guest"),
+         ("VM", "hypervisor"), ("VM", "vmm"), ("other VMs", "")]
+rows = [k for k in ORDER if any(row_key(r, row) == k for r in runs for n, _ in CONFIGS for row in conf(r, n)["layers"])]
 print("| domain / layer | " + " | ".join(t for _, t in CONFIGS) + " |")
 print("| --- |" + " --- |" * len(CONFIGS))
-for dom, layer in rows:
+for key in rows:
     cells = []
     for name, _ in CONFIGS:
         vals = []
         for r in runs:
-            v = [row[event] for row in conf(r, name)["layers"]
-                 if row["layer"] == layer and (row["domain"] == "host") == (dom == "host")]
+            v = [row[event] for row in conf(r, name)["layers"] if row_key(r, row) == key]
             vals.append(sum(v) if v else None)
         cells.append(cell(vals, "{:.4f}"))
-    print(f"| {dom} {layer} | " + " | ".join(cells) + " |")
+    print(f"| {' '.join(key).strip()} | " + " | ".join(cells) + " |")
 print("| **work total** | " + " | ".join(cell([conf(r, name)["total_per_mb"][event] for r in runs], "{:.4f}")
                                        for name, _ in CONFIGS) + " |")
 print("| VM overhead (hypervisor + vmm) / guest, % | | | " +

@@ -65,6 +65,14 @@ for name, title in CONFIGS:
         waited = sum(d["total"][ev["name"]]["period"] for d in idle)
         conf["idle_percent"][ev["name"]] = 100 * waited / every if every else 0.0
         conf.setdefault("idle_per_mb", {})[ev["name"]] = scale(ev, waited) / mb if mb else None
+    # Other load on the machine during the run (a shared machine: other
+    # VMs, other processes' user time), for judging a run's figures.
+    ev0 = events[0]["name"]
+    every0 = sum(d["total"][ev0]["period"] for d in r["report"]["domains"])
+    other = sum(d["total"][ev0]["period"] for d in work if d["kind"] == "vm" and d["name"] != vm)
+    other += sum(x[ev0 + ":period"] for x in r["report"]["rows"]
+                 if x["domain"] == "host" and x["layer"] == "user" and x["comm"] not in ("iperf3", "domprof"))
+    conf["other_load_percent"] = 100 * other / every0 if every0 else 0.0
     for d in work:
         for layer, vals in d["layers"].items():
             row = {"domain": d["name"], "layer": layer}
@@ -129,6 +137,8 @@ for name, title in CONFIGS:
     print(f"  {'all':<12} {'work':<13}{cells}")
     print("  idle (CPUs waiting, not in the costs): " +
           ", ".join(f"{e} {c['idle_percent'][e]:.1f}% of the recording" for e in evn))
+    print(f"  other load on this machine (other VMs, other processes' user time): "
+          f"{c['other_load_percent']:.1f}% of the recording")
     if c.get("overhead"):
         print("  " + ", ".join(f"{e}: (hypervisor+vmm)/guest = {100 * v:.1f}%" for e, v in c["overhead"].items() if v is not None))
 print()
