@@ -433,6 +433,40 @@ static const struct report_domain_info *domain_named(const struct report_layers 
 	return NULL;
 }
 
+/* The idle session's text table and CSV, with and without idle. */
+static bool no_idle_output;
+
+static void print_idle_text(struct session *s, FILE *f)
+{
+	struct report_query q;
+	struct report_layers l;
+	char *err = NULL;
+	query_keys(&q, "domain,layer");
+	q.no_idle = no_idle_output;
+	assert_int_equal(report_layers__query(s, &q, &l, &err), 0);
+	report__print_header(s, &l, f);
+	report_layers__print_text(&l, f);
+	report_layers__release(&l);
+}
+
+static void print_idle_csv(struct session *s, FILE *f)
+{
+	struct report_query q;
+	struct report_table t;
+	char *err = NULL;
+	query_keys(&q, "domain,layer");
+	q.no_idle = no_idle_output;
+	assert_int_equal(report_table__query(s, &q, &t, &err), 0);
+	report_table__print_csv(&t, f);
+	report_table__release(&t);
+}
+
+static void assert_contains(const char *text, const char *line)
+{
+	if (!strstr(text, line))
+		fail_msg("missing:\n%s\nin:\n%s", line, text);
+}
+
 static void test_idle_busy_halt(void **state)
 {
 	char file[] = "/tmp/domprof-test-idle-XXXXXX";
@@ -524,6 +558,37 @@ static void test_idle_busy_halt(void **state)
 		assert_int_equal(sqlite3_column_int64(st, 0), 7);
 		assert_int_equal(sqlite3_column_int64(st, 1), (int64_t)(400 * MS));
 		sqlite3_finalize(st);
+	}
+
+	/* The same in the text table and the CSV: shares of everything and of
+	 * busy time, idle's row without one, the VM's vCPU-halt row. */
+	{
+		char *text, *csv;
+		no_idle_output = false;
+		text = capture(print_idle_text, s);
+		csv = capture(print_idle_csv, s);
+		assert_contains(text, "# idle: the host's idle loop is its own domain, idle; --no-idle leaves it out\n");
+		assert_contains(text, "                         |   samples           msec        %    busy%\n");
+		assert_contains(text, "  kernel                 |         2          200.0   20.00%   50.00%\n");
+		assert_contains(text, "  hypervisor             |         4          100.0   10.00%   25.00%\n"
+				      "    of which vCPU halt   |         2           30.0    3.00%    7.50%\n");
+		assert_contains(text, "idle (the host's idle loop)\n"
+				      "  idle                   |         1          600.0   60.00%        -\n");
+		assert_contains(csv, "domain,layer,cpu-clock:samples,cpu-clock:period,cpu-clock:percent,cpu-clock:busy_percent\n");
+		assert_contains(csv, "idle,idle,1,600000000,60.0000,\n");
+		assert_contains(csv, "host,kernel,2,200000000,20.0000,50.0000\n");
+		free(text);
+		free(csv);
+		no_idle_output = true;
+		text = capture(print_idle_text, s);
+		csv = capture(print_idle_csv, s);
+		assert_contains(text, "# idle: left out (--no-idle)");
+		assert_contains(text, "  kernel                 |         2          200.0   50.00%\n");
+		assert_null(strstr(text, "idle (the host's idle loop)"));
+		assert_contains(csv, "host,kernel,2,200000000,50.0000,50.0000\n");
+		assert_null(strstr(csv, "idle,idle"));
+		free(text);
+		free(csv);
 	}
 	session__close(s);
 	unlink(file);
