@@ -87,3 +87,18 @@ print()
 print()
 for d, label in (("rx", "receive"), ("tx", "transmit")):
     print(f"VM vs native, {label}, per MB of work: {cell([r['ratio_' + d][event] for r in runs], '{:.1f}')}x")
+
+# The VM's top functions per layer: share of the layer in each run, for the
+# functions in the top 6 of any run.
+for name, title in (("vm-rx", "VM rx"), ("vm-tx", "VM tx")):
+    for layer in ("guest_kernel", "vmm", "hypervisor"):
+        names = []
+        for r in runs:
+            for t in conf(r, name)["top_" + layer][:6]:
+                if t["symbol"] not in names:
+                    names.append(t["symbol"])
+        shares = {n: [next((t["percent_of_layer"] for t in conf(r, name)["top_" + layer] if t["symbol"] == n), 0.0)
+                      for r in runs] for n in names}
+        ranked = sorted(names, key=lambda n: -statistics.median(shares[n]))[:6]
+        print(f"\n{title}, top {layer.replace('_', '-')} functions (% of the layer): " +
+              ", ".join(f"`{n}` {cell(shares[n], '{:.1f}')}" for n in ranked))
