@@ -1,7 +1,12 @@
 /* domprof: the command hub. Dispatches `domprof <command> ...` through a
  * table to cmd_<command> in src/cmd-<command>.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "domprof.h"
 
@@ -173,7 +178,7 @@ static void main_usage(FILE *out)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\n`domprof help COMMAND` or `domprof COMMAND --help` for a command's options.\n"
-		     "Documentation: docs/commands.md\n");
+		     "Manual pages: domprof(1), domprof-COMMAND(1).\n");
 }
 
 void usage(const char *cmd, FILE *out)
@@ -186,6 +191,31 @@ void usage(const char *cmd, FILE *out)
 	main_usage(out);
 }
 
+extern char **environ;
+
+/* Whether `man -w PAGE` finds the page (quietly): the package or `make
+ * install` put it where man looks. */
+static bool man_page_found(const char *page)
+{
+	posix_spawn_file_actions_t fa;
+	char *argv[] = { "man", "-w", (char *)page, NULL };
+	pid_t pid;
+	int status, r;
+
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return false;
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	r = posix_spawnp(&pid, "man", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0)
+		return false; /* no man here */
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 int cmd_help(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -194,6 +224,17 @@ int cmd_help(int argc, char **argv)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (streq(commands[i].name, argv[1])) {
+			/* The manual page, as git and perf show theirs, but only for a
+			 * person at a terminal: a script or a pipe gets the usage text at
+			 * once and never waits on a pager. */
+			if (isatty(STDOUT_FILENO)) {
+				_cleanup_free_ char *page = xasprintf("domprof-%s", commands[i].name);
+				if (man_page_found(page)) {
+					fflush(stdout);
+					execlp("man", "man", page, (char *)NULL);
+					/* man vanished between the two calls: the usage will do. */
+				}
+			}
 			printf("domprof %s: %s\n\n", commands[i].name, commands[i].summary);
 			usage(argv[1], stdout);
 			return 0;
