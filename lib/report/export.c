@@ -1215,7 +1215,8 @@ void export_profile__encode_pprof(const struct export_profile *p, struct strbuf 
 			comments[n_comments++] = strtab__intern(&pp.strings, c);
 		}
 		if ((v = meta_get(p, "command_line"))) {
-			_cleanup_free_ char *c = xasprintf("command: domprof %s", v);
+			_cleanup_free_ char *typed = session_command_line__as_typed(v);
+			_cleanup_free_ char *c = xasprintf("command: %s", typed);
 			comments[n_comments++] = strtab__intern(&pp.strings, c);
 		}
 		if ((v = meta_get(p, "domprof_version"))) {

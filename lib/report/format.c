@@ -16,7 +16,7 @@ void report__print_header(struct session *s, const struct report_layers *l, FILE
 	_cleanup_free_ char *kernel = session__get_meta(s, "kernel");
 	_cleanup_free_ char *started = session__get_meta(s, "start_time");
 	_cleanup_free_ char *duration = session__get_meta(s, "duration_ns");
-	_cleanup_free_ char *cmdline = session__get_meta(s, "command_line");
+	_cleanup_free_ char *cmdline = session__command_line(s);
 	_cleanup_free_ char *state = session__get_meta(s, "state");
 	fprintf(out, "# session: %s\n", session__path(s));
 	fprintf(out, "# host: %s  kernel: %s  recorded: %s  duration: %.2f s%s\n", host ? host : "?", kernel ? kernel : "?",

@@ -976,7 +976,15 @@ int html_report__json(struct session *s, const struct html_options *o, struct st
 
 	strbuf_addf(&sb, "{\"format\":\"domprof-html\",\"version\":1,\"generator\":\"domprof %s\",\"path\":", DOMPROF_VERSION);
 	strbuf_add_json(&sb, session__path(s));
-	strbuf_addf(&sb, ",\"view\":\"%s\",", source_name(o->source));
+	strbuf_addf(&sb, ",\"view\":\"%s\",\"command\":", source_name(o->source));
+	{
+		_cleanup_free_ char *command = session__command_line(s);
+		if (command)
+			strbuf_add_json(&sb, command);
+		else
+			strbuf_adds(&sb, "null");
+		strbuf_addc(&sb, ',');
+	}
 	if ((r = json_session(&c, &sb, ret_error)) < 0) {
 		report_table__release(&table);
 		goto out;

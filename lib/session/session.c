@@ -299,6 +299,21 @@ char *session__get_meta(struct session *s, const char *key)
 	return r;
 }
 
+char *session_command_line__as_typed(const char *stored)
+{
+	if (!stored)
+		return NULL;
+	if (startswith(stored, "domprof ") || streq(stored, "domprof"))
+		return xstrdup(stored);
+	return xasprintf("domprof %s", stored);
+}
+
+char *session__command_line(struct session *s)
+{
+	_cleanup_free_ char *stored = session__get_meta(s, "command_line");
+	return session_command_line__as_typed(stored);
+}
+
 int session__add_event(struct session *s, uint32_t id, const struct event_spec *e)
 {
 	sqlite3_stmt *st;

@@ -163,11 +163,37 @@ static void test_not_a_session(void **state)
 	}
 }
 
+/* meta.command_line as typed: new sessions store "domprof record ...", those
+ * before 0.1.0 "record ..."; readers get the former from both. */
+static void test_command_line(void **state)
+{
+	char path[128], *err = NULL, *c;
+	struct session *s;
+
+	snprintf(path, sizeof(path), "%s/cmdline.db", dir);
+	assert_int_equal(session__create(path, &s, &err), 0);
+	assert_null(session__command_line(s));
+	session__set_meta(s, "command_line", "record -a -d 1");
+	c = session__command_line(s);
+	assert_string_equal(c, "domprof record -a -d 1");
+	free(c);
+	session__set_meta(s, "command_line", "domprof record -a -d 1");
+	c = session__command_line(s);
+	assert_string_equal(c, "domprof record -a -d 1");
+	free(c);
+	session__close(s);
+	c = session_command_line__as_typed("domprofx record");
+	assert_string_equal(c, "domprof domprofx record");
+	free(c);
+	assert_null(session_command_line__as_typed(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_not_a_session),
+		cmocka_unit_test(test_command_line),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
