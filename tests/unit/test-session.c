@@ -164,7 +164,7 @@ static void test_not_a_session(void **state)
 }
 
 /* meta.command_line as typed: new sessions store "domprof record ...", those
- * before 0.1.0 "record ..."; readers get the former from both. */
+ * of early builds "record ..."; readers get the former from both. */
 static void test_command_line(void **state)
 {
 	char path[128], *err = NULL, *c;
