@@ -12,7 +12,7 @@ binary's own --help.
 
 A small converter instead of pandoc: the documents use a small, regular
 subset of Markdown (headings, paragraphs, fenced code, pipe tables, bullet
-lists two levels deep, `code`, **bold**, *emphasis*, links), and pandoc
+and numbered lists two levels deep, `code`, **bold**, *emphasis*, links), and pandoc
 would be a large build dependency for that. Anything outside the subset is
 an error naming the file and line, so a document cannot silently render
 badly.
@@ -179,7 +179,7 @@ def column_widths(rows):
     return widths
 
 
-LIST_ITEM = re.compile(r"^( *)[-*] +(.*)$")
+LIST_ITEM = re.compile(r"^( *)([-*]|\d+\.) +(.*)$")
 
 
 class Renderer:
@@ -227,6 +227,10 @@ class Renderer:
                     self.out.append('.SH "%s"' % escape(plain.upper()))
                 elif level == sh_level + 1:
                     self.out.append('.SS "%s"' % escape(plain))
+                elif level > sh_level + 1:
+                    # Deeper headings: a bold line of their own.
+                    self.para()
+                    self.out.append("\\fB%s\\fR" % escape(plain))
                 else:
                     self.error(lineno, "heading level %d is not used in command pages" % level)
                 i += 1
@@ -242,8 +246,8 @@ class Renderer:
             if line.strip() == "---":
                 i += 1
                 continue
-            if re.match(r"^ *\d+\. ", line) or line.lstrip().startswith(("<", ">")):
-                self.error(lineno, "numbered lists, HTML and quotes are not in the subset md2man renders: %r" % line)
+            if line.lstrip().startswith(("<", ">")):
+                self.error(lineno, "HTML and quotes are not in the subset md2man renders: %r" % line)
             m = LIST_ITEM.match(line)
             if m:
                 i, list_depth = self.list_item(lines, i, list_depth)
@@ -294,7 +298,8 @@ class Renderer:
             bool(re.match(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$", lines[i + 1][1]))
 
     def starts_block(self, lines, i):
-        return bool(re.match(r"^(#+ |```|\s*[-*] +)", lines[i][1])) or self.table_starts(lines, i)
+        return bool(re.match(r"^(#+ |```)", lines[i][1])) or bool(LIST_ITEM.match(lines[i][1])) or \
+            self.table_starts(lines, i)
 
     def list_item(self, lines, i, depth):
         """A bullet item and its continuation lines; an item indented by two or
@@ -309,8 +314,11 @@ class Renderer:
         while depth > level:
             self.out.append(".RE")
             depth -= 1
-        self.out.append(".IP \\(bu 2")
-        para = [m.group(2).strip()]
+        if m.group(2)[0].isdigit():
+            self.out.append('.IP "%s" 4' % m.group(2))
+        else:
+            self.out.append(".IP \\(bu 2")
+        para = [m.group(3).strip()]
         i += 1
         cont = indent + 2
         while i < len(lines):
@@ -368,7 +376,9 @@ class Renderer:
                 self.error(start + 2 + k, "row has %d cells, the header %d" % (len(r), ncol))
         if ncol == 2:
             # Two columns (option | meaning, key | value): the classic tagged
-            # paragraphs of a man page.
+            # paragraphs of a man page (after .PP, which resets the indent a
+            # list before may have set).
+            self.para()
             for r in body:
                 self.out.append(".TP")
                 self.out.append(text_line(self.inline.render(r[0])))
