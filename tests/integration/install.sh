@@ -18,7 +18,7 @@
 # works (and fails without CAP_PERFMON, so the set is what matters).
 . "$(dirname "$0")/lib.sh"
 need_root
-for t in man capsh script readelf; do
+for t in man capsh script readelf unshare; do
 	command -v $t >/dev/null || skip "$t is not installed (scripts/deps: man-db, libcap2-bin, bsdutils, binutils)"
 done
 INTEGRATION=$(cd "$(dirname "$0")" && pwd)
@@ -103,7 +103,10 @@ PY
 		note "$label: unit $(systemd-analyze security --offline=yes --no-pager "$T/domprof-agent.service" 2>/dev/null | tail -1)"
 	fi
 	# Record inside the unit's capability bounding set (as root, as the unit
-	# runs it): every other capability dropped.
+	# runs it): every other capability dropped. Meanwhile a JIT workload
+	# runs with a /tmp of its own (a container's, or what the agent's
+	# PrivateTmp= gives the recorder instead): its map is found through
+	# /proc/PID/root.
 	local caps keep drop="" i n last
 	caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit")
 	[ "$caps" = "CAP_PERFMON CAP_SYSLOG CAP_SYS_PTRACE CAP_IPC_LOCK" ] ||
@@ -115,10 +118,17 @@ PY
 		case " $keep " in *" $n "*) ;; *) drop="$drop,$n" ;; esac
 	done
 	drop=${drop#,}
+	unshare -m sh -c 'mount -t tmpfs tmpfs /tmp && "$1" 3' sh "$WORKLOADS/jit" >/dev/null 2>&1 &
+	local jit=$!
+	sleep 0.3
 	run timeout 60 capsh --drop="$drop" -- -c 'domprof record -q -a -d 1 -e cpu-clock -o caps.db && domprof report -i caps.db --layer kernel --sort symbol --format csv' \
-		>"$work/caps.txt" 2>&1 || fail "$label: recording inside the unit's bounding set failed: $(cat "$work/caps.txt")"
+		>"$work/caps.txt" 2>&1 || { kill $jit; fail "$label: recording inside the unit's bounding set failed: $(cat "$work/caps.txt")"; }
+	wait $jit || true
 	grep -qE '^[a-zA-Z_][a-zA-Z0-9_.]*,' "$work/caps.txt" ||
 		fail "$label: inside the bounding set, no kernel function is named: $(cat "$work/caps.txt")"
+	run domprof report -i caps.db --comm jit --sort image,symbol --format csv >"$work/jit.csv"
+	grep -qE '^/tmp/perf-[0-9]+\.map,jit_(hot|late)_loop,' "$work/jit.csv" ||
+		fail "$label: the JIT functions of a process with its own /tmp are not named: $(head -5 "$work/jit.csv")"
 	if run timeout 60 capsh --drop="$drop,cap_perfmon" -- -c 'domprof record -q -a -d 0.2 -e cpu-clock -o noperf.db' \
 		>"$work/noperf.txt" 2>&1; then
 		if [ "$(cat /proc/sys/kernel/perf_event_paranoid)" -gt 0 ]; then
@@ -126,7 +136,7 @@ PY
 		fi
 		note "$label: perf_event_paranoid <= 0 here: CAP_PERFMON is not needed on this machine"
 	fi
-	echo "# $label: recorded inside the unit's bounding set ($caps); refused without CAP_PERFMON"
+	echo "# $label: recorded inside the unit's bounding set ($caps), JIT code in another /tmp named; refused without CAP_PERFMON"
 }
 
 # ------------------------------------------------ 1. meson install --destdir
