@@ -76,6 +76,8 @@ got=$(comp_empty report --format) && [ "$(echo $got)" = "csv json text" ] || fai
 got=$(comp_empty export -f) && [ "$(echo $got)" = "folded json pprof" ] || fail "export -f: [$(echo $got)]"
 got=$(comp_empty html --source) && [ "$(echo $got)" = "agent host merged" ] || fail "html --source: [$(echo $got)]"
 expect "report --sort domain,la" domain,layer
+expect "diff -s domain,c" domain,comm
+expect "export --layer guest-" guest-user guest-kernel
 
 # Event names: those `domprof list` prints, also inside a list and after '='.
 events=$("$DOMPROF" list | awk 'NR > 1 && NF == 0 { exit } NR > 1 { print $1 }' | grep -v '^rNNNN$')
