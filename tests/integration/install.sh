@@ -80,7 +80,12 @@ PY
 	run domprof help record >"$work/help-pipe.txt" || fail "$label: domprof help record into a pipe failed"
 	head -1 "$work/help-pipe.txt" | grep -q '^domprof record: ' && ! grep -q 'DOMPROF-RECORD(1)' "$work/help-pipe.txt" ||
 		fail "$label: domprof help record into a pipe is not the usage: $(head -3 "$work/help-pipe.txt")"
-	echo "# $label: man -w domprof-record -> $page; help opens it on a terminal, prints the usage into a pipe"
+	# No page where man looks: the usage, on a terminal too.
+	(cd "$work" && env -i PATH="$root$prefix/bin:/usr/bin:/bin" HOME="$work" MANPATH="$work/no-pages" MANPAGER=cat PAGER=cat \
+		script -qec "domprof help record" /dev/null) >"$work/help-nopage.txt" </dev/null || true
+	grep -q '^domprof record: ' "$work/help-nopage.txt" ||
+		fail "$label: domprof help record without an installed page is not the usage: $(head -3 "$work/help-nopage.txt")"
+	echo "# $label: man -w domprof-record -> $page; help opens it on a terminal, prints the usage into a pipe or without the page"
 	MAN_DIR=$mandir/man1 DOMPROF=$bin "$INTEGRATION/man-pages.sh" || fail "$label: the installed man pages"
 	COMPLETION=$root$prefix/share/bash-completion/completions/domprof DOMPROF=$bin "$INTEGRATION/completion.sh" ||
 		fail "$label: completion with the installed file"
