@@ -342,6 +342,14 @@ static bool unsafe_code_point(uint32_t cp)
 	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
+size_t text_char(const char *s, bool *ret_safe)
+{
+	uint32_t cp;
+	size_t n = utf8_decode((const unsigned char *)s, &cp);
+	*ret_safe = n && !unsafe_code_point(cp);
+	return n ? n : 1;
+}
+
 char *text_sanitize(char *s)
 {
 	unsigned char *r = (unsigned char *)s, *w = r;

@@ -100,6 +100,9 @@ const char *format_bytes(uint64_t n, char *buf, size_t size);
  * and paragraph separators (U+2028/9) and every byte that is not part of
  * valid UTF-8 by one '?'. The result is never longer. Returns s. */
 char *text_sanitize(char *s);
+/* The character at s (not at its end): its length in bytes (1 for a byte
+ * that is not valid UTF-8) and whether text_sanitize keeps it. */
+size_t text_char(const char *s, bool *ret_safe);
 /* true when text_sanitize would change nothing. */
 bool text_is_safe(const char *s);
 /* A sanitized copy (of "" for NULL), to free. */
