@@ -331,10 +331,11 @@ int channel__recv(struct channel *c, int timeout_ms, uint8_t *type, struct wbuf 
 		ssize_t n = fill(c);
 		uint64_t now;
 		int r;
-		if (frame_complete(c))
-			return take_frame(c, type, out);
+		/* First: a refused length leaves a "complete" 4-byte header. */
 		if (n < 0)
 			return (int)n;
+		if (frame_complete(c))
+			return take_frame(c, type, out);
 		if (n > 0)
 			continue;
 		now = clock_monotonic_ns();
