@@ -23,6 +23,13 @@ command -v sqlite3 >/dev/null || skip "sqlite3 is not installed (scripts/deps in
 
 "$DOMPROF" keygen "$T/key" >/dev/null 2>&1
 SPLIT="$WORKLOADS/split"
+# In the sanitizer build: AddressSanitizer's shadow memory dwarfs the memory
+# bound (there the peak is printed, and enforced in the release build), and
+# LeakSanitizer cannot run under strace (leaks are checked in every other run).
+SANITIZED=""
+ldd "$DOMPROF" 2>/dev/null | grep -q libasan && SANITIZED=1
+TRACED_ENV=()
+[ -n "$SANITIZED" ] && TRACED_ENV=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
 
 # wait_for FILE TEXT: until FILE holds TEXT (10 s at most).
 wait_for() {
@@ -126,9 +133,9 @@ add_agent codeearly codeearly
 add_agent pong pong
 # User-mode host events only: the host's own kernel is never hot, so any
 # read of /proc/kcore could only come from what an agent sent.
-strace -f -qq -e trace=open,openat,openat2 -o "$T/opens.log" \
+strace -f -qq -e trace=open,openat,openat2 -o "$T/opens.log" "${TRACED_ENV[@]}" \
 	"$DOMPROF" record -e cpu-clock:u -o "$T/a.db" --key "$T/key" --agent-optional "${AGENTS[@]}" -- "$SPLIT" 4 \
-	>"$T/a.out" 2>&1 || fail "record with hostile agents failed: $(tail -20 "$T/a.out")"
+	>"$T/a.out" 2>&1 || { cp "$T/a.out" "$ARTIFACTS/"; fail "record with hostile agents failed: $(tail -20 "$T/a.out")"; }
 cp "$T/a.out" "$ARTIFACTS/record-hostile.out"
 [ "$(grep -c . "$T/opens.log")" -gt 20 ] || fail "strace saw no opens: $(head "$T/opens.log")"
 if grep -E '"/proc/kcore"|"'"$T"'/canary"|evil|HYPERLINK' "$T/opens.log"; then
@@ -217,11 +224,12 @@ PY
 	read -r rc rss_kib <"$T/$mode.rss"
 	[ "$rc" = 0 ] || fail "record under a $mode agent exited $rc: $(tail -5 "$T/$mode.out")"
 	limit_kib=$(((BUDGET_MB + 64) * 1024))
-	[ "$rss_kib" -lt "$limit_kib" ] || fail "peak RSS $rss_kib KiB under a $mode agent, limit $limit_kib KiB"
+	[ "$rss_kib" -lt "$limit_kib" ] || [ -n "$SANITIZED" ] ||
+		fail "peak RSS $rss_kib KiB under a $mode agent, limit $limit_kib KiB"
 	grep -q "memory budget\|budget has left" "$T/$mode.out" || fail "no word of the budget under $mode: $(tail -5 "$T/$mode.out")"
 	[ "$(q "$T/$mode.db" "SELECT COUNT(*) FROM symbols WHERE name='split_sixty'")" = 1 ] ||
 		fail "the host was not recorded alongside the $mode agent"
-	note "rule 2: $mode agent: peak RSS $((rss_kib / 1024)) MiB < budget $BUDGET_MB MiB + 64 MiB; host recorded"
+	note "rule 2: $mode agent: peak RSS $((rss_kib / 1024)) MiB${SANITIZED:+ (ASan build, not enforced)}, limit budget $BUDGET_MB MiB + 64 MiB; host recorded"
 done
 cp "$T/flood.out" "$ARTIFACTS/record-flood.out"
 

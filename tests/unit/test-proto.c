@@ -154,13 +154,13 @@ static void test_preauth_bounds(void **state)
 	channel__release(&b);
 
 	/* A zero length (shorter than a frame's header) is refused too. */
-	channel__release(&a);
-	channel__release(&b);
 	channel_pair(&a, &b, false);
 	put_le32(frame, 0);
 	assert_int_equal(write(a.fd, frame, 4), 4);
 	assert_int_equal(write(a.fd, junk, 64), 64);
 	assert_int_equal(channel__recv(&b, 100, &type, &out), -EBADMSG);
+	channel__release(&a);
+	channel__release(&b);
 
 	/* A maximal handshake frame that never completes: the peer holds at
 	 * most one handshake frame of our memory, whatever it sends after. */
