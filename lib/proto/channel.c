@@ -393,18 +393,6 @@ static void transcript_hash(const struct wbuf *hello, const unsigned char *reply
 	crypto_generichash_final(&st, out, 32);
 }
 
-static int fail_with(char **ret_error, int r, const char *fmt, ...) PRINTF(3, 4);
-static int fail_with(char **ret_error, int r, const char *fmt, ...)
-{
-	if (ret_error) {
-		va_list ap;
-		va_start(ap, fmt);
-		*ret_error = xvasprintf(fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 /* The answer to "what came instead of `what`": the peer's ERROR in its
  * words (sanitized), or what was wrong. r is channel__recv's result. */
 static int check_expected(int r, uint8_t type, uint8_t want, const struct wbuf *in, char **ret_error, const char *what)

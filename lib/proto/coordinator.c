@@ -437,7 +437,8 @@ static const struct vm_info *claimed_vm(struct coordinator *c, size_t i, const s
 			by_uuid = &vms[v];
 			holders++;
 		}
-		if (streq(vms[v].name, l->name))
+		/* A VM named like the agent: the one with another UUID, if any. */
+		if (streq(vms[v].name, l->name) && (!by_name || (vms[v].uuid && !streq(vms[v].uuid, l->uuid))))
 			by_name = &vms[v];
 	}
 	if (holders > 1) {
@@ -452,9 +453,11 @@ static const struct vm_info *claimed_vm(struct coordinator *c, size_t i, const s
 		      l->name, l->uuid, by_uuid->name, (int)by_uuid->pid, by_uuid->name);
 		return NULL;
 	}
-	/* The VM the user named like the agent is another process, or has
-	 * another UUID: the user's word stands. */
-	if (by_name && (by_uuid ? by_name != by_uuid : by_name->uuid != NULL)) {
+	/* The user named a VM like the agent, and the claim points elsewhere:
+	 * to an unnamed VM, or nowhere while that VM has another UUID. Two
+	 * VMs of the agent's name (restarted, or twins) are told apart by the
+	 * UUID, so only one named otherwise contradicts. */
+	if (by_name && (by_uuid ? !streq(by_uuid->name, l->name) : by_name->uuid != NULL)) {
 		logf_(c, true,
 		      "agent %s claims SMBIOS UUID %s, but VM %s is process %d%s%s: refusing the claim; matched by its "
 		      "name only",

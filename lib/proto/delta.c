@@ -153,18 +153,6 @@ static uint64_t sat_mul(uint64_t a, uint64_t b)
 	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
-static int fail(char **ret_error, int r, const char *fmt, ...) PRINTF(3, 4);
-static int fail(char **ret_error, int r, const char *fmt, ...)
-{
-	if (ret_error) {
-		va_list ap;
-		va_start(ap, fmt);
-		*ret_error = xvasprintf(fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 /* What one frame adds, found by the checking pass. */
 struct frame_sum {
 	uint64_t cost;
@@ -213,7 +201,7 @@ static int check_totals(const struct delta_state *d, const struct delta_counter 
 		if (__builtin_add_overflow(totals[e].count, growth[e].count, &count) ||
 		    __builtin_add_overflow(totals[e].period, growth[e].period, &period) || count > max_count ||
 		    period > max_period)
-			return fail(ret_error, -ERANGE,
+			return fail_with(ret_error, -ERANGE,
 				    "%s of event %u would reach %llu samples and a period of %llu, more than %u CPU%s "
 				    "can produce in %.1f s",
 				    what, e + 1, (unsigned long long)count, (unsigned long long)period, d->ncpus,
@@ -238,7 +226,7 @@ static int check_frame(struct delta_state *d, const void *data, size_t len, uint
 	sum->last_bucket = d->bucket_ns && end > d->host_start_ns ? (int64_t)((end - d->host_start_ns) / d->bucket_ns) : 0;
 	d->frame++;
 	rbuf_init(&r, data, len);
-#define BAD(...) return fail(ret_error, -EBADMSG, __VA_ARGS__)
+#define BAD(...) return fail_with(ret_error, -EBADMSG, __VA_ARGS__)
 	n = rbuf_u32(&r);
 	if (!rbuf_ok(&r) || n > MAX_ENTRIES - threads)
 		BAD("too many threads");
@@ -311,7 +299,7 @@ static int check_frame(struct delta_state *d, const void *data, size_t len, uint
 		if (rc > 0)
 			sum->cost += COUNTER_COST(struct sample_entry);
 		if (!add_growth(&sum->samples[event - 1], &old, count, period))
-			return fail(ret_error, -ERANGE, "the running totals of sample counter %u went down or overflow", idx);
+			return fail_with(ret_error, -ERANGE, "the running totals of sample counter %u went down or overflow", idx);
 	}
 	n = rbuf_u32(&r);
 	if (!rbuf_ok(&r) || n > MAX_ENTRIES)
@@ -331,11 +319,11 @@ static int check_frame(struct delta_state *d, const void *data, size_t len, uint
 		if (rc > 0)
 			sum->cost += COUNTER_COST(struct timeline_entry);
 		if (d->bucket_ns && (hb < -slack || hb > sum->last_bucket + slack))
-			return fail(ret_error, -ERANGE,
+			return fail_with(ret_error, -ERANGE,
 				    "timeline bucket %u (host bucket %lld) lies outside the recording (buckets 0..%lld so far)",
 				    bucket, (long long)hb, (long long)sum->last_bucket);
 		if (!add_growth(&sum->timeline[event - 1], &old, count, period))
-			return fail(ret_error, -ERANGE, "the running totals of timeline counter %u went down or overflow", idx);
+			return fail_with(ret_error, -ERANGE, "the running totals of timeline counter %u went down or overflow", idx);
 	}
 	if (!rbuf_ok(&r) || rbuf_left(&r))
 		BAD("%zu bytes after the last row", rbuf_left(&r));
@@ -346,7 +334,7 @@ static int check_frame(struct delta_state *d, const void *data, size_t len, uint
 	if (rc < 0)
 		return rc;
 	if (!proto_budget__charge(d->budget, sum->cost))
-		return fail(ret_error, -ENOBUFS,
+		return fail_with(ret_error, -ENOBUFS,
 			    "keeping this frame (%llu bytes) would pass the agent's memory budget (%llu of %llu MiB held)",
 			    (unsigned long long)sum->cost, (unsigned long long)(d->budget->used >> 20),
 			    (unsigned long long)(d->budget->limit >> 20));

@@ -73,6 +73,17 @@ char *xasprintf(const char *fmt, ...)
 	return r;
 }
 
+int fail_with(char **ret_error, int r, const char *fmt, ...)
+{
+	if (ret_error) {
+		va_list ap;
+		va_start(ap, fmt);
+		*ret_error = xvasprintf(fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
 void grow_array(void **items, size_t *cap, size_t need, size_t elem)
 {
 	size_t n;

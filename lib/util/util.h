@@ -63,6 +63,10 @@ void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
 /* Hand the buffer to the caller; sb is left released (strbuf_init it to reuse). */
 char *strbuf_detach(struct strbuf *sb);
 
+/* Library code's "fail with -errno and say why": sets *ret_error (when
+ * ret_error is not NULL) to the formatted message, returns r. */
+int fail_with(char **ret_error, int r, const char *fmt, ...) PRINTF(3, 4);
+
 /* Whole-file read; returns 0 or -errno. *ret is NUL-terminated. */
 int read_file(const char *path, char **ret, size_t *ret_len);
 int write_file(const char *path, const void *data, size_t len);

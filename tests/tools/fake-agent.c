@@ -459,24 +459,30 @@ static int serve(int argc, char **argv)
 	return 0;
 }
 
-static int probe(int argc, char **argv)
+/* A coordinator's connection to 127.0.0.1:port, authenticated. */
+static void connect_authenticated(const char *port, const char *key_file, struct channel *ch)
 {
 	unsigned char key[PROTO_KEY_BYTES];
-	struct channel ch;
-	struct wbuf in;
 	char *err = NULL, addr[64];
-	uint64_t t0 = clock_monotonic_ns();
-	uint8_t type;
 	int fd;
-	if (argc != 4)
-		die("usage: fake-agent probe PORT KEYFILE");
-	load_key(argv[3], key);
-	snprintf(addr, sizeof(addr), "tcp:127.0.0.1:%s", argv[2]);
+	load_key(key_file, key);
+	snprintf(addr, sizeof(addr), "tcp:127.0.0.1:%s", port);
 	if (proto_addr__connect(addr, 5000, &fd, &err) < 0)
 		die("%s", err);
-	channel__init(&ch, fd);
-	if (channel__handshake_client(&ch, key, 5000, &err) < 0)
+	channel__init(ch, fd);
+	if (channel__handshake_client(ch, key, 5000, &err) < 0)
 		die("handshake: %s", err);
+}
+
+static int probe(int argc, char **argv)
+{
+	struct channel ch;
+	struct wbuf in;
+	uint64_t t0 = clock_monotonic_ns();
+	uint8_t type;
+	if (argc != 4)
+		die("usage: fake-agent probe PORT KEYFILE");
+	connect_authenticated(argv[2], argv[3], &ch);
 	wbuf_init(&in);
 	if (channel__recv(&ch, 5000, &type, &in) != 1 || type != MSG_AUTH_OK)
 		die("no AUTH_OK");
@@ -523,21 +529,12 @@ static int silent(int argc, char **argv)
 static int coordinator(int argc, char **argv)
 {
 	static const char *events[] = { "cpu-clock" HOSTILE, "\x1b[2Jcycles" };
-	unsigned char key[PROTO_KEY_BYTES];
 	struct channel ch;
 	struct wbuf w, in;
-	char *err = NULL, addr[64];
 	uint8_t type;
-	int fd;
 	if (argc != 4)
 		die("usage: fake-agent coordinator PORT KEYFILE");
-	load_key(argv[3], key);
-	snprintf(addr, sizeof(addr), "tcp:127.0.0.1:%s", argv[2]);
-	if (proto_addr__connect(addr, 5000, &fd, &err) < 0)
-		die("%s", err);
-	channel__init(&ch, fd);
-	if (channel__handshake_client(&ch, key, 5000, &err) < 0)
-		die("handshake: %s", err);
+	connect_authenticated(argv[2], argv[3], &ch);
 	wbuf_init(&w);
 	wbuf_init(&in);
 	channel__recv(&ch, 5000, &type, &in);

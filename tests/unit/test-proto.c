@@ -1069,6 +1069,21 @@ static void test_match_vms(void **state)
 	assert_non_null(strstr(log.sb.buf, "but VM web is process 300"));
 	coordinator__release(&c);
 
+	/* Two VMs the user named alike (a restarted VM, twins): the UUID
+	 * tells which is the agent's. */
+	{
+		struct vm_info twins[2] = {
+			{ .pid = 400, .name = "twin", .uuid = (char *)u1 },
+			{ .pid = 500, .name = "twin", .uuid = (char *)u2 },
+		};
+		coordinator__init(&c, key_a, capture_log, &log);
+		ready_link(&c, "twin=tcp:h:1", u1);
+		assert_int_equal(coordinator__match_vms(&c, twins, 2, &m), 1);
+		assert_int_equal(m[0].pid, 400);
+		free(m);
+		coordinator__release(&c);
+	}
+
 	/* Not a UUID at all. */
 	strbuf_reset(&log.sb);
 	coordinator__init(&c, key_a, capture_log, &log);
