@@ -212,8 +212,8 @@ static int check_totals(const struct delta_state *d, const struct delta_counter 
 
 /* The checking pass: reads the whole frame, keeps nothing but the
  * per-frame marks of counter indices, adds up its cost and growth. */
-static int check_frame(struct delta_state *d, const void *data, size_t len, uint64_t now_ns, struct frame_sum *sum,
-		       char **ret_error)
+static int check_frame(struct delta_state *d, const struct profile *host, const void *data, size_t len,
+		       uint64_t now_ns, struct frame_sum *sum, char **ret_error)
 {
 	size_t threads = d->n_threads, images = d->n_images, symbols = d->n_symbols, frames = d->n_frames;
 	size_t new_samples = 0, new_timeline = 0, slen;
@@ -298,6 +298,8 @@ static int check_frame(struct delta_state *d, const void *data, size_t len, uint
 			BAD("sample counter %u is out of sequence or given twice", idx);
 		if (rc > 0)
 			sum->cost += COUNTER_COST(struct sample_entry);
+		else if (host->samples[old.host].key.event != event || host->samples[old.host].key.layer != layer)
+			BAD("sample counter %u changed its event or layer", idx);
 		if (!add_growth(&sum->samples[event - 1], &old, count, period))
 			return fail_with(ret_error, -ERANGE, "the running totals of sample counter %u went down or overflow", idx);
 	}
@@ -318,6 +320,8 @@ static int check_frame(struct delta_state *d, const void *data, size_t len, uint
 			BAD("timeline counter %u is out of sequence or given twice", idx);
 		if (rc > 0)
 			sum->cost += COUNTER_COST(struct timeline_entry);
+		else if (host->timeline[old.host].key.event != event || host->timeline[old.host].key.layer != layer)
+			BAD("timeline counter %u changed its event or layer", idx);
 		if (d->bucket_ns && (hb < -slack || hb > sum->last_bucket + slack))
 			return fail_with(ret_error, -ERANGE,
 				    "timeline bucket %u (host bucket %lld) lies outside the recording (buckets 0..%lld so far)",
@@ -424,9 +428,14 @@ static void apply_frame(struct delta_state *d, struct profile *host, const void 
 		k.stack = host_id(d->frames, rbuf_u32(&r));
 		count = rbuf_u64(&r);
 		period = rbuf_u64(&r);
-		c = counter(&d->samples, &d->cap_samples, &d->n_samples_known, idx);
-		if (count > c->count || period > c->period)
-			profile__add_sample(host, &k, count - c->count, period - c->period);
+		if (idx >= d->n_samples_known) {
+			c = counter(&d->samples, &d->cap_samples, &d->n_samples_known, idx);
+			c->host = profile__add_sample(host, &k, count, period);
+		} else {
+			c = &d->samples[idx];
+			if (count > c->count || period > c->period)
+				profile__bump_sample(host, c->host, count - c->count, period - c->period);
+		}
 		d->event_totals[k.event - 1].count += count - c->count;
 		d->event_totals[k.event - 1].period += period - c->period;
 		d->samples_received += count - c->count;
@@ -439,15 +448,21 @@ static void apply_frame(struct delta_state *d, struct profile *host, const void 
 		uint8_t layer = rbuf_u8(&r);
 		int64_t hb = (int64_t)rbuf_u32(&r) + d->bucket_shift;
 		uint64_t count = rbuf_u64(&r), period = rbuf_u64(&r);
-		struct delta_counter *c = counter(&d->timeline, &d->cap_timeline, &d->n_timeline_known, idx);
 		struct timeline_key tk = { .event = event, .domain = d->domain, .layer = layer, .origin = ORIGIN_AGENT };
+		struct delta_counter *c;
 		/* Within the recording: what check_frame let through at its edges
 		 * is counted in the nearest bucket. */
 		if (d->bucket_ns)
 			hb = hb < 0 ? 0 : MIN(hb, last_bucket);
 		tk.bucket = (uint32_t)MAX(hb, 0);
-		if (count > c->count || period > c->period)
-			profile__add_timeline(host, &tk, count - c->count, period - c->period);
+		if (idx >= d->n_timeline_known) {
+			c = counter(&d->timeline, &d->cap_timeline, &d->n_timeline_known, idx);
+			c->host = profile__add_timeline(host, &tk, count, period);
+		} else {
+			c = &d->timeline[idx];
+			if (count > c->count || period > c->period)
+				profile__bump_timeline(host, c->host, count - c->count, period - c->period);
+		}
 		d->event_timeline_totals[event - 1].count += count - c->count;
 		d->event_timeline_totals[event - 1].period += period - c->period;
 		c->count = count;
@@ -462,7 +477,7 @@ int delta__apply(struct delta_state *d, struct profile *host, const void *data, 
 	int r;
 	sum.samples = xcalloc(d->n_events ? d->n_events : 1, sizeof(*sum.samples));
 	sum.timeline = xcalloc(d->n_events ? d->n_events : 1, sizeof(*sum.timeline));
-	r = check_frame(d, data, len, now_ns, &sum, ret_error);
+	r = check_frame(d, host, data, len, now_ns, &sum, ret_error);
 	if (r == 0)
 		apply_frame(d, host, data, len, sum.last_bucket);
 	free(sum.samples);

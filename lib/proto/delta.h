@@ -25,9 +25,14 @@
 /* Agent side: append the delta of p to w (and mark it written). */
 void delta__encode(struct profile *p, struct wbuf *w);
 
+/* One of the agent's counters. Its identity (event, layer, thread, image,
+ * symbol, stack, bucket) is fixed by its first row: the host entry it feeds
+ * is found then and kept, so later rows only carry totals, and a counter
+ * that changes its event or layer is refused. */
 struct delta_counter {
 	uint64_t count, period; /* the last running totals */
 	uint32_t frame;         /* the frame that last named it */
+	uint32_t host;          /* the host profile's sample/timeline entry */
 };
 
 /* Coordinator side: translation state for one agent. */

@@ -887,6 +887,24 @@ static void test_delta_hostile(void **state)
 	assert_int_equal(h.p.timeline[0].key.bucket, 10);
 	host_release(&h);
 
+	/* A counter's identity is fixed by its first row: later rows that
+	 * name another bucket feed the same host entry, never a new one (which
+	 * would be memory the budget was not charged for). */
+	host_init(&h, 1u << 20, 2);
+	period[0] = MS;
+	data_frame(&w, 1, idx, period, 2);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, NULL), 0);
+	for (uint32_t b = 3; b < 9; b++) {
+		period[0] += MS;
+		data_frame(&w, 1, idx, period, b);
+		w.data[w.len - 16] = (unsigned char)(b * 10); /* the timeline row's count grows too */
+		assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, NULL), 0);
+	}
+	assert_int_equal(h.p.n_timeline, 1);
+	assert_int_equal(h.p.timeline[0].key.bucket, 2);
+	assert_int_equal(h.p.n_samples, 1);
+	host_release(&h);
+
 	/* Memory: a budget too small for the rows refuses the frame whole. */
 	host_init(&h, 256, 2);
 	data_frame(&w, 1, idx, period, 0);
