@@ -2,9 +2,10 @@
 # Run one libFuzzer target: replay the committed corpus (every regression
 # input), then fuzz for FUZZ_SECONDS (default 20) from a scratch copy of it.
 # Every input the run finds stays in the committed corpus: the new ones that
-# reach new code are merged into it (libFuzzer's -merge=1 keeps only those),
-# and an input that crashes is copied there too, so that the replay keeps
-# failing until the bug is fixed. FUZZ_MERGE=0 leaves the corpus alone.
+# reach new code (new edges: libFuzzer's -merge=1 with -use_counters=0 keeps
+# only those) are merged into it, and an input that crashes is copied there
+# too, so that the replay keeps failing until the bug is fixed. FUZZ_MERGE=0
+# leaves the corpus alone.
 #   run-fuzzer.sh TARGET_BINARY CORPUS_DIR WORK_DIR
 set -eu
 bin=$1 corpus=$2 work=$3
@@ -36,7 +37,7 @@ grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" fuzz.log || true
 # 3. what it found that reaches new code joins the committed corpus
 if [ "${FUZZ_MERGE:-1}" != 0 ]; then
 	before=$(ls "$corpus" | wc -l)
-	"$bin" -merge=1 -timeout=10 -rss_limit_mb=2048 "$corpus" corpus >merge.log 2>&1 || {
+	"$bin" -merge=1 -use_counters=0 -timeout=10 -rss_limit_mb=2048 "$corpus" corpus >merge.log 2>&1 || {
 		tail -20 merge.log
 		echo "FAIL: merging the new inputs into $corpus"
 		exit 1
