@@ -361,14 +361,25 @@ size_t text_char(const char *s, bool *ret_safe)
 	return n ? n : 1;
 }
 
+static bool printable_ascii(unsigned char c) { return c >= 0x20 && c < 0x7f; }
+
 char *text_sanitize(char *s)
 {
-	unsigned char *r = (unsigned char *)s, *w = r;
+	unsigned char *r = (unsigned char *)s, *w;
 	if (!s)
 		return NULL;
+	/* Printable ASCII, nearly everything, stays where it is. */
+	while (printable_ascii(*r))
+		r++;
+	w = r;
 	while (*r) {
 		uint32_t cp;
-		size_t n = utf8_decode(r, &cp);
+		size_t n;
+		if (printable_ascii(*r)) {
+			*w++ = *r++;
+			continue;
+		}
+		n = utf8_decode(r, &cp);
 		if (n == 0 || unsafe_code_point(cp)) {
 			*w++ = '?';
 			r += n ? n : 1;
