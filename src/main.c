@@ -28,7 +28,7 @@ static const struct command commands[] = {
 	  "domprof record [-a | -p PID | [--] CMD [ARGS...]] [-e EVENTS] [-F HZ | -c PERIOD] [-g]\n"
 	  "               [-d SECONDS] [-o FILE] [-m PAGES] [--vm NAME=PID]...\n"
 	  "               [--guest-kallsyms VM=FILE]... [--guest-kaslr-offset VM=HEX]... [--guest-stext VM=HEX]...\n"
-	  "               [--agent NAME=ADDR]... [--key FILE] [--agent-optional] [-q]\n"
+	  "               [--agent NAME=ADDR]... [--key FILE] [--agent-optional] [--agent-memory SIZE] [-q]\n"
 	  "  -a, --all-cpus        sample every CPU (default without -p/CMD; with CMD: while CMD runs)\n"
 	  "  -p, --pid PID         sample one process (all its threads, and their children)\n"
 	  "  -e, --event LIST      comma-separated events (see `domprof list`); default cycles, else cpu-clock\n"
@@ -46,8 +46,11 @@ static const struct command commands[] = {
 	  "                                    compute the KASLR offset\n"
 	  "      --agent NAME=ADDR an agent inside VM NAME (tcp:HOST:PORT or vsock:CID:PORT); repeatable:\n"
 	  "                        one coordinated recording of the host and every agent's guest\n"
-	  "      --key FILE        the pre-shared key the agents use (from `domprof keygen`)\n"
+	  "      --key FILE        the pre-shared key the agents use (from `domprof keygen`): a file of\n"
+	  "                        yours, mode 0600, not a symbolic link; a bad key stops record at once\n"
 	  "      --agent-optional  an unreachable or failing agent is a warning, not an error\n"
+	  "      --agent-memory SIZE  what one agent may make the host hold (default 256M): past it, that\n"
+	  "                        agent's part ends, marked incomplete, and the recording goes on\n"
 	  "  -q, --quiet           print nothing but errors\n" },
 	{ "report", cmd_report, "print the domain/layer table and top symbols of a session",
 	  "domprof report [-i FILE] [--sort KEYS] [--domain LIST] [--layer LIST] [--comm LIST]\n"
@@ -128,7 +131,8 @@ static const struct command commands[] = {
 	{ "agent", cmd_agent, "run inside a VM: sample it for a coordinating `domprof record`",
 	  "domprof agent --listen tcp:ADDR:PORT|vsock:CID:PORT --key FILE [--once] [-q]\n"
 	  "  -l, --listen ADDR     where to wait for the coordinator: tcp:0.0.0.0:7070, vsock:any:7070\n"
-	  "  -k, --key FILE        the pre-shared key (from `domprof keygen`), readable by its owner only\n"
+	  "  -k, --key FILE        the pre-shared key (from `domprof keygen`): a file of yours, mode 0600,\n"
+	  "                        not a symbolic link\n"
 	  "      --once            serve one coordinator, then exit\n"
 	  "  -q, --quiet           log nothing\n" },
 	{ "keygen", cmd_keygen, "write a new random key for agents and coordinators",

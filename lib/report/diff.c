@@ -232,20 +232,25 @@ static void fmt_value(char *buf, size_t n, double v, const char *unit, bool norm
 void diff_table__print_text(const struct diff_table *t, const char *name_a, const char *name_b, FILE *out)
 {
 	bool normalised = t->per_a != 1 || t->per_b != 1;
-	fprintf(out, "# A: %s%s\n# B: %s%s\n", name_a, "", name_b, "");
+	_cleanup_free_ char *safe_a = text_safe_dup(name_a);
+	_cleanup_free_ char *safe_b = text_safe_dup(name_b);
+	fprintf(out, "# A: %s\n# B: %s\n", safe_a, safe_b);
 	if (normalised)
 		fprintf(out, "# values per unit of work: A / %g, B / %g\n", t->per_a, t->per_b);
 	for (size_t e = 0; e < t->n_events; e++) {
 		char a[32], b[32];
 		fmt_value(a, sizeof(a), t->total_a[e], t->units[e], normalised);
 		fmt_value(b, sizeof(b), t->total_b[e], t->units[e], normalised);
-		fprintf(out, "# %s total: A %s, B %s (%s%s), B/A %.3f\n", t->events[e], a, b,
+		_cleanup_free_ char *name = text_safe_dup(t->events[e]);
+		fprintf(out, "# %s total: A %s, B %s (%s%s), B/A %.3f\n", name, a, b,
 			streq(t->units[e], "ns") ? (normalised ? "ns" : "msec") : "count", normalised ? " per unit" : "",
 			ratio(t->total_a[e], t->total_b[e]));
 	}
 	fprintf(out, "\n");
-	for (size_t e = 0; e < t->n_events; e++)
-		fprintf(out, "%-50.50s ", t->events[e]);
+	for (size_t e = 0; e < t->n_events; e++) {
+		_cleanup_free_ char *name = text_safe_dup(t->events[e]);
+		fprintf(out, "%-50.50s ", name);
+	}
 	fputc('\n', out);
 	for (size_t e = 0; e < t->n_events; e++)
 		fprintf(out, "%11s %11s %7s %7s %10s ", "A", "B", "A%", "B%", "B/A");
@@ -265,8 +270,10 @@ void diff_table__print_text(const struct diff_table *t, const char *name_a, cons
 				snprintf(q, sizeof(q), "%.3f", rt);
 			fprintf(out, "%11s %11s %6.2f%% %6.2f%% %10s ", a, b, r->a_pct[e], r->b_pct[e], q);
 		}
-		for (size_t k = 0; k < t->query.n_keys; k++)
-			fprintf(out, " %s", r->keys[k]);
+		for (size_t k = 0; k < t->query.n_keys; k++) {
+			_cleanup_free_ char *v = text_safe_dup(r->keys[k]);
+			fprintf(out, " %s", v);
+		}
 		fputc('\n', out);
 	}
 }

@@ -624,11 +624,18 @@ static int stream_status(FILE *out)
 
 void export__folded_escape(struct strbuf *sb, const char *s)
 {
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		if (*c == ';' || *c == '%' || *c < 0x20 || *c == 0x7f)
-			strbuf_addf(sb, "%%%02X", *c);
+	/* The format's own ';' and '%', and every character text_sanitize
+	 * would replace (controls, bidi characters, invalid UTF-8), are
+	 * percent-encoded, byte by byte. */
+	while (*s) {
+		bool safe;
+		size_t n = text_char(s, &safe);
+		if (!safe || *s == ';' || *s == '%')
+			for (size_t i = 0; i < n; i++)
+				strbuf_addf(sb, "%%%02X", (unsigned char)s[i]);
 		else
-			strbuf_addc(sb, (char)*c);
+			strbuf_add(sb, s, n);
+		s += n;
 	}
 }
 
