@@ -11,6 +11,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <sodium.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@ struct record_options {
 	size_t n_agents;
 	const char *key;
 	bool agents_optional;
+	uint64_t agent_memory;
 };
 
 static int split_assignment(const char *opt, const char *arg, char **ret_name, char **ret_value)
@@ -81,7 +83,42 @@ static int parse_hex(const char *opt, const char *s, uint64_t *ret)
 	return 0;
 }
 
-enum { OPT_VM = 1000, OPT_GUEST_KALLSYMS, OPT_GUEST_KASLR, OPT_GUEST_STEXT, OPT_AGENT, OPT_KEY, OPT_AGENT_OPTIONAL };
+/* "256M", "1G", "65536": bytes, with an optional K/M/G (powers of 1024). */
+static int parse_size(const char *s, uint64_t *ret)
+{
+	char num[32];
+	size_t n = strspn(s, "0123456789");
+	uint64_t v, unit = 1;
+	if (!n || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	if (parse_u64(num, 10, &v) < 0)
+		return -EINVAL;
+	switch (s[n]) {
+	case '\0': break;
+	case 'k': case 'K': unit = 1ull << 10; break;
+	case 'm': case 'M': unit = 1ull << 20; break;
+	case 'g': case 'G': unit = 1ull << 30; break;
+	default: return -EINVAL;
+	}
+	if (s[n] && s[n + 1] && !streq(s + n + 1, "iB") && !streq(s + n + 1, "B"))
+		return -EINVAL;
+	if (__builtin_mul_overflow(v, unit, ret))
+		return -ERANGE;
+	return 0;
+}
+
+enum {
+	OPT_VM = 1000,
+	OPT_GUEST_KALLSYMS,
+	OPT_GUEST_KASLR,
+	OPT_GUEST_STEXT,
+	OPT_AGENT,
+	OPT_KEY,
+	OPT_AGENT_OPTIONAL,
+	OPT_AGENT_MEMORY
+};
 
 static int parse_options(int argc, char **argv, struct record_options *o)
 {
@@ -103,6 +140,7 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		{ "agent", required_argument, NULL, OPT_AGENT },
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "agent-optional", no_argument, NULL, OPT_AGENT_OPTIONAL },
+		{ "agent-memory", required_argument, NULL, OPT_AGENT_MEMORY },
 		{ 0 },
 	};
 	int c;
@@ -219,6 +257,10 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		case OPT_AGENT_OPTIONAL:
 			o->agents_optional = true;
 			break;
+		case OPT_AGENT_MEMORY:
+			if (parse_size(optarg, &o->agent_memory) < 0 || o->agent_memory < PROTO_MIN_AGENT_BUDGET)
+				return error("--agent-memory: '%s' is not a size of at least 1M (e.g. 64M, 1G)", optarg);
+			break;
 		default:
 			usage("record", stderr);
 			return 1;
@@ -230,6 +272,8 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		return error("--agent needs --key FILE, the key the agents were started with");
 	if (o->key && !o->n_agents)
 		return error("--key is only used with --agent NAME=ADDR");
+	if (o->agent_memory && !o->n_agents)
+		return error("--agent-memory is only used with --agent NAME=ADDR");
 	if (o->pid && o->command)
 		return error("give either -p PID or a command, not both");
 	if (o->pid && o->system_wide)
@@ -367,24 +411,21 @@ static void coordinator_log(void *ctx, bool is_error, const char *msg)
 }
 
 /* Connect to every agent, set them up, and prepare the host side: name the
- * VMM process of each agent's VM (by SMBIOS UUID), and give the host the
- * guest's kernel symbols for its own guest-mode samples. */
-static int agents_prepare(struct coordinator *coord, const struct record_options *o, const struct event_spec *events,
-			  size_t n_events, const struct event_defaults *defaults, struct recorder *rec)
+ * VMM process of each agent's VM (by SMBIOS UUID, when that claim holds),
+ * and give the host the guest's kernel symbols for its own guest-mode
+ * samples. -1 after printing why. */
+static int agents_prepare(struct coordinator *coord, const struct record_options *o, unsigned char key[PROTO_KEY_BYTES],
+			  const struct event_spec *events, size_t n_events, const struct event_defaults *defaults,
+			  struct recorder *rec)
 {
-	unsigned char key[PROTO_KEY_BYTES];
 	char *err = NULL;
 	struct vm_info *vms = NULL;
-	size_t n_vms = 0;
-	int r = proto_key__load(o->key, key);
-	if (r == -EPERM)
-		return error("%s is readable by other users: the key must be private (chmod 600 %s)", o->key, o->key);
-	if (r == -EINVAL)
-		return error("%s is not a domprof key (64 hex digits, from `domprof keygen`)", o->key);
-	if (r < 0)
-		return error("cannot read the key %s: %s", o->key, strerror(-r));
+	struct agent_vm_match *matches = NULL;
+	size_t n_vms = 0, n_matches;
 	coordinator__init(coord, key, coordinator_log, NULL);
-	memset(key, 0, sizeof(key));
+	sodium_memzero(key, PROTO_KEY_BYTES);
+	if (o->agent_memory)
+		coordinator__set_budget(coord, o->agent_memory);
 	for (size_t i = 0; i < o->n_agents; i++)
 		if (coordinator__add(coord, o->agents[i], o->agents_optional, &err) < 0) {
 			error("%s", err);
@@ -398,22 +439,19 @@ static int agents_prepare(struct coordinator *coord, const struct record_options
 		return -1;
 	}
 	vms__scan(o->vms, o->n_vms, &vms, &n_vms);
+	n_matches = coordinator__match_vms(coord, vms, n_vms, &matches);
+	for (size_t i = 0; i < n_matches; i++)
+		machine__force_vm(&rec->collector.machine, coord->links[matches[i].link].name, matches[i].pid);
+	free(matches);
+	vms__free(vms, n_vms);
 	for (size_t i = 0; i < coord->n; i++) {
 		struct agent_link *l = &coord->links[i];
-		if (l->state != AGENT_READY)
-			continue;
-		for (size_t v = 0; v < n_vms; v++)
-			if (l->uuid && *l->uuid && vms[v].uuid && streq(vms[v].uuid, l->uuid)) {
-				info("agent %s runs in VM process %d (matched by SMBIOS UUID %s)", l->name, vms[v].pid, l->uuid);
-				machine__force_vm(&rec->collector.machine, l->name, vms[v].pid);
-			}
-		if (l->kallsyms_len) {
+		if (l->state == AGENT_READY && l->kallsyms_len) {
 			/* Kept in memory: the VM itself is found later, when /proc is read. */
 			struct guest_kernel_source g = { .vm_name = l->name, .text = l->kallsyms, .text_len = l->kallsyms_len };
 			machine__add_guest_kernel(&rec->collector.machine, &g);
 		}
 	}
-	vms__free(vms, n_vms);
 	return 0;
 }
 
@@ -459,8 +497,13 @@ int cmd_record(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct coordinator coord = { 0 };
 	bool have_coord = false;
+	unsigned char key[PROTO_KEY_BYTES] = { 0 };
 
 	if (parse_options(argc, argv, &o))
+		return 1;
+	/* A key that is not safe to use stops everything before anything is
+	 * opened or written. */
+	if (o.key && key_load(o.key, key) < 0)
 		return 1;
 
 	defaults.freq = o.freq ? o.freq : 1000;
@@ -535,7 +578,7 @@ int cmd_record(int argc, char **argv)
 	for (size_t i = 0; i < o.n_guests; i++)
 		machine__add_guest_kernel(&rec.collector.machine, &o.guests[i]);
 	if (o.n_agents) {
-		ret = agents_prepare(&coord, &o, events, n_events, &defaults, &rec);
+		ret = agents_prepare(&coord, &o, key, events, n_events, &defaults, &rec);
 		have_coord = true;
 		if (ret < 0) {
 			exit_code = 1;

@@ -27,5 +27,9 @@ void warning(const char *fmt, ...) PRINTF(1, 2);
 void info(const char *fmt, ...) PRINTF(1, 2);
 extern bool quiet;
 
+/* Load the pre-shared key of `agent` and `record --agent`; on failure
+ * print why and what to do, and return -1. */
+int key_load(const char *path, unsigned char key[32]);
+
 /* Print the usage text of a command (from the table in main.c). */
 void usage(const char *cmd, FILE *out);

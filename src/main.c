@@ -1,7 +1,12 @@
 /* domprof: the command hub. Dispatches `domprof <command> ...` through a
  * table to cmd_<command> in src/cmd-<command>.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "domprof.h"
 
@@ -23,7 +28,7 @@ static const struct command commands[] = {
 	  "domprof record [-a | -p PID | [--] CMD [ARGS...]] [-e EVENTS] [-F HZ | -c PERIOD] [-g]\n"
 	  "               [-d SECONDS] [-o FILE] [-m PAGES] [--vm NAME=PID]...\n"
 	  "               [--guest-kallsyms VM=FILE]... [--guest-kaslr-offset VM=HEX]... [--guest-stext VM=HEX]...\n"
-	  "               [--agent NAME=ADDR]... [--key FILE] [--agent-optional] [-q]\n"
+	  "               [--agent NAME=ADDR]... [--key FILE] [--agent-optional] [--agent-memory SIZE] [-q]\n"
 	  "  -a, --all-cpus        sample every CPU (default without -p/CMD; with CMD: while CMD runs)\n"
 	  "  -p, --pid PID         sample one process (all its threads, and their children)\n"
 	  "  -e, --event LIST      comma-separated events (see `domprof list`); default cycles, else cpu-clock\n"
@@ -41,8 +46,11 @@ static const struct command commands[] = {
 	  "                                    compute the KASLR offset\n"
 	  "      --agent NAME=ADDR an agent inside VM NAME (tcp:HOST:PORT or vsock:CID:PORT); repeatable:\n"
 	  "                        one coordinated recording of the host and every agent's guest\n"
-	  "      --key FILE        the pre-shared key the agents use (from `domprof keygen`)\n"
+	  "      --key FILE        the pre-shared key the agents use (from `domprof keygen`): a file of\n"
+	  "                        yours, mode 0600, not a symbolic link; a bad key stops record at once\n"
 	  "      --agent-optional  an unreachable or failing agent is a warning, not an error\n"
+	  "      --agent-memory SIZE  what one agent may make the host hold (default 256M): past it, that\n"
+	  "                        agent's part ends, marked incomplete, and the recording goes on\n"
 	  "  -q, --quiet           print nothing but errors\n" },
 	{ "report", cmd_report, "print the domain/layer table and top symbols of a session",
 	  "domprof report [-i FILE] [--sort KEYS] [--domain LIST] [--layer LIST] [--comm LIST]\n"
@@ -53,8 +61,8 @@ static const struct command commands[] = {
 	  "  -s, --sort KEYS       grouping keys among domain,layer,comm,pid,tid,image,symbol\n"
 	  "                        (default domain,layer,image,symbol); rows are ordered by period\n"
 	  "      --domain LIST     only these domains (comma-separated names)\n"
-	  "      --layer LIST      only these layers (user,kernel,guest-user,guest-kernel,guest,vmm,hypervisor,\n"
-	  "                        idle)\n"
+	  "      --layer LIST      only these layers (user,kernel,idle,guest-user,guest-kernel,guest,vmm,\n"
+	  "                        hypervisor)\n"
 	  "      --comm LIST       only these command names\n"
 	  "      --event LIST      only these events\n"
 	  "  -t, --threshold PCT   drop rows under PCT percent in every event\n"
@@ -105,8 +113,8 @@ static const struct command commands[] = {
 	  "  -i, --input FILE      session file (default domprof.db)\n"
 	  "  -o, --output FILE     default domprof.pb.gz for pprof, standard output otherwise ('-': stdout)\n"
 	  "      --domain LIST     only these domains (comma-separated names)\n"
-	  "      --layer LIST      only these layers (user,kernel,guest-user,guest-kernel,guest,vmm,hypervisor,\n"
-	  "                        idle)\n"
+	  "      --layer LIST      only these layers (user,kernel,idle,guest-user,guest-kernel,guest,vmm,\n"
+	  "                        hypervisor)\n"
 	  "      --comm LIST       only these command names\n"
 	  "      --event LIST      pprof/json: only these events; folded: the one event counted (default the first)\n"
 	  "      --source VIEW     merged (default), host or agent view of active VMs\n"
@@ -131,7 +139,8 @@ static const struct command commands[] = {
 	{ "agent", cmd_agent, "run inside a VM: sample it for a coordinating `domprof record`",
 	  "domprof agent --listen tcp:ADDR:PORT|vsock:CID:PORT --key FILE [--once] [-q]\n"
 	  "  -l, --listen ADDR     where to wait for the coordinator: tcp:0.0.0.0:7070, vsock:any:7070\n"
-	  "  -k, --key FILE        the pre-shared key (from `domprof keygen`), readable by its owner only\n"
+	  "  -k, --key FILE        the pre-shared key (from `domprof keygen`): a file of yours, mode 0600,\n"
+	  "                        not a symbolic link\n"
 	  "      --once            serve one coordinator, then exit\n"
 	  "  -q, --quiet           log nothing\n" },
 	{ "keygen", cmd_keygen, "write a new random key for agents and coordinators",
@@ -181,7 +190,7 @@ static void main_usage(FILE *out)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\n`domprof help COMMAND` or `domprof COMMAND --help` for a command's options.\n"
-		     "Documentation: docs/commands.md\n");
+		     "Manual pages: domprof(1), domprof-COMMAND(1).\n");
 }
 
 void usage(const char *cmd, FILE *out)
@@ -194,6 +203,31 @@ void usage(const char *cmd, FILE *out)
 	main_usage(out);
 }
 
+extern char **environ;
+
+/* Whether `man -w PAGE` finds the page (quietly): the package or `make
+ * install` put it where man looks. */
+static bool man_page_found(const char *page)
+{
+	posix_spawn_file_actions_t fa;
+	char *argv[] = { "man", "-w", (char *)page, NULL };
+	pid_t pid;
+	int status, r;
+
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return false;
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	r = posix_spawnp(&pid, "man", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0)
+		return false; /* no man here */
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 int cmd_help(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -202,6 +236,17 @@ int cmd_help(int argc, char **argv)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (streq(commands[i].name, argv[1])) {
+			/* The manual page, as git and perf show theirs, but only for a
+			 * person at a terminal: a script or a pipe gets the usage text at
+			 * once and never waits on a pager. */
+			if (isatty(STDOUT_FILENO)) {
+				_cleanup_free_ char *page = xasprintf("domprof-%s", commands[i].name);
+				if (man_page_found(page)) {
+					fflush(stdout);
+					execlp("man", "man", page, (char *)NULL);
+					/* man vanished between the two calls: the usage will do. */
+				}
+			}
 			printf("domprof %s: %s\n\n", commands[i].name, commands[i].summary);
 			usage(argv[1], stdout);
 			return 0;

@@ -252,7 +252,19 @@ found:
 	return idx;
 }
 
-void profile__add_timeline(struct profile *p, const struct timeline_key *key, uint64_t count, uint64_t period)
+void profile__bump_timeline(struct profile *p, uint32_t idx, uint64_t count, uint64_t period)
+{
+	struct timeline_entry *e = &p->timeline[idx];
+	e->count += count;
+	e->period += period;
+	if (!e->dirty) {
+		e->dirty = true;
+		ARRAY_GROW(p->dirty_timeline, p->cap_dirty_timeline, p->n_dirty_timeline + 1);
+		p->dirty_timeline[p->n_dirty_timeline++] = idx;
+	}
+}
+
+uint32_t profile__add_timeline(struct profile *p, const struct timeline_key *key, uint64_t count, uint64_t period)
 {
 	struct timeline_entry *last = p->n_timeline && p->last_timeline < p->n_timeline ? &p->timeline[p->last_timeline] : NULL;
 	/* Consecutive samples nearly always land in the same bucket. */
@@ -260,14 +272,13 @@ void profile__add_timeline(struct profile *p, const struct timeline_key *key, ui
 	    last->key.layer == key->layer && last->key.origin == key->origin && last->dirty) {
 		last->count += count;
 		last->period += period;
-		return;
+		return (uint32_t)p->last_timeline;
 	}
 	uint64_t h = hash_mix(hash_u64(((uint64_t)key->origin << 56) ^ ((uint64_t)key->event << 40) ^
 				       ((uint64_t)key->layer << 32) ^ key->domain),
 			      key->bucket);
 	size_t pos = hmap_first(&p->index_timeline, h);
 	uint32_t idx;
-	struct timeline_entry *e;
 
 	while (hmap_candidate(&p->index_timeline, pos, h, &idx)) {
 		if (idx != UINT32_MAX) {
@@ -284,14 +295,8 @@ void profile__add_timeline(struct profile *p, const struct timeline_key *key, ui
 	hmap_insert_at(&p->index_timeline, pos, h, idx);
 found:
 	p->last_timeline = idx;
-	e = &p->timeline[idx];
-	e->count += count;
-	e->period += period;
-	if (!e->dirty) {
-		e->dirty = true;
-		ARRAY_GROW(p->dirty_timeline, p->cap_dirty_timeline, p->n_dirty_timeline + 1);
-		p->dirty_timeline[p->n_dirty_timeline++] = idx;
-	}
+	profile__bump_timeline(p, idx, count, period);
+	return idx;
 }
 
 void profile__mark_written(struct profile *p)

@@ -184,7 +184,10 @@ void profile__domain_set(struct profile *p, uint32_t id, const char *field, cons
 uint32_t profile__add_sample(struct profile *p, const struct sample_key *key, uint64_t count, uint64_t period);
 /* Add to a counter known by its index. */
 void profile__bump_sample(struct profile *p, uint32_t idx, uint64_t count, uint64_t period);
-void profile__add_timeline(struct profile *p, const struct timeline_key *key, uint64_t count, uint64_t period);
+/* Add to the timeline counter of key; returns its index (stable). */
+uint32_t profile__add_timeline(struct profile *p, const struct timeline_key *key, uint64_t count, uint64_t period);
+/* Add to a timeline counter known by its index. */
+void profile__bump_timeline(struct profile *p, uint32_t idx, uint64_t count, uint64_t period);
 
 /* Forget the delta: everything is considered written. */
 void profile__mark_written(struct profile *p);

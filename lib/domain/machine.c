@@ -438,11 +438,20 @@ static void add_map(struct machine *m, struct process *p, uint64_t start, uint64
 	} else if (is_anon_name(name)) {
 		nm.anon_exec = true;
 		if (!p->jit_checked && m->live) {
-			char path[64];
+			char path[64], in_root[96];
 			p->jit_checked = true;
 			snprintf(path, sizeof(path), "/tmp/perf-%d.map", p->pid);
-			if (access(path, R_OK) == 0)
+			/* The process's own /tmp, as perf reads it: a recorder with a
+			 * private /tmp (systemd's PrivateTmp, the agent's unit) or a
+			 * process in a container sees another one at /tmp. */
+			snprintf(in_root, sizeof(in_root), "/proc/%d/root%s", p->pid, path);
+			if (access(path, R_OK) == 0) {
 				p->jit = image_registry__get(&m->images, IMAGE_JIT, path);
+			} else if (access(in_root, R_OK) == 0) {
+				p->jit = image_registry__get(&m->images, IMAGE_JIT, path);
+				if (!p->jit->load_path)
+					p->jit->load_path = xstrdup(in_root);
+			}
 		}
 		nm.image = p->jit ? p->jit : image_registry__get(&m->images, IMAGE_ANON, "[anon]");
 	} else {

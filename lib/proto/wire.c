@@ -147,6 +147,16 @@ char *rbuf_str(struct rbuf *r, size_t max)
 	return xstrndup((const char *)p, n);
 }
 
+const char *rbuf_str_view(struct rbuf *r, size_t max, size_t *len)
+{
+	const unsigned char *p = rbuf_blob(r, max, len);
+	if (p && memchr(p, '\0', *len)) {
+		r->error = true;
+		return NULL;
+	}
+	return (const char *)p;
+}
+
 const unsigned char *rbuf_blob(struct rbuf *r, size_t max, size_t *len)
 {
 	uint32_t n = rbuf_u32(r);

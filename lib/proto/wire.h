@@ -45,5 +45,9 @@ bool rbuf_get(struct rbuf *r, void *out, size_t n);
 /* A string of at most max bytes, returned NUL-terminated (to free), with
  * NUL bytes inside rejected. NULL (and the error latched) when invalid. */
 char *rbuf_str(struct rbuf *r, size_t max);
+/* The same string without a copy: a pointer into the buffer (not
+ * NUL-terminated), its length in *len; NULL and the error latched when
+ * longer than max or holding a NUL. */
+const char *rbuf_str_view(struct rbuf *r, size_t max, size_t *len);
 /* A blob of at most max bytes: pointer into the buffer, length in *len. */
 const unsigned char *rbuf_blob(struct rbuf *r, size_t max, size_t *len);

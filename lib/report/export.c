@@ -631,11 +631,18 @@ static int stream_status(FILE *out)
 
 void export__folded_escape(struct strbuf *sb, const char *s)
 {
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		if (*c == ';' || *c == '%' || *c < 0x20 || *c == 0x7f)
-			strbuf_addf(sb, "%%%02X", *c);
+	/* The format's own ';' and '%', and every character text_sanitize
+	 * would replace (controls, bidi characters, invalid UTF-8), are
+	 * percent-encoded, byte by byte. */
+	while (*s) {
+		bool safe;
+		size_t n = text_char(s, &safe);
+		if (!safe || *s == ';' || *s == '%')
+			for (size_t i = 0; i < n; i++)
+				strbuf_addf(sb, "%%%02X", (unsigned char)s[i]);
 		else
-			strbuf_addc(sb, (char)*c);
+			strbuf_add(sb, s, n);
+		s += n;
 	}
 }
 
@@ -1222,7 +1229,8 @@ void export_profile__encode_pprof(const struct export_profile *p, struct strbuf 
 			comments[n_comments++] = strtab__intern(&pp.strings, c);
 		}
 		if ((v = meta_get(p, "command_line"))) {
-			_cleanup_free_ char *c = xasprintf("command: domprof %s", v);
+			_cleanup_free_ char *typed = session_command_line__as_typed(v);
+			_cleanup_free_ char *c = xasprintf("command: %s", typed);
 			comments[n_comments++] = strtab__intern(&pp.strings, c);
 		}
 		if ((v = meta_get(p, "domprof_version"))) {

@@ -1,5 +1,9 @@
 /* Rendering report models as text (for people), CSV and JSON (for
- * scripts: contracts in docs/report-formats.md). */
+ * scripts: contracts in docs/report-formats.md). Every string from the
+ * session is escaped for its format: text passes through text_sanitize
+ * (no control or bidi character reaches a terminal), CSV cells through
+ * strbuf_add_csv (no live spreadsheet formula), JSON through
+ * strbuf_add_json. */
 #define _GNU_SOURCE
 #include <math.h>
 #include <string.h>
@@ -27,18 +31,21 @@ void report__print_header(struct session *s, const struct report_layers *l, FILE
 	_cleanup_free_ char *kernel = session__get_meta(s, "kernel");
 	_cleanup_free_ char *started = session__get_meta(s, "start_time");
 	_cleanup_free_ char *duration = session__get_meta(s, "duration_ns");
-	_cleanup_free_ char *cmdline = session__get_meta(s, "command_line");
+	_cleanup_free_ char *cmdline = session__command_line(s);
 	_cleanup_free_ char *state = session__get_meta(s, "state");
-	fprintf(out, "# session: %s\n", session__path(s));
-	fprintf(out, "# host: %s  kernel: %s  recorded: %s  duration: %.2f s%s\n", host ? host : "?", kernel ? kernel : "?",
-		started ? started : "?", duration ? atof(duration) / 1e9 : 0.0,
-		state && !streq(state, "complete") ? "  (recording was interrupted)" : "");
+	_cleanup_free_ char *path = text_safe_dup(session__path(s));
+	fprintf(out, "# session: %s\n", path);
+	fprintf(out, "# host: %s  kernel: %s  recorded: %s  duration: %.2f s%s\n", text_sanitize(host ? host : "?"),
+		text_sanitize(kernel ? kernel : "?"), text_sanitize(started ? started : "?"),
+		duration ? atof(duration) / 1e9 : 0.0, state && !streq(state, "complete") ? "  (recording was interrupted)" : "");
 	if (cmdline)
-		fprintf(out, "# command: %s\n", cmdline);
-	for (size_t e = 0; e < l->n_events; e++)
-		fprintf(out, "# event %s: %llu samples, %.1f %s, lost %llu\n", l->events[e].name,
-			(unsigned long long)l->events[e].samples, event_value(&l->events[e], l->events[e].period),
-			event_value_unit(&l->events[e]), (unsigned long long)l->events[e].lost);
+		fprintf(out, "# command: %s\n", text_sanitize(cmdline));
+	for (size_t e = 0; e < l->n_events; e++) {
+		_cleanup_free_ char *name = text_safe_dup(l->events[e].name);
+		fprintf(out, "# event %s: %llu samples, %.1f %s, lost %llu\n", name, (unsigned long long)l->events[e].samples,
+			event_value(&l->events[e], l->events[e].period), event_value_unit(&l->events[e]),
+			(unsigned long long)l->events[e].lost);
+	}
 	report__print_idle_header(l->no_idle, session__idle_note(s), "# ", out);
 	fputc('\n', out);
 }
@@ -47,16 +54,20 @@ void report__print_header(struct session *s, const struct report_layers *l, FILE
 
 static void domain_title(const struct report_domain_info *d, struct strbuf *sb)
 {
-	strbuf_adds(sb, d->name);
+	strbuf_add_text(sb, d->name);
 	if (d->is_idle)
 		strbuf_adds(sb, " (the host's idle loop)");
 	if (!d->is_vm)
 		return;
 	strbuf_adds(sb, " (vm");
-	if (d->vmm)
-		strbuf_addf(sb, ", %s", d->vmm);
-	if (d->accel)
-		strbuf_addf(sb, ", %s", d->accel);
+	if (d->vmm) {
+		strbuf_adds(sb, ", ");
+		strbuf_add_text(sb, d->vmm);
+	}
+	if (d->accel) {
+		strbuf_adds(sb, ", ");
+		strbuf_add_text(sb, d->accel);
+	}
 	if (d->pid >= 0)
 		strbuf_addf(sb, ", pid %lld", (long long)d->pid);
 	if (d->source && strstr(d->source, "agent"))
@@ -143,8 +154,10 @@ void report_layers__print_text(const struct report_layers *l, FILE *out)
 	else
 		fprintf(out, "Domains and layers (%%: of each event's total; busy%%: of its total less idle)\n");
 	fprintf(out, "%-24s", "domain / layer");
-	for (size_t e = 0; e < l->n_events; e++)
-		fprintf(out, l->no_idle ? " | %-33.33s" : " | %-42.42s", l->events[e].name);
+	for (size_t e = 0; e < l->n_events; e++) {
+		_cleanup_free_ char *name = text_safe_dup(l->events[e].name);
+		fprintf(out, l->no_idle ? " | %-33.33s" : " | %-42.42s", name);
+	}
 	fputc('\n', out);
 	fprintf(out, "%-24s", "");
 	for (size_t e = 0; e < l->n_events; e++) {
@@ -180,18 +193,19 @@ static const char *display_image(const char *path)
 	return slash && slash[1] ? slash + 1 : path;
 }
 
+/* A row's key as text shows it (sanitized, to free). */
 static char *display_key(const struct report_table *t, const struct report_row *r, size_t k)
 {
 	enum report_key key = t->query.keys[k];
 	if (key == KEY_IMAGE)
-		return xstrdup(display_image(r->keys[k]));
+		return text_safe_dup(display_image(r->keys[k]));
 	if (key == KEY_SYMBOL && r->unknown_symbol && streq(r->keys[k], "[unknown]")) {
 		if (r->min_address == r->max_address)
 			return xasprintf("[unknown] @0x%llx", (unsigned long long)r->min_address);
 		return xasprintf("[unknown] @0x%llx..0x%llx", (unsigned long long)r->min_address,
 				 (unsigned long long)r->max_address);
 	}
-	return xstrdup(r->keys[k]);
+	return text_safe_dup(r->keys[k]);
 }
 
 void report_table__print_text(const struct report_table *t, FILE *out)
@@ -213,10 +227,11 @@ void report_table__print_text(const struct report_table *t, FILE *out)
 			comm_width = MAX(comm_width, MIN(strlen(t->rows[i].comm) + (t->rows[i].n_comms > 1 ? 5 : 0), (size_t)24));
 	}
 	bool children = t->query.children;
+	_cleanup_free_ char *focus = text_safe_dup(t->query.callers ? t->query.callers : t->query.callees);
 	if (t->query.callers)
-		fprintf(out, "Callers of %s (%% of the period with %s on the stack), by ", t->query.callers, t->query.callers);
+		fprintf(out, "Callers of %s (%% of the period with %s on the stack), by ", focus, focus);
 	else if (t->query.callees)
-		fprintf(out, "Callees of %s (%% of the period with %s on the stack), by ", t->query.callees, t->query.callees);
+		fprintf(out, "Callees of %s (%% of the period with %s on the stack), by ", focus, focus);
 	else if (children)
 		fprintf(out, "Top functions by inclusive period (children: the function and its callees), by ");
 	else
@@ -224,8 +239,10 @@ void report_table__print_text(const struct report_table *t, FILE *out)
 	for (size_t k = 0; k < t->query.n_keys; k++)
 		fprintf(out, "%s%s", k ? "," : "", report_key__name(t->query.keys[k]));
 	fprintf(out, " (%zu of %zu)\n", t->n_rows, t->n_rows_before_cut);
-	for (size_t e = 0; e < t->n_events; e++)
-		fprintf(out, children ? "%-27.27s " : "%-18.18s ", t->events[e].name);
+	for (size_t e = 0; e < t->n_events; e++) {
+		_cleanup_free_ char *name = text_safe_dup(t->events[e].name);
+		fprintf(out, children ? "%-27.27s " : "%-18.18s ", name);
+	}
 	fputc('\n', out);
 	for (size_t e = 0; e < t->n_events; e++) {
 		if (children)
@@ -254,7 +271,7 @@ void report_table__print_text(const struct report_table *t, FILE *out)
 				snprintf(comm, sizeof(comm), "%s (+%zu)", r->comm ? r->comm : "", r->n_comms - 1);
 			else
 				snprintf(comm, sizeof(comm), "%s", r->comm ? r->comm : "");
-			fprintf(out, " %-*.*s", (int)comm_width, (int)comm_width, comm);
+			fprintf(out, " %-*.*s", (int)comm_width, (int)comm_width, text_sanitize(comm));
 		}
 		for (size_t k = 0; k < t->query.n_keys; k++) {
 			_cleanup_free_ char *v = display_key(t, r, k);

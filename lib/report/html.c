@@ -983,8 +983,18 @@ int html_report__json(struct session *s, const struct html_options *o, struct st
 
 	strbuf_addf(&sb, "{\"format\":\"domprof-html\",\"version\":1,\"generator\":\"domprof %s\",\"path\":", DOMPROF_VERSION);
 	strbuf_add_json(&sb, session__path(s));
-	strbuf_addf(&sb, ",\"view\":\"%s\",\"idle\":{\"included\":%s,\"note\":", source_name(o->source),
-		    o->no_idle ? "false" : "true");
+	strbuf_addf(&sb, ",\"view\":\"%s\",\"command\":", source_name(o->source));
+	{
+		_cleanup_free_ char *command = session__command_line(s);
+		if (command)
+			strbuf_add_json(&sb, command);
+		else
+			strbuf_adds(&sb, "null");
+		strbuf_addc(&sb, ',');
+	}
+	strbuf_adds(&sb, "\"idle\":{\"included\":");
+	strbuf_adds(&sb, o->no_idle ? "false" : "true");
+	strbuf_adds(&sb, ",\"note\":");
 	json_str_or_null(&sb, session__idle_note(s));
 	strbuf_adds(&sb, "},");
 	if ((r = json_session(&c, &sb, ret_error)) < 0) {

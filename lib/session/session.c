@@ -7,6 +7,8 @@
 #include "session.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../domain/idle.h"
@@ -89,6 +91,72 @@ static void set_error(char **ret_error, const char *fmt, ...)
 	*ret_error = msg;
 }
 
+/* SUM() that saturates instead of failing. SQLite's SUM stops a whole
+ * query with "integer overflow" when the total passes 2^63; one domain's
+ * damaged or hostile rows (a session recorded before agents' totals were
+ * checked) would then make every report of the session fail, the host's
+ * included. Registered on every connection in place of the built-in, so
+ * all report SQL keeps its plain SUM(); it behaves the same below the
+ * limit and clamps at INT64_MIN/INT64_MAX beyond it. */
+struct saturating_sum {
+	int64_t total;
+	double real;
+	bool any, is_real;
+};
+
+static void sum_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct saturating_sum *s = sqlite3_aggregate_context(ctx, sizeof(*s));
+	int type = sqlite3_value_numeric_type(argv[0]);
+	(void)argc;
+	if (!s || type == SQLITE_NULL)
+		return;
+	s->any = true;
+	if (type == SQLITE_INTEGER) {
+		int64_t v = sqlite3_value_int64(argv[0]);
+		if (__builtin_add_overflow(s->total, v, &s->total))
+			s->total = v < 0 ? INT64_MIN : INT64_MAX;
+	} else {
+		s->is_real = true;
+		s->real += sqlite3_value_double(argv[0]);
+	}
+}
+
+static void sum_final(sqlite3_context *ctx)
+{
+	struct saturating_sum *s = sqlite3_aggregate_context(ctx, 0);
+	if (!s || !s->any)
+		sqlite3_result_null(ctx);
+	else if (s->is_real)
+		sqlite3_result_double(ctx, s->real + (double)s->total);
+	else
+		sqlite3_result_int64(ctx, s->total);
+}
+
+static void register_functions(sqlite3 *db)
+{
+	sqlite3_create_function_v2(db, "sum", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, NULL, sum_step, sum_final,
+				   NULL);
+}
+
+/* A session holds host code bytes and command lines: readable by its
+ * owner only, as perf.data is. The file is made 0600 before SQLite opens
+ * it; SQLite gives its -wal and -shm files the mode of the database. */
+static int create_private(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0600) < 0) {
+		int r = -errno;
+		close(fd);
+		unlink(path);
+		return r;
+	}
+	close(fd);
+	return 0;
+}
+
 static int prepare(struct session *s, sqlite3_stmt **st, const char *sql)
 {
 	return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK ? 0 : -EIO;
@@ -127,15 +195,22 @@ int session__create(const char *path, struct session **ret, char **ret_error)
 		set_error(ret_error, "%s already exists", path);
 		return -EEXIST;
 	}
+	r = create_private(path);
+	if (r < 0) {
+		set_error(ret_error, "cannot create %s: %s", path, strerror(-r));
+		return r;
+	}
 	s = xcalloc(1, sizeof(*s));
 	s->path = xstrdup(path);
-	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL);
 	if (rc != SQLITE_OK) {
 		set_error(ret_error, "cannot create %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		session__close(s);
+		unlink(path);
 		return -EIO;
 	}
 	sqlite3_busy_timeout(s->db, 2000);
+	register_functions(s->db);
 	snprintf(sql, sizeof(sql),
 		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA application_id=%d; "
 		 "PRAGMA user_version=%d;",
@@ -276,6 +351,7 @@ int session__open(const char *path, bool read_only, struct session **ret, char *
 		return -EIO;
 	}
 	sqlite3_busy_timeout(s->db, 2000);
+	register_functions(s->db);
 	rc = sqlite3_prepare_v2(s->db, "PRAGMA application_id", -1, &st, NULL);
 	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
 		app_id = sqlite3_column_int(st, 0);
@@ -397,6 +473,21 @@ char *session__get_meta(struct session *s, const char *key)
 		r = xstrdup((const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	return r;
+}
+
+char *session_command_line__as_typed(const char *stored)
+{
+	if (!stored)
+		return NULL;
+	if (startswith(stored, "domprof ") || streq(stored, "domprof"))
+		return xstrdup(stored);
+	return xasprintf("domprof %s", stored);
+}
+
+char *session__command_line(struct session *s)
+{
+	_cleanup_free_ char *stored = session__get_meta(s, "command_line");
+	return session_command_line__as_typed(stored);
 }
 
 int session__add_event(struct session *s, uint32_t id, const struct event_spec *e)
@@ -674,7 +765,16 @@ void session__keep_old(const char *path)
 	for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
 		snprintf(from, sizeof(from), "%s%s", path, suffixes[i]);
 		snprintf(to, sizeof(to), "%s.old%s", path, suffixes[i]);
-		if (rename(from, to) != 0 && errno == ENOENT)
+		if (rename(from, to) != 0 && errno == ENOENT) {
 			unlink(to);
+			continue;
+		}
+		/* An old session stays as private as a new one (it may come
+		 * from a domprof that made sessions readable by all). */
+		int fd = open(to, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			fchmod(fd, 0600);
+			close(fd);
+		}
 	}
 }

@@ -61,6 +61,13 @@ int session__set_meta(struct session *s, const char *key, const char *value);
 int session__set_meta_int(struct session *s, const char *key, int64_t value);
 /* Value of key (to free), or NULL when absent. */
 char *session__get_meta(struct session *s, const char *key);
+/* meta.command_line as it was typed, "domprof record -a ..." (to free), or
+ * NULL when absent. Sessions of early builds stored the
+ * arguments without the program name ("record -a ..."): every reader shows
+ * both the same way through this. */
+char *session__command_line(struct session *s);
+/* The same rule for a command_line value already read. */
+char *session_command_line__as_typed(const char *stored);
 
 int session__add_event(struct session *s, uint32_t id, const struct event_spec *e);
 int session__set_event_totals(struct session *s, uint32_t id, uint64_t samples, uint64_t period, uint64_t lost);

@@ -73,6 +73,17 @@ char *xasprintf(const char *fmt, ...)
 	return r;
 }
 
+int fail_with(char **ret_error, int r, const char *fmt, ...)
+{
+	if (ret_error) {
+		va_list ap;
+		va_start(ap, fmt);
+		*ret_error = xvasprintf(fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
 void grow_array(void **items, size_t *cap, size_t need, size_t elem)
 {
 	size_t n;
@@ -296,13 +307,17 @@ const char *format_bytes(uint64_t n, char *buf, size_t size)
 	return buf;
 }
 
-/* Length of the valid UTF-8 sequence at p (1 for ASCII), 0 if invalid. */
-static size_t utf8_sequence_length(const unsigned char *p)
+/* The valid UTF-8 sequence at p (NUL-terminated): its length (1 for
+ * ASCII) and code point; 0 when invalid (a stray continuation byte, a
+ * truncated, overlong or surrogate sequence, or beyond U+10FFFF). */
+static size_t utf8_decode(const unsigned char *p, uint32_t *ret_cp)
 {
 	size_t n;
 	uint32_t cp;
-	if (p[0] < 0x80)
+	if (p[0] < 0x80) {
+		*ret_cp = p[0];
 		return 1;
+	}
 	if ((p[0] & 0xe0) == 0xc0) {
 		n = 2;
 		cp = p[0] & 0x1f;
@@ -316,27 +331,108 @@ static size_t utf8_sequence_length(const unsigned char *p)
 		return 0;
 	}
 	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
+		if ((p[i] & 0xc0) != 0x80) /* a NUL ends the string here too */
 			return 0;
 		cp = (cp << 6) | (p[i] & 0x3f);
 	}
 	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
 	    (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
+	*ret_cp = cp;
 	return n;
+}
+
+/* What must never reach a terminal or a reader raw: C0 and C1 controls
+ * (the 8-bit CSI U+009B drives terminals as ESC [ does), DEL, the Unicode
+ * line and paragraph separators, and the invisible bidirectional
+ * formatting characters (embeddings, overrides, isolates, marks) that
+ * reorder what a line appears to say. */
+static bool unsafe_code_point(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+size_t text_char(const char *s, bool *ret_safe)
+{
+	uint32_t cp;
+	size_t n = utf8_decode((const unsigned char *)s, &cp);
+	*ret_safe = n && !unsafe_code_point(cp);
+	return n ? n : 1;
+}
+
+static bool printable_ascii(unsigned char c) { return c >= 0x20 && c < 0x7f; }
+
+char *text_sanitize(char *s)
+{
+	unsigned char *r = (unsigned char *)s, *w;
+	if (!s)
+		return NULL;
+	/* Printable ASCII, nearly everything, stays where it is. */
+	while (printable_ascii(*r))
+		r++;
+	w = r;
+	while (*r) {
+		uint32_t cp;
+		size_t n;
+		if (printable_ascii(*r)) {
+			*w++ = *r++;
+			continue;
+		}
+		n = utf8_decode(r, &cp);
+		if (n == 0 || unsafe_code_point(cp)) {
+			*w++ = '?';
+			r += n ? n : 1;
+			continue;
+		}
+		memmove(w, r, n);
+		w += n;
+		r += n;
+	}
+	*w = '\0';
+	return s;
+}
+
+bool text_is_safe(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (p && *p) {
+		uint32_t cp;
+		size_t n = utf8_decode(p, &cp);
+		if (n == 0 || unsafe_code_point(cp))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+char *text_safe_dup(const char *s) { return text_sanitize(xstrdup(s ? s : "")); }
+
+void strbuf_add_text(struct strbuf *sb, const char *s)
+{
+	size_t at = sb->len;
+	strbuf_adds(sb, s ? s : "");
+	text_sanitize(sb->buf + at);
+	sb->len = at + strlen(sb->buf + at);
 }
 
 void strbuf_add_csv(struct strbuf *sb, const char *s)
 {
-	if (!strpbrk(s, ",\"\n\r")) {
-		strbuf_adds(sb, s);
+	_cleanup_free_ char *v = text_safe_dup(s);
+	/* A spreadsheet evaluates a cell that starts like a formula (or with
+	 * a tab or CR before one): a leading apostrophe makes it text. */
+	bool formula = v[0] && strchr("=+-@\t\r", v[0]);
+	if (!formula && !strpbrk(v, ",\"")) {
+		strbuf_adds(sb, v);
 		return;
 	}
 	strbuf_addc(sb, '"');
-	for (; *s; s++) {
-		if (*s == '"')
+	if (formula)
+		strbuf_addc(sb, '\'');
+	for (const char *c = v; *c; c++) {
+		if (*c == '"')
 			strbuf_addc(sb, '"');
-		strbuf_addc(sb, *s);
+		strbuf_addc(sb, *c);
 	}
 	strbuf_addc(sb, '"');
 }
@@ -346,31 +442,28 @@ void strbuf_add_json(struct strbuf *sb, const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 	strbuf_addc(sb, '"');
 	while (*p) {
-		size_t n = utf8_sequence_length(p);
+		uint32_t cp;
+		size_t n = utf8_decode(p, &cp);
 		if (n == 0) {
 			/* Not UTF-8 (a hostile or foreign name): keep the JSON valid. */
 			strbuf_adds(sb, "\\ufffd");
 			p++;
 			continue;
 		}
-		if (n > 1) {
-			strbuf_add(sb, p, n);
-			p += n;
-			continue;
-		}
-		switch (*p) {
+		switch (cp) {
 		case '"': strbuf_adds(sb, "\\\""); break;
 		case '\\': strbuf_adds(sb, "\\\\"); break;
 		case '\n': strbuf_adds(sb, "\\n"); break;
 		case '\r': strbuf_adds(sb, "\\r"); break;
 		case '\t': strbuf_adds(sb, "\\t"); break;
 		default:
-			if (*p < 0x20 || *p == 0x7f)
-				strbuf_addf(sb, "\\u%04x", *p);
+			/* Controls and bidi characters stay escaped in the text too. */
+			if (unsafe_code_point(cp))
+				strbuf_addf(sb, "\\u%04x", (unsigned)cp);
 			else
-				strbuf_addc(sb, (char)*p);
+				strbuf_add(sb, p, n);
 		}
-		p++;
+		p += n;
 	}
 	strbuf_addc(sb, '"');
 }

@@ -1,13 +1,15 @@
 /* Session files: a profile written in several flushes reads back with the
- * same totals; reopening; files that are not sessions or are newer; and a
- * session of schema 1 (before idle was a domain) read with its idle
- * samples found by the recorder's rule. */
+ * same totals; reopening; files that are not sessions or are newer; files
+ * private to their owner; sums that pass 2^63 saturate instead of failing
+ * every query; and a session of schema 1 (before idle was a domain) read
+ * with its idle samples found by the recorder's rule. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/session/session.h"
@@ -165,6 +167,95 @@ static void test_not_a_session(void **state)
 	}
 }
 
+/* meta.command_line as typed: new sessions store "domprof record ...", those
+ * of early builds "record ..."; readers get the former from both. */
+static void test_command_line(void **state)
+{
+	char path[128], *err = NULL, *c;
+	struct session *s;
+
+	snprintf(path, sizeof(path), "%s/cmdline.db", dir);
+	assert_int_equal(session__create(path, &s, &err), 0);
+	assert_null(session__command_line(s));
+	session__set_meta(s, "command_line", "record -a -d 1");
+	c = session__command_line(s);
+	assert_string_equal(c, "domprof record -a -d 1");
+	free(c);
+	session__set_meta(s, "command_line", "domprof record -a -d 1");
+	c = session__command_line(s);
+	assert_string_equal(c, "domprof record -a -d 1");
+	free(c);
+	session__close(s);
+	c = session_command_line__as_typed("domprofx record");
+	assert_string_equal(c, "domprof domprofx record");
+	free(c);
+	assert_null(session_command_line__as_typed(NULL));
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+/* Sessions hold code bytes and command lines: 0600, as perf.data, with
+ * their WAL and shared memory files and the .old a new recording leaves. */
+static void test_private_files(void **state)
+{
+	char path[128], aux[160];
+	struct session *s;
+	char *err = NULL;
+	mode_t old_umask = umask(0);
+	snprintf(path, sizeof(path), "%s/private.db", dir);
+	assert_int_equal(session__create(path, &s, &err), 0);
+	assert_int_equal(session__set_meta(s, "k", "v"), 0);
+	assert_int_equal(mode_of(path), 0600);
+	snprintf(aux, sizeof(aux), "%s-wal", path);
+	assert_int_equal(mode_of(aux), 0600);
+	snprintf(aux, sizeof(aux), "%s-shm", path);
+	assert_int_equal(mode_of(aux), 0600);
+	session__finish(s);
+	session__close(s);
+	/* An old session readable by all becomes .old, private. */
+	assert_int_equal(chmod(path, 0644), 0);
+	session__keep_old(path);
+	snprintf(aux, sizeof(aux), "%s.old", path);
+	assert_int_equal(mode_of(aux), 0600);
+	/* A symbolic link where the session goes is not followed. */
+	assert_int_equal(symlink(aux, path), 0);
+	assert_true(session__create(path, &s, &err) < 0);
+	free(err);
+	umask(old_umask);
+}
+
+/* Two rows near 2^63 (a hostile agent's, in a session from before their
+ * totals were checked): SQLite's own SUM fails the whole query with
+ * "integer overflow"; sessions' SUM saturates, and other rows stay exact. */
+static void test_saturating_sum(void **state)
+{
+	char path[128];
+	struct session *s;
+	char *err = NULL;
+	snprintf(path, sizeof(path), "%s/overflow.db", dir);
+	assert_int_equal(session__create(path, &s, &err), 0);
+	assert_int_equal(sqlite3_exec(session__db(s),
+				      "CREATE TABLE t(d, v); INSERT INTO t VALUES(1, 9223372036854775000),"
+				      "(1, 9223372036854775000), (2, 5), (2, 7), (3, NULL), (4, 1.5), (4, 2);",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_true(query_int(session__db(s), "SELECT SUM(v) FROM t WHERE d = 1") == INT64_MAX);
+	assert_int_equal(query_int(session__db(s), "SELECT SUM(v) FROM t WHERE d = 2"), 12);
+	assert_int_equal(query_int(session__db(s), "SELECT SUM(v) IS NULL FROM t WHERE d = 3"), 1);
+	assert_int_equal(query_int(session__db(s), "SELECT SUM(v) = 3.5 FROM t WHERE d = 4"), 1);
+	assert_int_equal(query_int(session__db(s), "SELECT COUNT(*) FROM (SELECT d, SUM(v) FROM t GROUP BY d)"), 4);
+	session__close(s);
+	/* Reopened read-only, as reports do. */
+	assert_int_equal(session__open(path, true, &s, &err), 0);
+	assert_true(query_int(session__db(s), "SELECT SUM(v) FROM t") == INT64_MAX);
+	session__close(s);
+}
+
 /* A session as schema 1 wrote it: the same tables, the idle task's samples
  * in host kernel. Host kernel: the idle task in intel_idle (1000) and in
  * do_idle (2000), in __do_softirq (4000), with no symbol (8000); task app
@@ -282,6 +373,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_not_a_session),
+		cmocka_unit_test(test_command_line),
+		cmocka_unit_test(test_private_files),
+		cmocka_unit_test(test_saturating_sum),
 		cmocka_unit_test(test_schema1_idle_on_read),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

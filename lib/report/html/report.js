@@ -309,7 +309,7 @@
 			h('h1', null, host, h('span', { class: 'sub', text: D.domains.length + (D.domains.length === 1 ? ' domain' : ' domains') +
 				(m.kernel ? ' \u00b7 ' + m.kernel : '') })),
 			h('dl', { class: 'meta' }, meta.map(([k, v]) => h('div', null, h('dt', { text: k }), h('dd', { text: String(v) })))),
-			m.command_line ? h('div', { class: 'cmdline', text: 'domprof ' + m.command_line }) : null,
+			D.command ? h('div', { class: 'cmdline', text: D.command }) : null,
 			h('div', { class: 'events' }, chips),
 			banners)));
 	}
