@@ -35,8 +35,9 @@ void report__print_header(struct session *s, const struct report_layers *l, FILE
 	_cleanup_free_ char *state = session__get_meta(s, "state");
 	_cleanup_free_ char *path = text_safe_dup(session__path(s));
 	fprintf(out, "# session: %s\n", path);
-	fprintf(out, "# host: %s  kernel: %s  recorded: %s  duration: %.2f s%s\n", text_sanitize(host ? host : "?"),
-		text_sanitize(kernel ? kernel : "?"), text_sanitize(started ? started : "?"),
+	/* text_sanitize rewrites its argument in place: never a literal. */
+	fprintf(out, "# host: %s  kernel: %s  recorded: %s  duration: %.2f s%s\n", host ? text_sanitize(host) : "?",
+		kernel ? text_sanitize(kernel) : "?", started ? text_sanitize(started) : "?",
 		duration ? atof(duration) / 1e9 : 0.0, state && !streq(state, "complete") ? "  (recording was interrupted)" : "");
 	if (cmdline)
 		fprintf(out, "# command: %s\n", text_sanitize(cmdline));
