@@ -59,7 +59,7 @@ idle_share, kernel_share = idle_p / total, host_kernel / total
 duration_s = int(rep["session"]["duration_ns"]) / 1e9
 due = ncpu * duration_s * 1000
 lost = max(0.0, min(0.9, 1 - ev["samples"] / due))
-lo, hi = (idle_frac - lost) / (1 - lost), idle_frac / (1 - lost)
+lo, hi = (idle_frac - lost) / (1 - lost), min(1.0, idle_frac / (1 - lost))
 # Tolerance: 3 standard deviations of /proc/stat's tick accounting over
 # this window (USER_HZ ticks: its user/system split is a sample of that
 # size), plus 0.04 for what the two do not share: the few milliseconds
