@@ -7,7 +7,7 @@
 #include "../lib/report/diff.h"
 #include "domprof.h"
 
-enum { OPT_DOMAIN = 1000, OPT_LAYER, OPT_COMM, OPT_EVENT, OPT_PER_A, OPT_PER_B, OPT_SOURCE };
+enum { OPT_DOMAIN = 1000, OPT_LAYER, OPT_COMM, OPT_EVENT, OPT_PER_A, OPT_PER_B, OPT_SOURCE, OPT_NO_IDLE };
 
 int cmd_diff(int argc, char **argv)
 {
@@ -20,6 +20,7 @@ int cmd_diff(int argc, char **argv)
 		{ "per-a", required_argument, NULL, OPT_PER_A },
 		{ "per-b", required_argument, NULL, OPT_PER_B },
 		{ "source", required_argument, NULL, OPT_SOURCE },
+		{ "no-idle", no_argument, NULL, OPT_NO_IDLE },
 		{ "threshold", required_argument, NULL, 't' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "format", required_argument, NULL, 'f' },
@@ -63,6 +64,7 @@ int cmd_diff(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case OPT_NO_IDLE: q.no_idle = true; break;
 		case 't':
 			if (parse_double(optarg, &q.threshold) < 0 || q.threshold < 0) {
 				ret = error("--threshold: '%s' is not a percentage", optarg);

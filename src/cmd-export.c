@@ -14,7 +14,7 @@
 #include "../lib/session/session.h"
 #include "domprof.h"
 
-enum { OPT_DOMAIN = 1000, OPT_LAYER, OPT_COMM, OPT_EVENT, OPT_SOURCE, OPT_VALUE };
+enum { OPT_DOMAIN = 1000, OPT_LAYER, OPT_COMM, OPT_EVENT, OPT_SOURCE, OPT_VALUE, OPT_NO_IDLE };
 
 static int write_export(const struct export_profile *p, enum export_format format, enum export_value value, FILE *out)
 {
@@ -106,6 +106,7 @@ int cmd_export(int argc, char **argv)
 		{ "event", required_argument, NULL, OPT_EVENT },
 		{ "source", required_argument, NULL, OPT_SOURCE },
 		{ "value", required_argument, NULL, OPT_VALUE },
+		{ "no-idle", no_argument, NULL, OPT_NO_IDLE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 },
 	};
@@ -138,7 +139,7 @@ int cmd_export(int argc, char **argv)
 			for (char **l = q.layers; *l; l++)
 				if (layer__from_name(*l) < 0) {
 					ret = error("--layer: unknown layer '%s' (known: user, kernel, guest-user, guest-kernel, "
-						    "guest, vmm, hypervisor)", *l);
+						    "guest, vmm, hypervisor, idle)", *l);
 					goto out;
 				}
 			break;
@@ -157,6 +158,7 @@ int cmd_export(int argc, char **argv)
 			}
 			value_set = true;
 			break;
+		case OPT_NO_IDLE: q.no_idle = true; break;
 		case 'q': quiet = true; break;
 		default:
 			usage("export", stderr);

@@ -13,7 +13,7 @@
 #include "../lib/session/session.h"
 #include "domprof.h"
 
-enum { OPT_SOURCE = 1000 };
+enum { OPT_SOURCE = 1000, OPT_NO_IDLE };
 
 /* Write the page to path through a temporary file; "-" is stdout. */
 static int write_page(struct session *s, const struct html_options *o, const char *path, struct html_summary *summary)
@@ -72,6 +72,7 @@ int cmd_html(int argc, char **argv)
 		{ "input", required_argument, NULL, 'i' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "source", required_argument, NULL, OPT_SOURCE },
+		{ "no-idle", no_argument, NULL, OPT_NO_IDLE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 },
 	};
@@ -94,6 +95,7 @@ int cmd_html(int argc, char **argv)
 			if (report_source__parse(optarg, &o.source) < 0)
 				return error("--source: '%s' is not one of merged, host, agent", optarg);
 			break;
+		case OPT_NO_IDLE: o.no_idle = true; break;
 		default:
 			usage("html", stderr);
 			return 1;

@@ -17,6 +17,7 @@
 
 #include "../lib/collect/code.h"
 #include "../lib/collect/recorder.h"
+#include "../lib/domain/idle.h"
 #include "../lib/proto/coordinator.h"
 #include "../lib/events/events.h"
 #include "../lib/session/session.h"
@@ -200,10 +201,12 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 				free(value);
 				return 1;
 			}
-			if (streq(name, "host")) {
+			if (domain_name__is_reserved(name)) {
+				error("--vm %s: '%s' is one of the host's own domains (host, idle); give the VM another name",
+				      optarg, name);
 				free(name);
 				free(value);
-				return error("--vm %s: 'host' is the host's own domain; give the VM another name", optarg);
+				return 1;
 			}
 			o->vms = xrealloc(o->vms, (o->n_vms + 1) * sizeof(*o->vms));
 			o->vms[o->n_vms++] = (struct vm_force){ name, (pid_t)v };

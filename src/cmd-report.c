@@ -8,7 +8,18 @@
 #include "../lib/session/session.h"
 #include "domprof.h"
 
-enum { OPT_DOMAIN = 1000, OPT_LAYER, OPT_COMM, OPT_EVENT, OPT_SOURCE, OPT_NO_LAYERS, OPT_CHILDREN, OPT_CALLERS, OPT_CALLEES };
+enum {
+	OPT_DOMAIN = 1000,
+	OPT_LAYER,
+	OPT_COMM,
+	OPT_EVENT,
+	OPT_SOURCE,
+	OPT_NO_LAYERS,
+	OPT_NO_IDLE,
+	OPT_CHILDREN,
+	OPT_CALLERS,
+	OPT_CALLEES
+};
 
 int cmd_report(int argc, char **argv)
 {
@@ -24,6 +35,7 @@ int cmd_report(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "source", required_argument, NULL, OPT_SOURCE },
 		{ "no-layers", no_argument, NULL, OPT_NO_LAYERS },
+		{ "no-idle", no_argument, NULL, OPT_NO_IDLE },
 		{ "children", no_argument, NULL, OPT_CHILDREN },
 		{ "callers", required_argument, NULL, OPT_CALLERS },
 		{ "callees", required_argument, NULL, OPT_CALLEES },
@@ -52,7 +64,7 @@ int cmd_report(int argc, char **argv)
 			for (char **l = q.layers; *l; l++)
 				if (layer__from_name(*l) < 0) {
 					ret = error("--layer: unknown layer '%s' (known: user, kernel, guest-user, guest-kernel, "
-						    "guest, vmm, hypervisor)", *l);
+						    "guest, vmm, hypervisor, idle)", *l);
 					goto out;
 				}
 			break;
@@ -85,6 +97,7 @@ int cmd_report(int argc, char **argv)
 			}
 			break;
 		case OPT_NO_LAYERS: no_layers = true; break;
+		case OPT_NO_IDLE: q.no_idle = true; break;
 		case OPT_CHILDREN: q.children = true; break;
 		case OPT_CALLERS: q.callers = optarg; break;
 		case OPT_CALLEES: q.callees = optarg; break;

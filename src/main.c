@@ -55,18 +55,20 @@ static const struct command commands[] = {
 	{ "report", cmd_report, "print the domain/layer table and top symbols of a session",
 	  "domprof report [-i FILE] [--sort KEYS] [--domain LIST] [--layer LIST] [--comm LIST]\n"
 	  "               [--event LIST] [--threshold PCT] [--limit N] [--format text|csv|json]\n"
-	  "               [--source merged|host|agent] [--no-layers] [--children | --callers F | --callees F]\n"
+	  "               [--source merged|host|agent] [--no-idle] [--no-layers]\n"
+	  "               [--children | --callers F | --callees F]\n"
 	  "  -i, --input FILE      session file (default domprof.db)\n"
 	  "  -s, --sort KEYS       grouping keys among domain,layer,comm,pid,tid,image,symbol\n"
 	  "                        (default domain,layer,image,symbol); rows are ordered by period\n"
 	  "      --domain LIST     only these domains (comma-separated names)\n"
-	  "      --layer LIST      only these layers (user,kernel,guest-user,guest-kernel,guest,vmm,hypervisor)\n"
+	  "      --layer LIST      layers: user,kernel,idle,guest-user,guest-kernel,guest,vmm,hypervisor\n"
 	  "      --comm LIST       only these command names\n"
 	  "      --event LIST      only these events\n"
 	  "  -t, --threshold PCT   drop rows under PCT percent in every event\n"
 	  "  -n, --limit N         at most N rows (default 40 for text, all for csv/json)\n"
 	  "  -f, --format FMT      text (default), csv or json (docs/report-formats.md)\n"
 	  "      --source VIEW     merged (default), host or agent view of active VMs\n"
+	  "      --no-idle         leave the host's idle loop (domain idle) out of every table and total\n"
 	  "      --no-layers       text: skip the domain/layer table\n"
 	  "      --children        (-g sessions) add each function's inclusive period: itself and its callees\n"
 	  "      --callers F       (-g sessions) who calls function F, by share of F's inclusive period\n"
@@ -78,11 +80,12 @@ static const struct command commands[] = {
 	  "domprof vms [--vm NAME=PID]... [--format text|json]\n" },
 	{ "diff", cmd_diff, "compare two sessions row by row, optionally per unit of work",
 	  "domprof diff A.db B.db [--sort KEYS] [--per-a N] [--per-b M] [--domain LIST] [--layer LIST]\n"
-	  "               [--comm LIST] [--event LIST] [--source VIEW] [--threshold PCT] [--limit N]\n"
+	  "               [--comm LIST] [--event LIST] [--source VIEW] [--no-idle] [--threshold PCT] [--limit N]\n"
 	  "               [--format text|csv|json]\n"
 	  "  -s, --sort KEYS       rows to compare (default domain,layer,image,symbol)\n"
 	  "      --per-a N         divide A's values by N units of work (bytes, packets, requests)\n"
 	  "      --per-b M         divide B's values by M units of work\n"
+	  "      --no-idle         leave the host's idle loop out of both sessions (shares of busy time)\n"
 	  "  (filters, --threshold, --limit and --format as for report; rows sorted by |B - A|)\n" },
 	{ "annotate", cmd_annotate, "show a function's instructions and source lines with their share of each event",
 	  "domprof annotate [-i FILE] [--domain NAME] [--image PATH] [--event LIST] [--format text|json] SYMBOL\n"
@@ -103,23 +106,26 @@ static const struct command commands[] = {
 	  "  -q, --quiet           print nothing but errors and the counts\n" },
 	{ "export", cmd_export, "export a session as pprof, folded stacks or JSON",
 	  "domprof export --format pprof|folded|json [-i FILE] [-o FILE] [--domain LIST] [--layer LIST]\n"
-	  "               [--comm LIST] [--event LIST] [--source merged|host|agent] [--value samples|period] [-q]\n"
+	  "               [--comm LIST] [--event LIST] [--source merged|host|agent] [--value samples|period]\n"
+	  "               [--no-idle] [-q]\n"
 	  "  -f, --format FMT      pprof (gzipped profile.proto), folded (FlameGraph stacks) or json\n"
 	  "  -i, --input FILE      session file (default domprof.db)\n"
 	  "  -o, --output FILE     default domprof.pb.gz for pprof, standard output otherwise ('-': stdout)\n"
 	  "      --domain LIST     only these domains (comma-separated names)\n"
-	  "      --layer LIST      only these layers (user,kernel,guest-user,guest-kernel,guest,vmm,hypervisor)\n"
+	  "      --layer LIST      layers: user,kernel,idle,guest-user,guest-kernel,guest,vmm,hypervisor\n"
 	  "      --comm LIST       only these command names\n"
 	  "      --event LIST      pprof/json: only these events; folded: the one event counted (default the first)\n"
 	  "      --source VIEW     merged (default), host or agent view of active VMs\n"
 	  "      --value V         folded: period (default, in the event's unit) or samples\n"
+	  "      --no-idle         leave the host's idle loop (domain idle) out\n"
 	  "  -q, --quiet           no summary line after writing a file\n"
 	  "Formats and how to load them in pprof, flamegraph.pl or speedscope: docs/export.md\n" },
 	{ "html", cmd_html, "write a self-contained HTML report of a session",
-	  "domprof html [-i FILE] [-o FILE] [--source merged|host|agent] [-q]\n"
+	  "domprof html [-i FILE] [-o FILE] [--source merged|host|agent] [--no-idle] [-q]\n"
 	  "  -i, --input FILE      session file (default domprof.db)\n"
 	  "  -o, --output FILE     the page (default domprof.html; - for standard output)\n"
 	  "      --source VIEW     merged (default), host or agent view of active VMs\n"
+	  "      --no-idle         leave the host's idle loop (domain idle) out of the page\n"
 	  "  -q, --quiet           print nothing but errors\n"
 	  "  The page needs nothing else and loads nothing; docs/html.md describes it.\n" },
 	{ "import", cmd_import, "turn a perf.data file into a session",

@@ -5,7 +5,7 @@
 #include "../util/util.h"
 
 static const char *layer_names[LAYER__COUNT] = {
-	"user", "kernel", "guest-user", "guest-kernel", "guest", "hypervisor", "vmm",
+	"user", "kernel", "guest-user", "guest-kernel", "guest", "hypervisor", "vmm", "idle",
 };
 static const char *role_names[ROLE__COUNT] = { "task", "vcpu", "vmm", "backend", "guest" };
 static const char *image_kind_names[IMAGE__COUNT] = {
@@ -106,6 +106,17 @@ uint32_t profile__domain(struct profile *p, const char *name, bool is_vm)
 		       e->source = xstrdup("host");
 		       e->dirty = true;
 	       }));
+}
+
+uint32_t profile__idle_domain(struct profile *p)
+{
+	uint32_t id = profile__domain(p, "idle", false);
+	struct profile_domain *d = profile__domain_at(p, id);
+	if (!d->is_idle) {
+		d->is_idle = true;
+		d->dirty = true;
+	}
+	return id;
 }
 
 uint32_t profile__find_domain(const struct profile *p, const char *name)

@@ -24,6 +24,7 @@ enum layer {
 	LAYER_GUEST,
 	LAYER_HYPERVISOR,
 	LAYER_VMM,
+	LAYER_IDLE, /* the host's idle loop: domain "idle" (lib/domain/idle.h) */
 	LAYER__COUNT
 };
 const char *layer__name(enum layer l);
@@ -59,6 +60,7 @@ int image_kind__from_name(const char *name);
 struct profile_domain {
 	char *name;
 	bool is_vm;
+	bool is_idle;    /* the host's idle loop (kind "idle") */
 	int64_t pid;     /* VMM process, -1 for the host or none */
 	char *vmm;       /* qemu, firecracker, ... or NULL */
 	char *accel;     /* kvm, tcg, ... or NULL */
@@ -164,6 +166,8 @@ void profile__release(struct profile *p);
 
 /* Interning: return the id of an equal row, adding it when absent. */
 uint32_t profile__domain(struct profile *p, const char *name, bool is_vm);
+/* The domain of the host's idle loop, "idle", added on first use. */
+uint32_t profile__idle_domain(struct profile *p);
 uint32_t profile__thread(struct profile *p, uint32_t domain, uint32_t pid, uint32_t tid, const char *comm,
 			 enum thread_role role, int32_t vcpu);
 uint32_t profile__image(struct profile *p, uint32_t domain, const char *path, const char *build_id,

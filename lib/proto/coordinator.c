@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../domain/idle.h"
 #include "../util/util.h"
 #include "messages.h"
 
@@ -87,9 +88,13 @@ int coordinator__add(struct coordinator *c, const char *spec, bool optional, cha
 		*ret_error = xasprintf("--agent expects NAME=ADDR (e.g. web=tcp:127.0.0.1:7070), got '%s'", spec);
 		return -EINVAL;
 	}
-	if ((size_t)(eq - spec) == 4 && !strncmp(spec, "host", 4)) {
-		*ret_error = xasprintf("--agent %s: 'host' is the host's own domain; give the VM another name", spec);
-		return -EINVAL;
+	{
+		_cleanup_free_ char *name = xstrndup(spec, eq - spec);
+		if (domain_name__is_reserved(name)) {
+			*ret_error = xasprintf("--agent %s: '%s' is one of the host's own domains (host, idle); give the VM "
+					       "another name", spec, name);
+			return -EINVAL;
+		}
 	}
 	for (size_t i = 0; i < c->n; i++)
 		if (strlen(c->links[i].name) == (size_t)(eq - spec) && !strncmp(c->links[i].name, spec, eq - spec)) {

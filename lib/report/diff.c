@@ -77,6 +77,10 @@ int diff_table__compute(struct session *sa, struct session *sb, const struct rep
 
 	memset(t, 0, sizeof(*t));
 	t->query = *q;
+	if (session__idle_note(sa))
+		t->idle_note_a = xstrdup(session__idle_note(sa));
+	if (session__idle_note(sb))
+		t->idle_note_b = xstrdup(session__idle_note(sb));
 	t->per_a = per_a > 0 ? per_a : 1;
 	t->per_b = per_b > 0 ? per_b : 1;
 	full.limit = 0;
@@ -204,6 +208,8 @@ void diff_table__release(struct diff_table *t)
 	free(t->units);
 	free(t->total_a);
 	free(t->total_b);
+	free(t->idle_note_a);
+	free(t->idle_note_b);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -235,6 +241,11 @@ void diff_table__print_text(const struct diff_table *t, const char *name_a, cons
 	_cleanup_free_ char *safe_a = text_safe_dup(name_a);
 	_cleanup_free_ char *safe_b = text_safe_dup(name_b);
 	fprintf(out, "# A: %s\n# B: %s\n", safe_a, safe_b);
+	report__print_idle_header(t->query.no_idle, NULL, "# ", out);
+	if (t->idle_note_a)
+		fprintf(out, "# idle of A: %s\n", t->idle_note_a);
+	if (t->idle_note_b)
+		fprintf(out, "# idle of B: %s\n", t->idle_note_b);
 	if (normalised)
 		fprintf(out, "# values per unit of work: A / %g, B / %g\n", t->per_a, t->per_b);
 	for (size_t e = 0; e < t->n_events; e++) {
@@ -340,6 +351,17 @@ void diff_table__print_json(const struct diff_table *t, const char *name_a, cons
 	strbuf_add_json(&sb, name_a);
 	strbuf_adds(&sb, ",\n  \"b\": ");
 	strbuf_add_json(&sb, name_b);
+	strbuf_addf(&sb, ",\n  \"idle\": {\"included\": %s, \"note_a\": ", t->query.no_idle ? "false" : "true");
+	if (t->idle_note_a)
+		strbuf_add_json(&sb, t->idle_note_a);
+	else
+		strbuf_adds(&sb, "null");
+	strbuf_adds(&sb, ", \"note_b\": ");
+	if (t->idle_note_b)
+		strbuf_add_json(&sb, t->idle_note_b);
+	else
+		strbuf_adds(&sb, "null");
+	strbuf_adds(&sb, "}");
 	strbuf_adds(&sb, ",\n  \"per_a\": ");
 	json_num(&sb, t->per_a);
 	strbuf_adds(&sb, ",\n  \"per_b\": ");

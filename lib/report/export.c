@@ -77,6 +77,8 @@ struct export_profile {
 	char *session_path;
 	enum report_source source;
 	char **filter_domains, **filter_layers, **filter_comms;
+	bool no_idle;     /* the host's idle loop left out */
+	char *idle_note;  /* session__idle_note, or NULL */
 
 	struct ex_meta *meta;
 	size_t n_meta;
@@ -506,6 +508,9 @@ int export_profile__load(struct session *s, const struct report_query *q, struct
 	p->filter_domains = strv_copy(q->domains);
 	p->filter_layers = strv_copy(q->layers);
 	p->filter_comms = strv_copy(q->comms);
+	p->no_idle = q->no_idle;
+	if (session__idle_note(s))
+		p->idle_note = xstrdup(session__idle_note(s));
 	r = load_meta(s, p, ret_error);
 	if (r < 0)
 		goto fail;
@@ -523,7 +528,8 @@ int export_profile__load(struct session *s, const struct report_query *q, struct
 	if (r < 0)
 		goto fail;
 	for (size_t i = 0; i < p->n_domains; i++)
-		p->domains[i].shown = p->domains[i].set && in_list(q->domains, p->domains[i].name);
+		p->domains[i].shown = p->domains[i].set && in_list(q->domains, p->domains[i].name) &&
+				      !(q->no_idle && p->domains[i].kind && streq(p->domains[i].kind, "idle"));
 	r = load_table(s, "threads", "SELECT id, domain_id, pid, tid, comm FROM threads", &p->n_threads,
 		       (void **)&p->threads, sizeof(*p->threads), load_thread, ret_error);
 	if (r < 0)
@@ -555,6 +561,7 @@ void export_profile__free(struct export_profile *p)
 	if (!p)
 		return;
 	free(p->session_path);
+	free(p->idle_note);
 	strv_free(p->filter_domains);
 	strv_free(p->filter_layers);
 	strv_free(p->filter_comms);
@@ -1161,7 +1168,7 @@ void export_profile__encode_pprof(const struct export_profile *p, struct strbuf 
 {
 	struct pprof pp = { .p = p };
 	struct strbuf msg, sub, packed;
-	uint32_t *ids = NULL, *types, s_domain, s_layer, s_comm, s_pid, comments[6];
+	uint32_t *ids = NULL, *types, s_domain, s_layer, s_comm, s_pid, comments[7];
 	size_t cap_ids = 0, n_comments = 0;
 	const char *v;
 	uint64_t period = 0;
@@ -1228,6 +1235,13 @@ void export_profile__encode_pprof(const struct export_profile *p, struct strbuf 
 		}
 		if ((v = meta_get(p, "domprof_version"))) {
 			_cleanup_free_ char *c = xasprintf("recorded by domprof %s", v);
+			comments[n_comments++] = strtab__intern(&pp.strings, c);
+		}
+		{
+			_cleanup_free_ char *c = xasprintf(
+				"idle: %s%s%s",
+				p->no_idle ? "left out (--no-idle)" : "included as domain idle (label domain=idle)",
+				p->idle_note ? "; " : "", p->idle_note ? p->idle_note : "");
 			comments[n_comments++] = strtab__intern(&pp.strings, c);
 		}
 	}
@@ -1473,6 +1487,8 @@ int export_profile__write_json(const struct export_profile *p, FILE *out)
 	json_strv(&sb, p->filter_layers);
 	strbuf_adds(&sb, ", \"comms\": ");
 	json_strv(&sb, p->filter_comms);
+	strbuf_addf(&sb, ", \"idle\": %s, \"idle_note\": ", p->no_idle ? "false" : "true");
+	json_str_or_null(&sb, p->idle_note);
 	strbuf_adds(&sb, "},\n  \"events\": [");
 	for (size_t e = 0; e < p->n_events; e++) {
 		const struct report_event *ev = &p->events[e];

@@ -12,7 +12,18 @@
 #include "../util/util.h"
 #include "report.h"
 
-static double pct(uint64_t part, uint64_t total) { return total ? 100.0 * (double)part / (double)total : 0.0; }
+static double pct(uint64_t part, uint64_t total) { return report__percent(part, total); }
+
+void report__print_idle_header(bool no_idle, const char *note, const char *prefix, FILE *out)
+{
+	if (no_idle)
+		fprintf(out, "%sidle: left out (--no-idle): every total and percentage is of busy time, everything but "
+			     "the host's idle loop\n", prefix);
+	else
+		fprintf(out, "%sidle: the host's idle loop is its own domain, idle; --no-idle leaves it out\n", prefix);
+	if (note)
+		fprintf(out, "%sidle: %s\n", prefix, note);
+}
 
 void report__print_header(struct session *s, const struct report_layers *l, FILE *out)
 {
@@ -24,8 +35,9 @@ void report__print_header(struct session *s, const struct report_layers *l, FILE
 	_cleanup_free_ char *state = session__get_meta(s, "state");
 	_cleanup_free_ char *path = text_safe_dup(session__path(s));
 	fprintf(out, "# session: %s\n", path);
-	fprintf(out, "# host: %s  kernel: %s  recorded: %s  duration: %.2f s%s\n", text_sanitize(host ? host : "?"),
-		text_sanitize(kernel ? kernel : "?"), text_sanitize(started ? started : "?"),
+	/* text_sanitize rewrites its argument in place: never a literal. */
+	fprintf(out, "# host: %s  kernel: %s  recorded: %s  duration: %.2f s%s\n", host ? text_sanitize(host) : "?",
+		kernel ? text_sanitize(kernel) : "?", started ? text_sanitize(started) : "?",
 		duration ? atof(duration) / 1e9 : 0.0, state && !streq(state, "complete") ? "  (recording was interrupted)" : "");
 	if (cmdline)
 		fprintf(out, "# command: %s\n", text_sanitize(cmdline));
@@ -35,6 +47,7 @@ void report__print_header(struct session *s, const struct report_layers *l, FILE
 			event_value(&l->events[e], l->events[e].period), event_value_unit(&l->events[e]),
 			(unsigned long long)l->events[e].lost);
 	}
+	report__print_idle_header(l->no_idle, session__idle_note(s), "# ", out);
 	fputc('\n', out);
 }
 
@@ -43,6 +56,8 @@ void report__print_header(struct session *s, const struct report_layers *l, FILE
 static void domain_title(const struct report_domain_info *d, struct strbuf *sb)
 {
 	strbuf_add_text(sb, d->name);
+	if (d->is_idle)
+		strbuf_adds(sb, " (the host's idle loop)");
 	if (!d->is_vm)
 		return;
 	strbuf_adds(sb, " (vm");
@@ -64,73 +79,104 @@ static void domain_title(const struct report_domain_info *d, struct strbuf *sb)
 }
 
 static const enum layer host_layers[] = { LAYER_USER, LAYER_KERNEL };
+static const enum layer idle_layers[] = { LAYER_IDLE };
 static const enum layer vm_layers[] = { LAYER_GUEST_USER, LAYER_GUEST_KERNEL, LAYER_GUEST, LAYER_VMM, LAYER_HYPERVISOR,
 					LAYER_USER, LAYER_KERNEL };
 
-static void print_layer_cells(const struct report_layers *l, const uint64_t *samples, const uint64_t *period, FILE *out)
+/* One row's cells: samples, value, share of everything and (unless idle
+ * is left out, when the two are the same) share of busy time; idle rows
+ * have no busy share. */
+static void print_layer_cells(const struct report_layers *l, const uint64_t *samples, const uint64_t *period,
+			      bool idle, FILE *out)
 {
-	for (size_t e = 0; e < l->n_events; e++)
+	for (size_t e = 0; e < l->n_events; e++) {
 		fprintf(out, " | %9llu %14.1f %7.2f%%", (unsigned long long)samples[e], event_value(&l->events[e], period[e]),
 			pct(period[e], l->total_period[e]));
+		if (l->no_idle)
+			continue;
+		if (idle)
+			fprintf(out, " %8s", "-");
+		else
+			fprintf(out, " %7.2f%%", pct(period[e], l->busy_period[e]));
+	}
 	fputc('\n', out);
+}
+
+static void print_domain(const struct report_layers *l, const struct report_domain_info *d, FILE *out)
+{
+	const enum layer *layers = d->is_vm ? vm_layers : d->is_idle ? idle_layers : host_layers;
+	size_t n_layers = d->is_vm ? ARRAY_SIZE(vm_layers) : d->is_idle ? ARRAY_SIZE(idle_layers) : ARRAY_SIZE(host_layers);
+	struct strbuf title;
+	strbuf_init(&title);
+	domain_title(d, &title);
+	fprintf(out, "%s\n", title.buf);
+	strbuf_release(&title);
+	for (size_t k = 0; k < n_layers; k++) {
+		enum layer ly = layers[k];
+		bool has = false;
+		for (size_t e = 0; e < l->n_events; e++)
+			has |= d->layer_samples[ly][e] > 0;
+		/* The host shows both its layers always; a VM the layers
+		 * it has samples in. */
+		if (!has && d->is_vm)
+			continue;
+		fprintf(out, "  %-22s", layer__name(ly));
+		print_layer_cells(l, d->layer_samples[ly], d->layer_period[ly], d->is_idle, out);
+		if (ly == LAYER_HYPERVISOR && d->is_vm) {
+			/* Host time a halted vCPU cost: KVM halt-polling. */
+			fprintf(out, "    %-20s", "of which vCPU halt");
+			print_layer_cells(l, d->halt_samples, d->halt_period, false, out);
+		}
+	}
+	if (d->is_idle)
+		return; /* one layer: its total is that row */
+	fprintf(out, "  %-22s", "total");
+	print_layer_cells(l, d->samples, d->period, false, out);
+	if (d->is_vm) {
+		fprintf(out, "  %-22s", "overhead");
+		for (size_t e = 0; e < l->n_events; e++) {
+			double o = report_domain__overhead(d, e);
+			if (o < 0)
+				fprintf(out, " | %33s", "n/a (no guest samples)");
+			else
+				fprintf(out, " | %24s %7.1f%%", "(hypervisor+vmm)/guest", 100.0 * o);
+			if (!l->no_idle)
+				fprintf(out, " %8s", "");
+		}
+		fputc('\n', out);
+	}
 }
 
 void report_layers__print_text(const struct report_layers *l, FILE *out)
 {
 	size_t quiet_vms = 0;
-	fprintf(out, "Domains and layers (%% of each event's total)\n");
+	if (l->no_idle)
+		fprintf(out, "Domains and layers (%% of each event's busy total: idle left out)\n");
+	else
+		fprintf(out, "Domains and layers (%%: of each event's total; busy%%: of its total less idle)\n");
 	fprintf(out, "%-24s", "domain / layer");
 	for (size_t e = 0; e < l->n_events; e++) {
 		_cleanup_free_ char *name = text_safe_dup(l->events[e].name);
-		fprintf(out, " | %-33.33s", name);
+		fprintf(out, l->no_idle ? " | %-33.33s" : " | %-42.42s", name);
 	}
 	fputc('\n', out);
 	fprintf(out, "%-24s", "");
-	for (size_t e = 0; e < l->n_events; e++)
+	for (size_t e = 0; e < l->n_events; e++) {
 		fprintf(out, " | %9s %14s %8s", "samples", event_value_unit(&l->events[e]), "%");
+		if (!l->no_idle)
+			fprintf(out, " %8s", "busy%");
+	}
 	fputc('\n', out);
 
 	for (size_t i = 0; i < l->n_domains; i++) {
 		const struct report_domain_info *d = &l->domains[i];
-		const enum layer *layers = d->is_vm ? vm_layers : host_layers;
-		size_t n_layers = d->is_vm ? ARRAY_SIZE(vm_layers) : ARRAY_SIZE(host_layers);
-		struct strbuf title;
 		bool any = false;
 		for (size_t e = 0; e < l->n_events; e++)
 			any |= d->samples[e] > 0;
-		if (!any && d->is_vm) {
+		if (!any && d->is_vm)
 			quiet_vms++;
-			continue;
-		}
-		strbuf_init(&title);
-		domain_title(d, &title);
-		fprintf(out, "%s\n", title.buf);
-		strbuf_release(&title);
-		for (size_t k = 0; k < n_layers; k++) {
-			enum layer ly = layers[k];
-			bool has = false;
-			for (size_t e = 0; e < l->n_events; e++)
-				has |= d->layer_samples[ly][e] > 0;
-			/* The host shows both its layers always; a VM the layers
-			 * it has samples in. */
-			if (!has && d->is_vm)
-				continue;
-			fprintf(out, "  %-22s", layer__name(ly));
-			print_layer_cells(l, d->layer_samples[ly], d->layer_period[ly], out);
-		}
-		fprintf(out, "  %-22s", "total");
-		print_layer_cells(l, d->samples, d->period, out);
-		if (d->is_vm) {
-			fprintf(out, "  %-22s", "overhead");
-			for (size_t e = 0; e < l->n_events; e++) {
-				double o = report_domain__overhead(d, e);
-				if (o < 0)
-					fprintf(out, " | %33s", "n/a (no guest samples)");
-				else
-					fprintf(out, " | %24s %7.1f%%", "(hypervisor+vmm)/guest", 100.0 * o);
-			}
-			fputc('\n', out);
-		}
+		else if (any || !d->is_idle)
+			print_domain(l, d, out);
 	}
 	if (quiet_vms)
 		fprintf(out, "(%zu VM%s without samples not shown)\n", quiet_vms, quiet_vms == 1 ? "" : "s");
@@ -258,6 +304,12 @@ void report_table__print_csv(const struct report_table *t, FILE *out)
 			strbuf_add_csv(&sb, col);
 		}
 	}
+	/* Added after every older column, so their positions stay. */
+	for (size_t e = 0; e < t->n_events; e++) {
+		_cleanup_free_ char *col = xasprintf("%s:busy_percent", t->events[e].name);
+		strbuf_addc(&sb, ',');
+		strbuf_add_csv(&sb, col);
+	}
 	strbuf_addc(&sb, '\n');
 	fputs(sb.buf, out);
 	for (size_t i = 0; i < t->n_rows; i++) {
@@ -274,6 +326,13 @@ void report_table__print_csv(const struct report_table *t, FILE *out)
 			if (r->inclusive)
 				strbuf_addf(&sb, ",%llu,%.4f", (unsigned long long)r->inclusive[e],
 					    pct(r->inclusive[e], t->total_period[e]));
+		}
+		for (size_t e = 0; e < t->n_events; e++) {
+			double b = report__busy_percent(r->period[e], r->idle_period[e], t->busy_period[e]);
+			if (b < 0)
+				strbuf_addc(&sb, ',');
+			else
+				strbuf_addf(&sb, ",%.4f", b);
 		}
 		strbuf_addc(&sb, '\n');
 		fputs(sb.buf, out);
@@ -305,6 +364,31 @@ static void json_meta(struct session *s, struct strbuf *sb)
 	strbuf_adds(sb, "\n  }");
 }
 
+/* A share of busy time, null where it means nothing (idle itself). */
+static void json_busy(struct strbuf *sb, double b)
+{
+	if (b < 0)
+		strbuf_adds(sb, "null");
+	else
+		strbuf_addf(sb, "%.4f", b);
+}
+
+/* {"E": {"samples": N, "period": N, "percent": P, "busy_percent": B}, ...}
+ * for one row of the layer table. */
+static void json_layer_cells(struct strbuf *sb, const struct report_layers *l, const uint64_t *samples,
+			     const uint64_t *period, bool idle)
+{
+	for (size_t e = 0; e < l->n_events; e++) {
+		if (e)
+			strbuf_adds(sb, ", ");
+		strbuf_add_json(sb, l->events[e].name);
+		strbuf_addf(sb, ": {\"samples\": %llu, \"period\": %llu, \"percent\": %.4f, \"busy_percent\": ",
+			    (unsigned long long)samples[e], (unsigned long long)period[e], pct(period[e], l->total_period[e]));
+		json_busy(sb, idle ? -1 : pct(period[e], l->busy_period[e]));
+		strbuf_adds(sb, "}");
+	}
+}
+
 static void json_opt_str(struct strbuf *sb, const char *key, const char *v)
 {
 	strbuf_addf(sb, ", \"%s\": ", key);
@@ -320,6 +404,15 @@ void report__print_json(struct session *s, const struct report_layers *l, const 
 	strbuf_init(&sb);
 	strbuf_adds(&sb, "{\n  \"format\": \"domprof-report\",\n  \"version\": 1,\n  \"session\": ");
 	json_meta(s, &sb);
+	strbuf_addf(&sb, ",\n  \"idle\": {\"included\": %s, \"found\": \"%s\", \"note\": ", t->query.no_idle ? "false" : "true",
+		    session__idle(s) == SESSION_IDLE_RECORDED ? "recorded"
+		    : session__idle(s) == SESSION_IDLE_ON_READ ? "on read"
+							       : "not found");
+	if (session__idle_note(s))
+		strbuf_add_json(&sb, session__idle_note(s));
+	else
+		strbuf_adds(&sb, "null");
+	strbuf_adds(&sb, "}");
 	strbuf_adds(&sb, ",\n  \"events\": [");
 	for (size_t e = 0; e < t->n_events; e++) {
 		const struct report_event *ev = &t->events[e];
@@ -328,10 +421,10 @@ void report__print_json(struct session *s, const struct report_layers *l, const 
 		strbuf_add_json(&sb, ev->name);
 		strbuf_addf(&sb,
 			    ", \"unit\": \"%s\", \"samples\": %llu, \"period\": %llu, \"lost\": %llu, "
-			    "\"filtered_samples\": %llu, \"filtered_period\": %llu}",
+			    "\"filtered_samples\": %llu, \"filtered_period\": %llu, \"filtered_busy_period\": %llu}",
 			    ev->unit, (unsigned long long)ev->samples, (unsigned long long)ev->period,
 			    (unsigned long long)ev->lost, (unsigned long long)t->total_samples[e],
-			    (unsigned long long)t->total_period[e]);
+			    (unsigned long long)t->total_period[e], (unsigned long long)t->busy_period[e]);
 	}
 	strbuf_adds(&sb, "\n  ],\n  \"domains\": [");
 	for (size_t i = 0; l && i < l->n_domains; i++) {
@@ -339,7 +432,7 @@ void report__print_json(struct session *s, const struct report_layers *l, const 
 		strbuf_adds(&sb, i ? ",\n    {" : "\n    {");
 		strbuf_adds(&sb, "\"name\": ");
 		strbuf_add_json(&sb, d->name);
-		strbuf_addf(&sb, ", \"kind\": \"%s\"", d->is_vm ? "vm" : "host");
+		strbuf_addf(&sb, ", \"kind\": \"%s\"", d->is_vm ? "vm" : d->is_idle ? "idle" : "host");
 		if (d->pid >= 0)
 			strbuf_addf(&sb, ", \"pid\": %lld", (long long)d->pid);
 		else
@@ -361,26 +454,17 @@ void report__print_json(struct session *s, const struct report_layers *l, const 
 				continue;
 			strbuf_addf(&sb, "%s\"%s\": {", first ? "" : ", ", layer__name(ly));
 			first = false;
-			for (size_t e = 0; e < l->n_events; e++) {
-				if (e)
-					strbuf_adds(&sb, ", ");
-				strbuf_add_json(&sb, l->events[e].name);
-				strbuf_addf(&sb, ": {\"samples\": %llu, \"period\": %llu, \"percent\": %.4f}",
-					    (unsigned long long)d->layer_samples[ly][e], (unsigned long long)d->layer_period[ly][e],
-					    pct(d->layer_period[ly][e], l->total_period[e]));
-			}
+			json_layer_cells(&sb, l, d->layer_samples[ly], d->layer_period[ly], d->is_idle);
 			strbuf_adds(&sb, "}");
 		}
 		strbuf_adds(&sb, "},\n     \"total\": {");
-		for (size_t e = 0; e < l->n_events; e++) {
-			if (e)
-				strbuf_adds(&sb, ", ");
-			strbuf_add_json(&sb, l->events[e].name);
-			strbuf_addf(&sb, ": {\"samples\": %llu, \"period\": %llu, \"percent\": %.4f}",
-				    (unsigned long long)d->samples[e], (unsigned long long)d->period[e],
-				    pct(d->period[e], l->total_period[e]));
-		}
+		json_layer_cells(&sb, l, d->samples, d->period, d->is_idle);
 		strbuf_adds(&sb, "}");
+		if (d->is_vm) {
+			strbuf_adds(&sb, ",\n     \"halt\": {");
+			json_layer_cells(&sb, l, d->halt_samples, d->halt_period, false);
+			strbuf_adds(&sb, "}");
+		}
 		if (d->is_vm) {
 			strbuf_adds(&sb, ",\n     \"overhead\": {");
 			for (size_t e = 0; e < l->n_events; e++) {
@@ -425,6 +509,13 @@ void report__print_json(struct session *s, const struct report_layers *l, const 
 					strbuf_addf(&sb, ": %llu", (unsigned long long)r->period[e]);
 				else
 					strbuf_addf(&sb, ": %.4f", pct(r->period[e], t->total_period[e]));
+			}
+			{
+				_cleanup_free_ char *cb = xasprintf("%s:busy_percent", t->events[e].name);
+				strbuf_adds(&sb, ", ");
+				strbuf_add_json(&sb, cb);
+				strbuf_adds(&sb, ": ");
+				json_busy(&sb, report__busy_percent(r->period[e], r->idle_period[e], t->busy_period[e]));
 			}
 			if (r->inclusive) {
 				_cleanup_free_ char *cp = xasprintf("%s:children_period", t->events[e].name);

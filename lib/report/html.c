@@ -609,8 +609,10 @@ static void json_events(struct html_ctx *c, struct strbuf *sb)
 		strbuf_add_json(sb, ev->name);
 		strbuf_adds(sb, ",\"unit\":");
 		strbuf_add_json(sb, ev->unit);
-		strbuf_addf(sb, ",\"samples\":%" PRIu64 ",\"period\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"shown_period\":%" PRIu64 "}",
-			    ev->samples, ev->period, ev->lost, c->layers.total_period[e]);
+		strbuf_addf(sb,
+			    ",\"samples\":%" PRIu64 ",\"period\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"shown_period\":%" PRIu64
+			    ",\"busy_period\":%" PRIu64 "}",
+			    ev->samples, ev->period, ev->lost, c->layers.total_period[e], c->layers.busy_period[e]);
 	}
 	strbuf_adds(sb, "],\"layers\":[");
 	for (int l = 0; l < LAYER__COUNT; l++)
@@ -746,7 +748,7 @@ static void json_domain(struct html_ctx *c, size_t d, const struct report_table 
 
 	strbuf_adds(sb, d ? ",{\"name\":" : "{\"name\":");
 	strbuf_add_json(sb, di->name);
-	strbuf_addf(sb, ",\"kind\":\"%s\"", di->is_vm ? "vm" : "host");
+	strbuf_addf(sb, ",\"kind\":\"%s\"", di->is_vm ? "vm" : di->is_idle ? "idle" : "host");
 	if (di->pid >= 0)
 		strbuf_addf(sb, ",\"pid\":%" PRId64, di->pid);
 	else
@@ -779,6 +781,11 @@ static void json_domain(struct html_ctx *c, size_t d, const struct report_table 
 	}
 	strbuf_adds(sb, "}");
 	if (di->is_vm) {
+		strbuf_adds(sb, ",\"halt\":{\"samples\":");
+		json_u64_array(sb, di->halt_samples, ne);
+		strbuf_adds(sb, ",\"period\":");
+		json_u64_array(sb, di->halt_period, ne);
+		strbuf_addc(sb, '}');
 		strbuf_adds(sb, ",\"overhead\":[");
 		for (size_t e = 0; e < ne; e++) {
 			double o = report_domain__overhead(di, e);
@@ -946,7 +953,7 @@ int html_report__json(struct session *s, const struct html_options *o, struct st
 		      struct html_summary *ret_summary, char **ret_error)
 {
 	struct html_ctx c = { .s = s, .o = o };
-	struct report_query q = { .source = o->source };
+	struct report_query q = { .source = o->source, .no_idle = o->no_idle };
 	struct report_table table;
 	struct strbuf sb;
 	int r;
@@ -985,6 +992,11 @@ int html_report__json(struct session *s, const struct html_options *o, struct st
 			strbuf_adds(&sb, "null");
 		strbuf_addc(&sb, ',');
 	}
+	strbuf_adds(&sb, "\"idle\":{\"included\":");
+	strbuf_adds(&sb, o->no_idle ? "false" : "true");
+	strbuf_adds(&sb, ",\"note\":");
+	json_str_or_null(&sb, session__idle_note(s));
+	strbuf_adds(&sb, "},");
 	if ((r = json_session(&c, &sb, ret_error)) < 0) {
 		report_table__release(&table);
 		goto out;

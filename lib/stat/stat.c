@@ -345,7 +345,6 @@ static void domain_release(struct stat_domain *d)
 	free(d->methods);
 	for (int l = 0; l < LAYER__COUNT; l++)
 		free(d->cells[l]);
-	free(d->idle);
 }
 
 void stat_result__release(struct stat_result *r)
@@ -420,12 +419,12 @@ void stat_result__derive_host(struct stat_result *r, const struct stat_cell *sys
 		kernel[e].value = MAX(sys_kernel[e].value - vm_kernel, 0.0);
 	}
 	if (sys_idle) {
-		r->domains[0].idle = xcalloc(r->n_events ? r->n_events : 1, sizeof(struct stat_cell));
-		for (size_t e = 0; e < r->n_events; e++) {
-			r->domains[0].idle[e] = sys_idle[e];
-			/* Idle is part of kernel; after the subtraction it can be no more. */
-			r->domains[0].idle[e].value = MIN(sys_idle[e].value, kernel[e].value);
-		}
+		/* No VM thread runs in the idle task: nothing to take out. */
+		struct stat_domain *idle = stat_result__add_domain(r, "idle", false);
+		struct stat_cell *cells = stat_domain__layer(idle, r, LAYER_IDLE);
+		idle->is_idle = true;
+		for (size_t e = 0; e < r->n_events; e++)
+			cells[e] = sys_idle[e];
 	}
 }
 
@@ -444,6 +443,26 @@ double stat_result__total(const struct stat_result *r, size_t e)
 	for (size_t i = 0; i < r->n_domains; i++)
 		t += stat_domain__total(&r->domains[i], e).value;
 	return t;
+}
+
+/* Per event: every domain's total but idle's (to free). */
+static struct stat_cell *busy_cells(const struct stat_result *r)
+{
+	struct stat_cell *busy = xcalloc(r->n_events ? r->n_events : 1, sizeof(*busy));
+	for (size_t i = 0; i < r->n_domains; i++)
+		for (size_t e = 0; !r->domains[i].is_idle && e < r->n_events; e++) {
+			struct stat_cell t = stat_domain__total(&r->domains[i], e);
+			stat_cell__add(&busy[e], &t);
+		}
+	return busy;
+}
+
+static bool has_idle(const struct stat_result *r)
+{
+	for (size_t i = 0; i < r->n_domains; i++)
+		if (r->domains[i].is_idle)
+			return true;
+	return false;
 }
 
 double stat_domain__overhead(const struct stat_domain *d, size_t e)
@@ -470,8 +489,8 @@ double stat_domain__overhead(const struct stat_domain *d, size_t e)
 
 /* Layers in display order: the host's two, then a VM's from the guest
  * outwards. */
-static const enum layer display_layers[] = { LAYER_USER,	LAYER_KERNEL, LAYER_GUEST_USER, LAYER_GUEST_KERNEL,
-					     LAYER_GUEST,	LAYER_VMM,    LAYER_HYPERVISOR };
+static const enum layer display_layers[] = { LAYER_USER,  LAYER_KERNEL, LAYER_GUEST_USER, LAYER_GUEST_KERNEL,
+					     LAYER_GUEST, LAYER_VMM,	LAYER_HYPERVISOR, LAYER_IDLE };
 
 static double pct_of(double part, double total) { return total > 0 ? 100.0 * part / total : 0.0; }
 
@@ -585,7 +604,7 @@ void stat_result__print_text(const struct stat_result *r, FILE *out)
 			fprintf(out, "  split: %s\n", sb.buf);
 			strbuf_release(&sb);
 		} else {
-			fprintf(out, "%s\n", d->name);
+			fprintf(out, "%s%s\n", d->name, d->is_idle ? " (the host's idle loop)" : "");
 		}
 		for (size_t k = 0; k < ARRAY_SIZE(display_layers); k++) {
 			enum layer l = display_layers[k];
@@ -595,24 +614,19 @@ void stat_result__print_text(const struct stat_result *r, FILE *out)
 			for (size_t e = 0; e < r->n_events; e++)
 				text_cell(r, e, &d->cells[l][e], totals[e], out);
 			fputc('\n', out);
-			if (l == LAYER_KERNEL && d->idle && any_by_time(r)) {
-				fprintf(out, "    %-20s", "of which idle");
-				for (size_t e = 0; e < r->n_events; e++) {
-					if (r->events[e].by_time)
-						text_cell(r, e, &d->idle[e], totals[e], out);
-					else
-						fprintf(out, " | %33s", "");
-				}
-				fputc('\n', out);
-			}
 		}
-		fprintf(out, "  %-22s", "total");
 		for (size_t e = 0; e < r->n_events; e++) {
 			struct stat_cell t = stat_domain__total(d, e);
-			text_cell(r, e, &t, totals[e], out);
 			stat_cell__add(&sum[e], &t);
 		}
-		fputc('\n', out);
+		if (!d->is_idle) { /* idle's one layer is its total */
+			fprintf(out, "  %-22s", "total");
+			for (size_t e = 0; e < r->n_events; e++) {
+				struct stat_cell t = stat_domain__total(d, e);
+				text_cell(r, e, &t, totals[e], out);
+			}
+			fputc('\n', out);
+		}
 		if (d->is_vm) {
 			fprintf(out, "  %-22s", "overhead");
 			for (size_t e = 0; e < r->n_events; e++) {
@@ -629,6 +643,15 @@ void stat_result__print_text(const struct stat_result *r, FILE *out)
 	for (size_t e = 0; e < r->n_events; e++)
 		text_cell(r, e, &sum[e], totals[e], out);
 	fputc('\n', out);
+	if (has_idle(r)) {
+		/* Busy time: the figure people mean by "where the CPU goes". */
+		struct stat_cell *busy = busy_cells(r);
+		fprintf(out, "%-24s", "all but idle (busy)");
+		for (size_t e = 0; e < r->n_events; e++)
+			text_cell(r, e, &busy[e], totals[e], out);
+		fputc('\n', out);
+		free(busy);
+	}
 	free(sum);
 	free(totals);
 }
@@ -693,13 +716,11 @@ static void json_cell(struct strbuf *sb, const struct stat_cell *c, double total
 }
 
 static void json_cells(struct strbuf *sb, const struct stat_result *r, const struct stat_cell *cells,
-		       const double *totals, bool only_by_time)
+		       const double *totals)
 {
 	bool first = true;
 	strbuf_addc(sb, '{');
 	for (size_t e = 0; e < r->n_events; e++) {
-		if (only_by_time && !r->events[e].by_time)
-			continue;
 		if (!first)
 			strbuf_adds(sb, ", ");
 		first = false;
@@ -739,7 +760,7 @@ void stat_result__print_json(const struct stat_result *r, bool one_line, FILE *o
 		bool first = true;
 		strbuf_addf(&sb, "%s%s%s{\"name\": ", i ? "," : "", nl, ind2);
 		strbuf_add_json(&sb, d->name);
-		strbuf_addf(&sb, ", \"kind\": \"%s\"", d->is_vm ? "vm" : "host");
+		strbuf_addf(&sb, ", \"kind\": \"%s\"", d->is_vm ? "vm" : d->is_idle ? "idle" : "host");
 		if (d->is_vm) {
 			strbuf_addf(&sb, ", \"pid\": %d, \"vmm\": ", (int)d->pid);
 			strbuf_add_json(&sb, d->vmm ? d->vmm : "unknown");
@@ -761,13 +782,9 @@ void stat_result__print_json(const struct stat_result *r, bool one_line, FILE *o
 				continue;
 			strbuf_addf(&sb, "%s\"%s\": ", first ? "" : ", ", layer__name(l));
 			first = false;
-			json_cells(&sb, r, d->cells[l], totals, false);
+			json_cells(&sb, r, d->cells[l], totals);
 		}
 		strbuf_adds(&sb, "}");
-		if (d->idle && any_by_time(r)) {
-			strbuf_addf(&sb, ",%s\"idle\": ", ind3);
-			json_cells(&sb, r, d->idle, totals, true);
-		}
 		{
 			struct stat_cell *t = xcalloc(r->n_events ? r->n_events : 1, sizeof(*t));
 			for (size_t e = 0; e < r->n_events; e++) {
@@ -775,7 +792,7 @@ void stat_result__print_json(const struct stat_result *r, bool one_line, FILE *o
 				stat_cell__add(&sum[e], &t[e]);
 			}
 			strbuf_addf(&sb, ",%s\"total\": ", ind3);
-			json_cells(&sb, r, t, totals, false);
+			json_cells(&sb, r, t, totals);
 			free(t);
 		}
 		if (d->is_vm) {
@@ -795,7 +812,13 @@ void stat_result__print_json(const struct stat_result *r, bool one_line, FILE *o
 		strbuf_adds(&sb, "}");
 	}
 	strbuf_addf(&sb, "%s%s],%s%s\"total\": ", nl, ind1, nl, ind1);
-	json_cells(&sb, r, sum, totals, false);
+	json_cells(&sb, r, sum, totals);
+	{
+		struct stat_cell *busy = busy_cells(r);
+		strbuf_addf(&sb, ",%s%s\"busy\": ", nl, ind1);
+		json_cells(&sb, r, busy, totals);
+		free(busy);
+	}
 	strbuf_addf(&sb, "%s}\n", nl);
 	fputs(sb.buf, out);
 	strbuf_release(&sb);
@@ -1502,7 +1525,7 @@ static void fold_counter(struct stat_counters *s, struct fold *f, const struct c
 			cell_add(&dom->cells[LAYER_HYPERVISOR][e], sp.system, &d);
 		} else if (c->owner == OWNER_SYSTEM) {
 			cell_add(&f->sys_user[e], sp.user + sp.guest, &d);
-			cell_add(&f->sys_kernel[e], sp.system + sp.idle, &d);
+			cell_add(&f->sys_kernel[e], sp.system, &d);
 			cell_add(&f->sys_idle[e], sp.idle, &d);
 		} else {
 			cell_add(&dom->cells[LAYER_USER][e], sp.user + sp.guest, &d);

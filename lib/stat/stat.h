@@ -4,7 +4,8 @@
  * Two halves. The model (struct stat_result and the pure functions around
  * it: scaling, splitting clock time by the kernel's CPU-time accounting,
  * classifying a VM thread's work into layers, deriving the host as the
- * system-wide totals minus the VMs, rendering as text, CSV or JSON) is
+ * system-wide totals minus the VMs, and the host's idle loop as domain
+ * "idle" from the kernel's idle time, rendering as text, CSV or JSON) is
  * computed from numbers alone and unit-tested. The counters
  * (struct stat_counters) open the perf events: per-CPU system-wide
  * counters split user/kernel, and per-thread counters on every thread of
@@ -164,19 +165,19 @@ struct stat_event_info {
 struct stat_domain {
 	char *name;
 	bool is_vm;
+	bool is_idle;   /* the host's idle loop: one layer, LAYER_IDLE */
 	pid_t pid;      /* the VMM's pid; 0 for the host */
 	char *vmm;      /* "qemu", ...; NULL for the host */
 	char *accel;    /* "kvm", "tcg", "unknown"; NULL for the host */
 	size_t n_threads;
 	enum stat_method *methods;             /* per event; NULL for the host */
 	struct stat_cell *cells[LAYER__COUNT]; /* per event; NULL: a layer this domain does not have */
-	struct stat_cell *idle;                /* host, clock events: the idle part of kernel; else NULL */
 };
 
 struct stat_result {
 	struct stat_event_info *events;
 	size_t n_events;
-	struct stat_domain *domains; /* the host (when counted) first, then VMs by pid */
+	struct stat_domain *domains; /* the host (when counted) first, then VMs by pid, then idle */
 	size_t n_domains;
 	const char *target; /* "system-wide", "command", "process" */
 	size_t n_cpus;
@@ -196,8 +197,12 @@ struct stat_domain *stat_result__find(struct stat_result *r, const char *name);
 /* The host domain from system-wide totals: each host layer is the
  * system-wide count of its CPU mode minus what the VMs' threads did in
  * that mode (layer__runs_in_user_mode), clamped at 0; the counted share is
- * the system-wide counters'. sys_user/sys_kernel/sys_idle are per event
- * (sys_idle may be NULL). The host is inserted as the first domain. */
+ * the system-wide counters'. sys_user/sys_kernel/sys_idle are per event;
+ * sys_kernel is kernel mode outside the idle loop, sys_idle the idle loop
+ * (the kernel's idle time, for clock events; not counted for the others:
+ * no counter can tell the idle task's counts apart, they stay in kernel).
+ * The host is inserted as the first domain and, when sys_idle is not NULL,
+ * the idle domain as the last. */
 void stat_result__derive_host(struct stat_result *r, const struct stat_cell *sys_user,
 			      const struct stat_cell *sys_kernel, const struct stat_cell *sys_idle);
 

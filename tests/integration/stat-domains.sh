@@ -139,7 +139,7 @@ assert method == "thread-role", method
 print(f"# statvm ({vm['accel']}, {vm['threads']} threads, method {method}): " +
       ", ".join(f"{l} {v['cpu-clock']['value']/1e6:.0f} ms" for l, v in vm["layers"].items()))
 print(f"# host: " + ", ".join(f"{l} {v['cpu-clock']['value']/1e6:.0f} ms" for l, v in host["layers"].items()) +
-      f" (idle {host['idle']['cpu-clock']['value']/1e6:.0f} ms)")
+      f" (idle {doms.get('idle', {}).get('layers', {}).get('idle', {}).get('cpu-clock', {}).get('value', 0)/1e6:.0f} ms)")
 guest = val(vm, "guest") + val(vm, "guest-user") + val(vm, "guest-kernel")
 vm_total = vm["total"]["cpu-clock"]["value"]
 print(f"# scheduler runtime meanwhile: VM threads {run_vm/1e6:.0f} ms (vCPU {run_vcpu/1e6:.0f} ms), "
