@@ -17,7 +17,6 @@
 
 #include "../lib/collect/code.h"
 #include "../lib/collect/recorder.h"
-#include "../lib/domain/idle.h"
 #include "../lib/proto/coordinator.h"
 #include "../lib/events/events.h"
 #include "../lib/session/session.h"

@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../domain/idle.h"
 #include "../util/util.h"
+#include "../vocab/vocab.h"
 #include "messages.h"
 
 #define IO_TIMEOUT_MS 3000

@@ -36,14 +36,9 @@
  * further out it is refused. */
 #define BUCKET_SLACK_NS 2000000000ULL
 
-/* The agent's own layers, as the host sees them: its kernel modes are the
- * guest's kernel, everything else its user space. One rule for samples and
- * timeline alike. */
-static uint8_t guest_layer(uint8_t layer)
-{
-	return layer == LAYER_KERNEL || layer == LAYER_HYPERVISOR || layer == LAYER_GUEST_KERNEL ? LAYER_GUEST_KERNEL
-												   : LAYER_GUEST_USER;
-}
+/* The agent's own layers, as the host sees them (layer__as_guest): one
+ * rule for samples and timeline alike. */
+static uint8_t guest_layer(uint8_t layer) { return (uint8_t)layer__as_guest((enum layer)layer); }
 
 void delta__encode(struct profile *p, struct wbuf *w)
 {

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <zlib.h>
 
-#include "../aggregate/profile.h"
+#include "../vocab/vocab.h"
 #include "../util/hmap.h"
 
 /* ---- the loaded model ---- */
