@@ -26,4 +26,3 @@ void proto_budget__init(struct proto_budget *b, uint64_t limit);
  * would pass the limit (nothing is counted). A NULL budget takes anything. */
 bool proto_budget__charge(struct proto_budget *b, uint64_t bytes);
 void proto_budget__refund(struct proto_budget *b, uint64_t bytes);
-uint64_t proto_budget__left(const struct proto_budget *b);

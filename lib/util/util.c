@@ -252,13 +252,6 @@ uint64_t clock_monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-uint64_t clock_realtime_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 int parse_u64(const char *s, int base, uint64_t *ret)
 {
 	char *end;

@@ -85,7 +85,6 @@ static inline uint64_t hash_mix(uint64_t h, uint64_t v) { return hash_u64(h ^ (v
 static inline uint64_t hash_str(const char *s) { return hash_bytes(s, strlen(s), 0); }
 
 uint64_t clock_monotonic_ns(void);
-uint64_t clock_realtime_ns(void);
 
 /* Number parsing that rejects trailing junk; 0 or -EINVAL/-ERANGE. */
 int parse_u64(const char *s, int base, uint64_t *ret);
