@@ -267,7 +267,7 @@ static void send_code(struct agent_session *s)
 	struct code_message m = { .n = 0 };
 	wbuf_init(&m.w);
 	wbuf_u32(&m.w, 0); /* the count, patched below */
-	collector__collect_code(&s->rec.collector, 32, 0.002, add_code, &m);
+	collector__collect_code(&s->rec.collector, CODE_HOT_SYMBOLS_AGENT, CODE_HOT_MIN_SHARE, add_code, &m);
 	proto_code__encode_count(&m.w, 0, m.n);
 	channel__send(&s->ch, MSG_CODE, m.w.data, m.w.len, true, SEND_TIMEOUT_MS);
 	wbuf_release(&m.w);

@@ -184,7 +184,7 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 			o->output = optarg;
 			break;
 		case 'm':
-			if (parse_u64(optarg, 10, &v) < 0 || v == 0 || (v & (v - 1)) || v > (1 << 20))
+			if (parse_u64(optarg, 10, &v) < 0 || v == 0 || (v & (v - 1)) || v > SAMPLER_MAX_RING_PAGES)
 				return error("-m: '%s' is not a power of two number of pages", optarg);
 			o->ring_pages = v;
 			break;
@@ -360,7 +360,7 @@ static int write_final(struct session *s, struct recorder *r, bool interrupted_b
 	/* The code of the hottest functions, for annotate from the session:
 	 * best effort, in one transaction that must not stay open. */
 	if (sqlite3_exec(session__db(s), "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
-		collector__collect_code(&r->collector, 64, 0.002, store_code, s);
+		collector__collect_code(&r->collector, CODE_HOT_SYMBOLS_HOST, CODE_HOT_MIN_SHARE, store_code, s);
 		if (sqlite3_exec(session__db(s), "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 			sqlite3_exec(session__db(s), "ROLLBACK", NULL, NULL, NULL);
 	}
@@ -431,7 +431,7 @@ static int agents_prepare(struct coordinator *coord, const struct record_options
 			free(err);
 			return -1;
 		}
-	if (coordinator__connect(coord, 5000, &err) < 0 ||
+	if (coordinator__connect(coord, COORDINATOR_CONNECT_TIMEOUT_MS, &err) < 0 ||
 	    coordinator__prepare(coord, events, n_events, defaults, o->callchain, &err) < 0) {
 		error("%s%s", err, o->agents_optional ? "" : " (--agent-optional records without it)");
 		free(err);
@@ -606,7 +606,7 @@ int cmd_record(int argc, char **argv)
 			exit_code = 1;
 			goto out_session;
 		}
-		uint64_t t0 = clock_monotonic_ns() + 300000000ULL;
+		uint64_t t0 = clock_monotonic_ns() + COORDINATOR_START_LEAD_NS;
 		struct timespec ts = { .tv_sec = (time_t)(t0 / 1000000000ULL), .tv_nsec = (long)(t0 % 1000000000ULL) };
 		coordinator__start(&coord, t0);
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop_signal)
@@ -669,7 +669,7 @@ int cmd_record(int argc, char **argv)
 	}
 	recorder__stop(&rec);
 	if (have_coord) {
-		coordinator__stop(&coord, &rec.profile, 8000);
+		coordinator__stop(&coord, &rec.profile, COORDINATOR_STOP_TIMEOUT_MS);
 		agents_finish(&coord, session);
 	}
 	if (!write_failed) {
