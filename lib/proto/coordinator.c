@@ -247,7 +247,7 @@ int coordinator__connect(struct coordinator *c, int timeout_ms, char **ret_error
 	for (size_t i = 0; i < c->n; i++)
 		if (c->links[i].state == AGENT_FAILED && !c->links[i].optional) {
 			*ret_error = xasprintf("agent %s (%s): %s", c->links[i].name, c->links[i].addr, c->links[i].error);
-			return -1;
+			return -ECONNREFUSED;
 		}
 	return 0;
 }
@@ -396,7 +396,7 @@ int coordinator__prepare(struct coordinator *c, const struct event_spec *events,
 	for (size_t i = 0; i < c->n; i++)
 		if (c->links[i].state == AGENT_FAILED && !c->links[i].optional) {
 			*ret_error = xasprintf("agent %s (%s): %s", c->links[i].name, c->links[i].addr, c->links[i].error);
-			return -1;
+			return -EPROTO;
 		}
 	return 0;
 }

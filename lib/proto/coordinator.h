@@ -90,10 +90,12 @@ int coordinator__add(struct coordinator *c, const char *spec, bool optional, cha
 #define COORDINATOR_STOP_TIMEOUT_MS 8000
 #define COORDINATOR_START_LEAD_NS (300ULL * 1000000ULL)
 
-/* Connect and authenticate every agent. -1 with *ret_error when a required
- * agent cannot be reached or refuses; optional ones are only logged. */
+/* Connect and authenticate every agent. -ECONNREFUSED with *ret_error
+ * when a required agent cannot be reached or refuses; optional ones are
+ * only logged. */
 int coordinator__connect(struct coordinator *c, int timeout_ms, char **ret_error);
-/* SETUP, clock synchronisation, and ARM. events must outlive c. */
+/* SETUP, clock synchronisation, and ARM. events must outlive c. -EPROTO
+ * with *ret_error when a required agent fails on the way. */
 int coordinator__prepare(struct coordinator *c, const struct event_spec *events, size_t n_events,
 			 const struct event_defaults *defaults, bool callchain, char **ret_error);
 

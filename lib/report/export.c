@@ -136,17 +136,17 @@ static const struct ex_frame *frame_at(const struct export_profile *p, uint32_t 
 
 static uint64_t *sample_values(const struct export_profile *p, size_t i) { return &p->values[i * p->n_events * 2]; }
 
+const char *const export_format__names[] = { [EXPORT_PPROF] = "pprof", [EXPORT_FOLDED] = "folded",
+					     [EXPORT_JSON] = "json", NULL };
+
 int export_format__parse(const char *s, enum export_format *ret)
 {
-	if (streq(s, "pprof"))
-		*ret = EXPORT_PPROF;
-	else if (streq(s, "folded"))
-		*ret = EXPORT_FOLDED;
-	else if (streq(s, "json"))
-		*ret = EXPORT_JSON;
-	else
-		return -EINVAL;
-	return 0;
+	for (int i = 0; export_format__names[i]; i++)
+		if (streq(s, export_format__names[i])) {
+			*ret = (enum export_format)i;
+			return 0;
+		}
+	return -EINVAL;
 }
 
 int export_value__parse(const char *s, enum export_value *ret)

@@ -30,19 +30,6 @@ static const char *key_sql[KEY__COUNT] = {
 
 const char *report_key__name(enum report_key k) { return (unsigned)k < KEY__COUNT ? key_names[k] : "?"; }
 
-int report_format__parse(const char *s, enum report_format *ret)
-{
-	if (streq(s, "text"))
-		*ret = FORMAT_TEXT;
-	else if (streq(s, "csv"))
-		*ret = FORMAT_CSV;
-	else if (streq(s, "json"))
-		*ret = FORMAT_JSON;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 int report_source__parse(const char *s, enum report_source *ret)
 {
 	if (streq(s, "merged"))

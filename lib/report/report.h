@@ -36,9 +36,6 @@ enum report_key {
 };
 const char *report_key__name(enum report_key k);
 
-enum report_format { FORMAT_TEXT = 0, FORMAT_CSV, FORMAT_JSON };
-int report_format__parse(const char *s, enum report_format *ret);
-
 /* Which view of an active VM's guest layers (docs/agent.md). */
 enum report_source { SOURCE_MERGED = 0, SOURCE_HOST, SOURCE_AGENT };
 int report_source__parse(const char *s, enum report_source *ret);
