@@ -15,14 +15,9 @@ int cmd_diff(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "sort", required_argument, NULL, 's' },
-		OPTION_DOMAIN,
-		OPTION_LAYER,
-		OPTION_COMM,
-		OPTION_EVENT,
+		OPTIONS_QUERY,
 		{ "per-a", required_argument, NULL, OPT_PER_A },
 		{ "per-b", required_argument, NULL, OPT_PER_B },
-		OPTION_SOURCE,
-		OPTION_NO_IDLE,
 		OPTION_THRESHOLD,
 		OPTION_LIMIT,
 		OPTION_FORMAT,
@@ -41,12 +36,7 @@ int cmd_diff(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:t:n:f:", longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_DOMAIN:
-		case OPT_LAYER:
-		case OPT_COMM:
-		case OPT_EVENT:
-		case OPT_SOURCE:
-		case OPT_NO_IDLE: ret = option_parse_query(c, optarg, &q); break;
+		OPTION_QUERY_CASES: ret = option_parse_query(c, optarg, &q); break;
 		case 's': sort = optarg; break;
 		case OPT_PER_A:
 		case OPT_PER_B: {

@@ -85,13 +85,8 @@ int cmd_export(int argc, char **argv)
 		{ "input", required_argument, NULL, 'i' },
 		{ "output", required_argument, NULL, 'o' },
 		OPTION_FORMAT,
-		OPTION_DOMAIN,
-		OPTION_LAYER,
-		OPTION_COMM,
-		OPTION_EVENT,
-		OPTION_SOURCE,
+		OPTIONS_QUERY,
 		{ "value", required_argument, NULL, OPT_VALUE },
-		OPTION_NO_IDLE,
 		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 },
 	};
@@ -108,12 +103,7 @@ int cmd_export(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "i:o:f:q", longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_DOMAIN:
-		case OPT_LAYER:
-		case OPT_COMM:
-		case OPT_EVENT:
-		case OPT_SOURCE:
-		case OPT_NO_IDLE: ret = option_parse_query(c, optarg, &q); break;
+		OPTION_QUERY_CASES: ret = option_parse_query(c, optarg, &q); break;
 		case 'i': input = optarg; break;
 		case 'o': output = optarg; break;
 		case 'f': ret = option_parse_format(optarg, export_format__names, &format); break;

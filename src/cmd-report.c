@@ -16,16 +16,11 @@ int cmd_report(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "input", required_argument, NULL, 'i' },
 		{ "sort", required_argument, NULL, 's' },
-		OPTION_DOMAIN,
-		OPTION_LAYER,
-		OPTION_COMM,
-		OPTION_EVENT,
+		OPTIONS_QUERY,
 		OPTION_THRESHOLD,
 		OPTION_LIMIT,
 		OPTION_FORMAT,
-		OPTION_SOURCE,
 		{ "no-layers", no_argument, NULL, OPT_NO_LAYERS },
-		OPTION_NO_IDLE,
 		{ "children", no_argument, NULL, OPT_CHILDREN },
 		{ "callers", required_argument, NULL, OPT_CALLERS },
 		{ "callees", required_argument, NULL, OPT_CALLEES },
@@ -44,12 +39,7 @@ int cmd_report(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "i:s:t:n:f:", longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_DOMAIN:
-		case OPT_LAYER:
-		case OPT_COMM:
-		case OPT_EVENT:
-		case OPT_SOURCE:
-		case OPT_NO_IDLE: ret = option_parse_query(c, optarg, &q); break;
+		OPTION_QUERY_CASES: ret = option_parse_query(c, optarg, &q); break;
 		case 'i': input = optarg; break;
 		case 's': sort = optarg; break;
 		case 't': ret = option_parse_threshold(optarg, &q.threshold); break;

@@ -86,8 +86,18 @@ extern const char *const option_table_formats[]; /* enum table_format order */
 extern const char *const option_text_json_formats[];
 
 /* The filters and view of a report_query, as report, diff and export take
- * them: option c (OPT_DOMAIN, OPT_LAYER, OPT_COMM, OPT_EVENT, OPT_SOURCE
- * or OPT_NO_IDLE) parsed into q. */
+ * them: OPTIONS_QUERY in the getopt_long table, and in the switch
+ *
+ *     OPTION_QUERY_CASES: ret = option_parse_query(c, optarg, &q); break;
+ */
+#define OPTIONS_QUERY OPTION_DOMAIN, OPTION_LAYER, OPTION_COMM, OPTION_EVENT, OPTION_SOURCE, OPTION_NO_IDLE
+#define OPTION_QUERY_CASES \
+	case OPT_DOMAIN:   \
+	case OPT_LAYER:    \
+	case OPT_COMM:     \
+	case OPT_EVENT:    \
+	case OPT_SOURCE:   \
+	case OPT_NO_IDLE
 int option_parse_query(int c, const char *arg, struct report_query *q);
 /* Free the lists option_parse_query filled. */
 void option_query__release(struct report_query *q);

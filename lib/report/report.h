@@ -95,15 +95,6 @@ struct report_table {
 	bool has_stacks;             /* the session holds call stacks */
 };
 
-/* Column order for one domain: the layers a domain of this kind can have. */
-struct report_layer_row {
-	char *domain;
-	bool is_vm;
-	char *layer; /* NULL for the domain's total line */
-	uint64_t *samples;
-	uint64_t *period;
-};
-
 struct report_domain_info {
 	char *name;
 	bool is_vm;
