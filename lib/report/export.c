@@ -25,8 +25,8 @@
 #include <time.h>
 #include <zlib.h>
 
-#include "../vocab/vocab.h"
 #include "../util/hmap.h"
+#include "../vocab/vocab.h"
 
 /* ---- the loaded model ---- */
 

@@ -8,8 +8,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "../vocab/vocab.h"
 #include "../util/util.h"
+#include "../vocab/vocab.h"
 #include "report.h"
 
 static double pct(uint64_t part, uint64_t total) { return report__percent(part, total); }

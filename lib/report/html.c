@@ -23,9 +23,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "../vocab/vocab.h"
 #include "../session/session.h"
 #include "../util/hmap.h"
+#include "../vocab/vocab.h"
 
 /* Generated at build time from lib/report/html/ (embed.py): the bytes of
  * each asset, NUL-terminated, and the base64 SHA-256 that the page's

@@ -12,10 +12,10 @@
 #include <errno.h>
 #include <math.h>
 
-#include "../vocab/vocab.h"
 #include "../domain/idle.h"
 #include "../util/hmap.h"
 #include "../util/util.h"
+#include "../vocab/vocab.h"
 
 static const char *key_names[KEY__COUNT] = { "domain", "layer", "comm", "pid", "tid", "image", "symbol" };
 static const char *key_sql[KEY__COUNT] = {
