@@ -70,7 +70,7 @@ static int send_error(struct channel *ch, const char *fmt, ...)
 	channel__send(ch, MSG_ERROR, w.data, w.len, false, 1000);
 	wbuf_release(&w);
 	strbuf_release(&sb);
-	return -1;
+	return -EPROTO;
 }
 
 static char *read_trimmed(const char *path)
@@ -219,12 +219,13 @@ static int handle_arm(struct agent_session *s)
 		.callchain = s->callchain,
 	};
 	char *err = NULL;
+	int r;
 	if (!s->n_events)
 		return send_error(&s->ch, "ARM before SETUP");
-	if (recorder__open(&s->rec, &cfg, &err) < 0) {
+	if ((r = recorder__open(&s->rec, &cfg, &err)) < 0) {
 		send_error(&s->ch, "cannot open the events: %s", err);
 		free(err);
-		return -1;
+		return r;
 	}
 	s->armed = true;
 	/* Read /proc and the kernel's symbols now, so START is quick. */
@@ -267,7 +268,7 @@ static void send_code(struct agent_session *s)
 	struct code_message m = { .n = 0 };
 	wbuf_init(&m.w);
 	wbuf_u32(&m.w, 0); /* the count, patched below */
-	collector__collect_code(&s->rec.collector, 32, 0.002, add_code, &m);
+	collector__collect_code(&s->rec.collector, CODE_HOT_SYMBOLS_AGENT, CODE_HOT_MIN_SHARE, add_code, &m);
 	proto_code__encode_count(&m.w, 0, m.n);
 	channel__send(&s->ch, MSG_CODE, m.w.data, m.w.len, true, SEND_TIMEOUT_MS);
 	wbuf_release(&m.w);
@@ -423,15 +424,13 @@ int key_load(const char *path, unsigned char key[PROTO_KEY_BYTES])
 	if (r == 0)
 		return 0;
 	if (r == -EPERM)
-		error("the key %s %s: a key must be private to you (chown $(id -un) %s; chmod 600 %s)", path, why, path,
-		      path);
-	else if (r == -ELOOP)
-		error("the key %s %s: give the path of the key file itself", path, why);
-	else if (r == -EINVAL && why && strstr(why, "hex"))
-		error("the key %s %s: make one with `domprof keygen FILE`", path, why);
-	else
-		error("the key %s %s", path, why ? why : strerror(-r));
-	return -1;
+		return log_error_errno(r, "the key %s %s: a key must be private to you (chown $(id -un) %s; chmod 600 %s)",
+				       path, why, path, path);
+	if (r == -ELOOP)
+		return log_error_errno(r, "the key %s %s: give the path of the key file itself", path, why);
+	if (r == -EINVAL && why && strstr(why, "hex"))
+		return log_error_errno(r, "the key %s %s: make one with `domprof keygen FILE`", path, why);
+	return why ? log_error_errno(r, "the key %s %s", path, why) : log_error_errno(r, "the key %s %m", path);
 }
 
 int cmd_agent(int argc, char **argv)
@@ -460,24 +459,25 @@ int cmd_agent(int argc, char **argv)
 		case 'q': quiet = true; break;
 		default:
 			usage("agent", stderr);
-			return 1;
+			return -EINVAL;
 		}
 	}
 	if (optind < argc)
-		return error("unexpected argument '%s'", argv[optind]);
+		return log_error("unexpected argument '%s'", argv[optind]);
 	if (!listen_addr)
-		return error("--listen ADDR is required (tcp:0.0.0.0:7070 or vsock:any:7070)");
+		return log_error("--listen ADDR is required (tcp:0.0.0.0:7070 or vsock:any:7070)");
 	if (!key_path)
-		return error("--key FILE is required: the agent never runs without a key (make one with `domprof keygen FILE`)");
-	if (key_load(key_path, key) < 0)
-		return 1;
+		return log_error("--key FILE is required: the agent never runs without a key (make one with `domprof "
+				 "keygen FILE`)");
+	if ((r = key_load(key_path, key)) < 0)
+		return r;
 	if (sodium_init() < 0)
-		return error("libsodium failed to initialise");
-	if (listener__open(&listener, listen_addr, key, listener_log, NULL, &err) < 0) {
+		return log_error_errno(-EIO, "libsodium failed to initialise");
+	if ((r = listener__open(&listener, listen_addr, key, listener_log, NULL, &err)) < 0) {
 		sodium_memzero(key, sizeof(key));
-		error("%s", err);
+		r = log_error_errno(r, "%s", err);
 		free(err);
-		return 1;
+		return r;
 	}
 	sodium_memzero(key, sizeof(key));
 	sigaction(SIGINT, &sa, NULL);
@@ -491,7 +491,7 @@ int cmd_agent(int argc, char **argv)
 		struct channel ch;
 		r = listener__accept(&listener, 500, &ch);
 		if (r < 0) {
-			error("waiting for coordinators on %s: %s", listen_addr, strerror(-r));
+			log_error_errno(r, "waiting for coordinators on %s: %m", listen_addr);
 			break;
 		}
 		if (r == 0)
@@ -502,19 +502,19 @@ int cmd_agent(int argc, char **argv)
 	}
 	listener__close(&listener);
 	agent_log("stopped");
-	return 0;
+	return r < 0 ? r : 0;
 }
 
 int cmd_keygen(int argc, char **argv)
 {
 	int r;
 	if (argc != 2)
-		return error("usage: domprof keygen FILE");
+		return log_error("usage: domprof keygen FILE");
 	r = proto_key__generate(argv[1]);
 	if (r == -EEXIST)
-		return error("%s already exists; remove it first or choose another name", argv[1]);
+		return log_error_errno(r, "%s already exists; remove it first or choose another name", argv[1]);
 	if (r < 0)
-		return error("cannot write %s: %s", argv[1], strerror(-r));
-	info("wrote a new key to %s (mode 0600); copy it to the guest and give both sides --key", argv[1]);
+		return log_error_errno(r, "cannot write %s: %m", argv[1]);
+	log_info("wrote a new key to %s (mode 0600); copy it to the guest and give both sides --key", argv[1]);
 	return 0;
 }

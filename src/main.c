@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -146,37 +147,50 @@ static const struct command commands[] = {
 	{ "help", cmd_help, "show help for a command", "domprof help [COMMAND]\n" },
 };
 
-static void vmessage(const char *prefix, const char *fmt, va_list ap)
+/* errno_value: what %m in fmt stands for. */
+static void vmessage(const char *prefix, int errno_value, const char *fmt, va_list ap)
 {
 	fprintf(stderr, "domprof: %s", prefix);
+	errno = errno_value;
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }
 
-int error(const char *fmt, ...)
+int log_error_errno(int r, const char *fmt, ...)
+{
+	va_list ap;
+	if (r >= 0)
+		r = -EINVAL;
+	va_start(ap, fmt);
+	vmessage("", -r, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int log_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vmessage("", fmt, ap);
+	vmessage("", EINVAL, fmt, ap);
 	va_end(ap);
-	return 1;
+	return -EINVAL;
 }
 
-void warning(const char *fmt, ...)
+void log_warning(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vmessage("warning: ", fmt, ap);
+	vmessage("warning: ", errno, fmt, ap);
 	va_end(ap);
 }
 
-void info(const char *fmt, ...)
+void log_info(const char *fmt, ...)
 {
 	va_list ap;
 	if (quiet)
 		return;
 	va_start(ap, fmt);
-	vmessage("", fmt, ap);
+	vmessage("", errno, fmt, ap);
 	va_end(ap);
 }
 
@@ -249,11 +263,13 @@ int cmd_help(int argc, char **argv)
 			usage(argv[1], stdout);
 			return 0;
 		}
-	return error("no command '%s'; `domprof help` lists them", argv[1]);
+	return log_error("no command '%s'; `domprof help` lists them", argv[1]);
 }
 
 int main(int argc, char **argv)
 {
+	int r;
+
 	if (argc < 2) {
 		main_usage(stderr);
 		return 2;
@@ -273,9 +289,10 @@ int main(int argc, char **argv)
 					usage(argv[1], stdout);
 					return 0;
 				}
-			return commands[i].fn(argc - 1, argv + 1);
+			r = commands[i].fn(argc - 1, argv + 1);
+			return r < 0 ? EXIT_FAILURE : r;
 		}
-	error("'%s' is not a domprof command", argv[1]);
+	log_error("'%s' is not a domprof command", argv[1]);
 	main_usage(stderr);
 	return 2;
 }

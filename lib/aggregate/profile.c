@@ -4,30 +4,6 @@
 
 #include "../util/util.h"
 
-static const char *layer_names[LAYER__COUNT] = {
-	"user", "kernel", "guest-user", "guest-kernel", "guest", "hypervisor", "vmm", "idle",
-};
-static const char *role_names[ROLE__COUNT] = { "task", "vcpu", "vmm", "backend", "guest" };
-static const char *image_kind_names[IMAGE__COUNT] = {
-	"elf", "kernel", "module", "vdso", "jit", "anon", "guest-kernel", "guest-user", "unknown",
-};
-
-static int name_index(const char *const *names, int n, const char *name)
-{
-	for (int i = 0; i < n; i++)
-		if (streq(names[i], name))
-			return i;
-	return -1;
-}
-
-const char *origin__name(enum origin o) { return o == ORIGIN_AGENT ? "agent" : "host"; }
-const char *layer__name(enum layer l) { return (unsigned)l < LAYER__COUNT ? layer_names[l] : "?"; }
-int layer__from_name(const char *name) { return name_index(layer_names, LAYER__COUNT, name); }
-const char *thread_role__name(enum thread_role r) { return (unsigned)r < ROLE__COUNT ? role_names[r] : "?"; }
-int thread_role__from_name(const char *name) { return name_index(role_names, ROLE__COUNT, name); }
-const char *image_kind__name(enum image_kind k) { return (unsigned)k < IMAGE__COUNT ? image_kind_names[k] : "?"; }
-int image_kind__from_name(const char *name) { return name_index(image_kind_names, IMAGE__COUNT, name); }
-
 void profile__init(struct profile *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -110,7 +86,7 @@ uint32_t profile__domain(struct profile *p, const char *name, bool is_vm)
 
 uint32_t profile__idle_domain(struct profile *p)
 {
-	uint32_t id = profile__domain(p, "idle", false);
+	uint32_t id = profile__domain(p, DOMAIN_NAME_IDLE, false);
 	struct profile_domain *d = profile__domain_at(p, id);
 	if (!d->is_idle) {
 		d->is_idle = true;

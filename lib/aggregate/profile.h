@@ -15,47 +15,7 @@
 #include <stddef.h>
 
 #include "../util/hmap.h"
-
-enum layer {
-	LAYER_USER = 0,
-	LAYER_KERNEL,
-	LAYER_GUEST_USER,
-	LAYER_GUEST_KERNEL,
-	LAYER_GUEST,
-	LAYER_HYPERVISOR,
-	LAYER_VMM,
-	LAYER_IDLE, /* the host's idle loop: domain "idle" (lib/domain/idle.h) */
-	LAYER__COUNT
-};
-const char *layer__name(enum layer l);
-/* -1 when unknown. */
-int layer__from_name(const char *name);
-
-enum thread_role {
-	ROLE_TASK = 0, /* an ordinary host task */
-	ROLE_VCPU,     /* a VM's vCPU thread */
-	ROLE_VMM,      /* another thread of a VMM process */
-	ROLE_BACKEND,  /* a host kernel/backend thread serving a VM (vhost-PID) */
-	ROLE_GUEST,    /* a task inside a guest (agent data) */
-	ROLE__COUNT
-};
-const char *thread_role__name(enum thread_role r);
-int thread_role__from_name(const char *name);
-
-enum image_kind {
-	IMAGE_ELF = 0,     /* a file-backed executable or library */
-	IMAGE_KERNEL,      /* [kernel.kallsyms] */
-	IMAGE_MODULE,      /* [module] */
-	IMAGE_VDSO,        /* [vdso] */
-	IMAGE_JIT,         /* /tmp/perf-PID.map */
-	IMAGE_ANON,        /* anonymous executable memory */
-	IMAGE_GUEST_KERNEL,/* a guest's kernel, seen from the host */
-	IMAGE_GUEST_USER,  /* guest user space seen from the host: [guest user] */
-	IMAGE_UNKNOWN,     /* no mapping covers the address */
-	IMAGE__COUNT
-};
-const char *image_kind__name(enum image_kind k);
-int image_kind__from_name(const char *name);
+#include "../vocab/vocab.h"
 
 struct profile_domain {
 	char *name;
@@ -101,10 +61,6 @@ struct profile_frame {
 	uint32_t symbol;
 	uint64_t address;
 };
-
-/* Who measured a sample: the host's own sampler, or a guest's agent. */
-enum origin { ORIGIN_HOST = 0, ORIGIN_AGENT = 1 };
-const char *origin__name(enum origin o);
 
 struct sample_key {
 	uint32_t event;

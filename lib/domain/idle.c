@@ -150,8 +150,3 @@ const char *const *idle__halt_functions(size_t *ret_n)
 	*ret_n = ARRAY_SIZE(halt_functions);
 	return halt_functions;
 }
-
-bool domain_name__is_reserved(const char *name)
-{
-	return streq(name, "host") || streq(name, "idle");
-}

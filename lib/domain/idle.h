@@ -34,7 +34,3 @@ bool idle__is_halt_function(const char *name);
 /* The lists, sorted, for documentation and tests. */
 const char *const *idle__loop_functions(size_t *ret_n);
 const char *const *idle__halt_functions(size_t *ret_n);
-
-/* Whether a domain name is reserved for the host ("host") or its idle loop
- * ("idle"): a VM may not take it. */
-bool domain_name__is_reserved(const char *name);

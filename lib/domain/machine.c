@@ -27,7 +27,7 @@ void machine__init(struct machine *m, struct profile *p, bool live)
 	memset(m, 0, sizeof(*m));
 	m->profile = p;
 	m->live = live;
-	m->host_domain = profile__domain(p, "host", false);
+	m->host_domain = profile__domain(p, DOMAIN_NAME_HOST, false);
 	image_registry__init(&m->images);
 	hmap_init(&m->proc_index);
 	hmap_init(&m->thread_index);

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "../util/util.h"
-#include "idle.h"
+#include "../vocab/vocab.h"
 
 const char *vmm_kind__name(enum vmm_kind k)
 {

@@ -27,4 +27,3 @@ void proto_budget__refund(struct proto_budget *b, uint64_t bytes)
 		b->used -= bytes < b->used ? bytes : b->used;
 }
 
-uint64_t proto_budget__left(const struct proto_budget *b) { return b ? b->limit - b->used : UINT64_MAX; }

@@ -14,6 +14,9 @@
 /* The default, settable with `record --agent-memory`. */
 #define PROTO_DEFAULT_AGENT_BUDGET (256ull << 20)
 #define PROTO_MIN_AGENT_BUDGET (1ull << 20)
+/* What one malloc'ed block costs beyond its bytes (glibc's header and
+ * rounding): charged with every block an agent makes the host allocate. */
+#define PROTO_ALLOC_OVERHEAD 32
 
 struct proto_budget {
 	uint64_t limit; /* bytes */
@@ -26,4 +29,3 @@ void proto_budget__init(struct proto_budget *b, uint64_t limit);
  * would pass the limit (nothing is counted). A NULL budget takes anything. */
 bool proto_budget__charge(struct proto_budget *b, uint64_t bytes);
 void proto_budget__refund(struct proto_budget *b, uint64_t bytes);
-uint64_t proto_budget__left(const struct proto_budget *b);

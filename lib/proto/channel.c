@@ -593,23 +593,27 @@ int proto_key__generate(const char *path)
 {
 	unsigned char key[PROTO_KEY_BYTES];
 	char hex[2 * PROTO_KEY_BYTES + 2];
-	int fd, r = 0;
+	struct atomic_file af;
+	int r;
 	if (sodium_ready() < 0)
 		return -EIO;
 	randombytes_buf(key, sizeof(key));
 	sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
 	sodium_memzero(key, sizeof(key));
 	strcat(hex, "\n");
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (fchmod(fd, 0600) < 0 || write(fd, hex, strlen(hex)) != (ssize_t)strlen(hex))
-		r = -errno;
-	if (close(fd) < 0 && !r)
-		r = -errno;
+	/* Written with write(2), not stdio: no copy of the key is left in a
+	 * buffer. Never over an existing file: replacing a key would lock
+	 * out every agent started with it. */
+	r = atomic_file__open(&af, path, 0600);
+	if (r == 0) {
+		if (write(fileno(af.f), hex, strlen(hex)) != (ssize_t)strlen(hex))
+			r = -errno;
+		if (r < 0)
+			atomic_file__abort(&af);
+		else
+			r = atomic_file__commit(&af, false);
+	}
 	sodium_memzero(hex, sizeof(hex));
-	if (r)
-		unlink(path);
 	return r;
 }
 

@@ -9,18 +9,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../domain/idle.h"
 #include "../util/util.h"
+#include "../vocab/vocab.h"
 #include "messages.h"
 
 #define IO_TIMEOUT_MS 3000
+/* How long an agent may take over a step of its preparation: answering
+ * SETUP (it opens its events there), sending its KALLSYMS, answering ARM. */
+#define SETUP_STEP_TIMEOUT_MS 10000
+/* How often an agent sends DATA while recording: the host's view of it is
+ * at most this old, and a frame holds this much of its profile. */
+#define DATA_INTERVAL_MS 500
 #define CLOCK_ROUNDS 8
 #define STALL_NS (15ULL * 1000000000ULL) /* no frame for this long: the agent is gone */
 /* An agent's start instant, on the host's clock, lies between START going
  * out and STARTED coming in, give or take the clock offset's uncertainty
  * (the round trip) and this. */
 #define START_SLACK_NS (100ULL * 1000000ULL)
-#define ALLOC_OVERHEAD 32
 /* Bounded work per poll (frames and bytes): the host's own rings must be
  * drained in between, whatever an agent sends. */
 #define POLL_FRAMES 16
@@ -194,7 +199,7 @@ static void take_agent_info(struct coordinator *c, struct agent_link *l, const s
 {
 	struct proto_agent_info info;
 	/* The strings kept are at most the message's bytes. */
-	if (!link_charge(c, l, in->len + 5 * ALLOC_OVERHEAD, "its AUTH_OK"))
+	if (!link_charge(c, l, in->len + 5 * PROTO_ALLOC_OVERHEAD, "its AUTH_OK"))
 		return;
 	if (proto_agent_info__decode(in->data, in->len, &info) < 0) {
 		link_fail(c, l, "malformed AUTH_OK");
@@ -242,7 +247,7 @@ int coordinator__connect(struct coordinator *c, int timeout_ms, char **ret_error
 	for (size_t i = 0; i < c->n; i++)
 		if (c->links[i].state == AGENT_FAILED && !c->links[i].optional) {
 			*ret_error = xasprintf("agent %s (%s): %s", c->links[i].name, c->links[i].addr, c->links[i].error);
-			return -1;
+			return -ECONNREFUSED;
 		}
 	return 0;
 }
@@ -324,7 +329,7 @@ static void take_kallsyms(struct coordinator *c, struct agent_link *l, const str
 		lines++;
 	}
 	/* two copies of the text, the names interned again, a symbol per line */
-	if (!link_charge(c, l, 3 * ((uint64_t)in->len + ALLOC_OVERHEAD) + (lines + 1) * 2 * sizeof(struct symbol),
+	if (!link_charge(c, l, 3 * ((uint64_t)in->len + PROTO_ALLOC_OVERHEAD) + (lines + 1) * 2 * sizeof(struct symbol),
 			 "its kallsyms"))
 		return;
 	l->kallsyms = sanitize_lines((const char *)in->data, in->len, &l->kallsyms_len);
@@ -341,12 +346,11 @@ static void setup_link(struct coordinator *c, struct agent_link *l, const struct
 	wbuf_init(&in);
 	for (size_t e = 0; e < n_events; e++)
 		names[e] = events[e].name;
-	/* DATA every 500 ms */
 	proto_setup__encode(&w, names, (uint32_t)n_events, defaults->period ? 0 : defaults->freq, defaults->period,
-			    callchain, 500);
+			    callchain, DATA_INTERVAL_MS);
 	free(names);
-	if (link_send(c, l, MSG_SETUP, &w) && link_expect(c, l, MSG_SETUP_OK, &in, 10000) &&
-	    link_charge(c, l, in.len + n_events * ALLOC_OVERHEAD, "its SETUP_OK")) {
+	if (link_send(c, l, MSG_SETUP, &w) && link_expect(c, l, MSG_SETUP_OK, &in, SETUP_STEP_TIMEOUT_MS) &&
+	    link_charge(c, l, in.len + n_events * PROTO_ALLOC_OVERHEAD, "its SETUP_OK")) {
 		if (proto_setup_ok__decode(in.data, in.len, (uint32_t)n_events, &l->used_events) < 0)
 			link_fail(c, l, "malformed SETUP_OK");
 		for (size_t e = 0; e < n_events && l->state != AGENT_FAILED; e++)
@@ -356,7 +360,7 @@ static void setup_link(struct coordinator *c, struct agent_link *l, const struct
 	}
 	/* The guest's kernel symbols come next, unasked, once. */
 	if (l->state == AGENT_READY) {
-		r = channel__recv(&l->ch, 10000, &type, &in);
+		r = channel__recv(&l->ch, SETUP_STEP_TIMEOUT_MS, &type, &in);
 		if (r == 1 && type == MSG_KALLSYMS)
 			take_kallsyms(c, l, &in);
 		else if (r == 1 && type == MSG_ERROR)
@@ -368,7 +372,7 @@ static void setup_link(struct coordinator *c, struct agent_link *l, const struct
 	}
 	if (l->state == AGENT_READY)
 		sync_clock(c, l);
-	if (l->state == AGENT_READY && link_send(c, l, MSG_ARM, NULL) && link_expect(c, l, MSG_ARMED, &in, 10000)) {
+	if (l->state == AGENT_READY && link_send(c, l, MSG_ARM, NULL) && link_expect(c, l, MSG_ARMED, &in, SETUP_STEP_TIMEOUT_MS)) {
 		if (proto_empty__decode(in.data, in.len) < 0)
 			link_fail(c, l, "malformed ARMED");
 		else
@@ -392,7 +396,7 @@ int coordinator__prepare(struct coordinator *c, const struct event_spec *events,
 	for (size_t i = 0; i < c->n; i++)
 		if (c->links[i].state == AGENT_FAILED && !c->links[i].optional) {
 			*ret_error = xasprintf("agent %s (%s): %s", c->links[i].name, c->links[i].addr, c->links[i].error);
-			return -1;
+			return -EPROTO;
 		}
 	return 0;
 }

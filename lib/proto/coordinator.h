@@ -82,10 +82,20 @@ void coordinator__set_budget(struct coordinator *c, uint64_t bytes);
 /* "NAME=ADDR" */
 int coordinator__add(struct coordinator *c, const char *spec, bool optional, char **ret_error);
 
-/* Connect and authenticate every agent. -1 with *ret_error when a required
- * agent cannot be reached or refuses; optional ones are only logged. */
+/* What `record` gives the steps below: how long every agent together may
+ * take to connect and authenticate, and to send its last data after STOP;
+ * and how far ahead of now the common start instant lies, so that START
+ * reaches every agent before it (a few round trips on a loaded network). */
+#define COORDINATOR_CONNECT_TIMEOUT_MS 5000
+#define COORDINATOR_STOP_TIMEOUT_MS 8000
+#define COORDINATOR_START_LEAD_NS (300ULL * 1000000ULL)
+
+/* Connect and authenticate every agent. -ECONNREFUSED with *ret_error
+ * when a required agent cannot be reached or refuses; optional ones are
+ * only logged. */
 int coordinator__connect(struct coordinator *c, int timeout_ms, char **ret_error);
-/* SETUP, clock synchronisation, and ARM. events must outlive c. */
+/* SETUP, clock synchronisation, and ARM. events must outlive c. -EPROTO
+ * with *ret_error when a required agent fails on the way. */
 int coordinator__prepare(struct coordinator *c, const struct event_spec *events, size_t n_events,
 			 const struct event_defaults *defaults, bool callchain, char **ret_error);
 

@@ -15,10 +15,9 @@
 /* What keeping a row costs the host, charged to the agent's budget: the
  * row in its profile table and the agent's translation table (both grow
  * by doubling, hence twice), its hash slot, and its string. */
-#define ALLOC_OVERHEAD 32
 #define INDEX_COST 48
 #define ROW_COST(type) (2 * sizeof(type) + INDEX_COST + 2 * sizeof(uint32_t))
-#define STRING_COST(n) ((uint64_t)(n) + 1 + ALLOC_OVERHEAD)
+#define STRING_COST(n) ((uint64_t)(n) + 1 + PROTO_ALLOC_OVERHEAD)
 #define COUNTER_COST(type) (ROW_COST(type) + 2 * sizeof(struct delta_counter))
 
 /* What a guest can have measured since it started. A clock event counts
@@ -36,14 +35,9 @@
  * further out it is refused. */
 #define BUCKET_SLACK_NS 2000000000ULL
 
-/* The agent's own layers, as the host sees them: its kernel modes are the
- * guest's kernel, everything else its user space. One rule for samples and
- * timeline alike. */
-static uint8_t guest_layer(uint8_t layer)
-{
-	return layer == LAYER_KERNEL || layer == LAYER_HYPERVISOR || layer == LAYER_GUEST_KERNEL ? LAYER_GUEST_KERNEL
-												   : LAYER_GUEST_USER;
-}
+/* The agent's own layers, as the host sees them (layer__as_guest): one
+ * rule for samples and timeline alike. */
+static uint8_t guest_layer(uint8_t layer) { return (uint8_t)layer__as_guest((enum layer)layer); }
 
 void delta__encode(struct profile *p, struct wbuf *w)
 {

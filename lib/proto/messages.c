@@ -6,10 +6,6 @@
 #include "../util/util.h"
 #include "channel.h"
 
-/* What one malloc'ed block costs beyond its bytes (glibc's header and
- * rounding), for charging budgets. */
-#define ALLOC_OVERHEAD 32
-
 /* A decoder's last word: every field read, nothing left over. */
 static int finished(const struct rbuf *r) { return rbuf_ok(r) && !rbuf_left(r) ? 0 : -EBADMSG; }
 
@@ -312,7 +308,7 @@ static int code_pass(const void *data, size_t len, uint32_t max_symbol, struct s
 	n = rbuf_u32(&r);
 	if (!rbuf_ok(&r) || n > PROTO_MAX_CODE_SYMBOLS)
 		return -EBADMSG;
-	cost = (uint64_t)n * sizeof(struct symbol_code) + ALLOC_OVERHEAD;
+	cost = (uint64_t)n * sizeof(struct symbol_code) + PROTO_ALLOC_OVERHEAD;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t sym = rbuf_u32(&r), n_lines;
 		uint64_t address = rbuf_u64(&r);
@@ -321,7 +317,7 @@ static int code_pass(const void *data, size_t len, uint32_t max_symbol, struct s
 		n_lines = rbuf_u32(&r);
 		if (!rbuf_ok(&r) || !sym || sym > max_symbol || n_lines > PROTO_MAX_CODE_LINES)
 			return -EBADMSG;
-		cost += code_len + (uint64_t)n_lines * sizeof(struct code_line) + 2 * ALLOC_OVERHEAD;
+		cost += code_len + (uint64_t)n_lines * sizeof(struct code_line) + 2 * PROTO_ALLOC_OVERHEAD;
 		if (out) {
 			out[i] = (struct symbol_code){ .symbol = sym, .address = address, .len = code_len };
 			out[i].code = xmalloc(code_len ? code_len : 1);
@@ -335,7 +331,7 @@ static int code_pass(const void *data, size_t len, uint32_t max_symbol, struct s
 			uint32_t line = rbuf_u32(&r);
 			if (!rbuf_ok(&r) || memchr(file, '\0', file_len) || line > INT32_MAX)
 				return -EBADMSG;
-			cost += file_len + 1 + ALLOC_OVERHEAD;
+			cost += file_len + 1 + PROTO_ALLOC_OVERHEAD;
 			if (out) {
 				out[i].lines[j] = (struct code_line){ a, text_sanitize(xstrndup((const char *)file, file_len)),
 								      (int)line };

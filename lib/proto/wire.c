@@ -53,8 +53,6 @@ void wbuf_u64(struct wbuf *w, uint64_t v)
 	wbuf_put(w, b, 8);
 }
 
-void wbuf_i64(struct wbuf *w, int64_t v) { wbuf_u64(w, (uint64_t)v); }
-
 void wbuf_str(struct wbuf *w, const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
@@ -119,8 +117,6 @@ uint64_t rbuf_u64(struct rbuf *r)
 			v = v << 8 | p[i];
 	return v;
 }
-
-int64_t rbuf_i64(struct rbuf *r) { return (int64_t)rbuf_u64(r); }
 
 bool rbuf_get(struct rbuf *r, void *out, size_t n)
 {

@@ -8,8 +8,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "../aggregate/profile.h"
 #include "../util/util.h"
+#include "../vocab/vocab.h"
 #include "report.h"
 
 static double pct(uint64_t part, uint64_t total) { return report__percent(part, total); }
@@ -78,11 +78,6 @@ static void domain_title(const struct report_domain_info *d, struct strbuf *sb)
 	strbuf_adds(sb, ")");
 }
 
-static const enum layer host_layers[] = { LAYER_USER, LAYER_KERNEL };
-static const enum layer idle_layers[] = { LAYER_IDLE };
-static const enum layer vm_layers[] = { LAYER_GUEST_USER, LAYER_GUEST_KERNEL, LAYER_GUEST, LAYER_VMM, LAYER_HYPERVISOR,
-					LAYER_USER, LAYER_KERNEL };
-
 /* One row's cells: samples, value, share of everything and (unless idle
  * is left out, when the two are the same) share of busy time; idle rows
  * have no busy share. */
@@ -104,21 +99,20 @@ static void print_layer_cells(const struct report_layers *l, const uint64_t *sam
 
 static void print_domain(const struct report_layers *l, const struct report_domain_info *d, FILE *out)
 {
-	const enum layer *layers = d->is_vm ? vm_layers : d->is_idle ? idle_layers : host_layers;
-	size_t n_layers = d->is_vm ? ARRAY_SIZE(vm_layers) : d->is_idle ? ARRAY_SIZE(idle_layers) : ARRAY_SIZE(host_layers);
+	enum domain_kind kind = domain_kind__of(d->is_vm, d->is_idle);
 	struct strbuf title;
 	strbuf_init(&title);
 	domain_title(d, &title);
 	fprintf(out, "%s\n", title.buf);
 	strbuf_release(&title);
-	for (size_t k = 0; k < n_layers; k++) {
-		enum layer ly = layers[k];
+	for (size_t k = 0; k < LAYER__COUNT; k++) {
+		enum layer ly = layer__display_order[k];
 		bool has = false;
 		for (size_t e = 0; e < l->n_events; e++)
 			has |= d->layer_samples[ly][e] > 0;
-		/* The host shows both its layers always; a VM the layers
-		 * it has samples in. */
-		if (!has && d->is_vm)
+		/* The host and idle show their own layers always; a VM the
+		 * layers it has samples in. */
+		if (d->is_vm ? !has : !domain_kind__has_layer(kind, ly))
 			continue;
 		fprintf(out, "  %-22s", layer__name(ly));
 		print_layer_cells(l, d->layer_samples[ly], d->layer_period[ly], d->is_idle, out);
@@ -432,7 +426,7 @@ void report__print_json(struct session *s, const struct report_layers *l, const 
 		strbuf_adds(&sb, i ? ",\n    {" : "\n    {");
 		strbuf_adds(&sb, "\"name\": ");
 		strbuf_add_json(&sb, d->name);
-		strbuf_addf(&sb, ", \"kind\": \"%s\"", d->is_vm ? "vm" : d->is_idle ? "idle" : "host");
+		strbuf_addf(&sb, ", \"kind\": \"%s\"", domain_kind__name(domain_kind__of(d->is_vm, d->is_idle)));
 		if (d->pid >= 0)
 			strbuf_addf(&sb, ", \"pid\": %lld", (long long)d->pid);
 		else
@@ -446,7 +440,8 @@ void report__print_json(struct session *s, const struct report_layers *l, const 
 		json_opt_str(&sb, "note", d->note);
 		strbuf_adds(&sb, ",\n     \"layers\": {");
 		bool first = true;
-		for (int ly = 0; ly < LAYER__COUNT; ly++) {
+		for (int k = 0; k < LAYER__COUNT; k++) {
+			enum layer ly = layer__display_order[k];
 			bool has = false;
 			for (size_t e = 0; e < l->n_events; e++)
 				has |= d->layer_samples[ly][e] > 0;

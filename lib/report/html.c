@@ -23,9 +23,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "../aggregate/profile.h"
 #include "../session/session.h"
 #include "../util/hmap.h"
+#include "../vocab/vocab.h"
 
 /* Generated at build time from lib/report/html/ (embed.py): the bytes of
  * each asset, NUL-terminated, and the base64 SHA-256 that the page's
@@ -308,8 +308,6 @@ static int load_domain_ids(struct html_ctx *c, char **ret_error)
  * and their period. Agent rows replace the host's guest layers of a VM
  * that has agent data; in the merged view they are scaled per VM and event
  * to the host's magnitude. */
-#define GUEST_LAYERS "('guest-user','guest-kernel','guest')"
-
 static int view__prepare(struct session *s, enum report_source source)
 {
 	if (source != SOURCE_MERGED)
@@ -323,7 +321,7 @@ static int view__prepare(struct session *s, enum report_source source)
 			    " FROM (SELECT domain_id, event_id, SUM(period) p FROM samples WHERE origin='agent'"
 			    "       GROUP BY domain_id, event_id HAVING SUM(period) > 0) a"
 			    " LEFT JOIN (SELECT domain_id, event_id, SUM(period) p FROM samples WHERE origin='host'"
-			    "       AND layer IN " GUEST_LAYERS " GROUP BY domain_id, event_id) h"
+			    "       AND layer IN " LAYER_GUEST_SQL_SET " GROUP BY domain_id, event_id) h"
 			    " ON h.domain_id=a.domain_id AND h.event_id=a.event_id;",
 			    NULL, NULL, NULL) == SQLITE_OK
 		       ? 0
@@ -342,7 +340,7 @@ static void view__where(struct strbuf *sql, const char *a, enum report_source so
 		strbuf_addf(sql, " WHERE %s.origin='host'", a);
 	else
 		strbuf_addf(sql,
-			    " WHERE (%s.origin='agent' OR %s.layer NOT IN " GUEST_LAYERS
+			    " WHERE (%s.origin='agent' OR %s.layer NOT IN " LAYER_GUEST_SQL_SET
 			    " OR %s.domain_id NOT IN (SELECT DISTINCT domain_id FROM samples WHERE origin='agent'))",
 			    a, a, a);
 }
@@ -615,8 +613,8 @@ static void json_events(struct html_ctx *c, struct strbuf *sb)
 			    ev->samples, ev->period, ev->lost, c->layers.total_period[e], c->layers.busy_period[e]);
 	}
 	strbuf_adds(sb, "],\"layers\":[");
-	for (int l = 0; l < LAYER__COUNT; l++)
-		strbuf_addf(sb, "%s\"%s\"", l ? "," : "", layer__name((enum layer)l));
+	for (int k = 0; k < LAYER__COUNT; k++)
+		strbuf_addf(sb, "%s\"%s\"", k ? "," : "", layer__name(layer__display_order[k]));
 	strbuf_adds(sb, "],");
 }
 
@@ -748,7 +746,7 @@ static void json_domain(struct html_ctx *c, size_t d, const struct report_table 
 
 	strbuf_adds(sb, d ? ",{\"name\":" : "{\"name\":");
 	strbuf_add_json(sb, di->name);
-	strbuf_addf(sb, ",\"kind\":\"%s\"", di->is_vm ? "vm" : di->is_idle ? "idle" : "host");
+	strbuf_addf(sb, ",\"kind\":\"%s\"", domain_kind__name(domain_kind__of(di->is_vm, di->is_idle)));
 	if (di->pid >= 0)
 		strbuf_addf(sb, ",\"pid\":%" PRId64, di->pid);
 	else
@@ -766,13 +764,14 @@ static void json_domain(struct html_ctx *c, size_t d, const struct report_table 
 	strbuf_adds(sb, ",\"period\":");
 	json_u64_array(sb, di->period, ne);
 	strbuf_adds(sb, ",\"layers\":{");
-	for (int l = 0; l < LAYER__COUNT; l++) {
+	for (int k = 0; k < LAYER__COUNT; k++) {
+		enum layer l = layer__display_order[k];
 		bool has = false;
 		for (size_t e = 0; e < ne; e++)
 			has |= di->layer_samples[l][e] > 0;
 		if (!has)
 			continue;
-		strbuf_addf(sb, "%s\"%s\":{\"samples\":", first ? "" : ",", layer__name((enum layer)l));
+		strbuf_addf(sb, "%s\"%s\":{\"samples\":", first ? "" : ",", layer__name(l));
 		first = false;
 		json_u64_array(sb, di->layer_samples[l], ne);
 		strbuf_adds(sb, ",\"period\":");

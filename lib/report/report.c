@@ -12,10 +12,10 @@
 #include <errno.h>
 #include <math.h>
 
-#include "../aggregate/profile.h"
 #include "../domain/idle.h"
 #include "../util/hmap.h"
 #include "../util/util.h"
+#include "../vocab/vocab.h"
 
 static const char *key_names[KEY__COUNT] = { "domain", "layer", "comm", "pid", "tid", "image", "symbol" };
 static const char *key_sql[KEY__COUNT] = {
@@ -28,22 +28,7 @@ static const char *key_sql[KEY__COUNT] = {
 	"COALESCE(y.name,'[unknown]')",
 };
 
-#define GUEST_LAYERS "('guest-user','guest-kernel','guest')"
-
 const char *report_key__name(enum report_key k) { return (unsigned)k < KEY__COUNT ? key_names[k] : "?"; }
-
-int report_format__parse(const char *s, enum report_format *ret)
-{
-	if (streq(s, "text"))
-		*ret = FORMAT_TEXT;
-	else if (streq(s, "csv"))
-		*ret = FORMAT_CSV;
-	else if (streq(s, "json"))
-		*ret = FORMAT_JSON;
-	else
-		return -EINVAL;
-	return 0;
-}
 
 int report_source__parse(const char *s, enum report_source *ret)
 {
@@ -223,7 +208,7 @@ static int prepare_view(struct session *s, enum report_source source)
 	      " CASE WHEN COALESCE(h.p,0) > 0 THEN CAST(h.p AS REAL) / a.p ELSE 1.0 END"
 	      " FROM (SELECT domain_id, event_id, SUM(period) p FROM samples WHERE origin='agent'"
 	      "       GROUP BY domain_id, event_id HAVING SUM(period) > 0) a"
-	      " LEFT JOIN (SELECT domain_id, event_id, SUM(period) p FROM samples WHERE origin='host' AND layer IN " GUEST_LAYERS
+	      " LEFT JOIN (SELECT domain_id, event_id, SUM(period) p FROM samples WHERE origin='host' AND layer IN " LAYER_GUEST_SQL_SET
 	      "       GROUP BY domain_id, event_id) h ON h.domain_id=a.domain_id AND h.event_id=a.event_id;";
 	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
@@ -248,7 +233,7 @@ static void add_from_where(struct query_text *q, const struct report_query *rq)
 		strbuf_adds(&q->sql, " AND s.origin='host'");
 	else
 		/* Guest layers of VMs with an agent come from the agent. */
-		strbuf_adds(&q->sql, " AND (s.origin='agent' OR s.layer NOT IN " GUEST_LAYERS
+		strbuf_adds(&q->sql, " AND (s.origin='agent' OR s.layer NOT IN " LAYER_GUEST_SQL_SET
 				     " OR s.domain_id NOT IN (SELECT DISTINCT domain_id FROM samples WHERE origin='agent'))");
 	if (rq->no_idle)
 		strbuf_adds(&q->sql, " AND s.layer<>'idle'");
@@ -913,15 +898,16 @@ static int layers_query(struct session *s, const struct report_query *rq, struct
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct report_domain_info *d;
 		const char *name = (const char *)sqlite3_column_text(st, 1);
-		const char *kind = (const char *)sqlite3_column_text(st, 2);
-		bool is_idle = kind && streq(kind, "idle");
+		const char *kind_name = (const char *)sqlite3_column_text(st, 2);
+		int kind = kind_name ? domain_kind__from_name(kind_name) : -1;
+		bool is_idle = kind == DOMAIN_IDLE;
 		if (!name || !in_list(rq->domains, name) || (is_idle && rq->no_idle))
 			continue;
 		ARRAY_GROW(l->domains, cap, l->n_domains + 1);
 		d = &l->domains[l->n_domains++];
 		memset(d, 0, sizeof(*d));
 		d->name = xstrdup(name);
-		d->is_vm = kind && streq(kind, "vm");
+		d->is_vm = kind == DOMAIN_VM;
 		d->is_idle = is_idle;
 		d->pid = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
 		d->vmm = col_text(st, 4);
@@ -1018,12 +1004,10 @@ void report_layers__release(struct report_layers *l)
 
 double report_domain__overhead(const struct report_domain_info *d, size_t e)
 {
-	uint64_t guest = d->layer_period[LAYER_GUEST_USER][e] + d->layer_period[LAYER_GUEST_KERNEL][e] +
-			 d->layer_period[LAYER_GUEST][e];
-	uint64_t host = d->layer_period[LAYER_HYPERVISOR][e] + d->layer_period[LAYER_VMM][e];
-	if (!guest)
-		return -1;
-	return (double)host / (double)guest;
+	double value[LAYER__COUNT];
+	for (int l = 0; l < LAYER__COUNT; l++)
+		value[l] = (double)d->layer_period[l][e];
+	return layer__overhead(value);
 }
 
 double report__percent(uint64_t part, uint64_t total)

@@ -36,9 +36,6 @@ enum report_key {
 };
 const char *report_key__name(enum report_key k);
 
-enum report_format { FORMAT_TEXT = 0, FORMAT_CSV, FORMAT_JSON };
-int report_format__parse(const char *s, enum report_format *ret);
-
 /* Which view of an active VM's guest layers (docs/agent.md). */
 enum report_source { SOURCE_MERGED = 0, SOURCE_HOST, SOURCE_AGENT };
 int report_source__parse(const char *s, enum report_source *ret);
@@ -96,15 +93,6 @@ struct report_table {
 	size_t n_rows;
 	size_t n_rows_before_cut;    /* before threshold and limit */
 	bool has_stacks;             /* the session holds call stacks */
-};
-
-/* Column order for one domain: the layers a domain of this kind can have. */
-struct report_layer_row {
-	char *domain;
-	bool is_vm;
-	char *layer; /* NULL for the domain's total line */
-	uint64_t *samples;
-	uint64_t *period;
 };
 
 struct report_domain_info {

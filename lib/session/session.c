@@ -590,7 +590,7 @@ static int write_delta(struct session *s, struct profile *p)
 			continue;
 		sqlite3_bind_int64(st, 1, (int64_t)i + 1);
 		sqlite3_bind_text(st, 2, d->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, d->is_vm ? "vm" : d->is_idle ? "idle" : "host", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, domain_kind__name(domain_kind__of(d->is_vm, d->is_idle)), -1, SQLITE_STATIC);
 		if (d->pid >= 0)
 			sqlite3_bind_int64(st, 4, d->pid);
 		else

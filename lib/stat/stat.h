@@ -22,9 +22,9 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-#include "../aggregate/profile.h"
 #include "../domain/vm.h"
 #include "../events/events.h"
+#include "../vocab/vocab.h"
 
 /* ---- one counter ---- */
 
@@ -117,21 +117,15 @@ enum stat_method {
 };
 const char *stat_method__name(enum stat_method m); /* "guest-host", "thread-role" */
 
-enum stat_role {
-	STAT_ROLE_VCPU = 0, /* runs the guest */
-	STAT_ROLE_VMM,      /* another thread of the VMM process */
-	STAT_ROLE_BACKEND,  /* a host thread serving the VM (vhost-PID) */
-};
-const char *stat_role__name(enum stat_role r);
-
 /* The layer a VM thread's work goes to under the thread-role method:
  * user mode of a vCPU thread of an emulated (TCG) VM is guest code; other
- * user mode is the VMM's own code; kernel mode is the hypervisor. */
-enum layer stat_role__layer(enum stat_role role, bool tcg, bool user_mode);
+ * user mode is the VMM's own code; kernel mode is the hypervisor. role is
+ * ROLE_VCPU, ROLE_VMM or ROLE_BACKEND (the roles of a VM's threads). */
+enum layer stat_thread__layer(enum thread_role role, bool tcg, bool user_mode);
 /* The layer a counter of split s on a thread of role r adds to, under
  * method m (STAT_SPLIT_ALL is not valid here: clock events are split by
  * time, see stat_cputime__apportion). */
-enum layer stat_split__vm_layer(enum stat_split s, enum stat_method m, enum stat_role r, bool tcg);
+enum layer stat_split__vm_layer(enum stat_split s, enum stat_method m, enum thread_role r, bool tcg);
 /* Which host CPU mode a layer's work runs in, as a system-wide counter
  * sees it: user for user, guest-user, guest (TCG code and KVM guest time
  * both show as user), vmm; kernel for the rest. */
@@ -210,8 +204,8 @@ void stat_result__derive_host(struct stat_result *r, const struct stat_cell *sys
 double stat_result__total(const struct stat_result *r, size_t e);
 /* A domain's total over its layers. */
 struct stat_cell stat_domain__total(const struct stat_domain *d, size_t e);
-/* (hypervisor + vmm) / (guest-user + guest-kernel + guest), or -1 when
- * the VM did no guest work (or is the host). */
+/* The VM's overhead for event e (layer__overhead), or -1 when the VM did
+ * no guest work (or is not a VM). */
 double stat_domain__overhead(const struct stat_domain *d, size_t e);
 
 /* Rendering (docs/stat.md has the CSV and JSON contracts). */
@@ -265,4 +259,3 @@ bool stat_counters__target_gone(const struct stat_counters *s);
 /* Conditions worth telling the user, collected while opening and
  * rescanning (strings owned by s). Each is returned once. */
 const char *stat_counters__next_warning(struct stat_counters *s);
-size_t stat_counters__n_cpus(const struct stat_counters *s);

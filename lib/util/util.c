@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -202,6 +203,86 @@ int read_file(const char *path, char **ret, size_t *ret_len)
 	return 0;
 }
 
+int atomic_file__open(struct atomic_file *af, const char *path, mode_t mode)
+{
+	mode_t mask;
+	int fd;
+
+	memset(af, 0, sizeof(*af));
+	af->tmp = xasprintf("%s.XXXXXX", path);
+	fd = mkostemp(af->tmp, O_CLOEXEC);
+	if (fd < 0) {
+		int r = -errno;
+		free(af->tmp);
+		af->tmp = NULL;
+		return r;
+	}
+	/* mkostemp makes the file private; the mode is the caller's, as
+	 * open(2) would have applied it. */
+	mask = umask(0);
+	umask(mask);
+	af->f = fdopen(fd, "w");
+	if (fchmod(fd, mode & ~mask) < 0 || !af->f) {
+		int r = -errno;
+		if (!af->f)
+			close(fd);
+		atomic_file__abort(af);
+		return r;
+	}
+	af->path = xstrdup(path);
+	return 0;
+}
+
+/* rename(2) that never replaces: RENAME_NOREPLACE where the file system
+ * has it, else a hard link (which fails on an existing target) and an
+ * unlink of the old name. */
+static int rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	if (link(from, to) < 0)
+		return -errno;
+	unlink(from);
+	return 0;
+}
+
+int atomic_file__commit(struct atomic_file *af, bool replace)
+{
+	int r = 0;
+	if (fflush(af->f) != 0)
+		r = -errno;
+	else if (ferror(af->f))
+		r = -EIO; /* a write failed earlier; its errno is gone */
+	if (fclose(af->f) != 0 && r == 0)
+		r = -errno;
+	af->f = NULL;
+	if (r == 0)
+		r = replace ? (rename(af->tmp, af->path) < 0 ? -errno : 0) : rename_noreplace(af->tmp, af->path);
+	if (r < 0) {
+		atomic_file__abort(af);
+		return r;
+	}
+	free(af->tmp);
+	free(af->path);
+	af->tmp = af->path = NULL;
+	return 0;
+}
+
+void atomic_file__abort(struct atomic_file *af)
+{
+	if (!af)
+		return;
+	if (af->f)
+		fclose(af->f);
+	if (af->tmp)
+		unlink(af->tmp);
+	free(af->tmp);
+	free(af->path);
+	memset(af, 0, sizeof(*af));
+}
+
 int write_file(const char *path, const void *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -249,13 +330,6 @@ uint64_t clock_monotonic_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-uint64_t clock_realtime_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 

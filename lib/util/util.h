@@ -71,6 +71,27 @@ int fail_with(char **ret_error, int r, const char *fmt, ...) PRINTF(3, 4);
 int read_file(const char *path, char **ret, size_t *ret_len);
 int write_file(const char *path, const void *data, size_t len);
 
+/* The one way domprof writes a file that others read (a report, an
+ * export, stat's counts, a key): under a temporary name in the same
+ * directory, renamed over the target only when complete, so a failed or
+ * interrupted run never leaves half a file where the whole one belongs.
+ * Write to f between open and commit; abort (or a failed commit) removes
+ * the temporary file. */
+struct atomic_file {
+	FILE *f;
+	char *path; /* the target */
+	char *tmp;  /* the temporary name, NULL once committed or aborted */
+};
+/* Create the temporary file with mode (less the umask). 0 or -errno;
+ * nothing to release on failure. */
+int atomic_file__open(struct atomic_file *af, const char *path, mode_t mode);
+/* Close and rename into place: over an existing target when replace, else
+ * -EEXIST when the target exists (it is then left as it was). 0 or
+ * -errno; af is released either way. */
+int atomic_file__commit(struct atomic_file *af, bool replace);
+/* Close and remove the temporary file. Accepts NULL and a released af. */
+void atomic_file__abort(struct atomic_file *af);
+
 uint64_t hash_bytes(const void *data, size_t n, uint64_t seed);
 static inline uint64_t hash_u64(uint64_t x)
 {
@@ -85,7 +106,6 @@ static inline uint64_t hash_mix(uint64_t h, uint64_t v) { return hash_u64(h ^ (v
 static inline uint64_t hash_str(const char *s) { return hash_bytes(s, strlen(s), 0); }
 
 uint64_t clock_monotonic_ns(void);
-uint64_t clock_realtime_ns(void);
 
 /* Number parsing that rejects trailing junk; 0 or -EINVAL/-ERANGE. */
 int parse_u64(const char *s, int base, uint64_t *ret);

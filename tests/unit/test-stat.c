@@ -160,32 +160,32 @@ static void test_event_kinds(void **state)
 static void test_roles(void **state)
 {
 	/* TCG: the vCPU thread's user mode is the translated guest code. */
-	assert_int_equal(stat_role__layer(STAT_ROLE_VCPU, true, true), LAYER_GUEST);
-	assert_int_equal(stat_role__layer(STAT_ROLE_VCPU, true, false), LAYER_HYPERVISOR);
-	assert_int_equal(stat_role__layer(STAT_ROLE_VMM, true, true), LAYER_VMM);
-	assert_int_equal(stat_role__layer(STAT_ROLE_VMM, true, false), LAYER_HYPERVISOR);
-	assert_int_equal(stat_role__layer(STAT_ROLE_BACKEND, true, false), LAYER_HYPERVISOR);
+	assert_int_equal(stat_thread__layer(ROLE_VCPU, true, true), LAYER_GUEST);
+	assert_int_equal(stat_thread__layer(ROLE_VCPU, true, false), LAYER_HYPERVISOR);
+	assert_int_equal(stat_thread__layer(ROLE_VMM, true, true), LAYER_VMM);
+	assert_int_equal(stat_thread__layer(ROLE_VMM, true, false), LAYER_HYPERVISOR);
+	assert_int_equal(stat_thread__layer(ROLE_BACKEND, true, false), LAYER_HYPERVISOR);
 	/* KVM: a vCPU thread's user mode is QEMU's own (the guest runs inside
 	 * the KVM_RUN ioctl). */
-	assert_int_equal(stat_role__layer(STAT_ROLE_VCPU, false, true), LAYER_VMM);
-	assert_int_equal(stat_role__layer(STAT_ROLE_VCPU, false, false), LAYER_HYPERVISOR);
-	assert_int_equal(stat_role__layer(STAT_ROLE_BACKEND, false, true), LAYER_VMM);
+	assert_int_equal(stat_thread__layer(ROLE_VCPU, false, true), LAYER_VMM);
+	assert_int_equal(stat_thread__layer(ROLE_VCPU, false, false), LAYER_HYPERVISOR);
+	assert_int_equal(stat_thread__layer(ROLE_BACKEND, false, true), LAYER_VMM);
 
-	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_GUEST_USER, STAT_METHOD_GUEST_HOST, STAT_ROLE_VCPU, false),
+	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_GUEST_USER, STAT_METHOD_GUEST_HOST, ROLE_VCPU, false),
 			 LAYER_GUEST_USER);
-	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_GUEST_KERNEL, STAT_METHOD_GUEST_HOST, STAT_ROLE_VCPU, false),
+	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_GUEST_KERNEL, STAT_METHOD_GUEST_HOST, ROLE_VCPU, false),
 			 LAYER_GUEST_KERNEL);
-	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_HOST_USER, STAT_METHOD_GUEST_HOST, STAT_ROLE_VCPU, false),
+	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_HOST_USER, STAT_METHOD_GUEST_HOST, ROLE_VCPU, false),
 			 LAYER_VMM);
-	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_HOST_KERNEL, STAT_METHOD_GUEST_HOST, STAT_ROLE_VCPU, false),
+	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_HOST_KERNEL, STAT_METHOD_GUEST_HOST, ROLE_VCPU, false),
 			 LAYER_HYPERVISOR);
-	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_USER, STAT_METHOD_THREAD_ROLE, STAT_ROLE_VCPU, true),
+	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_USER, STAT_METHOD_THREAD_ROLE, ROLE_VCPU, true),
 			 LAYER_GUEST);
-	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_USER, STAT_METHOD_THREAD_ROLE, STAT_ROLE_VMM, true),
+	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_USER, STAT_METHOD_THREAD_ROLE, ROLE_VMM, true),
 			 LAYER_VMM);
-	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_USER, STAT_METHOD_THREAD_ROLE, STAT_ROLE_VCPU, false),
+	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_USER, STAT_METHOD_THREAD_ROLE, ROLE_VCPU, false),
 			 LAYER_VMM);
-	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_KERNEL, STAT_METHOD_THREAD_ROLE, STAT_ROLE_VCPU, true),
+	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_KERNEL, STAT_METHOD_THREAD_ROLE, ROLE_VCPU, true),
 			 LAYER_HYPERVISOR);
 
 	assert_true(layer__runs_in_user_mode(LAYER_USER));

@@ -37,7 +37,7 @@
 	const D = JSON.parse(document.getElementById('domprof-data').textContent);
 	const NE = D.events.length;
 	const SVGNS = 'http://www.w3.org/2000/svg'; /* a namespace name, not a resource */
-	const LAYER_ORDER = ['guest-user', 'guest-kernel', 'guest', 'vmm', 'hypervisor', 'user', 'kernel', 'idle'];
+	const LAYER_ORDER = D.layers; /* every layer, in the display order of lib/vocab/vocab.h */
 	const LAYER_TEXT = {
 		'user': 'host user space',
 		'kernel': 'host kernel',
