@@ -4,8 +4,13 @@
 #   make demo    install what is missing, build, run the case study
 #   make bench   measured ratios against perf
 #   make fuzz    run the fuzzers for a while
+#   make install     build, then install under PREFIX (default /usr/local),
+#                    staged under DESTDIR if set (docs/install.md)
+#   make uninstall   remove what the last `make install` installed
 BUILD ?= build
 MESON_OPTS ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
 # make demo settings (scripts/demo explains them)
 DURATION ?= 8
 MSG ?= 128K
@@ -18,7 +23,7 @@ KEY ?=
 IPERF ?=
 VM_NAME ?= demo
 
-.PHONY: all build deps deps-build check demo bench fuzz clean
+.PHONY: all build deps deps-build check demo bench fuzz install uninstall clean
 
 all: build
 
@@ -29,7 +34,7 @@ deps:
 	@scripts/deps
 
 $(BUILD)/build.ninja:
-	meson setup $(BUILD) $(MESON_OPTS)
+	meson setup $(BUILD) --prefix "$(PREFIX)" $(MESON_OPTS)
 
 build: deps-build $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -46,6 +51,19 @@ bench: deps build
 
 fuzz: deps
 	@scripts/fuzz
+
+# The prefix is a setting of the build directory (the unit file and the man
+# pages carry installed paths): set it when it differs, then let Meson
+# install; it records what it installed for `make uninstall`
+# ($(BUILD)/meson-logs/install-log.txt).
+install: build
+	@if [ "$$(meson introspect --buildoptions $(BUILD) | python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"))')" != "$(PREFIX)" ]; then \
+		meson configure $(BUILD) -Dprefix="$(PREFIX)" && ninja -C $(BUILD); fi
+	meson install -C $(BUILD) --no-rebuild $(if $(DESTDIR),--destdir "$(DESTDIR)")
+
+uninstall:
+	@[ -f $(BUILD)/meson-logs/install-log.txt ] || { echo "make uninstall: nothing installed from $(BUILD) (no $(BUILD)/meson-logs/install-log.txt)" >&2; exit 1; }
+	ninja -C $(BUILD) uninstall
 
 clean:
 	rm -rf $(BUILD) build-*

@@ -1,6 +1,8 @@
 /* Fuzz target: what a running agent sends the coordinator (DATA deltas,
- * CODE, STARTED, FINAL, ...), applied to a real profile. Input: a sequence
- * of (u8 type, u16 length, payload). */
+ * CODE, STARTED, FINAL, ...), applied to a real profile, with a small
+ * memory budget and the clock advancing 100 ms per frame. Input: a
+ * sequence of (u8 type, u16 length, payload); type 0xff stands for the
+ * host sending STOP (after which CODE, FINAL and BYE are in order). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,17 +23,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(err);
 		return 0;
 	}
-	coordinator__fake_running(&c, 0, &p, 2);
-	while (off + 3 <= size) {
+	coordinator__set_budget(&c, 4u << 20);
+	coordinator__fake_running(&c, 0, &p, 2, 4, 1000000000ULL);
+	for (uint64_t now = 1100000000ULL; off + 3 <= size; now += 100000000ULL) {
 		uint8_t type = data[off];
 		size_t len = (size_t)data[off + 1] | (size_t)data[off + 2] << 8;
 		off += 3;
 		if (len > size - off)
 			len = size - off;
-		if (coordinator__inject(&c, 0, &p, type, data + off, len) < 0)
+		if (type == 0xff) {
+			c.stop_ns = now;
+			c.links[0].delta.stop_ns = now;
+		} else if (coordinator__inject(&c, 0, &p, type, data + off, len, now) < 0) {
 			break;
+		}
 		off += len;
 	}
+	/* Whatever got in, the budget was never passed. */
+	if (c.links[0].budget.peak > c.links[0].budget.limit)
+		abort();
 	coordinator__release(&c);
 	profile__release(&p);
 	return 0;

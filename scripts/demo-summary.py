@@ -4,6 +4,11 @@ throughput, each domain/layer's cost per megabyte moved for every event, the
 VM-vs-native ratio per megabyte, and the VM's top guest-kernel and vmm
 functions. Writes OUT/summary.json and prints the tables.
 
+Cost per megabyte counts work only: the host's idle loop (domain idle, the
+CPUs waiting) is left out of every cost row and total; each configuration
+prints its idle share instead, so a reader sees whether the run was
+CPU-bound.
+
 usage: demo-summary.py OUT VM_NAME EVENTS DURATION MSG"""
 import json
 import os
@@ -52,8 +57,23 @@ for name, title in CONFIGS:
     r = results[name]
     mb = r["bytes"] / MB
     conf = {"title": title, "bytes": r["bytes"], "throughput_bps": r["bits_per_second"], "layers": [], "total_per_mb": {},
-            "host_total_per_mb": {}}
-    for d in r["report"]["domains"]:
+            "idle_percent": {}}
+    work = [d for d in r["report"]["domains"] if d["kind"] != "idle"]
+    idle = [d for d in r["report"]["domains"] if d["kind"] == "idle"]
+    for ev in events:
+        every = sum(d["total"][ev["name"]]["period"] for d in r["report"]["domains"])
+        waited = sum(d["total"][ev["name"]]["period"] for d in idle)
+        conf["idle_percent"][ev["name"]] = 100 * waited / every if every else 0.0
+        conf.setdefault("idle_per_mb", {})[ev["name"]] = scale(ev, waited) / mb if mb else None
+    # Other load on the machine during the run (a shared machine: other
+    # VMs, other processes' user time), for judging a run's figures.
+    ev0 = events[0]["name"]
+    every0 = sum(d["total"][ev0]["period"] for d in r["report"]["domains"])
+    other = sum(d["total"][ev0]["period"] for d in work if d["kind"] == "vm" and d["name"] != vm)
+    other += sum(x[ev0 + ":period"] for x in r["report"]["rows"]
+                 if x["domain"] == "host" and x["layer"] == "user" and x["comm"] not in ("iperf3", "domprof"))
+    conf["other_load_percent"] = 100 * other / every0 if every0 else 0.0
+    for d in work:
         for layer, vals in d["layers"].items():
             row = {"domain": d["name"], "layer": layer}
             for ev in events:
@@ -61,7 +81,7 @@ for name, title in CONFIGS:
                 row[ev["name"]] = scale(ev, p) / mb if mb else None
             conf["layers"].append(row)
     for ev in events:
-        total = sum(scale(ev, d["total"][ev["name"]]["period"]) for d in r["report"]["domains"])
+        total = sum(scale(ev, d["total"][ev["name"]]["period"]) for d in work)
         conf["total_per_mb"][ev["name"]] = total / mb if mb else None
     rows = r["report"]["rows"]
     def top(layer, n=8):
@@ -81,6 +101,8 @@ for name, title in CONFIGS:
         conf["top_hypervisor"] = top("hypervisor")
         dom = next((d for d in r["report"]["domains"] if d["name"] == vm), None)
         conf["overhead"] = dom["overhead"] if dom else None
+        conf["vcpu_halt_per_mb"] = ({ev["name"]: scale(ev, dom["halt"][ev["name"]]["period"]) / mb for ev in events}
+                                    if dom and mb else None)
         conf["vm_complete"] = dom["complete"] if dom else False
     summary["configurations"][name] = conf
 
@@ -96,7 +118,7 @@ with open(os.path.join(out, "summary.json"), "w") as f:
 evn = [ev["name"] for ev in events]
 print()
 print(f"Network I/O virtualization: cost per megabyte moved ({', '.join(evn)}; "
-      f"{duration} s per run, {msg} messages)")
+      f"{duration} s per run, {msg} messages; work only: the host's idle loop is left out)")
 print()
 print(f"{'configuration':<48} {'throughput':>14} {'MB moved':>10}")
 for name, title in CONFIGS:
@@ -112,7 +134,11 @@ for name, title in CONFIGS:
         cells = "".join(f" {row[e]:>28.4f}" for e in evn)
         print(f"  {row['domain']:<12} {row['layer']:<13}{cells}")
     cells = "".join(f" {c['total_per_mb'][e]:>28.4f}" for e in evn)
-    print(f"  {'all':<12} {'total':<13}{cells}")
+    print(f"  {'all':<12} {'work':<13}{cells}")
+    print("  idle (CPUs waiting, not in the costs): " +
+          ", ".join(f"{e} {c['idle_percent'][e]:.1f}% of the recording" for e in evn))
+    print(f"  other load on this machine (other VMs, other processes' user time): "
+          f"{c['other_load_percent']:.1f}% of the recording")
     if c.get("overhead"):
         print("  " + ", ".join(f"{e}: (hypervisor+vmm)/guest = {100 * v:.1f}%" for e, v in c["overhead"].items() if v is not None))
 print()

@@ -1,4 +1,5 @@
-/* The workload barrier and small argv helpers; see child.h. */
+/* The workload barrier, waiting for and stopping the command, and small
+ * argv helpers; see child.h. */
 #define _GNU_SOURCE
 #include "child.h"
 
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "../lib/util/util.h"
+#include "domprof.h"
 
 int child_prepare(char **argv, struct child *ch)
 {
@@ -66,23 +68,50 @@ int child_start(struct child *ch)
 	n = read(ch->error_fd, &e, sizeof(e));
 	close(ch->error_fd);
 	ch->error_fd = -1;
-	if (n == (ssize_t)sizeof(e))
+	if (n == (ssize_t)sizeof(e)) {
+		waitpid(ch->pid, NULL, 0);
+		ch->pid = 0;
 		return -e;
+	}
 	return 0;
 }
 
-void child_abort(struct child *ch)
+bool child_poll(struct child *ch, struct rusage *ru)
 {
-	if (ch->pid > 0) {
-		kill(ch->pid, SIGKILL);
-		waitpid(ch->pid, NULL, 0);
-		ch->pid = 0;
+	if (ch->pid > 0 && !ch->exited && wait4(ch->pid, &ch->status, WNOHANG, ru) == ch->pid)
+		ch->exited = true;
+	return ch->exited;
+}
+
+void child_stop(struct child *ch)
+{
+	if (ch->pid > 0 && !ch->exited) {
+		if (ch->go_fd >= 0) {
+			kill(ch->pid, SIGKILL); /* never released: it is still at the barrier */
+		} else {
+			kill(ch->pid, SIGTERM);
+			for (int waited = 0; waited < CHILD_STOP_GRACE_MS && !child_poll(ch, NULL); waited += 100)
+				usleep(100000);
+			if (!ch->exited)
+				kill(ch->pid, SIGKILL);
+		}
+		if (!ch->exited) {
+			while (waitpid(ch->pid, &ch->status, 0) < 0 && errno == EINTR)
+				;
+			ch->exited = true;
+		}
 	}
 	if (ch->go_fd >= 0)
 		close(ch->go_fd);
 	if (ch->error_fd >= 0)
 		close(ch->error_fd);
 	ch->go_fd = ch->error_fd = -1;
+}
+
+void child_note_exit(const struct child *ch)
+{
+	if (ch->exited && WIFEXITED(ch->status) && WEXITSTATUS(ch->status) != 0)
+		log_info("the command exited with status %d", WEXITSTATUS(ch->status));
 }
 
 char *argv_join(int argc, char **argv)

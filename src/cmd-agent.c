@@ -18,11 +18,11 @@
 #include "../lib/collect/recorder.h"
 #include "../lib/proto/channel.h"
 #include "../lib/proto/delta.h"
+#include "../lib/proto/listener.h"
 #include "../lib/proto/messages.h"
 #include "../lib/proto/wire.h"
 #include "domprof.h"
 
-#define HANDSHAKE_TIMEOUT_MS 5000
 #define IDLE_TIMEOUT_MS 60000
 #define SEND_TIMEOUT_MS 5000
 #define MAX_START_WAIT_NS (5ULL * 1000000000ULL)
@@ -35,15 +35,23 @@ static void agent_log(const char *fmt, ...)
 {
 	va_list ap;
 	char ts[32];
+	char *msg;
 	time_t now = time(NULL);
 	if (quiet)
 		return;
 	strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&now));
-	fprintf(stderr, "domprof agent %s: ", ts);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/* Peers' words reach this log (event names, errors): never raw. */
+	fprintf(stderr, "domprof agent %s: %s\n", ts, text_sanitize(msg));
+	free(msg);
+}
+
+static void listener_log(void *ctx, const char *msg)
+{
+	(void)ctx;
+	agent_log("%s", msg);
 }
 
 static int send_error(struct channel *ch, const char *fmt, ...) PRINTF(2, 3);
@@ -58,11 +66,11 @@ static int send_error(struct channel *ch, const char *fmt, ...)
 	va_end(ap);
 	agent_log("error: %s", sb.buf);
 	wbuf_init(&w);
-	wbuf_str(&w, sb.buf);
+	proto_error__encode(&w, sb.buf);
 	channel__send(ch, MSG_ERROR, w.data, w.len, false, 1000);
 	wbuf_release(&w);
 	strbuf_release(&sb);
-	return -1;
+	return -EPROTO;
 }
 
 static char *read_trimmed(const char *path)
@@ -83,6 +91,7 @@ static void build_info(struct wbuf *w)
 	size_t n;
 	const struct event_name *gen = events__generic(&n);
 	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct proto_agent_info info;
 
 	gethostname(host, sizeof(host) - 1);
 	uname(&u);
@@ -97,13 +106,16 @@ static void build_info(struct wbuf *w)
 			strbuf_addf(&events, "%s%s", events.len ? "," : "", e.name);
 		event_spec__release(&e);
 	}
-	wbuf_str(w, host);
-	wbuf_str(w, u.release);
-	wbuf_str(w, uuid);
-	wbuf_u32(w, (uint32_t)(ncpus > 0 ? ncpus : 1));
-	wbuf_u64(w, clock_monotonic_ns());
-	wbuf_str(w, events.buf);
-	wbuf_str(w, DOMPROF_VERSION_STRING);
+	info = (struct proto_agent_info){
+		.hostname = host,
+		.kernel = u.release,
+		.uuid = uuid,
+		.ncpus = (uint32_t)(ncpus > 0 ? MIN(ncpus, PROTO_MAX_GUEST_CPUS) : 1),
+		.clock_ns = clock_monotonic_ns(),
+		.events = events.buf,
+		.version = DOMPROF_VERSION_STRING,
+	};
+	proto_agent_info__encode(w, &info);
 	strbuf_release(&events);
 }
 
@@ -116,7 +128,7 @@ struct agent_session {
 	uint32_t flush_ms;
 	struct recorder rec;
 	bool armed, running;
-	int listen_fd;
+	struct listener *listener;
 };
 
 static void session_release(struct agent_session *s)
@@ -145,7 +157,6 @@ static int handle_setup(struct agent_session *s, const struct wbuf *in)
 	s->flush_ms = setup.flush_ms;
 	s->events = xcalloc(n, sizeof(*s->events));
 	wbuf_init(&w);
-	wbuf_u32(&w, n);
 	for (uint32_t i = 0; i < n; i++) {
 		char *err = NULL;
 		int r = event_spec__parse(names[i], &s->defaults, &s->events[i], &err);
@@ -170,9 +181,15 @@ static int handle_setup(struct agent_session *s, const struct wbuf *in)
 				}
 		}
 		s->n_events = i + 1;
-		wbuf_str(&w, s->events[i].name);
 	}
 	proto_setup__release(&setup);
+	{
+		const char **used = xcalloc(n, sizeof(char *));
+		for (uint32_t i = 0; i < n; i++)
+			used[i] = s->events[i].name;
+		proto_setup_ok__encode(&w, used, n);
+		free(used);
+	}
 	channel__send(&s->ch, MSG_SETUP_OK, w.data, w.len, false, SEND_TIMEOUT_MS);
 	wbuf_release(&w);
 	/* Our kernel's symbols, so the host can name its own guest-mode
@@ -202,12 +219,13 @@ static int handle_arm(struct agent_session *s)
 		.callchain = s->callchain,
 	};
 	char *err = NULL;
+	int r;
 	if (!s->n_events)
 		return send_error(&s->ch, "ARM before SETUP");
-	if (recorder__open(&s->rec, &cfg, &err) < 0) {
+	if ((r = recorder__open(&s->rec, &cfg, &err)) < 0) {
 		send_error(&s->ch, "cannot open the events: %s", err);
 		free(err);
-		return -1;
+		return r;
 	}
 	s->armed = true;
 	/* Read /proc and the kernel's symbols now, so START is quick. */
@@ -239,15 +257,7 @@ struct code_message {
 static void add_code(const struct symbol_code *sc, void *ctx)
 {
 	struct code_message *m = ctx;
-	wbuf_u32(&m->w, sc->symbol);
-	wbuf_u64(&m->w, sc->address);
-	wbuf_blob(&m->w, sc->code, sc->len);
-	wbuf_u32(&m->w, (uint32_t)sc->n_lines);
-	for (size_t i = 0; i < sc->n_lines; i++) {
-		wbuf_u64(&m->w, sc->lines[i].address);
-		wbuf_str(&m->w, sc->lines[i].file);
-		wbuf_u32(&m->w, (uint32_t)sc->lines[i].line);
-	}
+	proto_code__encode_one(&m->w, sc);
 	m->n++;
 }
 
@@ -256,15 +266,24 @@ static void add_code(const struct symbol_code *sc, void *ctx)
 static void send_code(struct agent_session *s)
 {
 	struct code_message m = { .n = 0 };
-	struct wbuf out;
 	wbuf_init(&m.w);
-	collector__collect_code(&s->rec.collector, 32, 0.002, add_code, &m);
-	wbuf_init(&out);
-	wbuf_u32(&out, m.n);
-	wbuf_put(&out, m.w.data, m.w.len);
-	channel__send(&s->ch, MSG_CODE, out.data, out.len, true, SEND_TIMEOUT_MS);
-	wbuf_release(&out);
+	wbuf_u32(&m.w, 0); /* the count, patched below */
+	collector__collect_code(&s->rec.collector, CODE_HOT_SYMBOLS_AGENT, CODE_HOT_MIN_SHARE, add_code, &m);
+	proto_code__encode_count(&m.w, 0, m.n);
+	channel__send(&s->ch, MSG_CODE, m.w.data, m.w.len, true, SEND_TIMEOUT_MS);
 	wbuf_release(&m.w);
+}
+
+static void send_pong(struct agent_session *s, const struct wbuf *in)
+{
+	struct wbuf w;
+	uint64_t t1;
+	if (proto_u64__decode(in->data, in->len, &t1) < 0)
+		t1 = 0;
+	wbuf_init(&w);
+	proto_pong__encode(&w, t1, clock_monotonic_ns());
+	channel__send(&s->ch, MSG_PONG, w.data, w.len, false, SEND_TIMEOUT_MS);
+	wbuf_release(&w);
 }
 
 /* Sample until STOP, streaming DATA. */
@@ -289,31 +308,16 @@ static int record_loop(struct agent_session *s)
 			if (type == MSG_STOP)
 				break;
 			if (type == MSG_PING) {
-				struct rbuf rb;
-				struct wbuf w;
-				uint64_t t1;
-				rbuf_init(&rb, in.data, in.len);
-				t1 = rbuf_u64(&rb);
-				wbuf_init(&w);
-				wbuf_u64(&w, t1);
-				wbuf_u64(&w, clock_monotonic_ns());
-				channel__send(&s->ch, MSG_PONG, w.data, w.len, false, SEND_TIMEOUT_MS);
-				wbuf_release(&w);
+				send_pong(s, &in);
 				continue;
 			}
 			send_error(&s->ch, "unexpected %s while recording", proto_msg__name(type));
 			ret = -1;
 			break;
 		}
-		if (s->listen_fd >= 0) {
-			/* One coordinator at a time: others are turned away. */
-			struct pollfd p = { .fd = s->listen_fd, .events = POLLIN };
-			if (poll(&p, 1, 0) == 1) {
-				int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-				if (fd >= 0)
-					close(fd);
-			}
-		}
+		/* One coordinator at a time: others are turned away. */
+		if (s->listener)
+			listener__turn_away(s->listener);
 		if (clock_monotonic_ns() >= next) {
 			if (send_data(s) < 0) {
 				agent_log("coordinator %s stopped reading; stopping", s->ch.peer);
@@ -332,8 +336,7 @@ static int record_loop(struct agent_session *s)
 		if (send_data(s) == 0) {
 			send_code(s);
 			wbuf_init(&w);
-			wbuf_u64(&w, samples);
-			wbuf_u64(&w, lost);
+			proto_final__encode(&w, samples, lost);
 			channel__send(&s->ch, MSG_FINAL, w.data, w.len, false, SEND_TIMEOUT_MS);
 			channel__send(&s->ch, MSG_BYE, NULL, 0, false, SEND_TIMEOUT_MS);
 			wbuf_release(&w);
@@ -346,14 +349,11 @@ static int record_loop(struct agent_session *s)
 
 static int handle_start(struct agent_session *s, const struct wbuf *in)
 {
-	struct rbuf rb;
 	uint64_t t0, now;
 	struct wbuf w;
 	if (!s->armed)
 		return send_error(&s->ch, "START before ARM");
-	rbuf_init(&rb, in->data, in->len);
-	t0 = rbuf_u64(&rb);
-	if (!rbuf_ok(&rb))
+	if (proto_u64__decode(in->data, in->len, &t0) < 0)
 		return send_error(&s->ch, "malformed START");
 	now = clock_monotonic_ns();
 	/* Start at the agreed instant (bounded: a bad clock cannot park us). */
@@ -365,26 +365,19 @@ static int handle_start(struct agent_session *s, const struct wbuf *in)
 	if (recorder__start(&s->rec) < 0)
 		return send_error(&s->ch, "cannot start sampling");
 	wbuf_init(&w);
-	wbuf_u64(&w, s->rec.start_ns);
+	proto_u64__encode(&w, s->rec.start_ns);
 	channel__send(&s->ch, MSG_STARTED, w.data, w.len, false, SEND_TIMEOUT_MS);
 	wbuf_release(&w);
 	agent_log("recording (start %+.3f ms from the agreed instant)", ((double)s->rec.start_ns - (double)t0) / 1e6);
 	return record_loop(s);
 }
 
-static void serve(int fd, int listen_fd, const unsigned char *key)
+/* One authenticated coordinator, until its session ends. */
+static void serve(struct channel *ch, struct listener *listener)
 {
-	struct agent_session s = { .listen_fd = listen_fd };
+	struct agent_session s = { .ch = *ch, .listener = listener };
 	struct wbuf in, w;
-	char *err = NULL;
 
-	channel__init(&s.ch, fd);
-	if (channel__handshake_server(&s.ch, key, HANDSHAKE_TIMEOUT_MS, &err) < 0) {
-		agent_log("rejected %s: %s", s.ch.peer, err);
-		free(err);
-		channel__release(&s.ch);
-		return;
-	}
 	agent_log("coordinator %s authenticated", s.ch.peer);
 	wbuf_init(&w);
 	build_info(&w);
@@ -406,15 +399,7 @@ static void serve(int fd, int listen_fd, const unsigned char *key)
 			if (handle_setup(&s, &in) < 0)
 				break;
 		} else if (type == MSG_PING) {
-			struct rbuf rb;
-			uint64_t t1;
-			rbuf_init(&rb, in.data, in.len);
-			t1 = rbuf_u64(&rb);
-			wbuf_init(&w);
-			wbuf_u64(&w, t1);
-			wbuf_u64(&w, clock_monotonic_ns());
-			channel__send(&s.ch, MSG_PONG, w.data, w.len, false, SEND_TIMEOUT_MS);
-			wbuf_release(&w);
+			send_pong(&s, &in);
 		} else if (type == MSG_ARM && !s.armed) {
 			if (handle_arm(&s) < 0)
 				break;
@@ -432,6 +417,22 @@ static void serve(int fd, int listen_fd, const unsigned char *key)
 	session_release(&s);
 }
 
+int key_load(const char *path, unsigned char key[PROTO_KEY_BYTES])
+{
+	_cleanup_free_ char *why = NULL;
+	int r = proto_key__load(path, key, &why);
+	if (r == 0)
+		return 0;
+	if (r == -EPERM)
+		return log_error_errno(r, "the key %s %s: a key must be private to you (chown $(id -un) %s; chmod 600 %s)",
+				       path, why, path, path);
+	if (r == -ELOOP)
+		return log_error_errno(r, "the key %s %s: give the path of the key file itself", path, why);
+	if (r == -EINVAL && why && strstr(why, "hex"))
+		return log_error_errno(r, "the key %s %s: make one with `domprof keygen FILE`", path, why);
+	return why ? log_error_errno(r, "the key %s %s", path, why) : log_error_errno(r, "the key %s %m", path);
+}
+
 int cmd_agent(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -444,8 +445,9 @@ int cmd_agent(int argc, char **argv)
 	const char *listen_addr = NULL, *key_path = NULL;
 	unsigned char key[PROTO_KEY_BYTES];
 	bool once = false;
-	int c, r, lfd;
+	int c, r;
 	char *err = NULL;
+	struct listener listener;
 	struct sigaction sa = { .sa_handler = on_agent_signal };
 
 	optind = 1;
@@ -457,29 +459,27 @@ int cmd_agent(int argc, char **argv)
 		case 'q': quiet = true; break;
 		default:
 			usage("agent", stderr);
-			return 1;
+			return -EINVAL;
 		}
 	}
 	if (optind < argc)
-		return error("unexpected argument '%s'", argv[optind]);
+		return log_error("unexpected argument '%s'", argv[optind]);
 	if (!listen_addr)
-		return error("--listen ADDR is required (tcp:0.0.0.0:7070 or vsock:any:7070)");
+		return log_error("--listen ADDR is required (tcp:0.0.0.0:7070 or vsock:any:7070)");
 	if (!key_path)
-		return error("--key FILE is required: the agent never runs without a key (make one with `domprof keygen FILE`)");
-	r = proto_key__load(key_path, key);
-	if (r == -EPERM)
-		return error("%s is readable by other users: the key must be private (chmod 600 %s)", key_path, key_path);
-	if (r == -EINVAL)
-		return error("%s is not a domprof key (64 hex digits; make one with `domprof keygen FILE`)", key_path);
-	if (r < 0)
-		return error("cannot read the key %s: %s", key_path, strerror(-r));
+		return log_error("--key FILE is required: the agent never runs without a key (make one with `domprof "
+				 "keygen FILE`)");
+	if ((r = key_load(key_path, key)) < 0)
+		return r;
 	if (sodium_init() < 0)
-		return error("libsodium failed to initialise");
-	if (proto_addr__listen(listen_addr, &lfd, &err) < 0) {
-		error("%s", err);
+		return log_error_errno(-EIO, "libsodium failed to initialise");
+	if ((r = listener__open(&listener, listen_addr, key, listener_log, NULL, &err)) < 0) {
+		sodium_memzero(key, sizeof(key));
+		r = log_error_errno(r, "%s", err);
 		free(err);
-		return 1;
+		return r;
 	}
+	sodium_memzero(key, sizeof(key));
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -488,33 +488,33 @@ int cmd_agent(int argc, char **argv)
 	printf("domprof agent listening on %s\n", listen_addr);
 	fflush(stdout);
 	while (!agent_stop) {
-		struct pollfd p = { .fd = lfd, .events = POLLIN };
-		int fd;
-		if (poll(&p, 1, 500) <= 0)
+		struct channel ch;
+		r = listener__accept(&listener, 500, &ch);
+		if (r < 0) {
+			log_error_errno(r, "waiting for coordinators on %s: %m", listen_addr);
+			break;
+		}
+		if (r == 0)
 			continue;
-		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
-		serve(fd, lfd, key);
+		serve(&ch, &listener);
 		if (once)
 			break;
 	}
-	close(lfd);
-	sodium_memzero(key, sizeof(key));
+	listener__close(&listener);
 	agent_log("stopped");
-	return 0;
+	return r < 0 ? r : 0;
 }
 
 int cmd_keygen(int argc, char **argv)
 {
 	int r;
 	if (argc != 2)
-		return error("usage: domprof keygen FILE");
+		return log_error("usage: domprof keygen FILE");
 	r = proto_key__generate(argv[1]);
 	if (r == -EEXIST)
-		return error("%s already exists; remove it first or choose another name", argv[1]);
+		return log_error_errno(r, "%s already exists; remove it first or choose another name", argv[1]);
 	if (r < 0)
-		return error("cannot write %s: %s", argv[1], strerror(-r));
-	info("wrote a new key to %s (mode 0600); copy it to the guest and give both sides --key", argv[1]);
+		return log_error_errno(r, "cannot write %s: %m", argv[1]);
+	log_info("wrote a new key to %s (mode 0600); copy it to the guest and give both sides --key", argv[1]);
 	return 0;
 }

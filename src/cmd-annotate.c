@@ -1,27 +1,29 @@
 /* domprof annotate SYMBOL: a function's instructions and source lines with
  * each one's share of each event, from the session alone. */
+#include <errno.h>
 #include <getopt.h>
 
 #include "../lib/report/annotate.h"
 #include "domprof.h"
+#include "options.h"
 
-enum { OPT_DOMAIN = 1000, OPT_IMAGE, OPT_EVENT };
+enum { OPT_IMAGE = OPT_COMMAND_BASE };
 
 int cmd_annotate(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "input", required_argument, NULL, 'i' },
-		{ "domain", required_argument, NULL, OPT_DOMAIN },
+		OPTION_DOMAIN, /* one domain here, not a list */
 		{ "image", required_argument, NULL, OPT_IMAGE },
-		{ "event", required_argument, NULL, OPT_EVENT },
-		{ "format", required_argument, NULL, 'f' },
+		OPTION_EVENT,
+		OPTION_FORMAT,
 		{ 0 },
 	};
 	const char *input = "domprof.db";
 	struct annotate_query q = { 0 };
 	struct session *s = NULL;
 	struct annotate a;
-	bool json = false;
+	int json = 0;
 	char *err = NULL;
 	int c, ret = 0;
 
@@ -31,28 +33,22 @@ int cmd_annotate(int argc, char **argv)
 		case 'i': input = optarg; break;
 		case OPT_DOMAIN: q.domain = optarg; break;
 		case OPT_IMAGE: q.image = optarg; break;
-		case OPT_EVENT: strv_free(q.events); q.events = strv_split(optarg); break;
-		case 'f':
-			if (streq(optarg, "json"))
-				json = true;
-			else if (!streq(optarg, "text")) {
-				ret = error("--format: '%s' is not one of text, json", optarg);
-				goto out;
-			}
-			break;
+		case OPT_EVENT: option_parse_list(optarg, &q.events); break;
+		case 'f': ret = option_parse_format(optarg, option_text_json_formats, &json); break;
 		default:
 			usage("annotate", stderr);
-			ret = 1;
-			goto out;
+			ret = -EINVAL;
 		}
+		if (ret < 0)
+			goto out;
 	}
 	if (argc - optind != 1) {
-		ret = error("annotate needs one function name: domprof annotate [-i FILE] SYMBOL");
+		ret = log_error("annotate needs one function name: domprof annotate [-i FILE] SYMBOL");
 		goto out;
 	}
 	q.symbol = argv[optind];
-	if (session__open(input, true, &s, &err) < 0 || annotate__load(s, &q, &a, &err) < 0) {
-		ret = error("%s", err);
+	if ((ret = session__open(input, true, &s, &err)) < 0 || (ret = annotate__load(s, &q, &a, &err)) < 0) {
+		ret = log_error_errno(ret, "%s", err);
 		goto out;
 	}
 	if (json)

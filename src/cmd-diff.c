@@ -1,55 +1,50 @@
 /* domprof diff A B: two sessions side by side, per domain, layer, image
  * and symbol (or the keys given), optionally per unit of work. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 
 #include "../lib/report/diff.h"
 #include "domprof.h"
+#include "options.h"
 
-enum { OPT_DOMAIN = 1000, OPT_LAYER, OPT_COMM, OPT_EVENT, OPT_PER_A, OPT_PER_B, OPT_SOURCE };
+enum { OPT_PER_A = OPT_COMMAND_BASE, OPT_PER_B };
 
 int cmd_diff(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "sort", required_argument, NULL, 's' },
-		{ "domain", required_argument, NULL, OPT_DOMAIN },
-		{ "layer", required_argument, NULL, OPT_LAYER },
-		{ "comm", required_argument, NULL, OPT_COMM },
-		{ "event", required_argument, NULL, OPT_EVENT },
+		OPTIONS_QUERY,
 		{ "per-a", required_argument, NULL, OPT_PER_A },
 		{ "per-b", required_argument, NULL, OPT_PER_B },
-		{ "source", required_argument, NULL, OPT_SOURCE },
-		{ "threshold", required_argument, NULL, 't' },
-		{ "limit", required_argument, NULL, 'n' },
-		{ "format", required_argument, NULL, 'f' },
+		OPTION_THRESHOLD,
+		OPTION_LIMIT,
+		OPTION_FORMAT,
 		{ 0 },
 	};
 	const char *sort = "domain,layer,image,symbol";
 	struct report_query q = { 0 };
-	enum report_format format = FORMAT_TEXT;
+	int format = FORMAT_TEXT;
 	double per_a = 1, per_b = 1;
 	bool limit_set = false;
 	struct session *a = NULL, *b = NULL;
 	struct diff_table t;
 	char *err = NULL;
 	int c, ret = 0;
-	uint64_t v;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:t:n:f:", longopts, NULL)) != -1) {
 		switch (c) {
+		OPTION_QUERY_CASES: ret = option_parse_query(c, optarg, &q); break;
 		case 's': sort = optarg; break;
-		case OPT_DOMAIN: strv_free(q.domains); q.domains = strv_split(optarg); break;
-		case OPT_LAYER: strv_free(q.layers); q.layers = strv_split(optarg); break;
-		case OPT_COMM: strv_free(q.comms); q.comms = strv_split(optarg); break;
-		case OPT_EVENT: strv_free(q.events); q.events = strv_split(optarg); break;
 		case OPT_PER_A:
 		case OPT_PER_B: {
 			double d;
 			if (parse_double(optarg, &d) < 0 || !(d > 0) || isinf(d)) {
-				ret = error("%s: '%s' is not a positive number of work units", c == OPT_PER_A ? "--per-a" : "--per-b", optarg);
-				goto out;
+				ret = log_error("%s: '%s' is not a positive number of work units",
+						c == OPT_PER_A ? "--per-a" : "--per-b", optarg);
+				break;
 			}
 			if (c == OPT_PER_A)
 				per_a = d;
@@ -57,54 +52,36 @@ int cmd_diff(int argc, char **argv)
 				per_b = d;
 			break;
 		}
-		case OPT_SOURCE:
-			if (report_source__parse(optarg, &q.source) < 0) {
-				ret = error("--source: '%s' is not one of merged, host, agent", optarg);
-				goto out;
-			}
-			break;
-		case 't':
-			if (parse_double(optarg, &q.threshold) < 0 || q.threshold < 0) {
-				ret = error("--threshold: '%s' is not a percentage", optarg);
-				goto out;
-			}
-			break;
+		case 't': ret = option_parse_threshold(optarg, &q.threshold); break;
 		case 'n':
-			if (parse_u64(optarg, 10, &v) < 0) {
-				ret = error("--limit: '%s' is not a number of rows", optarg);
-				goto out;
-			}
-			q.limit = v;
+			ret = option_parse_limit(optarg, &q.limit);
 			limit_set = true;
 			break;
-		case 'f':
-			if (report_format__parse(optarg, &format) < 0) {
-				ret = error("--format: '%s' is not one of text, csv, json", optarg);
-				goto out;
-			}
-			break;
+		case 'f': ret = option_parse_format(optarg, option_table_formats, &format); break;
 		default:
 			usage("diff", stderr);
-			ret = 1;
-			goto out;
+			ret = -EINVAL;
 		}
+		if (ret < 0)
+			goto out;
 	}
 	if (argc - optind != 2) {
-		ret = error("diff needs two sessions: domprof diff A.db B.db");
+		ret = log_error("diff needs two sessions: domprof diff A.db B.db");
 		goto out;
 	}
-	if (report_query__parse_keys(&q, sort, &err) < 0) {
-		ret = error("--sort: %s", err);
+	if ((ret = report_query__parse_keys(&q, sort, &err)) < 0) {
+		ret = log_error_errno(ret, "--sort: %s", err);
 		goto out;
 	}
 	if (!limit_set && format == FORMAT_TEXT)
 		q.limit = 40;
-	if (session__open(argv[optind], true, &a, &err) < 0 || session__open(argv[optind + 1], true, &b, &err) < 0) {
-		ret = error("%s", err);
+	if ((ret = session__open(argv[optind], true, &a, &err)) < 0 ||
+	    (ret = session__open(argv[optind + 1], true, &b, &err)) < 0) {
+		ret = log_error_errno(ret, "%s", err);
 		goto out;
 	}
-	if (diff_table__compute(a, b, &q, per_a, per_b, &t, &err) < 0) {
-		ret = error("%s", err);
+	if ((ret = diff_table__compute(a, b, &q, per_a, per_b, &t, &err)) < 0) {
+		ret = log_error_errno(ret, "%s", err);
 		goto out;
 	}
 	if (format == FORMAT_TEXT)
@@ -118,9 +95,6 @@ out:
 	free(err);
 	session__close(a);
 	session__close(b);
-	strv_free(q.domains);
-	strv_free(q.layers);
-	strv_free(q.comms);
-	strv_free(q.events);
+	option_query__release(&q);
 	return ret;
 }

@@ -1,10 +1,9 @@
 /* domprof export: a session's samples and call stacks as pprof (gzipped
  * profile.proto), FlameGraph folded stacks or JSON, for the tools that
- * read those (docs/export.md). Files are written to a temporary name and
- * renamed into place, so a failed export never leaves half a profile. */
+ * read those (docs/export.md). Files are written atomically
+ * (atomic_file), so a failed export never leaves half a profile. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,8 +12,9 @@
 #include "../lib/report/report.h"
 #include "../lib/session/session.h"
 #include "domprof.h"
+#include "options.h"
 
-enum { OPT_DOMAIN = 1000, OPT_LAYER, OPT_COMM, OPT_EVENT, OPT_SOURCE, OPT_VALUE };
+enum { OPT_VALUE = OPT_COMMAND_BASE };
 
 static int write_export(const struct export_profile *p, enum export_format format, enum export_value value, FILE *out)
 {
@@ -26,36 +26,21 @@ static int write_export(const struct export_profile *p, enum export_format forma
 	return -EINVAL;
 }
 
-/* Write to OUTPUT.tmp-PID, then rename over OUTPUT. */
-static int write_file_atomically(const char *output, const struct export_profile *p, enum export_format format,
-				 enum export_value value)
+static int write_output(const char *output, const struct export_profile *p, enum export_format format,
+			enum export_value value)
 {
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp-%d", output, (int)getpid());
-	FILE *f;
-	int fd, r;
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-	if (fd < 0)
-		return error("cannot write %s: %s (does its directory exist, and is it writable?)", output,
-			     strerror(errno));
-	f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		unlink(tmp);
-		return error("cannot write %s: %s", tmp, strerror(errno));
-	}
-	r = write_export(p, format, value, f);
-	if (fclose(f) != 0 && r >= 0)
-		r = -errno;
+	struct atomic_file af;
+	int r = atomic_file__open(&af, output, 0666);
+	if (r < 0)
+		return log_error_errno(r, "cannot write %s: %m (does its directory exist, and is it writable?)", output);
+	r = write_export(p, format, value, af.f);
 	if (r < 0) {
-		unlink(tmp);
-		return error("cannot write %s: %s", output, strerror(-r));
+		atomic_file__abort(&af);
+		return log_error_errno(r, "cannot write %s: %m", output);
 	}
-	if (rename(tmp, output) != 0) {
-		r = errno;
-		unlink(tmp);
-		return error("cannot write %s: %s", output, strerror(r));
-	}
+	r = atomic_file__commit(&af, true);
+	if (r < 0)
+		return log_error_errno(r, "cannot write %s: %m", output);
 	return 0;
 }
 
@@ -73,7 +58,7 @@ static int check_domains(struct session *s, char **domains)
 		bool found = false;
 		struct strbuf known;
 		if (sqlite3_prepare_v2(session__db(s), "SELECT name FROM domains ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-			return error("cannot read the domains of %s: %s", session__path(s), session__error(s));
+			return log_error_errno(-EIO, "cannot read the domains of %s: %s", session__path(s), session__error(s));
 		strbuf_init(&known);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			const char *name = (const char *)sqlite3_column_text(st, 0);
@@ -84,10 +69,10 @@ static int check_domains(struct session *s, char **domains)
 		}
 		sqlite3_finalize(st);
 		if (!found) {
-			error("--domain: '%s' is not a domain of %s (it has: %s)", *d, session__path(s),
-			      known.len ? known.buf : "none");
+			log_error("--domain: '%s' is not a domain of %s (it has: %s)", *d, session__path(s),
+				  known.len ? known.buf : "none");
 			strbuf_release(&known);
-			return 1;
+			return -EINVAL;
 		}
 		strbuf_release(&known);
 	}
@@ -99,19 +84,15 @@ int cmd_export(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "input", required_argument, NULL, 'i' },
 		{ "output", required_argument, NULL, 'o' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "domain", required_argument, NULL, OPT_DOMAIN },
-		{ "layer", required_argument, NULL, OPT_LAYER },
-		{ "comm", required_argument, NULL, OPT_COMM },
-		{ "event", required_argument, NULL, OPT_EVENT },
-		{ "source", required_argument, NULL, OPT_SOURCE },
+		OPTION_FORMAT,
+		OPTIONS_QUERY,
 		{ "value", required_argument, NULL, OPT_VALUE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 },
 	};
-	const char *input = "domprof.db", *output = NULL, *format_name = NULL;
+	const char *input = "domprof.db", *output = NULL;
 	struct report_query q = { 0 };
-	enum export_format format = EXPORT_PPROF;
+	int format = -1;
 	enum export_value value = EXPORT_VALUE_PERIOD;
 	bool value_set = false;
 	struct session *s = NULL;
@@ -122,66 +103,41 @@ int cmd_export(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "i:o:f:q", longopts, NULL)) != -1) {
 		switch (c) {
+		OPTION_QUERY_CASES: ret = option_parse_query(c, optarg, &q); break;
 		case 'i': input = optarg; break;
 		case 'o': output = optarg; break;
-		case 'f':
-			if (export_format__parse(optarg, &format) < 0) {
-				ret = error("--format: '%s' is not one of pprof, folded, json", optarg);
-				goto out;
-			}
-			format_name = optarg;
-			break;
-		case OPT_DOMAIN: strv_free(q.domains); q.domains = strv_split(optarg); break;
-		case OPT_LAYER:
-			strv_free(q.layers);
-			q.layers = strv_split(optarg);
-			for (char **l = q.layers; *l; l++)
-				if (layer__from_name(*l) < 0) {
-					ret = error("--layer: unknown layer '%s' (known: user, kernel, guest-user, guest-kernel, "
-						    "guest, vmm, hypervisor)", *l);
-					goto out;
-				}
-			break;
-		case OPT_COMM: strv_free(q.comms); q.comms = strv_split(optarg); break;
-		case OPT_EVENT: strv_free(q.events); q.events = strv_split(optarg); break;
-		case OPT_SOURCE:
-			if (report_source__parse(optarg, &q.source) < 0) {
-				ret = error("--source: '%s' is not one of merged, host, agent", optarg);
-				goto out;
-			}
-			break;
+		case 'f': ret = option_parse_format(optarg, export_format__names, &format); break;
 		case OPT_VALUE:
-			if (export_value__parse(optarg, &value) < 0) {
-				ret = error("--value: '%s' is not one of samples, period", optarg);
-				goto out;
-			}
+			if (export_value__parse(optarg, &value) < 0)
+				ret = log_error("--value: '%s' is not one of samples, period", optarg);
 			value_set = true;
 			break;
 		case 'q': quiet = true; break;
 		default:
 			usage("export", stderr);
-			ret = 1;
-			goto out;
+			ret = -EINVAL;
 		}
+		if (ret < 0)
+			goto out;
 	}
 	if (optind < argc) {
-		ret = error("unexpected argument '%s' (the session is given with -i FILE)", argv[optind]);
+		ret = log_error("unexpected argument '%s' (the session is given with -i FILE)", argv[optind]);
 		goto out;
 	}
-	if (!format_name) {
-		ret = error("say which format to write: --format pprof, folded or json");
+	if (format < 0) {
+		ret = log_error("say which format to write: --format pprof, folded or json");
 		goto out;
 	}
 	if (value_set && format != EXPORT_FOLDED) {
-		ret = error("--value applies to --format folded only (pprof and json carry both samples and period)");
+		ret = log_error("--value applies to --format folded only (pprof and json carry both samples and period)");
 		goto out;
 	}
 	if (format == EXPORT_FOLDED && q.events && q.events[0] && q.events[1]) {
-		ret = error("--event: folded stacks carry one value; name one event (e.g. --event %s)", q.events[0]);
+		ret = log_error("--event: folded stacks carry one value; name one event (e.g. --event %s)", q.events[0]);
 		goto out;
 	}
 	if (q.events && !q.events[0]) {
-		ret = error("--event: no event named");
+		ret = log_error("--event: no event named");
 		goto out;
 	}
 	if (!output && format == EXPORT_PPROF)
@@ -189,50 +145,50 @@ int cmd_export(int argc, char **argv)
 	if (output && streq(output, "-"))
 		output = NULL;
 	if (!output && format == EXPORT_PPROF && isatty(STDOUT_FILENO)) {
-		ret = error("not writing a binary pprof profile to a terminal; use -o FILE or redirect the output");
+		ret = log_error("not writing a binary pprof profile to a terminal; use -o FILE or redirect the output");
 		goto out;
 	}
 	if (output && same_file(output, input)) {
-		ret = error("-o %s is the session being exported; choose another output file", output);
+		ret = log_error("-o %s is the session being exported; choose another output file", output);
 		goto out;
 	}
 
 	r = session__open(input, true, &s, &err);
 	if (r < 0) {
 		if (r == -ENOENT)
-			ret = error("%s (record a session with `domprof record`, or name one with -i FILE)", err);
+			ret = log_error_errno(r, "%s (record a session with `domprof record`, or name one with -i FILE)", err);
 		else
-			ret = error("%s", err);
+			ret = log_error_errno(r, "%s", err);
 		goto out;
 	}
 	ret = check_domains(s, q.domains);
-	if (ret)
+	if (ret < 0)
 		goto out;
 	if (format == EXPORT_FOLDED && !q.events) {
 		/* The first event of the session, unless one is named. */
 		struct report_event *ev = NULL;
 		size_t n = 0;
-		if (report__load_events(s, NULL, &ev, &n, &err) < 0) {
-			ret = error("%s", err);
+		if ((r = report__load_events(s, NULL, &ev, &n, &err)) < 0) {
+			ret = log_error_errno(r, "%s", err);
 			goto out;
 		}
 		q.events = strv_split(ev[0].name);
 		report_events__free(ev, n);
 		if (!q.events[0]) {
-			ret = error("%s: the first event has an empty name; name one with --event", input);
+			ret = log_error("%s: the first event has an empty name; name one with --event", input);
 			goto out;
 		}
 	}
-	if (export_profile__load(s, &q, &p, &err) < 0) {
-		ret = error("%s", err);
+	if ((r = export_profile__load(s, &q, &p, &err)) < 0) {
+		ret = log_error_errno(r, "%s", err);
 		goto out;
 	}
 	if (!export_profile__n_samples(p))
-		warning("no samples of %s match the filters; the %s output is empty", input,
+		log_warning("no samples of %s match the filters; the %s output is empty", input,
 			format == EXPORT_PPROF ? "pprof" : format == EXPORT_FOLDED ? "folded" : "JSON");
 
 	if (output) {
-		ret = write_file_atomically(output, p, format, value);
+		ret = write_output(output, p, format, value);
 		if (!ret) {
 			struct strbuf sum;
 			strbuf_init(&sum);
@@ -241,21 +197,18 @@ int cmd_export(int argc, char **argv)
 				strbuf_addf(&sum, "%s%s %llu samples", e ? ", " : "", ev->name,
 					    (unsigned long long)export_profile__total_samples(p, e));
 			}
-			info("wrote %s (%s)", output, sum.buf);
+			log_info("wrote %s (%s)", output, sum.buf);
 			strbuf_release(&sum);
 		}
 	} else {
 		r = write_export(p, format, value, stdout);
 		if (r < 0)
-			ret = error("cannot write the export to standard output: %s", strerror(-r));
+			ret = log_error_errno(r, "cannot write the export to standard output: %m");
 	}
 out:
 	free(err);
 	export_profile__free(p);
 	session__close(s);
-	strv_free(q.domains);
-	strv_free(q.layers);
-	strv_free(q.comms);
-	strv_free(q.events);
+	option_query__release(&q);
 	return ret;
 }

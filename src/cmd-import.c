@@ -43,20 +43,20 @@ static int parse_options(int argc, char **argv, struct import_options *o)
 			break;
 		default:
 			usage("import", stderr);
-			return 1;
+			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
 		if (o->input || optind + 1 < argc) {
 			usage("import", stderr);
-			return error("give one perf.data file");
+			return log_error("give one perf.data file");
 		}
 		o->input = argv[optind];
 	}
 	if (!o->input)
 		o->input = "perf.data"; /* as perf report */
 	if (!*o->output)
-		return error("-o: the session file name is empty");
+		return log_error("-o: the session file name is empty");
 	return 0;
 }
 
@@ -98,62 +98,51 @@ int cmd_import(int argc, char **argv)
 	struct import_options o = { 0 };
 	struct importer im;
 	struct session *session = NULL;
-	char *err = NULL, *read_err = NULL;
-	_cleanup_free_ char *cmdline = NULL;
-	int r, exit_code = 0;
-	bool complete;
+	_cleanup_free_ char *err = NULL, *read_err = NULL, *cmdline = NULL;
+	int r, read_r;
 
-	if (parse_options(argc, argv, &o))
-		return 1;
+	if ((r = parse_options(argc, argv, &o)) < 0)
+		return r;
 	r = importer__open(&im, o.input, 0, &err);
-	if (r < 0) {
-		if (r == -ENOENT)
-			error("%s: no such file (record one with perf record, or give its path)", o.input);
-		else
-			error("%s: %s", o.input, err ? err : strerror(-r));
-		free(err);
-		return 1;
-	}
-	r = importer__run(&im, &read_err);
-	complete = r == 0;
+	if (r == -ENOENT)
+		return log_error_errno(r, "%s: no such file (record one with perf record, or give its path)", o.input);
+	if (r < 0)
+		return err ? log_error_errno(r, "%s: %s", o.input, err) : log_error_errno(r, "%s: %m", o.input);
+	read_r = importer__run(&im, &read_err);
 	for (size_t i = 0; i < im.n_warnings; i++)
-		warning("%s", im.warnings[i]);
-	if (!complete) {
-		error("%s: %s", o.input, read_err);
+		log_warning("%s", im.warnings[i]);
+	if (read_r < 0) {
+		/* What was read before the error is kept, but the import failed. */
+		log_error_errno(read_r, "%s: %s", o.input, read_err);
 		if (!importer__samples(&im)) {
 			importer__release(&im);
-			free(read_err);
-			return 1;
+			return read_r;
 		}
-		info("keeping the %llu samples read before the error (session marked incomplete)",
-		     (unsigned long long)importer__samples(&im));
-		exit_code = 1;
+		log_info("keeping the %llu samples read before the error (session marked incomplete)",
+			 (unsigned long long)importer__samples(&im));
 	} else if (!importer__samples(&im)) {
-		warning("%s holds no samples: the session will be empty", o.input);
+		log_warning("%s holds no samples: the session will be empty", o.input);
 	}
-	free(read_err);
 
 	session__keep_old(o.output);
 	r = session__create(o.output, &session, &err);
 	if (r < 0) {
-		error("cannot create the session %s: %s", o.output, err ? err : strerror(-r));
-		free(err);
+		r = err ? log_error_errno(r, "cannot create the session %s: %s", o.output, err)
+			: log_error_errno(r, "cannot create the session %s: %m", o.output);
 		importer__release(&im);
-		return 1;
+		return r;
 	}
 	{
 		_cleanup_free_ char *args = argv_join(argc, argv);
 		cmdline = xasprintf("domprof %s", args);
 	}
-	r = importer__write_session(&im, session, cmdline, complete);
-	if (r < 0) {
-		error("cannot write the session %s: %s (%s)", o.output,
-		      r == -ENOSPC ? "the disk is full" : strerror(-r), session__error(session));
-		exit_code = 1;
-	} else {
-		print_summary(&im, o.input, o.output, complete);
-	}
+	r = importer__write_session(&im, session, cmdline, read_r == 0);
+	if (r < 0)
+		r = log_error_errno(r, "cannot write the session %s: %s (%s)", o.output,
+				    r == -ENOSPC ? "the disk is full" : strerror(-r), session__error(session));
+	else
+		print_summary(&im, o.input, o.output, read_r == 0);
 	session__close(session);
 	importer__release(&im);
-	return exit_code;
+	return r < 0 ? r : read_r;
 }

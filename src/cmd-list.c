@@ -19,7 +19,7 @@ int cmd_list(int argc, char **argv)
 	bool any_hw = false;
 
 	if (argc > 1 && !all)
-		return error("unexpected argument '%s'", argv[1]);
+		return log_error("unexpected argument '%s'", argv[1]);
 	printf("%-28s %-10s %-14s %s\n", "event", "type", "here", "description");
 	for (size_t i = 0; i < n; i++) {
 		struct event_spec e;

@@ -11,6 +11,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <sodium.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "../lib/session/session.h"
 #include "child.h"
 #include "domprof.h"
+#include "options.h"
 
 #define FLUSH_INTERVAL_NS 1000000000ULL
 
@@ -38,21 +40,31 @@ struct record_options {
 	const char *output;
 	size_t ring_pages;
 	char **command;
-	struct vm_force *vms;
-	size_t n_vms;
+	struct vm_names vms;
 	struct guest_kernel_source *guests;
 	size_t n_guests;
 	char **agents;
 	size_t n_agents;
 	const char *key;
 	bool agents_optional;
+	uint64_t agent_memory;
+};
+
+enum {
+	OPT_GUEST_KALLSYMS = OPT_COMMAND_BASE,
+	OPT_GUEST_KASLR,
+	OPT_GUEST_STEXT,
+	OPT_AGENT,
+	OPT_KEY,
+	OPT_AGENT_OPTIONAL,
+	OPT_AGENT_MEMORY
 };
 
 static int split_assignment(const char *opt, const char *arg, char **ret_name, char **ret_value)
 {
 	const char *eq = strchr(arg, '=');
 	if (!eq || eq == arg || !eq[1])
-		return error("%s expects NAME=VALUE, got '%s'", opt, arg);
+		return log_error("%s expects NAME=VALUE, got '%s'", opt, arg);
 	*ret_name = xstrndup(arg, eq - arg);
 	*ret_value = xstrdup(eq + 1);
 	return 0;
@@ -76,11 +88,68 @@ static int parse_hex(const char *opt, const char *s, uint64_t *ret)
 	snprintf(buf, sizeof(buf), "%s", s);
 	buf[strcspn(buf, " \t")] = '\0';
 	if (parse_u64(buf, 16, ret) < 0)
-		return error("%s: '%s' is not a hexadecimal address", opt, s);
+		return log_error("%s: '%s' is not a hexadecimal address", opt, s);
 	return 0;
 }
 
-enum { OPT_VM = 1000, OPT_GUEST_KALLSYMS, OPT_GUEST_KASLR, OPT_GUEST_STEXT, OPT_AGENT, OPT_KEY, OPT_AGENT_OPTIONAL };
+/* --guest-kallsyms VM=FILE, --guest-kaslr-offset VM=HEX, --guest-stext
+ * VM=HEX: the guest kernel symbols of one VM, gathered by VM name. */
+static int parse_guest_option(struct record_options *o, int c, const char *arg)
+{
+	const char *opt = c == OPT_GUEST_KALLSYMS ? "--guest-kallsyms"
+			  : c == OPT_GUEST_KASLR  ? "--guest-kaslr-offset"
+						  : "--guest-stext";
+	_cleanup_free_ char *name = NULL, *value = NULL;
+	struct guest_kernel_source *g;
+	uint64_t addr;
+	int r = split_assignment(opt, arg, &name, &value);
+	if (r < 0)
+		return r;
+	g = guest_for(o, name);
+	if (c == OPT_GUEST_KALLSYMS) {
+		if (access(value, R_OK) != 0)
+			return log_error_errno(-errno, "--guest-kallsyms %s: %m", arg);
+		free(g->file);
+		g->file = value;
+		value = NULL;
+		return 0;
+	}
+	if ((r = parse_hex(opt, value, &addr)) < 0)
+		return r;
+	if (c == OPT_GUEST_KASLR) {
+		g->kaslr_offset = addr;
+		g->have_offset = true;
+	} else {
+		g->stext = addr;
+	}
+	return 0;
+}
+
+/* "256M", "1G", "65536": bytes, with an optional K/M/G (powers of 1024). */
+static int parse_size(const char *s, uint64_t *ret)
+{
+	char num[32];
+	size_t n = strspn(s, "0123456789");
+	uint64_t v, unit = 1;
+	if (!n || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	if (parse_u64(num, 10, &v) < 0)
+		return -EINVAL;
+	switch (s[n]) {
+	case '\0': break;
+	case 'k': case 'K': unit = 1ull << 10; break;
+	case 'm': case 'M': unit = 1ull << 20; break;
+	case 'g': case 'G': unit = 1ull << 30; break;
+	default: return -EINVAL;
+	}
+	if (s[n] && s[n + 1] && !streq(s + n + 1, "iB") && !streq(s + n + 1, "B"))
+		return -EINVAL;
+	if (__builtin_mul_overflow(v, unit, ret))
+		return -ERANGE;
+	return 0;
+}
 
 static int parse_options(int argc, char **argv, struct record_options *o)
 {
@@ -95,149 +164,85 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		{ "output", required_argument, NULL, 'o' },
 		{ "mmap-pages", required_argument, NULL, 'm' },
 		{ "quiet", no_argument, NULL, 'q' },
-		{ "vm", required_argument, NULL, OPT_VM },
+		OPTION_VM,
 		{ "guest-kallsyms", required_argument, NULL, OPT_GUEST_KALLSYMS },
 		{ "guest-kaslr-offset", required_argument, NULL, OPT_GUEST_KASLR },
 		{ "guest-stext", required_argument, NULL, OPT_GUEST_STEXT },
 		{ "agent", required_argument, NULL, OPT_AGENT },
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "agent-optional", no_argument, NULL, OPT_AGENT_OPTIONAL },
+		{ "agent-memory", required_argument, NULL, OPT_AGENT_MEMORY },
 		{ 0 },
 	};
-	int c;
+	int c, r = 0;
 	uint64_t v;
-	double d;
-	char *name, *value;
 
 	o->output = "domprof.db";
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+ap:e:F:c:gd:o:m:q", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'a':
-			o->system_wide = true;
-			break;
-		case 'p':
-			if (parse_u64(optarg, 10, &v) < 0 || v == 0 || v > INT32_MAX)
-				return error("-p: '%s' is not a process id", optarg);
-			o->pid = (pid_t)v;
-			break;
-		case 'e':
-			o->events = optarg;
-			break;
+		case 'a': o->system_wide = true; break;
+		case 'p': r = option_parse_pid(optarg, &o->pid); break;
+		case 'e': o->events = optarg; break;
 		case 'F':
 			if (parse_u64(optarg, 10, &v) < 0 || v == 0)
-				return error("-F: '%s' is not a positive frequency in Hz", optarg);
+				r = log_error("-F: '%s' is not a positive frequency in Hz", optarg);
 			o->freq = v;
 			break;
 		case 'c':
 			if (parse_u64(optarg, 0, &v) < 0 || v == 0)
-				return error("-c: '%s' is not a positive period", optarg);
+				r = log_error("-c: '%s' is not a positive period", optarg);
 			o->period = v;
 			break;
-		case 'g':
-			o->callchain = true;
-			break;
-		case 'd':
-			if (parse_double(optarg, &d) < 0 || d <= 0)
-				return error("-d: '%s' is not a positive number of seconds", optarg);
-			o->duration = d;
-			break;
-		case 'o':
-			o->output = optarg;
-			break;
+		case 'g': o->callchain = true; break;
+		case 'd': r = option_parse_duration(optarg, &o->duration); break;
+		case 'o': o->output = optarg; break;
 		case 'm':
-			if (parse_u64(optarg, 10, &v) < 0 || v == 0 || (v & (v - 1)) || v > (1 << 20))
-				return error("-m: '%s' is not a power of two number of pages", optarg);
+			if (parse_u64(optarg, 10, &v) < 0 || v == 0 || (v & (v - 1)) || v > SAMPLER_MAX_RING_PAGES)
+				r = log_error("-m: '%s' is not a power of two number of pages", optarg);
 			o->ring_pages = v;
 			break;
-		case 'q':
-			quiet = true;
-			break;
-		case OPT_VM:
-			if (split_assignment("--vm", optarg, &name, &value))
-				return 1;
-			if (parse_u64(value, 10, &v) < 0 || v == 0 || v > INT32_MAX) {
-				error("--vm %s: '%s' is not a process id", optarg, value);
-				free(name);
-				free(value);
-				return 1;
-			}
-			if (streq(name, "host")) {
-				free(name);
-				free(value);
-				return error("--vm %s: 'host' is the host's own domain; give the VM another name", optarg);
-			}
-			o->vms = xrealloc(o->vms, (o->n_vms + 1) * sizeof(*o->vms));
-			o->vms[o->n_vms++] = (struct vm_force){ name, (pid_t)v };
-			free(value);
-			break;
+		case 'q': quiet = true; break;
+		case OPT_VM: r = option_parse_vm(optarg, &o->vms); break;
 		case OPT_GUEST_KALLSYMS:
 		case OPT_GUEST_KASLR:
-		case OPT_GUEST_STEXT: {
-			struct guest_kernel_source *g;
-			if (split_assignment(c == OPT_GUEST_KALLSYMS ? "--guest-kallsyms" : c == OPT_GUEST_KASLR
-											? "--guest-kaslr-offset"
-											: "--guest-stext",
-					     optarg, &name, &value))
-				return 1;
-			g = guest_for(o, name);
-			free(name);
-			if (c == OPT_GUEST_KALLSYMS) {
-				if (access(value, R_OK) != 0) {
-					int e = errno;
-					error("--guest-kallsyms %s: %s", optarg, strerror(e));
-					free(value);
-					return 1;
-				}
-				free(g->file);
-				g->file = value;
-			} else {
-				uint64_t addr;
-				int r = parse_hex(c == OPT_GUEST_KASLR ? "--guest-kaslr-offset" : "--guest-stext", value, &addr);
-				free(value);
-				if (r)
-					return r;
-				if (c == OPT_GUEST_KASLR) {
-					g->kaslr_offset = addr;
-					g->have_offset = true;
-				} else {
-					g->stext = addr;
-				}
-			}
-			break;
-		}
+		case OPT_GUEST_STEXT: r = parse_guest_option(o, c, optarg); break;
 		case OPT_AGENT:
 			o->agents = xrealloc(o->agents, (o->n_agents + 1) * sizeof(*o->agents));
 			o->agents[o->n_agents++] = optarg;
 			break;
-		case OPT_KEY:
-			o->key = optarg;
-			break;
-		case OPT_AGENT_OPTIONAL:
-			o->agents_optional = true;
+		case OPT_KEY: o->key = optarg; break;
+		case OPT_AGENT_OPTIONAL: o->agents_optional = true; break;
+		case OPT_AGENT_MEMORY:
+			if (parse_size(optarg, &o->agent_memory) < 0 || o->agent_memory < PROTO_MIN_AGENT_BUDGET)
+				r = log_error("--agent-memory: '%s' is not a size of at least 1M (e.g. 64M, 1G)", optarg);
 			break;
 		default:
 			usage("record", stderr);
-			return 1;
+			r = -EINVAL;
 		}
+		if (r < 0)
+			return r;
 	}
 	if (optind < argc)
 		o->command = argv + optind;
 	if (o->n_agents && !o->key)
-		return error("--agent needs --key FILE, the key the agents were started with");
+		return log_error("--agent needs --key FILE, the key the agents were started with");
 	if (o->key && !o->n_agents)
-		return error("--key is only used with --agent NAME=ADDR");
+		return log_error("--key is only used with --agent NAME=ADDR");
+	if (o->agent_memory && !o->n_agents)
+		return log_error("--agent-memory is only used with --agent NAME=ADDR");
 	if (o->pid && o->command)
-		return error("give either -p PID or a command, not both");
+		return log_error("give either -p PID or a command, not both");
 	if (o->pid && o->system_wide)
-		return error("give either -a or -p PID, not both");
+		return log_error("give either -a or -p PID, not both");
 	if (!o->pid && !o->command)
 		o->system_wide = true;
 	if (o->freq && o->period)
-		return error("give either -F or -c, not both");
+		return log_error("give either -F or -c, not both");
 	for (size_t i = 0; i < o->n_guests; i++)
 		if (!o->guests[i].file)
-			return error("guest kernel options for VM '%s' need --guest-kallsyms %s=FILE", o->guests[i].vm_name,
+			return log_error("guest kernel options for VM '%s' need --guest-kallsyms %s=FILE", o->guests[i].vm_name,
 				     o->guests[i].vm_name);
 	return 0;
 }
@@ -318,7 +323,7 @@ static int write_final(struct session *s, struct recorder *r, bool interrupted_b
 	/* The code of the hottest functions, for annotate from the session:
 	 * best effort, in one transaction that must not stay open. */
 	if (sqlite3_exec(session__db(s), "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
-		collector__collect_code(&r->collector, 64, 0.002, store_code, s);
+		collector__collect_code(&r->collector, CODE_HOT_SYMBOLS_HOST, CODE_HOT_MIN_SHARE, store_code, s);
 		if (sqlite3_exec(session__db(s), "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 			sqlite3_exec(session__db(s), "ROLLBACK", NULL, NULL, NULL);
 	}
@@ -362,59 +367,48 @@ static void coordinator_log(void *ctx, bool is_error, const char *msg)
 {
 	(void)ctx;
 	if (is_error)
-		warning("%s", msg);
+		log_warning("%s", msg);
 	else
-		info("%s", msg);
+		log_info("%s", msg);
 }
 
 /* Connect to every agent, set them up, and prepare the host side: name the
- * VMM process of each agent's VM (by SMBIOS UUID), and give the host the
- * guest's kernel symbols for its own guest-mode samples. */
-static int agents_prepare(struct coordinator *coord, const struct record_options *o, const struct event_spec *events,
-			  size_t n_events, const struct event_defaults *defaults, struct recorder *rec)
+ * VMM process of each agent's VM (by SMBIOS UUID, when that claim holds),
+ * and give the host the guest's kernel symbols for its own guest-mode
+ * samples. A negative errno after printing why. */
+static int agents_prepare(struct coordinator *coord, const struct record_options *o, unsigned char key[PROTO_KEY_BYTES],
+			  const struct event_spec *events, size_t n_events, const struct event_defaults *defaults,
+			  struct recorder *rec)
 {
-	unsigned char key[PROTO_KEY_BYTES];
-	char *err = NULL;
+	_cleanup_free_ char *err = NULL;
 	struct vm_info *vms = NULL;
-	size_t n_vms = 0;
-	int r = proto_key__load(o->key, key);
-	if (r == -EPERM)
-		return error("%s is readable by other users: the key must be private (chmod 600 %s)", o->key, o->key);
-	if (r == -EINVAL)
-		return error("%s is not a domprof key (64 hex digits, from `domprof keygen`)", o->key);
-	if (r < 0)
-		return error("cannot read the key %s: %s", o->key, strerror(-r));
+	struct agent_vm_match *matches = NULL;
+	size_t n_vms = 0, n_matches;
+	int r;
 	coordinator__init(coord, key, coordinator_log, NULL);
-	memset(key, 0, sizeof(key));
+	sodium_memzero(key, PROTO_KEY_BYTES);
+	if (o->agent_memory)
+		coordinator__set_budget(coord, o->agent_memory);
 	for (size_t i = 0; i < o->n_agents; i++)
-		if (coordinator__add(coord, o->agents[i], o->agents_optional, &err) < 0) {
-			error("%s", err);
-			free(err);
-			return -1;
-		}
-	if (coordinator__connect(coord, 5000, &err) < 0 ||
-	    coordinator__prepare(coord, events, n_events, defaults, o->callchain, &err) < 0) {
-		error("%s%s", err, o->agents_optional ? "" : " (--agent-optional records without it)");
-		free(err);
-		return -1;
-	}
-	vms__scan(o->vms, o->n_vms, &vms, &n_vms);
+		if ((r = coordinator__add(coord, o->agents[i], o->agents_optional, &err)) < 0)
+			return log_error_errno(r, "%s", err);
+	if ((r = coordinator__connect(coord, COORDINATOR_CONNECT_TIMEOUT_MS, &err)) < 0 ||
+	    (r = coordinator__prepare(coord, events, n_events, defaults, o->callchain, &err)) < 0)
+		return log_error_errno(r, "%s%s", err, o->agents_optional ? "" : " (--agent-optional records without it)");
+	vms__scan(o->vms.vms, o->vms.n, &vms, &n_vms);
+	n_matches = coordinator__match_vms(coord, vms, n_vms, &matches);
+	for (size_t i = 0; i < n_matches; i++)
+		machine__force_vm(&rec->collector.machine, coord->links[matches[i].link].name, matches[i].pid);
+	free(matches);
+	vms__free(vms, n_vms);
 	for (size_t i = 0; i < coord->n; i++) {
 		struct agent_link *l = &coord->links[i];
-		if (l->state != AGENT_READY)
-			continue;
-		for (size_t v = 0; v < n_vms; v++)
-			if (l->uuid && *l->uuid && vms[v].uuid && streq(vms[v].uuid, l->uuid)) {
-				info("agent %s runs in VM process %d (matched by SMBIOS UUID %s)", l->name, vms[v].pid, l->uuid);
-				machine__force_vm(&rec->collector.machine, l->name, vms[v].pid);
-			}
-		if (l->kallsyms_len) {
+		if (l->state == AGENT_READY && l->kallsyms_len) {
 			/* Kept in memory: the VM itself is found later, when /proc is read. */
 			struct guest_kernel_source g = { .vm_name = l->name, .text = l->kallsyms, .text_len = l->kallsyms_len };
 			machine__add_guest_kernel(&rec->collector.machine, &g);
 		}
 	}
-	vms__free(vms, n_vms);
 	return 0;
 }
 
@@ -433,12 +427,46 @@ static void agents_finish(struct coordinator *coord, struct session *s)
 		for (size_t c = 0; c < l->n_codes; c++)
 			store_code(&l->codes[c], s);
 		if (l->state == AGENT_DONE)
-			info("agent %s: %llu samples in %llu frames, clock offset %+.3f ms, start skew %+.3f ms", l->name,
-			     (unsigned long long)l->delta.samples_received, (unsigned long long)l->data_frames,
-			     (double)l->offset_ns / 1e6, (double)l->start_skew_ns / 1e6);
+			log_info("agent %s: %llu samples in %llu frames, clock offset %+.3f ms, start skew %+.3f ms", l->name,
+				 (unsigned long long)l->delta.samples_received, (unsigned long long)l->data_frames,
+				 (double)l->offset_ns / 1e6, (double)l->start_skew_ns / 1e6);
 		else
-			warning("agent %s: incomplete (%s); its data up to then is kept", l->name, l->error ? l->error : "?");
+			log_warning("agent %s: incomplete (%s); its data up to then is kept", l->name, l->error ? l->error : "?");
 	}
+}
+
+static void record_options__release(struct record_options *o)
+{
+	vm_names__release(&o->vms);
+	for (size_t i = 0; i < o->n_guests; i++) {
+		free(o->guests[i].vm_name);
+		free(o->guests[i].file);
+	}
+	free(o->guests);
+	free(o->agents);
+}
+
+/* The events, parsed with the -F/-c defaults, each one probed. */
+static int parse_events(struct record_options *o, const struct event_defaults *defaults, struct event_spec **ret,
+			size_t *ret_n)
+{
+	_cleanup_free_ char *err = NULL;
+	int r;
+	if (!o->events) {
+		o->events = events__default_name(o->system_wide);
+		if (streq(o->events, "cpu-clock"))
+			log_info("cycles is not available here (no hardware PMU); sampling cpu-clock");
+	}
+	if ((r = event_list__parse(o->events, defaults, ret, ret_n, &err)) < 0)
+		return log_error_errno(r, "%s", err);
+	for (size_t i = 0; i < *ret_n; i++) {
+		r = event_spec__probe(&(*ret)[i], o->system_wide);
+		if (r < 0) {
+			_cleanup_free_ char *why = event_spec__explain_error(&(*ret)[i], r);
+			return log_error_errno(r, "%s", why);
+		}
+	}
+	return 0;
 }
 
 int cmd_record(int argc, char **argv)
@@ -453,60 +481,43 @@ int cmd_record(int argc, char **argv)
 	struct child child = CHILD_INIT;
 	pid_t *tids = NULL;
 	size_t n_tids = 0;
-	char *err = NULL;
+	_cleanup_free_ char *err = NULL;
 	uint64_t next_flush, deadline = 0;
-	int ret, status = 0, exit_code = 0;
-	bool child_done = false, write_failed = false;
+	int r;
+	bool write_failed = false;
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct coordinator coord = { 0 };
 	bool have_coord = false;
+	unsigned char key[PROTO_KEY_BYTES] = { 0 };
 
-	if (parse_options(argc, argv, &o))
-		return 1;
-
+	if ((r = parse_options(argc, argv, &o)) < 0)
+		goto out;
+	/* A key that is not safe to use stops everything before anything is
+	 * opened or written. */
+	if (o.key && (r = key_load(o.key, key)) < 0)
+		goto out;
 	defaults.freq = o.freq ? o.freq : 1000;
 	defaults.period = o.period;
-	if (!o.events) {
-		o.events = events__default_name(o.system_wide);
-		if (streq(o.events, "cpu-clock"))
-			info("cycles is not available here (no hardware PMU); sampling cpu-clock");
-	}
-	if (event_list__parse(o.events, &defaults, &events, &n_events, &err) < 0) {
-		error("%s", err);
-		free(err);
-		return 1;
-	}
-	for (size_t i = 0; i < n_events; i++) {
-		int r = event_spec__probe(&events[i], o.system_wide);
-		if (r < 0) {
-			_cleanup_free_ char *why = event_spec__explain_error(&events[i], r);
-			event_list__free(events, n_events);
-			return error("%s", why);
-		}
-	}
-
-	if (o.pid) {
-		ret = proc_threads(o.pid, &tids, &n_tids);
-		if (ret < 0) {
-			event_list__free(events, n_events);
-			return error("-p %d: no such process", o.pid);
-		}
+	if ((r = parse_events(&o, &defaults, &events, &n_events)) < 0)
+		goto out;
+	if (o.pid && (r = proc_threads(o.pid, &tids, &n_tids)) < 0) {
+		r = log_error_errno(r, "-p %d: no such process", o.pid);
+		goto out;
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (o.command && (ret = command_find(o.command[0])) < 0) {
-		event_list__free(events, n_events);
-		error("cannot run '%s': %s", o.command[0], strerror(-ret));
-		return 127; /* as a shell does */
+	if (o.command && (r = command_find(o.command[0])) < 0) {
+		log_error_errno(r, "cannot run '%s': %m", o.command[0]);
+		r = 127; /* as a shell does */
+		goto out;
 	}
 	if (o.command) {
-		ret = child_prepare(o.command, &child);
-		if (ret < 0) {
-			event_list__free(events, n_events);
-			return error("cannot start %s: %s", o.command[0], strerror(-ret));
+		if ((r = child_prepare(o.command, &child)) < 0) {
+			r = log_error_errno(r, "cannot start %s: %m", o.command[0]);
+			goto out;
 		}
 		if (!o.system_wide) {
 			tids = xmalloc(sizeof(*tids));
@@ -524,32 +535,24 @@ int cmd_record(int argc, char **argv)
 	cfg.enable_on_exec = o.command && !o.system_wide;
 	cfg.callchain = o.callchain;
 	cfg.ring_pages = o.ring_pages;
-	ret = recorder__open(&rec, &cfg, &err);
-	if (ret < 0) {
-		error("%s", err);
-		free(err);
-		exit_code = 1;
-		goto out_child;
+	if ((r = recorder__open(&rec, &cfg, &err)) < 0) {
+		r = log_error_errno(r, "%s", err);
+		goto out;
 	}
-	for (size_t i = 0; i < o.n_vms; i++)
-		machine__force_vm(&rec.collector.machine, o.vms[i].name, o.vms[i].pid);
+	for (size_t i = 0; i < o.vms.n; i++)
+		machine__force_vm(&rec.collector.machine, o.vms.vms[i].name, o.vms.vms[i].pid);
 	for (size_t i = 0; i < o.n_guests; i++)
 		machine__add_guest_kernel(&rec.collector.machine, &o.guests[i]);
 	if (o.n_agents) {
-		ret = agents_prepare(&coord, &o, events, n_events, &defaults, &rec);
+		r = agents_prepare(&coord, &o, key, events, n_events, &defaults, &rec);
 		have_coord = true;
-		if (ret < 0) {
-			exit_code = 1;
+		if (r < 0)
 			goto out_recorder;
-		}
 	}
 
 	session__keep_old(o.output);
-	ret = session__create(o.output, &session, &err);
-	if (ret < 0) {
-		error("%s", err ? err : strerror(-ret));
-		free(err);
-		exit_code = 1;
+	if ((r = session__create(o.output, &session, &err)) < 0) {
+		r = err ? log_error_errno(r, "%s", err) : log_error_errno(r, "%m");
 		goto out_recorder;
 	}
 	for (size_t e = 0; e < n_events; e++)
@@ -559,38 +562,29 @@ int cmd_record(int argc, char **argv)
 		/* Everyone starts at one instant, a little ahead so that every
 		 * START message arrives in time; the slow preparation is done
 		 * before choosing it. */
-		ret = recorder__prepare(&rec);
-		if (ret < 0) {
-			error("cannot start sampling: %s", strerror(-ret));
-			exit_code = 1;
+		if ((r = recorder__prepare(&rec)) < 0) {
+			r = log_error_errno(r, "cannot start sampling: %m");
 			goto out_session;
 		}
-		uint64_t t0 = clock_monotonic_ns() + 300000000ULL;
+		uint64_t t0 = clock_monotonic_ns() + COORDINATOR_START_LEAD_NS;
 		struct timespec ts = { .tv_sec = (time_t)(t0 / 1000000000ULL), .tv_nsec = (long)(t0 % 1000000000ULL) };
 		coordinator__start(&coord, t0);
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop_signal)
 			;
 	}
-	ret = recorder__start(&rec);
-	if (ret < 0) {
-		error("cannot start sampling: %s", strerror(-ret));
-		exit_code = 1;
+	if ((r = recorder__start(&rec)) < 0) {
+		r = log_error_errno(r, "cannot start sampling: %m");
 		goto out_session;
 	}
 	if (have_coord)
 		coordinator__attach(&coord, &rec.profile, rec.start_ns, rec.collector.bucket_ns);
 	write_metadata(session, argc, argv, &o, &rec);
 	for (size_t i = 0; i < rec.collector.machine.n_warnings; i++)
-		warning("%s", rec.collector.machine.warnings[i]);
-	if (o.command) {
-		ret = child_start(&child);
-		if (ret < 0) {
-			error("cannot run '%s': %s", o.command[0], strerror(-ret));
-			waitpid(child.pid, NULL, 0);
-			child.pid = 0;
-			exit_code = 127;
-			goto out_session;
-		}
+		log_warning("%s", rec.collector.machine.warnings[i]);
+	if (o.command && (r = child_start(&child)) < 0) {
+		log_error_errno(r, "cannot run '%s': %m", o.command[0]);
+		r = 127;
+		goto out_session;
 	}
 	if (o.duration > 0)
 		deadline = rec.start_ns + (uint64_t)(o.duration * 1e9);
@@ -608,19 +602,15 @@ int cmd_record(int argc, char **argv)
 		recorder__step(&rec, have_coord ? MIN(timeout, 50) : timeout);
 		if (have_coord)
 			coordinator__poll(&coord, &rec.profile);
-		if (child.pid && !child_done && waitpid(child.pid, &status, WNOHANG) == child.pid)
-			child_done = true;
-		if (child_done || (rec.tasks_gone && !o.system_wide))
+		if (child_poll(&child, NULL) || (rec.tasks_gone && !o.system_wide))
 			break;
 		now = clock_monotonic_ns();
 		if (now >= next_flush) {
-			ret = flush(session, &rec);
-			if (ret < 0) {
-				error("cannot write the session %s: %s (%s); stopping. It keeps everything up to the last "
-				      "flush.",
-				      o.output, flush_error_text(ret), session__error(session));
+			if ((r = flush(session, &rec)) < 0) {
+				r = log_error_errno(r, "cannot write the session %s: %s (%s); stopping. It keeps everything up to "
+						    "the last flush.",
+						    o.output, flush_error_text(r), session__error(session));
 				write_failed = true;
-				exit_code = 1;
 				break;
 			}
 			next_flush = now + FLUSH_INTERVAL_NS;
@@ -628,21 +618,16 @@ int cmd_record(int argc, char **argv)
 	}
 	recorder__stop(&rec);
 	if (have_coord) {
-		coordinator__stop(&coord, &rec.profile, 8000);
+		coordinator__stop(&coord, &rec.profile, COORDINATOR_STOP_TIMEOUT_MS);
 		agents_finish(&coord, session);
 	}
-	if (!write_failed) {
-		ret = write_final(session, &rec, false);
-		if (ret < 0) {
-			error("cannot write the session %s: %s (%s). It keeps everything up to the last flush.", o.output,
-			      flush_error_text(ret), session__error(session));
-			exit_code = 1;
-		}
-	}
+	if (!write_failed && (r = write_final(session, &rec, false)) < 0)
+		r = log_error_errno(r, "cannot write the session %s: %s (%s). It keeps everything up to the last flush.",
+				    o.output, flush_error_text(r), session__error(session));
 	if (stop_signal && !quiet)
 		fprintf(stderr, "domprof: stopped by signal %d\n", (int)stop_signal);
 	if (rec.collector.bad_records)
-		warning("%llu records could not be decoded", (unsigned long long)rec.collector.bad_records);
+		log_warning("%llu records could not be decoded", (unsigned long long)rec.collector.bad_records);
 	print_summary(&rec, &o, o.output);
 
 out_session:
@@ -651,33 +636,13 @@ out_recorder:
 	if (have_coord)
 		coordinator__release(&coord);
 	recorder__release(&rec);
-out_child:
-	if (child.go_fd >= 0) {
-		child_abort(&child); /* never released: killed at the barrier */
-	} else if (child.pid && !child_done) {
-		/* Still running when the recording ended (-d, a signal): as
-		 * `stat` does, ask it to stop, then insist. */
-		kill(child.pid, SIGTERM);
-		for (int i = 0; i < 20 && waitpid(child.pid, &status, WNOHANG) == 0; i++)
-			usleep(100000);
-		if (kill(child.pid, 0) == 0) {
-			kill(child.pid, SIGKILL);
-			waitpid(child.pid, &status, 0);
-		}
-		child_done = true;
-	}
+out:
+	child_stop(&child);
+	sodium_memzero(key, sizeof(key));
 	event_list__free(events, n_events);
 	free(tids);
-	for (size_t i = 0; i < o.n_vms; i++)
-		free((char *)o.vms[i].name);
-	free(o.vms);
-	for (size_t i = 0; i < o.n_guests; i++) {
-		free(o.guests[i].vm_name);
-		free(o.guests[i].file);
-	}
-	free(o.guests);
-	free(o.agents);
-	if (!exit_code && child_done && o.command && WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		info("the command exited with status %d", WEXITSTATUS(status));
-	return exit_code;
+	record_options__release(&o);
+	if (r == 0)
+		child_note_exit(&child);
+	return r;
 }

@@ -1,55 +1,38 @@
 /* domprof vms: the VMs running on this host as domprof sees them. */
+#include <errno.h>
 #include <getopt.h>
 
 #include "../lib/domain/vm.h"
-#include "../lib/report/report.h"
 #include "domprof.h"
-
-enum { OPT_VM = 1000, OPT_FORMAT };
+#include "options.h"
 
 int cmd_vms(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "vm", required_argument, NULL, OPT_VM },
-		{ "format", required_argument, NULL, OPT_FORMAT },
+		OPTION_VM,
+		OPTION_FORMAT,
 		{ 0 },
 	};
-	struct vm_force *forced = NULL;
-	size_t n_forced = 0, n = 0;
+	struct vm_names forced = { 0 };
+	size_t n = 0;
 	struct vm_info *vms = NULL;
-	bool json = false;
+	int json = 0;
 	int c, ret = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_VM: {
-			const char *eq = strchr(optarg, '=');
-			uint64_t pid;
-			if (!eq || eq == optarg || parse_u64(eq + 1, 10, &pid) < 0 || !pid) {
-				ret = error("--vm expects NAME=PID, got '%s'", optarg);
-				goto out;
-			}
-			forced = xrealloc(forced, (n_forced + 1) * sizeof(*forced));
-			forced[n_forced++] = (struct vm_force){ xstrndup(optarg, eq - optarg), (pid_t)pid };
-			break;
-		}
-		case OPT_FORMAT:
-			if (streq(optarg, "json"))
-				json = true;
-			else if (!streq(optarg, "text")) {
-				ret = error("--format: '%s' is not one of text, json", optarg);
-				goto out;
-			}
-			break;
+		case OPT_VM: ret = option_parse_vm(optarg, &forced); break;
+		case 'f': ret = option_parse_format(optarg, option_text_json_formats, &json); break;
 		default:
 			usage("vms", stderr);
-			ret = 1;
-			goto out;
+			ret = -EINVAL;
 		}
+		if (ret < 0)
+			goto out;
 	}
-	if ((ret = vms__scan(forced, n_forced, &vms, &n)) < 0) {
-		ret = error("cannot read /proc: %s", strerror(-ret));
+	if ((ret = vms__scan(forced.vms, forced.n, &vms, &n)) < 0) {
+		ret = log_error_errno(ret, "cannot read /proc: %m");
 		goto out;
 	}
 	if (json) {
@@ -119,8 +102,6 @@ int cmd_vms(int argc, char **argv)
 	}
 out:
 	vms__free(vms, n);
-	for (size_t i = 0; i < n_forced; i++)
-		free((char *)forced[i].name);
-	free(forced);
+	vm_names__release(&forced);
 	return ret;
 }

@@ -4,30 +4,6 @@
 
 #include "../util/util.h"
 
-static const char *layer_names[LAYER__COUNT] = {
-	"user", "kernel", "guest-user", "guest-kernel", "guest", "hypervisor", "vmm",
-};
-static const char *role_names[ROLE__COUNT] = { "task", "vcpu", "vmm", "backend", "guest" };
-static const char *image_kind_names[IMAGE__COUNT] = {
-	"elf", "kernel", "module", "vdso", "jit", "anon", "guest-kernel", "guest-user", "unknown",
-};
-
-static int name_index(const char *const *names, int n, const char *name)
-{
-	for (int i = 0; i < n; i++)
-		if (streq(names[i], name))
-			return i;
-	return -1;
-}
-
-const char *origin__name(enum origin o) { return o == ORIGIN_AGENT ? "agent" : "host"; }
-const char *layer__name(enum layer l) { return (unsigned)l < LAYER__COUNT ? layer_names[l] : "?"; }
-int layer__from_name(const char *name) { return name_index(layer_names, LAYER__COUNT, name); }
-const char *thread_role__name(enum thread_role r) { return (unsigned)r < ROLE__COUNT ? role_names[r] : "?"; }
-int thread_role__from_name(const char *name) { return name_index(role_names, ROLE__COUNT, name); }
-const char *image_kind__name(enum image_kind k) { return (unsigned)k < IMAGE__COUNT ? image_kind_names[k] : "?"; }
-int image_kind__from_name(const char *name) { return name_index(image_kind_names, IMAGE__COUNT, name); }
-
 void profile__init(struct profile *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -106,6 +82,17 @@ uint32_t profile__domain(struct profile *p, const char *name, bool is_vm)
 		       e->source = xstrdup("host");
 		       e->dirty = true;
 	       }));
+}
+
+uint32_t profile__idle_domain(struct profile *p)
+{
+	uint32_t id = profile__domain(p, DOMAIN_NAME_IDLE, false);
+	struct profile_domain *d = profile__domain_at(p, id);
+	if (!d->is_idle) {
+		d->is_idle = true;
+		d->dirty = true;
+	}
+	return id;
 }
 
 uint32_t profile__find_domain(const struct profile *p, const char *name)
@@ -241,7 +228,19 @@ found:
 	return idx;
 }
 
-void profile__add_timeline(struct profile *p, const struct timeline_key *key, uint64_t count, uint64_t period)
+void profile__bump_timeline(struct profile *p, uint32_t idx, uint64_t count, uint64_t period)
+{
+	struct timeline_entry *e = &p->timeline[idx];
+	e->count += count;
+	e->period += period;
+	if (!e->dirty) {
+		e->dirty = true;
+		ARRAY_GROW(p->dirty_timeline, p->cap_dirty_timeline, p->n_dirty_timeline + 1);
+		p->dirty_timeline[p->n_dirty_timeline++] = idx;
+	}
+}
+
+uint32_t profile__add_timeline(struct profile *p, const struct timeline_key *key, uint64_t count, uint64_t period)
 {
 	struct timeline_entry *last = p->n_timeline && p->last_timeline < p->n_timeline ? &p->timeline[p->last_timeline] : NULL;
 	/* Consecutive samples nearly always land in the same bucket. */
@@ -249,14 +248,13 @@ void profile__add_timeline(struct profile *p, const struct timeline_key *key, ui
 	    last->key.layer == key->layer && last->key.origin == key->origin && last->dirty) {
 		last->count += count;
 		last->period += period;
-		return;
+		return (uint32_t)p->last_timeline;
 	}
 	uint64_t h = hash_mix(hash_u64(((uint64_t)key->origin << 56) ^ ((uint64_t)key->event << 40) ^
 				       ((uint64_t)key->layer << 32) ^ key->domain),
 			      key->bucket);
 	size_t pos = hmap_first(&p->index_timeline, h);
 	uint32_t idx;
-	struct timeline_entry *e;
 
 	while (hmap_candidate(&p->index_timeline, pos, h, &idx)) {
 		if (idx != UINT32_MAX) {
@@ -273,14 +271,8 @@ void profile__add_timeline(struct profile *p, const struct timeline_key *key, ui
 	hmap_insert_at(&p->index_timeline, pos, h, idx);
 found:
 	p->last_timeline = idx;
-	e = &p->timeline[idx];
-	e->count += count;
-	e->period += period;
-	if (!e->dirty) {
-		e->dirty = true;
-		ARRAY_GROW(p->dirty_timeline, p->cap_dirty_timeline, p->n_dirty_timeline + 1);
-		p->dirty_timeline[p->n_dirty_timeline++] = idx;
-	}
+	profile__bump_timeline(p, idx, count, period);
+	return idx;
 }
 
 void profile__mark_written(struct profile *p)

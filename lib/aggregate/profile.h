@@ -15,50 +15,12 @@
 #include <stddef.h>
 
 #include "../util/hmap.h"
-
-enum layer {
-	LAYER_USER = 0,
-	LAYER_KERNEL,
-	LAYER_GUEST_USER,
-	LAYER_GUEST_KERNEL,
-	LAYER_GUEST,
-	LAYER_HYPERVISOR,
-	LAYER_VMM,
-	LAYER__COUNT
-};
-const char *layer__name(enum layer l);
-/* -1 when unknown. */
-int layer__from_name(const char *name);
-
-enum thread_role {
-	ROLE_TASK = 0, /* an ordinary host task */
-	ROLE_VCPU,     /* a VM's vCPU thread */
-	ROLE_VMM,      /* another thread of a VMM process */
-	ROLE_BACKEND,  /* a host kernel/backend thread serving a VM (vhost-PID) */
-	ROLE_GUEST,    /* a task inside a guest (agent data) */
-	ROLE__COUNT
-};
-const char *thread_role__name(enum thread_role r);
-int thread_role__from_name(const char *name);
-
-enum image_kind {
-	IMAGE_ELF = 0,     /* a file-backed executable or library */
-	IMAGE_KERNEL,      /* [kernel.kallsyms] */
-	IMAGE_MODULE,      /* [module] */
-	IMAGE_VDSO,        /* [vdso] */
-	IMAGE_JIT,         /* /tmp/perf-PID.map */
-	IMAGE_ANON,        /* anonymous executable memory */
-	IMAGE_GUEST_KERNEL,/* a guest's kernel, seen from the host */
-	IMAGE_GUEST_USER,  /* guest user space seen from the host: [guest user] */
-	IMAGE_UNKNOWN,     /* no mapping covers the address */
-	IMAGE__COUNT
-};
-const char *image_kind__name(enum image_kind k);
-int image_kind__from_name(const char *name);
+#include "../vocab/vocab.h"
 
 struct profile_domain {
 	char *name;
 	bool is_vm;
+	bool is_idle;    /* the host's idle loop (kind "idle") */
 	int64_t pid;     /* VMM process, -1 for the host or none */
 	char *vmm;       /* qemu, firecracker, ... or NULL */
 	char *accel;     /* kvm, tcg, ... or NULL */
@@ -99,10 +61,6 @@ struct profile_frame {
 	uint32_t symbol;
 	uint64_t address;
 };
-
-/* Who measured a sample: the host's own sampler, or a guest's agent. */
-enum origin { ORIGIN_HOST = 0, ORIGIN_AGENT = 1 };
-const char *origin__name(enum origin o);
 
 struct sample_key {
 	uint32_t event;
@@ -164,6 +122,8 @@ void profile__release(struct profile *p);
 
 /* Interning: return the id of an equal row, adding it when absent. */
 uint32_t profile__domain(struct profile *p, const char *name, bool is_vm);
+/* The domain of the host's idle loop, "idle", added on first use. */
+uint32_t profile__idle_domain(struct profile *p);
 uint32_t profile__thread(struct profile *p, uint32_t domain, uint32_t pid, uint32_t tid, const char *comm,
 			 enum thread_role role, int32_t vcpu);
 uint32_t profile__image(struct profile *p, uint32_t domain, const char *path, const char *build_id,
@@ -180,7 +140,10 @@ void profile__domain_set(struct profile *p, uint32_t id, const char *field, cons
 uint32_t profile__add_sample(struct profile *p, const struct sample_key *key, uint64_t count, uint64_t period);
 /* Add to a counter known by its index. */
 void profile__bump_sample(struct profile *p, uint32_t idx, uint64_t count, uint64_t period);
-void profile__add_timeline(struct profile *p, const struct timeline_key *key, uint64_t count, uint64_t period);
+/* Add to the timeline counter of key; returns its index (stable). */
+uint32_t profile__add_timeline(struct profile *p, const struct timeline_key *key, uint64_t count, uint64_t period);
+/* Add to a timeline counter known by its index. */
+void profile__bump_timeline(struct profile *p, uint32_t idx, uint64_t count, uint64_t period);
 
 /* Forget the delta: everything is considered written. */
 void profile__mark_written(struct profile *p);

@@ -28,10 +28,15 @@ static void add_line(uint64_t addr, const char *file, int line, void *ctx)
 	l->lines[l->n++] = (struct code_line){ addr, xstrdup(file), line };
 }
 
-/* The registry image behind a profile image id. */
+/* The host's own registry image behind a profile image id, or NULL. Only
+ * images of the host's domain are ever read: one an agent described is a
+ * guest's, whatever kind or path it claims, and its code comes only from
+ * the agent's own CODE frames (docs/security.md, rule 1). */
 static struct image *image_of(struct collector *c, uint32_t profile_image)
 {
 	struct profile_image *pi = &c->profile->images[profile_image - 1];
+	if (pi->domain != c->machine.host_domain)
+		return NULL;
 	if (pi->kind == IMAGE_MODULE)
 		return image_registry__host_kernel(&c->machine.images);
 	for (size_t i = 0; i < c->machine.images.n; i++)
@@ -50,7 +55,9 @@ size_t collector__collect_code(struct collector *c, size_t max_symbols, double m
 
 	for (size_t i = 0; i < p->n_samples; i++) {
 		const struct sample_entry *e = &p->samples[i];
-		if (e->key.event == 0 || e->key.event > c->n_events)
+		/* The host's own samples only: what an agent claims must not
+		 * decide which host functions are hot. */
+		if (e->key.event == 0 || e->key.event > c->n_events || e->key.origin != ORIGIN_HOST)
 			continue;
 		total[e->key.event - 1] += (double)e->period;
 		if (e->key.symbol)

@@ -24,6 +24,15 @@ struct symbol_code {
 	size_t n_lines;
 };
 
+/* Which functions' code a recording keeps: those holding at least 0.2 %
+ * of some event's period (below that, annotate has too few samples to
+ * say anything), the hottest 64 on the host; an agent keeps its hottest
+ * 32, as their code travels to the host in one CODE message, charged to
+ * the host's memory budget for that agent. */
+#define CODE_HOT_MIN_SHARE 0.002
+#define CODE_HOT_SYMBOLS_HOST 64
+#define CODE_HOT_SYMBOLS_AGENT 32
+
 typedef void (*symbol_code_fn)(const struct symbol_code *sc, void *ctx);
 
 /* Call fn for each function holding at least min_share (0..1) of some

@@ -7,6 +7,15 @@
 
 #include "../util/util.h"
 
+/* Automatic ring sizing (recorder__open). */
+#define RING_SECONDS 2                 /* records a ring holds, in seconds at the expected rate */
+#define RING_RECORD_BYTES 64           /* one sample record without a call chain */
+#define RING_RECORD_BYTES_CALLCHAIN 320 /* ... with a frame-pointer call chain of typical depth */
+#define RING_RATE_OF_A_PERIOD_HZ 1000  /* the rate assumed for an event sampled by period (-c) */
+#define RING_PAGE_BYTES 4096           /* pages counted as 4 KiB: an estimate, not the mapping */
+#define RING_MAX_PAGES 8192            /* per CPU: 32 MiB */
+#define RING_MAX_TOTAL (256ull << 20)  /* over all CPUs, in bytes */
+
 int recorder__open(struct recorder *r, const struct recorder_config *cfg, char **ret_error)
 {
 	struct sampler_config sc = {
@@ -22,18 +31,19 @@ int recorder__open(struct recorder *r, const struct recorder_config *cfg, char *
 	};
 	struct sampler_error se = { 0 };
 	int ret;
-	/* Rings sized for about two seconds of records per CPU at the highest
+	/* Rings sized for RING_SECONDS of records per CPU at the highest
 	 * rate asked for, so a slow flush does not lose samples: at least the
-	 * kernel's default 128 pages, at most 8192 per CPU (32 MiB) and 256 MiB
+	 * kernel's default, at most RING_MAX_PAGES per CPU and RING_MAX_TOTAL
 	 * over all CPUs; halved while the kernel refuses to map that much. */
 	bool auto_size = !sc.ring_pages;
 	if (auto_size) {
-		uint64_t rate = 0, bytes, budget = (256u << 20) / (uint64_t)MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L);
-		size_t pages = 128;
+		uint64_t rate = 0, bytes, budget = RING_MAX_TOTAL / (uint64_t)MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L);
+		size_t pages = SAMPLER_DEFAULT_RING_PAGES;
 		for (size_t i = 0; i < cfg->n_events; i++)
-			rate += cfg->events[i].attr.freq ? cfg->events[i].attr.sample_freq : 1000;
-		bytes = rate * (cfg->callchain ? 320 : 64) * 2;
-		while ((uint64_t)pages * 4096 < bytes && pages < 8192 && (uint64_t)pages * 2 * 4096 <= budget)
+			rate += cfg->events[i].attr.freq ? cfg->events[i].attr.sample_freq : RING_RATE_OF_A_PERIOD_HZ;
+		bytes = rate * (cfg->callchain ? RING_RECORD_BYTES_CALLCHAIN : RING_RECORD_BYTES) * RING_SECONDS;
+		while ((uint64_t)pages * RING_PAGE_BYTES < bytes && pages < RING_MAX_PAGES &&
+		       (uint64_t)pages * 2 * RING_PAGE_BYTES <= budget)
 			pages *= 2;
 		sc.ring_pages = pages;
 	}
@@ -43,7 +53,8 @@ int recorder__open(struct recorder *r, const struct recorder_config *cfg, char *
 	for (size_t i = 0; i < cfg->n_events; i++)
 		event_spec__copy(&cfg->events[i], &r->events[i]);
 	r->n_events = cfg->n_events;
-	while ((ret = sampler__open(&sc, &r->sampler, &se)) < 0 && auto_size && se.ring && sc.ring_pages > 128) {
+	while ((ret = sampler__open(&sc, &r->sampler, &se)) < 0 && auto_size && se.ring &&
+	       sc.ring_pages > SAMPLER_DEFAULT_RING_PAGES) {
 		sc.ring_pages /= 2;
 		se = (struct sampler_error){ 0 };
 	}

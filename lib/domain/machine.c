@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../util/util.h"
+#include "idle.h"
 
 static void warn(struct machine *m, const char *fmt, ...) PRINTF(2, 3);
 static void warn(struct machine *m, const char *fmt, ...)
@@ -26,7 +27,7 @@ void machine__init(struct machine *m, struct profile *p, bool live)
 	memset(m, 0, sizeof(*m));
 	m->profile = p;
 	m->live = live;
-	m->host_domain = profile__domain(p, "host", false);
+	m->host_domain = profile__domain(p, DOMAIN_NAME_HOST, false);
 	image_registry__init(&m->images);
 	hmap_init(&m->proc_index);
 	hmap_init(&m->thread_index);
@@ -61,6 +62,7 @@ void machine__release(struct machine *m)
 	for (size_t i = 0; i < m->n_warnings; i++)
 		free(m->warnings[i]);
 	free(m->warnings);
+	free(m->idle_symbols);
 	free(m->guest_kernels);
 	free(m->forced);
 	free(m->procs);
@@ -209,8 +211,11 @@ static struct vm *new_vm(struct machine *m, pid_t pid, enum vmm_kind kind, const
 	vm->kind = kind;
 	vm->forced = forced;
 	/* Two VMs may share a name (two QEMUs with the same -name, or a VM
-	 * restarted during the recording): the later one gets its pid added. */
-	vm->name = profile__find_domain(m->profile, name) ? xasprintf("%s-%d", name, pid) : xstrdup(name);
+	 * restarted during the recording): the later one gets its pid added;
+	 * so does a VM called like the host's own domains, host and idle. */
+	vm->name = profile__find_domain(m->profile, name) || domain_name__is_reserved(name)
+			   ? xasprintf("%s-%d", name, pid)
+			   : xstrdup(name);
 	vm->domain = profile__domain(m->profile, vm->name, true);
 	profile__domain_at(m->profile, vm->domain)->pid = pid;
 	profile__domain_set(m->profile, vm->domain, "vmm", kind == VMM_NONE ? "unknown" : vmm_kind__name(kind));
@@ -433,11 +438,20 @@ static void add_map(struct machine *m, struct process *p, uint64_t start, uint64
 	} else if (is_anon_name(name)) {
 		nm.anon_exec = true;
 		if (!p->jit_checked && m->live) {
-			char path[64];
+			char path[64], in_root[96];
 			p->jit_checked = true;
 			snprintf(path, sizeof(path), "/tmp/perf-%d.map", p->pid);
-			if (access(path, R_OK) == 0)
+			/* The process's own /tmp, as perf reads it: a recorder with a
+			 * private /tmp (systemd's PrivateTmp, the agent's unit) or a
+			 * process in a container sees another one at /tmp. */
+			snprintf(in_root, sizeof(in_root), "/proc/%d/root%s", p->pid, path);
+			if (access(path, R_OK) == 0) {
 				p->jit = image_registry__get(&m->images, IMAGE_JIT, path);
+			} else if (access(in_root, R_OK) == 0) {
+				p->jit = image_registry__get(&m->images, IMAGE_JIT, path);
+				if (!p->jit->load_path)
+					p->jit->load_path = xstrdup(in_root);
+			}
 		}
 		nm.image = p->jit ? p->jit : image_registry__get(&m->images, IMAGE_ANON, "[anon]");
 	} else {
@@ -720,6 +734,23 @@ static void resolve_kernel(struct machine *m, uint64_t ip, struct resolved *r)
 	r->symbol = s ? symbol_id(m, r->image, s) : 0;
 }
 
+/* Whether profile symbol id is an idle-loop function; decided once per
+ * symbol, since the idle task's samples are most of an idle machine's. */
+static bool idle_symbol(struct machine *m, uint32_t symbol)
+{
+	if (!symbol)
+		return false;
+	if (symbol >= m->cap_idle_symbols) {
+		size_t cap = MAX((size_t)symbol + 1, 2 * m->cap_idle_symbols);
+		m->idle_symbols = xrealloc(m->idle_symbols, cap);
+		memset(m->idle_symbols + m->cap_idle_symbols, 0, cap - m->cap_idle_symbols);
+		m->cap_idle_symbols = cap;
+	}
+	if (!m->idle_symbols[symbol])
+		m->idle_symbols[symbol] = idle__is_loop_function(m->profile->symbols[symbol - 1].name) ? 2 : 1;
+	return m->idle_symbols[symbol] == 2;
+}
+
 void machine__resolve(struct machine *m, struct thread *t, uint16_t cpumode, uint64_t ip, struct resolved *r)
 {
 	struct vm *vm = t->vm;
@@ -750,6 +781,14 @@ void machine__resolve(struct machine *m, struct thread *t, uint16_t cpumode, uin
 		r->thread = thread_id(m, t);
 		r->layer = vm ? LAYER_HYPERVISOR : LAYER_KERNEL;
 		resolve_kernel(m, ip, r);
+		/* The idle task in its idle loop is not work; in anything else
+		 * (an interrupt, a softirq, a wake-up on an idle CPU) it is. */
+		if (!vm && t->proc->pid == 0 && idle_symbol(m, r->symbol)) {
+			if (!m->idle_domain)
+				m->idle_domain = profile__idle_domain(m->profile);
+			r->domain = m->idle_domain;
+			r->layer = LAYER_IDLE;
+		}
 		return;
 	default:
 		break;

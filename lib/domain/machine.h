@@ -3,8 +3,9 @@
  * each belongs to (the host, or the VM whose VMM process or backend thread
  * it is). Filled from /proc at start, then kept current by MMAP2, COMM,
  * FORK and EXIT records, so VMs started mid-recording are found too.
- * machine__classify turns one sample's (thread, cpumode, ip) into its
- * domain, layer, image and symbol. */
+ * machine__resolve turns one sample's (thread, cpumode, ip) into its
+ * domain, layer, image and symbol; the idle task (pid 0) in an idle-loop
+ * function goes to domain "idle" (lib/domain/idle.h). */
 #pragma once
 
 #include <stdbool.h>
@@ -67,6 +68,11 @@ struct guest_kernel_source {
 struct machine {
 	struct profile *profile;
 	uint32_t host_domain;
+	uint32_t idle_domain; /* 0 until the first idle sample */
+	/* Per profile symbol id: 0 not yet looked at, 1 work, 2 an idle-loop
+	 * function (lib/domain/idle.h); grown as symbols appear. */
+	uint8_t *idle_symbols;
+	size_t cap_idle_symbols;
 	struct image_registry images;
 	struct process **procs;
 	size_t n_procs, cap_procs;

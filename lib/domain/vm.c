@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../util/util.h"
+#include "../vocab/vocab.h"
 
 const char *vmm_kind__name(enum vmm_kind k)
 {
@@ -332,6 +333,12 @@ int vms__scan(const struct vm_force *forced, size_t n_forced, struct vm_info **r
 		vm->name = forced_name ? xstrdup(forced_name) : cmdline ? vm__name_from_cmdline(kind, cmdline, cmdlen) : NULL;
 		if (!vm->name)
 			vm->name = xasprintf("vm-%d", pid);
+		if (domain_name__is_reserved(vm->name)) {
+			/* "host" and "idle" name the host's own domains. */
+			char *renamed = xasprintf("%s-%d", vm->name, pid);
+			free(vm->name);
+			vm->name = renamed;
+		}
 		vm->uuid = cmdline ? vm__uuid_from_cmdline(kind, cmdline, cmdlen) : NULL;
 		vm->accel = vm__detect_accel(pid, kind);
 

@@ -150,11 +150,6 @@ size_t perf_data__n_warnings(const struct perf_data *d);
 const char *perf_data__warning(const struct perf_data *d, size_t i);
 const struct perf_data_stats *perf_data__stats(const struct perf_data *d);
 
-static inline bool perf_data_info__has_feature(const struct perf_data_info *info, unsigned feat)
-{
-	return feat < PERF_DATA_FEAT_BITS && (info->features[feat / 64] >> (feat % 64) & 1);
-}
-
 /* The record callback: h is 8-byte aligned and h->size bytes long, valid
  * during the call; attr indexes perf_data__attr. */
 typedef void (*perf_data_record_fn)(const struct perf_event_header *h, size_t attr, void *ctx);

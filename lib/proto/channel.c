@@ -20,11 +20,15 @@
 #include <netinet/tcp.h>
 
 #include "../util/util.h"
+#include "budget.h"
 #include "messages.h"
 
 #define HEADER_BYTES 4
 #define INNER_HEADER_BYTES 4
 #define TAG_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
+/* A frame buffer up to this size is kept for the next frame; a larger one
+ * (and its charge) is given back as soon as its frame is handled. */
+#define RX_KEEP_BYTES (64u << 10)
 
 const char *proto_msg__name(unsigned type)
 {
@@ -75,6 +79,7 @@ void channel__release(struct channel *c)
 	sodium_memzero(c->tx_key, sizeof(c->tx_key));
 	sodium_memzero(c->rx_key, sizeof(c->rx_key));
 	free(c->rx);
+	proto_budget__refund(c->budget, c->rx_cap + c->payload_charged);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 }
@@ -180,25 +185,55 @@ int channel__send(struct channel *c, uint8_t type, const void *payload, size_t l
 	return r;
 }
 
-/* Pull whatever the socket has into the receive buffer, without blocking.
- * Returns bytes read, 0 if none, -ECONNRESET at end of stream. */
+static uint32_t frame_length(const struct channel *c)
+{
+	return (uint32_t)c->rx[0] | (uint32_t)c->rx[1] << 8 | (uint32_t)c->rx[2] << 16 | (uint32_t)c->rx[3] << 24;
+}
+
+/* How many bytes the frame being received still needs (0: complete),
+ * with room made for them. The length is checked the moment it is known:
+ * before authentication only the small handshake frames exist, and a
+ * frame must fit the budget before its buffer is allocated. */
+static int frame_room(struct channel *c, size_t *ret_want)
+{
+	size_t need = HEADER_BYTES;
+	if (c->rx_len >= HEADER_BYTES) {
+		uint32_t n = frame_length(c);
+		if (n > (c->encrypted ? PROTO_MAX_FRAME : PROTO_MAX_HANDSHAKE_FRAME) ||
+		    n < INNER_HEADER_BYTES + (c->encrypted ? TAG_BYTES : 0))
+			return -EBADMSG;
+		need += n;
+	}
+	if (need > c->rx_cap) {
+		size_t cap = MAX(need, c->rx_cap ? c->rx_cap : (size_t)256);
+		if (!proto_budget__charge(c->budget, cap - c->rx_cap))
+			return -ENOBUFS;
+		c->rx = xrealloc(c->rx, cap);
+		c->rx_cap = cap;
+	}
+	*ret_want = need - c->rx_len;
+	return 0;
+}
+
+/* Read what the socket has of the current frame, without blocking and
+ * never past its end. Returns bytes read (0: none), -ECONNRESET at end of
+ * stream, or frame_room's error. */
 static ssize_t fill(struct channel *c)
 {
 	ssize_t total = 0;
 	for (;;) {
+		size_t want;
 		ssize_t n;
-		if (c->rx_cap - c->rx_len < 65536) {
-			c->rx_cap = c->rx_cap ? c->rx_cap * 2 : 131072;
-			c->rx = xrealloc(c->rx, c->rx_cap);
-		}
-		n = recv(c->fd, c->rx + c->rx_len, c->rx_cap - c->rx_len, 0);
+		int r = frame_room(c, &want);
+		if (r < 0)
+			return r;
+		if (!want)
+			return total;
+		n = recv(c->fd, c->rx + c->rx_len, want, 0);
 		if (n > 0) {
 			c->rx_len += (size_t)n;
 			c->bytes_in += (uint64_t)n;
 			total += n;
-			/* Never buffer more than one maximal frame plus a bit. */
-			if (c->rx_len > PROTO_MAX_FRAME + 2 * HEADER_BYTES)
-				return total;
 			continue;
 		}
 		if (n == 0)
@@ -211,64 +246,81 @@ static ssize_t fill(struct channel *c)
 	}
 }
 
-/* A complete frame at the head of the buffer: decode it into out. */
+static bool frame_complete(const struct channel *c)
+{
+	return c->rx_len >= HEADER_BYTES && c->rx_len == HEADER_BYTES + (size_t)frame_length(c);
+}
+
+void channel__drop_payload(struct channel *c, struct wbuf *out)
+{
+	if (c->budget)
+		wbuf_release(out);
+	else
+		wbuf_reset(out);
+	proto_budget__refund(c->budget, c->payload_charged);
+	c->payload_charged = 0;
+}
+
+/* The payload (decompressed when flagged) into out, charged first. */
+static int take_payload(struct channel *c, uint8_t flags, const unsigned char *p, size_t len, struct wbuf *out)
+{
+	unsigned long long size = len;
+	if ((flags & ~PROTO_FLAG_ZSTD) || ((flags & PROTO_FLAG_ZSTD) && !(c->encrypted && (c->caps & PROTO_CAP_ZSTD))))
+		return -EBADMSG; /* compression only after authentication, and only if agreed */
+	if (flags & PROTO_FLAG_ZSTD) {
+		size = ZSTD_getFrameContentSize(p, len);
+		if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > PROTO_MAX_INFLATED)
+			return -EBADMSG;
+	}
+	/* Decompression is bounded by what the budget has left. */
+	if (!proto_budget__charge(c->budget, size))
+		return -ENOBUFS;
+	c->payload_charged = (size_t)size;
+	if (flags & PROTO_FLAG_ZSTD) {
+		size_t got;
+		wbuf_put(out, NULL, (size_t)size);
+		got = ZSTD_decompress(out->data, (size_t)size, p, len);
+		if (ZSTD_isError(got) || got != size)
+			return -EBADMSG;
+	} else {
+		wbuf_put(out, p, len);
+	}
+	return 1;
+}
+
+/* The complete frame in the buffer: decrypt it in place, decode it into
+ * out, and empty the buffer. */
 static int take_frame(struct channel *c, uint8_t *type, struct wbuf *out)
 {
-	uint32_t n;
-	unsigned char *body;
-	size_t body_len;
-	unsigned char *plain = NULL;
-	uint8_t flags;
+	uint32_t n = frame_length(c);
+	unsigned char *body = c->rx + HEADER_BYTES;
+	size_t body_len = n;
 	int r = 1;
 
-	if (c->rx_len < HEADER_BYTES)
-		return 0;
-	n = (uint32_t)c->rx[0] | (uint32_t)c->rx[1] << 8 | (uint32_t)c->rx[2] << 16 | (uint32_t)c->rx[3] << 24;
-	/* Before authentication only the small handshake messages exist. */
-	if (n > (c->encrypted ? PROTO_MAX_FRAME : PROTO_MAX_HANDSHAKE_FRAME) ||
-	    n < INNER_HEADER_BYTES + (c->encrypted ? TAG_BYTES : 0))
-		return -EBADMSG;
-	if (c->rx_len < HEADER_BYTES + (size_t)n)
-		return 0;
-	body = c->rx + HEADER_BYTES;
-	body_len = n;
+	channel__drop_payload(c, out);
 	if (c->encrypted) {
 		unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
 		unsigned long long plen;
-		plain = xmalloc(body_len);
 		nonce_for(c->rx_seq, nonce);
-		if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plen, NULL, body, body_len, c->rx, HEADER_BYTES,
-							       nonce, c->rx_key) != 0) {
-			free(plain);
-			return -EBADMSG; /* forged, replayed, reordered or corrupt */
+		if (crypto_aead_xchacha20poly1305_ietf_decrypt(body, &plen, NULL, body, body_len, c->rx, HEADER_BYTES,
+							       nonce, c->rx_key) != 0)
+			r = -EBADMSG; /* forged, replayed, reordered or corrupt */
+		else {
+			c->rx_seq++;
+			body_len = (size_t)plen;
 		}
-		c->rx_seq++;
-		body = plain;
-		body_len = (size_t)plen;
 	}
-	*type = body[0];
-	flags = body[1];
-	wbuf_reset(out);
-	if ((flags & ~PROTO_FLAG_ZSTD) || ((flags & PROTO_FLAG_ZSTD) && !(c->encrypted && (c->caps & PROTO_CAP_ZSTD)))) {
-		/* Compression only after authentication, and only if agreed. */
-		r = -EBADMSG;
-	} else if (flags & PROTO_FLAG_ZSTD) {
-		unsigned long long size = ZSTD_getFrameContentSize(body + INNER_HEADER_BYTES, body_len - INNER_HEADER_BYTES);
-		if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > PROTO_MAX_INFLATED) {
-			r = -EBADMSG;
-		} else {
-			size_t got;
-			wbuf_put(out, NULL, (size_t)size);
-			got = ZSTD_decompress(out->data, (size_t)size, body + INNER_HEADER_BYTES, body_len - INNER_HEADER_BYTES);
-			if (ZSTD_isError(got) || got != size)
-				r = -EBADMSG;
-		}
-	} else {
-		wbuf_put(out, body + INNER_HEADER_BYTES, body_len - INNER_HEADER_BYTES);
+	if (r == 1) {
+		*type = body[0];
+		r = take_payload(c, body[1], body + INNER_HEADER_BYTES, body_len - INNER_HEADER_BYTES, out);
 	}
-	free(plain);
-	memmove(c->rx, c->rx + HEADER_BYTES + n, c->rx_len - HEADER_BYTES - n);
-	c->rx_len -= HEADER_BYTES + n;
+	c->rx_len = 0;
+	if (c->rx_cap > RX_KEEP_BYTES) {
+		free(c->rx);
+		c->rx = NULL;
+		proto_budget__refund(c->budget, c->rx_cap);
+		c->rx_cap = 0;
+	}
 	return r;
 }
 
@@ -276,25 +328,24 @@ int channel__recv(struct channel *c, int timeout_ms, uint8_t *type, struct wbuf 
 {
 	uint64_t deadline = clock_monotonic_ns() + (uint64_t)MAX(timeout_ms, 0) * 1000000ULL;
 	for (;;) {
-		ssize_t n;
-		int r = take_frame(c, type, out);
-		if (r != 0)
-			return r;
-		n = fill(c);
+		ssize_t n = fill(c);
+		uint64_t now;
+		int r;
+		/* First: a refused length leaves a "complete" 4-byte header. */
 		if (n < 0)
 			return (int)n;
+		if (frame_complete(c))
+			return take_frame(c, type, out);
 		if (n > 0)
 			continue;
-		{
-			uint64_t now = clock_monotonic_ns();
-			if (now >= deadline)
-				return 0;
-			r = wait_fd(c->fd, POLLIN, (int)((deadline - now) / 1000000ULL) + 1);
-			if (r == -ETIMEDOUT)
-				return 0;
-			if (r < 0)
-				return r;
-		}
+		now = clock_monotonic_ns();
+		if (now >= deadline)
+			return 0;
+		r = wait_fd(c->fd, POLLIN, (int)((deadline - now) / 1000000ULL) + 1);
+		if (r == -ETIMEDOUT)
+			return 0;
+		if (r < 0)
+			return r;
 	}
 }
 
@@ -342,16 +393,25 @@ static void transcript_hash(const struct wbuf *hello, const unsigned char *reply
 	crypto_generichash_final(&st, out, 32);
 }
 
-static int fail_with(char **ret_error, int r, const char *fmt, ...) PRINTF(3, 4);
-static int fail_with(char **ret_error, int r, const char *fmt, ...)
+/* The answer to "what came instead of `what`": the peer's ERROR in its
+ * words (sanitized), or what was wrong. r is channel__recv's result. */
+static int check_expected(int r, uint8_t type, uint8_t want, const struct wbuf *in, char **ret_error, const char *what)
 {
-	if (ret_error) {
-		va_list ap;
-		va_start(ap, fmt);
-		*ret_error = xvasprintf(fmt, ap);
-		va_end(ap);
+	if (r == 0)
+		return fail_with(ret_error, -ETIMEDOUT, "timed out waiting for %s", what);
+	if (r == -ECONNRESET)
+		return fail_with(ret_error, r, "connection closed by the peer while waiting for %s", what);
+	if (r < 0)
+		return fail_with(ret_error, r, "malformed data while waiting for %s", what);
+	if (type == MSG_ERROR) {
+		_cleanup_free_ char *msg = NULL;
+		if (proto_error__decode(in->data, in->len, &msg) < 0)
+			msg = xstrdup("(no reason)");
+		return fail_with(ret_error, -EACCES, "the peer refused: %s", msg);
 	}
-	return r;
+	if (type != want)
+		return fail_with(ret_error, -EBADMSG, "expected %s, got message type %u", what, type);
+	return 0;
 }
 
 static int recv_expect(struct channel *c, uint8_t want, int timeout_ms, struct wbuf *out, char **ret_error,
@@ -359,42 +419,16 @@ static int recv_expect(struct channel *c, uint8_t want, int timeout_ms, struct w
 {
 	uint8_t type = 0;
 	int r = channel__recv(c, timeout_ms, &type, out);
-	if (r == 0)
-		return fail_with(ret_error, -ETIMEDOUT, "timed out waiting for %s", what);
-	if (r == -ECONNRESET)
-		return fail_with(ret_error, r, "connection closed by the peer while waiting for %s", what);
-	if (r < 0)
-		return fail_with(ret_error, r, "malformed data while waiting for %s", what);
-	if (type == MSG_ERROR && want != MSG_ERROR) {
-		struct rbuf rb;
-		_cleanup_free_ char *msg = NULL;
-		rbuf_init(&rb, out->data, out->len);
-		msg = rbuf_str(&rb, 1024);
-		proto_sanitize_text(msg);
-		return fail_with(ret_error, -EACCES, "the peer refused: %s", msg ? msg : "(no reason)");
-	}
-	if (type != want)
-		return fail_with(ret_error, -EBADMSG, "expected %s, got message type %u", what, type);
-	return 0;
-}
-
-static void build_hello(struct wbuf *w, const unsigned char nonce[32])
-{
-	wbuf_u32(w, PROTO_MAGIC);
-	wbuf_u16(w, PROTO_VERSION); /* highest spoken */
-	wbuf_u16(w, PROTO_VERSION); /* lowest spoken */
-	wbuf_u32(w, PROTO_CAPS_ALL);
-	wbuf_put(w, nonce, 32);
+	return check_expected(r, type, want, out, ret_error, what);
 }
 
 int channel__handshake_client(struct channel *c, const unsigned char key[PROTO_KEY_BYTES], int timeout_ms,
 			      char **ret_error)
 {
 	struct wbuf hello, reply, auth;
-	unsigned char nonce[32], transcript[32], expect[32], got[32];
-	struct rbuf rb;
-	uint32_t magic, caps;
-	uint16_t version;
+	struct proto_hello h = { .max_version = PROTO_VERSION, .min_version = PROTO_VERSION, .caps = PROTO_CAPS_ALL };
+	struct proto_hello_reply hr;
+	unsigned char transcript[32], expect[32], proof_c[32];
 	int r;
 
 	if (sodium_ready() < 0)
@@ -402,8 +436,8 @@ int channel__handshake_client(struct channel *c, const unsigned char key[PROTO_K
 	wbuf_init(&hello);
 	wbuf_init(&reply);
 	wbuf_init(&auth);
-	randombytes_buf(nonce, sizeof(nonce));
-	build_hello(&hello, nonce);
+	randombytes_buf(h.nonce, sizeof(h.nonce));
+	proto_hello__encode(&hello, &h);
 	r = channel__send(c, MSG_HELLO, hello.data, hello.len, false, timeout_ms);
 	if (r < 0) {
 		r = fail_with(ret_error, r, "cannot send HELLO: %s", strerror(-r));
@@ -412,98 +446,97 @@ int channel__handshake_client(struct channel *c, const unsigned char key[PROTO_K
 	r = recv_expect(c, MSG_HELLO_REPLY, timeout_ms, &reply, ret_error, "the agent's HELLO reply");
 	if (r < 0)
 		goto out;
-	rbuf_init(&rb, reply.data, reply.len);
-	magic = rbuf_u32(&rb);
-	version = rbuf_u16(&rb);
-	caps = rbuf_u32(&rb);
-	rbuf_get(&rb, got, 32); /* server nonce: covered by the transcript */
-	if (!rbuf_ok(&rb) || rbuf_left(&rb) != 32 || magic != PROTO_MAGIC) {
+	if (proto_hello_reply__decode(reply.data, reply.len, &hr) < 0) {
 		r = fail_with(ret_error, -EBADMSG, "not a domprof agent (bad HELLO reply)");
 		goto out;
 	}
-	if (version != PROTO_VERSION) {
+	if (hr.version != PROTO_VERSION) {
 		r = fail_with(ret_error, -EPROTONOSUPPORT, "the agent speaks protocol version %u, this domprof %u",
-			      version, PROTO_VERSION);
+			      hr.version, PROTO_VERSION);
 		goto out;
 	}
-	transcript_hash(&hello, reply.data, reply.len - 32, transcript);
+	transcript_hash(&hello, reply.data, reply.len - PROTO_PROOF_BYTES, transcript);
 	proof(key, LABEL_AGENT, transcript, expect);
-	rbuf_get(&rb, got, 32);
-	if (sodium_memcmp(expect, got, 32) != 0) {
+	if (sodium_memcmp(expect, hr.proof, 32) != 0) {
 		static const char msg[] = "authentication failed: keys differ";
 		struct wbuf e;
 		wbuf_init(&e);
-		wbuf_str(&e, msg);
+		proto_error__encode(&e, msg);
 		channel__send(c, MSG_ERROR, e.data, e.len, false, 200);
 		wbuf_release(&e);
 		r = fail_with(ret_error, -EACCES,
 			      "authentication failed: the agent does not hold the same key (check --key on both sides)");
 		goto out;
 	}
-	proof(key, LABEL_COORD, transcript, got);
-	wbuf_put(&auth, got, 32);
+	proof(key, LABEL_COORD, transcript, proof_c);
+	proto_auth__encode(&auth, proof_c);
 	r = channel__send(c, MSG_AUTH, auth.data, auth.len, false, timeout_ms);
 	if (r < 0) {
 		r = fail_with(ret_error, r, "cannot send AUTH: %s", strerror(-r));
 		goto out;
 	}
-	c->caps = caps & PROTO_CAPS_ALL;
+	c->caps = hr.caps & PROTO_CAPS_ALL;
 	derive_keys(c, key, transcript, true);
 	r = 0;
 out:
 	sodium_memzero(expect, sizeof(expect));
+	sodium_memzero(transcript, sizeof(transcript));
 	wbuf_release(&hello);
 	wbuf_release(&reply);
 	wbuf_release(&auth);
 	return r;
 }
 
-int channel__handshake_server(struct channel *c, const unsigned char key[PROTO_KEY_BYTES], int timeout_ms,
-			      char **ret_error)
+/* HELLO in hand: answer with HELLO_REPLY and its proof. */
+static int server_reply(struct channel *c, struct handshake_server *hs, const unsigned char key[PROTO_KEY_BYTES],
+			const struct wbuf *hello, char **ret_error)
 {
-	struct wbuf hello, reply, auth;
-	unsigned char nonce[32], transcript[32], p[32], expect[32];
-	struct rbuf rb;
-	uint32_t magic, caps;
-	uint16_t hi, lo;
+	struct proto_hello h;
+	struct proto_hello_reply hr = { .version = PROTO_VERSION };
+	struct wbuf reply;
+	int r;
+	if (proto_hello__decode(hello->data, hello->len, &h) < 0)
+		return fail_with(ret_error, -EBADMSG, "not a domprof coordinator (bad HELLO)");
+	if (h.min_version > PROTO_VERSION || h.max_version < PROTO_VERSION)
+		return fail_with(ret_error, -EPROTONOSUPPORT, "the coordinator speaks protocol versions %u-%u, this agent %u",
+				 h.min_version, h.max_version, PROTO_VERSION);
+	hs->caps = h.caps & PROTO_CAPS_ALL;
+	hr.caps = hs->caps;
+	randombytes_buf(hr.nonce, sizeof(hr.nonce));
+	wbuf_init(&reply);
+	proto_hello_reply__encode(&reply, &hr);
+	transcript_hash(hello, reply.data, reply.len - PROTO_PROOF_BYTES, hs->transcript);
+	proof(key, LABEL_AGENT, hs->transcript, reply.data + reply.len - PROTO_PROOF_BYTES);
+	/* A fresh socket takes these hundred bytes at once: never wait on a peer. */
+	r = channel__send(c, MSG_HELLO_REPLY, reply.data, reply.len, false, 0);
+	wbuf_release(&reply);
+	if (r < 0)
+		return fail_with(ret_error, r, "cannot send HELLO reply: %s", strerror(-r));
+	hs->step = 1;
+	return 0;
+}
+
+int channel__handshake_server_step(struct channel *c, struct handshake_server *hs,
+				   const unsigned char key[PROTO_KEY_BYTES], char **ret_error)
+{
+	struct wbuf in;
+	unsigned char got[32], expect[32];
+	uint8_t type = 0;
 	int r;
 
 	if (sodium_ready() < 0)
 		return fail_with(ret_error, -EIO, "libsodium failed to initialise");
-	wbuf_init(&hello);
-	wbuf_init(&reply);
-	wbuf_init(&auth);
-	r = recv_expect(c, MSG_HELLO, timeout_ms, &hello, ret_error, "HELLO");
-	if (r < 0)
-		goto out;
-	rbuf_init(&rb, hello.data, hello.len);
-	magic = rbuf_u32(&rb);
-	hi = rbuf_u16(&rb);
-	lo = rbuf_u16(&rb);
-	caps = rbuf_u32(&rb);
-	if (!rbuf_ok(&rb) || rbuf_left(&rb) != 32 || magic != PROTO_MAGIC) {
-		r = fail_with(ret_error, -EBADMSG, "not a domprof coordinator (bad HELLO)");
+	wbuf_init(&in);
+	r = channel__recv(c, 0, &type, &in);
+	if (r == 0)
+		goto out; /* nothing complete yet */
+	if (hs->step == 0) {
+		r = check_expected(r, type, MSG_HELLO, &in, ret_error, "HELLO");
+		if (r == 0)
+			r = server_reply(c, hs, key, &in, ret_error);
 		goto out;
 	}
-	if (lo > PROTO_VERSION || hi < PROTO_VERSION) {
-		r = fail_with(ret_error, -EPROTONOSUPPORT, "the coordinator speaks protocol versions %u-%u, this agent %u",
-			      lo, hi, PROTO_VERSION);
-		goto out;
-	}
-	randombytes_buf(nonce, sizeof(nonce));
-	wbuf_u32(&reply, PROTO_MAGIC);
-	wbuf_u16(&reply, PROTO_VERSION);
-	wbuf_u32(&reply, caps & PROTO_CAPS_ALL);
-	wbuf_put(&reply, nonce, 32);
-	transcript_hash(&hello, reply.data, reply.len, transcript);
-	proof(key, LABEL_AGENT, transcript, p);
-	wbuf_put(&reply, p, 32);
-	r = channel__send(c, MSG_HELLO_REPLY, reply.data, reply.len, false, timeout_ms);
-	if (r < 0) {
-		r = fail_with(ret_error, r, "cannot send HELLO reply: %s", strerror(-r));
-		goto out;
-	}
-	r = recv_expect(c, MSG_AUTH, timeout_ms, &auth, ret_error, "AUTH");
+	r = check_expected(r, type, MSG_AUTH, &in, ret_error, "AUTH");
 	if (r == -EACCES) {
 		if (ret_error) {
 			free(*ret_error);
@@ -514,20 +547,44 @@ int channel__handshake_server(struct channel *c, const unsigned char key[PROTO_K
 	}
 	if (r < 0)
 		goto out;
-	proof(key, LABEL_COORD, transcript, expect);
-	if (auth.len != 32 || sodium_memcmp(expect, auth.data, 32) != 0) {
+	proof(key, LABEL_COORD, hs->transcript, expect);
+	if (proto_auth__decode(in.data, in.len, got) < 0 || sodium_memcmp(expect, got, 32) != 0) {
 		r = fail_with(ret_error, -EACCES, "authentication failed: wrong key or replayed handshake");
 		goto out;
 	}
-	c->caps = caps & PROTO_CAPS_ALL;
-	derive_keys(c, key, transcript, false);
-	r = 0;
+	c->caps = hs->caps;
+	derive_keys(c, key, hs->transcript, false);
+	r = 1;
 out:
 	sodium_memzero(expect, sizeof(expect));
-	wbuf_release(&hello);
-	wbuf_release(&reply);
-	wbuf_release(&auth);
+	wbuf_release(&in);
 	return r;
+}
+
+void handshake_server__release(struct handshake_server *hs) { sodium_memzero(hs, sizeof(*hs)); }
+
+int channel__handshake_server(struct channel *c, const unsigned char key[PROTO_KEY_BYTES], int timeout_ms,
+			      char **ret_error)
+{
+	struct handshake_server hs = { 0 };
+	uint64_t deadline = clock_monotonic_ns() + (uint64_t)MAX(timeout_ms, 0) * 1000000ULL;
+	int r;
+	for (;;) {
+		uint64_t now;
+		r = channel__handshake_server_step(c, &hs, key, ret_error);
+		if (r != 0)
+			break;
+		now = clock_monotonic_ns();
+		if (now >= deadline ||
+		    (r = wait_fd(c->fd, POLLIN, (int)((deadline - now) / 1000000ULL) + 1)) == -ETIMEDOUT) {
+			r = fail_with(ret_error, -ETIMEDOUT, "timed out waiting for %s", hs.step ? "AUTH" : "HELLO");
+			break;
+		}
+		if (r < 0)
+			break;
+	}
+	handshake_server__release(&hs);
+	return r < 0 ? r : 0;
 }
 
 /* ---- keys ---- */
@@ -536,58 +593,73 @@ int proto_key__generate(const char *path)
 {
 	unsigned char key[PROTO_KEY_BYTES];
 	char hex[2 * PROTO_KEY_BYTES + 2];
-	int fd, r = 0;
+	struct atomic_file af;
+	int r;
 	if (sodium_ready() < 0)
 		return -EIO;
 	randombytes_buf(key, sizeof(key));
 	sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
 	sodium_memzero(key, sizeof(key));
 	strcat(hex, "\n");
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (fchmod(fd, 0600) < 0 || write(fd, hex, strlen(hex)) != (ssize_t)strlen(hex))
-		r = -errno;
-	if (close(fd) < 0 && !r)
-		r = -errno;
+	/* Written with write(2), not stdio: no copy of the key is left in a
+	 * buffer. Never over an existing file: replacing a key would lock
+	 * out every agent started with it. */
+	r = atomic_file__open(&af, path, 0600);
+	if (r == 0) {
+		if (write(fileno(af.f), hex, strlen(hex)) != (ssize_t)strlen(hex))
+			r = -errno;
+		if (r < 0)
+			atomic_file__abort(&af);
+		else
+			r = atomic_file__commit(&af, false);
+	}
 	sodium_memzero(hex, sizeof(hex));
-	if (r)
-		unlink(path);
 	return r;
 }
 
-int proto_key__load(const char *path, unsigned char key[PROTO_KEY_BYTES])
+int proto_key__load(const char *path, unsigned char key[PROTO_KEY_BYTES], char **ret_error)
 {
 	struct stat st;
 	char buf[256];
 	ssize_t n;
 	size_t bin_len;
 	const char *end;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return -errno;
+	int r = 0;
+	/* Never through a symbolic link: whoever can plant one would choose
+	 * which file is trusted as the key. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ELOOP)
+			return fail_with(ret_error, -ELOOP, "is a symbolic link (a key is read only from the file itself)");
+		return fail_with(ret_error, -e, "cannot be opened: %s", strerror(e));
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+	if (fstat(fd, &st) < 0)
+		r = fail_with(ret_error, -errno, "cannot be read: %s", strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		r = fail_with(ret_error, -EINVAL, "is not a regular file");
+	else if (st.st_uid != geteuid())
+		r = fail_with(ret_error, -EPERM, "belongs to uid %u, not to the user running domprof (uid %u)",
+			      (unsigned)st.st_uid, (unsigned)geteuid());
+	else if (st.st_mode & (S_IRWXG | S_IRWXO))
+		r = fail_with(ret_error, -EPERM, "is readable or writable by other users (mode %04o)",
+			      (unsigned)(st.st_mode & 07777));
+	if (r < 0) {
 		close(fd);
-		return -EPERM;
+		return r;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0)
-		return -errno;
+		return fail_with(ret_error, -errno, "cannot be read: %s", strerror(errno));
 	buf[n] = '\0';
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
 	if (n != 2 * PROTO_KEY_BYTES ||
-	    sodium_hex2bin(key, PROTO_KEY_BYTES, buf, (size_t)n, NULL, &bin_len, &end) != 0 || bin_len != PROTO_KEY_BYTES) {
-		sodium_memzero(buf, sizeof(buf));
-		return -EINVAL;
-	}
+	    sodium_hex2bin(key, PROTO_KEY_BYTES, buf, (size_t)n, NULL, &bin_len, &end) != 0 || bin_len != PROTO_KEY_BYTES)
+		r = fail_with(ret_error, -EINVAL, "is not a domprof key (64 hex digits)");
 	sodium_memzero(buf, sizeof(buf));
-	return 0;
+	return r;
 }
 
 /* ---- addresses ---- */
@@ -637,7 +709,7 @@ static int make_socket(const char *addr, bool listening, int timeout_ms, int *re
 			if (listening) {
 				int one = 1;
 				setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-				if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 4) == 0) {
+				if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0) {
 					r = 0;
 					break;
 				}
@@ -681,7 +753,7 @@ static int make_socket(const char *addr, bool listening, int timeout_ms, int *re
 			return fail_with(ret_error, -errno, "%s: no vsock support here (%s): load vsock modules or use tcp:",
 					 addr, strerror(errno));
 		if (listening)
-			r = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 4) == 0 ? 0 : -errno;
+			r = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, SOMAXCONN) == 0 ? 0 : -errno;
 		else
 			r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
 		if (r < 0) {

@@ -56,14 +56,22 @@ const char *proto_msg__name(unsigned type);
 #define PROTO_CAP_KALLSYMS 0x4
 #define PROTO_CAPS_ALL (PROTO_CAP_ZSTD | PROTO_CAP_CALLCHAIN | PROTO_CAP_KALLSYMS)
 
+struct proto_budget;
+
 struct channel {
 	int fd;
 	bool encrypted;
 	uint32_t caps;
 	unsigned char tx_key[32], rx_key[32];
 	uint64_t tx_seq, rx_seq;
-	unsigned char *rx;        /* received, not yet framed bytes */
+	/* The frame being received, and never more: reads stop at its end, so
+	 * before authentication at most one handshake frame is buffered. */
+	unsigned char *rx;
 	size_t rx_len, rx_cap;
+	/* With a budget, every received byte the channel holds (the frame
+	 * buffer, the last payload handed out) is charged to it first. */
+	struct proto_budget *budget;
+	size_t payload_charged;
 	char peer[96];            /* for messages: "10.0.2.2:4321" */
 	uint64_t bytes_in, bytes_out;
 };
@@ -79,9 +87,13 @@ int channel__send(struct channel *c, uint8_t type, const void *payload, size_t l
 /* Receive one frame within timeout_ms (0: only what is already there).
  * Returns 1 with *type and the (decompressed) payload in *out, 0 when no
  * full frame arrived in time, -ECONNRESET when the peer closed, -EBADMSG
- * for anything malformed, forged or oversized (the connection is then
- * unusable). */
+ * for anything malformed, forged or oversized, -ENOBUFS for a frame or
+ * payload that does not fit the channel's budget (the connection is then
+ * unusable). The payload stays charged until the next receive or
+ * channel__drop_payload. */
 int channel__recv(struct channel *c, int timeout_ms, uint8_t *type, struct wbuf *out);
+/* Done with a payload from channel__recv: free it and refund its charge. */
+void channel__drop_payload(struct channel *c, struct wbuf *out);
 
 /* Handshakes; on failure *ret_error says what went wrong in words. */
 int channel__handshake_client(struct channel *c, const unsigned char key[PROTO_KEY_BYTES], int timeout_ms,
@@ -89,10 +101,28 @@ int channel__handshake_client(struct channel *c, const unsigned char key[PROTO_K
 int channel__handshake_server(struct channel *c, const unsigned char key[PROTO_KEY_BYTES], int timeout_ms,
 			      char **ret_error);
 
-/* Key files: 64 hex digits (32 bytes) and a newline. Loading refuses files
- * that group or others may read (-EPERM) and malformed ones (-EINVAL). */
+/* The agent's side of the handshake, one step at a time and never
+ * waiting, so that one process can run many at once (a silent peer then
+ * delays nobody). Zero-initialise, then call whenever the socket is
+ * readable: 1 once the peer proved the key (the channel is then
+ * encrypted), 0 while more is needed from the peer, -errno with
+ * *ret_error when it failed. */
+struct handshake_server {
+	int step; /* 0: waiting for HELLO, 1: for AUTH */
+	unsigned char transcript[32];
+	uint32_t caps;
+};
+int channel__handshake_server_step(struct channel *c, struct handshake_server *hs,
+				   const unsigned char key[PROTO_KEY_BYTES], char **ret_error);
+void handshake_server__release(struct handshake_server *hs); /* wipes it */
+
+/* Key files: 64 hex digits (32 bytes) and a newline. Loading opens the
+ * file without following a symbolic link (-ELOOP) and refuses anything
+ * but a regular file (-EINVAL), one owned by another user or readable or
+ * writable by group or others (-EPERM) and malformed contents (-EINVAL);
+ * *ret_error (optional) says which. */
 int proto_key__generate(const char *path);
-int proto_key__load(const char *path, unsigned char key[PROTO_KEY_BYTES]);
+int proto_key__load(const char *path, unsigned char key[PROTO_KEY_BYTES], char **ret_error);
 
 /* Addresses: "tcp:HOST:PORT" or "vsock:CID:PORT". */
 int proto_addr__listen(const char *addr, int *ret_fd, char **ret_error);

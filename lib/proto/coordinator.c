@@ -1,5 +1,6 @@
 /* The coordinator's side of the protocol; see coordinator.h and
- * docs/protocol.md for the message sequence. */
+ * docs/protocol.md for the message sequence, docs/security.md for the
+ * rules every check here enforces. */
 #define _GNU_SOURCE
 #include "coordinator.h"
 
@@ -9,11 +10,26 @@
 #include <unistd.h>
 
 #include "../util/util.h"
+#include "../vocab/vocab.h"
 #include "messages.h"
 
 #define IO_TIMEOUT_MS 3000
+/* How long an agent may take over a step of its preparation: answering
+ * SETUP (it opens its events there), sending its KALLSYMS, answering ARM. */
+#define SETUP_STEP_TIMEOUT_MS 10000
+/* How often an agent sends DATA while recording: the host's view of it is
+ * at most this old, and a frame holds this much of its profile. */
+#define DATA_INTERVAL_MS 500
 #define CLOCK_ROUNDS 8
 #define STALL_NS (15ULL * 1000000000ULL) /* no frame for this long: the agent is gone */
+/* An agent's start instant, on the host's clock, lies between START going
+ * out and STARTED coming in, give or take the clock offset's uncertainty
+ * (the round trip) and this. */
+#define START_SLACK_NS (100ULL * 1000000ULL)
+/* Bounded work per poll (frames and bytes): the host's own rings must be
+ * drained in between, whatever an agent sends. */
+#define POLL_FRAMES 16
+#define POLL_BYTES (32u << 20)
 
 static void logf_(struct coordinator *c, bool is_error, const char *fmt, ...) PRINTF(3, 4);
 static void logf_(struct coordinator *c, bool is_error, const char *fmt, ...)
@@ -35,9 +51,12 @@ void coordinator__init(struct coordinator *c, const unsigned char key[PROTO_KEY_
 {
 	memset(c, 0, sizeof(*c));
 	memcpy(c->key, key, PROTO_KEY_BYTES);
+	c->budget = PROTO_DEFAULT_AGENT_BUDGET;
 	c->log = log;
 	c->log_ctx = ctx;
 }
+
+void coordinator__set_budget(struct coordinator *c, uint64_t bytes) { c->budget = bytes; }
 
 static void link_release(struct agent_link *l, size_t n_events)
 {
@@ -50,17 +69,8 @@ static void link_release(struct agent_link *l, size_t n_events)
 	free(l->events);
 	free(l->version);
 	free(l->kallsyms);
-	for (size_t i = 0; i < l->n_codes; i++) {
-		free(l->codes[i].code);
-		for (size_t j = 0; j < l->codes[i].n_lines; j++)
-			free(l->codes[i].lines[j].file);
-		free(l->codes[i].lines);
-	}
-	free(l->codes);
-	if (l->used_events)
-		for (size_t e = 0; e < n_events; e++)
-			free(l->used_events[e]);
-	free(l->used_events);
+	symbol_codes__free(l->codes, l->n_codes);
+	proto_setup_ok__release(l->used_events, (uint32_t)n_events);
 	if (l->state != AGENT_NEW)
 		channel__release(&l->ch);
 	delta_state__release(&l->delta);
@@ -83,9 +93,13 @@ int coordinator__add(struct coordinator *c, const char *spec, bool optional, cha
 		*ret_error = xasprintf("--agent expects NAME=ADDR (e.g. web=tcp:127.0.0.1:7070), got '%s'", spec);
 		return -EINVAL;
 	}
-	if ((size_t)(eq - spec) == 4 && !strncmp(spec, "host", 4)) {
-		*ret_error = xasprintf("--agent %s: 'host' is the host's own domain; give the VM another name", spec);
-		return -EINVAL;
+	{
+		_cleanup_free_ char *name = xstrndup(spec, eq - spec);
+		if (domain_name__is_reserved(name)) {
+			*ret_error = xasprintf("--agent %s: '%s' is one of the host's own domains (host, idle); give the VM "
+					       "another name", spec, name);
+			return -EINVAL;
+		}
 	}
 	for (size_t i = 0; i < c->n; i++)
 		if (strlen(c->links[i].name) == (size_t)(eq - spec) && !strncmp(c->links[i].name, spec, eq - spec)) {
@@ -113,7 +127,21 @@ static void link_fail(struct coordinator *c, struct agent_link *l, const char *f
 	free(l->error);
 	l->error = msg;
 	l->state = AGENT_FAILED;
+	/* Stop reading from it at once: what it still sends costs nothing. */
+	if (l->ch.fd >= 0)
+		channel__release(&l->ch);
 	logf_(c, !l->optional, "agent %s (%s): %s", l->name, l->addr, l->error);
+}
+
+/* Charge what keeping something costs, or fail the link saying what. */
+static bool link_charge(struct coordinator *c, struct agent_link *l, uint64_t bytes, const char *what)
+{
+	if (proto_budget__charge(&l->budget, bytes))
+		return true;
+	link_fail(c, l, "%s (%llu bytes) would pass its memory budget (%llu of %llu MiB held)", what,
+		  (unsigned long long)bytes, (unsigned long long)(l->budget.used >> 20),
+		  (unsigned long long)(l->budget.limit >> 20));
+	return false;
 }
 
 /* Send a message or fail the link. */
@@ -121,10 +149,26 @@ static bool link_send(struct coordinator *c, struct agent_link *l, uint8_t type,
 {
 	int r = channel__send(&l->ch, type, w ? w->data : NULL, w ? w->len : 0, false, IO_TIMEOUT_MS);
 	if (r < 0) {
-		link_fail(c, l, "cannot send %s: %s", proto_msg__name(type), r == -ETIMEDOUT ? "the agent stopped reading" : strerror(-r));
+		link_fail(c, l, "cannot send %s: %s", proto_msg__name(type),
+			  r == -ETIMEDOUT ? "the agent stopped reading" : strerror(-r));
 		return false;
 	}
 	return true;
+}
+
+static const char *recv_error_text(int r)
+{
+	return r == -ECONNRESET ? "connection closed"
+	       : r == -ENOBUFS	? "a frame larger than its memory budget has left"
+				: "malformed or forged data";
+}
+
+static void fail_with_agent_error(struct coordinator *c, struct agent_link *l, const struct wbuf *in)
+{
+	_cleanup_free_ char *msg = NULL;
+	if (proto_error__decode(in->data, in->len, &msg) < 0)
+		msg = xstrdup("(unreadable error)");
+	link_fail(c, l, "the agent reports: %s", msg);
 }
 
 /* Wait for one message of a given type (ERROR is turned into a failure). */
@@ -137,17 +181,11 @@ static bool link_expect(struct coordinator *c, struct agent_link *l, uint8_t wan
 		return false;
 	}
 	if (r < 0) {
-		link_fail(c, l, "%s while waiting for %s", r == -ECONNRESET ? "connection closed" : "malformed or forged data",
-			  proto_msg__name(want));
+		link_fail(c, l, "%s while waiting for %s", recv_error_text(r), proto_msg__name(want));
 		return false;
 	}
 	if (type == MSG_ERROR) {
-		struct rbuf rb;
-		_cleanup_free_ char *msg = NULL;
-		rbuf_init(&rb, out->data, out->len);
-		msg = rbuf_str(&rb, 4096);
-		proto_sanitize_text(msg);
-		link_fail(c, l, "the agent reports: %s", msg ? msg : "(unreadable error)");
+		fail_with_agent_error(c, l, out);
 		return false;
 	}
 	if (type != want) {
@@ -157,6 +195,27 @@ static bool link_expect(struct coordinator *c, struct agent_link *l, uint8_t wan
 	return true;
 }
 
+static void take_agent_info(struct coordinator *c, struct agent_link *l, const struct wbuf *in)
+{
+	struct proto_agent_info info;
+	/* The strings kept are at most the message's bytes. */
+	if (!link_charge(c, l, in->len + 5 * PROTO_ALLOC_OVERHEAD, "its AUTH_OK"))
+		return;
+	if (proto_agent_info__decode(in->data, in->len, &info) < 0) {
+		link_fail(c, l, "malformed AUTH_OK");
+		return;
+	}
+	l->hostname = info.hostname;
+	l->kernel = info.kernel;
+	l->uuid = info.uuid;
+	l->events = info.events;
+	l->version = info.version;
+	l->ncpus = info.ncpus;
+	l->state = AGENT_READY;
+	logf_(c, false, "agent %s (%s): connected to %s, kernel %s, %u CPUs, uuid %s", l->name, l->addr, l->hostname,
+	      l->kernel, l->ncpus, *l->uuid ? l->uuid : "(none)");
+}
+
 int coordinator__connect(struct coordinator *c, int timeout_ms, char **ret_error)
 {
 	for (size_t i = 0; i < c->n; i++) {
@@ -164,12 +223,14 @@ int coordinator__connect(struct coordinator *c, int timeout_ms, char **ret_error
 		struct wbuf w;
 		char *err = NULL;
 		int fd;
+		proto_budget__init(&l->budget, c->budget);
 		if (proto_addr__connect(l->addr, timeout_ms, &fd, &err) < 0) {
 			link_fail(c, l, "unreachable: %s", err);
 			free(err);
 			continue;
 		}
 		channel__init(&l->ch, fd);
+		l->ch.budget = &l->budget;
 		l->state = AGENT_CONNECTED;
 		if (channel__handshake_client(&l->ch, c->key, timeout_ms, &err) < 0) {
 			link_fail(c, l, "%s", err);
@@ -177,32 +238,23 @@ int coordinator__connect(struct coordinator *c, int timeout_ms, char **ret_error
 			continue;
 		}
 		wbuf_init(&w);
-		if (link_expect(c, l, MSG_AUTH_OK, &w, timeout_ms)) {
-			struct proto_agent_info info;
-			if (proto_agent_info__decode(w.data, w.len, &info) < 0) {
-				link_fail(c, l, "malformed AUTH_OK");
-			} else {
-				l->hostname = info.hostname;
-				l->kernel = info.kernel;
-				l->uuid = info.uuid;
-				l->events = info.events;
-				l->version = info.version;
-				l->ncpus = info.ncpus;
-				l->state = AGENT_READY;
-				logf_(c, false, "agent %s (%s): connected to %s, kernel %s, %u CPUs, uuid %s", l->name, l->addr,
-				      l->hostname, l->kernel, l->ncpus, *l->uuid ? l->uuid : "(none)");
-			}
-		}
+		if (link_expect(c, l, MSG_AUTH_OK, &w, timeout_ms))
+			take_agent_info(c, l, &w);
+		if (l->state != AGENT_FAILED)
+			channel__drop_payload(&l->ch, &w);
 		wbuf_release(&w);
 	}
 	for (size_t i = 0; i < c->n; i++)
 		if (c->links[i].state == AGENT_FAILED && !c->links[i].optional) {
 			*ret_error = xasprintf("agent %s (%s): %s", c->links[i].name, c->links[i].addr, c->links[i].error);
-			return -1;
+			return -ECONNREFUSED;
 		}
 	return 0;
 }
 
+/* The clock offset from PING rounds. Every reading is checked: agent
+ * clocks are CLOCK_MONOTONIC values (below 2^63), so the offset and the
+ * instants computed from it cannot overflow. */
 static bool sync_clock(struct coordinator *c, struct agent_link *l)
 {
 	uint64_t best_rtt = UINT64_MAX;
@@ -212,19 +264,15 @@ static bool sync_clock(struct coordinator *c, struct agent_link *l)
 	wbuf_init(&in);
 	for (int round = 0; round < CLOCK_ROUNDS && ok; round++) {
 		uint64_t t1 = clock_monotonic_ns(), t3, echoed, ta;
-		struct rbuf rb;
 		wbuf_reset(&w);
-		wbuf_u64(&w, t1);
+		proto_u64__encode(&w, t1);
 		if (!link_send(c, l, MSG_PING, &w) || !link_expect(c, l, MSG_PONG, &in, IO_TIMEOUT_MS)) {
 			ok = false;
 			break;
 		}
 		t3 = clock_monotonic_ns();
-		rbuf_init(&rb, in.data, in.len);
-		echoed = rbuf_u64(&rb);
-		ta = rbuf_u64(&rb);
-		if (!rbuf_ok(&rb) || echoed != t1) {
-			link_fail(c, l, "malformed PONG");
+		if (proto_pong__decode(in.data, in.len, &echoed, &ta) < 0 || echoed != t1 || ta > INT64_MAX) {
+			link_fail(c, l, "malformed PONG (or an agent clock reading out of range)");
 			ok = false;
 			break;
 		}
@@ -232,92 +280,242 @@ static bool sync_clock(struct coordinator *c, struct agent_link *l)
 		 * midpoint is the least uncertain (NTP's rule). */
 		if (t3 - t1 < best_rtt) {
 			best_rtt = t3 - t1;
-			l->offset_ns = (int64_t)(ta - (t1 + (t3 - t1) / 2));
+			l->offset_ns = (int64_t)ta - (int64_t)(t1 + (t3 - t1) / 2);
 		}
 	}
 	l->rtt_ns = best_rtt;
+	if (l->state != AGENT_FAILED)
+		channel__drop_payload(&l->ch, &in);
 	wbuf_release(&w);
 	wbuf_release(&in);
 	return ok;
+}
+
+/* A guest's kallsyms text with every field sanitized: newlines and tabs
+ * are its structure (lines, "name\t[module]") and stay. */
+static char *sanitize_lines(const char *text, size_t len, size_t *ret_len)
+{
+	char *out = xmalloc(len + 1);
+	size_t w = 0;
+	for (size_t p = 0; p < len;) {
+		size_t e = p, n;
+		while (e < len && text[e] != '\n' && text[e] != '\t')
+			e++;
+		n = e - p;
+		memcpy(out + w, text + p, n);
+		for (size_t i = 0; i < n; i++)
+			if (!out[w + i])
+				out[w + i] = '?';
+		out[w + n] = '\0';
+		w += strlen(text_sanitize(out + w));
+		if (e < len)
+			out[w++] = text[e];
+		p = e + 1;
+	}
+	out[w] = '\0';
+	*ret_len = w;
+	return out;
+}
+
+/* KALLSYMS: kept as text (here and in the host's guest kernel image) and
+ * parsed into a symbol table: all charged before any of it is made. */
+static void take_kallsyms(struct coordinator *c, struct agent_link *l, const struct wbuf *in)
+{
+	uint64_t lines = 0;
+	for (const char *p = (const char *)in->data, *end = p + in->len; p < end; p++) {
+		p = memchr(p, '\n', (size_t)(end - p));
+		if (!p)
+			break;
+		lines++;
+	}
+	/* two copies of the text, the names interned again, a symbol per line */
+	if (!link_charge(c, l, 3 * ((uint64_t)in->len + PROTO_ALLOC_OVERHEAD) + (lines + 1) * 2 * sizeof(struct symbol),
+			 "its kallsyms"))
+		return;
+	l->kallsyms = sanitize_lines((const char *)in->data, in->len, &l->kallsyms_len);
+}
+
+static void setup_link(struct coordinator *c, struct agent_link *l, const struct event_spec *events, size_t n_events,
+		       const struct event_defaults *defaults, bool callchain)
+{
+	struct wbuf w, in;
+	const char **names = xcalloc(n_events ? n_events : 1, sizeof(char *));
+	uint8_t type;
+	int r;
+	wbuf_init(&w);
+	wbuf_init(&in);
+	for (size_t e = 0; e < n_events; e++)
+		names[e] = events[e].name;
+	proto_setup__encode(&w, names, (uint32_t)n_events, defaults->period ? 0 : defaults->freq, defaults->period,
+			    callchain, DATA_INTERVAL_MS);
+	free(names);
+	if (link_send(c, l, MSG_SETUP, &w) && link_expect(c, l, MSG_SETUP_OK, &in, SETUP_STEP_TIMEOUT_MS) &&
+	    link_charge(c, l, in.len + n_events * PROTO_ALLOC_OVERHEAD, "its SETUP_OK")) {
+		if (proto_setup_ok__decode(in.data, in.len, (uint32_t)n_events, &l->used_events) < 0)
+			link_fail(c, l, "malformed SETUP_OK");
+		for (size_t e = 0; e < n_events && l->state != AGENT_FAILED; e++)
+			if (!streq(l->used_events[e], events[e].name))
+				logf_(c, false, "agent %s: %s is not available in the guest; it samples %s instead", l->name,
+				      events[e].name, l->used_events[e]);
+	}
+	/* The guest's kernel symbols come next, unasked, once. */
+	if (l->state == AGENT_READY) {
+		r = channel__recv(&l->ch, SETUP_STEP_TIMEOUT_MS, &type, &in);
+		if (r == 1 && type == MSG_KALLSYMS)
+			take_kallsyms(c, l, &in);
+		else if (r == 1 && type == MSG_ERROR)
+			fail_with_agent_error(c, l, &in);
+		else if (r < 0)
+			link_fail(c, l, "%s while waiting for KALLSYMS", recv_error_text(r));
+		else
+			link_fail(c, l, "no KALLSYMS message (got %s)", r == 1 ? proto_msg__name(type) : "nothing");
+	}
+	if (l->state == AGENT_READY)
+		sync_clock(c, l);
+	if (l->state == AGENT_READY && link_send(c, l, MSG_ARM, NULL) && link_expect(c, l, MSG_ARMED, &in, SETUP_STEP_TIMEOUT_MS)) {
+		if (proto_empty__decode(in.data, in.len) < 0)
+			link_fail(c, l, "malformed ARMED");
+		else
+			logf_(c, false, "agent %s: clock offset %+.3f ms (round trip %.3f ms), armed", l->name,
+			      (double)l->offset_ns / 1e6, (double)l->rtt_ns / 1e6);
+	}
+	if (l->state != AGENT_FAILED)
+		channel__drop_payload(&l->ch, &in);
+	wbuf_release(&w);
+	wbuf_release(&in);
 }
 
 int coordinator__prepare(struct coordinator *c, const struct event_spec *events, size_t n_events,
 			 const struct event_defaults *defaults, bool callchain, char **ret_error)
 {
 	c->n_events = n_events;
-	for (size_t i = 0; i < c->n; i++) {
-		struct agent_link *l = &c->links[i];
-		struct wbuf w, in;
-		struct rbuf rb;
-		if (l->state != AGENT_READY)
-			continue;
-		l->used_events = xcalloc(n_events, sizeof(char *));
-		wbuf_init(&w);
-		wbuf_init(&in);
-		{
-			const char **names = xcalloc(n_events, sizeof(char *));
-			for (size_t e = 0; e < n_events; e++)
-				names[e] = events[e].name;
-			/* DATA every 500 ms */
-			proto_setup__encode(&w, names, (uint32_t)n_events, defaults->period ? 0 : defaults->freq,
-					    defaults->period, callchain, 500);
-			free(names);
-		}
-		if (link_send(c, l, MSG_SETUP, &w) && link_expect(c, l, MSG_SETUP_OK, &in, 10000)) {
-			uint32_t n;
-			rbuf_init(&rb, in.data, in.len);
-			n = rbuf_u32(&rb);
-			for (uint32_t e = 0; e < n && e < n_events && rbuf_ok(&rb); e++) {
-				l->used_events[e] = rbuf_str(&rb, 1024);
-				proto_sanitize_text(l->used_events[e]);
-			}
-			if (!rbuf_ok(&rb) || n != n_events)
-				link_fail(c, l, "malformed SETUP_OK");
-			for (size_t e = 0; e < n_events && l->state != AGENT_FAILED; e++)
-				if (!streq(l->used_events[e], events[e].name))
-					logf_(c, false, "agent %s: %s is not available in the guest; it samples %s instead", l->name,
-					      events[e].name, l->used_events[e]);
-		}
-		/* The guest's kernel symbols come next, unasked, when it has them. */
-		if (l->state == AGENT_READY) {
-			uint8_t type;
-			int r = channel__recv(&l->ch, 10000, &type, &in);
-			if (r == 1 && type == MSG_KALLSYMS) {
-				l->kallsyms = xmalloc(in.len + 1);
-				memcpy(l->kallsyms, in.data, in.len);
-				l->kallsyms[in.len] = '\0';
-				l->kallsyms_len = in.len;
-			} else if (r == 1 && type == MSG_ARMED) {
-				link_fail(c, l, "protocol violation: ARMED before ARM");
-			} else if (!(r == 1 && type == MSG_ERROR)) {
-				link_fail(c, l, "no KALLSYMS message");
-			}
-		}
-		if (l->state == AGENT_READY)
-			sync_clock(c, l);
-		if (l->state == AGENT_READY && link_send(c, l, MSG_ARM, NULL) && link_expect(c, l, MSG_ARMED, &in, 10000))
-			logf_(c, false, "agent %s: clock offset %+.3f ms (round trip %.3f ms), armed", l->name,
-			      (double)l->offset_ns / 1e6, (double)l->rtt_ns / 1e6);
-		wbuf_release(&w);
-		wbuf_release(&in);
-	}
+	c->events = events;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->links[i].state == AGENT_READY)
+			setup_link(c, &c->links[i], events, n_events, defaults, callchain);
 	for (size_t i = 0; i < c->n; i++)
 		if (c->links[i].state == AGENT_FAILED && !c->links[i].optional) {
 			*ret_error = xasprintf("agent %s (%s): %s", c->links[i].name, c->links[i].addr, c->links[i].error);
-			return -1;
+			return -EPROTO;
 		}
 	return 0;
 }
+
+/* ---- identity ---- */
+
+static bool is_uuid(const char *s)
+{
+	if (strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+/* A name the user gave the VM (QEMU -name, --vm), not the default. */
+static bool named_by_user(const struct vm_info *v)
+{
+	char def[32];
+	snprintf(def, sizeof(def), "vm-%d", (int)v->pid);
+	return v->name && !streq(v->name, def);
+}
+
+/* Whether agent i's UUID claim stands; when not, the warning says why. */
+static const struct vm_info *claimed_vm(struct coordinator *c, size_t i, const struct vm_info *vms, size_t n_vms)
+{
+	struct agent_link *l = &c->links[i];
+	const struct vm_info *by_uuid = NULL, *by_name = NULL;
+	size_t holders = 0;
+	if (!is_uuid(l->uuid)) {
+		logf_(c, true, "agent %s: ignoring its SMBIOS UUID '%s': not a UUID", l->name, l->uuid);
+		return NULL;
+	}
+	for (size_t j = 0; j < c->n; j++)
+		if (j != i && c->links[j].state == AGENT_READY && c->links[j].uuid && streq(c->links[j].uuid, l->uuid)) {
+			logf_(c, true,
+			      "agents %s and %s both claim SMBIOS UUID %s: refusing the claim; %s is matched by its "
+			      "name only",
+			      l->name, c->links[j].name, l->uuid, l->name);
+			return NULL;
+		}
+	for (size_t v = 0; v < n_vms; v++) {
+		if (vms[v].uuid && streq(vms[v].uuid, l->uuid)) {
+			by_uuid = &vms[v];
+			holders++;
+		}
+		/* A VM named like the agent: the one with another UUID, if any. */
+		if (streq(vms[v].name, l->name) && (!by_name || (vms[v].uuid && !streq(vms[v].uuid, l->uuid))))
+			by_name = &vms[v];
+	}
+	if (holders > 1) {
+		logf_(c, true, "agent %s: SMBIOS UUID %s belongs to %zu VM processes: refusing the claim", l->name, l->uuid,
+		      holders);
+		return NULL;
+	}
+	if (by_uuid && named_by_user(by_uuid) && !streq(by_uuid->name, l->name)) {
+		logf_(c, true,
+		      "agent %s claims SMBIOS UUID %s of VM %s (pid %d), which has another name: refusing the claim "
+		      "(if the agent runs in that VM, give it that name: --agent %s=ADDR)",
+		      l->name, l->uuid, by_uuid->name, (int)by_uuid->pid, by_uuid->name);
+		return NULL;
+	}
+	/* The user named a VM like the agent, and the claim points elsewhere:
+	 * to an unnamed VM, or nowhere while that VM has another UUID. Two
+	 * VMs of the agent's name (restarted, or twins) are told apart by the
+	 * UUID, so only one named otherwise contradicts. */
+	if (by_name && (by_uuid ? !streq(by_uuid->name, l->name) : by_name->uuid != NULL)) {
+		logf_(c, true,
+		      "agent %s claims SMBIOS UUID %s, but VM %s is process %d%s%s: refusing the claim; matched by its "
+		      "name only",
+		      l->name, l->uuid, l->name, (int)by_name->pid, by_name->uuid ? " with UUID " : "",
+		      by_name->uuid ? by_name->uuid : "");
+		return NULL;
+	}
+	return by_uuid;
+}
+
+size_t coordinator__match_vms(struct coordinator *c, const struct vm_info *vms, size_t n_vms,
+			      struct agent_vm_match **ret)
+{
+	struct agent_vm_match *m = xcalloc(c->n ? c->n : 1, sizeof(*m));
+	size_t n = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		struct agent_link *l = &c->links[i];
+		const struct vm_info *v;
+		if (l->state != AGENT_READY || !l->uuid || !*l->uuid)
+			continue;
+		v = claimed_vm(c, i, vms, n_vms);
+		if (!v)
+			continue;
+		l->uuid_matched = true;
+		m[n++] = (struct agent_vm_match){ i, v->pid };
+		logf_(c, false, "agent %s runs in VM process %d (matched by SMBIOS UUID %s)", l->name, (int)v->pid, l->uuid);
+	}
+	*ret = m;
+	return n;
+}
+
+/* ---- recording ---- */
 
 void coordinator__start(struct coordinator *c, uint64_t host_t0)
 {
 	for (size_t i = 0; i < c->n; i++) {
 		struct agent_link *l = &c->links[i];
 		struct wbuf w;
+		int64_t agent_t0;
 		if (l->state != AGENT_READY)
 			continue;
+		if (host_t0 > INT64_MAX || __builtin_add_overflow((int64_t)host_t0, l->offset_ns, &agent_t0) ||
+		    agent_t0 < 0) {
+			link_fail(c, l, "its clock offset (%lld ns) puts the start instant out of range", (long long)l->offset_ns);
+			continue;
+		}
 		wbuf_init(&w);
-		wbuf_u64(&w, (uint64_t)((int64_t)host_t0 + l->offset_ns));
+		proto_u64__encode(&w, (uint64_t)agent_t0);
+		l->start_sent_ns = clock_monotonic_ns();
 		if (link_send(c, l, MSG_START, &w)) {
 			l->state = AGENT_RUNNING;
 			l->last_frame_ns = clock_monotonic_ns();
@@ -337,36 +535,19 @@ void coordinator__attach(struct coordinator *c, struct profile *p, uint64_t host
 		l->domain = profile__domain(p, l->name, true);
 		d = profile__domain_at(p, l->domain);
 		profile__domain_set(p, l->domain, "source", "host+agent");
-		if (l->uuid && *l->uuid)
+		/* A claimed identity is recorded only once the host proved it. */
+		if (l->uuid_matched)
 			profile__domain_set(p, l->domain, "uuid", l->uuid);
 		note = xasprintf("agent %s: %s, kernel %s, %u CPUs", l->addr, l->hostname, l->kernel, l->ncpus);
 		profile__domain_set(p, l->domain, "note", note);
 		d->clock_offset_ns = l->offset_ns;
 		d->dirty = true;
 		delta_state__init(&l->delta, l->domain, (uint32_t)c->n_events);
+		delta_state__set_limits(&l->delta, &l->budget, l->ncpus, l->start_sent_ns, host_start, bucket_ns,
+					c->events);
 	}
 	c->host_start = host_start;
 	c->bucket_ns = bucket_ns;
-}
-
-static void apply_started(struct coordinator *c, struct agent_link *l, struct profile *p, const struct wbuf *in,
-			  uint64_t host_start, uint64_t bucket_ns)
-{
-	struct rbuf rb;
-	rbuf_init(&rb, in->data, in->len);
-	l->agent_start_ns = rbuf_u64(&rb);
-	if (!rbuf_ok(&rb)) {
-		link_fail(c, l, "malformed STARTED");
-		return;
-	}
-	l->start_skew_ns = (int64_t)(l->agent_start_ns - (uint64_t)l->offset_ns) - (int64_t)host_start;
-	if (bucket_ns)
-		l->delta.bucket_shift = (int32_t)((l->start_skew_ns + (int64_t)bucket_ns / 2) / (int64_t)bucket_ns);
-	if (l->domain) {
-		profile__domain_at(p, l->domain)->start_skew_ns = l->start_skew_ns;
-		profile__domain_at(p, l->domain)->dirty = true;
-	}
-	logf_(c, false, "agent %s: started, skew %+.3f ms against the host", l->name, (double)l->start_skew_ns / 1e6);
 }
 
 static void mark_incomplete(struct agent_link *l, struct profile *p, const char *why)
@@ -382,94 +563,127 @@ static void mark_incomplete(struct agent_link *l, struct profile *p, const char 
 	profile__domain_set(p, l->domain, "note", note);
 }
 
-/* CODE: machine code and source lines of the guest's hottest functions,
- * keyed by the agent's symbol ids (translated, so they must be known). */
-static int decode_code(struct agent_link *l, const struct wbuf *in)
+/* STARTED: the agent's enable instant. On the host's clock it lies between
+ * START going out and STARTED coming in (within the offset's uncertainty);
+ * anything else is a lie about time and refused. */
+static void apply_started(struct coordinator *c, struct agent_link *l, struct profile *p, const struct wbuf *in,
+			  uint64_t now_ns)
 {
-	struct rbuf rb;
-	uint32_t n;
-	rbuf_init(&rb, in->data, in->len);
-	n = rbuf_u32(&rb);
-	if (!rbuf_ok(&rb) || n > 4096)
-		return -EBADMSG;
-	for (uint32_t i = 0; i < n; i++) {
-		struct symbol_code sc = { 0 };
-		uint32_t sym = rbuf_u32(&rb), n_lines;
-		const unsigned char *code;
-		sc.address = rbuf_u64(&rb);
-		code = rbuf_blob(&rb, 256u << 10, &sc.len);
-		n_lines = rbuf_u32(&rb);
-		if (!rbuf_ok(&rb) || !sym || sym > l->delta.n_symbols || n_lines > 65536)
-			return -EBADMSG;
-		if (!delta_state__spend(&l->delta, sc.len + 64 * (size_t)n_lines))
-			return -EBADMSG;
-		sc.symbol = l->delta.symbols[sym - 1];
-		sc.code = xmalloc(sc.len ? sc.len : 1);
-		memcpy(sc.code, code, sc.len);
-		sc.lines = xcalloc(n_lines ? n_lines : 1, sizeof(*sc.lines));
-		for (uint32_t j = 0; j < n_lines && rbuf_ok(&rb); j++) {
-			sc.lines[j].address = rbuf_u64(&rb);
-			sc.lines[j].file = rbuf_str(&rb, 4096);
-			proto_sanitize_text(sc.lines[j].file);
-			sc.lines[j].line = (int)rbuf_u32(&rb);
-			sc.n_lines++; /* owned by the link from here, valid or not */
-		}
-		l->codes = xrealloc(l->codes, (l->n_codes + 1) * sizeof(*l->codes));
-		l->codes[l->n_codes++] = sc;
-		if (!rbuf_ok(&rb))
-			return -EBADMSG;
+	uint64_t agent_start;
+	int64_t enable, skew, slack = (int64_t)MIN(l->rtt_ns, (uint64_t)INT64_MAX / 4) + (int64_t)START_SLACK_NS;
+	if (l->started) {
+		link_fail(c, l, "protocol violation: a second STARTED");
+		return;
 	}
-	return rbuf_left(&rb) == 0 ? 0 : -EBADMSG;
+	if (proto_u64__decode(in->data, in->len, &agent_start) < 0 || agent_start > INT64_MAX ||
+	    __builtin_sub_overflow((int64_t)agent_start, l->offset_ns, &enable)) {
+		link_fail(c, l, "malformed STARTED");
+		return;
+	}
+	if (enable < (int64_t)l->start_sent_ns - slack || enable > (int64_t)MIN(now_ns, (uint64_t)INT64_MAX / 2) + slack) {
+		link_fail(c, l, "STARTED claims an enable instant %+.3f s from the START it answers, outside the recording",
+			  ((double)enable - (double)l->start_sent_ns) / 1e9);
+		return;
+	}
+	l->started = true;
+	l->agent_start_ns = agent_start;
+	skew = enable - (int64_t)c->host_start;
+	l->start_skew_ns = skew;
+	if (c->bucket_ns)
+		l->delta.bucket_shift = (int32_t)((skew + (skew < 0 ? -1 : 1) * (int64_t)c->bucket_ns / 2) /
+						  (int64_t)c->bucket_ns);
+	if (l->domain) {
+		profile__domain_at(p, l->domain)->start_skew_ns = skew;
+		profile__domain_at(p, l->domain)->dirty = true;
+	}
+	logf_(c, false, "agent %s: started, skew %+.3f ms against the host", l->name, (double)skew / 1e6);
 }
 
-/* Handle one frame from a running agent. Returns false when the link failed. */
-static bool handle_frame(struct coordinator *c, struct agent_link *l, struct profile *p, uint8_t type,
-			 const struct wbuf *in)
+/* CODE: machine code and source lines of the guest's hottest functions,
+ * keyed by the agent's symbol ids (translated, so they must be known). */
+static void take_code(struct coordinator *c, struct agent_link *l, const struct wbuf *in)
 {
+	struct symbol_code *codes;
+	size_t n;
+	uint64_t cost;
+	int r = proto_code__decode(in->data, in->len, (uint32_t)MIN(l->delta.n_symbols, (size_t)UINT32_MAX), &l->budget,
+				   &codes, &n, &cost);
+	if (r == -ENOBUFS) {
+		link_fail(c, l, "its CODE would pass its memory budget (%llu of %llu MiB held)",
+			  (unsigned long long)(l->budget.used >> 20), (unsigned long long)(l->budget.limit >> 20));
+		return;
+	}
+	if (r < 0) {
+		link_fail(c, l, "invalid CODE frame");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		codes[i].symbol = l->delta.symbols[codes[i].symbol - 1];
+	l->codes = xrealloc(l->codes, (l->n_codes + n + 1) * sizeof(*l->codes));
+	memcpy(l->codes + l->n_codes, codes, n * sizeof(*codes));
+	l->n_codes += n;
+	free(codes);
+	l->code_received = true;
+}
+
+/* Handle one frame from a running agent, each in its place: STARTED once
+ * and first, DATA until FINAL, then (after STOP) CODE once, FINAL once,
+ * BYE. Returns false when the link failed. */
+static bool handle_frame(struct coordinator *c, struct agent_link *l, struct profile *p, uint8_t type,
+			 const struct wbuf *in, uint64_t now_ns)
+{
+	bool stopping = c->stop_ns != 0;
+	if (type != MSG_STARTED && type != MSG_ERROR && !l->started) {
+		link_fail(c, l, "protocol violation: %s before STARTED", proto_msg__name(type));
+		return false;
+	}
 	switch (type) {
 	case MSG_STARTED:
-		apply_started(c, l, p, in, c->host_start, c->bucket_ns);
-		return l->state != AGENT_FAILED;
-	case MSG_DATA:
-		if (delta__apply(&l->delta, p, in->data, in->len) < 0) {
-			link_fail(c, l, "invalid DATA frame (%zu bytes): dropping this agent", in->len);
-			return false;
+		apply_started(c, l, p, in, now_ns);
+		break;
+	case MSG_DATA: {
+		_cleanup_free_ char *why = NULL;
+		int r;
+		if (l->final_received) {
+			link_fail(c, l, "protocol violation: DATA after FINAL");
+			break;
+		}
+		r = delta__apply(&l->delta, p, in->data, in->len, now_ns, &why);
+		if (r < 0) {
+			link_fail(c, l, "refused a DATA frame of %zu bytes: %s", in->len, why ? why : "invalid");
+			break;
 		}
 		l->data_frames++;
-		return true;
+		break;
+	}
 	case MSG_CODE:
-		if (decode_code(l, in) < 0) {
-			link_fail(c, l, "invalid CODE frame");
-			return false;
-		}
-		return true;
-	case MSG_FINAL: {
-		struct rbuf rb;
-		rbuf_init(&rb, in->data, in->len);
-		l->final_samples = rbuf_u64(&rb);
-		l->final_lost = rbuf_u64(&rb);
-		if (!rbuf_ok(&rb)) {
+		if (!stopping || l->code_received || l->final_received)
+			link_fail(c, l, "protocol violation: CODE %s", stopping ? "twice or after FINAL" : "before STOP");
+		else
+			take_code(c, l, in);
+		break;
+	case MSG_FINAL:
+		if (!stopping || l->final_received)
+			link_fail(c, l, "protocol violation: FINAL %s", stopping ? "twice" : "before STOP");
+		else if (proto_final__decode(in->data, in->len, &l->final_samples, &l->final_lost) < 0)
 			link_fail(c, l, "malformed FINAL");
-			return false;
-		}
-		return true;
-	}
+		else
+			l->final_received = true;
+		break;
 	case MSG_BYE:
-		l->state = AGENT_DONE;
-		return true;
-	case MSG_ERROR: {
-		struct rbuf rb;
-		_cleanup_free_ char *msg = NULL;
-		rbuf_init(&rb, in->data, in->len);
-		msg = rbuf_str(&rb, 4096);
-		proto_sanitize_text(msg);
-		link_fail(c, l, "the agent reports: %s", msg ? msg : "(unreadable)");
-		return false;
-	}
+		if (!stopping || proto_empty__decode(in->data, in->len) < 0)
+			link_fail(c, l, "protocol violation: BYE %s", stopping ? "with a payload" : "before STOP");
+		else
+			l->state = AGENT_DONE;
+		break;
+	case MSG_ERROR:
+		fail_with_agent_error(c, l, in);
+		break;
 	default:
 		link_fail(c, l, "unexpected %s during the recording", proto_msg__name(type));
-		return false;
+		break;
 	}
+	return l->state != AGENT_FAILED;
 }
 
 static void poll_link(struct coordinator *c, struct agent_link *l, struct profile *p, int timeout_ms)
@@ -477,28 +691,30 @@ static void poll_link(struct coordinator *c, struct agent_link *l, struct profil
 	struct wbuf in;
 	size_t taken = 0;
 	wbuf_init(&in);
-	/* Bounded work per call (frames and inflated bytes): the host's own
-	 * rings must be drained in between, whatever an agent sends. */
-	for (int budget = 16; budget > 0 && taken < (32u << 20) && l->state == AGENT_RUNNING; budget--) {
+	for (int frames = POLL_FRAMES; frames > 0 && taken < POLL_BYTES && l->state == AGENT_RUNNING; frames--) {
 		uint8_t type;
 		int r = channel__recv(&l->ch, timeout_ms, &type, &in);
 		if (r == 0)
 			break;
 		if (r < 0) {
 			link_fail(c, l, "%s", r == -ECONNRESET ? "connection lost (VM stopped or network cut)"
-							       : "malformed or forged frame");
+				  : r == -ENOBUFS     ? "sent a frame larger than its memory budget has left"
+						      : "malformed or forged frame");
 			break;
 		}
 		l->last_frame_ns = clock_monotonic_ns();
 		taken += in.len;
-		if (!handle_frame(c, l, p, type, &in))
+		if (!handle_frame(c, l, p, type, &in, l->last_frame_ns))
 			break;
+		channel__drop_payload(&l->ch, &in);
 		timeout_ms = 0;
 	}
 	if (l->state == AGENT_RUNNING && clock_monotonic_ns() - l->last_frame_ns > STALL_NS)
 		link_fail(c, l, "no data for %llu s", (unsigned long long)(STALL_NS / 1000000000ULL));
 	if (l->state == AGENT_FAILED)
 		mark_incomplete(l, p, l->error);
+	else
+		channel__drop_payload(&l->ch, &in);
 	wbuf_release(&in);
 }
 
@@ -512,8 +728,10 @@ void coordinator__poll(struct coordinator *c, struct profile *p)
 void coordinator__stop(struct coordinator *c, struct profile *p, int timeout_ms)
 {
 	uint64_t deadline = clock_monotonic_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	c->stop_ns = clock_monotonic_ns();
 	for (size_t i = 0; i < c->n; i++) {
 		struct agent_link *l = &c->links[i];
+		l->delta.stop_ns = c->stop_ns;
 		if (l->state == AGENT_RUNNING)
 			link_send(c, l, MSG_STOP, NULL);
 		if (l->state == AGENT_FAILED)
@@ -544,7 +762,8 @@ void coordinator__stop(struct coordinator *c, struct profile *p, int timeout_ms)
 	}
 }
 
-int coordinator__inject(struct coordinator *c, size_t link, struct profile *p, uint8_t type, const void *data, size_t len)
+int coordinator__inject(struct coordinator *c, size_t link, struct profile *p, uint8_t type, const void *data, size_t len,
+			uint64_t now_ns)
 {
 	struct agent_link *l = &c->links[link];
 	struct wbuf in;
@@ -553,16 +772,26 @@ int coordinator__inject(struct coordinator *c, size_t link, struct profile *p, u
 		return -EINVAL;
 	wbuf_init(&in);
 	wbuf_put(&in, data, len);
-	ok = handle_frame(c, l, p, type, &in);
+	ok = handle_frame(c, l, p, type, &in, now_ns);
+	if (!ok)
+		mark_incomplete(l, p, l->error);
 	wbuf_release(&in);
 	return ok ? 0 : -EBADMSG;
 }
 
-void coordinator__fake_running(struct coordinator *c, size_t link, struct profile *p, size_t n_events)
+void coordinator__fake_running(struct coordinator *c, size_t link, struct profile *p, size_t n_events, uint32_t ncpus,
+			       uint64_t start_ns)
 {
 	struct agent_link *l = &c->links[link];
 	c->n_events = n_events;
+	c->host_start = start_ns;
+	c->bucket_ns = 100 * 1000 * 1000ULL;
+	proto_budget__init(&l->budget, c->budget);
 	l->state = AGENT_RUNNING;
+	l->started = true;
+	l->ncpus = ncpus;
+	l->start_sent_ns = start_ns;
 	l->domain = profile__domain(p, l->name, true);
 	delta_state__init(&l->delta, l->domain, (uint32_t)n_events);
+	delta_state__set_limits(&l->delta, &l->budget, ncpus, start_ns, start_ns, c->bucket_ns, c->events);
 }

@@ -3,16 +3,25 @@
  * offset, arms everyone, starts everyone at one instant, merges the DATA
  * each agent streams into the host's profile under that VM's domain, and
  * stops and drains everyone at the end. An agent that fails mid-session is
- * marked and dropped; the recording goes on. */
+ * marked and dropped; the recording goes on.
+ *
+ * Every agent is treated as an attacker that holds the key
+ * (docs/security.md): each message is expected once and in its place in
+ * the sequence, every clock reading and total is checked against what is
+ * possible, and everything kept because of an agent is charged to its
+ * memory budget first. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "../aggregate/profile.h"
-#include "../events/events.h"
-#include "channel.h"
 #include "../collect/code.h"
+#include "../domain/vm.h"
+#include "../events/events.h"
+#include "budget.h"
+#include "channel.h"
 #include "delta.h"
 
 enum agent_state { AGENT_NEW, AGENT_CONNECTED, AGENT_READY, AGENT_RUNNING, AGENT_DONE, AGENT_FAILED };
@@ -24,19 +33,24 @@ struct agent_link {
 	enum agent_state state;
 	struct channel ch;
 	char *error;
-	/* from AUTH_OK */
+	/* from AUTH_OK (sanitized) */
 	char *hostname, *kernel, *uuid, *events, *version;
 	uint32_t ncpus;
+	bool uuid_matched; /* the host found this agent's VM by its UUID */
 	/* clock: agent CLOCK_MONOTONIC minus host CLOCK_MONOTONIC */
 	int64_t offset_ns;
 	uint64_t rtt_ns;
 	int64_t start_skew_ns;
 	uint64_t agent_start_ns; /* agent clock at its enable */
+	uint64_t start_sent_ns;  /* host clock when START went out */
 	char **used_events;      /* per session event: what the agent samples */
-	char *kallsyms;          /* the guest's /proc/kallsyms, if sent */
+	char *kallsyms;          /* the guest's /proc/kallsyms, sanitized, if sent */
 	size_t kallsyms_len;
 	uint32_t domain;
+	struct proto_budget budget; /* everything kept because of this agent */
 	struct delta_state delta;
+	/* Each step of the session happens once, in order. */
+	bool started, code_received, final_received;
 	uint64_t last_frame_ns;
 	uint64_t data_frames;
 	uint64_t final_samples, final_lost;
@@ -50,8 +64,11 @@ struct coordinator {
 	struct agent_link *links;
 	size_t n;
 	unsigned char key[PROTO_KEY_BYTES];
+	uint64_t budget; /* per agent, bytes */
+	const struct event_spec *events; /* the host's, for units */
 	size_t n_events;
 	uint64_t host_start, bucket_ns; /* the host's timeline, for aligning agents' */
+	uint64_t stop_ns;               /* host clock when STOP went out */
 	coordinator_log_fn log;
 	void *log_ctx;
 };
@@ -59,15 +76,43 @@ struct coordinator {
 void coordinator__init(struct coordinator *c, const unsigned char key[PROTO_KEY_BYTES], coordinator_log_fn log,
 		       void *ctx);
 void coordinator__release(struct coordinator *c);
+/* The memory budget of each agent (default PROTO_DEFAULT_AGENT_BUDGET);
+ * before coordinator__connect. */
+void coordinator__set_budget(struct coordinator *c, uint64_t bytes);
 /* "NAME=ADDR" */
 int coordinator__add(struct coordinator *c, const char *spec, bool optional, char **ret_error);
 
-/* Connect and authenticate every agent. -1 with *ret_error when a required
- * agent cannot be reached or refuses; optional ones are only logged. */
+/* What `record` gives the steps below: how long every agent together may
+ * take to connect and authenticate, and to send its last data after STOP;
+ * and how far ahead of now the common start instant lies, so that START
+ * reaches every agent before it (a few round trips on a loaded network). */
+#define COORDINATOR_CONNECT_TIMEOUT_MS 5000
+#define COORDINATOR_STOP_TIMEOUT_MS 8000
+#define COORDINATOR_START_LEAD_NS (300ULL * 1000000ULL)
+
+/* Connect and authenticate every agent. -ECONNREFUSED with *ret_error
+ * when a required agent cannot be reached or refuses; optional ones are
+ * only logged. */
 int coordinator__connect(struct coordinator *c, int timeout_ms, char **ret_error);
-/* SETUP, clock synchronisation, and ARM. */
+/* SETUP, clock synchronisation, and ARM. events must outlive c. -EPROTO
+ * with *ret_error when a required agent fails on the way. */
 int coordinator__prepare(struct coordinator *c, const struct event_spec *events, size_t n_events,
 			 const struct event_defaults *defaults, bool callchain, char **ret_error);
+
+/* Which VM process each agent runs in, by the SMBIOS UUID it claims,
+ * among the VMs the host sees. A claim is refused, with a warning that
+ * says which and why, when it is not a UUID, when two agents claim it,
+ * when several VM processes hold it, or when it contradicts a name the
+ * user gave (the VM with that UUID has another name, or the VM with the
+ * agent's name has another UUID or process). Returns the number of
+ * matches in *ret (to free): agent link index and VMM pid. */
+struct agent_vm_match {
+	size_t link;
+	pid_t pid;
+};
+size_t coordinator__match_vms(struct coordinator *c, const struct vm_info *vms, size_t n_vms,
+			      struct agent_vm_match **ret);
+
 /* Send START for host clock instant host_t0 (in the future). */
 void coordinator__start(struct coordinator *c, uint64_t host_t0);
 /* Attach each agent to the host profile (after the host's VMs are known):
@@ -78,8 +123,11 @@ void coordinator__poll(struct coordinator *c, struct profile *p);
 /* STOP everyone and collect their last data (at most timeout_ms). */
 void coordinator__stop(struct coordinator *c, struct profile *p, int timeout_ms);
 
-/* For tests and fuzzers: put link in the running state without a peer, and
- * hand it one frame as if received. 0, or -EBADMSG when the frame was
- * rejected (the link is then failed). */
-void coordinator__fake_running(struct coordinator *c, size_t link, struct profile *p, size_t n_events);
-int coordinator__inject(struct coordinator *c, size_t link, struct profile *p, uint8_t type, const void *data, size_t len);
+/* For tests and fuzzers: put link in the running state without a peer, as
+ * if started at host clock start_ns (its CPUs as given), and hand it one
+ * frame as if received at now_ns. 0, or -EBADMSG when the frame was
+ * rejected (the link is then failed and its domain marked incomplete). */
+void coordinator__fake_running(struct coordinator *c, size_t link, struct profile *p, size_t n_events, uint32_t ncpus,
+			       uint64_t start_ns);
+int coordinator__inject(struct coordinator *c, size_t link, struct profile *p, uint8_t type, const void *data, size_t len,
+			uint64_t now_ns);

@@ -5,25 +5,39 @@
 #include <errno.h>
 
 #include "../util/util.h"
-#include "messages.h"
 
 #define MAX_STRING 4096
 #define MAX_COMM 64
-/* Per agent, all strings and code together: a guest cannot make the host
- * hold more than this, however it packs it (zstd makes repetition cheap). */
-#define MAX_AGENT_BYTES (256u << 20)
-#define MAX_ITEMS (1u << 24)
-/* Per agent and table: a guest cannot make the host hold more. */
+#define MAX_BUILD_ID 40
+/* Per agent and table: a guest cannot make the host hold more rows. */
 #define MAX_ENTRIES (1u << 22)
 
-/* The agent's own layers, as the host sees them: its kernel modes are the
- * guest's kernel, everything else its user space. One rule for samples and
- * timeline alike. */
-static uint8_t guest_layer(uint8_t layer)
-{
-	return layer == LAYER_KERNEL || layer == LAYER_HYPERVISOR || layer == LAYER_GUEST_KERNEL ? LAYER_GUEST_KERNEL
-												   : LAYER_GUEST_USER;
-}
+/* What keeping a row costs the host, charged to the agent's budget: the
+ * row in its profile table and the agent's translation table (both grow
+ * by doubling, hence twice), its hash slot, and its string. */
+#define INDEX_COST 48
+#define ROW_COST(type) (2 * sizeof(type) + INDEX_COST + 2 * sizeof(uint32_t))
+#define STRING_COST(n) ((uint64_t)(n) + 1 + PROTO_ALLOC_OVERHEAD)
+#define COUNTER_COST(type) (ROW_COST(type) + 2 * sizeof(struct delta_counter))
+
+/* What a guest can have measured since it started. A clock event counts
+ * at most one nanosecond per nanosecond on each CPU, any other event at
+ * most MAX_COUNT_PER_NS (a core retiring 8 instructions a cycle at 8 GHz);
+ * there is at most one sample per NS_PER_SAMPLE on a CPU (10 MHz, a
+ * hundred times perf's default limit). SLACK_NS and 1/64 of the elapsed
+ * time cover clock rates, transit and the agent stopping a little after
+ * the host. No total may pass INT64_MAX, so sums in SQL stay exact. */
+#define MAX_COUNT_PER_NS 64
+#define NS_PER_SAMPLE 100
+#define SLACK_NS 1000000000ULL
+/* A bucket up to this far outside the recording (an agent that stops a
+ * little after the host, start skew) is counted in the nearest one;
+ * further out it is refused. */
+#define BUCKET_SLACK_NS 2000000000ULL
+
+/* The agent's own layers, as the host sees them (layer__as_guest): one
+ * rule for samples and timeline alike. */
+static uint8_t guest_layer(uint8_t layer) { return (uint8_t)layer__as_guest((enum layer)layer); }
 
 void delta__encode(struct profile *p, struct wbuf *w)
 {
@@ -93,6 +107,22 @@ void delta_state__init(struct delta_state *d, uint32_t domain, uint32_t n_events
 	memset(d, 0, sizeof(*d));
 	d->domain = domain;
 	d->n_events = n_events;
+	d->ncpus = 1;
+	d->event_totals = xcalloc(n_events ? n_events : 1, sizeof(*d->event_totals));
+	d->event_timeline_totals = xcalloc(n_events ? n_events : 1, sizeof(*d->event_timeline_totals));
+	d->ns_unit = xcalloc(n_events ? n_events : 1, 1);
+}
+
+void delta_state__set_limits(struct delta_state *d, struct proto_budget *budget, uint32_t ncpus, uint64_t start_ns,
+			     uint64_t host_start_ns, uint64_t bucket_ns, const struct event_spec *events)
+{
+	d->budget = budget;
+	d->ncpus = ncpus ? ncpus : 1;
+	d->start_ns = start_ns;
+	d->host_start_ns = host_start_ns;
+	d->bucket_ns = bucket_ns;
+	for (uint32_t e = 0; events && e < d->n_events; e++)
+		d->ns_unit[e] = events[e].unit == EVENT_UNIT_NS;
 }
 
 void delta_state__release(struct delta_state *d)
@@ -103,179 +133,348 @@ void delta_state__release(struct delta_state *d)
 	free(d->frames);
 	free(d->samples);
 	free(d->timeline);
+	free(d->event_totals);
+	free(d->event_timeline_totals);
+	free(d->ns_unit);
 	memset(d, 0, sizeof(*d));
-}
-
-/* Translate an agent id (1-based, 0 = none) through a table; false when it
- * is out of range. */
-static bool translate(const uint32_t *table, size_t n, uint32_t id, uint32_t *ret)
-{
-	if (id == 0) {
-		*ret = 0;
-		return true;
-	}
-	if (id > n)
-		return false;
-	*ret = table[id - 1];
-	return true;
-}
-
-static bool push(uint32_t **table, size_t *n, size_t *cap, uint32_t v)
-{
-	if (*n >= MAX_ENTRIES)
-		return false;
-	ARRAY_GROW(*table, *cap, *n + 1);
-	(*table)[(*n)++] = v;
-	return true;
-}
-
-/* Agent counter indices are dense: each is a known one or the next new one. */
-static bool next_index(size_t *known, uint32_t idx)
-{
-	if (idx < *known)
-		return true;
-	if (idx == *known && *known < MAX_ENTRIES) {
-		(*known)++;
-		return true;
-	}
-	return false;
 }
 
 static bool valid_layer(uint8_t l) { return l == LAYER_GUEST_USER || l == LAYER_GUEST_KERNEL; }
 
-/* Count bytes a guest makes the host keep; false when over budget. */
-static bool spend(struct delta_state *d, const char *s)
+static uint64_t sat_mul(uint64_t a, uint64_t b)
 {
-	d->bytes += (s ? strlen(s) : 0) + 32;
-	return d->bytes <= MAX_AGENT_BYTES;
+	uint64_t r;
+	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
-bool delta_state__spend(struct delta_state *d, size_t bytes)
+/* What one frame adds, found by the checking pass. */
+struct frame_sum {
+	uint64_t cost;
+	struct delta_counter *samples, *timeline; /* per event: increments */
+	int64_t last_bucket;                      /* the host's bucket now */
+};
+
+/* One counter row's index: a known one (named once per frame) or exactly
+ * the next new one. The previous totals in *old. */
+static int check_index(struct delta_counter *known, size_t n_known, size_t *n_new, uint32_t idx, uint32_t frame,
+		       struct delta_counter *old)
 {
-	d->bytes += bytes;
-	return d->bytes <= MAX_AGENT_BYTES;
+	if (idx < n_known) {
+		if (known[idx].frame == frame)
+			return -1;
+		known[idx].frame = frame;
+		*old = known[idx];
+		return 0;
+	}
+	if (idx != n_known + *n_new || idx >= MAX_ENTRIES)
+		return -1;
+	++*n_new;
+	*old = (struct delta_counter){ 0 };
+	return 1;
 }
 
-int delta__apply(struct delta_state *d, struct profile *host, const void *data, size_t len)
+/* Totals grow, and the growth adds up without overflow. */
+static bool add_growth(struct delta_counter *sum, const struct delta_counter *old, uint64_t count, uint64_t period)
 {
+	return count >= old->count && period >= old->period &&
+	       !__builtin_add_overflow(sum->count, count - old->count, &sum->count) &&
+	       !__builtin_add_overflow(sum->period, period - old->period, &sum->period);
+}
+
+/* A counter kind's new totals per event against what the guest's CPUs
+ * could have counted by now_ns. */
+static int check_totals(const struct delta_state *d, const struct delta_counter *totals,
+			const struct delta_counter *growth, uint64_t now_ns, const char *what, char **ret_error)
+{
+	uint64_t elapsed = now_ns > d->start_ns ? now_ns - d->start_ns : 0;
+	uint64_t cpu_ns = sat_mul(elapsed + SLACK_NS + elapsed / 64, d->ncpus);
+	for (uint32_t e = 0; e < d->n_events; e++) {
+		uint64_t count = 0, period = 0;
+		uint64_t max_period = MIN(d->ns_unit[e] ? cpu_ns : sat_mul(cpu_ns, MAX_COUNT_PER_NS), (uint64_t)INT64_MAX);
+		uint64_t max_count = cpu_ns / NS_PER_SAMPLE;
+		if (__builtin_add_overflow(totals[e].count, growth[e].count, &count) ||
+		    __builtin_add_overflow(totals[e].period, growth[e].period, &period) || count > max_count ||
+		    period > max_period)
+			return fail_with(ret_error, -ERANGE,
+				    "%s of event %u would reach %llu samples and a period of %llu, more than %u CPU%s "
+				    "can produce in %.1f s",
+				    what, e + 1, (unsigned long long)count, (unsigned long long)period, d->ncpus,
+				    d->ncpus == 1 ? "" : "s", (double)elapsed / 1e9);
+	}
+	return 0;
+}
+
+/* The checking pass: reads the whole frame, keeps nothing but the
+ * per-frame marks of counter indices, adds up its cost and growth. */
+static int check_frame(struct delta_state *d, const struct profile *host, const void *data, size_t len,
+		       uint64_t now_ns, struct frame_sum *sum, char **ret_error)
+{
+	size_t threads = d->n_threads, images = d->n_images, symbols = d->n_symbols, frames = d->n_frames;
+	size_t new_samples = 0, new_timeline = 0, slen;
+	uint64_t end = d->stop_ns ? MIN(d->stop_ns, now_ns) : now_ns;
+	int64_t slack = d->bucket_ns ? (int64_t)(BUCKET_SLACK_NS / d->bucket_ns) : 0;
 	struct rbuf r;
 	uint32_t n;
+	int rc;
 
+	sum->last_bucket = d->bucket_ns && end > d->host_start_ns ? (int64_t)((end - d->host_start_ns) / d->bucket_ns) : 0;
+	d->frame++;
 	rbuf_init(&r, data, len);
+#define BAD(...) return fail_with(ret_error, -EBADMSG, __VA_ARGS__)
 	n = rbuf_u32(&r);
-	if (n > MAX_ITEMS)
-		return -EBADMSG;
-	for (uint32_t i = 0; i < n && rbuf_ok(&r); i++) {
-		uint32_t pid = rbuf_u32(&r), tid = rbuf_u32(&r);
-		_cleanup_free_ char *comm = rbuf_str(&r, MAX_COMM);
-		if (!rbuf_ok(&r) || !spend(d, comm))
-			return -EBADMSG;
-		proto_sanitize_text(comm);
-		if (d->n_threads >= MAX_ENTRIES)
-			return -EBADMSG;
-		push(&d->threads, &d->n_threads, &d->cap_threads,
-		     profile__thread(host, d->domain, pid, tid, comm, ROLE_GUEST, -1));
+	if (!rbuf_ok(&r) || n > MAX_ENTRIES - threads)
+		BAD("too many threads");
+	for (uint32_t i = 0; i < n; i++) {
+		rbuf_u32(&r);
+		rbuf_u32(&r);
+		rbuf_str_view(&r, MAX_COMM, &slen);
+		if (!rbuf_ok(&r))
+			BAD("thread %u is malformed", i);
+		sum->cost += ROW_COST(struct profile_thread) + STRING_COST(slen);
 	}
+	threads += n;
 	n = rbuf_u32(&r);
-	if (n > MAX_ITEMS)
-		return -EBADMSG;
-	for (uint32_t i = 0; i < n && rbuf_ok(&r); i++) {
-		_cleanup_free_ char *path = rbuf_str(&r, MAX_STRING);
-		_cleanup_free_ char *build_id = rbuf_str(&r, 40);
-		uint8_t kind = rbuf_u8(&r);
-		if (!rbuf_ok(&r) || kind >= IMAGE__COUNT || !spend(d, path))
-			return -EBADMSG;
-		proto_sanitize_text(path);
-		proto_sanitize_text(build_id);
-		/* The guest's kernel is its own; keep the host's names apart. */
-		if (kind == IMAGE_KERNEL)
-			kind = IMAGE_GUEST_KERNEL;
-		if (d->n_images >= MAX_ENTRIES)
-			return -EBADMSG;
-		push(&d->images, &d->n_images, &d->cap_images,
-		     profile__image(host, d->domain, path, *build_id ? build_id : NULL, (enum image_kind)kind));
+	if (!rbuf_ok(&r) || n > MAX_ENTRIES - images)
+		BAD("too many images");
+	for (uint32_t i = 0; i < n; i++) {
+		size_t blen;
+		rbuf_str_view(&r, MAX_STRING, &slen);
+		rbuf_str_view(&r, MAX_BUILD_ID, &blen);
+		if (rbuf_u8(&r) >= IMAGE__COUNT || !rbuf_ok(&r))
+			BAD("image %u is malformed", i);
+		sum->cost += ROW_COST(struct profile_image) + STRING_COST(slen);
 	}
+	images += n;
 	n = rbuf_u32(&r);
-	if (n > MAX_ITEMS)
-		return -EBADMSG;
-	for (uint32_t i = 0; i < n && rbuf_ok(&r); i++) {
-		uint32_t image = rbuf_u32(&r), himage;
-		_cleanup_free_ char *name = rbuf_str(&r, MAX_STRING);
-		uint64_t address = rbuf_u64(&r), size = rbuf_u64(&r);
-		if (!rbuf_ok(&r) || !translate(d->images, d->n_images, image, &himage) || !himage ||
-		    d->n_symbols >= MAX_ENTRIES || !spend(d, name))
-			return -EBADMSG;
-		proto_sanitize_text(name);
-		push(&d->symbols, &d->n_symbols, &d->cap_symbols, profile__symbol(host, himage, name, address, size));
+	if (!rbuf_ok(&r) || n > MAX_ENTRIES - symbols)
+		BAD("too many symbols");
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t image = rbuf_u32(&r);
+		rbuf_str_view(&r, MAX_STRING, &slen);
+		rbuf_u64(&r);
+		rbuf_u64(&r);
+		if (!rbuf_ok(&r) || image == 0 || image > images)
+			BAD("symbol %u is malformed or names no image sent", i);
+		sum->cost += ROW_COST(struct profile_symbol) + STRING_COST(slen);
 	}
+	symbols += n;
 	n = rbuf_u32(&r);
-	if (n > MAX_ITEMS)
-		return -EBADMSG;
-	for (uint32_t i = 0; i < n && rbuf_ok(&r); i++) {
+	if (!rbuf_ok(&r) || n > MAX_ENTRIES - frames)
+		BAD("too many stack frames");
+	for (uint32_t i = 0; i < n; i++) {
 		uint32_t parent = rbuf_u32(&r), image = rbuf_u32(&r), symbol = rbuf_u32(&r);
-		uint64_t address = rbuf_u64(&r);
-		uint32_t hp, hi, hs;
-		if (!rbuf_ok(&r) || !translate(d->frames, d->n_frames, parent, &hp) ||
-		    !translate(d->images, d->n_images, image, &hi) || !translate(d->symbols, d->n_symbols, symbol, &hs) ||
-		    d->n_frames >= MAX_ENTRIES || !spend(d, NULL))
-			return -EBADMSG;
-		push(&d->frames, &d->n_frames, &d->cap_frames, profile__frame(host, hp, hi, hs, address));
+		rbuf_u64(&r);
+		/* A parent is a frame sent before this one. */
+		if (!rbuf_ok(&r) || parent > frames + i || image > images || symbol > symbols)
+			BAD("stack frame %u is malformed or names a row not sent", i);
+		sum->cost += ROW_COST(struct profile_frame);
 	}
+	frames += n;
 	n = rbuf_u32(&r);
-	if (n > MAX_ITEMS)
-		return -EBADMSG;
-	for (uint32_t i = 0; i < n && rbuf_ok(&r); i++) {
+	if (!rbuf_ok(&r) || n > MAX_ENTRIES)
+		BAD("too many sample counters");
+	for (uint32_t i = 0; i < n; i++) {
 		uint32_t idx = rbuf_u32(&r), event = rbuf_u32(&r);
 		uint8_t layer = rbuf_u8(&r);
 		uint32_t thread = rbuf_u32(&r), image = rbuf_u32(&r), symbol = rbuf_u32(&r);
-		uint64_t address = rbuf_u64(&r);
-		uint32_t stack = rbuf_u32(&r);
-		uint64_t count = rbuf_u64(&r), period = rbuf_u64(&r);
-		struct sample_key k = { 0 };
-		if (!rbuf_ok(&r) || !next_index(&d->n_samples_known, idx) || event == 0 || event > d->n_events ||
-		    !valid_layer(layer) || !translate(d->threads, d->n_threads, thread, &k.thread) ||
-		    !translate(d->images, d->n_images, image, &k.image) ||
-		    !translate(d->symbols, d->n_symbols, symbol, &k.symbol) ||
-		    !translate(d->frames, d->n_frames, stack, &k.stack))
-			return -EBADMSG;
-		ARRAY_GROW(d->samples, d->cap_samples, (size_t)idx + 1);
-		/* Running totals only grow. */
-		if (count < d->samples[idx].count || period < d->samples[idx].period)
-			return -EBADMSG;
-		k.event = event;
-		k.domain = d->domain;
-		k.layer = layer;
-		k.address = address;
-		k.origin = ORIGIN_AGENT;
-		if (count > d->samples[idx].count || period > d->samples[idx].period)
-			profile__add_sample(host, &k, count - d->samples[idx].count, period - d->samples[idx].period);
-		d->samples_received += count - d->samples[idx].count;
-		d->samples[idx].count = count;
-		d->samples[idx].period = period;
+		uint64_t count, period;
+		uint32_t stack;
+		struct delta_counter old;
+		rbuf_u64(&r);
+		stack = rbuf_u32(&r);
+		count = rbuf_u64(&r);
+		period = rbuf_u64(&r);
+		if (!rbuf_ok(&r) || event == 0 || event > d->n_events || !valid_layer(layer) || thread > threads ||
+		    image > images || symbol > symbols || stack > frames)
+			BAD("sample counter %u is malformed or names a row not sent", idx);
+		rc = check_index(d->samples, d->n_samples_known, &new_samples, idx, d->frame, &old);
+		if (rc < 0)
+			BAD("sample counter %u is out of sequence or given twice", idx);
+		if (rc > 0)
+			sum->cost += COUNTER_COST(struct sample_entry);
+		else if (host->samples[old.host].key.event != event || host->samples[old.host].key.layer != layer)
+			BAD("sample counter %u changed its event or layer", idx);
+		if (!add_growth(&sum->samples[event - 1], &old, count, period))
+			return fail_with(ret_error, -ERANGE, "the running totals of sample counter %u went down or overflow", idx);
 	}
 	n = rbuf_u32(&r);
-	if (n > MAX_ITEMS)
-		return -EBADMSG;
-	for (uint32_t i = 0; i < n && rbuf_ok(&r); i++) {
+	if (!rbuf_ok(&r) || n > MAX_ENTRIES)
+		BAD("too many timeline counters");
+	for (uint32_t i = 0; i < n; i++) {
 		uint32_t idx = rbuf_u32(&r), event = rbuf_u32(&r);
 		uint8_t layer = rbuf_u8(&r);
 		uint32_t bucket = rbuf_u32(&r);
 		uint64_t count = rbuf_u64(&r), period = rbuf_u64(&r);
 		int64_t hb = (int64_t)bucket + d->bucket_shift;
-		struct timeline_key tk;
-		if (!rbuf_ok(&r) || !next_index(&d->n_timeline_known, idx) || event == 0 || event > d->n_events ||
-		    !valid_layer(layer))
-			return -EBADMSG;
-		ARRAY_GROW(d->timeline, d->cap_timeline, (size_t)idx + 1);
-		if (count < d->timeline[idx].count || period < d->timeline[idx].period)
-			return -EBADMSG;
-		tk = (struct timeline_key){ .event = event, .domain = d->domain, .bucket = hb < 0 ? 0 : (uint32_t)hb,
-					    .layer = layer, .origin = ORIGIN_AGENT };
-		profile__add_timeline(host, &tk, count - d->timeline[idx].count, period - d->timeline[idx].period);
-		d->timeline[idx].count = count;
-		d->timeline[idx].period = period;
+		struct delta_counter old;
+		if (!rbuf_ok(&r) || event == 0 || event > d->n_events || !valid_layer(layer))
+			BAD("timeline counter %u is malformed", idx);
+		rc = check_index(d->timeline, d->n_timeline_known, &new_timeline, idx, d->frame, &old);
+		if (rc < 0)
+			BAD("timeline counter %u is out of sequence or given twice", idx);
+		if (rc > 0)
+			sum->cost += COUNTER_COST(struct timeline_entry);
+		else if (host->timeline[old.host].key.event != event || host->timeline[old.host].key.layer != layer)
+			BAD("timeline counter %u changed its event or layer", idx);
+		if (d->bucket_ns && (hb < -slack || hb > sum->last_bucket + slack))
+			return fail_with(ret_error, -ERANGE,
+				    "timeline bucket %u (host bucket %lld) lies outside the recording (buckets 0..%lld so far)",
+				    bucket, (long long)hb, (long long)sum->last_bucket);
+		if (!add_growth(&sum->timeline[event - 1], &old, count, period))
+			return fail_with(ret_error, -ERANGE, "the running totals of timeline counter %u went down or overflow", idx);
 	}
-	if (!rbuf_ok(&r) || rbuf_left(&r) != 0)
-		return -EBADMSG;
+	if (!rbuf_ok(&r) || rbuf_left(&r))
+		BAD("%zu bytes after the last row", rbuf_left(&r));
+#undef BAD
+	rc = check_totals(d, d->event_totals, sum->samples, now_ns, "the samples", ret_error);
+	if (rc == 0)
+		rc = check_totals(d, d->event_timeline_totals, sum->timeline, now_ns, "the timeline", ret_error);
+	if (rc < 0)
+		return rc;
+	if (!proto_budget__charge(d->budget, sum->cost))
+		return fail_with(ret_error, -ENOBUFS,
+			    "keeping this frame (%llu bytes) would pass the agent's memory budget (%llu of %llu MiB held)",
+			    (unsigned long long)sum->cost, (unsigned long long)(d->budget->used >> 20),
+			    (unsigned long long)(d->budget->limit >> 20));
 	return 0;
+}
+
+static char *take_text(struct rbuf *r, size_t max)
+{
+	size_t len;
+	const char *s = rbuf_str_view(r, max, &len);
+	return text_sanitize(xstrndup(s ? s : "", s ? len : 0));
+}
+
+static void push(uint32_t **table, size_t *n, size_t *cap, uint32_t v)
+{
+	ARRAY_GROW(*table, *cap, *n + 1);
+	(*table)[(*n)++] = v;
+}
+
+/* Translate an agent id (1-based, 0 = none): checked by check_frame. */
+static uint32_t host_id(const uint32_t *table, uint32_t id) { return id ? table[id - 1] : 0; }
+
+/* A counter index checked by check_frame: its slot, made when new. */
+static struct delta_counter *counter(struct delta_counter **table, size_t *cap, size_t *n_known, uint32_t idx)
+{
+	if (idx >= *n_known) {
+		ARRAY_GROW(*table, *cap, (size_t)idx + 1);
+		(*table)[idx] = (struct delta_counter){ 0 };
+		*n_known = (size_t)idx + 1;
+	}
+	return &(*table)[idx];
+}
+
+/* The applying pass, over a frame check_frame accepted: cannot fail. */
+static void apply_frame(struct delta_state *d, struct profile *host, const void *data, size_t len,
+			int64_t last_bucket)
+{
+	struct rbuf r;
+	uint32_t n;
+	rbuf_init(&r, data, len);
+	n = rbuf_u32(&r);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t pid = rbuf_u32(&r), tid = rbuf_u32(&r);
+		_cleanup_free_ char *comm = take_text(&r, MAX_COMM);
+		push(&d->threads, &d->n_threads, &d->cap_threads,
+		     profile__thread(host, d->domain, pid, tid, comm, ROLE_GUEST, -1));
+	}
+	n = rbuf_u32(&r);
+	for (uint32_t i = 0; i < n; i++) {
+		_cleanup_free_ char *path = take_text(&r, MAX_STRING);
+		_cleanup_free_ char *build_id = take_text(&r, MAX_BUILD_ID);
+		uint8_t kind = rbuf_u8(&r);
+		/* The guest's kernel and modules are its own: never the host's,
+		 * whose code the host may read (docs/security.md, rule 1). */
+		if (kind == IMAGE_KERNEL || kind == IMAGE_MODULE)
+			kind = IMAGE_GUEST_KERNEL;
+		push(&d->images, &d->n_images, &d->cap_images,
+		     profile__image(host, d->domain, path, *build_id ? build_id : NULL, (enum image_kind)kind));
+	}
+	n = rbuf_u32(&r);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t image = host_id(d->images, rbuf_u32(&r));
+		_cleanup_free_ char *name = take_text(&r, MAX_STRING);
+		uint64_t address = rbuf_u64(&r), size = rbuf_u64(&r);
+		push(&d->symbols, &d->n_symbols, &d->cap_symbols, profile__symbol(host, image, name, address, size));
+	}
+	n = rbuf_u32(&r);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t parent = host_id(d->frames, rbuf_u32(&r));
+		uint32_t image = host_id(d->images, rbuf_u32(&r));
+		uint32_t symbol = host_id(d->symbols, rbuf_u32(&r));
+		uint64_t address = rbuf_u64(&r);
+		push(&d->frames, &d->n_frames, &d->cap_frames, profile__frame(host, parent, image, symbol, address));
+	}
+	n = rbuf_u32(&r);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t idx = rbuf_u32(&r);
+		struct sample_key k = { .domain = d->domain, .origin = ORIGIN_AGENT };
+		struct delta_counter *c;
+		uint64_t count, period;
+		k.event = rbuf_u32(&r);
+		k.layer = rbuf_u8(&r);
+		k.thread = host_id(d->threads, rbuf_u32(&r));
+		k.image = host_id(d->images, rbuf_u32(&r));
+		k.symbol = host_id(d->symbols, rbuf_u32(&r));
+		k.address = rbuf_u64(&r);
+		k.stack = host_id(d->frames, rbuf_u32(&r));
+		count = rbuf_u64(&r);
+		period = rbuf_u64(&r);
+		if (idx >= d->n_samples_known) {
+			c = counter(&d->samples, &d->cap_samples, &d->n_samples_known, idx);
+			c->host = profile__add_sample(host, &k, count, period);
+		} else {
+			c = &d->samples[idx];
+			if (count > c->count || period > c->period)
+				profile__bump_sample(host, c->host, count - c->count, period - c->period);
+		}
+		d->event_totals[k.event - 1].count += count - c->count;
+		d->event_totals[k.event - 1].period += period - c->period;
+		d->samples_received += count - c->count;
+		c->count = count;
+		c->period = period;
+	}
+	n = rbuf_u32(&r);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t idx = rbuf_u32(&r), event = rbuf_u32(&r);
+		uint8_t layer = rbuf_u8(&r);
+		int64_t hb = (int64_t)rbuf_u32(&r) + d->bucket_shift;
+		uint64_t count = rbuf_u64(&r), period = rbuf_u64(&r);
+		struct timeline_key tk = { .event = event, .domain = d->domain, .layer = layer, .origin = ORIGIN_AGENT };
+		struct delta_counter *c;
+		/* Within the recording: what check_frame let through at its edges
+		 * is counted in the nearest bucket. */
+		if (d->bucket_ns)
+			hb = hb < 0 ? 0 : MIN(hb, last_bucket);
+		tk.bucket = (uint32_t)MAX(hb, 0);
+		if (idx >= d->n_timeline_known) {
+			c = counter(&d->timeline, &d->cap_timeline, &d->n_timeline_known, idx);
+			c->host = profile__add_timeline(host, &tk, count, period);
+		} else {
+			c = &d->timeline[idx];
+			if (count > c->count || period > c->period)
+				profile__bump_timeline(host, c->host, count - c->count, period - c->period);
+		}
+		d->event_timeline_totals[event - 1].count += count - c->count;
+		d->event_timeline_totals[event - 1].period += period - c->period;
+		c->count = count;
+		c->period = period;
+	}
+}
+
+int delta__apply(struct delta_state *d, struct profile *host, const void *data, size_t len, uint64_t now_ns,
+		 char **ret_error)
+{
+	struct frame_sum sum = { 0 };
+	int r;
+	sum.samples = xcalloc(d->n_events ? d->n_events : 1, sizeof(*sum.samples));
+	sum.timeline = xcalloc(d->n_events ? d->n_events : 1, sizeof(*sum.timeline));
+	r = check_frame(d, host, data, len, now_ns, &sum, ret_error);
+	if (r == 0)
+		apply_frame(d, host, data, len, sum.last_bucket);
+	free(sum.samples);
+	free(sum.timeline);
+	return r;
 }

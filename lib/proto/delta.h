@@ -3,18 +3,37 @@
  * profile under the agent's VM domain. The agent's ids (threads, images,
  * symbols, frames) are translated to the host profile's through per-agent
  * tables; counters travel as running totals, so a lost or repeated frame
- * can never double-count. Every index and size from the agent is checked:
- * the bytes come from a guest and may be hostile. */
+ * can never double-count.
+ *
+ * The bytes come from a guest and may be hostile, so a frame is applied
+ * all or nothing: a first pass reads it without keeping anything and
+ * checks every index, reference and size, that running totals only grow
+ * and add up to no more than the guest's CPUs could have counted since
+ * they started, and that every timeline bucket lies within the recording;
+ * then what applying it would make the host keep is charged to the
+ * agent's budget; only then does a second pass apply it. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "../aggregate/profile.h"
+#include "../events/events.h"
+#include "budget.h"
 #include "wire.h"
 
 /* Agent side: append the delta of p to w (and mark it written). */
 void delta__encode(struct profile *p, struct wbuf *w);
+
+/* One of the agent's counters. Its identity (event, layer, thread, image,
+ * symbol, stack, bucket) is fixed by its first row: the host entry it feeds
+ * is found then and kept, so later rows only carry totals, and a counter
+ * that changes its event or layer is refused. */
+struct delta_counter {
+	uint64_t count, period; /* the last running totals */
+	uint32_t frame;         /* the frame that last named it */
+	uint32_t host;          /* the host profile's sample/timeline entry */
+};
 
 /* Coordinator side: translation state for one agent. */
 struct delta_state {
@@ -24,19 +43,33 @@ struct delta_state {
 	uint32_t *threads, *images, *symbols, *frames; /* agent id - 1 -> host id */
 	size_t n_threads, n_images, n_symbols, n_frames;
 	size_t cap_threads, cap_images, cap_symbols, cap_frames;
-	struct { uint64_t count, period; } *samples, *timeline; /* last totals per agent index */
+	struct delta_counter *samples, *timeline; /* per agent counter index */
 	size_t cap_samples, cap_timeline;
 	size_t n_samples_known, n_timeline_known;
-	uint64_t bytes; /* what this agent made the host keep, for its budget */
+	uint32_t frame; /* frames applied */
 	uint64_t samples_received;
+
+	/* What the guest could possibly have measured (set by the owner). */
+	struct proto_budget *budget; /* the agent's; NULL takes anything */
+	uint32_t ncpus;              /* the guest's CPUs (as it claims, bounded) */
+	uint64_t start_ns;           /* host clock when it was told to start */
+	uint64_t stop_ns;            /* host clock when told to stop, 0 before */
+	uint64_t host_start_ns, bucket_ns; /* the host's timeline */
+	uint8_t *ns_unit;            /* per event: periods are nanoseconds */
+	struct delta_counter *event_totals, *event_timeline_totals; /* per event */
 };
 
 void delta_state__init(struct delta_state *d, uint32_t domain, uint32_t n_events);
 void delta_state__release(struct delta_state *d);
-/* Count bytes of other data from this agent (CODE) against its budget;
- * false when the budget is spent. */
-bool delta_state__spend(struct delta_state *d, size_t bytes);
-/* Apply one encoded delta. 0, or -EBADMSG when the bytes are not a valid
- * delta (nothing of the frame is then applied beyond what preceded the
- * fault in catalog tables, which is harmless). */
-int delta__apply(struct delta_state *d, struct profile *host, const void *data, size_t len);
+/* The bounds: the guest's CPUs, the host instant it was told to start,
+ * the host's timeline, and each event's unit (from the host's events). */
+void delta_state__set_limits(struct delta_state *d, struct proto_budget *budget, uint32_t ncpus, uint64_t start_ns,
+			     uint64_t host_start_ns, uint64_t bucket_ns, const struct event_spec *events);
+
+/* Apply one encoded delta, all or nothing, at host clock now_ns. 0;
+ * -EBADMSG for bytes that are not a valid delta, -ERANGE for numbers the
+ * guest cannot have measured (a total that decreased or outgrew its CPUs,
+ * a bucket outside the recording), -ENOBUFS when keeping it would pass the
+ * budget; *ret_error (optional) then says what, in words. */
+int delta__apply(struct delta_state *d, struct profile *host, const void *data, size_t len, uint64_t now_ns,
+		 char **ret_error);

@@ -53,8 +53,6 @@ void wbuf_u64(struct wbuf *w, uint64_t v)
 	wbuf_put(w, b, 8);
 }
 
-void wbuf_i64(struct wbuf *w, int64_t v) { wbuf_u64(w, (uint64_t)v); }
-
 void wbuf_str(struct wbuf *w, const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
@@ -120,8 +118,6 @@ uint64_t rbuf_u64(struct rbuf *r)
 	return v;
 }
 
-int64_t rbuf_i64(struct rbuf *r) { return (int64_t)rbuf_u64(r); }
-
 bool rbuf_get(struct rbuf *r, void *out, size_t n)
 {
 	const unsigned char *p = take(r, n);
@@ -145,6 +141,16 @@ char *rbuf_str(struct rbuf *r, size_t max)
 		return NULL;
 	}
 	return xstrndup((const char *)p, n);
+}
+
+const char *rbuf_str_view(struct rbuf *r, size_t max, size_t *len)
+{
+	const unsigned char *p = rbuf_blob(r, max, len);
+	if (p && memchr(p, '\0', *len)) {
+		r->error = true;
+		return NULL;
+	}
+	return (const char *)p;
 }
 
 const unsigned char *rbuf_blob(struct rbuf *r, size_t max, size_t *len)

@@ -23,7 +23,6 @@ void wbuf_u8(struct wbuf *w, uint8_t v);
 void wbuf_u16(struct wbuf *w, uint16_t v);
 void wbuf_u32(struct wbuf *w, uint32_t v);
 void wbuf_u64(struct wbuf *w, uint64_t v);
-void wbuf_i64(struct wbuf *w, int64_t v);
 /* u32 length + bytes (no NUL). NULL is written as an empty string. */
 void wbuf_str(struct wbuf *w, const char *s);
 void wbuf_blob(struct wbuf *w, const void *p, size_t n);
@@ -40,10 +39,13 @@ uint8_t rbuf_u8(struct rbuf *r);
 uint16_t rbuf_u16(struct rbuf *r);
 uint32_t rbuf_u32(struct rbuf *r);
 uint64_t rbuf_u64(struct rbuf *r);
-int64_t rbuf_i64(struct rbuf *r);
 bool rbuf_get(struct rbuf *r, void *out, size_t n);
 /* A string of at most max bytes, returned NUL-terminated (to free), with
  * NUL bytes inside rejected. NULL (and the error latched) when invalid. */
 char *rbuf_str(struct rbuf *r, size_t max);
+/* The same string without a copy: a pointer into the buffer (not
+ * NUL-terminated), its length in *len; NULL and the error latched when
+ * longer than max or holding a NUL. */
+const char *rbuf_str_view(struct rbuf *r, size_t max, size_t *len);
 /* A blob of at most max bytes: pointer into the buffer, length in *len. */
 const unsigned char *rbuf_blob(struct rbuf *r, size_t max, size_t *len);

@@ -256,28 +256,36 @@ void annotate__print_text(const struct annotate *a, FILE *out)
 	uint64_t hot = 0;
 	const char *last_file = NULL;
 	int last_line = -1;
-	fprintf(out, "Annotate %s (%s, domain %s), %zu instructions%s\n", a->symbol, a->image, a->domain, a->n_insns,
+	_cleanup_free_ char *symbol = text_safe_dup(a->symbol);
+	_cleanup_free_ char *image = text_safe_dup(a->image);
+	_cleanup_free_ char *domain = text_safe_dup(a->domain);
+	fprintf(out, "Annotate %s (%s, domain %s), %zu instructions%s\n", symbol, image, domain, a->n_insns,
 		a->candidates > 1 ? " (the busiest of several functions of that name: narrow with --domain/--image)" : "");
-	for (size_t e = 0; e < a->n_events; e++)
-		fprintf(out, "  %s: %.1f %s in this function\n", a->events[e].name, event_value(&a->events[e], a->total[e]),
+	for (size_t e = 0; e < a->n_events; e++) {
+		_cleanup_free_ char *name = text_safe_dup(a->events[e].name);
+		fprintf(out, "  %s: %.1f %s in this function\n", name, event_value(&a->events[e], a->total[e]),
 			event_value_unit(&a->events[e]));
+	}
 	if (!a->n_insns) {
 		fprintf(out, "\nNo machine code for %s in this session: it was not among the hottest functions when it was "
 			     "recorded, or its file was unreadable (kernel code needs /proc/kcore).\n",
-			a->symbol);
+			symbol);
 		return;
 	}
 	/* The hottest instruction's period (first event) gets the marker. */
 	for (size_t i = 0; i < a->n_insns; i++)
 		hot = MAX(hot, a->insns[i].period[0]);
 	fputc('\n', out);
-	for (size_t e = 0; e < a->n_events; e++)
-		fprintf(out, "%9.9s ", a->events[e].name);
+	for (size_t e = 0; e < a->n_events; e++) {
+		_cleanup_free_ char *name = text_safe_dup(a->events[e].name);
+		fprintf(out, "%9.9s ", name);
+	}
 	fprintf(out, "   address  instruction\n");
 	for (size_t i = 0; i < a->n_insns; i++) {
 		const struct annotate_insn *ai = &a->insns[i];
 		if (ai->file && (ai->file != last_file || ai->line != last_line)) {
-			fprintf(out, "%*s  %s:%d\n", (int)(10 * a->n_events), "", basename_of(ai->file), ai->line);
+			_cleanup_free_ char *file = text_safe_dup(basename_of(ai->file));
+			fprintf(out, "%*s  %s:%d\n", (int)(10 * a->n_events), "", file, ai->line);
 			last_file = ai->file;
 			last_line = ai->line;
 		}
@@ -299,7 +307,8 @@ void annotate__print_text(const struct annotate *a, FILE *out)
 				break;
 			for (size_t e = 0; e < a->n_events; e++)
 				fprintf(out, "%8.2f%% ", pct(a->lines[i].period[e], a->total[e]));
-			fprintf(out, " %s:%d%s\n", a->lines[i].file, a->lines[i].line, i < 3 && a->lines[i].period[0] ? "  <<" : "");
+			_cleanup_free_ char *file = text_safe_dup(a->lines[i].file);
+			fprintf(out, " %s:%d%s\n", file, a->lines[i].line, i < 3 && a->lines[i].period[0] ? "  <<" : "");
 		}
 	}
 }

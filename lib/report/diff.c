@@ -77,6 +77,10 @@ int diff_table__compute(struct session *sa, struct session *sb, const struct rep
 
 	memset(t, 0, sizeof(*t));
 	t->query = *q;
+	if (session__idle_note(sa))
+		t->idle_note_a = xstrdup(session__idle_note(sa));
+	if (session__idle_note(sb))
+		t->idle_note_b = xstrdup(session__idle_note(sb));
 	t->per_a = per_a > 0 ? per_a : 1;
 	t->per_b = per_b > 0 ? per_b : 1;
 	full.limit = 0;
@@ -204,6 +208,8 @@ void diff_table__release(struct diff_table *t)
 	free(t->units);
 	free(t->total_a);
 	free(t->total_b);
+	free(t->idle_note_a);
+	free(t->idle_note_b);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -232,20 +238,30 @@ static void fmt_value(char *buf, size_t n, double v, const char *unit, bool norm
 void diff_table__print_text(const struct diff_table *t, const char *name_a, const char *name_b, FILE *out)
 {
 	bool normalised = t->per_a != 1 || t->per_b != 1;
-	fprintf(out, "# A: %s%s\n# B: %s%s\n", name_a, "", name_b, "");
+	_cleanup_free_ char *safe_a = text_safe_dup(name_a);
+	_cleanup_free_ char *safe_b = text_safe_dup(name_b);
+	fprintf(out, "# A: %s\n# B: %s\n", safe_a, safe_b);
+	report__print_idle_header(t->query.no_idle, NULL, "# ", out);
+	if (t->idle_note_a)
+		fprintf(out, "# idle of A: %s\n", t->idle_note_a);
+	if (t->idle_note_b)
+		fprintf(out, "# idle of B: %s\n", t->idle_note_b);
 	if (normalised)
 		fprintf(out, "# values per unit of work: A / %g, B / %g\n", t->per_a, t->per_b);
 	for (size_t e = 0; e < t->n_events; e++) {
 		char a[32], b[32];
 		fmt_value(a, sizeof(a), t->total_a[e], t->units[e], normalised);
 		fmt_value(b, sizeof(b), t->total_b[e], t->units[e], normalised);
-		fprintf(out, "# %s total: A %s, B %s (%s%s), B/A %.3f\n", t->events[e], a, b,
+		_cleanup_free_ char *name = text_safe_dup(t->events[e]);
+		fprintf(out, "# %s total: A %s, B %s (%s%s), B/A %.3f\n", name, a, b,
 			streq(t->units[e], "ns") ? (normalised ? "ns" : "msec") : "count", normalised ? " per unit" : "",
 			ratio(t->total_a[e], t->total_b[e]));
 	}
 	fprintf(out, "\n");
-	for (size_t e = 0; e < t->n_events; e++)
-		fprintf(out, "%-50.50s ", t->events[e]);
+	for (size_t e = 0; e < t->n_events; e++) {
+		_cleanup_free_ char *name = text_safe_dup(t->events[e]);
+		fprintf(out, "%-50.50s ", name);
+	}
 	fputc('\n', out);
 	for (size_t e = 0; e < t->n_events; e++)
 		fprintf(out, "%11s %11s %7s %7s %10s ", "A", "B", "A%", "B%", "B/A");
@@ -265,8 +281,10 @@ void diff_table__print_text(const struct diff_table *t, const char *name_a, cons
 				snprintf(q, sizeof(q), "%.3f", rt);
 			fprintf(out, "%11s %11s %6.2f%% %6.2f%% %10s ", a, b, r->a_pct[e], r->b_pct[e], q);
 		}
-		for (size_t k = 0; k < t->query.n_keys; k++)
-			fprintf(out, " %s", r->keys[k]);
+		for (size_t k = 0; k < t->query.n_keys; k++) {
+			_cleanup_free_ char *v = text_safe_dup(r->keys[k]);
+			fprintf(out, " %s", v);
+		}
 		fputc('\n', out);
 	}
 }
@@ -333,6 +351,17 @@ void diff_table__print_json(const struct diff_table *t, const char *name_a, cons
 	strbuf_add_json(&sb, name_a);
 	strbuf_adds(&sb, ",\n  \"b\": ");
 	strbuf_add_json(&sb, name_b);
+	strbuf_addf(&sb, ",\n  \"idle\": {\"included\": %s, \"note_a\": ", t->query.no_idle ? "false" : "true");
+	if (t->idle_note_a)
+		strbuf_add_json(&sb, t->idle_note_a);
+	else
+		strbuf_adds(&sb, "null");
+	strbuf_adds(&sb, ", \"note_b\": ");
+	if (t->idle_note_b)
+		strbuf_add_json(&sb, t->idle_note_b);
+	else
+		strbuf_adds(&sb, "null");
+	strbuf_adds(&sb, "}");
 	strbuf_adds(&sb, ",\n  \"per_a\": ");
 	json_num(&sb, t->per_a);
 	strbuf_adds(&sb, ",\n  \"per_b\": ");

@@ -23,6 +23,9 @@ struct diff_table {
 	double *total_a, *total_b; /* normalised totals per event */
 	struct diff_row *rows;
 	size_t n_rows, n_rows_before_cut;
+	/* session__idle_note of each side (NULL when recorded with idle as a
+	 * domain); query.no_idle says whether idle was left out. */
+	char *idle_note_a, *idle_note_b;
 };
 
 int diff_table__compute(struct session *a, struct session *b, const struct report_query *q, double per_a, double per_b,

@@ -25,8 +25,8 @@
 #include <time.h>
 #include <zlib.h>
 
-#include "../aggregate/profile.h"
 #include "../util/hmap.h"
+#include "../vocab/vocab.h"
 
 /* ---- the loaded model ---- */
 
@@ -77,6 +77,8 @@ struct export_profile {
 	char *session_path;
 	enum report_source source;
 	char **filter_domains, **filter_layers, **filter_comms;
+	bool no_idle;     /* the host's idle loop left out */
+	char *idle_note;  /* session__idle_note, or NULL */
 
 	struct ex_meta *meta;
 	size_t n_meta;
@@ -134,17 +136,17 @@ static const struct ex_frame *frame_at(const struct export_profile *p, uint32_t 
 
 static uint64_t *sample_values(const struct export_profile *p, size_t i) { return &p->values[i * p->n_events * 2]; }
 
+const char *const export_format__names[] = { [EXPORT_PPROF] = "pprof", [EXPORT_FOLDED] = "folded",
+					     [EXPORT_JSON] = "json", NULL };
+
 int export_format__parse(const char *s, enum export_format *ret)
 {
-	if (streq(s, "pprof"))
-		*ret = EXPORT_PPROF;
-	else if (streq(s, "folded"))
-		*ret = EXPORT_FOLDED;
-	else if (streq(s, "json"))
-		*ret = EXPORT_JSON;
-	else
-		return -EINVAL;
-	return 0;
+	for (int i = 0; export_format__names[i]; i++)
+		if (streq(s, export_format__names[i])) {
+			*ret = (enum export_format)i;
+			return 0;
+		}
+	return -EINVAL;
 }
 
 int export_value__parse(const char *s, enum export_value *ret)
@@ -506,6 +508,9 @@ int export_profile__load(struct session *s, const struct report_query *q, struct
 	p->filter_domains = strv_copy(q->domains);
 	p->filter_layers = strv_copy(q->layers);
 	p->filter_comms = strv_copy(q->comms);
+	p->no_idle = q->no_idle;
+	if (session__idle_note(s))
+		p->idle_note = xstrdup(session__idle_note(s));
 	r = load_meta(s, p, ret_error);
 	if (r < 0)
 		goto fail;
@@ -523,7 +528,8 @@ int export_profile__load(struct session *s, const struct report_query *q, struct
 	if (r < 0)
 		goto fail;
 	for (size_t i = 0; i < p->n_domains; i++)
-		p->domains[i].shown = p->domains[i].set && in_list(q->domains, p->domains[i].name);
+		p->domains[i].shown = p->domains[i].set && in_list(q->domains, p->domains[i].name) &&
+				      !(q->no_idle && p->domains[i].kind && streq(p->domains[i].kind, "idle"));
 	r = load_table(s, "threads", "SELECT id, domain_id, pid, tid, comm FROM threads", &p->n_threads,
 		       (void **)&p->threads, sizeof(*p->threads), load_thread, ret_error);
 	if (r < 0)
@@ -555,6 +561,7 @@ void export_profile__free(struct export_profile *p)
 	if (!p)
 		return;
 	free(p->session_path);
+	free(p->idle_note);
 	strv_free(p->filter_domains);
 	strv_free(p->filter_layers);
 	strv_free(p->filter_comms);
@@ -624,11 +631,18 @@ static int stream_status(FILE *out)
 
 void export__folded_escape(struct strbuf *sb, const char *s)
 {
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		if (*c == ';' || *c == '%' || *c < 0x20 || *c == 0x7f)
-			strbuf_addf(sb, "%%%02X", *c);
+	/* The format's own ';' and '%', and every character text_sanitize
+	 * would replace (controls, bidi characters, invalid UTF-8), are
+	 * percent-encoded, byte by byte. */
+	while (*s) {
+		bool safe;
+		size_t n = text_char(s, &safe);
+		if (!safe || *s == ';' || *s == '%')
+			for (size_t i = 0; i < n; i++)
+				strbuf_addf(sb, "%%%02X", (unsigned char)s[i]);
 		else
-			strbuf_addc(sb, (char)*c);
+			strbuf_add(sb, s, n);
+		s += n;
 	}
 }
 
@@ -860,8 +874,33 @@ static void strtab__release(struct strtab *t)
 	strbuf_release(&t->scratch);
 }
 
-/* Protobuf wire format: varint (0) and length-delimited (2) fields. Zero
- * scalars are omitted, as proto3 encoders do. */
+/* Protobuf wire format: varint and length-delimited fields. Zero scalars
+ * are omitted, as proto3 encoders do. */
+enum { PB_WIRE_VARINT = 0, PB_WIRE_LEN = 2 };
+
+/* The field numbers of lib/report/profile.proto, one enum per message. */
+enum {
+	PB_PROFILE_SAMPLE_TYPE = 1,
+	PB_PROFILE_SAMPLE = 2,
+	PB_PROFILE_MAPPING = 3,
+	PB_PROFILE_LOCATION = 4,
+	PB_PROFILE_FUNCTION = 5,
+	PB_PROFILE_STRING_TABLE = 6,
+	PB_PROFILE_TIME_NANOS = 9,
+	PB_PROFILE_DURATION_NANOS = 10,
+	PB_PROFILE_PERIOD_TYPE = 11,
+	PB_PROFILE_PERIOD = 12,
+	PB_PROFILE_COMMENT = 13,
+	PB_PROFILE_DEFAULT_SAMPLE_TYPE = 14,
+};
+enum { PB_VALUE_TYPE_TYPE = 1, PB_VALUE_TYPE_UNIT = 2 };
+enum { PB_SAMPLE_LOCATION_ID = 1, PB_SAMPLE_VALUE = 2, PB_SAMPLE_LABEL = 3 };
+enum { PB_LABEL_KEY = 1, PB_LABEL_STR = 2, PB_LABEL_NUM = 3 };
+enum { PB_MAPPING_ID = 1, PB_MAPPING_MEMORY_LIMIT = 3, PB_MAPPING_FILENAME = 5, PB_MAPPING_BUILD_ID = 6, PB_MAPPING_HAS_FUNCTIONS = 7 };
+enum { PB_LOCATION_ID = 1, PB_LOCATION_MAPPING_ID = 2, PB_LOCATION_ADDRESS = 3, PB_LOCATION_LINE = 4 };
+enum { PB_LINE_FUNCTION_ID = 1 };
+enum { PB_FUNCTION_ID = 1, PB_FUNCTION_NAME = 2, PB_FUNCTION_SYSTEM_NAME = 3 };
+
 static void pb_varint(struct strbuf *b, uint64_t v)
 {
 	unsigned char buf[10];
@@ -880,13 +919,13 @@ static void pb_uint(struct strbuf *b, uint32_t field, uint64_t v)
 {
 	if (!v)
 		return;
-	pb_key(b, field, 0);
+	pb_key(b, field, PB_WIRE_VARINT);
 	pb_varint(b, v);
 }
 
 static void pb_bytes(struct strbuf *b, uint32_t field, const void *data, size_t n)
 {
-	pb_key(b, field, 2);
+	pb_key(b, field, PB_WIRE_LEN);
 	pb_varint(b, n);
 	strbuf_add(b, data, n);
 }
@@ -1130,31 +1169,31 @@ static int64_t parse_start_time(const char *text)
 static void encode_value_type(struct strbuf *b, uint32_t field, struct strbuf *scratch, uint32_t type, uint32_t unit)
 {
 	strbuf_reset(scratch);
-	pb_uint(scratch, 1, type);
-	pb_uint(scratch, 2, unit);
+	pb_uint(scratch, PB_VALUE_TYPE_TYPE, type);
+	pb_uint(scratch, PB_VALUE_TYPE_UNIT, unit);
 	pb_message(b, field, scratch);
 }
 
 static void encode_label(struct strbuf *b, struct strbuf *scratch, uint32_t key, uint32_t str, bool is_num, int64_t num)
 {
 	strbuf_reset(scratch);
-	pb_uint(scratch, 1, key);
+	pb_uint(scratch, PB_LABEL_KEY, key);
 	if (is_num) {
 		if (num) {
-			pb_key(scratch, 3, 0);
+			pb_key(scratch, PB_LABEL_NUM, PB_WIRE_VARINT);
 			pb_varint(scratch, (uint64_t)num);
 		}
 	} else {
-		pb_uint(scratch, 2, str);
+		pb_uint(scratch, PB_LABEL_STR, str);
 	}
-	pb_message(b, 3, scratch);
+	pb_message(b, PB_SAMPLE_LABEL, scratch);
 }
 
 void export_profile__encode_pprof(const struct export_profile *p, struct strbuf *out)
 {
 	struct pprof pp = { .p = p };
 	struct strbuf msg, sub, packed;
-	uint32_t *ids = NULL, *types, s_domain, s_layer, s_comm, s_pid, comments[6];
+	uint32_t *ids = NULL, *types, s_domain, s_layer, s_comm, s_pid, comments[7];
 	size_t cap_ids = 0, n_comments = 0;
 	const char *v;
 	uint64_t period = 0;
@@ -1215,19 +1254,25 @@ void export_profile__encode_pprof(const struct export_profile *p, struct strbuf 
 			comments[n_comments++] = strtab__intern(&pp.strings, c);
 		}
 		if ((v = meta_get(p, "command_line"))) {
-			_cleanup_free_ char *c = xasprintf("command: domprof %s", v);
+			_cleanup_free_ char *typed = session_command_line__as_typed(v);
+			_cleanup_free_ char *c = xasprintf("command: %s", typed);
 			comments[n_comments++] = strtab__intern(&pp.strings, c);
 		}
 		if ((v = meta_get(p, "domprof_version"))) {
 			_cleanup_free_ char *c = xasprintf("recorded by domprof %s", v);
 			comments[n_comments++] = strtab__intern(&pp.strings, c);
 		}
+		{
+			_cleanup_free_ char *c = xasprintf(
+				"idle: %s%s%s",
+				p->no_idle ? "left out (--no-idle)" : "included as domain idle (label domain=idle)",
+				p->idle_note ? "; " : "", p->idle_note ? p->idle_note : "");
+			comments[n_comments++] = strtab__intern(&pp.strings, c);
+		}
 	}
 
-	/* 1: sample_type */
 	for (size_t t = 0; t < pp.n_types; t++)
-		encode_value_type(out, 1, &sub, types[t * 2], types[t * 2 + 1]);
-	/* 2: sample */
+		encode_value_type(out, PB_PROFILE_SAMPLE_TYPE, &sub, types[t * 2], types[t * 2 + 1]);
 	for (size_t i = 0; i < pp.n_samples; i++) {
 		const struct pp_sample *smp = &pp.samples[i];
 		const uint64_t *vals = &pp.values[i * pp.n_types];
@@ -1235,54 +1280,52 @@ void export_profile__encode_pprof(const struct export_profile *p, struct strbuf 
 		strbuf_reset(&packed);
 		for (size_t j = 0; j < smp->n_locs; j++)
 			pb_varint(&packed, pp.locs[smp->locs + j]);
-		pb_bytes(&msg, 1, packed.buf, packed.len);
+		pb_bytes(&msg, PB_SAMPLE_LOCATION_ID, packed.buf, packed.len);
 		strbuf_reset(&packed);
 		for (size_t t = 0; t < pp.n_types; t++)
 			pb_varint(&packed, vals[t]);
-		pb_bytes(&msg, 2, packed.buf, packed.len);
+		pb_bytes(&msg, PB_SAMPLE_VALUE, packed.buf, packed.len);
 		encode_label(&msg, &sub, s_domain, smp->domain, false, 0);
 		encode_label(&msg, &sub, s_layer, smp->layer, false, 0);
 		if (smp->comm)
 			encode_label(&msg, &sub, s_comm, smp->comm, false, 0);
 		if (smp->has_pid)
 			encode_label(&msg, &sub, s_pid, 0, true, smp->pid);
-		pb_message(out, 2, &msg);
+		pb_message(out, PB_PROFILE_SAMPLE, &msg);
 	}
-	/* 3: mapping. Addresses are image-relative, so each image is laid out
+	/* Mappings. Addresses are image-relative, so each image is laid out
 	 * from 0 to just past its highest location. */
 	for (size_t m = 0; m < pp.n_mappings; m++) {
 		const struct ex_image *img = image_at(p, pp.mappings[m].image);
 		strbuf_reset(&msg);
-		pb_uint(&msg, 1, m + 1);
-		pb_uint(&msg, 3, pp.mappings[m].limit);
-		pb_uint(&msg, 5, strtab__intern(&pp.strings, img->path));
+		pb_uint(&msg, PB_MAPPING_ID, m + 1);
+		pb_uint(&msg, PB_MAPPING_MEMORY_LIMIT, pp.mappings[m].limit);
+		pb_uint(&msg, PB_MAPPING_FILENAME, strtab__intern(&pp.strings, img->path));
 		if (img->build_id)
-			pb_uint(&msg, 6, strtab__intern(&pp.strings, img->build_id));
+			pb_uint(&msg, PB_MAPPING_BUILD_ID, strtab__intern(&pp.strings, img->build_id));
 		/* Already symbolized: pprof must not look the names up again. */
-		pb_uint(&msg, 7, 1);
-		pb_message(out, 3, &msg);
+		pb_uint(&msg, PB_MAPPING_HAS_FUNCTIONS, 1);
+		pb_message(out, PB_PROFILE_MAPPING, &msg);
 	}
-	/* 4: location */
 	for (size_t l = 0; l < pp.n_locations; l++) {
 		const struct pp_location *loc = &pp.locations[l];
 		strbuf_reset(&msg);
-		pb_uint(&msg, 1, l + 1);
-		pb_uint(&msg, 2, loc->mapping);
-		pb_uint(&msg, 3, loc->address);
+		pb_uint(&msg, PB_LOCATION_ID, l + 1);
+		pb_uint(&msg, PB_LOCATION_MAPPING_ID, loc->mapping);
+		pb_uint(&msg, PB_LOCATION_ADDRESS, loc->address);
 		strbuf_reset(&sub);
-		pb_uint(&sub, 1, loc->function);
-		pb_message(&msg, 4, &sub);
-		pb_message(out, 4, &msg);
+		pb_uint(&sub, PB_LINE_FUNCTION_ID, loc->function);
+		pb_message(&msg, PB_LOCATION_LINE, &sub);
+		pb_message(out, PB_PROFILE_LOCATION, &msg);
 	}
-	/* 5: function */
 	for (size_t f = 0; f < pp.n_functions; f++) {
 		strbuf_reset(&msg);
-		pb_uint(&msg, 1, f + 1);
-		pb_uint(&msg, 2, pp.function_names[f]);
-		pb_uint(&msg, 3, pp.function_names[f]);
-		pb_message(out, 5, &msg);
+		pb_uint(&msg, PB_FUNCTION_ID, f + 1);
+		pb_uint(&msg, PB_FUNCTION_NAME, pp.function_names[f]);
+		pb_uint(&msg, PB_FUNCTION_SYSTEM_NAME, pp.function_names[f]);
+		pb_message(out, PB_PROFILE_FUNCTION, &msg);
 	}
-	/* 9-14: informational fields, interned before the string table goes out. */
+	/* The informational fields, interned before the string table goes out. */
 	if (p->n_events) {
 		const struct report_event *e0 = &p->events[0];
 		period = p->sample_period[0];
@@ -1294,26 +1337,26 @@ void export_profile__encode_pprof(const struct export_profile *p, struct strbuf 
 	{
 		int64_t start = parse_start_time(meta_get(p, "start_time"));
 		if (start) {
-			pb_key(out, 9, 0);
+			pb_key(out, PB_PROFILE_TIME_NANOS, PB_WIRE_VARINT);
 			pb_varint(out, (uint64_t)start);
 		}
 	}
 	if (duration > 0)
-		pb_uint(out, 10, (uint64_t)duration);
+		pb_uint(out, PB_PROFILE_DURATION_NANOS, (uint64_t)duration);
 	if (p->n_events) {
-		encode_value_type(out, 11, &sub, types[0], types[1]);
-		pb_uint(out, 12, period);
+		encode_value_type(out, PB_PROFILE_PERIOD_TYPE, &sub, types[0], types[1]);
+		pb_uint(out, PB_PROFILE_PERIOD, period);
 	}
 	strbuf_reset(&packed);
 	for (size_t c = 0; c < n_comments; c++)
 		pb_varint(&packed, comments[c]);
 	if (packed.len)
-		pb_bytes(out, 13, packed.buf, packed.len);
+		pb_bytes(out, PB_PROFILE_COMMENT, packed.buf, packed.len);
 	if (p->n_events)
-		pb_uint(out, 14, types[0]);
-	/* 6: string_table, last: every string above is interned by now. */
+		pb_uint(out, PB_PROFILE_DEFAULT_SAMPLE_TYPE, types[0]);
+	/* The string table last: every string above is interned by now. */
 	for (size_t i = 0; i < pp.strings.n; i++)
-		pb_bytes(out, 6, pp.strings.strings[i], strlen(pp.strings.strings[i]));
+		pb_bytes(out, PB_PROFILE_STRING_TABLE, pp.strings.strings[i], strlen(pp.strings.strings[i]));
 
 	free(types);
 	strtab__release(&pp.strings);
@@ -1465,6 +1508,8 @@ int export_profile__write_json(const struct export_profile *p, FILE *out)
 	json_strv(&sb, p->filter_layers);
 	strbuf_adds(&sb, ", \"comms\": ");
 	json_strv(&sb, p->filter_comms);
+	strbuf_addf(&sb, ", \"idle\": %s, \"idle_note\": ", p->no_idle ? "false" : "true");
+	json_str_or_null(&sb, p->idle_note);
 	strbuf_adds(&sb, "},\n  \"events\": [");
 	for (size_t e = 0; e < p->n_events; e++) {
 		const struct report_event *ev = &p->events[e];

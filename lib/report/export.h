@@ -17,6 +17,8 @@
 #include "report.h"
 
 enum export_format { EXPORT_PPROF = 0, EXPORT_FOLDED, EXPORT_JSON };
+/* "pprof", "folded", "json" (enum order), NULL-terminated. */
+extern const char *const export_format__names[];
 int export_format__parse(const char *s, enum export_format *ret);
 
 /* What a folded line counts: the event's period sum (its unit: ns or

@@ -23,9 +23,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "../aggregate/profile.h"
 #include "../session/session.h"
 #include "../util/hmap.h"
+#include "../vocab/vocab.h"
 
 /* Generated at build time from lib/report/html/ (embed.py): the bytes of
  * each asset, NUL-terminated, and the base64 SHA-256 that the page's
@@ -308,8 +308,6 @@ static int load_domain_ids(struct html_ctx *c, char **ret_error)
  * and their period. Agent rows replace the host's guest layers of a VM
  * that has agent data; in the merged view they are scaled per VM and event
  * to the host's magnitude. */
-#define GUEST_LAYERS "('guest-user','guest-kernel','guest')"
-
 static int view__prepare(struct session *s, enum report_source source)
 {
 	if (source != SOURCE_MERGED)
@@ -323,7 +321,7 @@ static int view__prepare(struct session *s, enum report_source source)
 			    " FROM (SELECT domain_id, event_id, SUM(period) p FROM samples WHERE origin='agent'"
 			    "       GROUP BY domain_id, event_id HAVING SUM(period) > 0) a"
 			    " LEFT JOIN (SELECT domain_id, event_id, SUM(period) p FROM samples WHERE origin='host'"
-			    "       AND layer IN " GUEST_LAYERS " GROUP BY domain_id, event_id) h"
+			    "       AND layer IN " LAYER_GUEST_SQL_SET " GROUP BY domain_id, event_id) h"
 			    " ON h.domain_id=a.domain_id AND h.event_id=a.event_id;",
 			    NULL, NULL, NULL) == SQLITE_OK
 		       ? 0
@@ -342,7 +340,7 @@ static void view__where(struct strbuf *sql, const char *a, enum report_source so
 		strbuf_addf(sql, " WHERE %s.origin='host'", a);
 	else
 		strbuf_addf(sql,
-			    " WHERE (%s.origin='agent' OR %s.layer NOT IN " GUEST_LAYERS
+			    " WHERE (%s.origin='agent' OR %s.layer NOT IN " LAYER_GUEST_SQL_SET
 			    " OR %s.domain_id NOT IN (SELECT DISTINCT domain_id FROM samples WHERE origin='agent'))",
 			    a, a, a);
 }
@@ -609,12 +607,14 @@ static void json_events(struct html_ctx *c, struct strbuf *sb)
 		strbuf_add_json(sb, ev->name);
 		strbuf_adds(sb, ",\"unit\":");
 		strbuf_add_json(sb, ev->unit);
-		strbuf_addf(sb, ",\"samples\":%" PRIu64 ",\"period\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"shown_period\":%" PRIu64 "}",
-			    ev->samples, ev->period, ev->lost, c->layers.total_period[e]);
+		strbuf_addf(sb,
+			    ",\"samples\":%" PRIu64 ",\"period\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"shown_period\":%" PRIu64
+			    ",\"busy_period\":%" PRIu64 "}",
+			    ev->samples, ev->period, ev->lost, c->layers.total_period[e], c->layers.busy_period[e]);
 	}
 	strbuf_adds(sb, "],\"layers\":[");
-	for (int l = 0; l < LAYER__COUNT; l++)
-		strbuf_addf(sb, "%s\"%s\"", l ? "," : "", layer__name((enum layer)l));
+	for (int k = 0; k < LAYER__COUNT; k++)
+		strbuf_addf(sb, "%s\"%s\"", k ? "," : "", layer__name(layer__display_order[k]));
 	strbuf_adds(sb, "],");
 }
 
@@ -746,7 +746,7 @@ static void json_domain(struct html_ctx *c, size_t d, const struct report_table 
 
 	strbuf_adds(sb, d ? ",{\"name\":" : "{\"name\":");
 	strbuf_add_json(sb, di->name);
-	strbuf_addf(sb, ",\"kind\":\"%s\"", di->is_vm ? "vm" : "host");
+	strbuf_addf(sb, ",\"kind\":\"%s\"", domain_kind__name(domain_kind__of(di->is_vm, di->is_idle)));
 	if (di->pid >= 0)
 		strbuf_addf(sb, ",\"pid\":%" PRId64, di->pid);
 	else
@@ -764,13 +764,14 @@ static void json_domain(struct html_ctx *c, size_t d, const struct report_table 
 	strbuf_adds(sb, ",\"period\":");
 	json_u64_array(sb, di->period, ne);
 	strbuf_adds(sb, ",\"layers\":{");
-	for (int l = 0; l < LAYER__COUNT; l++) {
+	for (int k = 0; k < LAYER__COUNT; k++) {
+		enum layer l = layer__display_order[k];
 		bool has = false;
 		for (size_t e = 0; e < ne; e++)
 			has |= di->layer_samples[l][e] > 0;
 		if (!has)
 			continue;
-		strbuf_addf(sb, "%s\"%s\":{\"samples\":", first ? "" : ",", layer__name((enum layer)l));
+		strbuf_addf(sb, "%s\"%s\":{\"samples\":", first ? "" : ",", layer__name(l));
 		first = false;
 		json_u64_array(sb, di->layer_samples[l], ne);
 		strbuf_adds(sb, ",\"period\":");
@@ -779,6 +780,11 @@ static void json_domain(struct html_ctx *c, size_t d, const struct report_table 
 	}
 	strbuf_adds(sb, "}");
 	if (di->is_vm) {
+		strbuf_adds(sb, ",\"halt\":{\"samples\":");
+		json_u64_array(sb, di->halt_samples, ne);
+		strbuf_adds(sb, ",\"period\":");
+		json_u64_array(sb, di->halt_period, ne);
+		strbuf_addc(sb, '}');
 		strbuf_adds(sb, ",\"overhead\":[");
 		for (size_t e = 0; e < ne; e++) {
 			double o = report_domain__overhead(di, e);
@@ -946,7 +952,7 @@ int html_report__json(struct session *s, const struct html_options *o, struct st
 		      struct html_summary *ret_summary, char **ret_error)
 {
 	struct html_ctx c = { .s = s, .o = o };
-	struct report_query q = { .source = o->source };
+	struct report_query q = { .source = o->source, .no_idle = o->no_idle };
 	struct report_table table;
 	struct strbuf sb;
 	int r;
@@ -976,7 +982,20 @@ int html_report__json(struct session *s, const struct html_options *o, struct st
 
 	strbuf_addf(&sb, "{\"format\":\"domprof-html\",\"version\":1,\"generator\":\"domprof %s\",\"path\":", DOMPROF_VERSION);
 	strbuf_add_json(&sb, session__path(s));
-	strbuf_addf(&sb, ",\"view\":\"%s\",", source_name(o->source));
+	strbuf_addf(&sb, ",\"view\":\"%s\",\"command\":", source_name(o->source));
+	{
+		_cleanup_free_ char *command = session__command_line(s);
+		if (command)
+			strbuf_add_json(&sb, command);
+		else
+			strbuf_adds(&sb, "null");
+		strbuf_addc(&sb, ',');
+	}
+	strbuf_adds(&sb, "\"idle\":{\"included\":");
+	strbuf_adds(&sb, o->no_idle ? "false" : "true");
+	strbuf_adds(&sb, ",\"note\":");
+	json_str_or_null(&sb, session__idle_note(s));
+	strbuf_adds(&sb, "},");
 	if ((r = json_session(&c, &sb, ret_error)) < 0) {
 		report_table__release(&table);
 		goto out;

@@ -16,6 +16,7 @@
 
 struct html_options {
 	enum report_source source; /* view of active VMs' guest layers */
+	bool no_idle;              /* leave the host's idle loop out */
 	/* Flame graph: frames whose total is under this percent of their
 	 * domain in every event are merged into their caller ... */
 	double min_frame_percent;

@@ -12,9 +12,10 @@
 #include <errno.h>
 #include <math.h>
 
-#include "../aggregate/profile.h"
+#include "../domain/idle.h"
 #include "../util/hmap.h"
 #include "../util/util.h"
+#include "../vocab/vocab.h"
 
 static const char *key_names[KEY__COUNT] = { "domain", "layer", "comm", "pid", "tid", "image", "symbol" };
 static const char *key_sql[KEY__COUNT] = {
@@ -27,22 +28,7 @@ static const char *key_sql[KEY__COUNT] = {
 	"COALESCE(y.name,'[unknown]')",
 };
 
-#define GUEST_LAYERS "('guest-user','guest-kernel','guest')"
-
 const char *report_key__name(enum report_key k) { return (unsigned)k < KEY__COUNT ? key_names[k] : "?"; }
-
-int report_format__parse(const char *s, enum report_format *ret)
-{
-	if (streq(s, "text"))
-		*ret = FORMAT_TEXT;
-	else if (streq(s, "csv"))
-		*ret = FORMAT_CSV;
-	else if (streq(s, "json"))
-		*ret = FORMAT_JSON;
-	else
-		return -EINVAL;
-	return 0;
-}
 
 int report_source__parse(const char *s, enum report_source *ret)
 {
@@ -222,7 +208,7 @@ static int prepare_view(struct session *s, enum report_source source)
 	      " CASE WHEN COALESCE(h.p,0) > 0 THEN CAST(h.p AS REAL) / a.p ELSE 1.0 END"
 	      " FROM (SELECT domain_id, event_id, SUM(period) p FROM samples WHERE origin='agent'"
 	      "       GROUP BY domain_id, event_id HAVING SUM(period) > 0) a"
-	      " LEFT JOIN (SELECT domain_id, event_id, SUM(period) p FROM samples WHERE origin='host' AND layer IN " GUEST_LAYERS
+	      " LEFT JOIN (SELECT domain_id, event_id, SUM(period) p FROM samples WHERE origin='host' AND layer IN " LAYER_GUEST_SQL_SET
 	      "       GROUP BY domain_id, event_id) h ON h.domain_id=a.domain_id AND h.event_id=a.event_id;";
 	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
@@ -247,11 +233,19 @@ static void add_from_where(struct query_text *q, const struct report_query *rq)
 		strbuf_adds(&q->sql, " AND s.origin='host'");
 	else
 		/* Guest layers of VMs with an agent come from the agent. */
-		strbuf_adds(&q->sql, " AND (s.origin='agent' OR s.layer NOT IN " GUEST_LAYERS
+		strbuf_adds(&q->sql, " AND (s.origin='agent' OR s.layer NOT IN " LAYER_GUEST_SQL_SET
 				     " OR s.domain_id NOT IN (SELECT DISTINCT domain_id FROM samples WHERE origin='agent'))");
+	if (rq->no_idle)
+		strbuf_adds(&q->sql, " AND s.layer<>'idle'");
 	add_in_filter(q, "d.name", rq->domains);
 	add_in_filter(q, "s.layer", rq->layers);
 	add_in_filter(q, "t.comm", rq->comms);
+}
+
+/* SQL: the part of a group's period in the idle domain. */
+static void add_idle_sum(struct strbuf *sql, enum report_source source)
+{
+	strbuf_addf(sql, "SUM(CASE WHEN s.layer='idle' THEN %s ELSE 0 END)", period_expr(source));
 }
 
 static int prepare_query(struct session *s, struct query_text *q, sqlite3_stmt **st, char **ret_error)
@@ -333,6 +327,7 @@ static struct report_row *pivot_row(struct pivot *pv, const char **keys, size_t 
 		r->keys[k] = xstrdup(keys[k]);
 	r->samples = xcalloc(t->n_events, sizeof(uint64_t));
 	r->period = xcalloc(t->n_events, sizeof(uint64_t));
+	r->idle_period = xcalloc(t->n_events, sizeof(uint64_t));
 	r->min_address = UINT64_MAX;
 	ARRAY_GROW(pv->comm_period, pv->comm_cap, t->n_rows);
 	hmap_insert_at(&pv->index, pos, h, idx);
@@ -368,6 +363,7 @@ static void row_release(struct report_row *r)
 		free(r->keys[k]);
 	free(r->samples);
 	free(r->period);
+	free(r->idle_period);
 	free(r->inclusive);
 	free(r->comm);
 }
@@ -420,6 +416,7 @@ static int table_query(struct session *s, const struct report_query *rq, struct 
 		return r;
 	t->total_samples = xcalloc(t->n_events, sizeof(uint64_t));
 	t->total_period = xcalloc(t->n_events, sizeof(uint64_t));
+	t->busy_period = xcalloc(t->n_events, sizeof(uint64_t));
 	if (prepare_view(s, rq->source) < 0) {
 		*ret_error = xasprintf("cannot prepare the merged view of %s: %s", session__path(s), session__error(s));
 		return -EIO;
@@ -442,8 +439,9 @@ static int table_query(struct session *s, const struct report_query *rq, struct 
 		strbuf_addf(&q.sql, "%s, ", key_sql[rq->keys[k]]);
 	strbuf_addf(&q.sql,
 		    "COALESCE(t.comm,''), s.event_id, SUM(s.count), SUM(%s), MIN(s.address), MAX(s.address),"
-		    " MAX(s.symbol_id IS NULL)",
+		    " MAX(s.symbol_id IS NULL), ",
 		    period_expr(rq->source));
+	add_idle_sum(&q.sql, rq->source);
 	add_from_where(&q, rq);
 	strbuf_adds(&q.sql, " GROUP BY ");
 	for (size_t k = 0; k < rq->n_keys; k++)
@@ -466,6 +464,7 @@ static int table_query(struct session *s, const struct report_query *rq, struct 
 		uint64_t period = (uint64_t)sqlite3_column_int64(st, (int)nk + 3);
 		uint64_t amin = (uint64_t)sqlite3_column_int64(st, (int)nk + 4);
 		uint64_t amax = (uint64_t)sqlite3_column_int64(st, (int)nk + 5);
+		uint64_t idle = (uint64_t)sqlite3_column_int64(st, (int)nk + 7);
 		size_t ri;
 		if (e < 0)
 			continue;
@@ -478,8 +477,10 @@ static int table_query(struct session *s, const struct report_query *rq, struct 
 		ri = (size_t)(row - t->rows);
 		row->samples[e] += count;
 		row->period[e] += period;
+		row->idle_period[e] += idle;
 		t->total_samples[e] += count;
 		t->total_period[e] += period;
+		t->busy_period[e] += period - MIN(idle, period);
 		if (sqlite3_column_int(st, (int)nk + 6)) {
 			row->unknown_symbol = true;
 			row->min_address = MIN(row->min_address, amin);
@@ -660,7 +661,9 @@ static int query_callgraph(struct session *s, const struct report_query *rq, str
 	strbuf_adds(&q.sql, "SELECT ");
 	for (size_t k = 0; k < ARRAY_SIZE(sample_keys); k++)
 		strbuf_addf(&q.sql, "%s, ", key_sql[sample_keys[k]]);
-	strbuf_addf(&q.sql, "s.image_id, s.symbol_id, s.stack_id, s.event_id, SUM(s.count), SUM(%s)", period_expr(rq->source));
+	strbuf_addf(&q.sql, "s.image_id, s.symbol_id, s.stack_id, s.event_id, SUM(s.count), SUM(%s), ",
+		    period_expr(rq->source));
+	add_idle_sum(&q.sql, rq->source);
 	add_from_where(&q, rq);
 	strbuf_adds(&q.sql, " GROUP BY ");
 	for (size_t k = 0; k < ARRAY_SIZE(sample_keys); k++)
@@ -680,6 +683,7 @@ static int query_callgraph(struct session *s, const struct report_query *rq, str
 		int e = event_index(t->events, t->n_events, (uint32_t)sqlite3_column_int64(st, 8));
 		uint64_t count = (uint64_t)sqlite3_column_int64(st, 9);
 		uint64_t period = (uint64_t)sqlite3_column_int64(st, 10);
+		uint64_t idle = MIN((uint64_t)sqlite3_column_int64(st, 11), period);
 		size_t n;
 		if (e < 0)
 			continue;
@@ -697,6 +701,7 @@ static int query_callgraph(struct session *s, const struct report_query *rq, str
 		if (rq->children) {
 			t->total_samples[e] += count;
 			t->total_period[e] += period;
+			t->busy_period[e] += period - idle;
 			for (size_t i = 0; i < n; i++) {
 				const char *keys[KEY__COUNT];
 				struct report_row *row;
@@ -718,6 +723,7 @@ static int query_callgraph(struct session *s, const struct report_query *rq, str
 				if (i == 0) {
 					row->samples[e] += count;
 					row->period[e] += period;
+					row->idle_period[e] += idle;
 				}
 			}
 			continue;
@@ -753,8 +759,10 @@ static int query_callgraph(struct session *s, const struct report_query *rq, str
 				row->comm = xstrdup(skeys[KEY_COMM]);
 			row->samples[e] += count;
 			row->period[e] += period;
+			row->idle_period[e] += idle;
 			t->total_samples[e] += count;
 			t->total_period[e] += period;
+			t->busy_period[e] += period - idle;
 		}
 	}
 	sqlite3_finalize(st);
@@ -787,6 +795,7 @@ void report_table__release(struct report_table *t)
 	report_events__free(t->events, t->n_events);
 	free(t->total_samples);
 	free(t->total_period);
+	free(t->busy_period);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -796,6 +805,71 @@ static char *col_text(sqlite3_stmt *st, int c)
 {
 	const unsigned char *v = sqlite3_column_text(st, c);
 	return v ? xstrdup((const char *)v) : NULL;
+}
+
+/* Whether a sample is in KVM's halt path: its function, or (with a call
+ * stack) any function of its stack. */
+static bool halt_sample(const struct cg_catalog *cat, struct cg_entry *chain, const char *leaf, uint32_t stack)
+{
+	size_t n;
+	if (idle__is_halt_function(leaf))
+		return true;
+	if (!stack || !cat)
+		return false;
+	n = cg_chain(cat, stack, 0, 0, chain, 1024);
+	for (size_t i = 0; i < n; i++)
+		if (idle__is_halt_function(chain[i].symbol))
+			return true;
+	return false;
+}
+
+/* Each VM's vCPU-halt part of its hypervisor layer (report_domain_info). */
+static int halt_query(struct session *s, const struct report_query *rq, struct report_layers *l, char **ret_error)
+{
+	struct cg_catalog cat;
+	bool have_cat = false;
+	struct cg_entry *chain = NULL;
+	sqlite3_stmt *st;
+	int r, rc;
+
+	_cleanup_free_ char *columns =
+		xasprintf("d.name, s.event_id, y.name, s.stack_id, SUM(s.count), SUM(%s)", period_expr(rq->source));
+
+	r = report__prepare_samples(s, rq, columns,
+				    "AND s.layer='hypervisor' AND d.kind='vm' GROUP BY d.name, s.event_id, s.symbol_id, s.stack_id",
+				    &st, ret_error);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		int e = event_index(l->events, l->n_events, (uint32_t)sqlite3_column_int64(st, 1));
+		uint32_t stack = (uint32_t)sqlite3_column_int64(st, 3);
+		if (e < 0 || !name)
+			continue;
+		if (stack && !have_cat && !chain) {
+			/* Stacks are walked only when a hypervisor sample has one. */
+			chain = xmalloc(1024 * sizeof(*chain));
+			have_cat = cg_catalog__load(s, &cat) == 0;
+			if (!have_cat)
+				cg_catalog__release(&cat);
+		}
+		if (!halt_sample(have_cat ? &cat : NULL, chain, (const char *)sqlite3_column_text(st, 2), stack))
+			continue;
+		for (size_t i = 0; i < l->n_domains; i++)
+			if (streq(l->domains[i].name, name)) {
+				l->domains[i].halt_samples[e] += (uint64_t)sqlite3_column_int64(st, 4);
+				l->domains[i].halt_period[e] += (uint64_t)sqlite3_column_int64(st, 5);
+			}
+	}
+	sqlite3_finalize(st);
+	if (have_cat)
+		cg_catalog__release(&cat);
+	free(chain);
+	if (rc != SQLITE_DONE) {
+		*ret_error = xasprintf("cannot read %s: %s", session__path(s), session__error(s));
+		return -EIO;
+	}
+	return 0;
 }
 
 static int layers_query(struct session *s, const struct report_query *rq, struct report_layers *l, char **ret_error)
@@ -811,9 +885,12 @@ static int layers_query(struct session *s, const struct report_query *rq, struct
 		return r;
 	l->total_period = xcalloc(l->n_events, sizeof(uint64_t));
 	l->total_samples = xcalloc(l->n_events, sizeof(uint64_t));
+	l->busy_period = xcalloc(l->n_events, sizeof(uint64_t));
+	l->busy_samples = xcalloc(l->n_events, sizeof(uint64_t));
+	l->no_idle = rq->no_idle;
 	if (sqlite3_prepare_v2(session__db(s),
 			       "SELECT id, name, kind, pid, vmm, accel, uuid, source, complete, clock_offset_ns, "
-			       "start_skew_ns, note FROM domains ORDER BY id",
+			       "start_skew_ns, note FROM domains ORDER BY kind='idle', id", /* idle last: what is left */
 			       -1, &st, NULL) != SQLITE_OK) {
 		*ret_error = xasprintf("cannot read the domains of %s: %s", session__path(s), session__error(s));
 		return -EIO;
@@ -821,13 +898,17 @@ static int layers_query(struct session *s, const struct report_query *rq, struct
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct report_domain_info *d;
 		const char *name = (const char *)sqlite3_column_text(st, 1);
-		if (!name || !in_list(rq->domains, name))
+		const char *kind_name = (const char *)sqlite3_column_text(st, 2);
+		int kind = kind_name ? domain_kind__from_name(kind_name) : -1;
+		bool is_idle = kind == DOMAIN_IDLE;
+		if (!name || !in_list(rq->domains, name) || (is_idle && rq->no_idle))
 			continue;
 		ARRAY_GROW(l->domains, cap, l->n_domains + 1);
 		d = &l->domains[l->n_domains++];
 		memset(d, 0, sizeof(*d));
 		d->name = xstrdup(name);
-		d->is_vm = sqlite3_column_text(st, 2) && streq((const char *)sqlite3_column_text(st, 2), "vm");
+		d->is_vm = kind == DOMAIN_VM;
+		d->is_idle = is_idle;
 		d->pid = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
 		d->vmm = col_text(st, 4);
 		d->accel = col_text(st, 5);
@@ -839,6 +920,8 @@ static int layers_query(struct session *s, const struct report_query *rq, struct
 		d->note = col_text(st, 11);
 		d->samples = xcalloc(l->n_events, sizeof(uint64_t));
 		d->period = xcalloc(l->n_events, sizeof(uint64_t));
+		d->halt_period = xcalloc(l->n_events, sizeof(uint64_t));
+		d->halt_samples = xcalloc(l->n_events, sizeof(uint64_t));
 		for (int k = 0; k < LAYER__COUNT; k++) {
 			d->layer_period[k] = xcalloc(l->n_events, sizeof(uint64_t));
 			d->layer_samples[k] = xcalloc(l->n_events, sizeof(uint64_t));
@@ -878,13 +961,17 @@ static int layers_query(struct session *s, const struct report_query *rq, struct
 		}
 		l->total_period[e] += period;
 		l->total_samples[e] += count;
+		if (li != LAYER_IDLE) {
+			l->busy_period[e] += period;
+			l->busy_samples[e] += count;
+		}
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		*ret_error = xasprintf("cannot read %s: %s", session__path(s), session__error(s));
 		return -EIO;
 	}
-	return 0;
+	return halt_query(s, rq, l, ret_error);
 }
 
 void report_layers__release(struct report_layers *l)
@@ -899,6 +986,8 @@ void report_layers__release(struct report_layers *l)
 		free(d->note);
 		free(d->samples);
 		free(d->period);
+		free(d->halt_samples);
+		free(d->halt_period);
 		for (int k = 0; k < LAYER__COUNT; k++) {
 			free(d->layer_period[k]);
 			free(d->layer_samples[k]);
@@ -907,18 +996,30 @@ void report_layers__release(struct report_layers *l)
 	free(l->domains);
 	free(l->total_period);
 	free(l->total_samples);
+	free(l->busy_period);
+	free(l->busy_samples);
 	report_events__free(l->events, l->n_events);
 	memset(l, 0, sizeof(*l));
 }
 
 double report_domain__overhead(const struct report_domain_info *d, size_t e)
 {
-	uint64_t guest = d->layer_period[LAYER_GUEST_USER][e] + d->layer_period[LAYER_GUEST_KERNEL][e] +
-			 d->layer_period[LAYER_GUEST][e];
-	uint64_t host = d->layer_period[LAYER_HYPERVISOR][e] + d->layer_period[LAYER_VMM][e];
-	if (!guest)
+	double value[LAYER__COUNT];
+	for (int l = 0; l < LAYER__COUNT; l++)
+		value[l] = (double)d->layer_period[l][e];
+	return layer__overhead(value);
+}
+
+double report__percent(uint64_t part, uint64_t total)
+{
+	return total ? 100.0 * (double)part / (double)total : 0.0;
+}
+
+double report__busy_percent(uint64_t period, uint64_t idle_part, uint64_t busy_period)
+{
+	if (period && idle_part >= period)
 		return -1;
-	return (double)host / (double)guest;
+	return report__percent(period - MIN(idle_part, period), busy_period);
 }
 
 /* The public entry points leave nothing allocated when they fail. */

@@ -3,10 +3,16 @@
  *
  *  - the layer table: per domain and layer, each event's samples and
  *    period, plus each VM's virtualization overhead
- *    (hypervisor + vmm) / (guest-user + guest-kernel + guest);
+ *    (hypervisor + vmm) / (guest-user + guest-kernel + guest) and the part
+ *    of its hypervisor layer that was a vCPU halted or halt-polling;
  *  - the row table: samples grouped by sort keys (domain, layer, comm, pid,
  *    tid, image, symbol), one column group per event, filtered, sorted by
  *    period, thresholded and limited.
+ *
+ * The host's idle loop is a domain of its own, "idle" (lib/domain/idle.h):
+ * every model carries each event's busy total (everything but idle) beside
+ * its total, so a share can be given of either; with no_idle the idle
+ * domain is left out of every table and total (busy == total).
  *
  * Formatters render either as text, CSV or JSON (docs/report-formats.md
  * holds the CSV/JSON contracts). */
@@ -30,9 +36,6 @@ enum report_key {
 };
 const char *report_key__name(enum report_key k);
 
-enum report_format { FORMAT_TEXT = 0, FORMAT_CSV, FORMAT_JSON };
-int report_format__parse(const char *s, enum report_format *ret);
-
 /* Which view of an active VM's guest layers (docs/agent.md). */
 enum report_source { SOURCE_MERGED = 0, SOURCE_HOST, SOURCE_AGENT };
 int report_source__parse(const char *s, enum report_source *ret);
@@ -47,6 +50,7 @@ struct report_query {
 	double threshold; /* percent; rows below it in every event are dropped */
 	size_t limit;     /* 0 = no limit */
 	enum report_source source;
+	bool no_idle;     /* leave the idle domain out of every table and total */
 	/* Call-graph views (sessions recorded with -g): */
 	bool children;    /* inclusive ("children") period per row, rows by it */
 	char *callers;    /* rows are the callers of this function */
@@ -75,6 +79,7 @@ struct report_row {
 	uint64_t min_address, max_address; /* for [unknown] symbols */
 	bool unknown_symbol;
 	uint64_t *inclusive;    /* --children: period of samples with this function on the stack */
+	uint64_t *idle_period;  /* per shown event: the part of period in the idle domain */
 };
 
 struct report_table {
@@ -83,32 +88,30 @@ struct report_table {
 	size_t n_events;
 	uint64_t *total_samples;     /* per shown event, within the filters */
 	uint64_t *total_period;
+	uint64_t *busy_period;       /* total_period less the idle domain's */
 	struct report_row *rows;
 	size_t n_rows;
 	size_t n_rows_before_cut;    /* before threshold and limit */
 	bool has_stacks;             /* the session holds call stacks */
 };
 
-/* Column order for one domain: the layers a domain of this kind can have. */
-struct report_layer_row {
-	char *domain;
-	bool is_vm;
-	char *layer; /* NULL for the domain's total line */
-	uint64_t *samples;
-	uint64_t *period;
-};
-
 struct report_domain_info {
 	char *name;
 	bool is_vm;
+	bool is_idle; /* the host's idle loop */
 	int64_t pid;
 	char *vmm, *accel, *uuid, *source, *note;
 	bool complete;
 	int64_t clock_offset_ns, start_skew_ns;
 	uint64_t *samples; /* per event */
 	uint64_t *period;
-	uint64_t *layer_period[8]; /* per layer index (enum layer order), per event */
-	uint64_t *layer_samples[8];
+	uint64_t *layer_period[LAYER__COUNT]; /* per layer index (enum layer order), per event */
+	uint64_t *layer_samples[LAYER__COUNT];
+	/* VMs: the part of the hypervisor layer in KVM's halt path
+	 * (idle__is_halt_function: the sample's function or, with call
+	 * stacks, one of its callers), per event. */
+	uint64_t *halt_period;
+	uint64_t *halt_samples;
 };
 
 struct report_layers {
@@ -116,7 +119,10 @@ struct report_layers {
 	size_t n_events;
 	uint64_t *total_period; /* per event, all domains within filters */
 	uint64_t *total_samples;
-	struct report_domain_info *domains;
+	uint64_t *busy_period;  /* per event: total less the idle domain */
+	uint64_t *busy_samples;
+	bool no_idle;           /* the query left idle out */
+	struct report_domain_info *domains; /* in session order, idle last */
 	size_t n_domains;
 };
 
@@ -131,6 +137,12 @@ void report_layers__release(struct report_layers *l);
 
 /* Virtualization overhead of a VM for event e: -1 when it has no guest time. */
 double report_domain__overhead(const struct report_domain_info *d, size_t e);
+/* Percent of part in total, 0 when total is 0. */
+double report__percent(uint64_t part, uint64_t total);
+/* Share of busy time (percent of busy_period) of a period whose idle part
+ * is idle_part: -1 when all of it is idle (a share of busy time means
+ * nothing for idle itself). */
+double report__busy_percent(uint64_t period, uint64_t idle_part, uint64_t busy_period);
 
 /* For other readers of samples (export, html): prepare
  * "SELECT <columns> FROM <the samples of q's view (q->source), filtered by
@@ -144,7 +156,11 @@ int report__prepare_samples(struct session *s, const struct report_query *q, con
 const char *report__period_sql(enum report_source source);
 
 /* Rendering. */
+/* "# ..." lines: the session, its events, and how idle is counted. */
 void report__print_header(struct session *s, const struct report_layers *l, FILE *out);
+/* The idle lines of a text header, each starting with prefix: whether idle
+ * is counted, and note (session__idle_note, when not NULL). */
+void report__print_idle_header(bool no_idle, const char *note, const char *prefix, FILE *out);
 void report_layers__print_text(const struct report_layers *l, FILE *out);
 void report_table__print_text(const struct report_table *t, FILE *out);
 void report_table__print_csv(const struct report_table *t, FILE *out);

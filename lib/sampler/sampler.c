@@ -149,7 +149,7 @@ static int open_one(struct sampler *s, const struct sampler_config *cfg, const s
 		attr.task = 1;
 	}
 	for (;;) {
-		size_t ring_bytes = (cfg->ring_pages ? cfg->ring_pages : 128) * (size_t)sysconf(_SC_PAGESIZE);
+		size_t ring_bytes = (cfg->ring_pages ? cfg->ring_pages : SAMPLER_DEFAULT_RING_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
 		attr.wakeup_watermark = (uint32_t)(ring_bytes / 4);
 		attr.build_id = side_band && (*features & TRY_BUILD_ID);
 		attr.use_clockid = !!(*features & TRY_CLOCKID);
@@ -191,7 +191,7 @@ int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct
 	struct sampler *s;
 	_cleanup_free_ int *cpus = NULL;
 	size_t n_cpus = 0;
-	size_t pages = cfg->ring_pages ? cfg->ring_pages : 128;
+	size_t pages = cfg->ring_pages ? cfg->ring_pages : SAMPLER_DEFAULT_RING_PAGES;
 	unsigned features = TRY_CLOCKID;
 	size_t n_tasks = cfg->system_wide ? 1 : cfg->n_tids;
 	int r;

@@ -15,6 +15,13 @@
 
 struct sampler;
 
+/* A ring's data pages when none are asked for: the kernel's (and perf's)
+ * default, 512 KiB with 4 KiB pages. */
+#define SAMPLER_DEFAULT_RING_PAGES 128
+/* The most data pages one ring may ask for (4 GiB with 4 KiB pages): far
+ * past what the kernel lets a user lock, so a larger -m is a typo. */
+#define SAMPLER_MAX_RING_PAGES (1u << 20)
+
 struct sampler_config {
 	const struct event_spec *events;
 	size_t n_events;
@@ -24,7 +31,7 @@ struct sampler_config {
 	bool inherit;        /* follow children created after opening */
 	bool enable_on_exec; /* start counting when the (stopped) task execs */
 	bool callchain;      /* PERF_SAMPLE_CALLCHAIN */
-	size_t ring_pages;   /* data pages per CPU ring, power of two; 0 = 128 */
+	size_t ring_pages;   /* data pages per CPU ring, power of two; 0 = SAMPLER_DEFAULT_RING_PAGES */
 };
 
 /* What failed when sampler__open fails: the event index and CPU. */

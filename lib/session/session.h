@@ -12,7 +12,9 @@
 #include "../aggregate/profile.h"
 #include "../events/events.h"
 
-#define SESSION_SCHEMA_VERSION 1
+/* 2: the host's idle loop is domain "idle" (kind idle, layer idle). A
+ * schema 1 session is still read: see session__idle. */
+#define SESSION_SCHEMA_VERSION 2
 #define SESSION_APPLICATION_ID 0x444f4d50 /* "DOMP" */
 
 struct session;
@@ -31,6 +33,25 @@ int session__open(const char *path, bool read_only, struct session **ret, char *
 int session__finish(struct session *s);
 void session__close(struct session *s);
 
+/* How the idle domain of a session was found. Sessions of schema 2 were
+ * classified while recording. A schema 1 session (recorded before idle was
+ * a domain) opened read-only gets it by the same rule, applied on reading
+ * to its host-kernel samples of the idle task (pid 0, function names of
+ * lib/domain/idle.h): a temporary copy of its domains and samples tables
+ * shadows the file's (nothing is written to it); its timeline cannot be
+ * split (it has no thread or function) and keeps idle in host kernel. When
+ * the rule cannot be applied (a VM of that session is called "idle", or the
+ * session is open for writing), idle stays in host kernel. */
+enum session_idle {
+	SESSION_IDLE_RECORDED = 0, /* classified by the recorder */
+	SESSION_IDLE_ON_READ,      /* schema 1: found on reading */
+	SESSION_IDLE_NOT_FOUND,    /* schema 1: the rule could not be applied */
+};
+enum session_idle session__idle(const struct session *s);
+/* One sentence for a report's header saying the above, or NULL for
+ * SESSION_IDLE_RECORDED. */
+const char *session__idle_note(const struct session *s);
+
 sqlite3 *session__db(struct session *s);
 const char *session__path(const struct session *s);
 /* Last SQLite error message of this session. */
@@ -40,6 +61,13 @@ int session__set_meta(struct session *s, const char *key, const char *value);
 int session__set_meta_int(struct session *s, const char *key, int64_t value);
 /* Value of key (to free), or NULL when absent. */
 char *session__get_meta(struct session *s, const char *key);
+/* meta.command_line as it was typed, "domprof record -a ..." (to free), or
+ * NULL when absent. Sessions of early builds stored the
+ * arguments without the program name ("record -a ..."): every reader shows
+ * both the same way through this. */
+char *session__command_line(struct session *s);
+/* The same rule for a command_line value already read. */
+char *session_command_line__as_typed(const char *stored);
 
 int session__add_event(struct session *s, uint32_t id, const struct event_spec *e);
 int session__set_event_totals(struct session *s, uint32_t id, uint64_t samples, uint64_t period, uint64_t lost);

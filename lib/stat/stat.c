@@ -269,33 +269,23 @@ const char *stat_method__name(enum stat_method m)
 	}
 }
 
-const char *stat_role__name(enum stat_role r)
-{
-	switch (r) {
-	case STAT_ROLE_VCPU: return "vcpu";
-	case STAT_ROLE_VMM: return "vmm";
-	case STAT_ROLE_BACKEND: return "backend";
-	}
-	return "?";
-}
-
-enum layer stat_role__layer(enum stat_role role, bool tcg, bool user_mode)
+enum layer stat_thread__layer(enum thread_role role, bool tcg, bool user_mode)
 {
 	if (!user_mode)
 		return LAYER_HYPERVISOR;
-	if (role == STAT_ROLE_VCPU && tcg)
+	if (role == ROLE_VCPU && tcg)
 		return LAYER_GUEST;
 	return LAYER_VMM;
 }
 
-enum layer stat_split__vm_layer(enum stat_split s, enum stat_method m, enum stat_role r, bool tcg)
+enum layer stat_split__vm_layer(enum stat_split s, enum stat_method m, enum thread_role r, bool tcg)
 {
 	switch (s) {
 	case STAT_SPLIT_GUEST_USER: return LAYER_GUEST_USER;
 	case STAT_SPLIT_GUEST_KERNEL: return LAYER_GUEST_KERNEL;
 	case STAT_SPLIT_HOST_USER: return LAYER_VMM;
 	case STAT_SPLIT_HOST_KERNEL: return LAYER_HYPERVISOR;
-	case STAT_SPLIT_USER: return stat_role__layer(r, tcg && m == STAT_METHOD_THREAD_ROLE, true);
+	case STAT_SPLIT_USER: return stat_thread__layer(r, tcg && m == STAT_METHOD_THREAD_ROLE, true);
 	default: return LAYER_HYPERVISOR;
 	}
 }
@@ -345,7 +335,6 @@ static void domain_release(struct stat_domain *d)
 	free(d->methods);
 	for (int l = 0; l < LAYER__COUNT; l++)
 		free(d->cells[l]);
-	free(d->idle);
 }
 
 void stat_result__release(struct stat_result *r)
@@ -395,7 +384,7 @@ void stat_result__derive_host(struct stat_result *r, const struct stat_cell *sys
 	struct stat_domain host;
 	struct stat_cell *user, *kernel;
 
-	stat_result__add_domain(r, "host", false);
+	stat_result__add_domain(r, DOMAIN_NAME_HOST, false);
 	host = r->domains[r->n_domains - 1];
 	memmove(&r->domains[1], &r->domains[0], (r->n_domains - 1) * sizeof(*r->domains));
 	r->domains[0] = host;
@@ -420,12 +409,12 @@ void stat_result__derive_host(struct stat_result *r, const struct stat_cell *sys
 		kernel[e].value = MAX(sys_kernel[e].value - vm_kernel, 0.0);
 	}
 	if (sys_idle) {
-		r->domains[0].idle = xcalloc(r->n_events ? r->n_events : 1, sizeof(struct stat_cell));
-		for (size_t e = 0; e < r->n_events; e++) {
-			r->domains[0].idle[e] = sys_idle[e];
-			/* Idle is part of kernel; after the subtraction it can be no more. */
-			r->domains[0].idle[e].value = MIN(sys_idle[e].value, kernel[e].value);
-		}
+		/* No VM thread runs in the idle task: nothing to take out. */
+		struct stat_domain *idle = stat_result__add_domain(r, DOMAIN_NAME_IDLE, false);
+		struct stat_cell *cells = stat_domain__layer(idle, r, LAYER_IDLE);
+		idle->is_idle = true;
+		for (size_t e = 0; e < r->n_events; e++)
+			cells[e] = sys_idle[e];
 	}
 }
 
@@ -446,32 +435,38 @@ double stat_result__total(const struct stat_result *r, size_t e)
 	return t;
 }
 
+/* Per event: every domain's total but idle's (to free). */
+static struct stat_cell *busy_cells(const struct stat_result *r)
+{
+	struct stat_cell *busy = xcalloc(r->n_events ? r->n_events : 1, sizeof(*busy));
+	for (size_t i = 0; i < r->n_domains; i++)
+		for (size_t e = 0; !r->domains[i].is_idle && e < r->n_events; e++) {
+			struct stat_cell t = stat_domain__total(&r->domains[i], e);
+			stat_cell__add(&busy[e], &t);
+		}
+	return busy;
+}
+
+static bool has_idle(const struct stat_result *r)
+{
+	for (size_t i = 0; i < r->n_domains; i++)
+		if (r->domains[i].is_idle)
+			return true;
+	return false;
+}
+
 double stat_domain__overhead(const struct stat_domain *d, size_t e)
 {
-	double guest = 0, host_side = 0;
+	double value[LAYER__COUNT] = { 0 };
 	if (!d->is_vm)
 		return -1.0;
-	if (d->cells[LAYER_GUEST_USER])
-		guest += d->cells[LAYER_GUEST_USER][e].value;
-	if (d->cells[LAYER_GUEST_KERNEL])
-		guest += d->cells[LAYER_GUEST_KERNEL][e].value;
-	if (d->cells[LAYER_GUEST])
-		guest += d->cells[LAYER_GUEST][e].value;
-	if (d->cells[LAYER_HYPERVISOR])
-		host_side += d->cells[LAYER_HYPERVISOR][e].value;
-	if (d->cells[LAYER_VMM])
-		host_side += d->cells[LAYER_VMM][e].value;
-	if (guest <= 0)
-		return -1.0;
-	return host_side / guest;
+	for (int l = 0; l < LAYER__COUNT; l++)
+		if (d->cells[l])
+			value[l] = d->cells[l][e].value;
+	return layer__overhead(value);
 }
 
 /* ---- rendering ---- */
-
-/* Layers in display order: the host's two, then a VM's from the guest
- * outwards. */
-static const enum layer display_layers[] = { LAYER_USER,	LAYER_KERNEL, LAYER_GUEST_USER, LAYER_GUEST_KERNEL,
-					     LAYER_GUEST,	LAYER_VMM,    LAYER_HYPERVISOR };
 
 static double pct_of(double part, double total) { return total > 0 ? 100.0 * part / total : 0.0; }
 
@@ -585,34 +580,29 @@ void stat_result__print_text(const struct stat_result *r, FILE *out)
 			fprintf(out, "  split: %s\n", sb.buf);
 			strbuf_release(&sb);
 		} else {
-			fprintf(out, "%s\n", d->name);
+			fprintf(out, "%s%s\n", d->name, d->is_idle ? " (the host's idle loop)" : "");
 		}
-		for (size_t k = 0; k < ARRAY_SIZE(display_layers); k++) {
-			enum layer l = display_layers[k];
+		for (size_t k = 0; k < LAYER__COUNT; k++) {
+			enum layer l = layer__display_order[k];
 			if (!d->cells[l])
 				continue;
 			fprintf(out, "  %-22s", layer__name(l));
 			for (size_t e = 0; e < r->n_events; e++)
 				text_cell(r, e, &d->cells[l][e], totals[e], out);
 			fputc('\n', out);
-			if (l == LAYER_KERNEL && d->idle && any_by_time(r)) {
-				fprintf(out, "    %-20s", "of which idle");
-				for (size_t e = 0; e < r->n_events; e++) {
-					if (r->events[e].by_time)
-						text_cell(r, e, &d->idle[e], totals[e], out);
-					else
-						fprintf(out, " | %33s", "");
-				}
-				fputc('\n', out);
-			}
 		}
-		fprintf(out, "  %-22s", "total");
 		for (size_t e = 0; e < r->n_events; e++) {
 			struct stat_cell t = stat_domain__total(d, e);
-			text_cell(r, e, &t, totals[e], out);
 			stat_cell__add(&sum[e], &t);
 		}
-		fputc('\n', out);
+		if (!d->is_idle) { /* idle's one layer is its total */
+			fprintf(out, "  %-22s", "total");
+			for (size_t e = 0; e < r->n_events; e++) {
+				struct stat_cell t = stat_domain__total(d, e);
+				text_cell(r, e, &t, totals[e], out);
+			}
+			fputc('\n', out);
+		}
 		if (d->is_vm) {
 			fprintf(out, "  %-22s", "overhead");
 			for (size_t e = 0; e < r->n_events; e++) {
@@ -629,6 +619,15 @@ void stat_result__print_text(const struct stat_result *r, FILE *out)
 	for (size_t e = 0; e < r->n_events; e++)
 		text_cell(r, e, &sum[e], totals[e], out);
 	fputc('\n', out);
+	if (has_idle(r)) {
+		/* Busy time: the figure people mean by "where the CPU goes". */
+		struct stat_cell *busy = busy_cells(r);
+		fprintf(out, "%-24s", "all but idle (busy)");
+		for (size_t e = 0; e < r->n_events; e++)
+			text_cell(r, e, &busy[e], totals[e], out);
+		fputc('\n', out);
+		free(busy);
+	}
 	free(sum);
 	free(totals);
 }
@@ -660,8 +659,8 @@ void stat_result__print_csv(const struct stat_result *r, bool header, bool with_
 	}
 	for (size_t i = 0; i < r->n_domains; i++) {
 		const struct stat_domain *d = &r->domains[i];
-		for (size_t k = 0; k < ARRAY_SIZE(display_layers); k++) {
-			enum layer l = display_layers[k];
+		for (size_t k = 0; k < LAYER__COUNT; k++) {
+			enum layer l = layer__display_order[k];
 			if (!d->cells[l])
 				continue;
 			if (with_time) {
@@ -693,13 +692,11 @@ static void json_cell(struct strbuf *sb, const struct stat_cell *c, double total
 }
 
 static void json_cells(struct strbuf *sb, const struct stat_result *r, const struct stat_cell *cells,
-		       const double *totals, bool only_by_time)
+		       const double *totals)
 {
 	bool first = true;
 	strbuf_addc(sb, '{');
 	for (size_t e = 0; e < r->n_events; e++) {
-		if (only_by_time && !r->events[e].by_time)
-			continue;
 		if (!first)
 			strbuf_adds(sb, ", ");
 		first = false;
@@ -739,7 +736,7 @@ void stat_result__print_json(const struct stat_result *r, bool one_line, FILE *o
 		bool first = true;
 		strbuf_addf(&sb, "%s%s%s{\"name\": ", i ? "," : "", nl, ind2);
 		strbuf_add_json(&sb, d->name);
-		strbuf_addf(&sb, ", \"kind\": \"%s\"", d->is_vm ? "vm" : "host");
+		strbuf_addf(&sb, ", \"kind\": \"%s\"", domain_kind__name(domain_kind__of(d->is_vm, d->is_idle)));
 		if (d->is_vm) {
 			strbuf_addf(&sb, ", \"pid\": %d, \"vmm\": ", (int)d->pid);
 			strbuf_add_json(&sb, d->vmm ? d->vmm : "unknown");
@@ -755,19 +752,15 @@ void stat_result__print_json(const struct stat_result *r, bool one_line, FILE *o
 			strbuf_adds(&sb, "}");
 		}
 		strbuf_addf(&sb, ",%s\"layers\": {", ind3);
-		for (size_t k = 0; k < ARRAY_SIZE(display_layers); k++) {
-			enum layer l = display_layers[k];
+		for (size_t k = 0; k < LAYER__COUNT; k++) {
+			enum layer l = layer__display_order[k];
 			if (!d->cells[l])
 				continue;
 			strbuf_addf(&sb, "%s\"%s\": ", first ? "" : ", ", layer__name(l));
 			first = false;
-			json_cells(&sb, r, d->cells[l], totals, false);
+			json_cells(&sb, r, d->cells[l], totals);
 		}
 		strbuf_adds(&sb, "}");
-		if (d->idle && any_by_time(r)) {
-			strbuf_addf(&sb, ",%s\"idle\": ", ind3);
-			json_cells(&sb, r, d->idle, totals, true);
-		}
 		{
 			struct stat_cell *t = xcalloc(r->n_events ? r->n_events : 1, sizeof(*t));
 			for (size_t e = 0; e < r->n_events; e++) {
@@ -775,7 +768,7 @@ void stat_result__print_json(const struct stat_result *r, bool one_line, FILE *o
 				stat_cell__add(&sum[e], &t[e]);
 			}
 			strbuf_addf(&sb, ",%s\"total\": ", ind3);
-			json_cells(&sb, r, t, totals, false);
+			json_cells(&sb, r, t, totals);
 			free(t);
 		}
 		if (d->is_vm) {
@@ -795,7 +788,13 @@ void stat_result__print_json(const struct stat_result *r, bool one_line, FILE *o
 		strbuf_adds(&sb, "}");
 	}
 	strbuf_addf(&sb, "%s%s],%s%s\"total\": ", nl, ind1, nl, ind1);
-	json_cells(&sb, r, sum, totals, false);
+	json_cells(&sb, r, sum, totals);
+	{
+		struct stat_cell *busy = busy_cells(r);
+		strbuf_addf(&sb, ",%s%s\"busy\": ", nl, ind1);
+		json_cells(&sb, r, busy, totals);
+		free(busy);
+	}
 	strbuf_addf(&sb, "%s}\n", nl);
 	fputs(sb.buf, out);
 	strbuf_release(&sb);
@@ -839,7 +838,7 @@ struct counter {
 
 struct vm_thread_state {
 	pid_t tid;
-	enum stat_role role;
+	enum thread_role role;
 };
 
 struct vm_state {
@@ -894,7 +893,6 @@ const char *stat_counters__next_warning(struct stat_counters *s)
 	return s->next_warning < s->n_warnings ? s->warnings[s->next_warning++] : NULL;
 }
 
-size_t stat_counters__n_cpus(const struct stat_counters *s) { return s->n_cpus; }
 
 static size_t add_source(struct stat_counters *s, enum source_kind kind, int cpu, pid_t pid, pid_t tid)
 {
@@ -1033,11 +1031,11 @@ static int open_thread_counters(struct stat_counters *s, size_t vm_index, size_t
 	struct vm_state *vm = &s->vms[vm_index];
 	struct vm_thread_state *th = &vm->threads[thread_index];
 	size_t source = SIZE_MAX;
-	pid_t pid = th->role == STAT_ROLE_BACKEND ? th->tid : vm->pid;
+	pid_t pid = th->role == ROLE_BACKEND ? th->tid : vm->pid;
 
 	for (size_t e = 0; e < s->n_events; e++) {
 		enum stat_split splits[4];
-		size_t n = splits_for(s, e, vm->methods[e], th->role == STAT_ROLE_VCPU, splits);
+		size_t n = splits_for(s, e, vm->methods[e], th->role == ROLE_VCPU, splits);
 		for (size_t k = 0; k < n; k++) {
 			int r;
 			if (splits[k] == STAT_SPLIT_ALL && source == SIZE_MAX) {
@@ -1088,14 +1086,14 @@ static enum stat_method choose_method(const struct stat_counters *s, size_t even
 	return STAT_METHOD_THREAD_ROLE;
 }
 
-static enum stat_role role_of(const struct vm_info *info, pid_t tid)
+static enum thread_role role_of(const struct vm_info *info, pid_t tid)
 {
 	for (size_t i = 0; i < info->n_threads; i++)
 		if (info->threads[i].tid == tid)
-			return info->threads[i].vcpu >= 0 ? STAT_ROLE_VCPU
-			       : info->threads[i].backend ? STAT_ROLE_BACKEND
-							  : STAT_ROLE_VMM;
-	return STAT_ROLE_VMM;
+			return info->threads[i].vcpu >= 0 ? ROLE_VCPU
+			       : info->threads[i].backend ? ROLE_BACKEND
+							  : ROLE_VMM;
+	return ROLE_VMM;
 }
 
 static struct vm_thread_state *vm_find_thread(struct vm_state *vm, pid_t tid)
@@ -1106,7 +1104,7 @@ static struct vm_thread_state *vm_find_thread(struct vm_state *vm, pid_t tid)
 	return NULL;
 }
 
-static int vm_add_thread(struct stat_counters *s, size_t vm_index, pid_t tid, enum stat_role role, bool strict,
+static int vm_add_thread(struct stat_counters *s, size_t vm_index, pid_t tid, enum thread_role role, bool strict,
 			 struct stat_open_error *err)
 {
 	struct vm_state *vm = &s->vms[vm_index];
@@ -1162,7 +1160,7 @@ static int vm_update(struct stat_counters *s, const struct vm_info *info, bool s
 	if (d) {
 		while ((de = readdir(d))) {
 			uint64_t t;
-			enum stat_role role;
+			enum thread_role role;
 			struct vm_thread_state *th;
 			if (parse_u64(de->d_name, 10, &t) < 0)
 				continue;
@@ -1170,7 +1168,7 @@ static int vm_update(struct stat_counters *s, const struct vm_info *info, bool s
 			th = vm_find_thread(&s->vms[vm_index], (pid_t)t);
 			if (th) {
 				/* Scanned before QEMU named it: a vCPU from now on. */
-				if (role == STAT_ROLE_VCPU)
+				if (role == ROLE_VCPU)
 					th->role = role;
 				continue;
 			}
@@ -1187,7 +1185,7 @@ static int vm_update(struct stat_counters *s, const struct vm_info *info, bool s
 	for (size_t i = 0; i < info->n_threads; i++) {
 		if (!info->threads[i].backend || vm_find_thread(&s->vms[vm_index], info->threads[i].tid))
 			continue;
-		r = vm_add_thread(s, vm_index, info->threads[i].tid, STAT_ROLE_BACKEND, strict, err);
+		r = vm_add_thread(s, vm_index, info->threads[i].tid, ROLE_BACKEND, strict, err);
 		if (r < 0)
 			return r;
 		added += r;
@@ -1436,7 +1434,7 @@ static void fold_init(struct stat_counters *s, struct fold *f, struct stat_resul
 	f->sys_kernel = xcalloc(ne, sizeof(struct stat_cell));
 	f->sys_idle = xcalloc(ne, sizeof(struct stat_cell));
 	if (!s->system_wide && !s->target_is_vm) {
-		struct stat_domain *host = stat_result__add_domain(r, "host", false);
+		struct stat_domain *host = stat_result__add_domain(r, DOMAIN_NAME_HOST, false);
 		stat_domain__layer(host, r, LAYER_USER);
 		stat_domain__layer(host, r, LAYER_KERNEL);
 	}
@@ -1496,13 +1494,13 @@ static void fold_counter(struct stat_counters *s, struct fold *f, const struct c
 			sp.system = sp.idle = 0;
 		if (c->owner == OWNER_VM) {
 			const struct vm_state *vm = &s->vms[c->vm];
-			enum stat_role role = vm->threads[c->thread].role;
+			enum thread_role role = vm->threads[c->thread].role;
 			cell_add(&dom->cells[LAYER_GUEST][e], sp.guest, &d);
-			cell_add(&dom->cells[stat_role__layer(role, vm->tcg, true)][e], sp.user, &d);
+			cell_add(&dom->cells[stat_thread__layer(role, vm->tcg, true)][e], sp.user, &d);
 			cell_add(&dom->cells[LAYER_HYPERVISOR][e], sp.system, &d);
 		} else if (c->owner == OWNER_SYSTEM) {
 			cell_add(&f->sys_user[e], sp.user + sp.guest, &d);
-			cell_add(&f->sys_kernel[e], sp.system + sp.idle, &d);
+			cell_add(&f->sys_kernel[e], sp.system, &d);
 			cell_add(&f->sys_idle[e], sp.idle, &d);
 		} else {
 			cell_add(&dom->cells[LAYER_USER][e], sp.user + sp.guest, &d);

@@ -4,7 +4,8 @@
  * Two halves. The model (struct stat_result and the pure functions around
  * it: scaling, splitting clock time by the kernel's CPU-time accounting,
  * classifying a VM thread's work into layers, deriving the host as the
- * system-wide totals minus the VMs, rendering as text, CSV or JSON) is
+ * system-wide totals minus the VMs, and the host's idle loop as domain
+ * "idle" from the kernel's idle time, rendering as text, CSV or JSON) is
  * computed from numbers alone and unit-tested. The counters
  * (struct stat_counters) open the perf events: per-CPU system-wide
  * counters split user/kernel, and per-thread counters on every thread of
@@ -21,9 +22,9 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-#include "../aggregate/profile.h"
 #include "../domain/vm.h"
 #include "../events/events.h"
+#include "../vocab/vocab.h"
 
 /* ---- one counter ---- */
 
@@ -116,21 +117,15 @@ enum stat_method {
 };
 const char *stat_method__name(enum stat_method m); /* "guest-host", "thread-role" */
 
-enum stat_role {
-	STAT_ROLE_VCPU = 0, /* runs the guest */
-	STAT_ROLE_VMM,      /* another thread of the VMM process */
-	STAT_ROLE_BACKEND,  /* a host thread serving the VM (vhost-PID) */
-};
-const char *stat_role__name(enum stat_role r);
-
 /* The layer a VM thread's work goes to under the thread-role method:
  * user mode of a vCPU thread of an emulated (TCG) VM is guest code; other
- * user mode is the VMM's own code; kernel mode is the hypervisor. */
-enum layer stat_role__layer(enum stat_role role, bool tcg, bool user_mode);
+ * user mode is the VMM's own code; kernel mode is the hypervisor. role is
+ * ROLE_VCPU, ROLE_VMM or ROLE_BACKEND (the roles of a VM's threads). */
+enum layer stat_thread__layer(enum thread_role role, bool tcg, bool user_mode);
 /* The layer a counter of split s on a thread of role r adds to, under
  * method m (STAT_SPLIT_ALL is not valid here: clock events are split by
  * time, see stat_cputime__apportion). */
-enum layer stat_split__vm_layer(enum stat_split s, enum stat_method m, enum stat_role r, bool tcg);
+enum layer stat_split__vm_layer(enum stat_split s, enum stat_method m, enum thread_role r, bool tcg);
 /* Which host CPU mode a layer's work runs in, as a system-wide counter
  * sees it: user for user, guest-user, guest (TCG code and KVM guest time
  * both show as user), vmm; kernel for the rest. */
@@ -164,19 +159,19 @@ struct stat_event_info {
 struct stat_domain {
 	char *name;
 	bool is_vm;
+	bool is_idle;   /* the host's idle loop: one layer, LAYER_IDLE */
 	pid_t pid;      /* the VMM's pid; 0 for the host */
 	char *vmm;      /* "qemu", ...; NULL for the host */
 	char *accel;    /* "kvm", "tcg", "unknown"; NULL for the host */
 	size_t n_threads;
 	enum stat_method *methods;             /* per event; NULL for the host */
 	struct stat_cell *cells[LAYER__COUNT]; /* per event; NULL: a layer this domain does not have */
-	struct stat_cell *idle;                /* host, clock events: the idle part of kernel; else NULL */
 };
 
 struct stat_result {
 	struct stat_event_info *events;
 	size_t n_events;
-	struct stat_domain *domains; /* the host (when counted) first, then VMs by pid */
+	struct stat_domain *domains; /* the host (when counted) first, then VMs by pid, then idle */
 	size_t n_domains;
 	const char *target; /* "system-wide", "command", "process" */
 	size_t n_cpus;
@@ -196,8 +191,12 @@ struct stat_domain *stat_result__find(struct stat_result *r, const char *name);
 /* The host domain from system-wide totals: each host layer is the
  * system-wide count of its CPU mode minus what the VMs' threads did in
  * that mode (layer__runs_in_user_mode), clamped at 0; the counted share is
- * the system-wide counters'. sys_user/sys_kernel/sys_idle are per event
- * (sys_idle may be NULL). The host is inserted as the first domain. */
+ * the system-wide counters'. sys_user/sys_kernel/sys_idle are per event;
+ * sys_kernel is kernel mode outside the idle loop, sys_idle the idle loop
+ * (the kernel's idle time, for clock events; not counted for the others:
+ * no counter can tell the idle task's counts apart, they stay in kernel).
+ * The host is inserted as the first domain and, when sys_idle is not NULL,
+ * the idle domain as the last. */
 void stat_result__derive_host(struct stat_result *r, const struct stat_cell *sys_user,
 			      const struct stat_cell *sys_kernel, const struct stat_cell *sys_idle);
 
@@ -205,8 +204,8 @@ void stat_result__derive_host(struct stat_result *r, const struct stat_cell *sys
 double stat_result__total(const struct stat_result *r, size_t e);
 /* A domain's total over its layers. */
 struct stat_cell stat_domain__total(const struct stat_domain *d, size_t e);
-/* (hypervisor + vmm) / (guest-user + guest-kernel + guest), or -1 when
- * the VM did no guest work (or is the host). */
+/* The VM's overhead for event e (layer__overhead), or -1 when the VM did
+ * no guest work (or is not a VM). */
 double stat_domain__overhead(const struct stat_domain *d, size_t e);
 
 /* Rendering (docs/stat.md has the CSV and JSON contracts). */
@@ -260,4 +259,3 @@ bool stat_counters__target_gone(const struct stat_counters *s);
 /* Conditions worth telling the user, collected while opening and
  * rescanning (strings owned by s). Each is returned once. */
 const char *stat_counters__next_warning(struct stat_counters *s);
-size_t stat_counters__n_cpus(const struct stat_counters *s);

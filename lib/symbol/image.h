@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../aggregate/profile.h"
 #include "../util/hmap.h"
+#include "../vocab/vocab.h"
 #include "symbol.h"
 
 struct image {

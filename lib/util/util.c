@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,6 +71,17 @@ char *xasprintf(const char *fmt, ...)
 	va_start(ap, fmt);
 	r = xvasprintf(fmt, ap);
 	va_end(ap);
+	return r;
+}
+
+int fail_with(char **ret_error, int r, const char *fmt, ...)
+{
+	if (ret_error) {
+		va_list ap;
+		va_start(ap, fmt);
+		*ret_error = xvasprintf(fmt, ap);
+		va_end(ap);
+	}
 	return r;
 }
 
@@ -191,6 +203,86 @@ int read_file(const char *path, char **ret, size_t *ret_len)
 	return 0;
 }
 
+int atomic_file__open(struct atomic_file *af, const char *path, mode_t mode)
+{
+	mode_t mask;
+	int fd;
+
+	memset(af, 0, sizeof(*af));
+	af->tmp = xasprintf("%s.XXXXXX", path);
+	fd = mkostemp(af->tmp, O_CLOEXEC);
+	if (fd < 0) {
+		int r = -errno;
+		free(af->tmp);
+		af->tmp = NULL;
+		return r;
+	}
+	/* mkostemp makes the file private; the mode is the caller's, as
+	 * open(2) would have applied it. */
+	mask = umask(0);
+	umask(mask);
+	af->f = fdopen(fd, "w");
+	if (fchmod(fd, mode & ~mask) < 0 || !af->f) {
+		int r = -errno;
+		if (!af->f)
+			close(fd);
+		atomic_file__abort(af);
+		return r;
+	}
+	af->path = xstrdup(path);
+	return 0;
+}
+
+/* rename(2) that never replaces: RENAME_NOREPLACE where the file system
+ * has it, else a hard link (which fails on an existing target) and an
+ * unlink of the old name. */
+static int rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	if (link(from, to) < 0)
+		return -errno;
+	unlink(from);
+	return 0;
+}
+
+int atomic_file__commit(struct atomic_file *af, bool replace)
+{
+	int r = 0;
+	if (fflush(af->f) != 0)
+		r = -errno;
+	else if (ferror(af->f))
+		r = -EIO; /* a write failed earlier; its errno is gone */
+	if (fclose(af->f) != 0 && r == 0)
+		r = -errno;
+	af->f = NULL;
+	if (r == 0)
+		r = replace ? (rename(af->tmp, af->path) < 0 ? -errno : 0) : rename_noreplace(af->tmp, af->path);
+	if (r < 0) {
+		atomic_file__abort(af);
+		return r;
+	}
+	free(af->tmp);
+	free(af->path);
+	af->tmp = af->path = NULL;
+	return 0;
+}
+
+void atomic_file__abort(struct atomic_file *af)
+{
+	if (!af)
+		return;
+	if (af->f)
+		fclose(af->f);
+	if (af->tmp)
+		unlink(af->tmp);
+	free(af->tmp);
+	free(af->path);
+	memset(af, 0, sizeof(*af));
+}
+
 int write_file(const char *path, const void *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -238,13 +330,6 @@ uint64_t clock_monotonic_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-uint64_t clock_realtime_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
@@ -296,13 +381,17 @@ const char *format_bytes(uint64_t n, char *buf, size_t size)
 	return buf;
 }
 
-/* Length of the valid UTF-8 sequence at p (1 for ASCII), 0 if invalid. */
-static size_t utf8_sequence_length(const unsigned char *p)
+/* The valid UTF-8 sequence at p (NUL-terminated): its length (1 for
+ * ASCII) and code point; 0 when invalid (a stray continuation byte, a
+ * truncated, overlong or surrogate sequence, or beyond U+10FFFF). */
+static size_t utf8_decode(const unsigned char *p, uint32_t *ret_cp)
 {
 	size_t n;
 	uint32_t cp;
-	if (p[0] < 0x80)
+	if (p[0] < 0x80) {
+		*ret_cp = p[0];
 		return 1;
+	}
 	if ((p[0] & 0xe0) == 0xc0) {
 		n = 2;
 		cp = p[0] & 0x1f;
@@ -316,27 +405,108 @@ static size_t utf8_sequence_length(const unsigned char *p)
 		return 0;
 	}
 	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
+		if ((p[i] & 0xc0) != 0x80) /* a NUL ends the string here too */
 			return 0;
 		cp = (cp << 6) | (p[i] & 0x3f);
 	}
 	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
 	    (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
+	*ret_cp = cp;
 	return n;
+}
+
+/* What must never reach a terminal or a reader raw: C0 and C1 controls
+ * (the 8-bit CSI U+009B drives terminals as ESC [ does), DEL, the Unicode
+ * line and paragraph separators, and the invisible bidirectional
+ * formatting characters (embeddings, overrides, isolates, marks) that
+ * reorder what a line appears to say. */
+static bool unsafe_code_point(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+size_t text_char(const char *s, bool *ret_safe)
+{
+	uint32_t cp;
+	size_t n = utf8_decode((const unsigned char *)s, &cp);
+	*ret_safe = n && !unsafe_code_point(cp);
+	return n ? n : 1;
+}
+
+static bool printable_ascii(unsigned char c) { return c >= 0x20 && c < 0x7f; }
+
+char *text_sanitize(char *s)
+{
+	unsigned char *r = (unsigned char *)s, *w;
+	if (!s)
+		return NULL;
+	/* Printable ASCII, nearly everything, stays where it is. */
+	while (printable_ascii(*r))
+		r++;
+	w = r;
+	while (*r) {
+		uint32_t cp;
+		size_t n;
+		if (printable_ascii(*r)) {
+			*w++ = *r++;
+			continue;
+		}
+		n = utf8_decode(r, &cp);
+		if (n == 0 || unsafe_code_point(cp)) {
+			*w++ = '?';
+			r += n ? n : 1;
+			continue;
+		}
+		memmove(w, r, n);
+		w += n;
+		r += n;
+	}
+	*w = '\0';
+	return s;
+}
+
+bool text_is_safe(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (p && *p) {
+		uint32_t cp;
+		size_t n = utf8_decode(p, &cp);
+		if (n == 0 || unsafe_code_point(cp))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+char *text_safe_dup(const char *s) { return text_sanitize(xstrdup(s ? s : "")); }
+
+void strbuf_add_text(struct strbuf *sb, const char *s)
+{
+	size_t at = sb->len;
+	strbuf_adds(sb, s ? s : "");
+	text_sanitize(sb->buf + at);
+	sb->len = at + strlen(sb->buf + at);
 }
 
 void strbuf_add_csv(struct strbuf *sb, const char *s)
 {
-	if (!strpbrk(s, ",\"\n\r")) {
-		strbuf_adds(sb, s);
+	_cleanup_free_ char *v = text_safe_dup(s);
+	/* A spreadsheet evaluates a cell that starts like a formula (or with
+	 * a tab or CR before one): a leading apostrophe makes it text. */
+	bool formula = v[0] && strchr("=+-@\t\r", v[0]);
+	if (!formula && !strpbrk(v, ",\"")) {
+		strbuf_adds(sb, v);
 		return;
 	}
 	strbuf_addc(sb, '"');
-	for (; *s; s++) {
-		if (*s == '"')
+	if (formula)
+		strbuf_addc(sb, '\'');
+	for (const char *c = v; *c; c++) {
+		if (*c == '"')
 			strbuf_addc(sb, '"');
-		strbuf_addc(sb, *s);
+		strbuf_addc(sb, *c);
 	}
 	strbuf_addc(sb, '"');
 }
@@ -346,31 +516,28 @@ void strbuf_add_json(struct strbuf *sb, const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 	strbuf_addc(sb, '"');
 	while (*p) {
-		size_t n = utf8_sequence_length(p);
+		uint32_t cp;
+		size_t n = utf8_decode(p, &cp);
 		if (n == 0) {
 			/* Not UTF-8 (a hostile or foreign name): keep the JSON valid. */
 			strbuf_adds(sb, "\\ufffd");
 			p++;
 			continue;
 		}
-		if (n > 1) {
-			strbuf_add(sb, p, n);
-			p += n;
-			continue;
-		}
-		switch (*p) {
+		switch (cp) {
 		case '"': strbuf_adds(sb, "\\\""); break;
 		case '\\': strbuf_adds(sb, "\\\\"); break;
 		case '\n': strbuf_adds(sb, "\\n"); break;
 		case '\r': strbuf_adds(sb, "\\r"); break;
 		case '\t': strbuf_adds(sb, "\\t"); break;
 		default:
-			if (*p < 0x20 || *p == 0x7f)
-				strbuf_addf(sb, "\\u%04x", *p);
+			/* Controls and bidi characters stay escaped in the text too. */
+			if (unsafe_code_point(cp))
+				strbuf_addf(sb, "\\u%04x", (unsigned)cp);
 			else
-				strbuf_addc(sb, (char)*p);
+				strbuf_add(sb, p, n);
 		}
-		p++;
+		p += n;
 	}
 	strbuf_addc(sb, '"');
 }

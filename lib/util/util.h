@@ -63,9 +63,34 @@ void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
 /* Hand the buffer to the caller; sb is left released (strbuf_init it to reuse). */
 char *strbuf_detach(struct strbuf *sb);
 
+/* Library code's "fail with -errno and say why": sets *ret_error (when
+ * ret_error is not NULL) to the formatted message, returns r. */
+int fail_with(char **ret_error, int r, const char *fmt, ...) PRINTF(3, 4);
+
 /* Whole-file read; returns 0 or -errno. *ret is NUL-terminated. */
 int read_file(const char *path, char **ret, size_t *ret_len);
 int write_file(const char *path, const void *data, size_t len);
+
+/* The one way domprof writes a file that others read (a report, an
+ * export, stat's counts, a key): under a temporary name in the same
+ * directory, renamed over the target only when complete, so a failed or
+ * interrupted run never leaves half a file where the whole one belongs.
+ * Write to f between open and commit; abort (or a failed commit) removes
+ * the temporary file. */
+struct atomic_file {
+	FILE *f;
+	char *path; /* the target */
+	char *tmp;  /* the temporary name, NULL once committed or aborted */
+};
+/* Create the temporary file with mode (less the umask). 0 or -errno;
+ * nothing to release on failure. */
+int atomic_file__open(struct atomic_file *af, const char *path, mode_t mode);
+/* Close and rename into place: over an existing target when replace, else
+ * -EEXIST when the target exists (it is then left as it was). 0 or
+ * -errno; af is released either way. */
+int atomic_file__commit(struct atomic_file *af, bool replace);
+/* Close and remove the temporary file. Accepts NULL and a released af. */
+void atomic_file__abort(struct atomic_file *af);
 
 uint64_t hash_bytes(const void *data, size_t n, uint64_t seed);
 static inline uint64_t hash_u64(uint64_t x)
@@ -81,7 +106,6 @@ static inline uint64_t hash_mix(uint64_t h, uint64_t v) { return hash_u64(h ^ (v
 static inline uint64_t hash_str(const char *s) { return hash_bytes(s, strlen(s), 0); }
 
 uint64_t clock_monotonic_ns(void);
-uint64_t clock_realtime_ns(void);
 
 /* Number parsing that rejects trailing junk; 0 or -EINVAL/-ERANGE. */
 int parse_u64(const char *s, int base, uint64_t *ret);
@@ -93,6 +117,27 @@ int parse_double(const char *s, double *ret);
 /* Human-readable byte size ("1.2 MiB"), into buf. */
 const char *format_bytes(uint64_t n, char *buf, size_t size);
 
-/* Append s to sb quoted for CSV (RFC 4180) / JSON string. */
+/* The one sanitizer for text from elsewhere (a guest's names, paths and
+ * messages at the protocol boundary; any string a text writer prints):
+ * replaces, in place, every C0/C1 control and DEL, every bidirectional
+ * formatting character (U+061C, U+200E/F, U+202A-E, U+2066-9), the line
+ * and paragraph separators (U+2028/9) and every byte that is not part of
+ * valid UTF-8 by one '?'. The result is never longer. Returns s. */
+char *text_sanitize(char *s);
+/* The character at s (not at its end): its length in bytes (1 for a byte
+ * that is not valid UTF-8) and whether text_sanitize keeps it. */
+size_t text_char(const char *s, bool *ret_safe);
+/* true when text_sanitize would change nothing. */
+bool text_is_safe(const char *s);
+/* A sanitized copy (of "" for NULL), to free. */
+char *text_safe_dup(const char *s);
+/* Append s sanitized: for text meant for a terminal. */
+void strbuf_add_text(struct strbuf *sb, const char *s);
+
+/* Append s to sb as one CSV cell (RFC 4180), sanitized; a cell a
+ * spreadsheet would evaluate (leading = + - @, tab or CR) gets a leading
+ * apostrophe (docs/report-formats.md). */
 void strbuf_add_csv(struct strbuf *sb, const char *s);
+/* Append s as a JSON string: invalid UTF-8 becomes U+FFFD, controls and
+ * bidi characters are \u-escaped. */
 void strbuf_add_json(struct strbuf *sb, const char *s);

@@ -53,4 +53,24 @@ first = list(r)[0]
 assert r[first] > 1, f"receive in the VM is not dearer per MB than natively: {r}"
 print(f"# VM vs native per MB: receive {r[first]:.2f}x, transmit {list(s['ratio_tx'].values())[0]:.2f}x")
 PY
+# Issue 14: cost per MB counts work only. No cost row is the idle loop; each
+# configuration's work total is its report's total less the idle domain, per
+# MB; and its idle share is the idle domain's share of the report's total.
+python3 - "$T/demo" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+s = json.load(open(os.path.join(out, "summary.json")))
+for name, c in s["configurations"].items():
+    rep = json.load(open(os.path.join(out, name + ".report.json")))
+    assert all(row["domain"] != "idle" and row["layer"] != "idle" for row in c["layers"]), (name, c["layers"])
+    for ev in rep["events"]:
+        e, scale = ev["name"], (1e6 if ev["unit"] == "ns" else 1)
+        every = sum(d["total"][e]["period"] for d in rep["domains"])
+        idle = sum(d["total"][e]["period"] for d in rep["domains"] if d["kind"] == "idle")
+        mb = c["bytes"] / 1e6
+        assert abs(c["total_per_mb"][e] - (every - idle) / scale / mb) <= 1e-9 * max(1, c["total_per_mb"][e]), (name, e)
+        assert abs(c["idle_percent"][e] - 100 * idle / every) <= 1e-9, (name, e, c["idle_percent"][e])
+        print(f"# {name}: {e} idle {c['idle_percent'][e]:.1f}% of the recording, not in its cost per MB")
+PY
+grep -q "idle (CPUs waiting, not in the costs)" "$T/demo.out" || fail "the demo does not print each configuration's idle share"
 echo ok

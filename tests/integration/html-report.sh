@@ -159,6 +159,9 @@ PY
 # 5. Rendered by Chromium: the DOM after the page's script ran, console log.
 chrome --dump-dom "file://$T/report.html" > "$T/dom.html" 2> "$T/console.log" || fail "chromium --dump-dom failed: $(tail -5 "$T/console.log")"
 cp "$T/dom.html" "$T/console.log" "$ARTIFACTS/"
+# The header's command line is the one typed, its program name once.
+cmdline=$(grep -o '<div class="cmdline">[^<]*' "$T/dom.html" | sed 's/^[^>]*>//')
+case $cmdline in "domprof record -q -a -g "*) ;; *) fail "the header's command line is '$cmdline'" ;; esac
 errs=$(console_errors "$T/console.log")
 [ -z "$errs" ] || fail "console errors while rendering the page: $errs"
 python3 - "$T/dom.html" "$T/domains.json" "$COMM" "$T/report.json" <<'PY'

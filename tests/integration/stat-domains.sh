@@ -193,6 +193,8 @@ close(f"{VM} total against its threads' CPU time", vm["total"]["cpu-clock"]["val
 for l in ("guest", "vmm", "hypervisor"):
     close(f"{VM} {l} against its threads' CPU time and accounting", val(vm, l) + val(vm, l + "-user") + val(vm, l + "-kernel")
           if l == "guest" else val(vm, l), *e[l], unit=" ms", scale=1e6)
+note("host: " + ", ".join(f"{l} {v['cpu-clock']['value']/1e6:.0f} ms" for l, v in host["layers"].items()) +
+     f" (idle domain {doms.get('idle', {}).get('layers', {}).get('idle', {}).get('cpu-clock', {}).get('value', 0)/1e6:.0f} ms)")
 # The host program's user time is in host user, with whatever else ran in
 # user mode on the host meanwhile.
 lo = e["split_user"][0] - e["split_user"][1]

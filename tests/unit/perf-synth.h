@@ -75,6 +75,21 @@ static inline const struct perf_event_header *synth_sample(struct synth *s, uint
 	return synth_end(s);
 }
 
+/* A sample with a call chain, for sample type SYNTH_SAMPLE_TYPE |
+ * PERF_SAMPLE_CALLCHAIN: the kernel's context marker, then chain[0] (the
+ * sampled ip) to chain[n - 1] (the outermost caller). */
+static inline const struct perf_event_header *synth_sample_chain(struct synth *s, uint16_t cpumode, uint32_t pid,
+								  uint32_t tid, uint64_t time, uint64_t period,
+								  uint64_t id, const uint64_t *chain, size_t n)
+{
+	synth_sample(s, cpumode, pid, tid, chain[0], time, period, id);
+	synth_u64(s, n + 1);
+	synth_u64(s, cpumode == PERF_RECORD_MISC_USER ? PERF_CONTEXT_USER : PERF_CONTEXT_KERNEL);
+	for (size_t i = 0; i < n; i++)
+		synth_u64(s, chain[i]);
+	return synth_end(s);
+}
+
 static inline const struct perf_event_header *synth_comm(struct synth *s, uint32_t pid, uint32_t tid,
 							  const char *comm, int exec)
 {

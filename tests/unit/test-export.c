@@ -175,7 +175,7 @@ static void test_folded(void **state)
 	 * are escaped, its spaces (CPU 0/KVM) kept. */
 	const char *want = "host;kernel;app;clear_page 70000000\n"
 			   "host;user;app;[unknown] (libfoo.so) 30000000\n"
-			   "host;user;app;foo\xff 10000000\n"
+			   "host;user;app;foo%FF 10000000\n"
 			   "host;user;app;main;a 100000000\n"
 			   "host;user;app;main;a;c 500000000\n"
 			   "host;user;app;main;b 200000000\n"

@@ -385,6 +385,28 @@ static void test_escaped_for_script(void **state)
 	assert_non_null(strstr(json, "{\"name\":\"web\\u003c/script\\u003e\\u003c!--\",\"kind\":\"vm\""));
 }
 
+/* The header's command line is the one typed, whether the session stored it
+ * with the program name or without it (early builds): the
+ * page never shows "domprof domprof record". */
+static void test_command_line(void **state)
+{
+	static const char *stored[] = { "domprof record -a -d 1", "record -a -d 1" };
+	struct html_options o;
+
+	html_options__init(&o);
+	for (size_t i = 0; i < ARRAY_SIZE(stored); i++) {
+		struct session *s;
+		char *err = NULL;
+		_cleanup_free_ char *json = NULL;
+		assert_int_equal(session__open(path, false, &s, &err), 0);
+		assert_int_equal(session__set_meta(s, "command_line", stored[i]), 0);
+		session__close(s);
+		json = page_json(&o, NULL);
+		assert_non_null(strstr(json, "\"command\":\"domprof record -a -d 1\""));
+		assert_null(strstr(json, "domprof domprof"));
+	}
+}
+
 static size_t count(const char *hay, const char *needle)
 {
 	size_t n = 0;
@@ -434,7 +456,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flame_tree), cmocka_unit_test(test_views), cmocka_unit_test(test_frame_cap),
 		cmocka_unit_test(test_top_rows),   cmocka_unit_test(test_timeline), cmocka_unit_test(test_escaped_for_script),
-		cmocka_unit_test(test_page),
+		cmocka_unit_test(test_page),	   cmocka_unit_test(test_command_line),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,8 +2,10 @@
  * streams laid out as the kernel writes them: a QEMU/KVM VM with a vCPU
  * thread, guest-mode samples (GUEST_KERNEL resolved through a System.map
  * with a KASLR offset, GUEST_USER as [guest user]), a vhost backend
- * thread, TCG code in anonymous executable memory, host processes, and a
- * process that produces guest samples without looking like a VMM. */
+ * thread, TCG code in anonymous executable memory, host processes, a
+ * process that produces guest samples without looking like a VMM, and the
+ * host's idle task: in its idle loop (domain idle) or serving an interrupt
+ * (host kernel). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "lib/collect/collector.h"
+#include "lib/domain/idle.h"
 #include "lib/util/util.h"
 #include "perf-synth.h"
 
@@ -283,6 +286,142 @@ static void test_vm_started_later_and_exec(void **state)
 	profile__release(&p);
 }
 
+/* The host kernel's symbols from a kallsyms text, as if read from
+ * /proc/kallsyms. */
+static void load_host_kernel(struct collector *c, const char *text)
+{
+	struct image *k = image_registry__host_kernel(&c->machine.images);
+	assert_int_equal(image__load_guest_kernel_text(k, text, strlen(text)), 0);
+}
+
+static void test_idle_attribution(void **state)
+{
+	/* Each idle-task (pid 0) sample lands on its own function, with its
+	 * own period (powers of two: every sum names its parts). */
+	static const char kallsyms[] = "ffffffff81000000 T _stext\n"
+				       "ffffffff81001000 T intel_idle\n"
+				       "ffffffff81002000 t mwait_idle_with_hints.constprop.0\n"
+				       "ffffffff81003000 T do_idle\n"
+				       "ffffffff81004000 T __do_softirq\n"
+				       "ffffffff81005000 T idle_cpu\n"
+				       "ffffffff81006000 T net_rx_action\n"
+				       "ffffffff81007000 T schedule_idle\n"
+				       "ffffffff81008000 T vmx_vcpu_run\n"
+				       "ffffffffc0001000 t acpi_idle_do_entry\t[processor]\n";
+	struct profile p;
+	struct collector c;
+	struct synth s;
+	uint32_t idle;
+
+	profile__init(&p);
+	collector__init(&c, &p, 1, false);
+	load_host_kernel(&c, kallsyms);
+	machine__force_vm(&c.machine, "idle", 950); /* a VM may not take the name */
+	feed(&c, synth_comm(&s, 950, 950, "qemu-system-x86", 1));
+	feed(&c, synth_comm(&s, 700, 700, "bash", 1));
+
+	/* The idle loop: idle routines (a compiler clone and a module's
+	 * included) and the loop's own bookkeeping. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 0, 0, 0xffffffff81001010ULL, 1, 1, 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 0, 0, 0xffffffff81002010ULL, 2, 2, 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 0, 0, 0xffffffff81003010ULL, 3, 4, 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 0, 0, 0xffffffffc0001010ULL, 4, 8, 1));
+	/* Work on an idle CPU: a softirq, the network receive it runs, the
+	 * scheduler's helpers, and an address no symbol covers. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 0, 0, 0xffffffff81004010ULL, 5, 16, 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 0, 0, 0xffffffff81006010ULL, 6, 32, 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 0, 0, 0xffffffff81005010ULL, 7, 64, 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 0, 0, 0xffffffff81007010ULL, 8, 128, 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 0, 0, 0xffffffff70000000ULL, 9, 256, 1));
+	/* An idle routine on another task (idle injection): not the idle task. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 700, 700, 0xffffffff81001010ULL, 10, 512, 1));
+	/* A VM's kernel work is its hypervisor layer, as before. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 950, 950, 0xffffffff81008010ULL, 11, 1024, 1));
+	/* The same idle address again: the collector's cache keeps it idle. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 0, 0, 0xffffffff81001010ULL, 12, 2048, 1));
+
+	idle = profile__find_domain(&p, "idle");
+	assert_true(idle != 0);
+	assert_true(profile__domain_at(&p, idle)->is_idle);
+	assert_false(profile__domain_at(&p, idle)->is_vm);
+	assert_int_equal(layer_period(&p, "idle", LAYER_IDLE), 1 + 2 + 4 + 8 + 2048);
+	assert_int_equal(layer_period(&p, "idle", LAYER_KERNEL), 0);
+	assert_int_equal(layer_period(&p, "host", LAYER_KERNEL), 16 + 32 + 64 + 128 + 256 + 512);
+	assert_int_equal(layer_period(&p, "host", LAYER_IDLE), 0);
+	assert_int_equal(layer_period(&p, "idle-950", LAYER_HYPERVISOR), 1024);
+	assert_true(profile__domain_at(&p, profile__find_domain(&p, "idle-950"))->is_vm);
+	/* The idle samples keep their function and the idle task's thread. */
+	for (size_t i = 0; i < p.n_samples; i++) {
+		const struct sample_key *k = &p.samples[i].key;
+		if (k->domain != idle)
+			continue;
+		assert_true(k->symbol != 0);
+		assert_true(idle__is_loop_function(p.symbols[k->symbol - 1].name));
+		assert_int_equal(p.threads[k->thread - 1].pid, 0);
+	}
+	collector__release(&c);
+	profile__release(&p);
+}
+
+/* Sorted and unique: the lookup is a binary search. */
+static void assert_sorted(const char *const *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		assert_true(strcmp(v[i - 1], v[i]) < 0);
+}
+
+static void test_idle_lists(void **state)
+{
+	size_t n;
+	const char *const *v = idle__loop_functions(&n);
+	assert_sorted(v, n);
+	v = idle__halt_functions(&n);
+	assert_sorted(v, n);
+	/* perf's reference list (tools/perf/util/symbol.c), less idle_cpu. */
+	assert_true(idle__is_loop_function("acpi_idle_do_entry"));
+	assert_true(idle__is_loop_function("acpi_processor_ffh_cstate_enter"));
+	assert_true(idle__is_loop_function("arch_cpu_idle"));
+	assert_true(idle__is_loop_function("cpu_startup_entry"));
+	assert_true(idle__is_loop_function("default_idle"));
+	assert_true(idle__is_loop_function("native_safe_halt"));
+	assert_true(idle__is_loop_function("poll_idle"));
+	assert_true(idle__is_loop_function("intel_idle_irq"));
+	assert_true(idle__is_loop_function("mwait_idle_with_hints.constprop.0"));
+	assert_true(idle__is_loop_function(".pseries_dedicated_idle_sleep")); /* ppc64 dot symbol */
+	assert_false(idle__is_loop_function("idle_cpu"));
+	assert_false(idle__is_loop_function("intel_idle_foo"));
+	assert_false(idle__is_loop_function("__do_softirq"));
+	assert_false(idle__is_loop_function(""));
+	assert_false(idle__is_loop_function(NULL));
+	assert_true(idle__is_halt_function("kvm_vcpu_halt"));
+	assert_true(idle__is_halt_function("kvm_vcpu_check_block.isra.0"));
+	assert_false(idle__is_halt_function("vmx_vcpu_run"));
+	assert_true(domain_name__is_reserved("idle") && domain_name__is_reserved("host"));
+	assert_false(domain_name__is_reserved("idle-950"));
+
+	/* docs/attribution.md lists every name of both lists. */
+	{
+		const char *root = getenv("SOURCE_ROOT");
+		char path[512];
+		char *doc = NULL;
+		size_t len;
+		if (!root)
+			return; /* run outside meson test: no source tree known */
+		snprintf(path, sizeof(path), "%s/docs/attribution.md", root);
+		assert_int_equal(read_file(path, &doc, &len), 0);
+		for (int list = 0; list < 2; list++) {
+			v = list ? idle__halt_functions(&n) : idle__loop_functions(&n);
+			for (size_t i = 0; i < n; i++) {
+				char quoted[128];
+				snprintf(quoted, sizeof(quoted), "`%s`", v[i]);
+				if (!strstr(doc, quoted))
+					fail_msg("docs/attribution.md does not list %s", v[i]);
+			}
+		}
+		free(doc);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +431,8 @@ int main(void)
 		cmocka_unit_test(test_agent_kallsyms_text),
 		cmocka_unit_test(test_vm_survives_rename),
 		cmocka_unit_test(test_vm_started_later_and_exec),
+		cmocka_unit_test(test_idle_attribution),
+		cmocka_unit_test(test_idle_lists),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

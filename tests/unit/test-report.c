@@ -1,6 +1,8 @@
 /* Reports from a session built by the test with known numbers: the layer
  * table and VM overhead, row grouping by keys, filters, threshold, limit,
- * CSV/JSON output, and the merged/host/agent views of an active VM. */
+ * CSV/JSON output, and the merged/host/agent views of an active VM; and,
+ * from perf records synthesized as the kernel writes them, the idle
+ * domain, shares of busy time, --no-idle and a KVM VM's vCPU-halt time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,8 +12,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "lib/collect/collector.h"
 #include "lib/report/report.h"
 #include "lib/util/util.h"
+#include "perf-synth.h"
 
 static char path[64];
 
@@ -306,9 +310,10 @@ static void test_formats(void **state)
 	char *json = capture(print_json, s);
 	char cmd[256];
 	/* Header, then the biggest row with its numbers. */
-	assert_true(startswith(csv, "domain,layer,symbol,cpu-clock:samples,cpu-clock:period,cpu-clock:percent\n"
-				    "host,user,main,600,600000000,40.0000\n"));
-	assert_non_null(strstr(csv, "web,guest,[unknown],400,400000000,26.6667\n"));
+	assert_true(startswith(csv, "domain,layer,symbol,cpu-clock:samples,cpu-clock:period,cpu-clock:percent,"
+				    "cpu-clock:busy_percent\n"
+				    "host,user,main,600,600000000,40.0000,40.0000\n"));
+	assert_non_null(strstr(csv, "web,guest,[unknown],400,400000000,26.6667,26.6667\n"));
 	assert_non_null(strstr(json, "\"hostname\": \"testhost\""));
 	assert_non_null(strstr(json, "\"cpu-clock:period\": 600000000"));
 	assert_non_null(strstr(json, "\"overhead\": {\"cpu-clock\": 0.250000}"));
@@ -337,11 +342,263 @@ static void test_escaping(void **state)
 	strbuf_release(&sb);
 }
 
+/* ---- idle, busy time and vCPU halt, from synthesized records ---- */
+
+#define MS 1000000ULL
+#define CHAIN_TYPE (SYNTH_SAMPLE_TYPE | PERF_SAMPLE_CALLCHAIN)
+
+static int first_event(void *ctx, uint64_t id) { return id == 1 ? 0 : -1; }
+
+static void feed(struct collector *c, const struct perf_event_header *h)
+{
+	collector__record(c, h, CHAIN_TYPE, 0, first_event, NULL);
+}
+
+/* One recording, every period known (ms), recorded with call stacks:
+ *   idle:  the idle task in intel_idle (stack: do_idle)          600
+ *   host kernel: the idle task in __do_softirq (an interrupt)     100
+ *                task app in clear_page_erms                      100
+ *   host user: task app, no mapping                               100
+ *   VM kvmvm (KVM), hypervisor layer on its vCPU thread:
+ *     kvm_vcpu_halt itself                                         10  halt
+ *     ktime_get called from kvm_vcpu_check_block < kvm_vcpu_halt  20  halt (by stack)
+ *     apic_has_interrupt_for_ppr < vcpu_enter_guest                30  not halt
+ *     vmx_vcpu_run < vcpu_enter_guest                              40  not halt
+ * total 1000, busy (all but idle) 400; halt 30 of the hypervisor's 100. */
+static void make_idle_session(const char *file)
+{
+	static const char kallsyms[] = "ffffffff81000000 T _stext\n"
+				       "ffffffff81001000 T intel_idle\n"
+				       "ffffffff81002000 T do_idle\n"
+				       "ffffffff81003000 T __do_softirq\n"
+				       "ffffffff81004000 T ktime_get\n"
+				       "ffffffff81005000 T clear_page_erms\n"
+				       "ffffffffc0100000 t kvm_vcpu_halt\t[kvm]\n"
+				       "ffffffffc0101000 t kvm_vcpu_check_block\t[kvm]\n"
+				       "ffffffffc0102000 t vcpu_enter_guest\t[kvm]\n"
+				       "ffffffffc0103000 t apic_has_interrupt_for_ppr\t[kvm]\n"
+				       "ffffffffc0200000 t vmx_vcpu_run\t[kvm_intel]\n";
+	const uint64_t idle[] = { 0xffffffff81001010ULL, 0xffffffff81002010ULL };
+	const uint64_t softirq[] = { 0xffffffff81003010ULL };
+	const uint64_t clear[] = { 0xffffffff81005010ULL };
+	const uint64_t app[] = { 0x400010 };
+	const uint64_t halt[] = { 0xffffffffc0100010ULL };
+	const uint64_t polled[] = { 0xffffffff81004010ULL, 0xffffffffc0101010ULL, 0xffffffffc0100020ULL };
+	const uint64_t apic[] = { 0xffffffffc0103010ULL, 0xffffffffc0102010ULL };
+	const uint64_t run[] = { 0xffffffffc0200010ULL, 0xffffffffc0102020ULL };
+	struct profile p;
+	struct collector c;
+	struct synth sy;
+	struct session *s;
+	struct event_spec e;
+	char *err = NULL;
+
+	profile__init(&p);
+	collector__init(&c, &p, 1, false);
+	c.callchain = true;
+	assert_int_equal(image__load_guest_kernel_text(image_registry__host_kernel(&c.machine.images), kallsyms,
+						       sizeof(kallsyms) - 1), 0);
+	machine__force_vm(&c.machine, "kvmvm", 500);
+	feed(&c, synth_comm(&sy, 500, 500, "qemu-system-x86", 1));
+	feed(&c, synth_fork(&sy, 500, 500, 501, 500));
+	feed(&c, synth_comm(&sy, 500, 501, "CPU 0/KVM", 0));
+	feed(&c, synth_comm(&sy, 700, 700, "app", 1));
+	feed(&c, synth_sample_chain(&sy, PERF_RECORD_MISC_KERNEL, 0, 0, 1, 600 * MS, 1, idle, 2));
+	feed(&c, synth_sample_chain(&sy, PERF_RECORD_MISC_KERNEL, 0, 0, 2, 100 * MS, 1, softirq, 1));
+	feed(&c, synth_sample_chain(&sy, PERF_RECORD_MISC_KERNEL, 700, 700, 3, 100 * MS, 1, clear, 1));
+	feed(&c, synth_sample_chain(&sy, PERF_RECORD_MISC_USER, 700, 700, 4, 100 * MS, 1, app, 1));
+	feed(&c, synth_sample_chain(&sy, PERF_RECORD_MISC_KERNEL, 500, 501, 5, 10 * MS, 1, halt, 1));
+	feed(&c, synth_sample_chain(&sy, PERF_RECORD_MISC_KERNEL, 500, 501, 6, 20 * MS, 1, polled, 3));
+	feed(&c, synth_sample_chain(&sy, PERF_RECORD_MISC_KERNEL, 500, 501, 7, 30 * MS, 1, apic, 2));
+	feed(&c, synth_sample_chain(&sy, PERF_RECORD_MISC_KERNEL, 500, 501, 8, 40 * MS, 1, run, 2));
+	assert_int_equal(c.bad_records, 0);
+
+	unlink(file);
+	assert_int_equal(session__create(file, &s, &err), 0);
+	assert_int_equal(event_spec__parse("cpu-clock", NULL, &e, NULL), 0);
+	session__add_event(s, 1, &e);
+	event_spec__release(&e);
+	assert_int_equal(session__write_delta(s, &p), 0);
+	session__finish(s);
+	session__close(s);
+	collector__release(&c);
+	profile__release(&p);
+}
+
+static const struct report_domain_info *domain_named(const struct report_layers *l, const char *name)
+{
+	for (size_t i = 0; i < l->n_domains; i++)
+		if (streq(l->domains[i].name, name))
+			return &l->domains[i];
+	return NULL;
+}
+
+/* The idle session's text table and CSV, with and without idle. */
+static bool no_idle_output;
+
+static void print_idle_text(struct session *s, FILE *f)
+{
+	struct report_query q;
+	struct report_layers l;
+	char *err = NULL;
+	query_keys(&q, "domain,layer");
+	q.no_idle = no_idle_output;
+	assert_int_equal(report_layers__query(s, &q, &l, &err), 0);
+	report__print_header(s, &l, f);
+	report_layers__print_text(&l, f);
+	report_layers__release(&l);
+}
+
+static void print_idle_csv(struct session *s, FILE *f)
+{
+	struct report_query q;
+	struct report_table t;
+	char *err = NULL;
+	query_keys(&q, "domain,layer");
+	q.no_idle = no_idle_output;
+	assert_int_equal(report_table__query(s, &q, &t, &err), 0);
+	report_table__print_csv(&t, f);
+	report_table__release(&t);
+}
+
+static void assert_contains(const char *text, const char *line)
+{
+	if (!strstr(text, line))
+		fail_msg("missing:\n%s\nin:\n%s", line, text);
+}
+
+static void test_idle_busy_halt(void **state)
+{
+	char file[] = "/tmp/domprof-test-idle-XXXXXX";
+	struct session *s;
+	struct report_query q;
+	struct report_layers l;
+	struct report_table t;
+	const struct report_domain_info *idle, *host, *vm;
+	const struct report_row *r;
+	char *err = NULL;
+	int fd = mkstemp(file);
+	assert_true(fd >= 0);
+	close(fd);
+	make_idle_session(file);
+	assert_int_equal(session__open(file, true, &s, &err), 0);
+	assert_int_equal(session__idle(s), SESSION_IDLE_RECORDED);
+	assert_null(session__idle_note(s));
+
+	/* The layer table: idle a domain of its own, shares of everything and
+	 * of busy time, and the VM's halt part. */
+	query_keys(&q, "domain,layer");
+	assert_int_equal(report_layers__query(s, &q, &l, &err), 0);
+	idle = domain_named(&l, "idle");
+	host = domain_named(&l, "host");
+	vm = domain_named(&l, "kvmvm");
+	assert_non_null(idle);
+	assert_non_null(host);
+	assert_non_null(vm);
+	assert_true(idle->is_idle && !idle->is_vm);
+	assert_int_equal(idle->layer_period[LAYER_IDLE][0], 600 * MS);
+	assert_int_equal(idle->period[0], 600 * MS);
+	assert_int_equal(host->layer_period[LAYER_KERNEL][0], 200 * MS);
+	assert_int_equal(host->layer_period[LAYER_USER][0], 100 * MS);
+	assert_int_equal(vm->layer_period[LAYER_HYPERVISOR][0], 100 * MS);
+	assert_int_equal(vm->halt_period[0], 30 * MS);
+	assert_int_equal(vm->halt_samples[0], 2);
+	assert_int_equal(host->halt_period[0], 0);
+	assert_int_equal(l.total_period[0], 1000 * MS);
+	assert_int_equal(l.busy_period[0], 400 * MS);
+	assert_int_equal(l.busy_samples[0], 7);
+	assert_true(report__percent(host->layer_period[LAYER_KERNEL][0], l.total_period[0]) == 20.0);
+	assert_true(report__percent(host->layer_period[LAYER_KERNEL][0], l.busy_period[0]) == 50.0);
+	report_layers__release(&l);
+
+	/* Rows: the idle row has no busy share; a row mixing idle and work
+	 * (the idle task's command) has the share of its work. */
+	query_keys(&q, "domain,layer");
+	assert_int_equal(report_table__query(s, &q, &t, &err), 0);
+	assert_int_equal(t.total_period[0], 1000 * MS);
+	assert_int_equal(t.busy_period[0], 400 * MS);
+	r = find_row(&t, 0, "idle");
+	assert_non_null(r);
+	assert_string_equal(r->keys[1], "idle");
+	assert_true(report__busy_percent(r->period[0], r->idle_period[0], t.busy_period[0]) == -1);
+	assert_true(report__percent(r->period[0], t.total_period[0]) == 60.0);
+	r = find_row(&t, 1, "kernel");
+	assert_true(report__busy_percent(r->period[0], r->idle_period[0], t.busy_period[0]) == 50.0);
+	report_table__release(&t);
+	query_keys(&q, "comm");
+	assert_int_equal(report_table__query(s, &q, &t, &err), 0);
+	r = find_row(&t, 0, "swapper");
+	assert_non_null(r);
+	assert_int_equal(r->period[0], 700 * MS);
+	assert_int_equal(r->idle_period[0], 600 * MS);
+	assert_true(report__busy_percent(r->period[0], r->idle_period[0], t.busy_period[0]) == 25.0);
+	report_table__release(&t);
+
+	/* --no-idle: idle out of every table and total. */
+	query_keys(&q, "domain,layer");
+	q.no_idle = true;
+	assert_int_equal(report_layers__query(s, &q, &l, &err), 0);
+	assert_null(domain_named(&l, "idle"));
+	assert_true(l.no_idle);
+	assert_int_equal(l.total_period[0], 400 * MS);
+	assert_int_equal(l.busy_period[0], 400 * MS);
+	assert_int_equal(domain_named(&l, "kvmvm")->halt_period[0], 30 * MS);
+	report_layers__release(&l);
+	assert_int_equal(report_table__query(s, &q, &t, &err), 0);
+	assert_null(find_row(&t, 0, "idle"));
+	assert_int_equal(t.total_period[0], 400 * MS);
+	r = find_row(&t, 1, "kernel");
+	assert_true(report__percent(r->period[0], t.total_period[0]) == 50.0);
+	report_table__release(&t);
+	/* ... and out of the samples other readers (export, html) get. */
+	{
+		sqlite3_stmt *st;
+		assert_int_equal(report__prepare_samples(s, &q, "COUNT(*), SUM(s.period)", NULL, &st, &err), 0);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int64(st, 0), 7);
+		assert_int_equal(sqlite3_column_int64(st, 1), (int64_t)(400 * MS));
+		sqlite3_finalize(st);
+	}
+
+	/* The same in the text table and the CSV: shares of everything and of
+	 * busy time, idle's row without one, the VM's vCPU-halt row. */
+	{
+		char *text, *csv;
+		no_idle_output = false;
+		text = capture(print_idle_text, s);
+		csv = capture(print_idle_csv, s);
+		assert_contains(text, "# idle: the host's idle loop is its own domain, idle; --no-idle leaves it out\n");
+		assert_contains(text, "                         |   samples           msec        %    busy%\n");
+		assert_contains(text, "  kernel                 |         2          200.0   20.00%   50.00%\n");
+		assert_contains(text, "  hypervisor             |         4          100.0   10.00%   25.00%\n"
+				      "    of which vCPU halt   |         2           30.0    3.00%    7.50%\n");
+		assert_contains(text, "idle (the host's idle loop)\n"
+				      "  idle                   |         1          600.0   60.00%        -\n");
+		assert_contains(csv, "domain,layer,cpu-clock:samples,cpu-clock:period,cpu-clock:percent,cpu-clock:busy_percent\n");
+		assert_contains(csv, "idle,idle,1,600000000,60.0000,\n");
+		assert_contains(csv, "host,kernel,2,200000000,20.0000,50.0000\n");
+		free(text);
+		free(csv);
+		no_idle_output = true;
+		text = capture(print_idle_text, s);
+		csv = capture(print_idle_csv, s);
+		assert_contains(text, "# idle: left out (--no-idle)");
+		assert_contains(text, "  kernel                 |         2          200.0   50.00%\n");
+		assert_null(strstr(text, "idle (the host's idle loop)"));
+		assert_contains(csv, "host,kernel,2,200000000,50.0000,50.0000\n");
+		assert_null(strstr(csv, "idle,idle"));
+		free(text);
+		free(csv);
+	}
+	session__close(s);
+	unlink(file);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layers_and_overhead), cmocka_unit_test(test_rows), cmocka_unit_test(test_views),
-		cmocka_unit_test(test_formats), cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_formats), cmocka_unit_test(test_escaping), cmocka_unit_test(test_idle_busy_halt),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,11 +1,15 @@
 /* Session files: a profile written in several flushes reads back with the
- * same totals; reopening; files that are not sessions or are newer. */
+ * same totals; reopening; files that are not sessions or are newer; files
+ * private to their owner; sums that pass 2^63 saturate instead of failing
+ * every query; and a session of schema 1 (before idle was a domain) read
+ * with its idle samples found by the recorder's rule. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/session/session.h"
@@ -163,11 +167,216 @@ static void test_not_a_session(void **state)
 	}
 }
 
+/* meta.command_line as typed: new sessions store "domprof record ...", those
+ * of early builds "record ..."; readers get the former from both. */
+static void test_command_line(void **state)
+{
+	char path[128], *err = NULL, *c;
+	struct session *s;
+
+	snprintf(path, sizeof(path), "%s/cmdline.db", dir);
+	assert_int_equal(session__create(path, &s, &err), 0);
+	assert_null(session__command_line(s));
+	session__set_meta(s, "command_line", "record -a -d 1");
+	c = session__command_line(s);
+	assert_string_equal(c, "domprof record -a -d 1");
+	free(c);
+	session__set_meta(s, "command_line", "domprof record -a -d 1");
+	c = session__command_line(s);
+	assert_string_equal(c, "domprof record -a -d 1");
+	free(c);
+	session__close(s);
+	c = session_command_line__as_typed("domprofx record");
+	assert_string_equal(c, "domprof domprofx record");
+	free(c);
+	assert_null(session_command_line__as_typed(NULL));
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+/* Sessions hold code bytes and command lines: 0600, as perf.data, with
+ * their WAL and shared memory files and the .old a new recording leaves. */
+static void test_private_files(void **state)
+{
+	char path[128], aux[160];
+	struct session *s;
+	char *err = NULL;
+	mode_t old_umask = umask(0);
+	snprintf(path, sizeof(path), "%s/private.db", dir);
+	assert_int_equal(session__create(path, &s, &err), 0);
+	assert_int_equal(session__set_meta(s, "k", "v"), 0);
+	assert_int_equal(mode_of(path), 0600);
+	snprintf(aux, sizeof(aux), "%s-wal", path);
+	assert_int_equal(mode_of(aux), 0600);
+	snprintf(aux, sizeof(aux), "%s-shm", path);
+	assert_int_equal(mode_of(aux), 0600);
+	session__finish(s);
+	session__close(s);
+	/* An old session readable by all becomes .old, private. */
+	assert_int_equal(chmod(path, 0644), 0);
+	session__keep_old(path);
+	snprintf(aux, sizeof(aux), "%s.old", path);
+	assert_int_equal(mode_of(aux), 0600);
+	/* A symbolic link where the session goes is not followed. */
+	assert_int_equal(symlink(aux, path), 0);
+	assert_true(session__create(path, &s, &err) < 0);
+	free(err);
+	umask(old_umask);
+}
+
+/* Two rows near 2^63 (a hostile agent's, in a session from before their
+ * totals were checked): SQLite's own SUM fails the whole query with
+ * "integer overflow"; sessions' SUM saturates, and other rows stay exact. */
+static void test_saturating_sum(void **state)
+{
+	char path[128];
+	struct session *s;
+	char *err = NULL;
+	snprintf(path, sizeof(path), "%s/overflow.db", dir);
+	assert_int_equal(session__create(path, &s, &err), 0);
+	assert_int_equal(sqlite3_exec(session__db(s),
+				      "CREATE TABLE t(d, v); INSERT INTO t VALUES(1, 9223372036854775000),"
+				      "(1, 9223372036854775000), (2, 5), (2, 7), (3, NULL), (4, 1.5), (4, 2);",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_true(query_int(session__db(s), "SELECT SUM(v) FROM t WHERE d = 1") == INT64_MAX);
+	assert_int_equal(query_int(session__db(s), "SELECT SUM(v) FROM t WHERE d = 2"), 12);
+	assert_int_equal(query_int(session__db(s), "SELECT SUM(v) IS NULL FROM t WHERE d = 3"), 1);
+	assert_int_equal(query_int(session__db(s), "SELECT SUM(v) = 3.5 FROM t WHERE d = 4"), 1);
+	assert_int_equal(query_int(session__db(s), "SELECT COUNT(*) FROM (SELECT d, SUM(v) FROM t GROUP BY d)"), 4);
+	session__close(s);
+	/* Reopened read-only, as reports do. */
+	assert_int_equal(session__open(path, true, &s, &err), 0);
+	assert_true(query_int(session__db(s), "SELECT SUM(v) FROM t") == INT64_MAX);
+	session__close(s);
+}
+
+/* A session as schema 1 wrote it: the same tables, the idle task's samples
+ * in host kernel. Host kernel: the idle task in intel_idle (1000) and in
+ * do_idle (2000), in __do_softirq (4000), with no symbol (8000); task app
+ * in intel_idle (16000: not the idle task). A VM vm1: hypervisor 32000.
+ * vm_name names the VM. */
+static void make_v1_session(const char *path, const char *vm_name)
+{
+	struct session *s;
+	struct profile p;
+	struct event_spec e;
+	char *err = NULL;
+	sqlite3 *db;
+	uint32_t host, vm, swapper, app, vcpu, k;
+	struct timeline_key tk = { .event = 1, .layer = LAYER_KERNEL };
+
+	assert_int_equal(session__create(path, &s, &err), 0);
+	assert_int_equal(event_spec__parse("cpu-clock", NULL, &e, NULL), 0);
+	assert_int_equal(session__add_event(s, 1, &e), 0);
+	event_spec__release(&e);
+	profile__init(&p);
+	host = profile__domain(&p, "host", false);
+	vm = profile__domain(&p, vm_name, true);
+	swapper = profile__thread(&p, host, 0, 0, "swapper", ROLE_TASK, -1);
+	app = profile__thread(&p, host, 70, 70, "app", ROLE_TASK, -1);
+	vcpu = profile__thread(&p, vm, 90, 91, "CPU 0/KVM", ROLE_VCPU, 0);
+	k = profile__image(&p, host, "[kernel.kallsyms]", NULL, IMAGE_KERNEL);
+	{
+		struct sample_key sk[] = {
+			{ .thread = swapper, .symbol = profile__symbol(&p, k, "intel_idle", 0x1000, 16) },
+			{ .thread = swapper, .symbol = profile__symbol(&p, k, "do_idle", 0x2000, 16) },
+			{ .thread = swapper, .symbol = profile__symbol(&p, k, "__do_softirq", 0x3000, 16) },
+			{ .thread = swapper, .symbol = 0, .address = 0x9000 },
+			{ .thread = app, .symbol = profile__symbol(&p, k, "intel_idle", 0x1000, 16) },
+			{ .thread = vcpu, .symbol = profile__symbol(&p, k, "vmx_vcpu_run", 0x4000, 16) },
+		};
+		for (size_t i = 0; i < ARRAY_SIZE(sk); i++) {
+			sk[i].event = 1;
+			sk[i].domain = sk[i].thread == vcpu ? vm : host;
+			sk[i].layer = sk[i].thread == vcpu ? LAYER_HYPERVISOR : LAYER_KERNEL;
+			sk[i].image = k;
+			profile__add_sample(&p, &sk[i], 1, 1000ULL << i);
+		}
+	}
+	tk.domain = host;
+	profile__add_timeline(&p, &tk, 5, 31000);
+	assert_int_equal(session__write_delta(s, &p), 0);
+	session__finish(s);
+	session__close(s);
+	profile__release(&p);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=1; UPDATE meta SET value='1' WHERE key='schema_version'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void test_schema1_idle_on_read(void **state)
+{
+	char path[128];
+	struct session *s;
+	char *err = NULL;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/v1.db", dir);
+	make_v1_session(path, "vm1");
+	assert_int_equal(session__open(path, true, &s, &err), 0);
+	assert_int_equal(session__idle(s), SESSION_IDLE_ON_READ);
+	assert_non_null(strstr(session__idle_note(s), "found on reading"));
+	db = session__db(s);
+	/* The idle task in the idle loop: idle; everything else as it was. */
+	assert_int_equal(query_int(db, "SELECT COUNT(*) FROM domains WHERE name='idle' AND kind='idle'"), 1);
+	assert_int_equal(query_int(db, "SELECT SUM(s.period) FROM samples s JOIN domains d ON d.id=s.domain_id"
+				       " WHERE d.name='idle' AND s.layer='idle'"),
+			 1000 + 2000);
+	assert_int_equal(query_int(db, "SELECT SUM(s.period) FROM samples s JOIN domains d ON d.id=s.domain_id"
+				       " WHERE d.name='host' AND s.layer='kernel'"),
+			 4000 + 8000 + 16000);
+	assert_int_equal(query_int(db, "SELECT SUM(period) FROM samples WHERE layer='hypervisor'"), 32000);
+	assert_int_equal(query_int(db, "SELECT SUM(period) FROM samples"), 63000);
+	/* The timeline has no thread or function: it stays as recorded. */
+	assert_int_equal(query_int(db, "SELECT SUM(period) FROM timeline WHERE layer='kernel'"), 31000);
+	session__close(s);
+	/* The file itself is untouched: still schema 1, idle in host kernel. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(query_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(query_int(db, "SELECT COUNT(*) FROM domains WHERE name='idle'"), 0);
+	assert_int_equal(query_int(db, "SELECT COUNT(*) FROM samples WHERE layer='idle'"), 0);
+	sqlite3_close(db);
+
+	/* Schema 1 did not reserve the name: a VM called idle keeps it, and
+	 * the rule is not applied (said in the note). */
+	snprintf(path, sizeof(path), "%s/v1-vm-idle.db", dir);
+	make_v1_session(path, "idle");
+	assert_int_equal(session__open(path, true, &s, &err), 0);
+	assert_int_equal(session__idle(s), SESSION_IDLE_NOT_FOUND);
+	assert_non_null(strstr(session__idle_note(s), "could not be applied"));
+	assert_int_equal(query_int(session__db(s), "SELECT COUNT(*) FROM samples WHERE layer='idle'"), 0);
+	assert_int_equal(query_int(session__db(s), "SELECT SUM(period) FROM samples WHERE layer='kernel'"), 31000);
+	session__close(s);
+
+	/* A session of this schema: classified when recorded, no note. */
+	snprintf(path, sizeof(path), "%s/v2.db", dir);
+	assert_int_equal(session__create(path, &s, &err), 0);
+	session__finish(s);
+	session__close(s);
+	assert_int_equal(session__open(path, true, &s, &err), 0);
+	assert_int_equal(session__idle(s), SESSION_IDLE_RECORDED);
+	assert_null(session__idle_note(s));
+	assert_int_equal(query_int(session__db(s), "PRAGMA user_version"), SESSION_SCHEMA_VERSION);
+	session__close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_not_a_session),
+		cmocka_unit_test(test_command_line),
+		cmocka_unit_test(test_private_files),
+		cmocka_unit_test(test_saturating_sum),
+		cmocka_unit_test(test_schema1_idle_on_read),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

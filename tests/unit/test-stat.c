@@ -160,32 +160,32 @@ static void test_event_kinds(void **state)
 static void test_roles(void **state)
 {
 	/* TCG: the vCPU thread's user mode is the translated guest code. */
-	assert_int_equal(stat_role__layer(STAT_ROLE_VCPU, true, true), LAYER_GUEST);
-	assert_int_equal(stat_role__layer(STAT_ROLE_VCPU, true, false), LAYER_HYPERVISOR);
-	assert_int_equal(stat_role__layer(STAT_ROLE_VMM, true, true), LAYER_VMM);
-	assert_int_equal(stat_role__layer(STAT_ROLE_VMM, true, false), LAYER_HYPERVISOR);
-	assert_int_equal(stat_role__layer(STAT_ROLE_BACKEND, true, false), LAYER_HYPERVISOR);
+	assert_int_equal(stat_thread__layer(ROLE_VCPU, true, true), LAYER_GUEST);
+	assert_int_equal(stat_thread__layer(ROLE_VCPU, true, false), LAYER_HYPERVISOR);
+	assert_int_equal(stat_thread__layer(ROLE_VMM, true, true), LAYER_VMM);
+	assert_int_equal(stat_thread__layer(ROLE_VMM, true, false), LAYER_HYPERVISOR);
+	assert_int_equal(stat_thread__layer(ROLE_BACKEND, true, false), LAYER_HYPERVISOR);
 	/* KVM: a vCPU thread's user mode is QEMU's own (the guest runs inside
 	 * the KVM_RUN ioctl). */
-	assert_int_equal(stat_role__layer(STAT_ROLE_VCPU, false, true), LAYER_VMM);
-	assert_int_equal(stat_role__layer(STAT_ROLE_VCPU, false, false), LAYER_HYPERVISOR);
-	assert_int_equal(stat_role__layer(STAT_ROLE_BACKEND, false, true), LAYER_VMM);
+	assert_int_equal(stat_thread__layer(ROLE_VCPU, false, true), LAYER_VMM);
+	assert_int_equal(stat_thread__layer(ROLE_VCPU, false, false), LAYER_HYPERVISOR);
+	assert_int_equal(stat_thread__layer(ROLE_BACKEND, false, true), LAYER_VMM);
 
-	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_GUEST_USER, STAT_METHOD_GUEST_HOST, STAT_ROLE_VCPU, false),
+	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_GUEST_USER, STAT_METHOD_GUEST_HOST, ROLE_VCPU, false),
 			 LAYER_GUEST_USER);
-	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_GUEST_KERNEL, STAT_METHOD_GUEST_HOST, STAT_ROLE_VCPU, false),
+	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_GUEST_KERNEL, STAT_METHOD_GUEST_HOST, ROLE_VCPU, false),
 			 LAYER_GUEST_KERNEL);
-	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_HOST_USER, STAT_METHOD_GUEST_HOST, STAT_ROLE_VCPU, false),
+	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_HOST_USER, STAT_METHOD_GUEST_HOST, ROLE_VCPU, false),
 			 LAYER_VMM);
-	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_HOST_KERNEL, STAT_METHOD_GUEST_HOST, STAT_ROLE_VCPU, false),
+	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_HOST_KERNEL, STAT_METHOD_GUEST_HOST, ROLE_VCPU, false),
 			 LAYER_HYPERVISOR);
-	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_USER, STAT_METHOD_THREAD_ROLE, STAT_ROLE_VCPU, true),
+	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_USER, STAT_METHOD_THREAD_ROLE, ROLE_VCPU, true),
 			 LAYER_GUEST);
-	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_USER, STAT_METHOD_THREAD_ROLE, STAT_ROLE_VMM, true),
+	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_USER, STAT_METHOD_THREAD_ROLE, ROLE_VMM, true),
 			 LAYER_VMM);
-	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_USER, STAT_METHOD_THREAD_ROLE, STAT_ROLE_VCPU, false),
+	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_USER, STAT_METHOD_THREAD_ROLE, ROLE_VCPU, false),
 			 LAYER_VMM);
-	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_KERNEL, STAT_METHOD_THREAD_ROLE, STAT_ROLE_VCPU, true),
+	assert_int_equal(stat_split__vm_layer(STAT_SPLIT_KERNEL, STAT_METHOD_THREAD_ROLE, ROLE_VCPU, true),
 			 LAYER_HYPERVISOR);
 
 	assert_true(layer__runs_in_user_mode(LAYER_USER));
@@ -277,15 +277,16 @@ static void test_parse_proc(void **state)
 
 /* Two events (cpu-clock in ns, page-faults) and one TCG VM:
  *   VM web:  guest 3e9 ns / 40 faults, vmm 1e8 / 8, hypervisor 2e8 / 2
- *   system:  user 8e9 / 100, kernel 2e9 / 5 (of which idle 1.5e9)
- * host user = 8e9 - 3e9 - 1e8 = 4.9e9, kernel = 2e9 - 2e8 = 1.8e9;
- * faults: user 100 - 48 = 52, kernel 5 - 2 = 3. */
+ *   system:  user 8e9 / 100, kernel outside idle 5e8 / 5, idle 1.5e9 / -
+ * host user = 8e9 - 3e9 - 1e8 = 4.9e9, kernel = 5e8 - 2e8 = 3e8;
+ * faults: user 100 - 48 = 52, kernel 5 - 2 = 3; idle 1.5e9 (no counter
+ * tells the idle task's faults apart: not counted). Busy: 8.5e9. */
 static void build_result(struct stat_result *r, bool multiplexed)
 {
 	struct event_spec ev[2] = { parse("cpu-clock"), parse("page-faults") };
 	struct stat_domain *vm;
 	struct stat_cell user[2] = { { 8e9, 2000, 2000, true }, { 100, 2000, 2000, true } };
-	struct stat_cell kernel[2] = { { 2e9, 2000, 2000, true }, { 5, 2000, multiplexed ? 1500 : 2000, true } };
+	struct stat_cell kernel[2] = { { 5e8, 2000, 2000, true }, { 5, 2000, multiplexed ? 1500 : 2000, true } };
 	struct stat_cell idle[2] = { { 1.5e9, 2000, 2000, true }, { 0, 0, 0, false } };
 
 	stat_result__init(r, ev, 2);
@@ -314,20 +315,24 @@ static void test_derive_host(void **state)
 	struct stat_result r;
 	struct stat_domain *host, *vm;
 	build_result(&r, true);
-	assert_int_equal(r.n_domains, 2);
+	assert_int_equal(r.n_domains, 3);
 	host = &r.domains[0];
 	vm = &r.domains[1];
+	assert_string_equal(r.domains[2].name, "idle");
+	assert_true(r.domains[2].is_idle && !r.domains[2].is_vm);
+	assert_true(r.domains[2].cells[LAYER_IDLE][0].value == 1.5e9);
+	assert_false(r.domains[2].cells[LAYER_IDLE][1].counted);
+	assert_null(r.domains[2].cells[LAYER_KERNEL]);
 	assert_string_equal(host->name, "host");
 	assert_false(host->is_vm);
 	assert_string_equal(vm->name, "web");
 	assert_true(host->cells[LAYER_USER][0].value == 4.9e9);
-	assert_true(host->cells[LAYER_KERNEL][0].value == 1.8e9);
+	assert_true(host->cells[LAYER_KERNEL][0].value == 3e8);
 	assert_true(host->cells[LAYER_USER][1].value == 52);
 	assert_true(host->cells[LAYER_KERNEL][1].value == 3);
 	assert_null(host->cells[LAYER_GUEST]);
 	/* The host's counted share is the system-wide counters'. */
 	assert_true(stat_cell__counted_pct(&host->cells[LAYER_KERNEL][1]) == 75.0);
-	assert_true(host->idle[0].value == 1.5e9);
 	/* Every event's total: the system-wide total (nothing lost, nothing twice). */
 	assert_true(stat_result__total(&r, 0) == 10e9);
 	assert_true(stat_result__total(&r, 1) == 105);
@@ -340,7 +345,8 @@ static void test_derive_host(void **state)
 	stat_result__release(&r);
 
 	/* VM threads counted more kernel work than the system-wide counters
-	 * saw (they are read a moment apart): clamped at 0, idle with it. */
+	 * saw (they are read a moment apart): clamped at 0; idle, which no VM
+	 * thread runs in, keeps its own. */
 	struct event_spec ev = parse("cpu-clock");
 	struct stat_cell user = { 1e9, 10, 10, true }, kernel = { 1e8, 10, 10, true }, idle = { 5e7, 10, 10, true };
 	stat_result__init(&r, &ev, 1);
@@ -350,7 +356,7 @@ static void test_derive_host(void **state)
 	stat_result__derive_host(&r, &user, &kernel, &idle);
 	assert_true(r.domains[0].cells[LAYER_KERNEL][0].value == 0.0);
 	assert_true(r.domains[0].cells[LAYER_USER][0].value == 8e8);
-	assert_true(r.domains[0].idle[0].value == 0.0);
+	assert_true(r.domains[2].cells[LAYER_IDLE][0].value == 5e7);
 	assert_true(stat_domain__overhead(&r.domains[1], 0) == 1.5);
 	stat_result__release(&r);
 	event_spec__release(&ev);
@@ -379,10 +385,11 @@ static void test_csv(void **state)
 	out = render(&r, 1, true, false);
 	assert_string_equal(out, "domain,layer,cpu-clock:value,cpu-clock:scaled_pct,page-faults:value,page-faults:scaled_pct\n"
 				 "host,user,4900000000,100.00,52,100.00\n"
-				 "host,kernel,1800000000,100.00,3,75.00\n"
+				 "host,kernel,300000000,100.00,3,75.00\n"
 				 "web,guest,3000000000,100.00,40,100.00\n"
 				 "web,vmm,100000000,100.00,8,100.00\n"
-				 "web,hypervisor,200000000,100.00,2,100.00\n");
+				 "web,hypervisor,200000000,100.00,2,100.00\n"
+				 "idle,idle,1500000000,100.00,0,\n");
 	free(out);
 	/* Interval rows carry their end time, without the header after the first. */
 	r.interval = true;
@@ -425,10 +432,9 @@ static void test_json(void **state)
 		"{\"name\": \"host\", \"kind\": \"host\", \"layers\": {"
 		"\"user\": {\"cpu-clock\": {\"value\": 4900000000, \"scaled_pct\": 100.00, \"share_pct\": 49.0000}, "
 		"\"page-faults\": {\"value\": 52, \"scaled_pct\": 100.00, \"share_pct\": 49.5238}}, "
-		"\"kernel\": {\"cpu-clock\": {\"value\": 1800000000, \"scaled_pct\": 100.00, \"share_pct\": 18.0000}, "
+		"\"kernel\": {\"cpu-clock\": {\"value\": 300000000, \"scaled_pct\": 100.00, \"share_pct\": 3.0000}, "
 		"\"page-faults\": {\"value\": 3, \"scaled_pct\": 100.00, \"share_pct\": 2.8571}}}, "
-		"\"idle\": {\"cpu-clock\": {\"value\": 1500000000, \"scaled_pct\": 100.00, \"share_pct\": 15.0000}}, "
-		"\"total\": {\"cpu-clock\": {\"value\": 6700000000, \"scaled_pct\": 100.00, \"share_pct\": 67.0000}, "
+		"\"total\": {\"cpu-clock\": {\"value\": 5200000000, \"scaled_pct\": 100.00, \"share_pct\": 52.0000}, "
 		"\"page-faults\": {\"value\": 55, \"scaled_pct\": 100.00, \"share_pct\": 52.3810}}},"
 		"{\"name\": \"web\", \"kind\": \"vm\", \"pid\": 4242, \"vmm\": \"qemu\", \"accel\": \"tcg\", \"threads\": 3, "
 		"\"method\": {\"cpu-clock\": \"thread-role\", \"page-faults\": \"thread-role\"}, \"layers\": {"
@@ -440,14 +446,22 @@ static void test_json(void **state)
 		"\"page-faults\": {\"value\": 2, \"scaled_pct\": 100.00, \"share_pct\": 1.9048}}}, "
 		"\"total\": {\"cpu-clock\": {\"value\": 3300000000, \"scaled_pct\": 100.00, \"share_pct\": 33.0000}, "
 		"\"page-faults\": {\"value\": 50, \"scaled_pct\": 100.00, \"share_pct\": 47.6190}}, "
-		"\"overhead\": {\"cpu-clock\": 0.100000, \"page-faults\": 0.250000}}],"
+		"\"overhead\": {\"cpu-clock\": 0.100000, \"page-faults\": 0.250000}},"
+		"{\"name\": \"idle\", \"kind\": \"idle\", \"layers\": {"
+		"\"idle\": {\"cpu-clock\": {\"value\": 1500000000, \"scaled_pct\": 100.00, \"share_pct\": 15.0000}, "
+		"\"page-faults\": {\"value\": 0, \"scaled_pct\": null, \"share_pct\": 0.0000}}}, "
+		"\"total\": {\"cpu-clock\": {\"value\": 1500000000, \"scaled_pct\": 100.00, \"share_pct\": 15.0000}, "
+		"\"page-faults\": {\"value\": 0, \"scaled_pct\": null, \"share_pct\": 0.0000}}}],"
 		"\"total\": {\"cpu-clock\": {\"value\": 10000000000, \"scaled_pct\": 100.00, \"share_pct\": 100.0000}, "
+		"\"page-faults\": {\"value\": 105, \"scaled_pct\": 100.00, \"share_pct\": 100.0000}},"
+		"\"busy\": {\"cpu-clock\": {\"value\": 8500000000, \"scaled_pct\": 100.00, \"share_pct\": 85.0000}, "
 		"\"page-faults\": {\"value\": 105, \"scaled_pct\": 100.00, \"share_pct\": 100.0000}}}\n");
 	free(out);
 	/* The pretty form is the same document over several lines. */
 	out = render(&r, 2, false, false);
 	assert_true(startswith(out, "{\n  \"format\": \"domprof-stat\", \"version\": 1,\n  \"target\": "));
-	assert_non_null(strstr(out, "\n     \"overhead\": {\"cpu-clock\": 0.100000, \"page-faults\": 0.250000}}\n  ],\n"));
+	assert_non_null(strstr(out, "\n     \"overhead\": {\"cpu-clock\": 0.100000, \"page-faults\": 0.250000}},\n"));
+	assert_non_null(strstr(out, "}}}\n  ],\n  \"total\": "));
 	free(out);
 	stat_result__release(&r);
 }
@@ -463,9 +477,8 @@ static void test_text(void **state)
 		"domain / layer           | cpu-clock (msec)                  | page-faults (count)              \n",
 		"host\n"
 		"  user                   |        4900.00 (100.00%)   49.00% |             52 (100.00%)   49.52%\n"
-		"  kernel                 |        1800.00 (100.00%)   18.00% |              3  (75.00%)    2.86%\n"
-		"    of which idle        |        1500.00 (100.00%)   15.00% |                                  \n"
-		"  total                  |        6700.00 (100.00%)   67.00% |             55  (87.50%)   52.38%\n",
+		"  kernel                 |         300.00 (100.00%)    3.00% |              3  (75.00%)    2.86%\n"
+		"  total                  |        5200.00 (100.00%)   52.00% |             55  (87.50%)   52.38%\n",
 		"web (vm, qemu, tcg, pid 4242, 3 threads)\n"
 		"  split: thread role (vCPU threads' user mode = guest, other user mode = vmm, kernel mode = hypervisor)\n"
 		"  guest                  |        3000.00 (100.00%)   30.00% |             40 (100.00%)   38.10%\n"
@@ -473,7 +486,10 @@ static void test_text(void **state)
 		"  hypervisor             |         200.00 (100.00%)    2.00% |              2 (100.00%)    1.90%\n"
 		"  total                  |        3300.00 (100.00%)   33.00% |             50 (100.00%)   47.62%\n"
 		"  overhead               |   (hypervisor+vmm)/guest   10.00% |   (hypervisor+vmm)/guest   25.00%\n",
-		"all domains              |       10000.00 (100.00%)  100.00% |            105  (92.86%)  100.00%\n",
+		"idle (the host's idle loop)\n"
+		"  idle                   |        1500.00 (100.00%)   15.00% |              -              0.00%\n"
+		"all domains              |       10000.00 (100.00%)  100.00% |            105  (92.86%)  100.00%\n"
+		"all but idle (busy)      |        8500.00 (100.00%)   85.00% |            105  (92.86%)  100.00%\n",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(lines); i++)
 		if (!strstr(out, lines[i])) {

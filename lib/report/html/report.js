@@ -37,7 +37,7 @@
 	const D = JSON.parse(document.getElementById('domprof-data').textContent);
 	const NE = D.events.length;
 	const SVGNS = 'http://www.w3.org/2000/svg'; /* a namespace name, not a resource */
-	const LAYER_ORDER = ['guest-user', 'guest-kernel', 'guest', 'vmm', 'hypervisor', 'user', 'kernel'];
+	const LAYER_ORDER = D.layers; /* every layer, in the display order of lib/vocab/vocab.h */
 	const LAYER_TEXT = {
 		'user': 'host user space',
 		'kernel': 'host kernel',
@@ -46,8 +46,11 @@
 		'guest': 'guest code (user/kernel not visible from the host)',
 		'hypervisor': 'host kernel work for the VM (KVM exits, vhost)',
 		'vmm': 'the VMM process (device emulation)',
+		'idle': 'the host\u2019s idle loop: CPUs waiting for work (interrupts they serve are host kernel)',
 	};
-	const state = { event: 0 };
+	/* hideIdle: the "Show idle" switch is off; shares are then of busy time. */
+	const state = { event: 0, hideIdle: false };
+	const HAS_IDLE = D.domains.some(d => d.kind === 'idle');
 	const views = []; /* objects with update() for event changes and resize() for width changes */
 
 	/* ---- helpers ---- */
@@ -141,6 +144,16 @@
 
 	function pct(part, total) { return total > 0 ? (100 * part) / total : 0; }
 
+	/* The 100% of event e's shares: everything shown, or busy time (all but
+	 * idle) while idle is hidden. */
+	function totalOf(e) {
+		const ev = D.events[e];
+		return state.hideIdle && ev.busy_period !== undefined ? ev.busy_period : ev.shown_period;
+	}
+	function shownDomains() { return D.domains.filter(d => !(state.hideIdle && d.kind === 'idle')); }
+	/* Elements of the idle domain carry data-idle, which "Show idle" hides. */
+	function idleAttr(d) { return d.kind === 'idle' ? true : null; }
+
 	/* A round axis maximum above v, with a tick step. */
 	function niceScale(v, ticks) {
 		if (!(v > 0))
@@ -187,6 +200,8 @@
 	}
 
 	function domainKind(d) {
+		if (d.kind === 'idle')
+			return 'the host\u2019s idle loop';
 		if (d.kind !== 'vm')
 			return 'the host, outside VMs';
 		const parts = ['VM'];
@@ -205,7 +220,7 @@
 
 	function usedLayers() {
 		const used = new Set();
-		for (const d of D.domains)
+		for (const d of shownDomains())
 			for (const l of Object.keys(d.layers))
 				used.add(l);
 		return LAYER_ORDER.filter(l => used.has(l));
@@ -265,6 +280,9 @@
 			                                                 : m.target],
 			['Call stacks', m.callchain === 'fp' ? 'frame pointers (-g)' : m.callchain ? 'none' : null],
 			['View', D.view === 'merged' ? 'merged (host + agents)' : D.view],
+			['Idle', D.idle && !D.idle.included ? 'left out (--no-idle): shares are of busy time'
+				: HAS_IDLE ? 'domain idle, the host\u2019s idle loop (switch: Show idle)'
+					   : 'no samples in the host\u2019s idle loop'],
 			['Session', D.path],
 		].filter(([, v]) => v !== undefined && v !== null && v !== '');
 		const chips = D.events.map((e, i) => h('span', { class: 'chip', 'data-event': e.name },
@@ -284,12 +302,14 @@
 			if (!d.complete)
 				banners.push(h('p', { class: 'banner', text: 'Domain ' + d.name + ' is incomplete' +
 					(d.note ? ': ' + d.note : '') + '.' }));
+		if (D.idle && D.idle.note)
+			banners.push(h('p', { class: 'banner', text: 'Idle: ' + D.idle.note + '.' }));
 		app.append(h('header', { class: 'masthead' }, h('div', { class: 'wrap' },
 			h('div', { class: 'brand', text: 'domprof report' }),
 			h('h1', null, host, h('span', { class: 'sub', text: D.domains.length + (D.domains.length === 1 ? ' domain' : ' domains') +
 				(m.kernel ? ' \u00b7 ' + m.kernel : '') })),
 			h('dl', { class: 'meta' }, meta.map(([k, v]) => h('div', null, h('dt', { text: k }), h('dd', { text: String(v) })))),
-			m.command_line ? h('div', { class: 'cmdline', text: 'domprof ' + m.command_line }) : null,
+			D.command ? h('div', { class: 'cmdline', text: D.command }) : null,
 			h('div', { class: 'events' }, chips),
 			banners)));
 	}
@@ -297,8 +317,15 @@
 	function renderNav(app) {
 		const links = [h('a', { href: '#overview', text: 'Domains & layers' }), h('a', { href: '#timeline', text: 'Timeline' }),
 			h('span', { class: 'sep' })];
-		D.domains.forEach((d, i) => links.push(h('a', { href: '#domain-' + i, 'data-domain': d.name, text: d.name })));
+		D.domains.forEach((d, i) => links.push(h('a', { href: '#domain-' + i, 'data-domain': d.name, 'data-idle': idleAttr(d),
+			text: d.name })));
 		const right = [h('span', { class: 'spacer' })];
+		if (HAS_IDLE) {
+			const box = h('input', { type: 'checkbox', id: 'idle-toggle', checked: true });
+			box.addEventListener('change', () => setHideIdle(!box.checked));
+			right.push(h('label', { class: 'idle-toggle', for: 'idle-toggle',
+				title: 'Hide the host\u2019s idle loop: shares become shares of busy time' }, box, 'Show idle'));
+		}
 		if (NE > 1) {
 			const sel = h('select', { id: 'event-select', 'aria-label': 'Event shown in the timeline, flame graphs and tables' },
 				D.events.map((e, i) => h('option', { value: i, text: e.name })));
@@ -317,24 +344,42 @@
 				v.update();
 	}
 
+	function setHideIdle(hide) {
+		state.hideIdle = hide;
+		document.body.classList.toggle('hide-idle', hide);
+		setEvent(state.event);
+	}
+
 	/* ---- domains and layers: one stacked bar chart per event ---- */
 
 	function renderOverview(main) {
+		const body = h('div');
 		const sec = h('section', { id: 'overview' },
 			h('h2', { text: 'Where the time goes: domains and layers' }),
-			h('p', { class: 'lead', text: 'Each bar is one domain (the host or a VM), split into layers; its length is the ' +
-				'domain\u2019s share of the event over the whole session. A VM\u2019s overhead is (hypervisor + vmm) / guest: ' +
-				'host work spent running it, per unit of work inside it.' }));
-		for (let e = 0; e < NE; e++)
-			sec.append(barChart(e));
-		sec.append(layerTable());
+			h('p', { class: 'lead', text: 'Each bar is one domain (the host, a VM, or idle: the host\u2019s idle loop), split ' +
+				'into layers; its length is the domain\u2019s share of the event over the whole session (of its busy time, ' +
+				'everything but idle, while idle is hidden). A VM\u2019s overhead is (hypervisor + vmm) / guest: host work ' +
+				'spent running it, per unit of work inside it.' }), body);
+		/* Shares depend on whether idle is shown: redrawn when it changes. */
+		let drawnHidden = null;
+		const draw = () => {
+			if (drawnHidden === state.hideIdle)
+				return;
+			drawnHidden = state.hideIdle;
+			body.replaceChildren();
+			for (let e = 0; e < NE; e++)
+				body.append(barChart(e));
+			body.append(layerTable());
+		};
+		draw();
+		views.push({ update: draw });
 		main.append(sec);
 	}
 
 	function barChart(e) {
 		const ev = D.events[e];
-		const total = ev.shown_period;
-		const maxShare = Math.max(0, ...D.domains.map(d => pct(d.period[e], total)));
+		const total = totalOf(e);
+		const maxShare = Math.max(0, ...shownDomains().map(d => pct(d.period[e], total)));
 		const scale = niceScale(maxShare, 5);
 		const card = h('div', { class: 'card bar-card', 'data-event': ev.name });
 		card.append(h('div', { class: 'card-head' }, h('h3', { text: ev.name }),
@@ -348,7 +393,7 @@
 			axis.append(span);
 		}
 		grid.append(h('div'), axis, h('div', { class: 'axis' }));
-		for (const d of D.domains) {
+		for (const d of shownDomains()) {
 			const track = h('div', { class: 'track', 'data-domain': d.name, 'data-event': ev.name });
 			for (let t = scale.step; t < scale.max - 1e-9; t += scale.step) {
 				const tick = h('span', { class: 'tick' });
@@ -368,6 +413,10 @@
 				x += share;
 				const rows = [[valueWord(e), fmtValue(e, v)], ['Samples', fmtInt(d.layers[l].samples[e])],
 					['Share of ' + ev.name, fmtPct(share)], ['Share of ' + d.name, fmtPct(pct(v, d.period[e]))]];
+				if (!state.hideIdle && HAS_IDLE && d.kind !== 'idle')
+					rows.push(['Share of busy time', fmtPct(pct(v, ev.busy_period))]);
+				if (l === 'hypervisor' && d.halt && d.halt.period[e])
+					rows.push(['of which vCPU halt', fmtValue(e, d.halt.period[e])]);
 				seg.addEventListener('mousemove', m => showTip(m, d.name + ' \u00b7 ' + l, rows, [LAYER_TEXT[l] || '']));
 				seg.addEventListener('mouseleave', hideTip);
 				track.append(seg);
@@ -379,7 +428,7 @@
 				num.append(h('span', { class: 'ovh' }, 'overhead ',
 					o === null ? h('span', { text: 'n/a (no guest samples)' }) : h('b', { text: fmtPct(100 * o) })));
 			}
-			grid.append(h('div', { class: 'bar-label', 'data-domain': d.name },
+			grid.append(h('div', { class: 'bar-label', 'data-domain': d.name, 'data-idle': idleAttr(d) },
 				h('div', { class: 'name', text: d.name }), h('div', { class: 'kind', text: domainKind(d) })), track, num);
 		}
 		card.append(grid);
@@ -390,27 +439,42 @@
 
 	/* The numbers behind the bars, like `domprof report`'s first table. */
 	function layerTable() {
+		/* busy%: share of everything but idle, beside the share of
+		 * everything, while both differ (idle shown and present). */
+		const busyCol = HAS_IDLE && !state.hideIdle;
 		const head = [h('th', { text: 'Domain / layer' })];
-		for (const e of D.events)
+		for (const e of D.events) {
 			head.push(h('th', { class: 'num', text: e.name + ' samples' }), h('th', { class: 'num', text: e.unit === 'ns' ? 'time' : 'count' }),
 				h('th', { class: 'num', text: '%' }));
+			if (busyCol)
+				head.push(h('th', { class: 'num', text: 'busy %' }));
+		}
 		const body = [];
-		const cells = (samples, period) => {
+		const cells = (samples, period, idle) => {
 			const out = [];
-			for (let e = 0; e < NE; e++)
+			for (let e = 0; e < NE; e++) {
 				out.push(h('td', { class: 'num', text: fmtInt(samples[e]) }), h('td', { class: 'num', text: fmtValue(e, period[e]) }),
-					h('td', { class: 'num', text: fmtPct(pct(period[e], D.events[e].shown_period)) }));
+					h('td', { class: 'num', text: fmtPct(pct(period[e], totalOf(e))) }));
+				if (busyCol)
+					out.push(h('td', { class: 'num', text: idle ? '-' : fmtPct(pct(period[e], D.events[e].busy_period)) }));
+			}
 			return out;
 		};
-		for (const d of D.domains) {
-			body.push(h('tr', { class: 'domain-row', 'data-domain': d.name }, h('td', { text: d.name + ' (' + domainKind(d) + ')' }),
-				cells(d.samples, d.period)));
-			for (const l of domainLayers(d))
-				body.push(h('tr', null, h('td', null, h('span', { class: 'legend' }, h('span', null, swatch(l), l))),
-					cells(d.layers[l].samples, d.layers[l].period)));
+		for (const d of shownDomains()) {
+			const idle = d.kind === 'idle';
+			body.push(h('tr', { class: 'domain-row', 'data-domain': d.name, 'data-idle': idleAttr(d) },
+				h('td', { text: d.name + ' (' + domainKind(d) + ')' }), cells(d.samples, d.period, idle)));
+			for (const l of domainLayers(d)) {
+				body.push(h('tr', { 'data-idle': idleAttr(d) }, h('td', null, h('span', { class: 'legend' }, h('span', null, swatch(l), l))),
+					cells(d.layers[l].samples, d.layers[l].period, idle)));
+				if (l === 'hypervisor' && d.halt)
+					body.push(h('tr', null, h('td', { class: 'dim', text: 'of which vCPU halt (KVM halt-polling)' }),
+						cells(d.halt.samples, d.halt.period, false)));
+			}
 			if (d.overhead)
 				body.push(h('tr', null, h('td', { class: 'dim', text: 'overhead (hypervisor+vmm)/guest' }),
-					d.overhead.map(o => [h('td'), h('td'), h('td', { class: 'num', text: o === null ? 'n/a' : fmtPct(100 * o) })])));
+					d.overhead.map(o => [h('td'), h('td'), h('td', { class: 'num', text: o === null ? 'n/a' : fmtPct(100 * o) }),
+						busyCol ? h('td') : null])));
 		}
 		return h('div', { class: 'card' }, h('details', { class: 'numbers' }, h('summary', { text: 'Numbers: every domain and layer' }),
 			h('table', null, h('thead', null, h('tr', null, head)), h('tbody', null, body))));
@@ -467,21 +531,25 @@
 				return { layers, tops, acc, ser };
 			});
 			let ymax = 0;
-			for (const st of stacks)
+			stacks.forEach((st, di) => {
+				if (state.hideIdle && D.domains[di].kind === 'idle')
+					return;
 				for (let i = 0; i < N; i++)
 					ymax = Math.max(ymax, st.acc[i]);
+			});
 			if (D.events[e].unit === 'ns' && ncpus && ymax > ncpus * 0.6)
 				ymax = Math.max(ymax, ncpus);
 			const scale = niceScale(ymax, 3);
 			/* Rows first, so the plot's width can be measured. */
 			const plots = D.domains.map(d => {
 				const plot = h('div', { class: 'tl-plot' });
-				card.append(h('div', { class: 'tl-row', 'data-domain': d.name },
+				card.append(h('div', { class: 'tl-row', 'data-domain': d.name, 'data-idle': idleAttr(d) },
 					h('div', { class: 'tl-label' }, h('div', { class: 'name', text: d.name }), h('div', { class: 'kind', text: domainKind(d) })),
 					plot));
 				return plot;
 			});
-			const W = Math.max(240, Math.floor(plots.length ? plots[0].clientWidth : 800));
+			const shown = plots.find(p => p.clientWidth > 0);
+			const W = Math.max(240, Math.floor(shown ? shown.clientWidth : 800));
 			const H = 92, padL = 44, padB = 18, padT = 6;
 			const plotW = W - padL - 6, plotH = H - padB - padT;
 			const x = t => padL + (N > 1 ? (t / N) * plotW : 0);
@@ -629,8 +697,8 @@
 	 * and those are coloured as user space. */
 	function frameLayer(n) {
 		const L = n.layer, img = n.image;
-		if (!img)
-			return L;
+		if (!img || L === 'idle')
+			return L; /* the idle loop is idle whatever code it runs */
 		if (img === '[guest.kernel]')
 			return 'guest-kernel';
 		if (img === '[guest code]')
@@ -886,7 +954,7 @@
 
 	TopTable.prototype.columns = function () {
 		const e = state.event;
-		const dTotal = this.d.period[e], all = D.events[e].shown_period;
+		const dTotal = this.d.period[e], all = totalOf(e);
 		return [
 			{ key: 'symbol', label: 'Symbol', get: r => r.symbol, cell: r => h('td', { class: 'sym', title: r.symbol, text: symbolText(r) }) },
 			{ key: 'image', label: 'Image', get: r => imageBase(r.image), cell: r => h('td', { class: 'img', title: r.image, text: imageBase(r.image) }) },
@@ -900,7 +968,7 @@
 				bar.style.width = Math.min(100, p) + '%';
 				return h('td', { class: 'num' }, h('span', { class: 'pctcell' }, h('span', { class: 'track-mini' }, bar), fmtPct(p)));
 			} },
-			{ key: 'pa', label: '% of all', num: true, get: r => r.period[e], cell: r => h('td', { class: 'num dim', text: fmtPct(pct(r.period[e], all)) }) },
+			{ key: 'pa', label: state.hideIdle ? '% of busy' : '% of all', num: true, get: r => r.period[e], cell: r => h('td', { class: 'num dim', text: fmtPct(pct(r.period[e], all)) }) },
 		];
 	};
 
@@ -963,7 +1031,7 @@
 	function renderDomains(main) {
 		D.domains.forEach((d, di) => {
 			const stat = h('span', { class: 'stat' });
-			const sec = h('section', { id: 'domain-' + di, class: 'domain', 'data-domain': d.name },
+			const sec = h('section', { id: 'domain-' + di, class: 'domain', 'data-domain': d.name, 'data-idle': idleAttr(d) },
 				h('div', { class: 'domain-head' }, h('h2', { text: d.name }),
 					h('span', { class: 'badge' + (d.kind === 'vm' ? ' vm' : ''), text: domainKind(d) }),
 					d.complete ? null : h('span', { class: 'badge warn', text: 'incomplete' }), stat));
@@ -974,7 +1042,7 @@
 			const updateStat = () => {
 				const e = state.event;
 				stat.replaceChildren(h('b', { text: fmtValue(e, d.period[e]) }), ' ' + D.events[e].name + ' \u00b7 ' +
-					fmtPct(pct(d.period[e], D.events[e].shown_period)) + ' of the session',
+					fmtPct(pct(d.period[e], totalOf(e))) + (state.hideIdle ? ' of the busy time' : ' of the session'),
 					d.overhead ? ' \u00b7 overhead ' + (d.overhead[e] === null ? 'n/a' : fmtPct(100 * d.overhead[e])) : '');
 			};
 			views.push({ update: updateStat });

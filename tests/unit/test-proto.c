@@ -1,0 +1,1169 @@
+/* The agent protocol library (lib/proto), fed as a hostile guest would:
+ * the wire reader's bounds; framing before and after authentication
+ * (nothing beyond one handshake frame buffered, forged and replayed frames
+ * refused, payloads charged to a budget before they are allocated); the
+ * handshake with right and wrong keys and concurrent silent peers; key
+ * files; every message's encode/decode round trip and its refusals; DATA
+ * deltas with repeated, missing, decreasing and overflowing totals, time
+ * outside the recording, and memory beyond the budget; the coordinator's
+ * message order and its refusal of contradictory identities. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "lib/proto/budget.h"
+#include "lib/proto/channel.h"
+#include "lib/proto/coordinator.h"
+#include "lib/proto/delta.h"
+#include "lib/proto/listener.h"
+#include "lib/proto/messages.h"
+#include "lib/proto/wire.h"
+#include "lib/util/util.h"
+
+#define MS 1000000ULL
+#define SEC 1000000000ULL
+
+/* ---- wire ---- */
+
+static void test_wire_bounds(void **state)
+{
+	struct wbuf w;
+	struct rbuf r;
+	size_t len;
+	char *s;
+	wbuf_init(&w);
+	wbuf_u8(&w, 0xab);
+	wbuf_u16(&w, 0x1234);
+	wbuf_u32(&w, 0xdeadbeef);
+	wbuf_u64(&w, 0x0102030405060708ULL);
+	wbuf_str(&w, "hello");
+	wbuf_blob(&w, "\0\1\2", 3);
+	rbuf_init(&r, w.data, w.len);
+	assert_int_equal(rbuf_u8(&r), 0xab);
+	assert_int_equal(rbuf_u16(&r), 0x1234);
+	assert_int_equal(rbuf_u32(&r), 0xdeadbeef);
+	assert_true(rbuf_u64(&r) == 0x0102030405060708ULL);
+	s = rbuf_str(&r, 5);
+	assert_string_equal(s, "hello");
+	free(s);
+	assert_non_null(rbuf_blob(&r, 3, &len));
+	assert_int_equal(len, 3);
+	assert_true(rbuf_ok(&r));
+	assert_int_equal(rbuf_left(&r), 0);
+	/* One byte past the end latches the error; every later read is 0. */
+	assert_int_equal(rbuf_u8(&r), 0);
+	assert_false(rbuf_ok(&r));
+	assert_int_equal(rbuf_u64(&r), 0);
+	assert_int_equal(rbuf_left(&r), 0);
+
+	/* A string longer than its field's limit, or holding a NUL. */
+	rbuf_init(&r, w.data + 15, w.len - 15);
+	assert_null(rbuf_str(&r, 4));
+	assert_false(rbuf_ok(&r));
+	rbuf_init(&r, w.data + 24, w.len - 24); /* the blob, as a string */
+	assert_null(rbuf_str(&r, 100));
+	assert_false(rbuf_ok(&r));
+	rbuf_init(&r, w.data + 24, w.len - 24);
+	assert_null(rbuf_str_view(&r, 100, &len));
+	assert_false(rbuf_ok(&r));
+
+	/* A length that claims more than is there. */
+	wbuf_reset(&w);
+	wbuf_u32(&w, 1000);
+	wbuf_put(&w, "abc", 3);
+	rbuf_init(&r, w.data, w.len);
+	assert_null(rbuf_blob(&r, 4096, &len));
+	assert_false(rbuf_ok(&r));
+	/* An empty buffer. */
+	rbuf_init(&r, NULL, 0);
+	assert_int_equal(rbuf_u32(&r), 0);
+	assert_false(rbuf_ok(&r));
+	wbuf_release(&w);
+}
+
+/* ---- framing ---- */
+
+static void channel_pair(struct channel *a, struct channel *b, bool encrypted)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	channel__init(a, sv[0]);
+	channel__init(b, sv[1]);
+	if (encrypted) {
+		memset(a->tx_key, 7, 32);
+		memset(b->rx_key, 7, 32);
+		memset(b->tx_key, 9, 32);
+		memset(a->rx_key, 9, 32);
+		a->encrypted = b->encrypted = true;
+		a->caps = b->caps = PROTO_CAPS_ALL;
+	}
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void test_preauth_bounds(void **state)
+{
+	struct channel a, b;
+	struct wbuf out;
+	unsigned char frame[16];
+	uint8_t type;
+	static unsigned char junk[1 << 20];
+	wbuf_init(&out);
+
+	/* A plain frame of the right size arrives, split anywhere. */
+	channel_pair(&a, &b, false);
+	put_le32(frame, 8);
+	frame[4] = MSG_HELLO;
+	frame[5] = frame[6] = frame[7] = 0;
+	memcpy(frame + 8, "abcd", 4);
+	assert_int_equal(write(a.fd, frame, 3), 3);
+	assert_int_equal(channel__recv(&b, 0, &type, &out), 0);
+	assert_int_equal(write(a.fd, frame + 3, 9), 9);
+	assert_int_equal(channel__recv(&b, 100, &type, &out), 1);
+	assert_int_equal(type, MSG_HELLO);
+	assert_int_equal(out.len, 4);
+	assert_memory_equal(out.data, "abcd", 4);
+
+	/* Before authentication a frame may not exceed a handshake frame;
+	 * the length alone is refused, nothing behind it is read. */
+	put_le32(frame, PROTO_MAX_HANDSHAKE_FRAME + 1);
+	assert_int_equal(write(a.fd, frame, 4), 4);
+	memset(junk, 'x', sizeof(junk));
+	assert_true(write(a.fd, junk, 100000) > 0);
+	assert_int_equal(channel__recv(&b, 100, &type, &out), -EBADMSG);
+	assert_true(b.rx_cap <= 4 + PROTO_MAX_HANDSHAKE_FRAME);
+	assert_true(b.rx_len <= 4);
+	channel__release(&a);
+	channel__release(&b);
+
+	/* A zero length (shorter than a frame's header) is refused too. */
+	channel_pair(&a, &b, false);
+	put_le32(frame, 0);
+	assert_int_equal(write(a.fd, frame, 4), 4);
+	assert_int_equal(write(a.fd, junk, 64), 64);
+	assert_int_equal(channel__recv(&b, 100, &type, &out), -EBADMSG);
+	channel__release(&a);
+	channel__release(&b);
+
+	/* A maximal handshake frame that never completes: the peer holds at
+	 * most one handshake frame of our memory, whatever it sends after. */
+	channel_pair(&a, &b, false);
+	put_le32(frame, PROTO_MAX_HANDSHAKE_FRAME);
+	assert_int_equal(write(a.fd, frame, 4), 4);
+	assert_int_equal(write(a.fd, junk, 2000), 2000);
+	assert_int_equal(channel__recv(&b, 0, &type, &out), 0);
+	assert_true(b.rx_cap <= 4 + PROTO_MAX_HANDSHAKE_FRAME);
+	assert_int_equal(b.rx_len, 2004);
+	/* Compression is refused before authentication. */
+	channel__release(&a);
+	channel__release(&b);
+	channel_pair(&a, &b, false);
+	put_le32(frame, 8);
+	frame[4] = MSG_HELLO;
+	frame[5] = PROTO_FLAG_ZSTD;
+	assert_int_equal(write(a.fd, frame, 12), 12);
+	assert_int_equal(channel__recv(&b, 100, &type, &out), -EBADMSG);
+	channel__release(&a);
+	channel__release(&b);
+	wbuf_release(&out);
+}
+
+struct send_arg {
+	struct channel *c;
+	uint8_t type;
+	const void *data;
+	size_t len;
+	bool compress;
+	int result;
+	pthread_t thread;
+};
+
+static void *send_thread(void *p)
+{
+	struct send_arg *a = p;
+	a->result = channel__send(a->c, a->type, a->data, a->len, a->compress, 5000);
+	return NULL;
+}
+
+/* Send from another thread: a frame larger than the socket's buffer
+ * completes only while the receiver reads. */
+static void send_async(struct send_arg *a, struct channel *c, uint8_t type, const void *data, size_t len, bool compress)
+{
+	*a = (struct send_arg){ c, type, data, len, compress, -1, 0 };
+	assert_int_equal(pthread_create(&a->thread, NULL, send_thread, a), 0);
+}
+
+static int send_wait(struct send_arg *a)
+{
+	pthread_join(a->thread, NULL);
+	return a->result;
+}
+
+static void test_encrypted_frames(void **state)
+{
+	struct send_arg sa;
+	struct channel a, b;
+	struct wbuf out;
+	uint8_t type;
+	unsigned char *big = xmalloc(300000);
+	unsigned char raw[64];
+	ssize_t n;
+	wbuf_init(&out);
+	for (size_t i = 0; i < 300000; i++)
+		big[i] = (unsigned char)(i * 7 / 1000);
+
+	channel_pair(&a, &b, true);
+	/* Plain and compressed, decrypted in place, in order. */
+	send_async(&sa, &a, MSG_DATA, big, 300000, false);
+	assert_int_equal(channel__recv(&b, 5000, &type, &out), 1);
+	assert_int_equal(send_wait(&sa), 0);
+	assert_int_equal(type, MSG_DATA);
+	assert_int_equal(out.len, 300000);
+	assert_memory_equal(out.data, big, 300000);
+	send_async(&sa, &a, MSG_CODE, big, 300000, true);
+	assert_int_equal(channel__recv(&b, 5000, &type, &out), 1);
+	assert_int_equal(send_wait(&sa), 0);
+	assert_int_equal(type, MSG_CODE);
+	assert_memory_equal(out.data, big, 300000);
+	/* The big frame buffer is given back once handled. */
+	assert_true(b.rx_cap <= 64 * 1024);
+
+	/* A replayed frame (sequence number reused) does not decrypt. */
+	a.tx_seq--;
+	assert_int_equal(channel__send(&a, MSG_DATA, "x", 1, false, 1000), 0);
+	assert_int_equal(channel__recv(&b, 1000, &type, &out), -EBADMSG);
+	channel__release(&a);
+	channel__release(&b);
+
+	/* A flipped bit in the ciphertext. */
+	channel_pair(&a, &b, true);
+	{
+		int sv[2];
+		struct channel tap;
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		channel__init(&tap, sv[0]);
+		memcpy(tap.tx_key, a.tx_key, 32);
+		tap.encrypted = true;
+		assert_int_equal(channel__send(&tap, MSG_DATA, "hello", 5, false, 1000), 0);
+		n = read(sv[1], raw, sizeof(raw));
+		assert_true(n > 10);
+		raw[n - 1] ^= 1;
+		assert_int_equal(write(a.fd, raw, (size_t)n), n);
+		assert_int_equal(channel__recv(&b, 1000, &type, &out), -EBADMSG);
+		channel__release(&tap);
+		close(sv[1]);
+	}
+	channel__release(&a);
+	channel__release(&b);
+	free(big);
+	wbuf_release(&out);
+}
+
+static void test_budget_frames(void **state)
+{
+	struct channel a, b;
+	struct proto_budget budget;
+	struct wbuf out;
+	uint8_t type;
+	size_t zeros = 8u << 20;
+	unsigned char *z = xcalloc(zeros, 1);
+	wbuf_init(&out);
+
+	proto_budget__init(&budget, 1u << 20);
+	channel_pair(&a, &b, true);
+	b.budget = &budget;
+	/* 64 KiB: charged while held, refunded when dropped. */
+	assert_int_equal(channel__send(&a, MSG_DATA, z, 65536, false, 1000), 0);
+	assert_int_equal(channel__recv(&b, 1000, &type, &out), 1);
+	assert_true(budget.used >= 65536);
+	channel__drop_payload(&b, &out);
+	assert_true(budget.used <= 64 * 1024 + 256);
+	/* A zstd bomb: 8 MiB of zeros in a few hundred bytes. It declares its
+	 * size, which is refused before anything is inflated. */
+	assert_int_equal(channel__send(&a, MSG_DATA, z, zeros, true, 1000), 0);
+	assert_int_equal(channel__recv(&b, 1000, &type, &out), -ENOBUFS);
+	assert_null(out.data);
+	assert_true(budget.peak < (1u << 20));
+	channel__release(&b);
+	assert_int_equal(budget.used, 0);
+	channel__release(&a);
+
+	/* A frame larger than the budget is refused from its length alone,
+	 * before a byte of it is buffered. */
+	proto_budget__init(&budget, 1u << 20);
+	channel_pair(&a, &b, true);
+	b.budget = &budget;
+	{
+		unsigned char hdr[4];
+		put_le32(hdr, 2u << 20);
+		assert_int_equal(write(a.fd, hdr, 4), 4);
+		assert_int_equal(write(a.fd, z, 4096), 4096);
+	}
+	assert_int_equal(channel__recv(&b, 1000, &type, &out), -ENOBUFS);
+	assert_true(b.rx_cap <= 256);
+	assert_true(budget.peak <= (1u << 20));
+	channel__release(&a);
+	channel__release(&b);
+	free(z);
+	wbuf_release(&out);
+}
+
+/* ---- handshake and listener ---- */
+
+static const unsigned char key_a[PROTO_KEY_BYTES] = { 1, 2, 3, 4 };
+static const unsigned char key_b[PROTO_KEY_BYTES] = { 4, 3, 2, 1 };
+
+struct client_arg {
+	int fd;
+	const unsigned char *key;
+	int result;
+	uint64_t elapsed_ns;
+	char *error;
+};
+
+static void *client_thread(void *p)
+{
+	struct client_arg *c = p;
+	struct channel ch;
+	uint64_t t0 = clock_monotonic_ns();
+	channel__init(&ch, c->fd);
+	c->result = channel__handshake_client(&ch, c->key, 3000, &c->error);
+	if (c->result == 0) {
+		/* The first encrypted message: the agent's AUTH_OK. */
+		struct wbuf in;
+		uint8_t type;
+		wbuf_init(&in);
+		if (channel__recv(&ch, 3000, &type, &in) != 1 || type != MSG_AUTH_OK)
+			c->result = -EBADMSG;
+		wbuf_release(&in);
+	}
+	c->elapsed_ns = clock_monotonic_ns() - t0;
+	channel__release(&ch);
+	return NULL;
+}
+
+static void test_handshake(void **state)
+{
+	for (int wrong = 0; wrong < 2; wrong++) {
+		int sv[2];
+		pthread_t t;
+		struct channel server;
+		struct client_arg c = { 0 };
+		char *err = NULL;
+		int r;
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		c.fd = sv[0];
+		c.key = wrong ? key_b : key_a;
+		channel__init(&server, sv[1]);
+		assert_int_equal(pthread_create(&t, NULL, client_thread, &c), 0);
+		r = channel__handshake_server(&server, key_a, 3000, &err);
+		if (r == 0)
+			assert_int_equal(channel__send(&server, MSG_AUTH_OK, "x", 1, false, 1000), 0);
+		else
+			channel__release(&server);
+		pthread_join(t, NULL);
+		if (wrong) {
+			/* Both sides refuse, and say so. */
+			assert_int_equal(r, -EACCES);
+			assert_non_null(strstr(err, "authentication failed"));
+			assert_int_equal(c.result, -EACCES);
+			assert_non_null(strstr(c.error, "authentication failed"));
+		} else {
+			assert_int_equal(r, 0);
+			assert_true(server.encrypted);
+			assert_int_equal(c.result, 0);
+			channel__release(&server);
+		}
+		free(err);
+		free(c.error);
+	}
+}
+
+static int connect_to(uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+struct accept_arg {
+	struct listener *l;
+	int result;
+	struct channel ch;
+};
+
+static void *accept_thread(void *p)
+{
+	struct accept_arg *a = p;
+	a->result = listener__accept(a->l, 3000, &a->ch);
+	if (a->result == 1)
+		channel__send(&a->ch, MSG_AUTH_OK, "x", 1, false, 1000);
+	return NULL;
+}
+
+/* Rule 4: silent peers, slow peers and peers stuck half-way through the
+ * handshake cost the real coordinator nothing. */
+static void test_listener_silent_peers(void **state)
+{
+	struct listener l;
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int silent[24];
+	char *err = NULL;
+	struct accept_arg acc;
+	struct client_arg c = { 0 };
+	pthread_t t;
+	uint16_t port;
+
+	assert_int_equal(listener__open(&l, "tcp:127.0.0.1:0", key_a, NULL, NULL, &err), 0);
+	assert_int_equal(getsockname(l.fd, (struct sockaddr *)&sa, &sl), 0);
+	port = ntohs(sa.sin_port);
+	for (int i = 0; i < 24; i++) {
+		silent[i] = connect_to(port);
+		if (i % 3 == 1) /* half a HELLO */
+			assert_int_equal(write(silent[i], "\x30\x00\x00\x00\x01", 5), 5);
+		if (i % 3 == 2) { /* a valid HELLO, then nothing: stuck before AUTH */
+			struct wbuf w;
+			struct proto_hello h = { .max_version = PROTO_VERSION, .min_version = PROTO_VERSION };
+			unsigned char hdr[8];
+			wbuf_init(&w);
+			proto_hello__encode(&w, &h);
+			put_le32(hdr, (uint32_t)w.len + 4);
+			hdr[4] = MSG_HELLO;
+			hdr[5] = hdr[6] = hdr[7] = 0;
+			assert_int_equal(write(silent[i], hdr, 8), 8);
+			assert_int_equal(write(silent[i], w.data, w.len), (ssize_t)w.len);
+			wbuf_release(&w);
+		}
+	}
+	acc = (struct accept_arg){ .l = &l };
+	assert_int_equal(pthread_create(&t, NULL, accept_thread, &acc), 0);
+	usleep(100000); /* the silent ones are pending now */
+	c.fd = connect_to(port);
+	c.key = key_a;
+	client_thread(&c);
+	pthread_join(t, NULL);
+	assert_int_equal(acc.result, 1);
+	assert_int_equal(c.result, 0);
+	/* Rule 4's bound: 1 s. On loopback it takes milliseconds. */
+	assert_true(c.elapsed_ns < 1 * SEC);
+	assert_true(l.n_pending >= 16);
+	channel__release(&acc.ch);
+	/* While serving, every other peer is turned away at once. */
+	listener__turn_away(&l);
+	assert_int_equal(l.n_pending, 0);
+	for (int i = 0; i < 24; i++)
+		close(silent[i]);
+	listener__close(&l);
+}
+
+/* ---- keys ---- */
+
+static void test_key_files(void **state)
+{
+	char dir[] = "/tmp/domprof-test-proto-XXXXXX", path[128], link[128];
+	unsigned char key[PROTO_KEY_BYTES];
+	char *err = NULL;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/key", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(proto_key__generate(path), 0);
+	assert_int_equal(proto_key__load(path, key, NULL), 0);
+	/* readable by others */
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(proto_key__load(path, key, &err), -EPERM);
+	assert_non_null(strstr(err, "other users"));
+	free(err);
+	assert_int_equal(chmod(path, 0600), 0);
+	/* through a symbolic link */
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(proto_key__load(link, key, &err), -ELOOP);
+	free(err);
+	/* not a file */
+	assert_int_equal(proto_key__load(dir, key, &err), -EINVAL);
+	free(err);
+	/* owned by someone else (needs root to arrange) */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(proto_key__load(path, key, &err), -EPERM);
+		assert_non_null(strstr(err, "uid 65534"));
+		free(err);
+		assert_int_equal(chown(path, 0, 0), 0);
+	}
+	/* not a key */
+	assert_int_equal(write_file(path, "not a key\n", 10), 0);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(proto_key__load(path, key, &err), -EINVAL);
+	free(err);
+	unlink(link);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* ---- messages ---- */
+
+static void test_messages_handshake(void **state)
+{
+	struct wbuf w;
+	struct proto_hello h = { 3, 1, 0x7, { 0 } }, h2;
+	struct proto_hello_reply r = { 1, 0x5, { 0 }, { 0 } }, r2;
+	unsigned char proof[32], proof2[32];
+	wbuf_init(&w);
+	randombytes_buf(h.nonce, sizeof(h.nonce));
+	proto_hello__encode(&w, &h);
+	assert_int_equal(proto_hello__decode(w.data, w.len, &h2), 0);
+	assert_memory_equal(&h, &h2, sizeof(h));
+	assert_int_equal(proto_hello__decode(w.data, w.len - 1, &h2), -EBADMSG);
+	w.data[0] ^= 1; /* magic */
+	assert_int_equal(proto_hello__decode(w.data, w.len, &h2), -EBADMSG);
+
+	wbuf_reset(&w);
+	randombytes_buf(r.nonce, sizeof(r.nonce));
+	randombytes_buf(r.proof, sizeof(r.proof));
+	proto_hello_reply__encode(&w, &r);
+	assert_int_equal(proto_hello_reply__decode(w.data, w.len, &r2), 0);
+	assert_memory_equal(&r, &r2, sizeof(r));
+	wbuf_u8(&w, 0);
+	assert_int_equal(proto_hello_reply__decode(w.data, w.len, &r2), -EBADMSG);
+
+	wbuf_reset(&w);
+	randombytes_buf(proof, sizeof(proof));
+	proto_auth__encode(&w, proof);
+	assert_int_equal(proto_auth__decode(w.data, w.len, proof2), 0);
+	assert_memory_equal(proof, proof2, 32);
+	assert_int_equal(proto_auth__decode(w.data, 31, proof2), -EBADMSG);
+	wbuf_release(&w);
+}
+
+static void test_messages_session(void **state)
+{
+	struct wbuf w;
+	struct proto_agent_info i = { "guest\x1b[2J", "6.1\xc2\x9b" "31m", "11111111-2222-3333-4444-555555555555",
+				      "cpu-clock", "0.1.0\xe2\x80\xae", 4, 12345 },
+				i2;
+	const char *events[] = { "cpu-clock", "cycles:u" };
+	struct proto_setup s;
+	char **used;
+	uint64_t a, b;
+	char *msg;
+	wbuf_init(&w);
+
+	/* AUTH_OK: strings arrive sanitized (the one sanitizer). */
+	proto_agent_info__encode(&w, &i);
+	assert_int_equal(proto_agent_info__decode(w.data, w.len, &i2), 0);
+	assert_string_equal(i2.hostname, "guest?[2J");
+	assert_string_equal(i2.kernel, "6.1?31m");
+	assert_string_equal(i2.version, "0.1.0?");
+	assert_string_equal(i2.uuid, i.uuid);
+	assert_int_equal(i2.ncpus, 4);
+	assert_true(i2.clock_ns == 12345);
+	proto_agent_info__release(&i2);
+	/* CPUs: none, or more than a guest can have. */
+	for (int k = 0; k < 2; k++) {
+		i.ncpus = k ? PROTO_MAX_GUEST_CPUS + 1 : 0;
+		wbuf_reset(&w);
+		proto_agent_info__encode(&w, &i);
+		assert_int_equal(proto_agent_info__decode(w.data, w.len, &i2), -EBADMSG);
+	}
+
+	wbuf_reset(&w);
+	proto_setup__encode(&w, events, 2, 999, 0, true, 500);
+	assert_int_equal(proto_setup__decode(w.data, w.len, &s), 0);
+	assert_int_equal(s.n_events, 2);
+	assert_string_equal(s.events[1], "cycles:u");
+	assert_true(s.freq == 999 && s.period == 0 && s.callchain && s.flush_ms == 500);
+	proto_setup__release(&s);
+	wbuf_reset(&w);
+	proto_setup__encode(&w, events, 2, 999, 0, true, 20000); /* interval out of range */
+	assert_int_equal(proto_setup__decode(w.data, w.len, &s), -EBADMSG);
+
+	wbuf_reset(&w);
+	proto_setup_ok__encode(&w, events, 2);
+	assert_int_equal(proto_setup_ok__decode(w.data, w.len, 2, &used), 0);
+	assert_string_equal(used[0], "cpu-clock");
+	proto_setup_ok__release(used, 2);
+	assert_int_equal(proto_setup_ok__decode(w.data, w.len, 3, &used), -EBADMSG);
+
+	wbuf_reset(&w);
+	proto_u64__encode(&w, UINT64_MAX - 1);
+	assert_int_equal(proto_u64__decode(w.data, w.len, &a), 0);
+	assert_true(a == UINT64_MAX - 1);
+	wbuf_u8(&w, 1);
+	assert_int_equal(proto_u64__decode(w.data, w.len, &a), -EBADMSG);
+
+	wbuf_reset(&w);
+	proto_pong__encode(&w, 7, 9);
+	assert_int_equal(proto_pong__decode(w.data, w.len, &a, &b), 0);
+	assert_true(a == 7 && b == 9);
+	wbuf_reset(&w);
+	proto_final__encode(&w, 100, 3);
+	assert_int_equal(proto_final__decode(w.data, w.len, &a, &b), 0);
+	assert_true(a == 100 && b == 3);
+	assert_int_equal(proto_final__decode(w.data, 15, &a, &b), -EBADMSG);
+
+	assert_int_equal(proto_empty__decode(NULL, 0), 0);
+	assert_int_equal(proto_empty__decode("x", 1), -EBADMSG);
+
+	wbuf_reset(&w);
+	proto_error__encode(&w, "bad\x1b]0;pwned\x07 thing \xe2\x81\xa6x\xff");
+	assert_int_equal(proto_error__decode(w.data, w.len, &msg), 0);
+	assert_string_equal(msg, "bad?]0;pwned? thing ?x?");
+	assert_true(text_is_safe(msg));
+	free(msg);
+	wbuf_release(&w);
+}
+
+static void test_messages_code(void **state)
+{
+	struct code_line lines[2] = { { 0x1000, "/src/a\x1b[1m.c", 10 }, { 0x1004, "b.c", 11 } };
+	unsigned char bytes[3] = { 0x90, 0x90, 0xc3 };
+	struct symbol_code sc = { 2, 0x1000, bytes, 3, lines, 2 }, *out;
+	struct proto_budget budget;
+	struct wbuf w;
+	size_t n;
+	uint64_t cost;
+	wbuf_init(&w);
+	wbuf_u32(&w, 0);
+	proto_code__encode_one(&w, &sc);
+	proto_code__encode_count(&w, 0, 1);
+	proto_budget__init(&budget, 1u << 20);
+	assert_int_equal(proto_code__decode(w.data, w.len, 2, &budget, &out, &n, &cost), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].symbol, 2);
+	assert_true(out[0].address == 0x1000);
+	assert_int_equal(out[0].len, 3);
+	assert_memory_equal(out[0].code, bytes, 3);
+	assert_int_equal(out[0].n_lines, 2);
+	assert_string_equal(out[0].lines[0].file, "/src/a?[1m.c");
+	assert_int_equal(out[0].lines[1].line, 11);
+	assert_true(budget.used == cost && cost >= 3 + 2 * sizeof(struct code_line));
+	symbol_codes__free(out, n);
+	/* A symbol the agent never sent. */
+	assert_int_equal(proto_code__decode(w.data, w.len, 1, &budget, &out, &n, &cost), -EBADMSG);
+	/* More than the budget has left: refused before anything is made. */
+	proto_budget__init(&budget, 64);
+	assert_int_equal(proto_code__decode(w.data, w.len, 2, &budget, &out, &n, &cost), -ENOBUFS);
+	assert_int_equal(budget.used, 0);
+	/* Truncated anywhere. */
+	for (size_t cut = 0; cut < w.len; cut++)
+		assert_int_equal(proto_code__decode(w.data, cut, 2, NULL, &out, &n, &cost), -EBADMSG);
+	wbuf_release(&w);
+}
+
+/* ---- DATA ---- */
+
+struct agent_profile {
+	struct profile p;
+	uint32_t thread, image, symbol, sample, bucket0;
+};
+
+/* What an agent's recorder holds: one thread, one image, one symbol; a
+ * cpu-clock sample counter and a timeline counter. */
+static void agent_profile_init(struct agent_profile *a)
+{
+	struct sample_key k = { .event = 1, .layer = LAYER_USER };
+	struct timeline_key tk = { .event = 1, .layer = LAYER_USER, .bucket = 0 };
+	uint32_t dom;
+	profile__init(&a->p);
+	dom = profile__domain(&a->p, "host", false);
+	a->thread = profile__thread(&a->p, dom, 10, 11, "work\x1b[31m", ROLE_TASK, -1);
+	a->image = profile__image(&a->p, dom, "/usr/bin/work", NULL, IMAGE_ELF);
+	a->symbol = profile__symbol(&a->p, a->image, "spin", 0x1000, 0x40);
+	k.domain = tk.domain = dom;
+	k.thread = a->thread;
+	k.image = a->image;
+	k.symbol = a->symbol;
+	k.address = 0x1010;
+	a->sample = profile__add_sample(&a->p, &k, 10, 10 * MS);
+	profile__add_timeline(&a->p, &tk, 10, 10 * MS);
+}
+
+static void agent_sample(struct agent_profile *a, uint64_t count, uint64_t period)
+{
+	struct timeline_key tk = { .event = 1, .domain = 1, .layer = LAYER_USER, .bucket = 0 };
+	profile__bump_sample(&a->p, a->sample, count, period);
+	profile__add_timeline(&a->p, &tk, count, period);
+}
+
+struct host_side {
+	struct profile p;
+	struct delta_state d;
+	struct proto_budget budget;
+	struct event_spec ev;
+	uint32_t vm;
+};
+
+static void host_init(struct host_side *h, uint64_t budget, uint32_t ncpus)
+{
+	profile__init(&h->p);
+	profile__domain(&h->p, "host", false);
+	h->vm = profile__domain(&h->p, "vm", true);
+	proto_budget__init(&h->budget, budget);
+	assert_int_equal(event_spec__parse("cpu-clock", NULL, &h->ev, NULL), 0);
+	delta_state__init(&h->d, h->vm, 1);
+	/* Started at 10 s; the host's timeline begins there too, 100 ms buckets. */
+	delta_state__set_limits(&h->d, &h->budget, ncpus, 10 * SEC, 10 * SEC, 100 * MS, &h->ev);
+}
+
+static void host_release(struct host_side *h)
+{
+	delta_state__release(&h->d);
+	event_spec__release(&h->ev);
+	profile__release(&h->p);
+}
+
+static uint64_t host_period(struct host_side *h)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < h->p.n_samples; i++)
+		if (h->p.samples[i].key.domain == h->vm)
+			sum += h->p.samples[i].period;
+	return sum;
+}
+
+static uint64_t host_timeline_period(struct host_side *h)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < h->p.n_timeline; i++)
+		if (h->p.timeline[i].key.domain == h->vm)
+			sum += h->p.timeline[i].period;
+	return sum;
+}
+
+static void test_delta_roundtrip(void **state)
+{
+	struct agent_profile a;
+	struct host_side h;
+	struct wbuf f1, f2, f3;
+	char *err = NULL;
+	const struct profile_symbol *sym;
+	agent_profile_init(&a);
+	host_init(&h, 1u << 20, 2);
+	wbuf_init(&f1);
+	wbuf_init(&f2);
+	wbuf_init(&f3);
+	delta__encode(&a.p, &f1);
+	agent_sample(&a, 5, 5 * MS);
+	delta__encode(&a.p, &f2);
+	agent_sample(&a, 5, 5 * MS);
+	delta__encode(&a.p, &f3);
+
+	assert_int_equal(delta__apply(&h.d, &h.p, f1.data, f1.len, 11 * SEC, &err), 0);
+	/* The rows, translated into the VM's domain, strings sanitized. */
+	assert_int_equal(h.d.n_threads, 1);
+	assert_string_equal(h.p.threads[h.d.threads[0] - 1].comm, "work?[31m");
+	assert_int_equal(h.p.threads[h.d.threads[0] - 1].domain, h.vm);
+	assert_string_equal(h.p.images[h.d.images[0] - 1].path, "/usr/bin/work");
+	sym = &h.p.symbols[h.d.symbols[0] - 1];
+	assert_string_equal(sym->name, "spin");
+	assert_true(sym->address == 0x1000 && sym->size == 0x40);
+	assert_true(host_period(&h) == 10 * MS);
+	assert_true(host_timeline_period(&h) == 10 * MS);
+	/* Applied twice: running totals add nothing. */
+	assert_int_equal(delta__apply(&h.d, &h.p, f1.data, f1.len, 11 * SEC, &err), 0);
+	assert_true(host_period(&h) == 10 * MS);
+	/* Frame 2 lost: frame 3's totals carry its growth. */
+	assert_int_equal(delta__apply(&h.d, &h.p, f3.data, f3.len, 11 * SEC, &err), 0);
+	assert_true(host_period(&h) == 20 * MS);
+	assert_true(host_timeline_period(&h) == 20 * MS);
+	assert_true(h.d.samples_received == 20);
+	/* A late frame 2 is older: its totals went down. Refused whole. */
+	assert_int_equal(delta__apply(&h.d, &h.p, f2.data, f2.len, 11 * SEC, &err), -ERANGE);
+	assert_non_null(strstr(err, "went down"));
+	free(err);
+	assert_true(host_period(&h) == 20 * MS);
+	wbuf_release(&f1);
+	wbuf_release(&f2);
+	wbuf_release(&f3);
+	host_release(&h);
+	profile__release(&a.p);
+}
+
+/* One hand-made DATA frame: no catalog rows, n sample rows (index i,
+ * cpu-clock, guest-user) with the given totals, and one timeline row. */
+static void data_frame(struct wbuf *w, size_t n, const uint32_t *idx, const uint64_t *period, uint32_t bucket)
+{
+	wbuf_reset(w);
+	for (int t = 0; t < 4; t++)
+		wbuf_u32(w, 0);
+	wbuf_u32(w, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		wbuf_u32(w, idx[i]);
+		wbuf_u32(w, 1);
+		wbuf_u8(w, LAYER_GUEST_USER);
+		wbuf_u32(w, 0);
+		wbuf_u32(w, 0);
+		wbuf_u32(w, 0);
+		wbuf_u64(w, 0x1234);
+		wbuf_u32(w, 0);
+		wbuf_u64(w, 1);
+		wbuf_u64(w, period[i]);
+	}
+	wbuf_u32(w, 1);
+	wbuf_u32(w, 0);
+	wbuf_u32(w, 1);
+	wbuf_u8(w, LAYER_GUEST_USER);
+	wbuf_u32(w, bucket);
+	wbuf_u64(w, 1);
+	wbuf_u64(w, 1000);
+}
+
+static void test_delta_hostile(void **state)
+{
+	struct host_side h;
+	struct wbuf w;
+	char *err = NULL;
+	uint32_t idx[2] = { 0, 1 };
+	uint64_t period[2];
+	wbuf_init(&w);
+
+	/* Two counters near 2^63: their sum overflows, and each is far beyond
+	 * what 2 CPUs count in 1 s. */
+	host_init(&h, 1u << 20, 2);
+	period[0] = period[1] = (1ULL << 63) - 16;
+	data_frame(&w, 2, idx, period, 0);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -ERANGE);
+	assert_non_null(strstr(err, "2 CPUs"));
+	free(err);
+	assert_int_equal(h.p.n_samples, 0); /* nothing of the frame applied */
+	assert_int_equal(h.p.n_timeline, 0);
+	/* One CPU-second per CPU-second: 2 CPUs for 1 s plus slack is fine ... */
+	period[0] = period[1] = 1900 * MS;
+	data_frame(&w, 2, idx, period, 0);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	assert_true(host_period(&h) == 3800 * MS);
+	/* ... five CPU-seconds more by the same instant are not. */
+	period[0] = period[1] = 4400 * MS;
+	data_frame(&w, 2, idx, period, 0);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -ERANGE);
+	free(err);
+	assert_true(host_period(&h) == 3800 * MS);
+	host_release(&h);
+
+	/* A counter index given twice in one frame; one out of sequence. */
+	host_init(&h, 1u << 20, 2);
+	idx[0] = idx[1] = 0;
+	period[0] = period[1] = MS;
+	data_frame(&w, 2, idx, period, 0);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -EBADMSG);
+	free(err);
+	idx[0] = 5;
+	data_frame(&w, 1, idx, period, 0);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -EBADMSG);
+	free(err);
+	host_release(&h);
+
+	/* Time: a bucket far outside the recording is refused; one just past
+	 * its end (an agent stopping late) is counted in the last bucket. */
+	host_init(&h, 1u << 20, 2);
+	idx[0] = 0;
+	data_frame(&w, 1, idx, period, 0xfffffff0u);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -ERANGE);
+	assert_non_null(strstr(err, "outside the recording"));
+	free(err);
+	data_frame(&w, 1, idx, period, 15); /* 1.5 s into a recording 1 s old */
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	assert_int_equal(h.p.n_timeline, 1);
+	assert_int_equal(h.p.timeline[0].key.bucket, 10);
+	host_release(&h);
+
+	/* A counter's identity is fixed by its first row: later rows that
+	 * name another bucket feed the same host entry, never a new one (which
+	 * would be memory the budget was not charged for). */
+	host_init(&h, 1u << 20, 2);
+	period[0] = MS;
+	data_frame(&w, 1, idx, period, 2);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, NULL), 0);
+	for (uint32_t b = 3; b < 9; b++) {
+		period[0] += MS;
+		data_frame(&w, 1, idx, period, b);
+		w.data[w.len - 16] = (unsigned char)(b * 10); /* the timeline row's count grows too */
+		assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, NULL), 0);
+	}
+	assert_int_equal(h.p.n_timeline, 1);
+	assert_int_equal(h.p.timeline[0].key.bucket, 2);
+	assert_int_equal(h.p.n_samples, 1);
+	host_release(&h);
+
+	/* Memory: a budget too small for the rows refuses the frame whole. */
+	host_init(&h, 256, 2);
+	data_frame(&w, 1, idx, period, 0);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -ENOBUFS);
+	assert_non_null(strstr(err, "memory budget"));
+	free(err);
+	assert_int_equal(h.p.n_samples, 0);
+	assert_int_equal(h.budget.used, 0);
+	host_release(&h);
+
+	/* Truncated anywhere: refused, nothing applied, no crash. */
+	host_init(&h, 1u << 20, 2);
+	data_frame(&w, 1, idx, period, 3);
+	for (size_t cut = 0; cut < w.len; cut++) {
+		assert_int_equal(delta__apply(&h.d, &h.p, w.data, cut, 11 * SEC, NULL), -EBADMSG);
+		assert_int_equal(h.p.n_samples, 0);
+	}
+	host_release(&h);
+	wbuf_release(&w);
+}
+
+/* Catalog rows: references to rows not sent are refused, guest kernels
+ * and modules stay guest images, strings are sanitized. */
+static void test_delta_catalog(void **state)
+{
+	struct host_side h;
+	struct wbuf w;
+	wbuf_init(&w);
+	host_init(&h, 1u << 20, 1);
+	wbuf_u32(&w, 0);
+	wbuf_u32(&w, 2);
+	wbuf_str(&w, "[virtio_net\xe2\x80\xae]");
+	wbuf_str(&w, "");
+	wbuf_u8(&w, IMAGE_MODULE);
+	wbuf_str(&w, "[kernel.kallsyms]");
+	wbuf_str(&w, "");
+	wbuf_u8(&w, IMAGE_KERNEL);
+	wbuf_u32(&w, 1);
+	wbuf_u32(&w, 1);
+	wbuf_str(&w, "=cmd|' /C calc'!A0");
+	wbuf_u64(&w, 0xffffffff81000000ULL);
+	wbuf_u64(&w, 0x100);
+	wbuf_u32(&w, 1);
+	wbuf_u32(&w, 2); /* parent: a frame not sent yet */
+	wbuf_u32(&w, 1);
+	wbuf_u32(&w, 1);
+	wbuf_u64(&w, 0);
+	wbuf_u32(&w, 0);
+	wbuf_u32(&w, 0);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, NULL), -EBADMSG);
+	assert_int_equal(h.d.n_images, 0);
+	/* Without the bad stack frame: its count, its row, the two counts after. */
+	w.len -= 4 + (4 + 4 + 4 + 8) + 4 + 4;
+	wbuf_u32(&w, 0);
+	wbuf_u32(&w, 0);
+	wbuf_u32(&w, 0);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, NULL), 0);
+	assert_int_equal(h.d.n_images, 2);
+	assert_int_equal(h.p.images[h.d.images[0] - 1].kind, IMAGE_GUEST_KERNEL);
+	assert_int_equal(h.p.images[h.d.images[1] - 1].kind, IMAGE_GUEST_KERNEL);
+	assert_int_equal(h.p.images[h.d.images[0] - 1].domain, h.vm);
+	assert_string_equal(h.p.images[h.d.images[0] - 1].path, "[virtio_net?]");
+	host_release(&h);
+	wbuf_release(&w);
+}
+
+/* ---- coordinator ---- */
+
+static void test_coordinator_order(void **state)
+{
+	struct coordinator c;
+	struct profile p;
+	struct wbuf w;
+	char *err = NULL;
+	profile__init(&p);
+	profile__domain(&p, "host", false);
+	wbuf_init(&w);
+	coordinator__init(&c, key_a, NULL, NULL);
+	assert_int_equal(coordinator__add(&c, "vm=tcp:127.0.0.1:1", false, &err), 0);
+	coordinator__fake_running(&c, 0, &p, 1, 1, 10 * SEC);
+	/* fake_running counts as started: a second STARTED is refused. */
+	proto_u64__encode(&w, 10 * SEC);
+	assert_int_equal(coordinator__inject(&c, 0, &p, MSG_STARTED, w.data, w.len, 11 * SEC), -EBADMSG);
+	assert_non_null(strstr(c.links[0].error, "second STARTED"));
+	assert_false(p.domains[c.links[0].domain - 1].complete);
+	coordinator__release(&c);
+
+	/* CODE or FINAL before STOP. */
+	for (int k = 0; k < 2; k++) {
+		coordinator__init(&c, key_a, NULL, NULL);
+		assert_int_equal(coordinator__add(&c, "vm=tcp:127.0.0.1:1", false, &err), 0);
+		coordinator__fake_running(&c, 0, &p, 1, 1, 10 * SEC);
+		wbuf_reset(&w);
+		if (k)
+			proto_final__encode(&w, 1, 0);
+		else
+			wbuf_u32(&w, 0);
+		assert_int_equal(coordinator__inject(&c, 0, &p, k ? MSG_FINAL : MSG_CODE, w.data, w.len, 11 * SEC),
+				 -EBADMSG);
+		assert_non_null(strstr(c.links[0].error, "before STOP"));
+		coordinator__release(&c);
+	}
+	/* An ERROR's words arrive sanitized in the reason. */
+	coordinator__init(&c, key_a, NULL, NULL);
+	assert_int_equal(coordinator__add(&c, "vm=tcp:127.0.0.1:1", false, &err), 0);
+	coordinator__fake_running(&c, 0, &p, 1, 1, 10 * SEC);
+	wbuf_reset(&w);
+	proto_error__encode(&w, "\x1b[2Jgone\xc2\x9b");
+	assert_int_equal(coordinator__inject(&c, 0, &p, MSG_ERROR, w.data, w.len, 11 * SEC), -EBADMSG);
+	assert_string_equal(c.links[0].error, "the agent reports: ?[2Jgone?");
+	coordinator__release(&c);
+	wbuf_release(&w);
+	profile__release(&p);
+}
+
+struct log_capture {
+	struct strbuf sb;
+};
+
+static void capture_log(void *ctx, bool is_error, const char *msg)
+{
+	struct log_capture *l = ctx;
+	strbuf_addf(&l->sb, "%s%s\n", is_error ? "W " : "I ", msg);
+}
+
+static void ready_link(struct coordinator *c, const char *spec, const char *uuid)
+{
+	char *err = NULL;
+	assert_int_equal(coordinator__add(c, spec, false, &err), 0);
+	c->links[c->n - 1].state = AGENT_READY;
+	c->links[c->n - 1].uuid = xstrdup(uuid);
+}
+
+static void test_match_vms(void **state)
+{
+	const char *u1 = "11111111-2222-3333-4444-555555555555", *u2 = "66666666-2222-3333-4444-555555555555";
+	struct vm_info vms[3] = {
+		{ .pid = 100, .name = "victim", .uuid = (char *)u1 },
+		{ .pid = 200, .name = "vm-200", .uuid = (char *)u2 },
+		{ .pid = 300, .name = "web", .uuid = NULL },
+	};
+	struct coordinator c;
+	struct agent_vm_match *m;
+	struct log_capture log;
+	strbuf_init(&log.sb);
+
+	/* Sound: the VM holding the UUID has no name of its own. */
+	coordinator__init(&c, key_a, capture_log, &log);
+	ready_link(&c, "db=tcp:h:1", u2);
+	assert_int_equal(coordinator__match_vms(&c, vms, 3, &m), 1);
+	assert_int_equal(m[0].pid, 200);
+	assert_true(c.links[0].uuid_matched);
+	free(m);
+	coordinator__release(&c);
+
+	/* The UUID of a VM the user named otherwise. */
+	coordinator__init(&c, key_a, capture_log, &log);
+	ready_link(&c, "db=tcp:h:1", u1);
+	assert_int_equal(coordinator__match_vms(&c, vms, 3, &m), 0);
+	free(m);
+	assert_non_null(strstr(log.sb.buf, "W agent db claims SMBIOS UUID " "11111111-2222-3333-4444-555555555555 of VM victim (pid 100)"));
+	coordinator__release(&c);
+
+	/* Claimed twice: neither stands. */
+	strbuf_reset(&log.sb);
+	coordinator__init(&c, key_a, capture_log, &log);
+	ready_link(&c, "a=tcp:h:1", u2);
+	ready_link(&c, "b=tcp:h:2", u2);
+	assert_int_equal(coordinator__match_vms(&c, vms, 3, &m), 0);
+	free(m);
+	assert_non_null(strstr(log.sb.buf, "agents a and b both claim SMBIOS UUID"));
+	coordinator__release(&c);
+
+	/* The VM named like the agent is another process. */
+	strbuf_reset(&log.sb);
+	coordinator__init(&c, key_a, capture_log, &log);
+	ready_link(&c, "web=tcp:h:1", u2);
+	assert_int_equal(coordinator__match_vms(&c, vms, 3, &m), 0);
+	free(m);
+	assert_non_null(strstr(log.sb.buf, "but VM web is process 300"));
+	coordinator__release(&c);
+
+	/* Two VMs the user named alike (a restarted VM, twins): the UUID
+	 * tells which is the agent's. */
+	{
+		struct vm_info twins[2] = {
+			{ .pid = 400, .name = "twin", .uuid = (char *)u1 },
+			{ .pid = 500, .name = "twin", .uuid = (char *)u2 },
+		};
+		coordinator__init(&c, key_a, capture_log, &log);
+		ready_link(&c, "twin=tcp:h:1", u1);
+		assert_int_equal(coordinator__match_vms(&c, twins, 2, &m), 1);
+		assert_int_equal(m[0].pid, 400);
+		free(m);
+		coordinator__release(&c);
+	}
+
+	/* Not a UUID at all. */
+	strbuf_reset(&log.sb);
+	coordinator__init(&c, key_a, capture_log, &log);
+	ready_link(&c, "x=tcp:h:1", "'; DROP TABLE");
+	assert_int_equal(coordinator__match_vms(&c, vms, 3, &m), 0);
+	free(m);
+	assert_non_null(strstr(log.sb.buf, "not a UUID"));
+	coordinator__release(&c);
+	strbuf_release(&log.sb);
+}
+
+/* ---- the sanitizer ---- */
+
+static void test_sanitizer(void **state)
+{
+	char s[] = "a\x1b[31mb\xc2\x9b" "c\xe2\x80\xae" "d\xe2\x81\xa9" "e\xff\xc3\xa9" "f\xe2\x80\xa8" "g\x7f";
+	struct strbuf sb;
+	assert_false(text_is_safe(s));
+	assert_string_equal(text_sanitize(s), "a?[31mb?c?d?e?\xc3\xa9" "f?g?");
+	assert_true(text_is_safe(s));
+	strbuf_init(&sb);
+	strbuf_add_csv(&sb, "=HYPERLINK(\"x\")");
+	strbuf_addc(&sb, ',');
+	strbuf_add_csv(&sb, "-bash");
+	strbuf_addc(&sb, ',');
+	strbuf_add_csv(&sb, "@SUM(1)");
+	strbuf_addc(&sb, ',');
+	strbuf_add_csv(&sb, "+1");
+	strbuf_addc(&sb, ',');
+	strbuf_add_csv(&sb, "\tx");
+	strbuf_addc(&sb, ',');
+	strbuf_add_csv(&sb, "plain");
+	strbuf_addc(&sb, ',');
+	strbuf_add_csv(&sb, "a,b");
+	assert_string_equal(sb.buf, "\"'=HYPERLINK(\"\"x\"\")\",\"'-bash\",\"'@SUM(1)\",\"'+1\",?x,plain,\"a,b\"");
+	strbuf_reset(&sb);
+	strbuf_add_json(&sb, "x\xc2\x9b\xe2\x80\xae\x1b\xff");
+	assert_string_equal(sb.buf, "\"x\\u009b\\u202e\\u001b\\ufffd\"");
+	strbuf_release(&sb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wire_bounds),
+		cmocka_unit_test(test_preauth_bounds),
+		cmocka_unit_test(test_encrypted_frames),
+		cmocka_unit_test(test_budget_frames),
+		cmocka_unit_test(test_handshake),
+		cmocka_unit_test(test_listener_silent_peers),
+		cmocka_unit_test(test_key_files),
+		cmocka_unit_test(test_messages_handshake),
+		cmocka_unit_test(test_messages_session),
+		cmocka_unit_test(test_messages_code),
+		cmocka_unit_test(test_delta_roundtrip),
+		cmocka_unit_test(test_delta_hostile),
+		cmocka_unit_test(test_delta_catalog),
+		cmocka_unit_test(test_coordinator_order),
+		cmocka_unit_test(test_match_vms),
+		cmocka_unit_test(test_sanitizer),
+	};
+	if (sodium_init() < 0)
+		return 77;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
