@@ -31,6 +31,7 @@ record() {
 check() {
 	python3 - "$T/$1.json" "$T/$1.before" "$T/$1.after" "$NCPU" "$2" <<'PY'
 import json, math, sys
+from truth import Z
 rep = json.load(open(sys.argv[1]))
 before = list(map(int, open(sys.argv[2]).read().split()[1:9]))
 after = list(map(int, open(sys.argv[3]).read().split()[1:9]))
@@ -60,13 +61,13 @@ duration_s = int(rep["session"]["duration_ns"]) / 1e9
 due = ncpu * duration_s * 1000
 lost = max(0.0, min(0.9, 1 - ev["samples"] / due))
 lo, hi = (idle_frac - lost) / (1 - lost), min(1.0, idle_frac / (1 - lost))
-# Tolerance: 3 standard deviations of /proc/stat's tick accounting over
+# Tolerance: Z (truth.py: 5) standard deviations of /proc/stat's tick accounting over
 # this window (USER_HZ ticks: its user/system split is a sample of that
 # size), plus 0.04 for what the two do not share: the few milliseconds
 # between the command's /proc/stat reads and the recording's own start and
 # stop, and the idle loop's bookkeeping, which the kernel counts as idle
 # only from the moment it stops the tick.
-tol = 0.04 + 3 * math.sqrt(max(idle_frac * (1 - idle_frac), 0.01) / ticks)
+tol = 0.04 + Z * math.sqrt(max(idle_frac * (1 - idle_frac), 0.01) / ticks)
 print(f"# {mode}: /proc/stat idle {100 * idle_frac:.1f}%, kernel {100 * kernel_frac:.1f}% of {ticks} ticks "
       f"(steal {steal}); samples {ev['samples']} of {due:.0f} due (lost {100 * lost:.1f}%); "
       f"domprof idle {100 * idle_share:.1f}% (allowed {100 * (lo - tol):.1f}..{100 * (hi + tol):.1f}%), "
