@@ -289,14 +289,18 @@ static void write_metadata(struct session *s, int argc, char **argv, const struc
 	session__set_meta(s, "state", "recording");
 }
 
-/* Everything a flush writes: the profile delta plus the running totals. */
+/* Everything a flush writes: the profile delta plus the running totals.
+ * The session then covers the recording up to when the rings were last
+ * read, just before: writing can take a while on a loaded machine, and the
+ * samples of that while are in the next flush, not in this one. */
 static int flush(struct session *s, struct recorder *r)
 {
+	uint64_t data_end = clock_monotonic_ns();
 	int ret = session__write_delta(s, &r->profile);
 	if (ret < 0)
 		return ret;
-	session__set_meta_int(s, "stop_ns", (int64_t)clock_monotonic_ns());
-	session__set_meta_int(s, "duration_ns", (int64_t)(clock_monotonic_ns() - r->start_ns));
+	session__set_meta_int(s, "stop_ns", (int64_t)data_end);
+	session__set_meta_int(s, "duration_ns", (int64_t)(data_end - r->start_ns));
 	for (size_t e = 0; e < r->n_events; e++)
 		session__set_event_totals(s, (uint32_t)e + 1, r->collector.stats[e].samples, r->collector.stats[e].period,
 					  r->collector.stats[e].lost);

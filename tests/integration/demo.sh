@@ -3,19 +3,24 @@
 # every configuration moves data; the VM's guest kernel (from its agent)
 # shows its network receive path; its vmm layer shows QEMU's network
 # backend or device emulation; receiving in the VM costs more per MB than
-# natively; an HTML report per configuration names every domain.
+# natively; an HTML report per configuration names every domain. The VM's
+# name is unique to the run (other test runs may have VMs on this host).
+# These are properties of the network paths, true on any machine: the VM
+# path does all the native path's host work and more. Nothing here measures
+# domprof's own speed.
 . "$(dirname "$0")/lib.sh"
 need_root
 command -v iperf3 >/dev/null || skip "iperf3 is not installed (scripts/deps)"
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed (scripts/deps)"
 
-OUT="$T/demo" DURATION=2 VM_NAME=demovm "$SOURCE_ROOT/scripts/demo" >"$T/demo.out" 2>&1 ||
+VM=demovm-$RUN_TAG
+OUT="$T/demo" DURATION=2 VM_NAME="$VM" "$SOURCE_ROOT/scripts/demo" >"$T/demo.out" 2>&1 ||
 	{ cat "$T/demo.out" >&2; fail "scripts/demo failed"; }
 cp "$T/demo.out" "$T/demo/summary.json" "$ARTIFACTS/"
 cp "$T"/demo/*.html "$ARTIFACTS/" 2>/dev/null || true
-python3 - "$T/demo" <<'PY'
+python3 - "$T/demo" "$VM" <<'PY'
 import json, os, re, sys
-out = sys.argv[1]
+out, VM = sys.argv[1:3]
 s = json.load(open(os.path.join(out, "summary.json")))
 confs = s["configurations"]
 for name, c in confs.items():
@@ -27,14 +32,14 @@ net = re.compile(r"^(tcp_|virtnet_|virtqueue_|vring_|ip_|ipv4_|__netif|netif_|na
 for name in ("vm-rx", "vm-tx"):
     rep = json.load(open(os.path.join(out, name + ".report.json")))
     rows = rep["rows"]
-    gk = [r for r in rows if r["domain"] == "demovm" and r["layer"] == "guest-kernel"]
+    gk = [r for r in rows if r["domain"] == VM and r["layer"] == "guest-kernel"]
     hits = sorted({r["symbol"] for r in gk if net.match(r["symbol"])})
     assert hits, f"{name}: no network-path function in the guest kernel: {[r['symbol'] for r in gk[:10]]}"
-    vmm = [r for r in rows if r["domain"] == "demovm" and r["layer"] == "vmm"]
+    vmm = [r for r in rows if r["domain"] == VM and r["layer"] == "vmm"]
     backend = [r for r in vmm if "slirp" in r["image"] or re.search(r"virtio|net_|_net|e1000|slirp|tap", r["symbol"])]
     assert backend, f"{name}: no network backend/device code in vmm: {[(r['symbol'], r['image']) for r in vmm[:10]]}"
     doms = {d["name"] for d in rep["domains"]}
-    dom = next(d for d in rep["domains"] if d["name"] == "demovm")
+    dom = next(d for d in rep["domains"] if d["name"] == VM)
     assert dom["source"] == "host+agent" and dom["complete"], dom
     print(f"# {name}: guest network path {hits[:5]}; vmm backend {sorted({os.path.basename(r['image']) + ':' + r['symbol'] for r in backend})[:4]}")
     html = open(os.path.join(out, name + ".html")).read()

@@ -2,8 +2,9 @@
 # Issue: domprof export. A workload with a known call tree (calltree:
 # main -> tree_a -> tree_c 40%, main -> tree_b -> tree_c 30%, tree_a itself
 # 10%, tree_b itself 20%) recorded with -g:
-#  - the folded export holds both paths in the right proportion (within 5
-#    points of the truth, from the folded file alone);
+#  - the folded export holds both paths in the right proportion (against the
+#    workload's own account of each part's CPU time in the same run, within
+#    Z standard deviations of the sample count: truth.py);
 #  - the pprof export decodes with an independent decoder (protoc --decode
 #    against lib/report/profile.proto) and each sample type sums to the
 #    report's totals exactly, with and without filters; stacks are leaf
@@ -13,19 +14,20 @@
 . "$(dirname "$0")/lib.sh"
 need_root
 command -v protoc >/dev/null || skip "protoc is not installed (Debian package protobuf-compiler, scripts/deps)"
-TOL=5
 PROTO_DIR="$SOURCE_ROOT/lib/report"
 
-"$DOMPROF" record -q -g -o "$T/ct.db" -- "$WORKLOADS/calltree" 3 >/dev/null
+"$DOMPROF" record -q -g -o "$T/ct.db" -- "$WORKLOADS/calltree" -c 3 >"$T/ct.out"
+cp "$T/ct.out" "$ARTIFACTS/"
 
 # 1. Folded stacks: both paths to tree_c, in proportion.
 "$DOMPROF" export -q -i "$T/ct.db" --format folded -o "$T/ct.folded"
 cp "$T/ct.folded" "$ARTIFACTS/"
-python3 - "$T/ct.folded" "$TOL" <<'PY'
-import sys
-tol = float(sys.argv[2])
+"$DOMPROF" report -i "$T/ct.db" --comm calltree --format json >"$T/ct-summary.json"
+python3 - "$T/ct.folded" "$T/ct.out" "$T/ct-summary.json" <<'PY'
+import json, sys
+from truth import Z, close, share_sd, unexplained, user_fraction, workload_account
 paths = {"a_c": 0, "b_c": 0, "a": 0, "b": 0}
-total = 0
+total = kernel = 0
 for line in open(sys.argv[1], "rb"):
     stack, _, count = line.rstrip(b"\n").rpartition(b" ")
     frames = stack.decode("utf-8", "replace").split(";")
@@ -34,19 +36,28 @@ for line in open(sys.argv[1], "rb"):
         continue
     n = int(count)
     total += n
+    kernel += n if layer == "kernel" else 0
     tail = ";".join(frames[3:])
     for key, suffix in (("a_c", "main;tree_a;tree_c"), ("b_c", "main;tree_b;tree_c"), ("a", "main;tree_a"),
                         ("b", "main;tree_b")):
         if tail.endswith(suffix) and (tail == suffix or tail.endswith(";" + suffix)):
             paths[key] += n
 assert total > 0, "no calltree lines in the folded export"
-want = {"a_c": 40, "b_c": 30, "a": 10, "b": 20}
+# The truth: each part's CPU time as the program measured it (work.h), of
+# its whole CPU time; a folded line ending in a function is a sample in it,
+# in user mode (user_fraction); the program's clock reads and the part of
+# its sampled time its CPU time does not explain are allowances.
+# Folded counts are periods: the program's sample count is the report's.
+ev = json.load(open(sys.argv[3]))["events"][0]
+n = ev["filtered_samples"]
+acc = workload_account(sys.argv[2], "calltree")
+eps = unexplained(n, ev["filtered_period"] / n, acc)
+u = user_fraction(kernel, total, acc)
+overhead = acc["reads"] * acc["read_ns"] / acc["total"]
+want = {"a_c": acc["c_in_a"], "b_c": acc["c_in_b"], "a": acc["tree_a"], "b": acc["tree_b"]}
 for k, v in want.items():
-    share = 100 * paths[k] / total
-    print(f"# folded {k}: {share:.1f}% (truth {v}%)")
-    assert abs(share - v) <= tol, f"{k}: {share:.1f}% is not within {tol} points of {v}%"
-ratio = paths["a_c"] / paths["b_c"]
-print(f"# folded a->c : b->c = {ratio:.3f} (truth {40/30:.3f})")
+    p = u * v / acc["total"]
+    close(f"folded {k} ({n} samples)", 100 * paths[k] / total, 100 * p, 100 * (Z * share_sd(p, n) + overhead + eps), "%")
 PY
 
 # 2. pprof: decoded by protoc; totals equal the report's, per view and filter.

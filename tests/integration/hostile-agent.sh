@@ -287,7 +287,8 @@ bad_key "not a key" "$T/key-junk"
 umask 022
 "$DOMPROF" record -e cpu-clock -o "$T/p.db" -- "$SPLIT" 3 >/dev/null 2>&1 &
 REC=$!
-for _ in $(seq 50); do [ -e "$T/p.db-wal" ] && break; sleep 0.1; done
+# (a file test, not a reader: a reader could create -shm with its own mode)
+for _ in $(seq 300); do [ -e "$T/p.db-wal" ] && [ -e "$T/p.db-shm" ] && break; sleep 0.1; done
 modes=$(stat -c %a "$T/p.db" "$T/p.db-wal" "$T/p.db-shm" 2>&1 | tr '\n' ' ')
 wait "$REC" || fail "record -o p.db failed"
 [ "$modes" = "600 600 600 " ] || fail "session files while recording: modes $modes, want 600"
@@ -306,7 +307,10 @@ wait_for "$T/agent.out" listening
 BG_PIDS="$BG_PIDS $!"
 wait_for "$T/silent.out" "silent peers connected"
 ms=$("$FAKE_AGENT" probe "$AP" "$T/key") || fail "the coordinator could not get in past silent peers"
-python3 -c "import sys; sys.exit(0 if float('$ms') < 1000 else 1)" ||
+# 1 s is far above a handshake (milliseconds) and far below what waiting
+# on the silent peers would take; how fast the instrumented agent answers
+# is not asserted under the sanitizers (lib.sh: sanitized).
+sanitized || python3 -c "import sys; sys.exit(0 if float('$ms') < 1000 else 1)" ||
 	fail "the coordinator got in after $ms ms past 12 silent peers (limit 1000 ms)"
 note "rule 4: authenticated in $ms ms past 12 silent or half-finished peers"
 # Garbage before authentication: the agent keeps at most a handshake frame.

