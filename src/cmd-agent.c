@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../lib/collect/code.h"
+#include "../lib/collect/hot-code.h"
 #include "../lib/collect/recorder.h"
 #include "../lib/proto/channel.h"
 #include "../lib/proto/delta.h"

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../lib/collect/code.h"
+#include "../lib/collect/hot-code.h"
 #include "../lib/collect/recorder.h"
 #include "../lib/proto/coordinator.h"
 #include "../lib/events/events.h"

@@ -12,7 +12,7 @@
 #include "../aggregate/profile.h"
 #include "../domain/machine.h"
 #include "../events/events.h"
-#include "../sampler/record.h"
+#include "../sampler/perf-record.h"
 
 struct collector_event_stats {
 	uint64_t samples;

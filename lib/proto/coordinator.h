@@ -17,7 +17,7 @@
 #include <sys/types.h>
 
 #include "../aggregate/profile.h"
-#include "../collect/code.h"
+#include "../collect/hot-code.h"
 #include "../domain/vm.h"
 #include "../events/events.h"
 #include "budget.h"

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../collect/code.h"
+#include "../collect/hot-code.h"
 #include "budget.h"
 #include "wire.h"
 

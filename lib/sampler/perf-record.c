@@ -1,6 +1,6 @@
 /* Bounds-checked decoding of perf records; layouts from the comments on
  * enum perf_event_type in include/uapi/linux/perf_event.h. */
-#include "record.h"
+#include "perf-record.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,5 +1,5 @@
-/* Picking hot functions and reading their code; see code.h. */
-#include "code.h"
+/* Picking hot functions and reading their code; see hot-code.h. */
+#include "hot-code.h"
 
 #include "../util/util.h"
 

@@ -1,4 +1,4 @@
-/* code: the machine code and source lines of a recording's hottest
+/* hot-code: the machine code and source lines of a recording's hottest
  * functions, gathered at the end of recording so that `domprof annotate`
  * works from the session alone (on another machine, or for a guest whose
  * files the host cannot read). */
