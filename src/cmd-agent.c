@@ -249,29 +249,18 @@ static int send_data(struct agent_session *s)
 	return r;
 }
 
-struct code_message {
-	struct wbuf w;
-	uint32_t n;
-};
-
-static void add_code(const struct symbol_code *sc, void *ctx)
-{
-	struct code_message *m = ctx;
-	proto_code__encode_one(&m->w, sc);
-	m->n++;
-}
-
 /* The code of the guest's hottest functions, for annotate on the host.
  * Symbol ids are ours: every symbol was already sent in DATA. */
 static void send_code(struct agent_session *s)
 {
-	struct code_message m = { .n = 0 };
-	wbuf_init(&m.w);
-	wbuf_u32(&m.w, 0); /* the count, patched below */
-	collector__collect_code(&s->rec.collector, CODE_HOT_SYMBOLS_AGENT, CODE_HOT_MIN_SHARE, add_code, &m);
-	proto_code__encode_count(&m.w, 0, m.n);
-	channel__send(&s->ch, MSG_CODE, m.w.data, m.w.len, true, SEND_TIMEOUT_MS);
-	wbuf_release(&m.w);
+	struct symbol_code *codes;
+	size_t n = collector__collect_code(&s->rec.collector, CODE_HOT_SYMBOLS_AGENT, CODE_HOT_MIN_SHARE, &codes);
+	struct wbuf w;
+	wbuf_init(&w);
+	proto_code__encode(&w, codes, n);
+	symbol_codes__free(codes, n);
+	channel__send(&s->ch, MSG_CODE, w.data, w.len, true, SEND_TIMEOUT_MS);
+	wbuf_release(&w);
 }
 
 static void send_pong(struct agent_session *s, const struct wbuf *in)
