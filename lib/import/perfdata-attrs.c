@@ -154,8 +154,7 @@ bad:
 	perf_data__warn(d, "a malformed attribute record (HEADER_ATTR) was ignored");
 }
 
-void perf_data__event_update_record(struct perf_data *d, const unsigned char *p,
-				    const struct perf_event_header *h)
+static void event_update_record(struct perf_data *d, const unsigned char *p, const struct perf_event_header *h)
 {
 	int attr;
 	if (h->size < 24 || rd64(p + 8) != EVENT_UPDATE_NAME)
@@ -185,8 +184,7 @@ void perf_data__id_index_record(struct perf_data *d, const unsigned char *p,
 		}
 }
 
-void perf_data__header_feature_record(struct perf_data *d, const unsigned char *p,
-				      const struct perf_event_header *h)
+static void header_feature_record(struct perf_data *d, const unsigned char *p, const struct perf_event_header *h)
 {
 	uint64_t feat;
 	if (h->size < 16)
@@ -196,11 +194,20 @@ void perf_data__header_feature_record(struct perf_data *d, const unsigned char *
 		perf_data__parse_feature(d, (unsigned)feat, p + 16, h->size - 16u);
 }
 
-void perf_data__header_build_id_record(struct perf_data *d, const unsigned char *p,
-				       const struct perf_event_header *h)
+static void header_build_id_record(struct perf_data *d, const unsigned char *p, const struct perf_event_header *h)
 {
 	if (h->size >= BUILD_ID_RECORD_SIZE + 1)
 		perf_data__add_build_id(d, p, h->size);
+}
+
+void perf_data__describing_record(struct perf_data *d, const unsigned char *p, const struct perf_event_header *h)
+{
+	switch (h->type) {
+	case PERF_RECORD_HEADER_FEATURE: header_feature_record(d, p, h); break;
+	case PERF_RECORD_EVENT_UPDATE: event_update_record(d, p, h); break;
+	case PERF_RECORD_HEADER_BUILD_ID: header_build_id_record(d, p, h); break;
+	default: break;
+	}
 }
 
 /* The pipe layout has no header to tell the events: they arrive as
@@ -219,13 +226,10 @@ int perf_data__scan_pipe(struct perf_data *d)
 		extra = perf_data__payload_size(p, &h);
 		if (extra > end - pos - h.size)
 			break;
-		switch (h.type) {
-		case PERF_RECORD_HEADER_ATTR: header_attr_record(d, p, &h); break;
-		case PERF_RECORD_HEADER_FEATURE: perf_data__header_feature_record(d, p, &h); break;
-		case PERF_RECORD_EVENT_UPDATE: perf_data__event_update_record(d, p, &h); break;
-		case PERF_RECORD_HEADER_BUILD_ID: perf_data__header_build_id_record(d, p, &h); break;
-		default: break;
-		}
+		if (h.type == PERF_RECORD_HEADER_ATTR)
+			header_attr_record(d, p, &h);
+		else
+			perf_data__describing_record(d, p, &h);
 		pos += h.size + extra;
 	}
 	return 0;

@@ -122,16 +122,13 @@ int perf_data__add_attr(struct perf_data *d, const unsigned char *raw, size_t av
 int perf_data__finish_attrs(struct perf_data *d);
 int perf_data__scan_pipe(struct perf_data *d);
 /* perfdata-attrs.c: bytes that follow a record without being part of
- * it; the records of the stream that describe events and the capture. */
+ * it; the records of the stream that describe the capture (a
+ * HEADER_FEATURE, an EVENT_UPDATE, a HEADER_BUILD_ID; other types are
+ * ignored) and ID_INDEX, checked against the events. */
 uint64_t perf_data__payload_size(const unsigned char *p, const struct perf_event_header *h);
-void perf_data__event_update_record(struct perf_data *d, const unsigned char *p,
-				    const struct perf_event_header *h);
+void perf_data__describing_record(struct perf_data *d, const unsigned char *p, const struct perf_event_header *h);
 void perf_data__id_index_record(struct perf_data *d, const unsigned char *p,
 				 const struct perf_event_header *h);
-void perf_data__header_feature_record(struct perf_data *d, const unsigned char *p,
-				      const struct perf_event_header *h);
-void perf_data__header_build_id_record(struct perf_data *d, const unsigned char *p,
-				       const struct perf_event_header *h);
 
 /* perfdata-walk.c: one record of the stream, top (from the file) or
  * inner (decompressed). */

@@ -277,16 +277,11 @@ int perf_data__dispatch(struct perf_data *d, const unsigned char *p, const struc
 			d->stats.ignored_attrs++;
 		return 0;
 	case PERF_RECORD_HEADER_FEATURE:
-		if (!(top && d->info.pipe))
-			perf_data__header_feature_record(d, p, h);
-		return 0;
 	case PERF_RECORD_EVENT_UPDATE:
-		if (!(top && d->info.pipe))
-			perf_data__event_update_record(d, p, h);
-		return 0;
 	case PERF_RECORD_HEADER_BUILD_ID:
+		/* A pipe's own were taken by perf_data__scan_pipe. */
 		if (!(top && d->info.pipe))
-			perf_data__header_build_id_record(d, p, h);
+			perf_data__describing_record(d, p, h);
 		return 0;
 	case PERF_RECORD_ID_INDEX:
 		perf_data__id_index_record(d, p, h);
