@@ -38,14 +38,9 @@ static void agent_log(const char *fmt, ...)
 	free(msg);
 }
 
-static void listener_log(void *ctx, const char *msg)
-{
-	(void)ctx;
-	agent_log("%s", msg);
-}
-
-/* What the agent does, for its log: the words may be a coordinator's. */
-static void connection_log(void *ctx, const char *msg)
+/* What the listener and each connection report, for the log: the words
+ * may be a peer's. */
+static void library_log(void *ctx, const char *msg)
 {
 	(void)ctx;
 	agent_log("%s", msg);
@@ -83,7 +78,7 @@ int cmd_agent(int argc, char **argv)
 	char *err = NULL;
 	struct listener listener;
 	struct sigaction sa = { .sa_handler = on_agent_signal };
-	struct agent_config cfg = { .log = connection_log, .stop = &agent_stop, .listener = &listener };
+	struct agent_config cfg = { .log = library_log, .stop = &agent_stop, .listener = &listener };
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "l:k:q", longopts, NULL)) != -1) {
@@ -108,7 +103,7 @@ int cmd_agent(int argc, char **argv)
 		return r;
 	if (sodium_init() < 0)
 		return log_error_errno(-EIO, "libsodium failed to initialise");
-	if ((r = listener__open(&listener, listen_addr, key, listener_log, NULL, &err)) < 0) {
+	if ((r = listener__open(&listener, listen_addr, key, library_log, NULL, &err)) < 0) {
 		sodium_memzero(key, sizeof(key));
 		r = log_error_errno(r, "%s", err);
 		free(err);
