@@ -4,27 +4,19 @@
  * flushes the profile into the session every second. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
-#include <dirent.h>
 #include <sodium.h>
-#include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "../lib/collect/code.h"
 #include "../lib/collect/recorder.h"
-#include "../lib/proto/coordinator.h"
 #include "../lib/events/events.h"
+#include "../lib/proto/coordinator.h"
 #include "../lib/session/session.h"
 #include "child.h"
 #include "domprof.h"
 #include "options.h"
-
-#define FLUSH_INTERVAL_NS 1000000000ULL
 
 static volatile sig_atomic_t stop_signal;
 
@@ -247,99 +239,15 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 	return 0;
 }
 
-
-
-
-
-static void write_metadata(struct session *s, int argc, char **argv, const struct record_options *o,
-			   const struct recorder *r)
-{
-	struct utsname u;
-	char buf[256], host[256];
-	time_t now = time(NULL);
-	_cleanup_free_ char *args = argv_join(argc, argv);
-	_cleanup_free_ char *cmdline = xasprintf("domprof %s", args);
-	session__set_meta(s, "command_line", cmdline);
-	if (gethostname(host, sizeof(host)) == 0) {
-		host[sizeof(host) - 1] = '\0';
-		session__set_meta(s, "hostname", host);
-	}
-	if (uname(&u) == 0) {
-		session__set_meta(s, "kernel", u.release);
-		session__set_meta(s, "arch", u.machine);
-	}
-	session__set_meta_int(s, "ncpus", (int64_t)sampler__n_rings(r->sampler));
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S%z", localtime(&now));
-	session__set_meta(s, "start_time", buf);
-	session__set_meta_int(s, "start_ns", (int64_t)r->start_ns);
-	session__set_meta_int(s, "timeline_bucket_ns", (int64_t)r->collector.bucket_ns);
-	session__set_meta(s, "clock", r->clock_monotonic ? "monotonic" : "perf");
-	if (o->command) {
-		_cleanup_free_ char *c = argv_join((int)(argc - (o->command - argv)), o->command);
-		session__set_meta(s, "target", o->system_wide ? "system-wide" : "command");
-		session__set_meta(s, "workload", c);
-	} else if (o->pid) {
-		session__set_meta(s, "target", "pid");
-		session__set_meta_int(s, "target_pid", o->pid);
-	} else {
-		session__set_meta(s, "target", "system-wide");
-	}
-	session__set_meta(s, "callchain", o->callchain ? "fp" : "none");
-	session__set_meta(s, "domprof_version", DOMPROF_VERSION_STRING);
-	session__set_meta(s, "state", "recording");
-}
-
-/* Everything a flush writes: the profile delta plus the running totals.
- * The session then covers the recording up to when the rings were last
- * read, just before: writing can take a while on a loaded machine, and the
- * samples of that while are in the next flush, not in this one. */
-static int flush(struct session *s, struct recorder *r)
-{
-	uint64_t data_end = clock_monotonic_ns();
-	int ret = session__write_delta(s, &r->profile);
-	if (ret < 0)
-		return ret;
-	session__set_meta_int(s, "stop_ns", (int64_t)data_end);
-	session__set_meta_int(s, "duration_ns", (int64_t)(data_end - r->start_ns));
-	for (size_t e = 0; e < r->n_events; e++)
-		session__set_event_totals(s, (uint32_t)e + 1, r->collector.stats[e].samples, r->collector.stats[e].period,
-					  r->collector.stats[e].lost);
-	return 0;
-}
-
-static void store_code(const struct symbol_code *sc, void *ctx)
-{
-	struct session *s = ctx;
-	session__add_symbol_code(s, sc->symbol, sc->address, sc->code, sc->len);
-	for (size_t i = 0; i < sc->n_lines; i++)
-		session__add_symbol_line(s, sc->symbol, sc->lines[i].address, sc->lines[i].file, sc->lines[i].line);
-}
-
-static int write_final(struct session *s, struct recorder *r, bool interrupted_by_error)
-{
-	int ret = flush(s, r);
-	if (ret < 0)
-		return ret;
-	/* The code of the hottest functions, for annotate from the session:
-	 * best effort, in one transaction that must not stay open. */
-	if (sqlite3_exec(session__db(s), "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
-		collector__collect_code(&r->collector, CODE_HOT_SYMBOLS_HOST, CODE_HOT_MIN_SHARE, store_code, s);
-		if (sqlite3_exec(session__db(s), "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-			sqlite3_exec(session__db(s), "ROLLBACK", NULL, NULL, NULL);
-	}
-	for (size_t i = 0; i < sampler__n_rings(r->sampler); i++)
-		session__set_lost(s, r->collector.machine.host_domain, sampler__ring_cpu(r->sampler, (unsigned)i),
-				  sampler__ring_samples(r->sampler, (unsigned)i), sampler__ring_lost(r->sampler, (unsigned)i));
-	session__set_meta_int(s, "stop_ns", (int64_t)r->stop_ns);
-	session__set_meta_int(s, "duration_ns", (int64_t)(r->stop_ns - r->start_ns));
-	session__set_meta_int(s, "lost_samples", (int64_t)recorder__lost(r));
-	session__set_meta(s, "state", interrupted_by_error ? "incomplete" : "complete");
-	return session__finish(s);
-}
-
 static const char *flush_error_text(int r)
 {
 	return r == -ENOSPC ? "the disk is full" : r == -EROFS ? "the file system is read-only" : strerror(-r);
+}
+
+static int write_error(int r, const struct record_options *o, struct recorder *rec, const char *consequence)
+{
+	return log_error_errno(r, "cannot write the session %s: %s (%s)%s It keeps everything up to the last flush.",
+			       o->output, flush_error_text(r), session__error(recorder__session(rec)), consequence);
 }
 
 static void print_summary(struct recorder *r, const struct record_options *o, const char *path)
@@ -372,18 +280,13 @@ static void coordinator_log(void *ctx, bool is_error, const char *msg)
 		log_info("%s", msg);
 }
 
-/* Connect to every agent, set them up, and prepare the host side: name the
- * VMM process of each agent's VM (by SMBIOS UUID, when that claim holds),
- * and give the host the guest's kernel symbols for its own guest-mode
- * samples. A negative errno after printing why. */
+/* Connect to every agent, set them up, and prepare the host's machine for
+ * them (coordinator__prepare_host). A negative errno after printing why. */
 static int agents_prepare(struct coordinator *coord, const struct record_options *o, unsigned char key[PROTO_KEY_BYTES],
 			  const struct event_spec *events, size_t n_events, const struct event_defaults *defaults,
 			  struct recorder *rec)
 {
 	_cleanup_free_ char *err = NULL;
-	struct vm_info *vms = NULL;
-	struct agent_vm_match *matches = NULL;
-	size_t n_vms = 0, n_matches;
 	int r;
 	coordinator__init(coord, key, coordinator_log, NULL);
 	sodium_memzero(key, PROTO_KEY_BYTES);
@@ -395,37 +298,15 @@ static int agents_prepare(struct coordinator *coord, const struct record_options
 	if ((r = coordinator__connect(coord, COORDINATOR_CONNECT_TIMEOUT_MS, &err)) < 0 ||
 	    (r = coordinator__prepare(coord, events, n_events, defaults, o->callchain, &err)) < 0)
 		return log_error_errno(r, "%s%s", err, o->agents_optional ? "" : " (--agent-optional records without it)");
-	vms__scan(o->vms.vms, o->vms.n, &vms, &n_vms);
-	n_matches = coordinator__match_vms(coord, vms, n_vms, &matches);
-	for (size_t i = 0; i < n_matches; i++)
-		machine__force_vm(&rec->collector.machine, coord->links[matches[i].link].name, matches[i].pid);
-	free(matches);
-	vms__free(vms, n_vms);
-	for (size_t i = 0; i < coord->n; i++) {
-		struct agent_link *l = &coord->links[i];
-		if (l->state == AGENT_READY && l->kallsyms_len) {
-			/* Kept in memory: the VM itself is found later, when /proc is read. */
-			struct guest_kernel_source g = { .vm_name = l->name, .text = l->kallsyms, .text_len = l->kallsyms_len };
-			machine__add_guest_kernel(&rec->collector.machine, &g);
-		}
-	}
+	coordinator__prepare_host(coord, &rec->collector.machine, o->vms.vms, o->vms.n);
 	return 0;
 }
 
-static void agents_finish(struct coordinator *coord, struct session *s)
+/* How each agent's part went. */
+static void agents_report(const struct coordinator *coord)
 {
 	for (size_t i = 0; i < coord->n; i++) {
-		struct agent_link *l = &coord->links[i];
-		char key[160];
-		_cleanup_free_ char *v = NULL;
-		v = xasprintf("%s state=%s offset_ns=%lld rtt_ns=%llu skew_ns=%lld frames=%llu samples=%llu%s%s", l->addr,
-			      l->state == AGENT_DONE ? "complete" : "failed", (long long)l->offset_ns,
-			      (unsigned long long)l->rtt_ns, (long long)l->start_skew_ns, (unsigned long long)l->data_frames,
-			      (unsigned long long)l->delta.samples_received, l->error ? " error=" : "", l->error ? l->error : "");
-		snprintf(key, sizeof(key), "agent.%s", l->name);
-		session__set_meta(s, key, v);
-		for (size_t c = 0; c < l->n_codes; c++)
-			store_code(&l->codes[c], s);
+		const struct agent_link *l = &coord->links[i];
 		if (l->state == AGENT_DONE)
 			log_info("agent %s: %llu samples in %llu frames, clock offset %+.3f ms, start skew %+.3f ms", l->name,
 				 (unsigned long long)l->delta.samples_received, (unsigned long long)l->data_frames,
@@ -469,26 +350,159 @@ static int parse_events(struct record_options *o, const struct event_defaults *d
 	return 0;
 }
 
+/* The command to profile, held at the barrier, or the threads of -p: what
+ * the events watch when not system-wide. 127 when the command cannot run. */
+static int prepare_target(struct record_options *o, struct child *child, pid_t **tids, size_t *n_tids)
+{
+	int r;
+	if (o->pid && (r = proc_threads(o->pid, tids, n_tids)) < 0)
+		return log_error_errno(r, "-p %d: no such process", o->pid);
+	if (!o->command)
+		return 0;
+	if ((r = command_find(o->command[0])) < 0) {
+		log_error_errno(r, "cannot run '%s': %m", o->command[0]);
+		return 127; /* as a shell does */
+	}
+	if ((r = child_prepare(o->command, child)) < 0)
+		return log_error_errno(r, "cannot start %s: %m", o->command[0]);
+	if (!o->system_wide) {
+		*tids = xmalloc(sizeof(**tids));
+		(*tids)[0] = child->pid;
+		*n_tids = 1;
+	}
+	return 0;
+}
+
+static int open_recorder(const struct record_options *o, const struct event_spec *events, size_t n_events,
+			 const pid_t *tids, size_t n_tids, struct recorder *rec)
+{
+	struct recorder_config cfg = {
+		.events = events,
+		.n_events = n_events,
+		.system_wide = o->system_wide,
+		.tids = tids,
+		.n_tids = n_tids,
+		.inherit = !o->system_wide,
+		.enable_on_exec = o->command && !o->system_wide,
+		.callchain = o->callchain,
+		.ring_pages = o->ring_pages,
+	};
+	_cleanup_free_ char *err = NULL;
+	int r;
+	if ((r = recorder__open(rec, &cfg, &err)) < 0)
+		return log_error_errno(r, "%s", err);
+	for (size_t i = 0; i < o->vms.n; i++)
+		machine__force_vm(&rec->collector.machine, o->vms.vms[i].name, o->vms.vms[i].pid);
+	for (size_t i = 0; i < o->n_guests; i++)
+		machine__add_guest_kernel(&rec->collector.machine, &o->guests[i]);
+	return 0;
+}
+
+static int create_session(const struct record_options *o, int argc, char **argv, struct recorder *rec)
+{
+	_cleanup_free_ char *args = argv_join(argc, argv);
+	_cleanup_free_ char *cmdline = xasprintf("domprof %s", args);
+	_cleanup_free_ char *workload = o->command ? argv_join((int)(argc - (o->command - argv)), o->command) : NULL;
+	_cleanup_free_ char *err = NULL;
+	struct session_run run = {
+		.command_line = cmdline,
+		.target = o->command ? (o->system_wide ? "system-wide" : "command") : o->pid ? "pid" : "system-wide",
+		.workload = workload,
+		.target_pid = o->command ? 0 : o->pid,
+	};
+	int r = recorder__create_session(rec, o->output, &run, &err);
+	return r < 0 ? log_error_errno(r, "%s", err) : 0;
+}
+
+/* Sample until the command exits, the duration passes or a signal
+ * arrives, flushing into the session every second. 0, or the negative
+ * errno of a flush that failed (printed; the recording stopped). */
+static int record_loop(const struct record_options *o, struct recorder *rec, struct coordinator *coord,
+		       struct child *child)
+{
+	uint64_t deadline = o->duration > 0 ? rec->start_ns + (uint64_t)(o->duration * 1e9) : 0;
+	int r;
+	while (!stop_signal) {
+		uint64_t now = clock_monotonic_ns();
+		int timeout = 100;
+		if (deadline) {
+			if (now >= deadline)
+				break;
+			timeout = (int)MIN((uint64_t)timeout, (deadline - now) / 1000000 + 1);
+		}
+		recorder__step(rec, coord ? MIN(timeout, 50) : timeout);
+		if (coord)
+			coordinator__poll(coord, &rec->profile);
+		if (child_poll(child, NULL) || (rec->tasks_gone && !o->system_wide))
+			break;
+		if ((r = recorder__flush_if_due(rec)) < 0)
+			return write_error(r, o, rec, "; stopping.");
+	}
+	return 0;
+}
+
+/* Everything up to the first sample: 0, or a negative errno (or 127) after
+ * printing why. */
+static int record_start(struct record_options *o, int argc, char **argv, struct recorder *rec,
+			struct coordinator *coord, struct child *child)
+{
+	int r = create_session(o, argc, argv, rec);
+	if (r < 0)
+		return r;
+	r = coord ? coordinator__start_recorder(coord, rec, &stop_signal) : recorder__start(rec);
+	if (r < 0)
+		return log_error_errno(r, "cannot start sampling: %m");
+	for (size_t i = 0; i < rec->collector.machine.n_warnings; i++)
+		log_warning("%s", rec->collector.machine.warnings[i]);
+	if (o->command && (r = child_start(child)) < 0) {
+		log_error_errno(r, "cannot run '%s': %m", o->command[0]);
+		return 127;
+	}
+	return 0;
+}
+
+/* Stop everyone and complete the session (unless a flush failed). */
+static int record_finish(const struct record_options *o, struct recorder *rec, struct coordinator *coord,
+			 bool write_failed)
+{
+	int r = 0;
+	recorder__stop(rec);
+	if (coord) {
+		coordinator__stop(coord, &rec->profile, COORDINATOR_STOP_TIMEOUT_MS);
+		coordinator__write_session(coord, recorder__session(rec));
+		agents_report(coord);
+	}
+	if (!write_failed && (r = recorder__finish_session(rec)) < 0)
+		r = write_error(r, o, rec, ".");
+	if (stop_signal && !quiet)
+		fprintf(stderr, "domprof: stopped by signal %d\n", (int)stop_signal);
+	if (rec->collector.bad_records)
+		log_warning("%llu records could not be decoded", (unsigned long long)rec->collector.bad_records);
+	print_summary(rec, o, o->output);
+	return r;
+}
+
+static void on_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 int cmd_record(int argc, char **argv)
 {
 	struct record_options o = { 0 };
 	struct event_defaults defaults = { 0 };
 	struct event_spec *events = NULL;
-	size_t n_events = 0;
-	struct recorder rec;
-	struct recorder_config cfg = { 0 };
-	struct session *session = NULL;
+	size_t n_events = 0, n_tids = 0;
+	struct recorder rec = { 0 };
 	struct child child = CHILD_INIT;
-	pid_t *tids = NULL;
-	size_t n_tids = 0;
-	_cleanup_free_ char *err = NULL;
-	uint64_t next_flush, deadline = 0;
-	int r;
-	bool write_failed = false;
-	struct sigaction sa = { .sa_handler = on_signal };
-	struct coordinator coord = { 0 };
-	bool have_coord = false;
+	struct coordinator coord = { 0 }, *agents = NULL;
 	unsigned char key[PROTO_KEY_BYTES] = { 0 };
+	pid_t *tids = NULL;
+	int r;
 
 	if ((r = parse_options(argc, argv, &o)) < 0)
 		goto out;
@@ -498,145 +512,28 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	defaults.freq = o.freq ? o.freq : 1000;
 	defaults.period = o.period;
-	if ((r = parse_events(&o, &defaults, &events, &n_events)) < 0)
+	if ((r = parse_events(&o, &defaults, &events, &n_events)) < 0 ||
+	    (r = prepare_target(&o, &child, &tids, &n_tids)) != 0)
 		goto out;
-	if (o.pid && (r = proc_threads(o.pid, &tids, &n_tids)) < 0) {
-		r = log_error_errno(r, "-p %d: no such process", o.pid);
+	on_signals();
+	if ((r = open_recorder(&o, events, n_events, tids, n_tids, &rec)) < 0)
 		goto out;
-	}
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	if (o.command && (r = command_find(o.command[0])) < 0) {
-		log_error_errno(r, "cannot run '%s': %m", o.command[0]);
-		r = 127; /* as a shell does */
-		goto out;
-	}
-	if (o.command) {
-		if ((r = child_prepare(o.command, &child)) < 0) {
-			r = log_error_errno(r, "cannot start %s: %m", o.command[0]);
-			goto out;
-		}
-		if (!o.system_wide) {
-			tids = xmalloc(sizeof(*tids));
-			tids[0] = child.pid;
-			n_tids = 1;
-		}
-	}
-
-	cfg.events = events;
-	cfg.n_events = n_events;
-	cfg.system_wide = o.system_wide;
-	cfg.tids = tids;
-	cfg.n_tids = n_tids;
-	cfg.inherit = !o.system_wide;
-	cfg.enable_on_exec = o.command && !o.system_wide;
-	cfg.callchain = o.callchain;
-	cfg.ring_pages = o.ring_pages;
-	if ((r = recorder__open(&rec, &cfg, &err)) < 0) {
-		r = log_error_errno(r, "%s", err);
-		goto out;
-	}
-	for (size_t i = 0; i < o.vms.n; i++)
-		machine__force_vm(&rec.collector.machine, o.vms.vms[i].name, o.vms.vms[i].pid);
-	for (size_t i = 0; i < o.n_guests; i++)
-		machine__add_guest_kernel(&rec.collector.machine, &o.guests[i]);
 	if (o.n_agents) {
-		r = agents_prepare(&coord, &o, key, events, n_events, &defaults, &rec);
-		have_coord = true;
-		if (r < 0)
-			goto out_recorder;
+		agents = &coord;
+		if ((r = agents_prepare(agents, &o, key, events, n_events, &defaults, &rec)) < 0)
+			goto out;
 	}
-
-	session__keep_old(o.output);
-	if ((r = session__create(o.output, &session, &err)) < 0) {
-		r = err ? log_error_errno(r, "%s", err) : log_error_errno(r, "%m");
-		goto out_recorder;
+	if ((r = record_start(&o, argc, argv, &rec, agents, &child)) != 0)
+		goto out;
+	r = record_loop(&o, &rec, agents, &child);
+	{
+		int f = record_finish(&o, &rec, agents, r < 0);
+		r = r < 0 ? r : f;
 	}
-	for (size_t e = 0; e < n_events; e++)
-		session__add_event(session, (uint32_t)e + 1, &events[e]);
-
-	if (have_coord) {
-		/* Everyone starts at one instant, a little ahead so that every
-		 * START message arrives in time; the slow preparation is done
-		 * before choosing it. */
-		if ((r = recorder__prepare(&rec)) < 0) {
-			r = log_error_errno(r, "cannot start sampling: %m");
-			goto out_session;
-		}
-		uint64_t t0 = clock_monotonic_ns() + COORDINATOR_START_LEAD_NS;
-		struct timespec ts = { .tv_sec = (time_t)(t0 / 1000000000ULL), .tv_nsec = (long)(t0 % 1000000000ULL) };
-		coordinator__start(&coord, t0);
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop_signal)
-			;
-	}
-	if ((r = recorder__start(&rec)) < 0) {
-		r = log_error_errno(r, "cannot start sampling: %m");
-		goto out_session;
-	}
-	if (have_coord)
-		coordinator__attach(&coord, &rec.profile, rec.start_ns, rec.collector.bucket_ns);
-	write_metadata(session, argc, argv, &o, &rec);
-	for (size_t i = 0; i < rec.collector.machine.n_warnings; i++)
-		log_warning("%s", rec.collector.machine.warnings[i]);
-	if (o.command && (r = child_start(&child)) < 0) {
-		log_error_errno(r, "cannot run '%s': %m", o.command[0]);
-		r = 127;
-		goto out_session;
-	}
-	if (o.duration > 0)
-		deadline = rec.start_ns + (uint64_t)(o.duration * 1e9);
-	next_flush = rec.start_ns + FLUSH_INTERVAL_NS;
-
-	while (!stop_signal) {
-		uint64_t now;
-		int timeout = 100;
-		now = clock_monotonic_ns();
-		if (deadline) {
-			if (now >= deadline)
-				break;
-			timeout = (int)MIN((uint64_t)timeout, (deadline - now) / 1000000 + 1);
-		}
-		recorder__step(&rec, have_coord ? MIN(timeout, 50) : timeout);
-		if (have_coord)
-			coordinator__poll(&coord, &rec.profile);
-		if (child_poll(&child, NULL) || (rec.tasks_gone && !o.system_wide))
-			break;
-		now = clock_monotonic_ns();
-		if (now >= next_flush) {
-			if ((r = flush(session, &rec)) < 0) {
-				r = log_error_errno(r, "cannot write the session %s: %s (%s); stopping. It keeps everything up to "
-						    "the last flush.",
-						    o.output, flush_error_text(r), session__error(session));
-				write_failed = true;
-				break;
-			}
-			next_flush = now + FLUSH_INTERVAL_NS;
-		}
-	}
-	recorder__stop(&rec);
-	if (have_coord) {
-		coordinator__stop(&coord, &rec.profile, COORDINATOR_STOP_TIMEOUT_MS);
-		agents_finish(&coord, session);
-	}
-	if (!write_failed && (r = write_final(session, &rec, false)) < 0)
-		r = log_error_errno(r, "cannot write the session %s: %s (%s). It keeps everything up to the last flush.",
-				    o.output, flush_error_text(r), session__error(session));
-	if (stop_signal && !quiet)
-		fprintf(stderr, "domprof: stopped by signal %d\n", (int)stop_signal);
-	if (rec.collector.bad_records)
-		log_warning("%llu records could not be decoded", (unsigned long long)rec.collector.bad_records);
-	print_summary(&rec, &o, o.output);
-
-out_session:
-	session__close(session);
-out_recorder:
-	if (have_coord)
-		coordinator__release(&coord);
-	recorder__release(&rec);
 out:
+	if (agents)
+		coordinator__release(agents);
+	recorder__release(&rec);
 	child_stop(&child);
 	sodium_memzero(key, sizeof(key));
 	event_list__free(events, n_events);

@@ -91,29 +91,6 @@ static int parse_options(int argc, char **argv, struct stat_options *o)
 	return 0;
 }
 
-/* cycles and instructions where the PMU has them; else the software
- * events that tell most about a host without one. */
-static const char *default_events(bool system_wide)
-{
-	static const char *const pmu[] = { "cycles", "instructions" };
-	bool ok = true;
-	for (size_t i = 0; i < ARRAY_SIZE(pmu) && ok; i++) {
-		struct event_spec e;
-		ok = event_spec__parse(pmu[i], NULL, &e, NULL) == 0;
-		if (ok) {
-			ok = event_spec__probe(&e, system_wide) == 0;
-			event_spec__release(&e);
-		}
-	}
-	if (ok)
-		return "cycles,instructions,cpu-clock";
-	log_info("cycles/instructions are not available here (no hardware PMU); counting cpu-clock, context-switches "
-	     "and page-faults");
-	return "cpu-clock,context-switches,page-faults";
-}
-
-
-
 static void raise_fd_limit(void)
 {
 	/* One fd per CPU, event and slice, plus per VM thread: more than the
@@ -221,8 +198,12 @@ static int parse_events(struct stat_options *o, struct event_spec **ret, size_t 
 {
 	_cleanup_free_ char *err = NULL;
 	int r;
-	if (!o->events)
-		o->events = default_events(o->system_wide);
+	if (!o->events) {
+		o->events = stat__default_events(o->system_wide);
+		if (streq(o->events, STAT_DEFAULT_EVENTS_NO_PMU))
+			log_info("cycles/instructions are not available here (no hardware PMU); counting cpu-clock, "
+				 "context-switches and page-faults");
+	}
 	if ((r = event_list__parse(o->events, NULL, ret, ret_n, &err)) < 0)
 		return log_error_errno(r, "%s", err);
 	for (size_t i = 0; i < *ret_n; i++) {

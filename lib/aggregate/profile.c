@@ -293,3 +293,14 @@ void profile__mark_written(struct profile *p)
 	p->n_dirty_samples = 0;
 	p->n_dirty_timeline = 0;
 }
+
+void symbol_codes__free(struct symbol_code *codes, size_t n)
+{
+	for (size_t i = 0; codes && i < n; i++) {
+		free(codes[i].code);
+		for (size_t j = 0; j < codes[i].n_lines; j++)
+			free(codes[i].lines[j].file);
+		free(codes[i].lines);
+	}
+	free(codes);
+}

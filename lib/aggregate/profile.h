@@ -55,6 +55,27 @@ struct profile_symbol {
 	uint64_t size;
 };
 
+/* The machine code of a profile symbol and its source lines, kept so that
+ * annotate works from the session alone: harvested from the host's own
+ * files (collect/hot-code.h), or sent by an agent for a guest's (CODE). */
+struct code_line {
+	uint64_t address;
+	char *file;
+	int line;
+};
+
+struct symbol_code {
+	uint32_t symbol;  /* profile symbol id */
+	uint64_t address; /* of the first byte */
+	unsigned char *code;
+	size_t len;
+	struct code_line *lines;
+	size_t n_lines;
+};
+
+/* Free n codes and their lines (and the array); accepts NULL. */
+void symbol_codes__free(struct symbol_code *codes, size_t n);
+
 struct profile_frame {
 	uint32_t parent; /* stack node of the caller side, 0 at the root */
 	uint32_t image;

@@ -58,6 +58,25 @@ void collector__print_totals(const struct collector *c, const struct event_spec 
 	}
 }
 
+uint64_t collector__samples(const struct collector *c)
+{
+	uint64_t n = 0;
+	for (size_t e = 0; e < c->n_events; e++)
+		n += c->stats[e].samples;
+	return n;
+}
+
+int collector__flush(struct collector *c, struct session *s)
+{
+	struct session_event_totals *totals = xcalloc(c->n_events ? c->n_events : 1, sizeof(*totals));
+	int r;
+	for (size_t e = 0; e < c->n_events; e++)
+		totals[e] = (struct session_event_totals){ c->stats[e].samples, c->stats[e].period, c->stats[e].lost };
+	r = session__write_flush(s, c->profile, totals, c->n_events);
+	free(totals);
+	return r;
+}
+
 void collector__release(struct collector *c)
 {
 	machine__release(&c->machine);

@@ -12,7 +12,8 @@
 #include "../aggregate/profile.h"
 #include "../domain/machine.h"
 #include "../events/events.h"
-#include "../sampler/record.h"
+#include "../sampler/perf-record.h"
+#include "../session/session.h"
 
 struct collector_event_stats {
 	uint64_t samples;
@@ -60,6 +61,14 @@ void collector__release(struct collector *c);
 /* One line per event (of c->n_events, described by events): samples and
  * period, in msec for clock events; the end-of-run summary. */
 void collector__print_totals(const struct collector *c, const struct event_spec *events, FILE *out);
+
+/* Samples taken so far, over every event. */
+uint64_t collector__samples(const struct collector *c);
+
+/* Write what changed in the profile since the last flush, and the
+ * events' running totals, into s (session__write_flush): the one way the
+ * recorder and the importer write their profile. */
+int collector__flush(struct collector *c, struct session *s);
 
 /* A sample of event index ev (0-based). */
 void collector__sample(struct collector *c, const struct perf_sample *s, uint32_t ev);

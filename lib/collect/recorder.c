@@ -1,11 +1,24 @@
-/* Stepwise recording; see recorder.h. */
+/* Stepwise recording, and the host's session; see recorder.h. */
 #define _GNU_SOURCE
 #include "recorder.h"
 
 #include <errno.h>
+#include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../util/util.h"
+#include "hot-code.h"
+
+/* The session a host recorder writes, and what it says about the run. */
+struct recorder_output {
+	struct session *session;
+	struct session_run run;
+	char *command_line, *workload; /* run's strings, owned */
+	struct utsname uts;
+	char hostname[256];
+	uint64_t next_flush_ns;
+};
 
 /* Automatic ring sizing (recorder__open). */
 #define RING_SECONDS 2                 /* records a ring holds, in seconds at the expected rate */
@@ -89,6 +102,30 @@ static void on_record(const struct perf_event_header *h, unsigned ring, void *ct
 	collector__record(&r->collector, h, sampler__sample_type(r->sampler), 0, event_of_id, r->sampler);
 }
 
+/* The run's description, now that it started. A failure to write it is
+ * not fatal here: the first flush writes to the same file and says so. */
+static void write_run(struct recorder *r)
+{
+	struct recorder_output *o = r->output;
+	if (uname(&o->uts) == 0) {
+		o->run.kernel = o->uts.release;
+		o->run.arch = o->uts.machine;
+	}
+	if (gethostname(o->hostname, sizeof(o->hostname)) == 0) {
+		o->hostname[sizeof(o->hostname) - 1] = '\0';
+		o->run.hostname = o->hostname;
+	}
+	o->run.ncpus = (int64_t)sampler__n_rings(r->sampler);
+	o->run.start_time = time(NULL);
+	o->run.have_start = true;
+	o->run.start_ns = r->start_ns;
+	o->run.timeline_bucket_ns = r->collector.bucket_ns;
+	o->run.clock = r->clock_monotonic ? "monotonic" : "perf";
+	o->run.callchain = r->collector.callchain;
+	session__write_run(o->session, &o->run);
+	o->next_flush_ns = r->start_ns + RECORDER_FLUSH_INTERVAL_NS;
+}
+
 int recorder__prepare(struct recorder *r)
 {
 	int ret;
@@ -119,7 +156,10 @@ int recorder__start(struct recorder *r)
 	r->start_ns = clock_monotonic_ns();
 	if (r->clock_monotonic)
 		r->collector.start_time = r->start_ns;
-	return sampler__enable(r->sampler);
+	ret = sampler__enable(r->sampler);
+	if (ret == 0 && r->output)
+		write_run(r);
+	return ret;
 }
 
 int recorder__step(struct recorder *r, int timeout_ms)
@@ -141,8 +181,82 @@ void recorder__stop(struct recorder *r)
 	r->stop_ns = clock_monotonic_ns();
 }
 
+static void output_free(struct recorder_output *o)
+{
+	if (!o)
+		return;
+	session__close(o->session);
+	free(o->command_line);
+	free(o->workload);
+	free(o);
+}
+
+int recorder__create_session(struct recorder *r, const char *path, const struct session_run *run, char **ret_error)
+{
+	struct recorder_output *o = xcalloc(1, sizeof(*o));
+	int ret;
+	session__keep_old(path);
+	ret = session__create(path, &o->session, ret_error);
+	if (ret == 0)
+		ret = session__write_events(o->session, r->events, r->n_events);
+	if (ret < 0) {
+		if (ret_error && !*ret_error)
+			*ret_error = xasprintf("cannot create %s: %s", path, strerror(-ret));
+		output_free(o);
+		return ret;
+	}
+	o->run = *run;
+	o->run.command_line = o->command_line = run->command_line ? xstrdup(run->command_line) : NULL;
+	o->run.workload = o->workload = run->workload ? xstrdup(run->workload) : NULL;
+	r->output = o;
+	return 0;
+}
+
+struct session *recorder__session(struct recorder *r) { return r->output ? r->output->session : NULL; }
+
+static int flush(struct recorder *r, uint64_t stop_ns)
+{
+	int ret = collector__flush(&r->collector, r->output->session);
+	if (ret == 0)
+		ret = session__write_span(r->output->session, r->start_ns, stop_ns);
+	return ret;
+}
+
+int recorder__flush_if_due(struct recorder *r)
+{
+	uint64_t now = clock_monotonic_ns();
+	if (!r->output || now < r->output->next_flush_ns)
+		return 0;
+	r->output->next_flush_ns = now + RECORDER_FLUSH_INTERVAL_NS;
+	return flush(r, now);
+}
+
+int recorder__finish_session(struct recorder *r)
+{
+	struct session *s = recorder__session(r);
+	struct symbol_code *codes;
+	size_t n_codes;
+	int ret;
+	if (!s)
+		return 0;
+	if ((ret = flush(r, clock_monotonic_ns())) < 0)
+		return ret;
+	/* The code of the hottest functions, for annotate from the session:
+	 * best effort (a file that cannot be read, or no room for it, costs
+	 * annotate its code, not the recording). */
+	n_codes = collector__collect_code(&r->collector, CODE_HOT_SYMBOLS_HOST, CODE_HOT_MIN_SHARE, &codes);
+	session__write_code(s, codes, n_codes);
+	symbol_codes__free(codes, n_codes);
+	for (size_t i = 0; i < sampler__n_rings(r->sampler); i++)
+		session__set_lost(s, r->collector.machine.host_domain, sampler__ring_cpu(r->sampler, (unsigned)i),
+				  sampler__ring_samples(r->sampler, (unsigned)i), sampler__ring_lost(r->sampler, (unsigned)i));
+	session__write_span(s, r->start_ns, r->stop_ns);
+	return session__write_end(s, recorder__lost(r), true);
+}
+
 void recorder__release(struct recorder *r)
 {
+	output_free(r->output);
 	if (r->sampler) {
 		sampler__free(r->sampler);
 		collector__release(&r->collector);

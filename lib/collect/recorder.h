@@ -1,8 +1,17 @@
 /* recorder: sampler + collector + profile, driven in steps. It opens the
  * events, synthesizes the running system, and on each step waits for the
- * rings and feeds every record through the collector. What to do with the
- * profile's delta (write a session, send it to a coordinator) is the
- * caller's: the host's `record` and the guest's agent both use this. */
+ * rings and feeds every record through the collector. The host's `record`
+ * and the guest's agent both use this.
+ *
+ * On the host the recorder writes its own session, through the same path
+ * as the importer (session__write_*): recorder__create_session before the
+ * start, recorder__flush_if_due in the loop, recorder__finish_session
+ * after the stop. An agent has no session: its caller ships the profile's
+ * delta to the coordinator instead.
+ *
+ * Lifecycle: recorder__open, [recorder__create_session],
+ * [recorder__prepare], recorder__start, recorder__step..., recorder__stop,
+ * [recorder__finish_session], recorder__release. */
 #pragma once
 
 #include <stdbool.h>
@@ -11,6 +20,7 @@
 
 #include "../aggregate/profile.h"
 #include "../sampler/sampler.h"
+#include "../session/session.h"
 #include "collector.h"
 
 struct recorder {
@@ -24,7 +34,12 @@ struct recorder {
 	bool clock_monotonic;  /* sample times are CLOCK_MONOTONIC */
 	bool tasks_gone;       /* every task-bound event hung up */
 	bool prepared;         /* recorder__prepare done */
+	struct recorder_output *output; /* the session it writes, or NULL */
 };
+
+/* How often the profile is flushed into the session: a recorder that is
+ * killed loses at most this much. */
+#define RECORDER_FLUSH_INTERVAL_NS 1000000000ULL
 
 struct recorder_config {
 	const struct event_spec *events;
@@ -54,6 +69,24 @@ int recorder__step(struct recorder *r, int timeout_ms);
 /* Disable the events and process what is left in the rings. */
 void recorder__stop(struct recorder *r);
 void recorder__release(struct recorder *r);
+
+/* Create the session at path (an existing one is kept as path.old) and
+ * write the events into it. run: what the caller knows of the run
+ * (command_line, target, workload, target_pid; copied); the recorder adds
+ * the rest (this machine, its CPUs, the clock, the start) at
+ * recorder__start. -errno with *ret_error when it cannot be created. */
+int recorder__create_session(struct recorder *r, const char *path, const struct session_run *run,
+			     char **ret_error);
+/* Flush the profile into the session when RECORDER_FLUSH_INTERVAL_NS
+ * passed since the last flush. 0, or -errno when the write failed: the
+ * session keeps everything up to the last flush that worked. */
+int recorder__flush_if_due(struct recorder *r);
+/* After recorder__stop: the final flush, the code of the hottest
+ * functions (for annotate), per-CPU counts and the end state; the file is
+ * then complete and self-contained. 0 or -errno. */
+int recorder__finish_session(struct recorder *r);
+/* The session being written, for what others add to it (agents), or NULL. */
+struct session *recorder__session(struct recorder *r);
 
 uint64_t recorder__samples(const struct recorder *r);
 uint64_t recorder__lost(const struct recorder *r);

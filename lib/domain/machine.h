@@ -13,7 +13,7 @@
 #include <sys/types.h>
 
 #include "../aggregate/profile.h"
-#include "../sampler/record.h"
+#include "../sampler/perf-record.h"
 #include "../symbol/image.h"
 #include "../util/hmap.h"
 #include "vm.h"

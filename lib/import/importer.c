@@ -439,13 +439,7 @@ int importer__run(struct importer *im, char **ret_error)
 	return r;
 }
 
-uint64_t importer__samples(const struct importer *im)
-{
-	uint64_t n = 0;
-	for (size_t e = 0; e < im->n_events; e++)
-		n += im->collector.stats[e].samples;
-	return n;
-}
+uint64_t importer__samples(const struct importer *im) { return collector__samples(&im->collector); }
 
 uint64_t importer__lost(const struct importer *im)
 {
@@ -484,18 +478,56 @@ static char *join(char *const *argv, size_t n)
 	return r;
 }
 
-static void write_meta(struct importer *im, struct session *s, const char *command_line, bool complete)
+/* Wall-clock start: exact when perf recorded a reference point of the
+ * sample clock (CLOCK_DATA), else the file's mtime (perf writes the
+ * header when it stops) minus the duration; 0 when neither is known. */
+static time_t start_time(const struct importer *im, const char **ret_source)
+{
+	const struct perf_data_info *info = perf_data__info(im->data);
+	const struct perf_event_attr *first = &im->events[0].attr;
+	const char *path = perf_data__path(im->data);
+	struct stat sb;
+	if (info->have_clock_data && first->use_clockid && (uint32_t)first->clockid == info->clockid) {
+		*ret_source = "perf clock data";
+		return (time_t)((info->clock_tod_ns - info->clock_clockid_ns + im->first_time) / 1000000000ULL);
+	}
+	if (!streq(path, "-") && stat(path, &sb) == 0) {
+		*ret_source = "file time (approximate)";
+		return sb.st_mtime - (time_t)((im->last_time - im->first_time) / 1000000000ULL);
+	}
+	return 0;
+}
+
+/* What the capture says about the run it recorded. */
+static void describe_run(const struct importer *im, const char *command_line, struct session_run *run)
+{
+	const struct perf_data_info *info = perf_data__info(im->data);
+	const struct perf_event_attr *first = &im->events[0].attr;
+	*run = (struct session_run){
+		.command_line = command_line,
+		.target = "import",
+		.hostname = info->hostname,
+		.kernel = info->osrelease,
+		.arch = info->arch,
+		.ncpus = info->nr_cpus_online,
+		.have_start = im->have_time,
+		.start_ns = im->first_time,
+		.timeline_bucket_ns = im->collector.bucket_ns,
+		.clock = first->use_clockid && clock_name(first->clockid) ? clock_name(first->clockid) : "perf",
+		.callchain = im->collector.callchain,
+	};
+	if (im->have_time)
+		run->start_time = start_time(im, &run->start_time_source);
+}
+
+/* What only an import has: where it came from and what the reader saw. */
+static void write_import_meta(const struct importer *im, struct session *s)
 {
 	const struct perf_data_info *info = perf_data__info(im->data);
 	const struct perf_data_stats *st = perf_data__stats(im->data);
-	const struct perf_event_attr *first = &im->events[0].attr;
 	const char *path = perf_data__path(im->data);
-	char abs[PATH_MAX], buf[64];
-	struct stat sb;
-	time_t start;
+	char abs[PATH_MAX];
 
-	session__set_meta(s, "command_line", command_line);
-	session__set_meta(s, "target", "import");
 	session__set_meta(s, "import_source", streq(path, "-") ? "-" : realpath(path, abs) ? abs : path);
 	session__set_meta(s, "import_format", info->pipe ? "perf.data (pipe)" : "perf.data");
 	session__set_meta_int(s, "import_records", (int64_t)st->records);
@@ -503,14 +535,6 @@ static void write_meta(struct importer *im, struct session *s, const char *comma
 	session__set_meta_int(s, "import_unmatched_samples", (int64_t)st->unmatched);
 	session__set_meta_int(s, "import_unordered_records", (int64_t)st->unordered);
 	session__set_meta_int(s, "import_bad_records", (int64_t)(im->bad_samples + im->collector.bad_records));
-	if (info->hostname)
-		session__set_meta(s, "hostname", info->hostname);
-	if (info->osrelease)
-		session__set_meta(s, "kernel", info->osrelease);
-	if (info->arch)
-		session__set_meta(s, "arch", info->arch);
-	if (info->nr_cpus_online)
-		session__set_meta_int(s, "ncpus", info->nr_cpus_online);
 	if (info->version)
 		session__set_meta(s, "perf_version", info->version);
 	if (info->n_cmdline) {
@@ -519,61 +543,24 @@ static void write_meta(struct importer *im, struct session *s, const char *comma
 	}
 	if (info->cpudesc)
 		session__set_meta(s, "cpu", info->cpudesc);
-	if (im->have_time) {
-		session__set_meta_int(s, "start_ns", (int64_t)im->first_time);
-		session__set_meta_int(s, "stop_ns", (int64_t)im->last_time);
-		session__set_meta_int(s, "duration_ns", (int64_t)(im->last_time - im->first_time));
-		/* Wall-clock start: exact when perf recorded a reference point
-		 * of the sample clock (CLOCK_DATA), else the file's mtime (perf
-		 * writes the header when it stops) minus the duration. */
-		if (info->have_clock_data && first->use_clockid && (uint32_t)first->clockid == info->clockid) {
-			start = (time_t)((info->clock_tod_ns - info->clock_clockid_ns + im->first_time) / 1000000000ULL);
-			session__set_meta(s, "start_time_source", "perf clock data");
-		} else if (!streq(path, "-") && stat(path, &sb) == 0) {
-			start = sb.st_mtime - (time_t)((im->last_time - im->first_time) / 1000000000ULL);
-			session__set_meta(s, "start_time_source", "file time (approximate)");
-		} else {
-			start = 0;
-		}
-		if (start) {
-			strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S%z", localtime(&start));
-			session__set_meta(s, "start_time", buf);
-		}
-	}
-	if (first->use_clockid && clock_name(first->clockid))
-		session__set_meta(s, "clock", clock_name(first->clockid));
-	else
-		session__set_meta(s, "clock", "perf");
-	session__set_meta_int(s, "timeline_bucket_ns", (int64_t)im->collector.bucket_ns);
-	session__set_meta(s, "callchain", im->collector.callchain ? "fp" : "none");
-	session__set_meta_int(s, "lost_samples", (int64_t)importer__lost(im));
-	session__set_meta(s, "domprof_version", DOMPROF_VERSION_STRING);
-	session__set_meta(s, "state", complete ? "complete" : "incomplete");
 }
 
 int importer__write_session(struct importer *im, struct session *s, const char *command_line, bool complete)
 {
+	struct session_run run;
 	int r;
-	for (size_t e = 0; e < im->n_events; e++) {
-		r = session__add_event(s, (uint32_t)e + 1, &im->events[e]);
-		if (r < 0)
-			return r;
-	}
-	r = session__write_delta(s, &im->profile);
-	if (r < 0)
+	describe_run(im, command_line, &run);
+	if ((r = session__write_events(s, im->events, im->n_events)) < 0 || (r = session__write_run(s, &run)) < 0 ||
+	    (r = collector__flush(&im->collector, s)) < 0)
 		return r;
-	for (size_t e = 0; e < im->n_events; e++) {
-		const struct collector_event_stats *es = &im->collector.stats[e];
-		r = session__set_event_totals(s, (uint32_t)e + 1, es->samples, es->period, es->lost);
-		if (r < 0)
-			return r;
-	}
+	write_import_meta(im, s);
+	if (im->have_time)
+		session__write_span(s, im->first_time, im->last_time);
 	for (size_t c = 0; c < im->n_cpus; c++)
 		if (im->cpus[c].samples || im->cpus[c].lost)
 			session__set_lost(s, im->collector.machine.host_domain, (int)c, im->cpus[c].samples,
 					  im->cpus[c].lost);
-	write_meta(im, s, command_line, complete);
-	return session__finish(s);
+	return session__write_end(s, importer__lost(im), complete);
 }
 
 void importer__release(struct importer *im)

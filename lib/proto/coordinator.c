@@ -31,8 +31,7 @@
 #define POLL_FRAMES 16
 #define POLL_BYTES (32u << 20)
 
-static void logf_(struct coordinator *c, bool is_error, const char *fmt, ...) PRINTF(3, 4);
-static void logf_(struct coordinator *c, bool is_error, const char *fmt, ...)
+void coordinator__log(struct coordinator *c, bool is_error, const char *fmt, ...)
 {
 	va_list ap;
 	struct strbuf sb;
@@ -130,7 +129,7 @@ static void link_fail(struct coordinator *c, struct agent_link *l, const char *f
 	/* Stop reading from it at once: what it still sends costs nothing. */
 	if (l->ch.fd >= 0)
 		channel__release(&l->ch);
-	logf_(c, !l->optional, "agent %s (%s): %s", l->name, l->addr, l->error);
+	coordinator__log(c, !l->optional, "agent %s (%s): %s", l->name, l->addr, l->error);
 }
 
 /* Charge what keeping something costs, or fail the link saying what. */
@@ -212,7 +211,7 @@ static void take_agent_info(struct coordinator *c, struct agent_link *l, const s
 	l->version = info.version;
 	l->ncpus = info.ncpus;
 	l->state = AGENT_READY;
-	logf_(c, false, "agent %s (%s): connected to %s, kernel %s, %u CPUs, uuid %s", l->name, l->addr, l->hostname,
+	coordinator__log(c, false, "agent %s (%s): connected to %s, kernel %s, %u CPUs, uuid %s", l->name, l->addr, l->hostname,
 	      l->kernel, l->ncpus, *l->uuid ? l->uuid : "(none)");
 }
 
@@ -291,32 +290,6 @@ static bool sync_clock(struct coordinator *c, struct agent_link *l)
 	return ok;
 }
 
-/* A guest's kallsyms text with every field sanitized: newlines and tabs
- * are its structure (lines, "name\t[module]") and stay. */
-static char *sanitize_lines(const char *text, size_t len, size_t *ret_len)
-{
-	char *out = xmalloc(len + 1);
-	size_t w = 0;
-	for (size_t p = 0; p < len;) {
-		size_t e = p, n;
-		while (e < len && text[e] != '\n' && text[e] != '\t')
-			e++;
-		n = e - p;
-		memcpy(out + w, text + p, n);
-		for (size_t i = 0; i < n; i++)
-			if (!out[w + i])
-				out[w + i] = '?';
-		out[w + n] = '\0';
-		w += strlen(text_sanitize(out + w));
-		if (e < len)
-			out[w++] = text[e];
-		p = e + 1;
-	}
-	out[w] = '\0';
-	*ret_len = w;
-	return out;
-}
-
 /* KALLSYMS: kept as text (here and in the host's guest kernel image) and
  * parsed into a symbol table: all charged before any of it is made. */
 static void take_kallsyms(struct coordinator *c, struct agent_link *l, const struct wbuf *in)
@@ -332,7 +305,7 @@ static void take_kallsyms(struct coordinator *c, struct agent_link *l, const str
 	if (!link_charge(c, l, 3 * ((uint64_t)in->len + PROTO_ALLOC_OVERHEAD) + (lines + 1) * 2 * sizeof(struct symbol),
 			 "its kallsyms"))
 		return;
-	l->kallsyms = sanitize_lines((const char *)in->data, in->len, &l->kallsyms_len);
+	l->kallsyms = proto_kallsyms__decode(in->data, in->len, &l->kallsyms_len);
 }
 
 static void setup_link(struct coordinator *c, struct agent_link *l, const struct event_spec *events, size_t n_events,
@@ -355,7 +328,7 @@ static void setup_link(struct coordinator *c, struct agent_link *l, const struct
 			link_fail(c, l, "malformed SETUP_OK");
 		for (size_t e = 0; e < n_events && l->state != AGENT_FAILED; e++)
 			if (!streq(l->used_events[e], events[e].name))
-				logf_(c, false, "agent %s: %s is not available in the guest; it samples %s instead", l->name,
+				coordinator__log(c, false, "agent %s: %s is not available in the guest; it samples %s instead", l->name,
 				      events[e].name, l->used_events[e]);
 	}
 	/* The guest's kernel symbols come next, unasked, once. */
@@ -376,7 +349,7 @@ static void setup_link(struct coordinator *c, struct agent_link *l, const struct
 		if (proto_empty__decode(in.data, in.len) < 0)
 			link_fail(c, l, "malformed ARMED");
 		else
-			logf_(c, false, "agent %s: clock offset %+.3f ms (round trip %.3f ms), armed", l->name,
+			coordinator__log(c, false, "agent %s: clock offset %+.3f ms (round trip %.3f ms), armed", l->name,
 			      (double)l->offset_ns / 1e6, (double)l->rtt_ns / 1e6);
 	}
 	if (l->state != AGENT_FAILED)
@@ -399,103 +372,6 @@ int coordinator__prepare(struct coordinator *c, const struct event_spec *events,
 			return -EPROTO;
 		}
 	return 0;
-}
-
-/* ---- identity ---- */
-
-static bool is_uuid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	}
-	return true;
-}
-
-/* A name the user gave the VM (QEMU -name, --vm), not the default. */
-static bool named_by_user(const struct vm_info *v)
-{
-	char def[32];
-	snprintf(def, sizeof(def), "vm-%d", (int)v->pid);
-	return v->name && !streq(v->name, def);
-}
-
-/* Whether agent i's UUID claim stands; when not, the warning says why. */
-static const struct vm_info *claimed_vm(struct coordinator *c, size_t i, const struct vm_info *vms, size_t n_vms)
-{
-	struct agent_link *l = &c->links[i];
-	const struct vm_info *by_uuid = NULL, *by_name = NULL;
-	size_t holders = 0;
-	if (!is_uuid(l->uuid)) {
-		logf_(c, true, "agent %s: ignoring its SMBIOS UUID '%s': not a UUID", l->name, l->uuid);
-		return NULL;
-	}
-	for (size_t j = 0; j < c->n; j++)
-		if (j != i && c->links[j].state == AGENT_READY && c->links[j].uuid && streq(c->links[j].uuid, l->uuid)) {
-			logf_(c, true,
-			      "agents %s and %s both claim SMBIOS UUID %s: refusing the claim; %s is matched by its "
-			      "name only",
-			      l->name, c->links[j].name, l->uuid, l->name);
-			return NULL;
-		}
-	for (size_t v = 0; v < n_vms; v++) {
-		if (vms[v].uuid && streq(vms[v].uuid, l->uuid)) {
-			by_uuid = &vms[v];
-			holders++;
-		}
-		/* A VM named like the agent: the one with another UUID, if any. */
-		if (streq(vms[v].name, l->name) && (!by_name || (vms[v].uuid && !streq(vms[v].uuid, l->uuid))))
-			by_name = &vms[v];
-	}
-	if (holders > 1) {
-		logf_(c, true, "agent %s: SMBIOS UUID %s belongs to %zu VM processes: refusing the claim", l->name, l->uuid,
-		      holders);
-		return NULL;
-	}
-	if (by_uuid && named_by_user(by_uuid) && !streq(by_uuid->name, l->name)) {
-		logf_(c, true,
-		      "agent %s claims SMBIOS UUID %s of VM %s (pid %d), which has another name: refusing the claim "
-		      "(if the agent runs in that VM, give it that name: --agent %s=ADDR)",
-		      l->name, l->uuid, by_uuid->name, (int)by_uuid->pid, by_uuid->name);
-		return NULL;
-	}
-	/* The user named a VM like the agent, and the claim points elsewhere:
-	 * to an unnamed VM, or nowhere while that VM has another UUID. Two
-	 * VMs of the agent's name (restarted, or twins) are told apart by the
-	 * UUID, so only one named otherwise contradicts. */
-	if (by_name && (by_uuid ? !streq(by_uuid->name, l->name) : by_name->uuid != NULL)) {
-		logf_(c, true,
-		      "agent %s claims SMBIOS UUID %s, but VM %s is process %d%s%s: refusing the claim; matched by its "
-		      "name only",
-		      l->name, l->uuid, l->name, (int)by_name->pid, by_name->uuid ? " with UUID " : "",
-		      by_name->uuid ? by_name->uuid : "");
-		return NULL;
-	}
-	return by_uuid;
-}
-
-size_t coordinator__match_vms(struct coordinator *c, const struct vm_info *vms, size_t n_vms,
-			      struct agent_vm_match **ret)
-{
-	struct agent_vm_match *m = xcalloc(c->n ? c->n : 1, sizeof(*m));
-	size_t n = 0;
-	for (size_t i = 0; i < c->n; i++) {
-		struct agent_link *l = &c->links[i];
-		const struct vm_info *v;
-		if (l->state != AGENT_READY || !l->uuid || !*l->uuid)
-			continue;
-		v = claimed_vm(c, i, vms, n_vms);
-		if (!v)
-			continue;
-		l->uuid_matched = true;
-		m[n++] = (struct agent_vm_match){ i, v->pid };
-		logf_(c, false, "agent %s runs in VM process %d (matched by SMBIOS UUID %s)", l->name, (int)v->pid, l->uuid);
-	}
-	*ret = m;
-	return n;
 }
 
 /* ---- recording ---- */
@@ -596,7 +472,7 @@ static void apply_started(struct coordinator *c, struct agent_link *l, struct pr
 		profile__domain_at(p, l->domain)->start_skew_ns = skew;
 		profile__domain_at(p, l->domain)->dirty = true;
 	}
-	logf_(c, false, "agent %s: started, skew %+.3f ms against the host", l->name, (double)skew / 1e6);
+	coordinator__log(c, false, "agent %s: started, skew %+.3f ms against the host", l->name, (double)skew / 1e6);
 }
 
 /* CODE: machine code and source lines of the guest's hottest functions,

@@ -12,14 +12,18 @@
  * memory budget first. */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "../aggregate/profile.h"
-#include "../collect/code.h"
+#include "../collect/recorder.h"
+#include "../domain/machine.h"
 #include "../domain/vm.h"
 #include "../events/events.h"
+#include "../session/session.h"
+#include "../util/util.h"
 #include "budget.h"
 #include "channel.h"
 #include "delta.h"
@@ -79,6 +83,8 @@ void coordinator__release(struct coordinator *c);
 /* The memory budget of each agent (default PROTO_DEFAULT_AGENT_BUDGET);
  * before coordinator__connect. */
 void coordinator__set_budget(struct coordinator *c, uint64_t bytes);
+/* Say something through the log callback (what every step reports). */
+void coordinator__log(struct coordinator *c, bool is_error, const char *fmt, ...) PRINTF(3, 4);
 /* "NAME=ADDR" */
 int coordinator__add(struct coordinator *c, const char *spec, bool optional, char **ret_error);
 
@@ -112,6 +118,28 @@ struct agent_vm_match {
 };
 size_t coordinator__match_vms(struct coordinator *c, const struct vm_info *vms, size_t n_vms,
 			      struct agent_vm_match **ret);
+
+/* ---- the host's side (coordinator-host.c) ---- */
+
+/* After coordinator__prepare, before the host's recorder starts: name the
+ * VMM process of each agent's VM in the host's machine (by the UUID the
+ * agent claims, coordinator__match_vms, among the VMs vms__scan finds
+ * with the user's --vm names), and give the machine each agent's kernel
+ * symbols for the host's own guest-mode samples of its VM. */
+void coordinator__prepare_host(struct coordinator *c, struct machine *m, const struct vm_force *forced,
+			       size_t n_forced);
+/* Start the host's recorder and every agent at one instant, a little
+ * ahead (COORDINATOR_START_LEAD_NS) so that every START arrives in time,
+ * then attach the agents to the recorder's profile. *stop (a signal flag)
+ * cuts the wait short. 0, or recorder__prepare's or recorder__start's
+ * -errno. */
+int coordinator__start_recorder(struct coordinator *c, struct recorder *rec, const volatile sig_atomic_t *stop);
+/* After coordinator__stop: what the session keeps of each agent, its
+ * outcome (meta agent.NAME, docs/session-format.md) and the code of its
+ * hottest functions. */
+void coordinator__write_session(struct coordinator *c, struct session *s);
+
+/* ---- the steps ---- */
 
 /* Send START for host clock instant host_t0 (in the future). */
 void coordinator__start(struct coordinator *c, uint64_t host_t0);

@@ -204,88 +204,94 @@ static int check_totals(const struct delta_state *d, const struct delta_counter 
 	return 0;
 }
 
-/* The checking pass: reads the whole frame, keeps nothing but the
- * per-frame marks of counter indices, adds up its cost and growth. */
-static int check_frame(struct delta_state *d, const struct profile *host, const void *data, size_t len,
-		       uint64_t now_ns, struct frame_sum *sum, char **ret_error)
-{
-	size_t threads = d->n_threads, images = d->n_images, symbols = d->n_symbols, frames = d->n_frames;
-	size_t new_samples = 0, new_timeline = 0, slen;
-	uint64_t end = d->stop_ns ? MIN(d->stop_ns, now_ns) : now_ns;
-	int64_t slack = d->bucket_ns ? (int64_t)(BUCKET_SLACK_NS / d->bucket_ns) : 0;
-	struct rbuf r;
-	uint32_t n;
-	int rc;
+/* The catalog rows of the agent known so far, this frame's included: the
+ * ids a later row may name. */
+struct frame_rows {
+	size_t threads, images, symbols, frames;
+};
 
-	sum->last_bucket = d->bucket_ns && end > d->host_start_ns ? (int64_t)((end - d->host_start_ns) / d->bucket_ns) : 0;
-	d->frame++;
-	rbuf_init(&r, data, len);
 #define BAD(...) return fail_with(ret_error, -EBADMSG, __VA_ARGS__)
-	n = rbuf_u32(&r);
-	if (!rbuf_ok(&r) || n > MAX_ENTRIES - threads)
+
+/* The catalog part of a frame: threads, images, symbols, stack frames,
+ * each naming only rows sent before it. */
+static int check_catalog(struct rbuf *r, struct frame_rows *rows, struct frame_sum *sum, char **ret_error)
+{
+	size_t slen;
+	uint32_t n = rbuf_u32(r);
+	if (!rbuf_ok(r) || n > MAX_ENTRIES - rows->threads)
 		BAD("too many threads");
 	for (uint32_t i = 0; i < n; i++) {
-		rbuf_u32(&r);
-		rbuf_u32(&r);
-		rbuf_str_view(&r, MAX_COMM, &slen);
-		if (!rbuf_ok(&r))
+		rbuf_u32(r);
+		rbuf_u32(r);
+		rbuf_str_view(r, MAX_COMM, &slen);
+		if (!rbuf_ok(r))
 			BAD("thread %u is malformed", i);
 		sum->cost += ROW_COST(struct profile_thread) + STRING_COST(slen);
 	}
-	threads += n;
-	n = rbuf_u32(&r);
-	if (!rbuf_ok(&r) || n > MAX_ENTRIES - images)
+	rows->threads += n;
+	n = rbuf_u32(r);
+	if (!rbuf_ok(r) || n > MAX_ENTRIES - rows->images)
 		BAD("too many images");
 	for (uint32_t i = 0; i < n; i++) {
 		size_t blen;
-		rbuf_str_view(&r, MAX_STRING, &slen);
-		rbuf_str_view(&r, MAX_BUILD_ID, &blen);
-		if (rbuf_u8(&r) >= IMAGE__COUNT || !rbuf_ok(&r))
+		rbuf_str_view(r, MAX_STRING, &slen);
+		rbuf_str_view(r, MAX_BUILD_ID, &blen);
+		if (rbuf_u8(r) >= IMAGE__COUNT || !rbuf_ok(r))
 			BAD("image %u is malformed", i);
 		sum->cost += ROW_COST(struct profile_image) + STRING_COST(slen);
 	}
-	images += n;
-	n = rbuf_u32(&r);
-	if (!rbuf_ok(&r) || n > MAX_ENTRIES - symbols)
+	rows->images += n;
+	n = rbuf_u32(r);
+	if (!rbuf_ok(r) || n > MAX_ENTRIES - rows->symbols)
 		BAD("too many symbols");
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t image = rbuf_u32(&r);
-		rbuf_str_view(&r, MAX_STRING, &slen);
-		rbuf_u64(&r);
-		rbuf_u64(&r);
-		if (!rbuf_ok(&r) || image == 0 || image > images)
+		uint32_t image = rbuf_u32(r);
+		rbuf_str_view(r, MAX_STRING, &slen);
+		rbuf_u64(r);
+		rbuf_u64(r);
+		if (!rbuf_ok(r) || image == 0 || image > rows->images)
 			BAD("symbol %u is malformed or names no image sent", i);
 		sum->cost += ROW_COST(struct profile_symbol) + STRING_COST(slen);
 	}
-	symbols += n;
-	n = rbuf_u32(&r);
-	if (!rbuf_ok(&r) || n > MAX_ENTRIES - frames)
+	rows->symbols += n;
+	n = rbuf_u32(r);
+	if (!rbuf_ok(r) || n > MAX_ENTRIES - rows->frames)
 		BAD("too many stack frames");
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t parent = rbuf_u32(&r), image = rbuf_u32(&r), symbol = rbuf_u32(&r);
-		rbuf_u64(&r);
+		uint32_t parent = rbuf_u32(r), image = rbuf_u32(r), symbol = rbuf_u32(r);
+		rbuf_u64(r);
 		/* A parent is a frame sent before this one. */
-		if (!rbuf_ok(&r) || parent > frames + i || image > images || symbol > symbols)
+		if (!rbuf_ok(r) || parent > rows->frames + i || image > rows->images || symbol > rows->symbols)
 			BAD("stack frame %u is malformed or names a row not sent", i);
 		sum->cost += ROW_COST(struct profile_frame);
 	}
-	frames += n;
-	n = rbuf_u32(&r);
-	if (!rbuf_ok(&r) || n > MAX_ENTRIES)
+	rows->frames += n;
+	return 0;
+}
+
+/* The sample counters: each names rows sent, is known or the next new
+ * one, keeps its event and layer, and its totals only grow. */
+static int check_samples(struct delta_state *d, const struct profile *host, struct rbuf *r,
+			 const struct frame_rows *rows, struct frame_sum *sum, char **ret_error)
+{
+	size_t new_samples = 0;
+	uint32_t n = rbuf_u32(r);
+	if (!rbuf_ok(r) || n > MAX_ENTRIES)
 		BAD("too many sample counters");
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t idx = rbuf_u32(&r), event = rbuf_u32(&r);
-		uint8_t layer = rbuf_u8(&r);
-		uint32_t thread = rbuf_u32(&r), image = rbuf_u32(&r), symbol = rbuf_u32(&r);
+		uint32_t idx = rbuf_u32(r), event = rbuf_u32(r);
+		uint8_t layer = rbuf_u8(r);
+		uint32_t thread = rbuf_u32(r), image = rbuf_u32(r), symbol = rbuf_u32(r);
 		uint64_t count, period;
 		uint32_t stack;
 		struct delta_counter old;
-		rbuf_u64(&r);
-		stack = rbuf_u32(&r);
-		count = rbuf_u64(&r);
-		period = rbuf_u64(&r);
-		if (!rbuf_ok(&r) || event == 0 || event > d->n_events || !valid_layer(layer) || thread > threads ||
-		    image > images || symbol > symbols || stack > frames)
+		int rc;
+		rbuf_u64(r);
+		stack = rbuf_u32(r);
+		count = rbuf_u64(r);
+		period = rbuf_u64(r);
+		if (!rbuf_ok(r) || event == 0 || event > d->n_events || !valid_layer(layer) || thread > rows->threads ||
+		    image > rows->images || symbol > rows->symbols || stack > rows->frames)
 			BAD("sample counter %u is malformed or names a row not sent", idx);
 		rc = check_index(d->samples, d->n_samples_known, &new_samples, idx, d->frame, &old);
 		if (rc < 0)
@@ -297,17 +303,27 @@ static int check_frame(struct delta_state *d, const struct profile *host, const 
 		if (!add_growth(&sum->samples[event - 1], &old, count, period))
 			return fail_with(ret_error, -ERANGE, "the running totals of sample counter %u went down or overflow", idx);
 	}
-	n = rbuf_u32(&r);
-	if (!rbuf_ok(&r) || n > MAX_ENTRIES)
+	return 0;
+}
+
+/* The timeline counters: the same rules, and every bucket within the
+ * recording (give or take slack buckets). */
+static int check_timeline(struct delta_state *d, const struct profile *host, struct rbuf *r, int64_t slack,
+			  struct frame_sum *sum, char **ret_error)
+{
+	size_t new_timeline = 0;
+	uint32_t n = rbuf_u32(r);
+	if (!rbuf_ok(r) || n > MAX_ENTRIES)
 		BAD("too many timeline counters");
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t idx = rbuf_u32(&r), event = rbuf_u32(&r);
-		uint8_t layer = rbuf_u8(&r);
-		uint32_t bucket = rbuf_u32(&r);
-		uint64_t count = rbuf_u64(&r), period = rbuf_u64(&r);
+		uint32_t idx = rbuf_u32(r), event = rbuf_u32(r);
+		uint8_t layer = rbuf_u8(r);
+		uint32_t bucket = rbuf_u32(r);
+		uint64_t count = rbuf_u64(r), period = rbuf_u64(r);
 		int64_t hb = (int64_t)bucket + d->bucket_shift;
 		struct delta_counter old;
-		if (!rbuf_ok(&r) || event == 0 || event > d->n_events || !valid_layer(layer))
+		int rc;
+		if (!rbuf_ok(r) || event == 0 || event > d->n_events || !valid_layer(layer))
 			BAD("timeline counter %u is malformed", idx);
 		rc = check_index(d->timeline, d->n_timeline_known, &new_timeline, idx, d->frame, &old);
 		if (rc < 0)
@@ -323,9 +339,29 @@ static int check_frame(struct delta_state *d, const struct profile *host, const 
 		if (!add_growth(&sum->timeline[event - 1], &old, count, period))
 			return fail_with(ret_error, -ERANGE, "the running totals of timeline counter %u went down or overflow", idx);
 	}
+	return 0;
+}
+
+/* The checking pass: reads the whole frame, keeps nothing but the
+ * per-frame marks of counter indices, adds up its cost and growth. */
+static int check_frame(struct delta_state *d, const struct profile *host, const void *data, size_t len,
+		       uint64_t now_ns, struct frame_sum *sum, char **ret_error)
+{
+	struct frame_rows rows = { d->n_threads, d->n_images, d->n_symbols, d->n_frames };
+	uint64_t end = d->stop_ns ? MIN(d->stop_ns, now_ns) : now_ns;
+	int64_t slack = d->bucket_ns ? (int64_t)(BUCKET_SLACK_NS / d->bucket_ns) : 0;
+	struct rbuf r;
+	int rc;
+
+	sum->last_bucket = d->bucket_ns && end > d->host_start_ns ? (int64_t)((end - d->host_start_ns) / d->bucket_ns) : 0;
+	d->frame++;
+	rbuf_init(&r, data, len);
+	if ((rc = check_catalog(&r, &rows, sum, ret_error)) < 0 ||
+	    (rc = check_samples(d, host, &r, &rows, sum, ret_error)) < 0 ||
+	    (rc = check_timeline(d, host, &r, slack, sum, ret_error)) < 0)
+		return rc;
 	if (!rbuf_ok(&r) || rbuf_left(&r))
 		BAD("%zu bytes after the last row", rbuf_left(&r));
-#undef BAD
 	rc = check_totals(d, d->event_totals, sum->samples, now_ns, "the samples", ret_error);
 	if (rc == 0)
 		rc = check_totals(d, d->event_timeline_totals, sum->timeline, now_ns, "the timeline", ret_error);
@@ -338,6 +374,8 @@ static int check_frame(struct delta_state *d, const struct profile *host, const 
 			    (unsigned long long)(d->budget->limit >> 20));
 	return 0;
 }
+
+#undef BAD
 
 static char *take_text(struct rbuf *r, size_t max)
 {

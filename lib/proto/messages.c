@@ -267,10 +267,48 @@ int proto_final__decode(const void *data, size_t len, uint64_t *ret_samples, uin
 	return proto_pong__decode(data, len, ret_samples, ret_lost); /* the same two u64 */
 }
 
+void proto_kallsyms__encode(struct wbuf *w, const char *text, size_t len) { wbuf_put(w, text, len); }
+
+/* A guest's kallsyms text with every field sanitized: newlines and tabs
+ * are its structure (lines, "name\t[module]") and stay. */
+char *proto_kallsyms__decode(const void *data, size_t len, size_t *ret_len)
+{
+	const char *text = data;
+	char *out = xmalloc(len + 1);
+	size_t w = 0;
+	for (size_t p = 0; p < len;) {
+		size_t e = p, n;
+		while (e < len && text[e] != '\n' && text[e] != '\t')
+			e++;
+		n = e - p;
+		memcpy(out + w, text + p, n);
+		for (size_t i = 0; i < n; i++)
+			if (!out[w + i])
+				out[w + i] = '?';
+		out[w + n] = '\0';
+		w += strlen(text_sanitize(out + w));
+		if (e < len)
+			out[w++] = text[e];
+		p = e + 1;
+	}
+	out[w] = '\0';
+	*ret_len = w;
+	return out;
+}
+
 void proto_code__encode_count(struct wbuf *w, size_t at, uint32_t n)
 {
 	for (int i = 0; i < 4; i++)
 		w->data[at + (size_t)i] = (unsigned char)(n >> (8 * i));
+}
+
+void proto_code__encode(struct wbuf *w, const struct symbol_code *codes, size_t n)
+{
+	size_t at = w->len;
+	wbuf_u32(w, 0);
+	for (size_t i = 0; i < n; i++)
+		proto_code__encode_one(w, &codes[i]);
+	proto_code__encode_count(w, at, (uint32_t)n);
 }
 
 void proto_code__encode_one(struct wbuf *w, const struct symbol_code *sc)
@@ -284,17 +322,6 @@ void proto_code__encode_one(struct wbuf *w, const struct symbol_code *sc)
 		wbuf_str(w, sc->lines[i].file);
 		wbuf_u32(w, (uint32_t)sc->lines[i].line);
 	}
-}
-
-void symbol_codes__free(struct symbol_code *codes, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(codes[i].code);
-		for (size_t j = 0; j < codes[i].n_lines; j++)
-			free(codes[i].lines[j].file);
-		free(codes[i].lines);
-	}
-	free(codes);
 }
 
 /* One pass over a CODE message: validate it (read only) and add up what

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../collect/code.h"
+#include "../aggregate/profile.h"
 #include "budget.h"
 #include "wire.h"
 
@@ -93,10 +93,19 @@ int proto_error__decode(const void *data, size_t len, char **ret_message);
 void proto_final__encode(struct wbuf *w, uint64_t samples, uint64_t lost);
 int proto_final__decode(const void *data, size_t len, uint64_t *ret_samples, uint64_t *ret_lost);
 
+/* KALLSYMS: the guest's /proc/kallsyms text as it is (empty when it
+ * cannot be read). Decoding sanitizes every field, keeping the newlines
+ * and tabs that are its structure ("ADDR T name\t[module]"); it never
+ * fails, and returns the text (to free) and its length. */
+void proto_kallsyms__encode(struct wbuf *w, const char *text, size_t len);
+char *proto_kallsyms__decode(const void *data, size_t len, size_t *ret_len);
+
 /* CODE: u32 n, then per function u32 symbol (an agent symbol id), u64
  * address, blob code, u32 lines, lines x {u64 address, str file, u32
- * line}. The encoder appends one function; the caller writes n first
- * (proto_code__encode_count patches it in place). */
+ * line}. proto_code__encode writes the whole message; its parts are
+ * proto_code__encode_one (one function) and proto_code__encode_count
+ * (n, patched in place at offset at). */
+void proto_code__encode(struct wbuf *w, const struct symbol_code *codes, size_t n);
 void proto_code__encode_count(struct wbuf *w, size_t at, uint32_t n);
 void proto_code__encode_one(struct wbuf *w, const struct symbol_code *sc);
 /* The whole CODE message, symbol ids 1..max_symbol (the agent's, as
@@ -104,4 +113,3 @@ void proto_code__encode_one(struct wbuf *w, const struct symbol_code *sc);
  * when it does not fit), then allocated; *ret_cost is the charge. */
 int proto_code__decode(const void *data, size_t len, uint32_t max_symbol, struct proto_budget *budget,
 		       struct symbol_code **ret, size_t *ret_n, uint64_t *ret_cost);
-void symbol_codes__free(struct symbol_code *codes, size_t n);

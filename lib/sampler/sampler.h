@@ -11,7 +11,7 @@
 #include <sys/types.h>
 
 #include "../events/events.h"
-#include "record.h"
+#include "perf-record.h"
 
 struct sampler;
 

@@ -13,15 +13,7 @@
 
 #include "../domain/idle.h"
 #include "../util/util.h"
-
-struct session {
-	sqlite3 *db;
-	char *path;
-	char *last_error; /* SQLite's message of the last failed write */
-	sqlite3_stmt *ins_domain, *ins_thread, *ins_image, *ins_symbol, *ins_frame, *ins_sample, *ins_timeline;
-	sqlite3_stmt *upd_sample, *upd_timeline;
-	enum session_idle idle;
-};
+#include "internal.h"
 
 /* Two tables a schema 1 session's reader shadows (see session__idle). */
 #define DOMAINS_TABLE                                                                                  \
@@ -59,9 +51,8 @@ static const char schema_sql[] =
 	"CREATE TABLE symbol_lines(symbol_id INTEGER NOT NULL, address INTEGER NOT NULL, file TEXT NOT NULL,\n"
 	"  line INTEGER NOT NULL, PRIMARY KEY(symbol_id, address)) WITHOUT ROWID;\n";
 
-static int sql_error(struct session *s, int rc)
+int session_sql_error(int rc)
 {
-	(void)s;
 	if (rc == SQLITE_FULL)
 		return -ENOSPC;
 	if (rc == SQLITE_NOMEM)
@@ -71,10 +62,10 @@ static int sql_error(struct session *s, int rc)
 	return -EIO;
 }
 
-static int exec(struct session *s, const char *sql)
+int session_exec(struct session *s, const char *sql)
 {
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-	return rc == SQLITE_OK ? 0 : sql_error(s, rc);
+	return rc == SQLITE_OK ? 0 : session_sql_error(rc);
 }
 
 static void set_error(char **ret_error, const char *fmt, ...) PRINTF(2, 3);
@@ -157,34 +148,6 @@ static int create_private(const char *path)
 	return 0;
 }
 
-static int prepare(struct session *s, sqlite3_stmt **st, const char *sql)
-{
-	return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK ? 0 : -EIO;
-}
-
-static int prepare_writers(struct session *s)
-{
-	int r = 0;
-	r |= prepare(s, &s->ins_domain,
-		     "INSERT OR REPLACE INTO domains(id,name,kind,pid,vmm,accel,uuid,source,complete,clock_offset_ns,"
-		     "start_skew_ns,note) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
-	r |= prepare(s, &s->ins_thread,
-		     "INSERT INTO threads(id,domain_id,pid,tid,comm,role,vcpu) VALUES(?,?,?,?,?,?,?)");
-	r |= prepare(s, &s->ins_image, "INSERT INTO images(id,domain_id,path,build_id,kind) VALUES(?,?,?,?,?)");
-	r |= prepare(s, &s->ins_symbol, "INSERT INTO symbols(id,image_id,name,address,size) VALUES(?,?,?,?,?)");
-	r |= prepare(s, &s->ins_frame,
-		     "INSERT INTO frames(id,parent_id,image_id,symbol_id,address) VALUES(?,?,?,?,?)");
-	r |= prepare(s, &s->ins_sample,
-		     "INSERT INTO samples(id,event_id,domain_id,layer,thread_id,image_id,symbol_id,address,stack_id,"
-		     "origin,count,period) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
-	r |= prepare(s, &s->ins_timeline,
-		     "INSERT INTO timeline(id,event_id,domain_id,layer,origin,bucket,count,period) VALUES(?,?,?,?,?,?,?,?)");
-	/* Counters already written are updated in place, in id order. */
-	r |= prepare(s, &s->upd_sample, "UPDATE samples SET count=?2, period=?3 WHERE id=?1");
-	r |= prepare(s, &s->upd_timeline, "UPDATE timeline SET count=?2, period=?3 WHERE id=?1");
-	return r ? -EIO : 0;
-}
-
 int session__create(const char *path, struct session **ret, char **ret_error)
 {
 	struct session *s;
@@ -215,21 +178,21 @@ int session__create(const char *path, struct session **ret, char **ret_error)
 		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA application_id=%d; "
 		 "PRAGMA user_version=%d;",
 		 SESSION_APPLICATION_ID, SESSION_SCHEMA_VERSION);
-	r = exec(s, sql);
+	r = session_exec(s, sql);
 	if (r == 0)
-		r = exec(s, "BEGIN");
+		r = session_exec(s, "BEGIN");
 	if (r == 0)
-		r = exec(s, schema_sql);
+		r = session_exec(s, schema_sql);
 	if (r == 0)
-		r = exec(s, "INSERT INTO meta VALUES('format','domprof-session');");
+		r = session_exec(s, "INSERT INTO meta VALUES('format','domprof-session');");
 	if (r == 0) {
 		snprintf(sql, sizeof(sql), "INSERT INTO meta VALUES('schema_version','%d');", SESSION_SCHEMA_VERSION);
-		r = exec(s, sql);
+		r = session_exec(s, sql);
 	}
 	if (r == 0)
-		r = exec(s, "COMMIT");
+		r = session_exec(s, "COMMIT");
 	if (r == 0)
-		r = prepare_writers(s);
+		r = session__prepare_writers(s);
 	if (r < 0) {
 		set_error(ret_error, "cannot create %s: %s", path, sqlite3_errmsg(s->db));
 		session__close(s);
@@ -401,7 +364,7 @@ int session__open(const char *path, bool read_only, struct session **ret, char *
 		else
 			s->idle = SESSION_IDLE_NOT_FOUND;
 	}
-	if (!read_only && prepare_writers(s) < 0) {
+	if (!read_only && session__prepare_writers(s) < 0) {
 		set_error(ret_error, "cannot write %s: %s", path, sqlite3_errmsg(s->db));
 		session__close(s);
 		return -EIO;
@@ -412,9 +375,9 @@ int session__open(const char *path, bool read_only, struct session **ret, char *
 
 int session__finish(struct session *s)
 {
-	int r = exec(s, "PRAGMA wal_checkpoint(TRUNCATE)");
+	int r = session_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)");
 	if (r == 0)
-		r = exec(s, "PRAGMA journal_mode=DELETE");
+		r = session_exec(s, "PRAGMA journal_mode=DELETE");
 	return r;
 }
 
@@ -422,15 +385,7 @@ void session__close(struct session *s)
 {
 	if (!s)
 		return;
-	sqlite3_finalize(s->ins_domain);
-	sqlite3_finalize(s->ins_thread);
-	sqlite3_finalize(s->ins_image);
-	sqlite3_finalize(s->ins_symbol);
-	sqlite3_finalize(s->ins_frame);
-	sqlite3_finalize(s->ins_sample);
-	sqlite3_finalize(s->ins_timeline);
-	sqlite3_finalize(s->upd_sample);
-	sqlite3_finalize(s->upd_timeline);
+	session__finalize_writers(s);
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	free(s->last_error);
@@ -441,26 +396,6 @@ void session__close(struct session *s)
 sqlite3 *session__db(struct session *s) { return s->db; }
 const char *session__path(const struct session *s) { return s->path; }
 const char *session__error(struct session *s) { return s->last_error ? s->last_error : sqlite3_errmsg(s->db); }
-
-int session__set_meta(struct session *s, const char *key, const char *value)
-{
-	sqlite3_stmt *st;
-	int rc;
-	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta(key,value) VALUES(?,?)", -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, value, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : sql_error(s, rc);
-}
-
-int session__set_meta_int(struct session *s, const char *key, int64_t value)
-{
-	char buf[32];
-	snprintf(buf, sizeof(buf), "%lld", (long long)value);
-	return session__set_meta(s, key, buf);
-}
 
 char *session__get_meta(struct session *s, const char *key)
 {
@@ -488,271 +423,6 @@ char *session__command_line(struct session *s)
 {
 	_cleanup_free_ char *stored = session__get_meta(s, "command_line");
 	return session_command_line__as_typed(stored);
-}
-
-int session__add_event(struct session *s, uint32_t id, const struct event_spec *e)
-{
-	sqlite3_stmt *st;
-	int rc;
-	const struct perf_event_attr *a = &e->attr;
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO events(id,name,unit,type,config,config1,config2,sample_period,sample_freq,"
-			       "exclude_user,exclude_kernel,exclude_guest,exclude_host) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, e->name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, e->unit == EVENT_UNIT_NS ? "ns" : "count", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, a->type);
-	sqlite3_bind_int64(st, 5, (int64_t)a->config);
-	sqlite3_bind_int64(st, 6, (int64_t)a->config1);
-	sqlite3_bind_int64(st, 7, (int64_t)a->config2);
-	sqlite3_bind_int64(st, 8, a->freq ? 0 : (int64_t)a->sample_period);
-	sqlite3_bind_int64(st, 9, a->freq ? (int64_t)a->sample_freq : 0);
-	sqlite3_bind_int(st, 10, a->exclude_user);
-	sqlite3_bind_int(st, 11, a->exclude_kernel);
-	sqlite3_bind_int(st, 12, a->exclude_guest);
-	sqlite3_bind_int(st, 13, a->exclude_host);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : sql_error(s, rc);
-}
-
-int session__set_event_totals(struct session *s, uint32_t id, uint64_t samples, uint64_t period, uint64_t lost)
-{
-	sqlite3_stmt *st;
-	int rc;
-	if (sqlite3_prepare_v2(s->db, "UPDATE events SET samples=?, period=?, lost=? WHERE id=?", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, (int64_t)samples);
-	sqlite3_bind_int64(st, 2, (int64_t)period);
-	sqlite3_bind_int64(st, 3, (int64_t)lost);
-	sqlite3_bind_int64(st, 4, id);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : sql_error(s, rc);
-}
-
-int session__set_lost(struct session *s, uint32_t domain, int cpu, uint64_t samples, uint64_t lost)
-{
-	sqlite3_stmt *st;
-	int rc;
-	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO lost(domain_id,cpu,samples,lost) VALUES(?,?,?,?)", -1,
-			       &st, NULL) != SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, domain);
-	sqlite3_bind_int(st, 2, cpu);
-	sqlite3_bind_int64(st, 3, (int64_t)samples);
-	sqlite3_bind_int64(st, 4, (int64_t)lost);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : sql_error(s, rc);
-}
-
-static void bind_id(sqlite3_stmt *st, int col, uint32_t id)
-{
-	if (id)
-		sqlite3_bind_int64(st, col, id);
-	else
-		sqlite3_bind_null(st, col);
-}
-
-static void bind_opt_text(sqlite3_stmt *st, int col, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, col);
-}
-
-static int step_reset(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static int write_delta(struct session *s, struct profile *p)
-{
-	int rc = SQLITE_OK;
-	for (size_t i = 0; i < p->n_domains && rc == SQLITE_OK; i++) {
-		struct profile_domain *d = &p->domains[i];
-		sqlite3_stmt *st = s->ins_domain;
-		if (!d->dirty && i < p->written_domains)
-			continue;
-		sqlite3_bind_int64(st, 1, (int64_t)i + 1);
-		sqlite3_bind_text(st, 2, d->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, domain_kind__name(domain_kind__of(d->is_vm, d->is_idle)), -1, SQLITE_STATIC);
-		if (d->pid >= 0)
-			sqlite3_bind_int64(st, 4, d->pid);
-		else
-			sqlite3_bind_null(st, 4);
-		bind_opt_text(st, 5, d->vmm);
-		bind_opt_text(st, 6, d->accel);
-		bind_opt_text(st, 7, d->uuid);
-		bind_opt_text(st, 8, d->source);
-		sqlite3_bind_int(st, 9, d->complete);
-		sqlite3_bind_int64(st, 10, d->clock_offset_ns);
-		sqlite3_bind_int64(st, 11, d->start_skew_ns);
-		bind_opt_text(st, 12, d->note);
-		rc = step_reset(st);
-	}
-	for (size_t i = p->written_threads; i < p->n_threads && rc == SQLITE_OK; i++) {
-		struct profile_thread *t = &p->threads[i];
-		sqlite3_stmt *st = s->ins_thread;
-		sqlite3_bind_int64(st, 1, (int64_t)i + 1);
-		sqlite3_bind_int64(st, 2, t->domain);
-		sqlite3_bind_int64(st, 3, t->pid);
-		sqlite3_bind_int64(st, 4, t->tid);
-		sqlite3_bind_text(st, 5, t->comm, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, thread_role__name(t->role), -1, SQLITE_STATIC);
-		if (t->vcpu >= 0)
-			sqlite3_bind_int(st, 7, t->vcpu);
-		else
-			sqlite3_bind_null(st, 7);
-		rc = step_reset(st);
-	}
-	for (size_t i = p->written_images; i < p->n_images && rc == SQLITE_OK; i++) {
-		struct profile_image *im = &p->images[i];
-		sqlite3_stmt *st = s->ins_image;
-		sqlite3_bind_int64(st, 1, (int64_t)i + 1);
-		sqlite3_bind_int64(st, 2, im->domain);
-		sqlite3_bind_text(st, 3, im->path, -1, SQLITE_STATIC);
-		bind_opt_text(st, 4, im->build_id[0] ? im->build_id : NULL);
-		sqlite3_bind_text(st, 5, image_kind__name(im->kind), -1, SQLITE_STATIC);
-		rc = step_reset(st);
-	}
-	for (size_t i = p->written_symbols; i < p->n_symbols && rc == SQLITE_OK; i++) {
-		struct profile_symbol *sy = &p->symbols[i];
-		sqlite3_stmt *st = s->ins_symbol;
-		sqlite3_bind_int64(st, 1, (int64_t)i + 1);
-		sqlite3_bind_int64(st, 2, sy->image);
-		sqlite3_bind_text(st, 3, sy->name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, (int64_t)sy->address);
-		sqlite3_bind_int64(st, 5, (int64_t)sy->size);
-		rc = step_reset(st);
-	}
-	for (size_t i = p->written_frames; i < p->n_frames && rc == SQLITE_OK; i++) {
-		struct profile_frame *f = &p->frames[i];
-		sqlite3_stmt *st = s->ins_frame;
-		sqlite3_bind_int64(st, 1, (int64_t)i + 1);
-		bind_id(st, 2, f->parent);
-		bind_id(st, 3, f->image);
-		bind_id(st, 4, f->symbol);
-		sqlite3_bind_int64(st, 5, (int64_t)f->address);
-		rc = step_reset(st);
-	}
-	/* The counters that changed, in id order: updates of written rows then
-	 * walk the table's pages once, and new rows are appended. */
-	if (p->n_dirty_samples > 1)
-		qsort(p->dirty_samples, p->n_dirty_samples, sizeof(uint32_t), cmp_u32);
-	if (p->n_dirty_timeline > 1)
-		qsort(p->dirty_timeline, p->n_dirty_timeline, sizeof(uint32_t), cmp_u32);
-	for (size_t i = 0; i < p->n_dirty_samples && rc == SQLITE_OK; i++) {
-		uint32_t idx = p->dirty_samples[i];
-		struct sample_entry *e = &p->samples[idx];
-		sqlite3_stmt *st = idx < p->written_samples ? s->upd_sample : s->ins_sample;
-		sqlite3_bind_int64(st, 1, (int64_t)idx + 1);
-		if (st == s->upd_sample) {
-			sqlite3_bind_int64(st, 2, (int64_t)e->count);
-			sqlite3_bind_int64(st, 3, (int64_t)e->period);
-			rc = step_reset(st);
-			continue;
-		}
-		sqlite3_bind_int64(st, 2, e->key.event);
-		sqlite3_bind_int64(st, 3, e->key.domain);
-		sqlite3_bind_text(st, 4, layer__name(e->key.layer), -1, SQLITE_STATIC);
-		bind_id(st, 5, e->key.thread);
-		bind_id(st, 6, e->key.image);
-		bind_id(st, 7, e->key.symbol);
-		sqlite3_bind_int64(st, 8, (int64_t)e->key.address);
-		bind_id(st, 9, e->key.stack);
-		sqlite3_bind_text(st, 10, origin__name(e->key.origin), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 11, (int64_t)e->count);
-		sqlite3_bind_int64(st, 12, (int64_t)e->period);
-		rc = step_reset(st);
-	}
-	for (size_t i = 0; i < p->n_dirty_timeline && rc == SQLITE_OK; i++) {
-		uint32_t idx = p->dirty_timeline[i];
-		struct timeline_entry *e = &p->timeline[idx];
-		sqlite3_stmt *st = idx < p->written_timeline ? s->upd_timeline : s->ins_timeline;
-		sqlite3_bind_int64(st, 1, (int64_t)idx + 1);
-		if (st == s->upd_timeline) {
-			sqlite3_bind_int64(st, 2, (int64_t)e->count);
-			sqlite3_bind_int64(st, 3, (int64_t)e->period);
-			rc = step_reset(st);
-			continue;
-		}
-		sqlite3_bind_int64(st, 2, e->key.event);
-		sqlite3_bind_int64(st, 3, e->key.domain);
-		sqlite3_bind_text(st, 4, layer__name(e->key.layer), -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, origin__name(e->key.origin), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 6, e->key.bucket);
-		sqlite3_bind_int64(st, 7, (int64_t)e->count);
-		sqlite3_bind_int64(st, 8, (int64_t)e->period);
-		rc = step_reset(st);
-	}
-	return rc;
-}
-
-int session__write_delta(struct session *s, struct profile *p)
-{
-	int rc;
-	if (exec(s, "BEGIN") < 0)
-		return sql_error(s, sqlite3_errcode(s->db));
-	rc = write_delta(s, p);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		int r = sql_error(s, rc);
-		/* Keep the cause: ROLLBACK's own message would replace it. */
-		free(s->last_error);
-		s->last_error = xstrdup(sqlite3_errmsg(s->db));
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return r;
-	}
-	profile__mark_written(p);
-	return 0;
-}
-
-int session__add_symbol_code(struct session *s, uint32_t symbol, uint64_t address, const void *code, size_t size)
-{
-	sqlite3_stmt *st;
-	int rc;
-	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO symbol_code(symbol_id,address,code) VALUES(?,?,?)", -1,
-			       &st, NULL) != SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, symbol);
-	sqlite3_bind_int64(st, 2, (int64_t)address);
-	sqlite3_bind_blob(st, 3, code, (int)size, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : sql_error(s, rc);
-}
-
-int session__add_symbol_line(struct session *s, uint32_t symbol, uint64_t address, const char *file, int line)
-{
-	sqlite3_stmt *st;
-	int rc;
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT OR REPLACE INTO symbol_lines(symbol_id,address,file,line) VALUES(?,?,?,?)", -1,
-			       &st, NULL) != SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, symbol);
-	sqlite3_bind_int64(st, 2, (int64_t)address);
-	sqlite3_bind_text(st, 3, file, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 4, line);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : sql_error(s, rc);
 }
 
 void session__keep_old(const char *path)

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "../aggregate/profile.h"
 #include "../events/events.h"
@@ -57,8 +58,6 @@ const char *session__path(const struct session *s);
 /* Last SQLite error message of this session. */
 const char *session__error(struct session *s);
 
-int session__set_meta(struct session *s, const char *key, const char *value);
-int session__set_meta_int(struct session *s, const char *key, int64_t value);
 /* Value of key (to free), or NULL when absent. */
 char *session__get_meta(struct session *s, const char *key);
 /* meta.command_line as it was typed, "domprof record -a ..." (to free), or
@@ -69,6 +68,59 @@ char *session__command_line(struct session *s);
 /* The same rule for a command_line value already read. */
 char *session_command_line__as_typed(const char *stored);
 
+/* ---- writing (write.c) ----
+ *
+ * A run is written in the same steps by the recorder and the importer:
+ * session__write_events, session__write_run, then session__write_flush
+ * (with session__write_span) once or every second, session__write_code,
+ * session__set_lost per CPU, and session__write_end. Each returns 0 or
+ * -errno: -ENOSPC when the disk is full, -EROFS, -EIO for other SQLite
+ * failures (session__error says which). */
+
+/* What a session says about the run that made it: the meta keys of
+ * docs/session-format.md. A NULL string or a 0 is unknown: not written. */
+struct session_run {
+	const char *command_line;      /* as typed: "domprof record -a -d 5" */
+	const char *target;            /* "system-wide", "command", "pid" or "import" */
+	const char *workload;          /* the command profiled */
+	int64_t target_pid;            /* the process profiled (-p) */
+	const char *hostname, *kernel, *arch;
+	int64_t ncpus;
+	time_t start_time;             /* wall clock at the start */
+	const char *start_time_source; /* how start_time was found, when not measured */
+	bool have_start;               /* start_ns is known */
+	uint64_t start_ns;             /* the sample clock at the start */
+	uint64_t timeline_bucket_ns;
+	const char *clock;             /* the sample clock: "monotonic", "perf", ... */
+	bool callchain;
+};
+
+/* Per event (ids 1..n): samples, period and lost so far. */
+struct session_event_totals {
+	uint64_t samples, period, lost;
+};
+
+/* The events, ids 1..n in their order. */
+int session__write_events(struct session *s, const struct event_spec *events, size_t n);
+/* The run's description, and state "recording" until session__write_end. */
+int session__write_run(struct session *s, const struct session_run *run);
+/* A flush: everything in p that changed since the last (in one
+ * transaction; on failure nothing of it is kept and p still holds it),
+ * then the events' totals. */
+int session__write_flush(struct session *s, struct profile *p, const struct session_event_totals *totals,
+			 size_t n_events);
+/* How far the run got: stop_ns and duration_ns, on the sample clock. */
+int session__write_span(struct session *s, uint64_t start_ns, uint64_t stop_ns);
+/* Code bytes and source lines of functions, for annotate, in one
+ * transaction. Entries without code are left out. */
+int session__write_code(struct session *s, const struct symbol_code *codes, size_t n);
+/* The last word: lost samples, state "complete" or "incomplete", and the
+ * file made self-contained (session__finish). */
+int session__write_end(struct session *s, uint64_t lost_samples, bool complete);
+
+/* The single rows the steps above are made of. */
+int session__set_meta(struct session *s, const char *key, const char *value);
+int session__set_meta_int(struct session *s, const char *key, int64_t value);
 int session__add_event(struct session *s, uint32_t id, const struct event_spec *e);
 int session__set_event_totals(struct session *s, uint32_t id, uint64_t samples, uint64_t period, uint64_t lost);
 int session__set_lost(struct session *s, uint32_t domain, int cpu, uint64_t samples, uint64_t lost);
@@ -78,7 +130,3 @@ int session__set_lost(struct session *s, uint32_t domain, int cpu, uint64_t samp
  * for other SQLite failures; on failure nothing of this delta is kept and
  * the profile still holds it. */
 int session__write_delta(struct session *s, struct profile *p);
-
-/* Code bytes and source lines of a symbol, for annotate. */
-int session__add_symbol_code(struct session *s, uint32_t symbol, uint64_t address, const void *code, size_t size);
-int session__add_symbol_line(struct session *s, uint32_t symbol, uint64_t address, const char *file, int line);

@@ -1,13 +1,14 @@
 /* stat: counting mode, the quick first look. Counts events (no sampling)
  * per domain (the host, each VM) and layer, as `domprof stat` prints them.
  *
- * Two halves. The model (struct stat_result and the pure functions around
- * it: scaling, splitting clock time by the kernel's CPU-time accounting,
- * classifying a VM thread's work into layers, deriving the host as the
- * system-wide totals minus the VMs, and the host's idle loop as domain
- * "idle" from the kernel's idle time, rendering as text, CSV or JSON) is
- * computed from numbers alone and unit-tested. The counters
- * (struct stat_counters) open the perf events: per-CPU system-wide
+ * Three files, one job each. The model (model.c: struct stat_result and
+ * the pure functions around it: scaling, splitting clock time by the
+ * kernel's CPU-time accounting, classifying a VM thread's work into
+ * layers, deriving the host as the system-wide totals minus the VMs, and
+ * the host's idle loop as domain "idle" from the kernel's idle time) is
+ * computed from numbers alone and unit-tested; its rendering as text, CSV
+ * or JSON (render.c) likewise. The counters (counters.c, struct
+ * stat_counters) open the perf events: per-CPU system-wide
  * counters split user/kernel, and per-thread counters on every thread of
  * every VM (its VMM process and backend threads), split guest/host with
  * exclude_host/exclude_guest where the kernel and PMU do that, else by the
@@ -208,7 +209,7 @@ struct stat_cell stat_domain__total(const struct stat_domain *d, size_t e);
  * no guest work (or is not a VM). */
 double stat_domain__overhead(const struct stat_domain *d, size_t e);
 
-/* Rendering (docs/stat.md has the CSV and JSON contracts). */
+/* Rendering (render.c; docs/stat.md has the CSV and JSON contracts). */
 void stat_result__print_text(const struct stat_result *r, FILE *out);
 /* header: print the column line first; the time column is there when
  * with_time (interval mode): the interval's end, or "total". */
@@ -216,7 +217,14 @@ void stat_result__print_csv(const struct stat_result *r, bool header, bool with_
 /* one_line: the whole document on one line (JSON Lines, for -I). */
 void stat_result__print_json(const struct stat_result *r, bool one_line, FILE *out);
 
-/* ---- the counters ---- */
+/* ---- the counters (counters.c) ---- */
+
+/* The events counted when none are given: cycles and instructions where
+ * the PMU has them, with cpu-clock; else the software events that tell
+ * most about a host without one. */
+#define STAT_DEFAULT_EVENTS_PMU "cycles,instructions,cpu-clock"
+#define STAT_DEFAULT_EVENTS_NO_PMU "cpu-clock,context-switches,page-faults"
+const char *stat__default_events(bool system_wide);
 
 struct stat_counters;
 

@@ -333,6 +333,13 @@ uint64_t clock_monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+void clock_sleep_until(uint64_t ns, const volatile sig_atomic_t *stop)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ULL), .tv_nsec = (long)(ns % 1000000000ULL) };
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !(stop && *stop))
+		;
+}
+
 int parse_u64(const char *s, int base, uint64_t *ret)
 {
 	char *end;

@@ -4,6 +4,7 @@
  * prints except the allocation failure path. */
 #pragma once
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -106,6 +107,9 @@ static inline uint64_t hash_mix(uint64_t h, uint64_t v) { return hash_u64(h ^ (v
 static inline uint64_t hash_str(const char *s) { return hash_bytes(s, strlen(s), 0); }
 
 uint64_t clock_monotonic_ns(void);
+/* Sleep until CLOCK_MONOTONIC reaches ns, or until *stop (a signal flag;
+ * NULL for none) is set by a signal that interrupts the sleep. */
+void clock_sleep_until(uint64_t ns, const volatile sig_atomic_t *stop);
 
 /* Number parsing that rejects trailing junk; 0 or -EINVAL/-ERANGE. */
 int parse_u64(const char *s, int base, uint64_t *ret);

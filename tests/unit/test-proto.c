@@ -6,7 +6,8 @@
  * files; every message's encode/decode round trip and its refusals; DATA
  * deltas with repeated, missing, decreasing and overflowing totals, time
  * outside the recording, and memory beyond the budget; the coordinator's
- * message order and its refusal of contradictory identities. */
+ * message order and its refusal of contradictory identities; the agent's
+ * state machine, driven as a coordinator through a socketpair. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "lib/collect/hot-code.h"
+#include "lib/proto/agent.h"
 #include "lib/proto/budget.h"
 #include "lib/proto/channel.h"
 #include "lib/proto/coordinator.h"
@@ -1113,6 +1116,280 @@ static void test_match_vms(void **state)
 	strbuf_release(&log.sb);
 }
 
+/* ---- agent ---- */
+
+/* An agent serving one end of an encrypted socketpair, in a thread; the
+ * test is the coordinator at the other end. */
+struct agent_run {
+	struct channel ch;
+	struct agent_config cfg;
+	struct strbuf log;
+	int result;
+	pthread_t thread;
+};
+
+static void agent_run_log(void *ctx, const char *msg)
+{
+	struct agent_run *a = ctx;
+	strbuf_addf(&a->log, "%s\n", msg);
+}
+
+static void *agent_thread(void *p)
+{
+	struct agent_run *a = p;
+	a->result = agent_connection__serve(&a->ch, &a->cfg);
+	return NULL;
+}
+
+/* Start an agent; its AUTH_OK, which must come first, is checked here. */
+static void agent_start(struct agent_run *a, struct channel *coord)
+{
+	struct proto_agent_info info;
+	struct wbuf in;
+	uint8_t type = 0;
+	memset(a, 0, sizeof(*a));
+	strbuf_init(&a->log);
+	channel_pair(coord, &a->ch, true);
+	a->cfg = (struct agent_config){ .log = agent_run_log, .log_ctx = a };
+	assert_int_equal(pthread_create(&a->thread, NULL, agent_thread, a), 0);
+	wbuf_init(&in);
+	assert_int_equal(channel__recv(coord, 20000, &type, &in), 1);
+	assert_int_equal(type, MSG_AUTH_OK);
+	assert_int_equal(proto_agent_info__decode(in.data, in.len, &info), 0);
+	assert_string_equal(info.version, DOMPROF_VERSION_STRING);
+	assert_true(info.ncpus >= 1 && info.clock_ns <= clock_monotonic_ns());
+	proto_agent_info__release(&info);
+	wbuf_release(&in);
+}
+
+/* The agent's result once it ended; the connection is then closed. */
+static int agent_end(struct agent_run *a, struct channel *coord)
+{
+	struct wbuf in;
+	uint8_t type;
+	pthread_join(a->thread, NULL);
+	wbuf_init(&in);
+	assert_int_equal(channel__recv(coord, 5000, &type, &in), -ECONNRESET);
+	wbuf_release(&in);
+	channel__release(coord);
+	strbuf_release(&a->log);
+	return a->result;
+}
+
+static void coord_send(struct channel *c, uint8_t type, const struct wbuf *w)
+{
+	assert_int_equal(channel__send(c, type, w ? w->data : NULL, w ? w->len : 0, false, 5000), 0);
+}
+
+static void coord_send_u64(struct channel *c, uint8_t type, uint64_t v)
+{
+	struct wbuf w;
+	wbuf_init(&w);
+	proto_u64__encode(&w, v);
+	coord_send(c, type, &w);
+	wbuf_release(&w);
+}
+
+/* The next message, which must be of type want (20 s: ARM reads /proc). */
+static void coord_expect(struct channel *c, uint8_t want, struct wbuf *in)
+{
+	uint8_t type = 0;
+	assert_int_equal(channel__recv(c, 20000, &type, in), 1);
+	if (type != want)
+		fail_msg("expected %s, got %s", proto_msg__name(want), proto_msg__name(type));
+}
+
+static void coord_expect_error(struct channel *c, const char *words)
+{
+	struct wbuf in;
+	char *msg = NULL;
+	wbuf_init(&in);
+	coord_expect(c, MSG_ERROR, &in);
+	assert_int_equal(proto_error__decode(in.data, in.len, &msg), 0);
+	if (!strstr(msg, words))
+		fail_msg("ERROR '%s' does not say '%s'", msg, words);
+	free(msg);
+	wbuf_release(&in);
+}
+
+/* SETUP (100 Hz, no call graphs): SETUP_OK with an event per event asked
+ * (*ret_used, to proto_setup_ok__release), then KALLSYMS, unasked. */
+static void coord_setup(struct channel *c, const char *const *events, uint32_t n, uint32_t flush_ms, char ***ret_used)
+{
+	struct wbuf w, in;
+	wbuf_init(&w);
+	wbuf_init(&in);
+	proto_setup__encode(&w, events, n, 100, 0, false, flush_ms);
+	coord_send(c, MSG_SETUP, &w);
+	coord_expect(c, MSG_SETUP_OK, &in);
+	assert_int_equal(proto_setup_ok__decode(in.data, in.len, n, ret_used), 0);
+	coord_expect(c, MSG_KALLSYMS, &in);
+	wbuf_release(&w);
+	wbuf_release(&in);
+}
+
+/* PING is answered with the PING's clock echoed and the agent's own. */
+static void coord_ping(struct channel *c, struct wbuf *in)
+{
+	uint64_t before = clock_monotonic_ns(), echoed, agent_ns;
+	coord_send_u64(c, MSG_PING, 12345);
+	coord_expect(c, MSG_PONG, in);
+	assert_int_equal(proto_pong__decode(in->data, in->len, &echoed, &agent_ns), 0);
+	assert_true(echoed == 12345);
+	/* One machine, one clock: the agent read it between send and reply. */
+	assert_true(agent_ns >= before && agent_ns <= clock_monotonic_ns());
+}
+
+static void test_agent_order(void **state)
+{
+	static const char *const events[] = { "cpu-clock", "no-such-event" };
+	struct agent_run a;
+	struct channel c;
+	struct wbuf in;
+	char **used;
+
+	wbuf_init(&in);
+	/* ARM before SETUP: refused with an ERROR, and the connection ends. */
+	agent_start(&a, &c);
+	coord_send(&c, MSG_ARM, NULL);
+	coord_expect_error(&c, "ARM before SETUP");
+	assert_int_equal(agent_end(&a, &c), -EPROTO);
+
+	/* SETUP: an event the guest cannot open becomes cpu-clock, named apart
+	 * from the one asked for by that name; PING is answered at any time;
+	 * a second SETUP is out of place. */
+	agent_start(&a, &c);
+	coord_setup(&c, events, 2, 100, &used);
+	assert_string_equal(used[0], "cpu-clock");
+	assert_string_equal(used[1], "cpu-clock (for no-such-event)");
+	proto_setup_ok__release(used, 2);
+	coord_ping(&c, &in);
+	coord_send(&c, MSG_SETUP, NULL);
+	coord_expect_error(&c, "unexpected SETUP");
+	assert_int_equal(agent_end(&a, &c), -EPROTO);
+
+	/* START before ARM. */
+	agent_start(&a, &c);
+	coord_setup(&c, events, 1, 100, &used);
+	proto_setup_ok__release(used, 1);
+	coord_send_u64(&c, MSG_START, clock_monotonic_ns());
+	coord_expect_error(&c, "START before ARM");
+	assert_int_equal(agent_end(&a, &c), -EPROTO);
+
+	/* A malformed SETUP, and a message of no known type. */
+	agent_start(&a, &c);
+	coord_send(&c, MSG_SETUP, NULL);
+	coord_expect_error(&c, "malformed SETUP");
+	assert_int_equal(agent_end(&a, &c), -EPROTO);
+	agent_start(&a, &c);
+	assert_int_equal(channel__send(&c, 0xee, "x", 1, false, 5000), 0);
+	coord_expect_error(&c, "unexpected UNKNOWN");
+	assert_int_equal(agent_end(&a, &c), -EPROTO);
+
+	/* STOP before START: a coordinator that changed its mind, not an error. */
+	agent_start(&a, &c);
+	coord_send(&c, MSG_STOP, NULL);
+	assert_int_equal(agent_end(&a, &c), 0);
+	wbuf_release(&in);
+}
+
+/* Burn the CPU for ms, so that the agent's system-wide sampling has
+ * something to count besides idle. */
+static void spin(unsigned ms)
+{
+	uint64_t end = clock_monotonic_ns() + ms * MS;
+	volatile uint64_t x = 0;
+	while (clock_monotonic_ns() < end)
+		x++;
+}
+
+/* A whole session: SETUP, ARM, START at an instant in the future, DATA
+ * while recording (a PING on the way), STOP; then DATA until CODE, FINAL,
+ * BYE in that order, nothing after. The FINAL count is checked against
+ * the samples the DATA frames carried, applied as the coordinator does. */
+static void test_agent_session(void **state)
+{
+	static const char *const events[] = { "cpu-clock" };
+	struct agent_run a;
+	struct channel c;
+	struct wbuf in;
+	struct profile host;
+	struct delta_state d;
+	struct event_spec ev;
+	struct symbol_code *codes;
+	char **used, *err = NULL, *msg = NULL;
+	uint64_t t0, started, samples, lost, cost, end;
+	size_t n_codes, frames = 0;
+	uint8_t type;
+
+	wbuf_init(&in);
+	agent_start(&a, &c);
+	coord_setup(&c, events, 1, 50, &used);
+	proto_setup_ok__release(used, 1);
+	coord_send(&c, MSG_ARM, NULL);
+	assert_int_equal(channel__recv(&c, 20000, &type, &in), 1);
+	if (type == MSG_ERROR) {
+		assert_int_equal(proto_error__decode(in.data, in.len, &msg), 0);
+		print_message("agent session skipped: the agent cannot sample here (%s)\n", msg);
+		free(msg);
+		wbuf_release(&in);
+		agent_end(&a, &c);
+		skip();
+	}
+	assert_int_equal(type, MSG_ARMED);
+
+	profile__init(&host);
+	profile__domain(&host, "host", false);
+	assert_int_equal(event_spec__parse("cpu-clock", NULL, &ev, NULL), 0);
+	t0 = clock_monotonic_ns() + 20 * MS;
+	delta_state__init(&d, profile__domain(&host, "vm", true), 1);
+	delta_state__set_limits(&d, NULL, (uint32_t)sysconf(_SC_NPROCESSORS_ONLN), t0 - 20 * MS, t0, 100 * MS, &ev);
+	coord_send_u64(&c, MSG_START, t0);
+	coord_expect(&c, MSG_STARTED, &in);
+	assert_int_equal(proto_u64__decode(in.data, in.len, &started), 0);
+	/* It waited for the instant (on the one clock both sides share). */
+	assert_true(started >= t0 && started < t0 + 5 * SEC);
+
+	end = clock_monotonic_ns() + 400 * MS;
+	while (clock_monotonic_ns() < end) {
+		spin(20);
+		while (channel__recv(&c, 0, &type, &in) == 1) {
+			assert_int_equal(type, MSG_DATA);
+			assert_int_equal(delta__apply(&d, &host, in.data, in.len, clock_monotonic_ns(), &err), 0);
+			frames++;
+		}
+	}
+	/* 400 ms at one DATA per 50 ms: several frames (at least one, on a
+	 * machine loaded enough to delay the agent's thread). */
+	assert_true(frames >= 1);
+	/* PING while recording: answered between DATA frames. */
+	coord_send_u64(&c, MSG_PING, 1);
+	while (channel__recv(&c, 20000, &type, &in) == 1 && type == MSG_DATA)
+		assert_int_equal(delta__apply(&d, &host, in.data, in.len, clock_monotonic_ns(), &err), 0);
+	assert_int_equal(type, MSG_PONG);
+
+	coord_send(&c, MSG_STOP, NULL);
+	d.stop_ns = clock_monotonic_ns();
+	while (channel__recv(&c, 20000, &type, &in) == 1 && type == MSG_DATA)
+		assert_int_equal(delta__apply(&d, &host, in.data, in.len, clock_monotonic_ns(), &err), 0);
+	assert_int_equal(type, MSG_CODE);
+	/* Every function it sends code for was named in DATA before. */
+	assert_int_equal(proto_code__decode(in.data, in.len, (uint32_t)d.n_symbols, NULL, &codes, &n_codes, &cost), 0);
+	assert_true(n_codes <= CODE_HOT_SYMBOLS_AGENT);
+	symbol_codes__free(codes, n_codes);
+	coord_expect(&c, MSG_FINAL, &in);
+	assert_int_equal(proto_final__decode(in.data, in.len, &samples, &lost), 0);
+	/* The agent's count is what its DATA frames added up to. */
+	assert_true(samples == d.samples_received);
+	coord_expect(&c, MSG_BYE, &in);
+	assert_int_equal(proto_empty__decode(in.data, in.len), 0);
+	assert_int_equal(agent_end(&a, &c), 0);
+	wbuf_release(&in);
+	event_spec__release(&ev);
+	delta_state__release(&d);
+	profile__release(&host);
+}
+
 /* ---- the sanitizer ---- */
 
 static void test_sanitizer(void **state)
@@ -1161,6 +1438,8 @@ int main(void)
 		cmocka_unit_test(test_delta_catalog),
 		cmocka_unit_test(test_coordinator_order),
 		cmocka_unit_test(test_match_vms),
+		cmocka_unit_test(test_agent_order),
+		cmocka_unit_test(test_agent_session),
 		cmocka_unit_test(test_sanitizer),
 	};
 	if (sodium_init() < 0)

@@ -1,6 +1,6 @@
 /* Bounds-checked decoding of perf records; layouts from the comments on
  * enum perf_event_type in include/uapi/linux/perf_event.h. */
-#include "record.h"
+#include "perf-record.h"
 
 #include <errno.h>
 #include <string.h>
@@ -180,24 +180,20 @@ int perf_record__parse_mmap(const struct perf_event_header *h, struct perf_mmap_
 	const unsigned char *end = (const unsigned char *)h + h->size;
 	struct perf_mmap_event m = { 0 };
 
+	if (h->type != PERF_RECORD_MMAP && h->type != PERF_RECORD_MMAP2)
+		return -EINVAL;
+	if (end - p < (h->type == PERF_RECORD_MMAP ? 32 : 64))
+		return -EBADMSG;
+	/* Both layouts begin with pid, tid, start, len, pgoff. */
+	memcpy(&m.pid, p, 4);
+	memcpy(&m.tid, p + 4, 4);
+	memcpy(&m.start, p + 8, 8);
+	memcpy(&m.len, p + 16, 8);
+	memcpy(&m.pgoff, p + 24, 8);
 	if (h->type == PERF_RECORD_MMAP) {
-		if (end - p < 32)
-			return -EBADMSG;
-		memcpy(&m.pid, p, 4);
-		memcpy(&m.tid, p + 4, 4);
-		memcpy(&m.start, p + 8, 8);
-		memcpy(&m.len, p + 16, 8);
-		memcpy(&m.pgoff, p + 24, 8);
 		m.prot = 4; /* PROT_EXEC: MMAP records are only emitted for executable maps */
 		m.filename = record_string(p + 32, end);
-	} else if (h->type == PERF_RECORD_MMAP2) {
-		if (end - p < 64)
-			return -EBADMSG;
-		memcpy(&m.pid, p, 4);
-		memcpy(&m.tid, p + 4, 4);
-		memcpy(&m.start, p + 8, 8);
-		memcpy(&m.len, p + 16, 8);
-		memcpy(&m.pgoff, p + 24, 8);
+	} else {
 		/* Kernels before the fix of perf_event_mmap_output() leak the
 		 * BUILD_ID bit of one event's MMAP2 into other events' records,
 		 * which still carry maj/min/ino: a size no build-id can have
@@ -214,8 +210,6 @@ int perf_record__parse_mmap(const struct perf_event_header *h, struct perf_mmap_
 		memcpy(&m.flags, p + 60, 4);
 		m.filename = record_string(p + 64, end);
 		m.is_mmap2 = true;
-	} else {
-		return -EINVAL;
 	}
 	if (!m.filename)
 		return -EBADMSG;

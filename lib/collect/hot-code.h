@@ -1,4 +1,4 @@
-/* code: the machine code and source lines of a recording's hottest
+/* hot-code: the machine code and source lines of a recording's hottest
  * functions, gathered at the end of recording so that `domprof annotate`
  * works from the session alone (on another machine, or for a guest whose
  * files the host cannot read). */
@@ -9,21 +9,6 @@
 
 #include "collector.h"
 
-struct code_line {
-	uint64_t address;
-	char *file;
-	int line;
-};
-
-struct symbol_code {
-	uint32_t symbol;  /* profile symbol id */
-	uint64_t address; /* of the first byte */
-	unsigned char *code;
-	size_t len;
-	struct code_line *lines;
-	size_t n_lines;
-};
-
 /* Which functions' code a recording keeps: those holding at least 0.2 %
  * of some event's period (below that, annotate has too few samples to
  * say anything), the hottest 64 on the host; an agent keeps its hottest
@@ -33,8 +18,8 @@ struct symbol_code {
 #define CODE_HOT_SYMBOLS_HOST 64
 #define CODE_HOT_SYMBOLS_AGENT 32
 
-typedef void (*symbol_code_fn)(const struct symbol_code *sc, void *ctx);
-
-/* Call fn for each function holding at least min_share (0..1) of some
- * event's period, hottest first, at most max_symbols. Returns how many. */
-size_t collector__collect_code(struct collector *c, size_t max_symbols, double min_share, symbol_code_fn fn, void *ctx);
+/* The code of each function holding at least min_share (0..1) of some
+ * event's period, hottest first, at most max_symbols: *ret (to
+ * symbol_codes__free) and their number. Functions whose code cannot be
+ * read are left out. */
+size_t collector__collect_code(struct collector *c, size_t max_symbols, double min_share, struct symbol_code **ret);

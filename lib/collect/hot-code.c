@@ -1,5 +1,5 @@
-/* Picking hot functions and reading their code; see code.h. */
-#include "code.h"
+/* Picking hot functions and reading their code; see hot-code.h. */
+#include "hot-code.h"
 
 #include "../util/util.h"
 
@@ -45,18 +45,20 @@ static struct image *image_of(struct collector *c, uint32_t profile_image)
 	return NULL;
 }
 
-size_t collector__collect_code(struct collector *c, size_t max_symbols, double min_share, symbol_code_fn fn, void *ctx)
+/* Each symbol's best share of some event's period, from the host's own
+ * samples only: what an agent claims must not decide which host functions
+ * are hot. The symbols at min_share or more, hottest first, in *ret. */
+static size_t hot_symbols(const struct collector *c, double min_share, struct hot **ret)
 {
-	struct profile *p = c->profile;
-	double *period = xcalloc(p->n_symbols + 1, sizeof(double) * (c->n_events ? c->n_events : 1));
-	double *total = xcalloc(c->n_events ? c->n_events : 1, sizeof(double));
+	const struct profile *p = c->profile;
+	size_t n_events = c->n_events ? c->n_events : 1;
+	double *period = xcalloc(p->n_symbols + 1, sizeof(double) * n_events);
+	double *total = xcalloc(n_events, sizeof(double));
 	struct hot *hot = NULL;
-	size_t n_hot = 0, cap = 0, done = 0;
+	size_t n_hot = 0, cap = 0;
 
 	for (size_t i = 0; i < p->n_samples; i++) {
 		const struct sample_entry *e = &p->samples[i];
-		/* The host's own samples only: what an agent claims must not
-		 * decide which host functions are hot. */
 		if (e->key.event == 0 || e->key.event > c->n_events || e->key.origin != ORIGIN_HOST)
 			continue;
 		total[e->key.event - 1] += (double)e->period;
@@ -75,29 +77,39 @@ size_t collector__collect_code(struct collector *c, size_t max_symbols, double m
 	}
 	if (n_hot > 1)
 		qsort(hot, n_hot, sizeof(*hot), hot_cmp);
+	free(period);
+	free(total);
+	*ret = hot;
+	return n_hot;
+}
+
+size_t collector__collect_code(struct collector *c, size_t max_symbols, double min_share, struct symbol_code **ret)
+{
+	struct profile *p = c->profile;
+	struct hot *hot;
+	size_t n_hot = hot_symbols(c, min_share, &hot), done = 0;
+	struct symbol_code *codes = xcalloc(MIN(n_hot, max_symbols) + 1, sizeof(*codes));
+
 	for (size_t i = 0; i < n_hot && done < max_symbols; i++) {
 		struct profile_symbol *ps = &p->symbols[hot[i].symbol - 1];
 		struct image *im = image_of(c, ps->image);
-		struct symbol_code sc = { .symbol = hot[i].symbol, .address = ps->address };
+		struct symbol_code *sc = &codes[done];
 		struct line_list lines = { 0 };
 		void *code = NULL;
-		if (!im || image__read_code(im, ps->address, ps->size, &code, &sc.len) < 0)
+		*sc = (struct symbol_code){ 0 };
+		if (!im || image__read_code(im, ps->address, ps->size, &code, &sc->len) < 0)
 			continue;
-		sc.code = code;
+		sc->symbol = hot[i].symbol;
+		sc->address = ps->address;
+		sc->code = code;
 		image__source_lines(im, ps->address, ps->size, add_line, &lines);
-		sc.lines = lines.lines;
-		sc.n_lines = lines.n;
-		fn(&sc, ctx);
-		for (size_t l = 0; l < lines.n; l++)
-			free(lines.lines[l].file);
-		free(lines.lines);
-		free(code);
+		sc->lines = lines.lines;
+		sc->n_lines = lines.n;
 		done++;
 	}
 	for (size_t i = 0; i < c->machine.images.n; i++)
 		image__drop_dwarf(c->machine.images.images[i]);
 	free(hot);
-	free(period);
-	free(total);
+	*ret = codes;
 	return done;
 }

@@ -1,4 +1,4 @@
-/* record: decoding of perf records (PERF_RECORD_*) as the kernel writes them
+/* perf-record: decoding of perf records (PERF_RECORD_*) as the kernel writes them
  * to the ring and as perf writes them to perf.data. Every field access is
  * bounds-checked against the record's size, so hostile input (a perf.data
  * from elsewhere, a corrupted ring) yields -EBADMSG, never an overread. A

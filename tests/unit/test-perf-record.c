@@ -7,7 +7,7 @@
 #include <cmocka.h>
 #include <errno.h>
 
-#include "lib/sampler/record.h"
+#include "lib/sampler/perf-record.h"
 #include "perf-synth.h"
 
 static void test_sample(void **state)

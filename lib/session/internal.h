@@ -1,0 +1,29 @@
+/* internal: what the files of lib/session share and nobody else sees —
+ * the connection and its prepared writers, and SQLite's result codes as
+ * -errno. session.c opens, creates and closes a session; write.c writes
+ * into it. */
+#pragma once
+
+#include <sqlite3.h>
+
+#include "session.h"
+
+struct session {
+	sqlite3 *db;
+	char *path;
+	char *last_error; /* SQLite's message of the last failed write */
+	sqlite3_stmt *ins_domain, *ins_thread, *ins_image, *ins_symbol, *ins_frame, *ins_sample, *ins_timeline;
+	sqlite3_stmt *upd_sample, *upd_timeline;
+	enum session_idle idle;
+};
+
+/* SQLite's result code as -errno: -ENOSPC (disk full), -ENOMEM, -EROFS,
+ * else -EIO. */
+int session_sql_error(int rc);
+/* sqlite3_exec of sql, 0 or session_sql_error. */
+int session_exec(struct session *s, const char *sql);
+
+/* The statements that write a profile delta, prepared once per
+ * connection (write.c); finalizing accepts statements never prepared. */
+int session__prepare_writers(struct session *s);
+void session__finalize_writers(struct session *s);
