@@ -15,7 +15,10 @@ COMPLETION=${COMPLETION:-$SOURCE_ROOT/dist/domprof.bash-completion}
 # A VM for `domprof vms` to find: a process whose executable is named like
 # QEMU's and that carries -name (a copy of the syscalls workload, which
 # ignores the extra arguments).
-VM_NAME="compvm$$"
+# The name is completed from a prefix that no other test's VM can share (the
+# suite runs tests side by side, and `domprof vms` sees every VM of the machine).
+VM_PREFIX="compvm-$$-"
+VM_NAME="${VM_PREFIX}vm"
 cp "$WORKLOADS/syscalls" "$T/qemu-system-x86_64"
 "$T/qemu-system-x86_64" 60 -name "$VM_NAME,debug-threads=on" >/dev/null &
 BG_PIDS=$!
@@ -90,10 +93,10 @@ expect "record --event = ta" task-clock
 
 # VM names: the one running now (domprof vms), as VM= for the options that
 # take VM=VALUE, and among the domains of a report.
-expect "record --guest-kallsyms compvm" "$VM_NAME="
-expect "record --agent compvm" "$VM_NAME="
-expect "report --domain compvm" "$VM_NAME"
-expect "report --domain host,compvm" "host,$VM_NAME"
+expect "record --guest-kallsyms $VM_PREFIX" "$VM_NAME="
+expect "record --agent $VM_PREFIX" "$VM_NAME="
+expect "report --domain $VM_PREFIX" "$VM_NAME"
+expect "report --domain host,$VM_PREFIX" "host,$VM_NAME"
 # After VM=, --guest-kallsyms takes a file.
 expect "record --guest-kallsyms $VM_NAME = not" notes.txt
 
