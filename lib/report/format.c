@@ -27,20 +27,17 @@ void report__print_idle_header(bool no_idle, const char *note, const char *prefi
 
 void report__print_header(struct session *s, const struct report_layers *l, FILE *out)
 {
-	_cleanup_free_ char *host = session__get_meta(s, "hostname");
-	_cleanup_free_ char *kernel = session__get_meta(s, "kernel");
-	_cleanup_free_ char *started = session__get_meta(s, "start_time");
-	_cleanup_free_ char *duration = session__get_meta(s, "duration_ns");
-	_cleanup_free_ char *cmdline = session__command_line(s);
-	_cleanup_free_ char *state = session__get_meta(s, "state");
+	struct session_about a;
 	_cleanup_free_ char *path = text_safe_dup(session__path(s));
+	session__read_about(s, &a);
 	fprintf(out, "# session: %s\n", path);
 	/* text_sanitize rewrites its argument in place: never a literal. */
-	fprintf(out, "# host: %s  kernel: %s  recorded: %s  duration: %.2f s%s\n", host ? text_sanitize(host) : "?",
-		kernel ? text_sanitize(kernel) : "?", started ? text_sanitize(started) : "?",
-		duration ? atof(duration) / 1e9 : 0.0, state && !streq(state, "complete") ? "  (recording was interrupted)" : "");
-	if (cmdline)
-		fprintf(out, "# command: %s\n", text_sanitize(cmdline));
+	fprintf(out, "# host: %s  kernel: %s  recorded: %s  duration: %.2f s%s\n", a.hostname ? text_sanitize(a.hostname) : "?",
+		a.kernel ? text_sanitize(a.kernel) : "?", a.start_time ? text_sanitize(a.start_time) : "?",
+		(double)a.duration_ns / 1e9, a.state && !streq(a.state, "complete") ? "  (recording was interrupted)" : "");
+	if (a.command_line)
+		fprintf(out, "# command: %s\n", text_sanitize(a.command_line));
+	session_about__release(&a);
 	for (size_t e = 0; e < l->n_events; e++) {
 		_cleanup_free_ char *name = text_safe_dup(l->events[e].name);
 		fprintf(out, "# event %s: %llu samples, %.1f %s, lost %llu\n", name, (unsigned long long)l->events[e].samples,
@@ -336,25 +333,32 @@ void report_table__print_csv(const struct report_table *t, FILE *out)
 
 /* ---- JSON ---- */
 
+void json_str_or_null(struct strbuf *sb, const char *s)
+{
+	if (s)
+		strbuf_add_json(sb, s);
+	else
+		strbuf_adds(sb, "null");
+}
+
+/* The session's metadata as one object (empty when it cannot be read:
+ * the report itself was read by then). */
 static void json_meta(struct session *s, struct strbuf *sb)
 {
-	sqlite3_stmt *st;
-	bool first = true;
+	struct session_meta *m;
+	size_t n;
+	char *err = NULL;
 	strbuf_adds(sb, "{");
-	if (sqlite3_prepare_v2(session__db(s), "SELECT key, value FROM meta ORDER BY key", -1, &st, NULL) == SQLITE_OK) {
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *k = (const char *)sqlite3_column_text(st, 0);
-			const char *v = (const char *)sqlite3_column_text(st, 1);
-			if (!k)
-				continue;
-			strbuf_adds(sb, first ? "\n    " : ",\n    ");
-			first = false;
-			strbuf_add_json(sb, k);
+	if (session__read_meta(s, &m, &n, &err) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			strbuf_adds(sb, i ? ",\n    " : "\n    ");
+			strbuf_add_json(sb, m[i].key);
 			strbuf_adds(sb, ": ");
-			strbuf_add_json(sb, v ? v : "");
+			strbuf_add_json(sb, m[i].value);
 		}
-		sqlite3_finalize(st);
+		session_meta__free(m, n);
 	}
+	free(err);
 	strbuf_adds(sb, "\n  }");
 }
 
@@ -386,10 +390,7 @@ static void json_layer_cells(struct strbuf *sb, const struct report_layers *l, c
 static void json_opt_str(struct strbuf *sb, const char *key, const char *v)
 {
 	strbuf_addf(sb, ", \"%s\": ", key);
-	if (v)
-		strbuf_add_json(sb, v);
-	else
-		strbuf_adds(sb, "null");
+	json_str_or_null(sb, v);
 }
 
 void report__print_json(struct session *s, const struct report_layers *l, const struct report_table *t, FILE *out)
@@ -402,10 +403,7 @@ void report__print_json(struct session *s, const struct report_layers *l, const 
 		    session__idle(s) == SESSION_IDLE_RECORDED ? "recorded"
 		    : session__idle(s) == SESSION_IDLE_ON_READ ? "on read"
 							       : "not found");
-	if (session__idle_note(s))
-		strbuf_add_json(&sb, session__idle_note(s));
-	else
-		strbuf_adds(&sb, "null");
+	json_str_or_null(&sb, session__idle_note(s));
 	strbuf_adds(&sb, "}");
 	strbuf_adds(&sb, ",\n  \"events\": [");
 	for (size_t e = 0; e < t->n_events; e++) {

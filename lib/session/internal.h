@@ -17,6 +17,9 @@ struct session {
 	enum session_idle idle;
 };
 
+/* The connection, for lib/session and its unit tests only. */
+sqlite3 *session__db(struct session *s);
+
 /* SQLite's result code as -errno: -ENOSPC (disk full), -ENOMEM, -EROFS,
  * else -EIO. */
 int session_sql_error(int rc);
