@@ -10,6 +10,7 @@
 
 #include "../lib/report/export.h"
 #include "../lib/report/report.h"
+#include "../lib/session/catalog.h"
 #include "../lib/session/session.h"
 #include "domprof.h"
 #include "options.h"
@@ -53,30 +54,34 @@ static bool same_file(const char *a, const char *b)
 /* An unknown --domain is a typo more often than an empty selection. */
 static int check_domains(struct session *s, char **domains)
 {
-	for (char **d = domains; d && *d; d++) {
-		sqlite3_stmt *st;
-		bool found = false;
+	struct session_catalog cat;
+	char *err = NULL;
+	int r = 0;
+	if (!domains)
+		return 0;
+	if ((r = session_catalog__load(s, CATALOG_DOMAINS, &cat, &err)) < 0) {
+		r = log_error_errno(r, "%s", err);
+		free(err);
+		return r;
+	}
+	for (char **d = domains; *d && r == 0; d++) {
 		struct strbuf known;
-		if (sqlite3_prepare_v2(session__db(s), "SELECT name FROM domains ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-			return log_error_errno(-EIO, "cannot read the domains of %s: %s", session__path(s), session__error(s));
+		bool found = false;
 		strbuf_init(&known);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *name = (const char *)sqlite3_column_text(st, 0);
-			if (!name)
+		for (uint32_t id = 0; id < cat.n_domains; id++) {
+			const struct catalog_domain *cd = session_catalog__domain(&cat, id);
+			if (!cd)
 				continue;
-			found |= streq(name, *d);
-			strbuf_addf(&known, "%s%s", known.len ? ", " : "", name);
+			found |= streq(cd->name, *d);
+			strbuf_addf(&known, "%s%s", known.len ? ", " : "", cd->name);
 		}
-		sqlite3_finalize(st);
-		if (!found) {
-			log_error("--domain: '%s' is not a domain of %s (it has: %s)", *d, session__path(s),
-				  known.len ? known.buf : "none");
-			strbuf_release(&known);
-			return -EINVAL;
-		}
+		if (!found)
+			r = log_error("--domain: '%s' is not a domain of %s (it has: %s)", *d, session__path(s),
+				      known.len ? known.buf : "none");
 		strbuf_release(&known);
 	}
-	return 0;
+	session_catalog__release(&cat);
+	return r;
 }
 
 int cmd_export(int argc, char **argv)

@@ -256,3 +256,15 @@ bool session__has_stacks(struct session *s)
 	}
 	return has;
 }
+
+int64_t session__timeline_last_bucket(struct session *s)
+{
+	sqlite3_stmt *st;
+	int64_t last = -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT MAX(bucket) FROM timeline", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		last = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return last;
+}

@@ -119,6 +119,8 @@ void session_function__release(struct session_function *f);
  * (session__write_code): 0 with ret->len 0 when it kept none. */
 int session__read_code(struct session *s, int64_t symbol_id, struct symbol_code *ret, char **ret_error);
 
+/* The last bucket of the timeline, -1 when it is empty. */
+int64_t session__timeline_last_bucket(struct session *s);
 /* Whether the session holds call stacks (recorded with -g). */
 bool session__has_stacks(struct session *s);
 

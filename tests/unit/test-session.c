@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/session/session.h"
+#include "lib/session/internal.h"
 #include "lib/util/util.h"
 
 static char dir[64];
