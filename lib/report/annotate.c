@@ -202,8 +202,6 @@ void annotate__release(struct annotate *a)
 	memset(a, 0, sizeof(*a));
 }
 
-static double pct(uint64_t part, uint64_t total) { return total ? 100.0 * (double)part / (double)total : 0.0; }
-
 static const char *basename_of(const char *p)
 {
 	const char *s = strrchr(p, '/');
@@ -250,7 +248,7 @@ void annotate__print_text(const struct annotate *a, FILE *out)
 		}
 		for (size_t e = 0; e < a->n_events; e++) {
 			if (ai->period[e])
-				fprintf(out, "%8.2f%% ", pct(ai->period[e], a->total[e]));
+				fprintf(out, "%8.2f%% ", report__percent(ai->period[e], a->total[e]));
 			else
 				fprintf(out, "%9s ", "");
 		}
@@ -258,14 +256,14 @@ void annotate__print_text(const struct annotate *a, FILE *out)
 			ai->text);
 	}
 	if (a->unplaced_period)
-		fprintf(out, "(%.2f%% of the samples fall outside the decoded code)\n", pct(a->unplaced_period, a->total[0]));
+		fprintf(out, "(%.2f%% of the samples fall outside the decoded code)\n", report__percent(a->unplaced_period, a->total[0]));
 	if (a->n_lines) {
 		fprintf(out, "\nHottest source lines:\n");
 		for (size_t i = 0; i < a->n_lines && i < 10; i++) {
 			if (!a->lines[i].period[0] && i)
 				break;
 			for (size_t e = 0; e < a->n_events; e++)
-				fprintf(out, "%8.2f%% ", pct(a->lines[i].period[e], a->total[e]));
+				fprintf(out, "%8.2f%% ", report__percent(a->lines[i].period[e], a->total[e]));
 			_cleanup_free_ char *file = text_safe_dup(a->lines[i].file);
 			fprintf(out, " %s:%d%s\n", file, a->lines[i].line, i < 3 && a->lines[i].period[0] ? "  <<" : "");
 		}
@@ -302,7 +300,7 @@ void annotate__print_json(const struct annotate *a, FILE *out)
 			strbuf_addf(&sb, "%s%llu", e ? ", " : "", (unsigned long long)ai->period[e]);
 		strbuf_adds(&sb, "], \"percent\": [");
 		for (size_t e = 0; e < a->n_events; e++)
-			strbuf_addf(&sb, "%s%.4f", e ? ", " : "", pct(ai->period[e], a->total[e]));
+			strbuf_addf(&sb, "%s%.4f", e ? ", " : "", report__percent(ai->period[e], a->total[e]));
 		strbuf_adds(&sb, "]}");
 	}
 	strbuf_adds(&sb, "\n ],\n \"lines\": [");

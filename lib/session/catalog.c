@@ -7,22 +7,10 @@
 #include "../util/util.h"
 #include "internal.h"
 
-static char *col_dup(sqlite3_stmt *st, int c)
-{
-	const unsigned char *v = sqlite3_column_text(st, c);
-	return v ? xstrdup((const char *)v) : NULL;
-}
-
 static char *col_dup_or(sqlite3_stmt *st, int c, const char *fallback)
 {
-	char *v = col_dup(st, c);
+	char *v = session_column_dup(st, c);
 	return v ? v : xstrdup(fallback);
-}
-
-static int sql_fail(struct session *s, const char *what, char **ret_error)
-{
-	*ret_error = xasprintf("cannot read the %s of %s: %s", what, s->path, session__error(s));
-	return -EIO;
 }
 
 /* Size of an array indexed by the ids of table, or -EBADMSG when the ids
@@ -33,10 +21,10 @@ static int id_array_size(struct session *s, const char *table, size_t *ret, char
 	sqlite3_stmt *st;
 	int64_t max, count, min;
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return sql_fail(s, table, ret_error);
+		return session_read_error(s, table, ret_error);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
-		return sql_fail(s, table, ret_error);
+		return session_read_error(s, table, ret_error);
 	}
 	max = sqlite3_column_int64(st, 0);
 	count = sqlite3_column_int64(st, 1);
@@ -64,7 +52,7 @@ static int load_table(struct session *s, const char *table, const char *sql, siz
 	*array = xcalloc(n, elem);
 	*ret_n = n;
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return sql_fail(s, table, ret_error);
+		return session_read_error(s, table, ret_error);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 		void *entry;
@@ -75,7 +63,7 @@ static int load_table(struct session *s, const char *table, const char *sql, siz
 			fn(entry, st);
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : sql_fail(s, table, ret_error);
+	return rc == SQLITE_DONE ? 0 : session_read_error(s, table, ret_error);
 }
 
 static void load_domain(void *entry, sqlite3_stmt *st)
@@ -83,15 +71,15 @@ static void load_domain(void *entry, sqlite3_stmt *st)
 	struct catalog_domain *d = entry;
 	d->set = true;
 	d->name = col_dup_or(st, 1, "[unknown]");
-	d->kind = col_dup(st, 2);
+	d->kind = session_column_dup(st, 2);
 	d->has_pid = sqlite3_column_type(st, 3) != SQLITE_NULL;
 	d->pid = d->has_pid ? sqlite3_column_int64(st, 3) : -1;
-	d->vmm = col_dup(st, 4);
-	d->accel = col_dup(st, 5);
-	d->uuid = col_dup(st, 6);
-	d->source = col_dup(st, 7);
+	d->vmm = session_column_dup(st, 4);
+	d->accel = session_column_dup(st, 5);
+	d->uuid = session_column_dup(st, 6);
+	d->source = session_column_dup(st, 7);
 	d->complete = sqlite3_column_int(st, 8) != 0;
-	d->note = col_dup(st, 9);
+	d->note = session_column_dup(st, 9);
 	d->clock_offset_ns = sqlite3_column_int64(st, 10);
 	d->start_skew_ns = sqlite3_column_int64(st, 11);
 }
@@ -114,12 +102,12 @@ static void load_image(void *entry, sqlite3_stmt *st)
 	const char *slash;
 	i->set = true;
 	i->path = col_dup_or(st, 1, "[unknown]");
-	i->build_id = col_dup(st, 2);
+	i->build_id = session_column_dup(st, 2);
 	if (i->build_id && !*i->build_id) {
 		free(i->build_id);
 		i->build_id = NULL;
 	}
-	i->kind = col_dup(st, 3);
+	i->kind = session_column_dup(st, 3);
 	/* "[kernel.kallsyms]" and other bracketed names are their own basename. */
 	slash = i->path[0] == '[' ? NULL : strrchr(i->path, '/');
 	i->base = slash && slash[1] ? slash + 1 : i->path;

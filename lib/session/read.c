@@ -9,13 +9,13 @@
 #include "../util/util.h"
 #include "internal.h"
 
-static char *col_dup(sqlite3_stmt *st, int c)
+char *session_column_dup(sqlite3_stmt *st, int column)
 {
-	const unsigned char *v = sqlite3_column_text(st, c);
+	const unsigned char *v = sqlite3_column_text(st, column);
 	return v ? xstrdup((const char *)v) : NULL;
 }
 
-static int sql_fail(struct session *s, const char *what, char **ret_error)
+int session_read_error(struct session *s, const char *what, char **ret_error)
 {
 	*ret_error = xasprintf("cannot read the %s of %s: %s", what, s->path, session__error(s));
 	return -EIO;
@@ -39,14 +39,14 @@ int session__read_events(struct session *s, struct session_event **ret, size_t *
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT id, name, unit, samples, period, lost, sample_period, sample_freq FROM events ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
-		return sql_fail(s, "events", ret_error);
+		return session_read_error(s, "events", ret_error);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (!sqlite3_column_text(st, 1) || !sqlite3_column_text(st, 2))
 			continue;
 		ARRAY_GROW(ev, cap, n + 1);
 		ev[n].id = (uint32_t)sqlite3_column_int64(st, 0);
-		ev[n].name = col_dup(st, 1);
-		ev[n].unit = col_dup(st, 2);
+		ev[n].name = session_column_dup(st, 1);
+		ev[n].unit = session_column_dup(st, 2);
 		ev[n].samples = (uint64_t)sqlite3_column_int64(st, 3);
 		ev[n].period = (uint64_t)sqlite3_column_int64(st, 4);
 		ev[n].lost = (uint64_t)sqlite3_column_int64(st, 5);
@@ -57,7 +57,7 @@ int session__read_events(struct session *s, struct session_event **ret, size_t *
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		session_events__free(ev, n);
-		return sql_fail(s, "events", ret_error);
+		return session_read_error(s, "events", ret_error);
 	}
 	*ret = ev;
 	*ret_n = n;
@@ -80,13 +80,13 @@ int session__read_meta(struct session *s, struct session_meta **ret, size_t *ret
 	size_t n = 0, cap = 0;
 	int rc;
 	if (sqlite3_prepare_v2(s->db, "SELECT key, value FROM meta ORDER BY key", -1, &st, NULL) != SQLITE_OK)
-		return sql_fail(s, "metadata", ret_error);
+		return session_read_error(s, "metadata", ret_error);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (!sqlite3_column_text(st, 0))
 			continue;
 		ARRAY_GROW(m, cap, n + 1);
-		m[n].key = col_dup(st, 0);
-		m[n].value = col_dup(st, 1);
+		m[n].key = session_column_dup(st, 0);
+		m[n].value = session_column_dup(st, 1);
 		if (!m[n].value)
 			m[n].value = xstrdup("");
 		n++;
@@ -94,7 +94,7 @@ int session__read_meta(struct session *s, struct session_meta **ret, size_t *ret
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		session_meta__free(m, n);
-		return sql_fail(s, "metadata", ret_error);
+		return session_read_error(s, "metadata", ret_error);
 	}
 	*ret = m;
 	*ret_n = n;
@@ -186,8 +186,8 @@ int session__find_function(struct session *s, const char *name, const char *doma
 			ret->symbol_id = sqlite3_column_int64(st, 0);
 			ret->address = (uint64_t)sqlite3_column_int64(st, 1);
 			ret->size = (uint64_t)sqlite3_column_int64(st, 2);
-			ret->image = col_dup(st, 3);
-			ret->domain = col_dup(st, 4);
+			ret->image = session_column_dup(st, 3);
+			ret->domain = session_column_dup(st, 4);
 		}
 		ret->candidates++;
 	}
@@ -215,7 +215,7 @@ static void read_lines(struct session *s, int64_t symbol_id, struct symbol_code 
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		ARRAY_GROW(ret->lines, cap, ret->n_lines + 1);
 		ret->lines[ret->n_lines].address = (uint64_t)sqlite3_column_int64(st, 0);
-		ret->lines[ret->n_lines].file = col_dup(st, 1);
+		ret->lines[ret->n_lines].file = session_column_dup(st, 1);
 		ret->lines[ret->n_lines].line = sqlite3_column_int(st, 2);
 		ret->n_lines++;
 	}
@@ -229,7 +229,7 @@ int session__read_code(struct session *s, int64_t symbol_id, struct symbol_code 
 	ret->symbol = (uint32_t)symbol_id;
 	if (sqlite3_prepare_v2(s->db, "SELECT address, code FROM symbol_code WHERE symbol_id = ?", -1, &st, NULL) !=
 	    SQLITE_OK)
-		return sql_fail(s, "code", ret_error);
+		return session_read_error(s, "code", ret_error);
 	sqlite3_bind_int64(st, 1, symbol_id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		const void *code = sqlite3_column_blob(st, 1);
