@@ -44,7 +44,7 @@ static int load_table(struct session *s, const char *table, const char *sql, siz
 		      void (*fn)(void *entry, sqlite3_stmt *st), char **ret_error)
 {
 	sqlite3_stmt *st;
-	size_t n;
+	size_t n = 0;
 	int r, rc;
 	r = id_array_size(s, table, &n, ret_error);
 	if (r < 0)
