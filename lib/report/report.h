@@ -14,16 +14,20 @@
  * its total, so a share can be given of either; with no_idle the idle
  * domain is left out of every table and total (busy == total).
  *
- * Formatters render either as text, CSV or JSON (docs/report-formats.md
- * holds the CSV/JSON contracts). */
+ * Samples are read through the session's one view (lib/session/view.h:
+ * merged, host or agent), names through its catalog
+ * (lib/session/catalog.h). Files: report.c (the query), table.c (rows),
+ * callgraph.c (rows over call stacks), layers.c (the layer table),
+ * format.c (rendering as text, CSV or JSON; docs/report-formats.md holds
+ * the CSV/JSON contracts). */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../session/session.h"
 #include "../session/catalog.h"
+#include "../session/session.h"
 #include "../session/view.h"
 #include "../util/util.h"
 
