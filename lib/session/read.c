@@ -197,11 +197,13 @@ int session__find_function(struct session *s, const char *name, const char *doma
 		*ret_error = xasprintf("cannot query %s: %s", s->path, session__error(s));
 		return -EIO;
 	}
+	if (!ret->candidates)
+		return -ENOENT;
 	if (!ret->image)
 		ret->image = xstrdup("");
 	if (!ret->domain)
 		ret->domain = xstrdup("");
-	return ret->candidates ? 0 : -ENOENT;
+	return 0;
 }
 
 static void read_lines(struct session *s, int64_t symbol_id, struct symbol_code *ret)

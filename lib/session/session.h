@@ -2,7 +2,12 @@
  * creates it and flushes profile deltas into it (one transaction per
  * flush, WAL journal, so a killed recorder leaves every committed flush
  * readable); reports open it read-only. Schema in docs/session-format.md;
- * SESSION_SCHEMA_VERSION is bumped on any incompatible change. */
+ * SESSION_SCHEMA_VERSION is bumped on any incompatible change.
+ *
+ * Files: session.c (create, open, close), write.c (the one writing path),
+ * read.c (events, metadata, code), catalog.c (what ids name, catalog.h),
+ * view.c (which samples a report counts, view.h). The SQLite connection
+ * never leaves lib/session (internal.h). */
 #pragma once
 
 #include <stdbool.h>
