@@ -35,6 +35,7 @@ struct html_ctx {
 	bool have_layers;
 	int64_t *domain_ids; /* per report domain index, its id in the session */
 	struct session_catalog cat;
+	struct session_about about;
 	struct strtab strings;
 	uint32_t *string_slot;  /* per string: its index in the page's list, or NO_STRING */
 	uint32_t *page_strings; /* the strings the kept nodes use, in page order */

@@ -229,13 +229,10 @@ struct timeline_shape {
 
 static struct timeline_shape timeline_shape(struct html_ctx *c)
 {
-	struct session_about a;
 	struct timeline_shape t;
 	int64_t last;
-	session__read_about(c->s, &a);
-	t.bucket_ns = a.timeline_bucket_ns ? a.timeline_bucket_ns : DEFAULT_BUCKET_NS;
-	t.duration_ns = a.duration_ns;
-	session_about__release(&a);
+	t.bucket_ns = c->about.timeline_bucket_ns ? c->about.timeline_bucket_ns : DEFAULT_BUCKET_NS;
+	t.duration_ns = c->about.duration_ns;
 	last = session__timeline_last_bucket(c->s);
 	t.n_buckets = (uint64_t)(last + 1);
 	t.n_buckets = MAX(t.n_buckets, (t.duration_ns + t.bucket_ns - 1) / t.bucket_ns);
@@ -357,18 +354,18 @@ static void ctx_release(struct html_ctx *c)
 		report_layers__release(&c->layers);
 	free(c->domain_ids);
 	session_catalog__release(&c->cat);
+	session_about__release(&c->about);
 	html_flames__release(c);
 }
 
 /* The page's header fields: format, the session, the view, idle. */
 static void json_head(struct html_ctx *c, struct strbuf *sb)
 {
-	_cleanup_free_ char *command = session__command_line(c->s);
 	strbuf_addf(sb, "{\"format\":\"domprof-html\",\"version\":1,\"generator\":\"domprof %s\",\"path\":",
 		    DOMPROF_VERSION);
 	strbuf_add_json(sb, session__path(c->s));
 	strbuf_addf(sb, ",\"view\":\"%s\",\"command\":", view_source__name(c->o->source));
-	json_str_or_null(sb, command);
+	json_str_or_null(sb, c->about.command_line);
 	strbuf_adds(sb, ",\"idle\":{\"included\":");
 	strbuf_adds(sb, c->o->no_idle ? "false" : "true");
 	strbuf_adds(sb, ",\"note\":");
@@ -406,6 +403,7 @@ int html_report__json(struct session *s, const struct html_options *o, struct st
 
 	strtab__init(&c.strings);
 	strbuf_init(&sb);
+	session__read_about(s, &c.about);
 	if ((r = report_query__parse_keys(&q, "domain,layer,image,symbol", ret_error)) < 0 ||
 	    (r = report_layers__query(s, &q, &c.layers, ret_error)) < 0)
 		goto out;
