@@ -91,9 +91,9 @@ int option_parse_layers(const char *arg, char ***list)
 	return 0;
 }
 
-int option_parse_source(const char *arg, enum report_source *ret)
+int option_parse_source(const char *arg, enum view_source *ret)
 {
-	if (report_source__parse(arg, ret) < 0)
+	if (view_source__parse(arg, ret) < 0)
 		return log_error("--source: '%s' is not one of merged, host, agent", arg);
 	return 0;
 }

@@ -70,7 +70,7 @@ void option_parse_list(const char *arg, char ***list);
 /* --layer: the same, every name a known layer. */
 int option_parse_layers(const char *arg, char ***list);
 /* --source merged|host|agent. */
-int option_parse_source(const char *arg, enum report_source *ret);
+int option_parse_source(const char *arg, enum view_source *ret);
 /* --threshold: a percentage, 0 to 100. */
 int option_parse_threshold(const char *arg, double *ret);
 /* --limit: a number of rows (0: no limit). */

@@ -1,4 +1,6 @@
-/* Per-instruction profiles; see annotate.h. Disassembly by capstone. */
+/* Per-instruction profiles; see annotate.h. Disassembly by capstone; the
+ * function, its code and its samples (in the merged view, as `domprof
+ * report` shows them) come through lib/session. */
 #define _GNU_SOURCE
 #include "annotate.h"
 
@@ -16,44 +18,6 @@ static const char *intern_file(struct annotate *a, const char *f)
 	return a->files[a->n_files++] = xstrdup(f);
 }
 
-static int find_symbol(struct session *s, const struct annotate_query *q, int64_t *ret_id, struct annotate *a,
-		       char **ret_error)
-{
-	sqlite3_stmt *st;
-	const char *sql =
-		"SELECT y.id, y.address, y.size, i.path, d.name, COALESCE(SUM(s.period),0) p FROM symbols y"
-		" JOIN images i ON i.id = y.image_id JOIN domains d ON d.id = i.domain_id"
-		" LEFT JOIN samples s ON s.symbol_id = y.id"
-		" WHERE y.name = ?1 AND (?2 IS NULL OR d.name = ?2) AND (?3 IS NULL OR instr(i.path, ?3) > 0)"
-		" GROUP BY y.id ORDER BY (y.id IN (SELECT symbol_id FROM symbol_code)) DESC, p DESC";
-	if (sqlite3_prepare_v2(session__db(s), sql, -1, &st, NULL) != SQLITE_OK) {
-		*ret_error = xasprintf("cannot query %s: %s", session__path(s), session__error(s));
-		return -EIO;
-	}
-	sqlite3_bind_text(st, 1, q->symbol, -1, SQLITE_STATIC);
-	if (q->domain)
-		sqlite3_bind_text(st, 2, q->domain, -1, SQLITE_STATIC);
-	if (q->image)
-		sqlite3_bind_text(st, 3, q->image, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (!a->candidates) {
-			*ret_id = sqlite3_column_int64(st, 0);
-			a->address = (uint64_t)sqlite3_column_int64(st, 1);
-			a->size = (uint64_t)sqlite3_column_int64(st, 2);
-			a->image = xstrdup((const char *)sqlite3_column_text(st, 3));
-			a->domain = xstrdup((const char *)sqlite3_column_text(st, 4));
-		}
-		a->candidates++;
-	}
-	sqlite3_finalize(st);
-	if (!a->candidates) {
-		*ret_error = xasprintf("no function named '%s'%s%s in %s (names are as `domprof report` shows them)", q->symbol,
-				       q->domain ? " in domain " : "", q->domain ? q->domain : "", session__path(s));
-		return -ENOENT;
-	}
-	return 0;
-}
-
 static struct annotate_insn *insn_at(struct annotate *a, uint64_t addr)
 {
 	size_t lo = 0, hi = a->n_insns;
@@ -69,127 +33,83 @@ static struct annotate_insn *insn_at(struct annotate *a, uint64_t addr)
 	return NULL;
 }
 
-static const struct annotate *line_sort;
-static int line_cmp(const void *x, const void *y)
+static int line_cmp(const void *x, const void *y, void *ctx)
 {
+	const struct annotate *an = ctx;
 	const struct annotate_line *a = x, *b = y;
-	for (size_t e = 0; e < line_sort->n_events; e++)
+	for (size_t e = 0; e < an->n_events; e++)
 		if (a->period[e] != b->period[e])
 			return a->period[e] > b->period[e] ? -1 : 1;
 	return a->line - b->line;
 }
 
-static int load(struct session *s, const struct annotate_query *q, struct annotate *a, char **ret_error)
+/* The function's instructions, disassembled from the code the session
+ * kept of it, each with its source line: the last line row at or before
+ * it. */
+static void decode(struct annotate *a, const struct symbol_code *code, const char *arch)
 {
-	sqlite3_stmt *st;
-	int64_t sym = 0;
-	const void *code = NULL;
-	int code_len = 0;
-	uint64_t code_addr = 0;
-	unsigned char *code_copy = NULL;
-	int r;
+	bool arm64 = arch && streq(arch, "aarch64");
+	size_t n, l = 0;
+	const char *file = NULL;
+	int line = 0;
+	cs_insn *insn;
+	csh cs;
+	if (!code->len || cs_open(arm64 ? CS_ARCH_ARM64 : CS_ARCH_X86, arm64 ? CS_MODE_ARM : CS_MODE_64, &cs) != CS_ERR_OK)
+		return;
+	n = cs_disasm(cs, code->code, code->len, code->address, 0, &insn);
+	a->insns = xcalloc(n ? n : 1, sizeof(*a->insns));
+	for (size_t i = 0; i < n; i++) {
+		struct annotate_insn *ai = &a->insns[i];
+		ai->address = insn[i].address;
+		ai->size = insn[i].size;
+		snprintf(ai->text, sizeof(ai->text), "%s%s%s", insn[i].mnemonic, insn[i].op_str[0] ? " " : "",
+			 insn[i].op_str);
+		ai->period = xcalloc(a->n_events, sizeof(uint64_t));
+		ai->samples = xcalloc(a->n_events, sizeof(uint64_t));
+		for (; l < code->n_lines && code->lines[l].address <= ai->address; l++) {
+			file = code->lines[l].file ? intern_file(a, code->lines[l].file) : NULL;
+			line = code->lines[l].line;
+		}
+		ai->file = file;
+		ai->line = line;
+	}
+	a->n_insns = n;
+	if (n)
+		cs_free(insn, n);
+	cs_close(&cs);
+}
 
-	memset(a, 0, sizeof(*a));
-	a->symbol = xstrdup(q->symbol);
-	r = report__load_events(s, q->events, &a->events, &a->n_events, ret_error);
+/* The function's samples in the report's view, by address. */
+static int place_samples(struct session *s, struct annotate *a, int64_t symbol_id, char **ret_error)
+{
+	static const enum view_column columns[] = { VIEW_ADDRESS, VIEW_EVENT_ID };
+	struct view_filter f = { .source = SOURCE_MERGED, .symbol_id = symbol_id };
+	struct view_rows *rows;
+	struct view_row v;
+	int r = view_rows__open(s, &f, columns, ARRAY_SIZE(columns), true, &rows, ret_error);
 	if (r < 0)
 		return r;
-	a->total = xcalloc(a->n_events, sizeof(uint64_t));
-	if ((r = find_symbol(s, q, &sym, a, ret_error)) < 0)
-		return r;
-
-	if (sqlite3_prepare_v2(session__db(s), "SELECT address, code FROM symbol_code WHERE symbol_id = ?", -1, &st, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, sym);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			code_addr = (uint64_t)sqlite3_column_int64(st, 0);
-			code = sqlite3_column_blob(st, 1);
-			code_len = sqlite3_column_bytes(st, 1);
-			if (code && code_len > 0) {
-				code_copy = xmalloc((size_t)code_len);
-				memcpy(code_copy, code, (size_t)code_len);
-			}
-		}
-		sqlite3_finalize(st);
-	}
-	if (code_copy) {
-		csh cs;
-		cs_insn *insn;
-		size_t n;
-		_cleanup_free_ char *arch = session__get_meta(s, "arch");
-		bool arm64 = arch && streq(arch, "aarch64");
-		if (cs_open(arm64 ? CS_ARCH_ARM64 : CS_ARCH_X86, arm64 ? CS_MODE_ARM : CS_MODE_64, &cs) == CS_ERR_OK) {
-			n = cs_disasm(cs, code_copy, (size_t)code_len, code_addr, 0, &insn);
-			a->insns = xcalloc(n ? n : 1, sizeof(*a->insns));
-			for (size_t i = 0; i < n; i++) {
-				struct annotate_insn *ai = &a->insns[i];
-				ai->address = insn[i].address;
-				ai->size = insn[i].size;
-				snprintf(ai->text, sizeof(ai->text), "%s%s%s", insn[i].mnemonic, insn[i].op_str[0] ? " " : "",
-					 insn[i].op_str);
-				ai->period = xcalloc(a->n_events, sizeof(uint64_t));
-				ai->samples = xcalloc(a->n_events, sizeof(uint64_t));
-			}
-			a->n_insns = n;
-			if (n)
-				cs_free(insn, n);
-			cs_close(&cs);
-		}
-		free(code_copy);
-	}
-	/* Source lines: each instruction takes the last line row at or before it. */
-	if (sqlite3_prepare_v2(session__db(s), "SELECT address, file, line FROM symbol_lines WHERE symbol_id = ? ORDER BY address",
-			       -1, &st, NULL) == SQLITE_OK) {
-		size_t i = 0;
-		const char *file = NULL;
-		int line = 0;
-		sqlite3_bind_int64(st, 1, sym);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			uint64_t addr = (uint64_t)sqlite3_column_int64(st, 0);
-			const char *f = (const char *)sqlite3_column_text(st, 1);
-			for (; i < a->n_insns && a->insns[i].address < addr; i++) {
-				a->insns[i].file = file;
-				a->insns[i].line = line;
-			}
-			file = f ? intern_file(a, f) : NULL;
-			line = sqlite3_column_int(st, 2);
-		}
-		for (; i < a->n_insns; i++) {
-			a->insns[i].file = file;
-			a->insns[i].line = line;
-		}
-		sqlite3_finalize(st);
-	}
-	/* Samples by address. */
-	if (sqlite3_prepare_v2(session__db(s),
-			       "SELECT address, event_id, SUM(count), SUM(period) FROM samples WHERE symbol_id = ?"
-			       " GROUP BY address, event_id",
-			       -1, &st, NULL) != SQLITE_OK) {
-		*ret_error = xasprintf("cannot query %s: %s", session__path(s), session__error(s));
-		return -EIO;
-	}
-	sqlite3_bind_int64(st, 1, sym);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		uint64_t addr = (uint64_t)sqlite3_column_int64(st, 0);
-		uint32_t ev = (uint32_t)sqlite3_column_int64(st, 1);
-		uint64_t count = (uint64_t)sqlite3_column_int64(st, 2), period = (uint64_t)sqlite3_column_int64(st, 3);
+	while ((r = view_rows__next(rows, &v, ret_error)) > 0) {
+		int e = report_events__index(a->events, a->n_events, view_rows__int(rows, 1));
 		struct annotate_insn *ai;
-		size_t e;
-		for (e = 0; e < a->n_events && a->events[e].id != ev; e++)
-			;
-		if (e == a->n_events)
+		if (e < 0)
 			continue;
-		a->total[e] += period;
-		ai = insn_at(a, addr);
+		a->total[e] += v.period;
+		ai = insn_at(a, (uint64_t)view_rows__int(rows, 0));
 		if (!ai) {
-			a->unplaced_period += period;
+			a->unplaced_period += v.period;
 			continue;
 		}
-		ai->period[e] += period;
-		ai->samples[e] += count;
+		ai->period[e] += v.period;
+		ai->samples[e] += v.count;
 	}
-	sqlite3_finalize(st);
-	/* Per source line. */
+	view_rows__close(rows);
+	return r;
+}
+
+/* Per source line, hottest first. */
+static void sum_lines(struct annotate *a)
+{
 	for (size_t i = 0; i < a->n_insns; i++) {
 		struct annotate_insn *ai = &a->insns[i];
 		struct annotate_line *l = NULL;
@@ -208,9 +128,48 @@ static int load(struct session *s, const struct annotate_query *q, struct annota
 		for (size_t e = 0; e < a->n_events; e++)
 			l->period[e] += ai->period[e];
 	}
-	line_sort = a;
 	if (a->n_lines)
-		qsort(a->lines, a->n_lines, sizeof(*a->lines), line_cmp);
+		qsort_r(a->lines, a->n_lines, sizeof(*a->lines), line_cmp, a);
+}
+
+static int load(struct session *s, const struct annotate_query *q, struct annotate *a, char **ret_error)
+{
+	struct session_function fn;
+	struct symbol_code code;
+	struct session_about about;
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	a->symbol = xstrdup(q->symbol);
+	r = report__load_events(s, q->events, &a->events, &a->n_events, ret_error);
+	if (r < 0)
+		return r;
+	a->total = xcalloc(a->n_events, sizeof(uint64_t));
+	r = session__find_function(s, q->symbol, q->domain, q->image, &fn, ret_error);
+	if (r == -ENOENT)
+		*ret_error = xasprintf("no function named '%s'%s%s in %s (names are as `domprof report` shows them)", q->symbol,
+				       q->domain ? " in domain " : "", q->domain ? q->domain : "", session__path(s));
+	if (r < 0)
+		return r;
+	a->address = fn.address;
+	a->size = fn.size;
+	a->image = xstrdup(fn.image);
+	a->domain = xstrdup(fn.domain);
+	a->candidates = fn.candidates;
+	if ((r = session__read_code(s, fn.symbol_id, &code, ret_error)) == 0) {
+		session__read_about(s, &about);
+		decode(a, &code, about.arch);
+		session_about__release(&about);
+		free(code.code);
+		for (size_t i = 0; i < code.n_lines; i++)
+			free(code.lines[i].file);
+		free(code.lines);
+		r = place_samples(s, a, fn.symbol_id, ret_error);
+	}
+	session_function__release(&fn);
+	if (r < 0)
+		return r;
+	sum_lines(a);
 	return 0;
 }
 
@@ -242,8 +201,6 @@ void annotate__release(struct annotate *a)
 	report_events__free(a->events, a->n_events);
 	memset(a, 0, sizeof(*a));
 }
-
-static double pct(uint64_t part, uint64_t total) { return total ? 100.0 * (double)part / (double)total : 0.0; }
 
 static const char *basename_of(const char *p)
 {
@@ -291,7 +248,7 @@ void annotate__print_text(const struct annotate *a, FILE *out)
 		}
 		for (size_t e = 0; e < a->n_events; e++) {
 			if (ai->period[e])
-				fprintf(out, "%8.2f%% ", pct(ai->period[e], a->total[e]));
+				fprintf(out, "%8.2f%% ", report__percent(ai->period[e], a->total[e]));
 			else
 				fprintf(out, "%9s ", "");
 		}
@@ -299,14 +256,14 @@ void annotate__print_text(const struct annotate *a, FILE *out)
 			ai->text);
 	}
 	if (a->unplaced_period)
-		fprintf(out, "(%.2f%% of the samples fall outside the decoded code)\n", pct(a->unplaced_period, a->total[0]));
+		fprintf(out, "(%.2f%% of the samples fall outside the decoded code)\n", report__percent(a->unplaced_period, a->total[0]));
 	if (a->n_lines) {
 		fprintf(out, "\nHottest source lines:\n");
 		for (size_t i = 0; i < a->n_lines && i < 10; i++) {
 			if (!a->lines[i].period[0] && i)
 				break;
 			for (size_t e = 0; e < a->n_events; e++)
-				fprintf(out, "%8.2f%% ", pct(a->lines[i].period[e], a->total[e]));
+				fprintf(out, "%8.2f%% ", report__percent(a->lines[i].period[e], a->total[e]));
 			_cleanup_free_ char *file = text_safe_dup(a->lines[i].file);
 			fprintf(out, " %s:%d%s\n", file, a->lines[i].line, i < 3 && a->lines[i].period[0] ? "  <<" : "");
 		}
@@ -337,16 +294,13 @@ void annotate__print_json(const struct annotate *a, FILE *out)
 			    ai->size);
 		strbuf_add_json(&sb, ai->text);
 		strbuf_adds(&sb, ", \"file\": ");
-		if (ai->file)
-			strbuf_add_json(&sb, ai->file);
-		else
-			strbuf_adds(&sb, "null");
+		json_str_or_null(&sb, ai->file);
 		strbuf_addf(&sb, ", \"line\": %d, \"period\": [", ai->line);
 		for (size_t e = 0; e < a->n_events; e++)
 			strbuf_addf(&sb, "%s%llu", e ? ", " : "", (unsigned long long)ai->period[e]);
 		strbuf_adds(&sb, "], \"percent\": [");
 		for (size_t e = 0; e < a->n_events; e++)
-			strbuf_addf(&sb, "%s%.4f", e ? ", " : "", pct(ai->period[e], a->total[e]));
+			strbuf_addf(&sb, "%s%.4f", e ? ", " : "", report__percent(ai->period[e], a->total[e]));
 		strbuf_adds(&sb, "]}");
 	}
 	strbuf_adds(&sb, "\n ],\n \"lines\": [");

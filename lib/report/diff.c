@@ -33,16 +33,15 @@ static int event_in(const struct report_table *t, const char *name)
 	return -1;
 }
 
-static const struct diff_table *sort_t;
-
 static double sort_delta(const struct diff_row *r)
 {
 	double a = isnan(r->a[0]) ? 0 : r->a[0], b = isnan(r->b[0]) ? 0 : r->b[0];
 	return fabs(b - a);
 }
 
-static int row_cmp(const void *x, const void *y)
+static int row_cmp(const void *x, const void *y, void *ctx)
 {
+	const struct diff_table *sort_t = ctx;
 	const struct diff_row *a = x, *b = y;
 	double da = sort_delta(a), db = sort_delta(b);
 	if (da != db)
@@ -65,114 +64,88 @@ static void row_free(struct diff_row *r)
 	free(r->b_pct);
 }
 
-int diff_table__compute(struct session *sa, struct session *sb, const struct report_query *q, double per_a, double per_b,
-			struct diff_table *t, char **ret_error)
+/* The events both sides have, in a's order: ea/eb map them to each
+ * side's table. */
+static int match_events(struct diff_table *t, const struct report_table *ta, const struct report_table *tb, int *ea,
+			int *eb, char **ret_error)
 {
-	struct report_query full = *q;
-	struct report_table ta, tb;
-	struct hmap index;
-	size_t cap = 0;
-	int *ea, *eb;
-	int r;
-
-	memset(t, 0, sizeof(*t));
-	t->query = *q;
-	if (session__idle_note(sa))
-		t->idle_note_a = xstrdup(session__idle_note(sa));
-	if (session__idle_note(sb))
-		t->idle_note_b = xstrdup(session__idle_note(sb));
-	t->per_a = per_a > 0 ? per_a : 1;
-	t->per_b = per_b > 0 ? per_b : 1;
-	full.limit = 0;
-	full.threshold = 0;
-	r = report_table__query(sa, &full, &ta, ret_error);
-	if (r < 0)
-		return r;
-	r = report_table__query(sb, &full, &tb, ret_error);
-	if (r < 0) {
-		report_table__release(&ta);
-		return r;
-	}
-	ea = xcalloc(ta.n_events, sizeof(int));
-	eb = xcalloc(ta.n_events, sizeof(int));
-	t->events = xcalloc(ta.n_events + 1, sizeof(char *));
-	t->units = xcalloc(ta.n_events + 1, sizeof(char *));
-	for (size_t e = 0; e < ta.n_events; e++) {
-		int j = event_in(&tb, ta.events[e].name);
+	t->events = xcalloc(ta->n_events + 1, sizeof(char *));
+	t->units = xcalloc(ta->n_events + 1, sizeof(char *));
+	for (size_t e = 0; e < ta->n_events; e++) {
+		int j = event_in(tb, ta->events[e].name);
 		if (j < 0)
 			continue;
 		ea[t->n_events] = (int)e;
 		eb[t->n_events] = j;
-		t->events[t->n_events] = xstrdup(ta.events[e].name);
-		t->units[t->n_events] = xstrdup(ta.events[e].unit);
+		t->events[t->n_events] = xstrdup(ta->events[e].name);
+		t->units[t->n_events] = xstrdup(ta->events[e].unit);
 		t->n_events++;
 	}
 	if (!t->n_events) {
 		*ret_error = xasprintf("the two sessions have no event in common (compare with the same -e)");
-		free(ea);
-		free(eb);
-		report_table__release(&ta);
-		report_table__release(&tb);
 		return -ENOENT;
 	}
-	t->total_a = xcalloc(t->n_events, sizeof(double));
-	t->total_b = xcalloc(t->n_events, sizeof(double));
-	for (size_t e = 0; e < t->n_events; e++) {
-		t->total_a[e] = (double)ta.total_period[ea[e]] / t->per_a;
-		t->total_b[e] = (double)tb.total_period[eb[e]] / t->per_b;
-	}
+	return 0;
+}
+
+/* The diff row of keys, made (absent on both sides: NAN) on first use. */
+static struct diff_row *diff_row(struct diff_table *t, struct hmap *index, size_t *cap, char *const *keys)
+{
+	size_t n_keys = t->query.n_keys;
+	uint64_t h = keys_hash(keys, n_keys);
+	size_t pos;
+	uint32_t idx;
+	struct diff_row *row;
+	for (pos = hmap_first(index, h); hmap_candidate(index, pos, h, &idx); pos = hmap_next(index, pos))
+		if (idx != UINT32_MAX && keys_eq(t->rows[idx].keys, keys, n_keys))
+			return &t->rows[idx];
+	ARRAY_GROW(t->rows, *cap, t->n_rows + 1);
+	row = &t->rows[t->n_rows];
+	memset(row, 0, sizeof(*row));
+	for (size_t k = 0; k < n_keys; k++)
+		row->keys[k] = xstrdup(keys[k]);
+	row->a = xcalloc(t->n_events, sizeof(double));
+	row->b = xcalloc(t->n_events, sizeof(double));
+	row->a_pct = xcalloc(t->n_events, sizeof(double));
+	row->b_pct = xcalloc(t->n_events, sizeof(double));
+	for (size_t e = 0; e < t->n_events; e++)
+		row->a[e] = row->b[e] = NAN;
+	hmap_insert_at(index, pos, h, (uint32_t)t->n_rows);
+	t->n_rows++;
+	return row;
+}
+
+/* Both sides' rows, joined on their keys and normalised. */
+static void join_rows(struct diff_table *t, const struct report_table *ta, const struct report_table *tb,
+		      const int *ea, const int *eb)
+{
+	struct hmap index;
+	size_t cap = 0;
 	hmap_init(&index);
 	for (int side = 0; side < 2; side++) {
-		const struct report_table *src = side ? &tb : &ta;
-		int *map = side ? eb : ea;
+		const struct report_table *src = side ? tb : ta;
+		const int *map = side ? eb : ea;
 		double per = side ? t->per_b : t->per_a;
 		for (size_t i = 0; i < src->n_rows; i++) {
 			const struct report_row *sr = &src->rows[i];
-			uint64_t h = keys_hash(sr->keys, q->n_keys);
-			size_t pos = hmap_first(&index, h);
-			uint32_t idx;
-			struct diff_row *row = NULL;
-			while (hmap_candidate(&index, pos, h, &idx)) {
-				if (idx != UINT32_MAX && keys_eq(t->rows[idx].keys, sr->keys, q->n_keys)) {
-					row = &t->rows[idx];
-					break;
-				}
-				pos = hmap_next(&index, pos);
-			}
-			if (!row) {
-				ARRAY_GROW(t->rows, cap, t->n_rows + 1);
-				row = &t->rows[t->n_rows];
-				memset(row, 0, sizeof(*row));
-				for (size_t k = 0; k < q->n_keys; k++)
-					row->keys[k] = xstrdup(sr->keys[k]);
-				row->a = xcalloc(t->n_events, sizeof(double));
-				row->b = xcalloc(t->n_events, sizeof(double));
-				row->a_pct = xcalloc(t->n_events, sizeof(double));
-				row->b_pct = xcalloc(t->n_events, sizeof(double));
-				for (size_t e = 0; e < t->n_events; e++)
-					row->a[e] = row->b[e] = NAN;
-				hmap_insert_at(&index, pos, h, (uint32_t)t->n_rows);
-				t->n_rows++;
-			}
+			struct diff_row *row = diff_row(t, &index, &cap, sr->keys);
 			for (size_t e = 0; e < t->n_events; e++) {
 				double v = (double)sr->period[map[e]] / per;
 				double total = side ? t->total_b[e] : t->total_a[e];
-				if (side)
-					row->b[e] = v;
-				else
-					row->a[e] = v;
+				(side ? row->b : row->a)[e] = v;
 				(side ? row->b_pct : row->a_pct)[e] = total > 0 ? 100.0 * v / total : 0;
 			}
 		}
 	}
 	hmap_release(&index);
-	free(ea);
-	free(eb);
-	report_table__release(&ta);
-	report_table__release(&tb);
-	sort_t = t;
+}
+
+/* Sort by the change in the first event, then cut by threshold (either
+ * side's share) and limit. */
+static void finish(struct diff_table *t, const struct report_query *q)
+{
 	if (t->n_rows > 1)
-		qsort(t->rows, t->n_rows, sizeof(*t->rows), row_cmp);
+		qsort_r(t->rows, t->n_rows, sizeof(*t->rows), row_cmp, t);
 	t->n_rows_before_cut = t->n_rows;
 	if (q->threshold > 0) {
 		size_t w = 0;
@@ -192,7 +165,60 @@ int diff_table__compute(struct session *sa, struct session *sb, const struct rep
 			row_free(&t->rows[i]);
 		t->n_rows = q->limit;
 	}
-	return 0;
+}
+
+static int compute(struct session *sa, struct session *sb, const struct report_query *q, struct diff_table *t,
+		   char **ret_error)
+{
+	struct report_query full = *q;
+	struct report_table ta, tb;
+	int *ea = NULL, *eb = NULL;
+	int r;
+
+	full.limit = 0;
+	full.threshold = 0;
+	if ((r = report_table__query(sa, &full, &ta, ret_error)) < 0)
+		return r;
+	if ((r = report_table__query(sb, &full, &tb, ret_error)) < 0) {
+		report_table__release(&ta);
+		return r;
+	}
+	ea = xcalloc(ta.n_events + 1, sizeof(int));
+	eb = xcalloc(ta.n_events + 1, sizeof(int));
+	r = match_events(t, &ta, &tb, ea, eb, ret_error);
+	if (r == 0) {
+		t->total_a = xcalloc(t->n_events, sizeof(double));
+		t->total_b = xcalloc(t->n_events, sizeof(double));
+		for (size_t e = 0; e < t->n_events; e++) {
+			t->total_a[e] = (double)ta.total_period[ea[e]] / t->per_a;
+			t->total_b[e] = (double)tb.total_period[eb[e]] / t->per_b;
+		}
+		join_rows(t, &ta, &tb, ea, eb);
+		finish(t, q);
+	}
+	free(ea);
+	free(eb);
+	report_table__release(&ta);
+	report_table__release(&tb);
+	return r;
+}
+
+int diff_table__compute(struct session *sa, struct session *sb, const struct report_query *q, double per_a, double per_b,
+			struct diff_table *t, char **ret_error)
+{
+	int r;
+	memset(t, 0, sizeof(*t));
+	t->query = *q;
+	if (session__idle_note(sa))
+		t->idle_note_a = xstrdup(session__idle_note(sa));
+	if (session__idle_note(sb))
+		t->idle_note_b = xstrdup(session__idle_note(sb));
+	t->per_a = per_a > 0 ? per_a : 1;
+	t->per_b = per_b > 0 ? per_b : 1;
+	r = compute(sa, sb, q, t, ret_error);
+	if (r < 0)
+		diff_table__release(t);
+	return r;
 }
 
 void diff_table__release(struct diff_table *t)

@@ -27,20 +27,17 @@ void report__print_idle_header(bool no_idle, const char *note, const char *prefi
 
 void report__print_header(struct session *s, const struct report_layers *l, FILE *out)
 {
-	_cleanup_free_ char *host = session__get_meta(s, "hostname");
-	_cleanup_free_ char *kernel = session__get_meta(s, "kernel");
-	_cleanup_free_ char *started = session__get_meta(s, "start_time");
-	_cleanup_free_ char *duration = session__get_meta(s, "duration_ns");
-	_cleanup_free_ char *cmdline = session__command_line(s);
-	_cleanup_free_ char *state = session__get_meta(s, "state");
+	struct session_about a;
 	_cleanup_free_ char *path = text_safe_dup(session__path(s));
+	session__read_about(s, &a);
 	fprintf(out, "# session: %s\n", path);
 	/* text_sanitize rewrites its argument in place: never a literal. */
-	fprintf(out, "# host: %s  kernel: %s  recorded: %s  duration: %.2f s%s\n", host ? text_sanitize(host) : "?",
-		kernel ? text_sanitize(kernel) : "?", started ? text_sanitize(started) : "?",
-		duration ? atof(duration) / 1e9 : 0.0, state && !streq(state, "complete") ? "  (recording was interrupted)" : "");
-	if (cmdline)
-		fprintf(out, "# command: %s\n", text_sanitize(cmdline));
+	fprintf(out, "# host: %s  kernel: %s  recorded: %s  duration: %.2f s%s\n", a.hostname ? text_sanitize(a.hostname) : "?",
+		a.kernel ? text_sanitize(a.kernel) : "?", a.start_time ? text_sanitize(a.start_time) : "?",
+		(double)a.duration_ns / 1e9, a.state && !streq(a.state, "complete") ? "  (recording was interrupted)" : "");
+	if (a.command_line)
+		fprintf(out, "# command: %s\n", text_sanitize(a.command_line));
+	session_about__release(&a);
 	for (size_t e = 0; e < l->n_events; e++) {
 		_cleanup_free_ char *name = text_safe_dup(l->events[e].name);
 		fprintf(out, "# event %s: %llu samples, %.1f %s, lost %llu\n", name, (unsigned long long)l->events[e].samples,
@@ -336,25 +333,32 @@ void report_table__print_csv(const struct report_table *t, FILE *out)
 
 /* ---- JSON ---- */
 
+void json_str_or_null(struct strbuf *sb, const char *s)
+{
+	if (s)
+		strbuf_add_json(sb, s);
+	else
+		strbuf_adds(sb, "null");
+}
+
+/* The session's metadata as one object (empty when it cannot be read:
+ * the report itself was read by then). */
 static void json_meta(struct session *s, struct strbuf *sb)
 {
-	sqlite3_stmt *st;
-	bool first = true;
+	struct session_meta *m;
+	size_t n;
+	char *err = NULL;
 	strbuf_adds(sb, "{");
-	if (sqlite3_prepare_v2(session__db(s), "SELECT key, value FROM meta ORDER BY key", -1, &st, NULL) == SQLITE_OK) {
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *k = (const char *)sqlite3_column_text(st, 0);
-			const char *v = (const char *)sqlite3_column_text(st, 1);
-			if (!k)
-				continue;
-			strbuf_adds(sb, first ? "\n    " : ",\n    ");
-			first = false;
-			strbuf_add_json(sb, k);
+	if (session__read_meta(s, &m, &n, &err) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			strbuf_adds(sb, i ? ",\n    " : "\n    ");
+			strbuf_add_json(sb, m[i].key);
 			strbuf_adds(sb, ": ");
-			strbuf_add_json(sb, v ? v : "");
+			strbuf_add_json(sb, m[i].value);
 		}
-		sqlite3_finalize(st);
+		session_meta__free(m, n);
 	}
+	free(err);
 	strbuf_adds(sb, "\n  }");
 }
 
@@ -386,143 +390,154 @@ static void json_layer_cells(struct strbuf *sb, const struct report_layers *l, c
 static void json_opt_str(struct strbuf *sb, const char *key, const char *v)
 {
 	strbuf_addf(sb, ", \"%s\": ", key);
-	if (v)
-		strbuf_add_json(sb, v);
-	else
-		strbuf_adds(sb, "null");
+	json_str_or_null(sb, v);
 }
 
-void report__print_json(struct session *s, const struct report_layers *l, const struct report_table *t, FILE *out)
+/* The document's head: the session, how idle is counted, the events. */
+static void json_head(struct session *s, const struct report_table *t, struct strbuf *sb)
 {
-	struct strbuf sb;
-	strbuf_init(&sb);
-	strbuf_adds(&sb, "{\n  \"format\": \"domprof-report\",\n  \"version\": 1,\n  \"session\": ");
-	json_meta(s, &sb);
-	strbuf_addf(&sb, ",\n  \"idle\": {\"included\": %s, \"found\": \"%s\", \"note\": ", t->query.no_idle ? "false" : "true",
+	strbuf_adds(sb, "{\n  \"format\": \"domprof-report\",\n  \"version\": 1,\n  \"session\": ");
+	json_meta(s, sb);
+	strbuf_addf(sb, ",\n  \"idle\": {\"included\": %s, \"found\": \"%s\", \"note\": ", t->query.no_idle ? "false" : "true",
 		    session__idle(s) == SESSION_IDLE_RECORDED ? "recorded"
 		    : session__idle(s) == SESSION_IDLE_ON_READ ? "on read"
 							       : "not found");
-	if (session__idle_note(s))
-		strbuf_add_json(&sb, session__idle_note(s));
-	else
-		strbuf_adds(&sb, "null");
-	strbuf_adds(&sb, "}");
-	strbuf_adds(&sb, ",\n  \"events\": [");
+	json_str_or_null(sb, session__idle_note(s));
+	strbuf_adds(sb, "}");
+	strbuf_adds(sb, ",\n  \"events\": [");
 	for (size_t e = 0; e < t->n_events; e++) {
 		const struct report_event *ev = &t->events[e];
-		strbuf_adds(&sb, e ? ",\n    {" : "\n    {");
-		strbuf_adds(&sb, "\"name\": ");
-		strbuf_add_json(&sb, ev->name);
-		strbuf_addf(&sb,
+		strbuf_adds(sb, e ? ",\n    {" : "\n    {");
+		strbuf_adds(sb, "\"name\": ");
+		strbuf_add_json(sb, ev->name);
+		strbuf_addf(sb,
 			    ", \"unit\": \"%s\", \"samples\": %llu, \"period\": %llu, \"lost\": %llu, "
 			    "\"filtered_samples\": %llu, \"filtered_period\": %llu, \"filtered_busy_period\": %llu}",
 			    ev->unit, (unsigned long long)ev->samples, (unsigned long long)ev->period,
 			    (unsigned long long)ev->lost, (unsigned long long)t->total_samples[e],
 			    (unsigned long long)t->total_period[e], (unsigned long long)t->busy_period[e]);
 	}
-	strbuf_adds(&sb, "\n  ],\n  \"domains\": [");
-	for (size_t i = 0; l && i < l->n_domains; i++) {
-		const struct report_domain_info *d = &l->domains[i];
-		strbuf_adds(&sb, i ? ",\n    {" : "\n    {");
-		strbuf_adds(&sb, "\"name\": ");
-		strbuf_add_json(&sb, d->name);
-		strbuf_addf(&sb, ", \"kind\": \"%s\"", domain_kind__name(domain_kind__of(d->is_vm, d->is_idle)));
-		if (d->pid >= 0)
-			strbuf_addf(&sb, ", \"pid\": %lld", (long long)d->pid);
-		else
-			strbuf_adds(&sb, ", \"pid\": null");
-		json_opt_str(&sb, "vmm", d->vmm);
-		json_opt_str(&sb, "accel", d->accel);
-		json_opt_str(&sb, "uuid", d->uuid);
-		json_opt_str(&sb, "source", d->source);
-		strbuf_addf(&sb, ", \"complete\": %s, \"clock_offset_ns\": %lld, \"start_skew_ns\": %lld",
-			    d->complete ? "true" : "false", (long long)d->clock_offset_ns, (long long)d->start_skew_ns);
-		json_opt_str(&sb, "note", d->note);
-		strbuf_adds(&sb, ",\n     \"layers\": {");
-		bool first = true;
-		for (int k = 0; k < LAYER__COUNT; k++) {
-			enum layer ly = layer__display_order[k];
-			bool has = false;
-			for (size_t e = 0; e < l->n_events; e++)
-				has |= d->layer_samples[ly][e] > 0;
-			if (!has)
-				continue;
-			strbuf_addf(&sb, "%s\"%s\": {", first ? "" : ", ", layer__name(ly));
-			first = false;
-			json_layer_cells(&sb, l, d->layer_samples[ly], d->layer_period[ly], d->is_idle);
-			strbuf_adds(&sb, "}");
-		}
-		strbuf_adds(&sb, "},\n     \"total\": {");
-		json_layer_cells(&sb, l, d->samples, d->period, d->is_idle);
-		strbuf_adds(&sb, "}");
-		if (d->is_vm) {
-			strbuf_adds(&sb, ",\n     \"halt\": {");
-			json_layer_cells(&sb, l, d->halt_samples, d->halt_period, false);
-			strbuf_adds(&sb, "}");
-		}
-		if (d->is_vm) {
-			strbuf_adds(&sb, ",\n     \"overhead\": {");
-			for (size_t e = 0; e < l->n_events; e++) {
-				double o = report_domain__overhead(d, e);
-				if (e)
-					strbuf_adds(&sb, ", ");
-				strbuf_add_json(&sb, l->events[e].name);
-				if (o < 0)
-					strbuf_adds(&sb, ": null");
-				else
-					strbuf_addf(&sb, ": %.6f", o);
-			}
-			strbuf_adds(&sb, "}");
-		}
-		strbuf_adds(&sb, "}");
+}
+
+/* One domain of the layer table: its layers, total, and for a VM the
+ * halt part and the overhead. */
+static void json_domain(const struct report_layers *l, const struct report_domain_info *d, size_t i,
+			struct strbuf *sb)
+{
+	bool first = true;
+	strbuf_adds(sb, i ? ",\n    {" : "\n    {");
+	strbuf_adds(sb, "\"name\": ");
+	strbuf_add_json(sb, d->name);
+	strbuf_addf(sb, ", \"kind\": \"%s\"", domain_kind__name(domain_kind__of(d->is_vm, d->is_idle)));
+	if (d->pid >= 0)
+		strbuf_addf(sb, ", \"pid\": %lld", (long long)d->pid);
+	else
+		strbuf_adds(sb, ", \"pid\": null");
+	json_opt_str(sb, "vmm", d->vmm);
+	json_opt_str(sb, "accel", d->accel);
+	json_opt_str(sb, "uuid", d->uuid);
+	json_opt_str(sb, "source", d->source);
+	strbuf_addf(sb, ", \"complete\": %s, \"clock_offset_ns\": %lld, \"start_skew_ns\": %lld",
+		    d->complete ? "true" : "false", (long long)d->clock_offset_ns, (long long)d->start_skew_ns);
+	json_opt_str(sb, "note", d->note);
+	strbuf_adds(sb, ",\n     \"layers\": {");
+	for (int k = 0; k < LAYER__COUNT; k++) {
+		enum layer ly = layer__display_order[k];
+		bool has = false;
+		for (size_t e = 0; e < l->n_events; e++)
+			has |= d->layer_samples[ly][e] > 0;
+		if (!has)
+			continue;
+		strbuf_addf(sb, "%s\"%s\": {", first ? "" : ", ", layer__name(ly));
+		first = false;
+		json_layer_cells(sb, l, d->layer_samples[ly], d->layer_period[ly], d->is_idle);
+		strbuf_adds(sb, "}");
 	}
+	strbuf_adds(sb, "},\n     \"total\": {");
+	json_layer_cells(sb, l, d->samples, d->period, d->is_idle);
+	strbuf_adds(sb, "}");
+	if (d->is_vm) {
+		strbuf_adds(sb, ",\n     \"halt\": {");
+		json_layer_cells(sb, l, d->halt_samples, d->halt_period, false);
+		strbuf_adds(sb, "}");
+	}
+	if (d->is_vm) {
+		strbuf_adds(sb, ",\n     \"overhead\": {");
+		for (size_t e = 0; e < l->n_events; e++) {
+			double o = report_domain__overhead(d, e);
+			if (e)
+				strbuf_adds(sb, ", ");
+			strbuf_add_json(sb, l->events[e].name);
+			if (o < 0)
+				strbuf_adds(sb, ": null");
+			else
+				strbuf_addf(sb, ": %.6f", o);
+		}
+		strbuf_adds(sb, "}");
+	}
+	strbuf_adds(sb, "}");
+}
+
+/* One row of the row table. */
+static void json_row(const struct report_table *t, const struct report_row *r, size_t i, struct strbuf *sb)
+{
+	strbuf_adds(sb, i ? ",\n    {" : "\n    {");
+	for (size_t k = 0; k < t->query.n_keys; k++) {
+		strbuf_addf(sb, "%s\"%s\": ", k ? ", " : "", report_key__name(t->query.keys[k]));
+		if (t->query.keys[k] == KEY_PID || t->query.keys[k] == KEY_TID)
+			strbuf_adds(sb, *r->keys[k] ? r->keys[k] : "null");
+		else
+			strbuf_add_json(sb, r->keys[k]);
+	}
+	for (size_t e = 0; e < t->n_events; e++) {
+		const char *suffix[] = { "samples", "period", "percent" };
+		for (int j = 0; j < 3; j++) {
+			_cleanup_free_ char *col = xasprintf("%s:%s", t->events[e].name, suffix[j]);
+			strbuf_adds(sb, ", ");
+			strbuf_add_json(sb, col);
+			if (j == 0)
+				strbuf_addf(sb, ": %llu", (unsigned long long)r->samples[e]);
+			else if (j == 1)
+				strbuf_addf(sb, ": %llu", (unsigned long long)r->period[e]);
+			else
+				strbuf_addf(sb, ": %.4f", pct(r->period[e], t->total_period[e]));
+		}
+		{
+			_cleanup_free_ char *cb = xasprintf("%s:busy_percent", t->events[e].name);
+			strbuf_adds(sb, ", ");
+			strbuf_add_json(sb, cb);
+			strbuf_adds(sb, ": ");
+			json_busy(sb, report__busy_percent(r->period[e], r->idle_period[e], t->busy_period[e]));
+		}
+		if (r->inclusive) {
+			_cleanup_free_ char *cp = xasprintf("%s:children_period", t->events[e].name);
+			_cleanup_free_ char *cq = xasprintf("%s:children_percent", t->events[e].name);
+			strbuf_adds(sb, ", ");
+			strbuf_add_json(sb, cp);
+			strbuf_addf(sb, ": %llu, ", (unsigned long long)r->inclusive[e]);
+			strbuf_add_json(sb, cq);
+			strbuf_addf(sb, ": %.4f", pct(r->inclusive[e], t->total_period[e]));
+		}
+	}
+	strbuf_adds(sb, "}");
+}
+
+void report__print_json(struct session *s, const struct report_layers *l, const struct report_table *t, FILE *out)
+{
+	struct strbuf sb;
+	strbuf_init(&sb);
+	json_head(s, t, &sb);
+	strbuf_adds(&sb, "\n  ],\n  \"domains\": [");
+	for (size_t i = 0; l && i < l->n_domains; i++)
+		json_domain(l, &l->domains[i], i, &sb);
 	strbuf_adds(&sb, "\n  ],\n  \"keys\": [");
 	for (size_t k = 0; k < t->query.n_keys; k++)
 		strbuf_addf(&sb, "%s\"%s\"", k ? ", " : "", report_key__name(t->query.keys[k]));
 	strbuf_addf(&sb, "],\n  \"total_rows\": %zu,\n  \"rows\": [", t->n_rows_before_cut);
 	fputs(sb.buf, out);
 	for (size_t i = 0; i < t->n_rows; i++) {
-		const struct report_row *r = &t->rows[i];
 		strbuf_reset(&sb);
-		strbuf_adds(&sb, i ? ",\n    {" : "\n    {");
-		for (size_t k = 0; k < t->query.n_keys; k++) {
-			strbuf_addf(&sb, "%s\"%s\": ", k ? ", " : "", report_key__name(t->query.keys[k]));
-			if (t->query.keys[k] == KEY_PID || t->query.keys[k] == KEY_TID)
-				strbuf_adds(&sb, *r->keys[k] ? r->keys[k] : "null");
-			else
-				strbuf_add_json(&sb, r->keys[k]);
-		}
-		for (size_t e = 0; e < t->n_events; e++) {
-			const char *suffix[] = { "samples", "period", "percent" };
-			for (int j = 0; j < 3; j++) {
-				_cleanup_free_ char *col = xasprintf("%s:%s", t->events[e].name, suffix[j]);
-				strbuf_adds(&sb, ", ");
-				strbuf_add_json(&sb, col);
-				if (j == 0)
-					strbuf_addf(&sb, ": %llu", (unsigned long long)r->samples[e]);
-				else if (j == 1)
-					strbuf_addf(&sb, ": %llu", (unsigned long long)r->period[e]);
-				else
-					strbuf_addf(&sb, ": %.4f", pct(r->period[e], t->total_period[e]));
-			}
-			{
-				_cleanup_free_ char *cb = xasprintf("%s:busy_percent", t->events[e].name);
-				strbuf_adds(&sb, ", ");
-				strbuf_add_json(&sb, cb);
-				strbuf_adds(&sb, ": ");
-				json_busy(&sb, report__busy_percent(r->period[e], r->idle_period[e], t->busy_period[e]));
-			}
-			if (r->inclusive) {
-				_cleanup_free_ char *cp = xasprintf("%s:children_period", t->events[e].name);
-				_cleanup_free_ char *cq = xasprintf("%s:children_percent", t->events[e].name);
-				strbuf_adds(&sb, ", ");
-				strbuf_add_json(&sb, cp);
-				strbuf_addf(&sb, ": %llu, ", (unsigned long long)r->inclusive[e]);
-				strbuf_add_json(&sb, cq);
-				strbuf_addf(&sb, ": %.4f", pct(r->inclusive[e], t->total_period[e]));
-			}
-		}
-		strbuf_adds(&sb, "}");
+		json_row(t, &t->rows[i], i, &sb);
 		fputs(sb.buf, out);
 	}
 	fputs("\n  ]\n}\n", out);

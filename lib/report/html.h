@@ -15,7 +15,7 @@
 #include "report.h"
 
 struct html_options {
-	enum report_source source; /* view of active VMs' guest layers */
+	enum view_source source; /* view of active VMs' guest layers */
 	bool no_idle;              /* leave the host's idle loop out */
 	/* Flame graph: frames whose total is under this percent of their
 	 * domain in every event are merged into their caller ... */

@@ -14,15 +14,22 @@
  * its total, so a share can be given of either; with no_idle the idle
  * domain is left out of every table and total (busy == total).
  *
- * Formatters render either as text, CSV or JSON (docs/report-formats.md
- * holds the CSV/JSON contracts). */
+ * Samples are read through the session's one view (lib/session/view.h:
+ * merged, host or agent), names through its catalog
+ * (lib/session/catalog.h). Files: report.c (the query), table.c (rows),
+ * callgraph.c (rows over call stacks), layers.c (the layer table),
+ * format.c (rendering as text, CSV or JSON; docs/report-formats.md holds
+ * the CSV/JSON contracts). */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../session/catalog.h"
 #include "../session/session.h"
+#include "../session/view.h"
+#include "../util/util.h"
 
 enum report_key {
 	KEY_DOMAIN = 0,
@@ -36,9 +43,8 @@ enum report_key {
 };
 const char *report_key__name(enum report_key k);
 
-/* Which view of an active VM's guest layers (docs/agent.md). */
-enum report_source { SOURCE_MERGED = 0, SOURCE_HOST, SOURCE_AGENT };
-int report_source__parse(const char *s, enum report_source *ret);
+/* The view of an active VM's guest layers is lib/session/view.h's
+ * (enum view_source: merged, host, agent). */
 
 struct report_query {
 	enum report_key keys[KEY__COUNT];
@@ -49,7 +55,7 @@ struct report_query {
 	char **events;  /* events to show (default all) */
 	double threshold; /* percent; rows below it in every event are dropped */
 	size_t limit;     /* 0 = no limit */
-	enum report_source source;
+	enum view_source source;
 	bool no_idle;     /* leave the idle domain out of every table and total */
 	/* Call-graph views (sessions recorded with -g): */
 	bool children;    /* inclusive ("children") period per row, rows by it */
@@ -61,6 +67,8 @@ int report_query__parse_keys(struct report_query *q, const char *text, char **re
 /* Split a comma list into a NULL-terminated array (to free with strv_free). */
 char **strv_split(const char *text);
 void strv_free(char **v);
+/* Whether s is in list; a NULL list (no filter) holds everything. */
+bool strv_contains(char **list, const char *s);
 
 struct report_event {
 	uint32_t id;
@@ -68,6 +76,7 @@ struct report_event {
 	char *unit; /* "ns" or "count" */
 	uint64_t samples, period; /* whole session */
 	uint64_t lost;
+	uint64_t sample_period, sample_freq; /* how it was sampled; 0 when unknown */
 };
 
 struct report_row {
@@ -128,6 +137,8 @@ struct report_layers {
 
 int report__load_events(struct session *s, char **filter, struct report_event **ret, size_t *ret_n, char **ret_error);
 void report_events__free(struct report_event *e, size_t n);
+/* The index of event id in ev, or -1. */
+int report_events__index(const struct report_event *ev, size_t n, int64_t id);
 
 int report_table__query(struct session *s, const struct report_query *q, struct report_table *ret, char **ret_error);
 void report_table__release(struct report_table *t);
@@ -144,16 +155,21 @@ double report__percent(uint64_t part, uint64_t total);
  * nothing for idle itself). */
 double report__busy_percent(uint64_t period, uint64_t idle_part, uint64_t busy_period);
 
-/* For other readers of samples (export, html): prepare
- * "SELECT <columns> FROM <the samples of q's view (q->source), filtered by
- * q's domains, layers and comms> <tail>", with the tables aliased s
- * (samples), d (domains), t (threads), i (images) and y (symbols). A row's
- * period in that view is the expression report__period_sql(q->source).
- * Events are not filtered here. The statement binds strings of q: keep q
- * alive until it is finalized. */
-int report__prepare_samples(struct session *s, const struct report_query *q, const char *columns,
-			    const char *tail, sqlite3_stmt **ret, char **ret_error);
-const char *report__period_sql(enum report_source source);
+/* The view filter of q (its source, domains, layers, comms, idle). */
+struct view_filter report_query__filter(const struct report_query *q);
+
+/* The call stack of a sample as functions, innermost first: image and
+ * symbol names from the catalog (CATALOG_CODE), "[unknown]" where there
+ * is none; a sample without a stack is its own function. Returns how
+ * many entries (at most max). */
+struct report_function {
+	const char *image, *symbol;
+};
+size_t report__stack_functions(const struct session_catalog *c, uint32_t stack, uint32_t image, uint32_t symbol,
+			       struct report_function *out, size_t max);
+/* Deepest stack the call-graph views walk: deeper frames of a damaged or
+ * runaway stack are left out (perf's own limit is 127 by default). */
+#define REPORT_MAX_STACK_DEPTH 1024
 
 /* Rendering. */
 /* "# ..." lines: the session, its events, and how idle is counted. */
@@ -166,6 +182,8 @@ void report_table__print_text(const struct report_table *t, FILE *out);
 void report_table__print_csv(const struct report_table *t, FILE *out);
 void report__print_json(struct session *s, const struct report_layers *l, const struct report_table *t, FILE *out);
 
-/* Display helpers shared with diff/export. */
+/* Display helpers shared with diff, export, html and annotate. */
+/* s as a JSON string, or null for NULL. */
+void json_str_or_null(struct strbuf *sb, const char *s);
 double event_value(const struct report_event *e, uint64_t period); /* ms for ns events, else count */
 const char *event_value_unit(const struct report_event *e);

@@ -17,11 +17,19 @@ struct session {
 	enum session_idle idle;
 };
 
+/* The connection, for lib/session and its unit tests only. */
+sqlite3 *session__db(struct session *s);
+
 /* SQLite's result code as -errno: -ENOSPC (disk full), -ENOMEM, -EROFS,
  * else -EIO. */
 int session_sql_error(int rc);
 /* sqlite3_exec of sql, 0 or session_sql_error. */
 int session_exec(struct session *s, const char *sql);
+
+/* A text column as a copy (to free), NULL for NULL. */
+char *session_column_dup(sqlite3_stmt *st, int column);
+/* "cannot read the WHAT of PATH: <SQLite's message>" in *ret_error; -EIO. */
+int session_read_error(struct session *s, const char *what, char **ret_error);
 
 /* The statements that write a profile delta, prepared once per
  * connection (write.c); finalizing accepts statements never prepared. */

@@ -2,10 +2,14 @@
  * creates it and flushes profile deltas into it (one transaction per
  * flush, WAL journal, so a killed recorder leaves every committed flush
  * readable); reports open it read-only. Schema in docs/session-format.md;
- * SESSION_SCHEMA_VERSION is bumped on any incompatible change. */
+ * SESSION_SCHEMA_VERSION is bumped on any incompatible change.
+ *
+ * Files: session.c (create, open, close), write.c (the one writing path),
+ * read.c (events, metadata, code), catalog.c (what ids name, catalog.h),
+ * view.c (which samples a report counts, view.h). The SQLite connection
+ * never leaves lib/session (internal.h). */
 #pragma once
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -53,10 +57,11 @@ enum session_idle session__idle(const struct session *s);
  * SESSION_IDLE_RECORDED. */
 const char *session__idle_note(const struct session *s);
 
-sqlite3 *session__db(struct session *s);
 const char *session__path(const struct session *s);
 /* Last SQLite error message of this session. */
 const char *session__error(struct session *s);
+
+/* ---- reading (read.c; the catalog is catalog.h, the views view.h) ---- */
 
 /* Value of key (to free), or NULL when absent. */
 char *session__get_meta(struct session *s, const char *key);
@@ -67,6 +72,62 @@ char *session__get_meta(struct session *s, const char *key);
 char *session__command_line(struct session *s);
 /* The same rule for a command_line value already read. */
 char *session_command_line__as_typed(const char *stored);
+
+/* One event of the events table. */
+struct session_event {
+	uint32_t id;
+	char *name, *unit; /* unit: "ns" or "count" */
+	uint64_t samples, period, lost;  /* whole session */
+	uint64_t sample_period, sample_freq; /* how it was sampled; 0 when unknown */
+};
+/* The events in id order (rows without a name or unit are left out). 0 or
+ * -EIO with *ret_error. */
+int session__read_events(struct session *s, struct session_event **ret, size_t *ret_n, char **ret_error);
+void session_events__free(struct session_event *e, size_t n);
+
+/* Every meta key and value, sorted by key (a NULL value reads ""). */
+struct session_meta {
+	char *key, *value;
+};
+int session__read_meta(struct session *s, struct session_meta **ret, size_t *ret_n, char **ret_error);
+void session_meta__free(struct session_meta *m, size_t n);
+
+/* The meta keys readers show, typed: a string is NULL and a number 0 when
+ * the session does not say (or says something that is not a number). */
+struct session_about {
+	char *hostname, *kernel, *arch;
+	char *start_time;            /* as written: "2026-11-25T21:17:03+0000" */
+	int64_t start_time_ns;       /* the same since the epoch */
+	uint64_t duration_ns;
+	uint64_t timeline_bucket_ns;
+	char *state;                 /* "recording", "complete", "incomplete" */
+	char *command_line;          /* as typed (session__command_line) */
+	char *domprof_version;       /* of the build that recorded it */
+};
+void session__read_about(struct session *s, struct session_about *ret);
+void session_about__release(struct session_about *a);
+
+/* A function to annotate: the symbol named name (in domain, when given;
+ * in an image whose path contains image, when given); among several, one
+ * with code, then the busiest. */
+struct session_function {
+	int64_t symbol_id;
+	uint64_t address, size;
+	char *image, *domain;
+	size_t candidates; /* functions that matched */
+};
+/* 0, -ENOENT when none matches, -EIO with *ret_error. */
+int session__find_function(struct session *s, const char *name, const char *domain, const char *image,
+			   struct session_function *ret, char **ret_error);
+void session_function__release(struct session_function *f);
+/* The code and source lines the recorder kept of a function
+ * (session__write_code): 0 with ret->len 0 when it kept none. */
+int session__read_code(struct session *s, int64_t symbol_id, struct symbol_code *ret, char **ret_error);
+
+/* The last bucket of the timeline, -1 when it is empty. */
+int64_t session__timeline_last_bucket(struct session *s);
+/* Whether the session holds call stacks (recorded with -g). */
+bool session__has_stacks(struct session *s);
 
 /* ---- writing (write.c) ----
  *

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sqlite3.h>
 #include <zlib.h>
 
 #include "lib/report/export.h"
@@ -143,7 +144,7 @@ static struct session *open_session(const char *file)
 	return s;
 }
 
-static struct export_profile *load(struct session *s, enum report_source source, const char *events)
+static struct export_profile *load(struct session *s, enum view_source source, const char *events)
 {
 	struct report_query q = { .source = source };
 	struct export_profile *p;
@@ -470,7 +471,7 @@ static const struct dec_sample *dfind(const struct dec *d, const char *domain, c
 	return NULL;
 }
 
-static void check_totals(struct session *s, enum report_source source, const struct dec *d)
+static void check_totals(struct session *s, enum view_source source, const struct dec *d)
 {
 	struct report_query q = { .source = source };
 	struct report_layers l;

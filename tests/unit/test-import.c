@@ -23,6 +23,7 @@
 
 #include "lib/import/importer.h"
 #include "lib/import/perfdata.h"
+#include "lib/session/internal.h"
 #include "lib/symbol/symbol.h"
 #include "lib/util/util.h"
 #include "perf-synth.h"

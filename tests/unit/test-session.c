@@ -12,7 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/session/session.h"
+#include "lib/session/catalog.h"
+#include "lib/session/internal.h"
 #include "lib/util/util.h"
 
 static char dir[64];
@@ -368,10 +369,77 @@ static void test_schema1_idle_on_read(void **state)
 	session__close(s);
 }
 
+/* The catalog's one policy for a damaged session: what ids name, a cycle
+ * of frames, and ids far past the row count. */
+static void test_catalog_policy(void **state)
+{
+	char path[128];
+	struct session *s;
+	struct session_catalog c;
+	struct profile p;
+	struct event_spec e;
+	struct sample_key k = { .event = 1, .layer = LAYER_USER };
+	uint32_t *ids = NULL, outer, inner;
+	size_t cap = 0;
+	char *err = NULL;
+	(void)state;
+
+	snprintf(path, sizeof(path), "%s/catalog.db", dir);
+	assert_int_equal(session__create(path, &s, &err), 0);
+	assert_int_equal(event_spec__parse("cpu-clock", NULL, &e, NULL), 0);
+	assert_int_equal(session__write_events(s, &e, 1), 0);
+	event_spec__release(&e);
+	profile__init(&p);
+	k.domain = profile__domain(&p, "host", false);
+	k.thread = profile__thread(&p, k.domain, 7, 8, "app", ROLE_TASK, -1);
+	k.image = profile__image(&p, k.domain, "/usr/bin/app", NULL, IMAGE_ELF);
+	k.symbol = profile__symbol(&p, k.image, "leaf", 0x1000, 0x10);
+	outer = profile__frame(&p, 0, k.image, profile__symbol(&p, k.image, "main", 0x2000, 0x10), 0x2000);
+	inner = profile__frame(&p, outer, k.image, k.symbol, 0x1000);
+	k.stack = inner;
+	profile__add_sample(&p, &k, 1, 1000);
+	assert_int_equal(session__write_delta(s, &p), 0);
+	profile__release(&p);
+
+	assert_int_equal(session_catalog__load(s, CATALOG_ALL, &c, &err), 0);
+	assert_string_equal(session_catalog__domain_name(&c, k.domain), "host");
+	assert_string_equal(session_catalog__domain_name(&c, 99), "[unknown]");
+	assert_string_equal(session_catalog__thread(&c, k.thread)->comm, "app");
+	assert_int_equal(session_catalog__thread(&c, k.thread)->tid, 8);
+	assert_string_equal(session_catalog__image(&c, k.image)->base, "app");
+	assert_null(session_catalog__symbol(&c, 0));
+	assert_int_equal(session_catalog__stack(&c, inner, &ids, &cap), 2);
+	assert_int_equal(ids[0], inner);
+	assert_int_equal(ids[1], outer);
+	session_catalog__release(&c);
+
+	/* The frames made a cycle: the walk stops after as many frames as
+	 * the table has room for. */
+	assert_int_equal(sqlite3_exec(session__db(s),
+				      "UPDATE frames SET parent_id = (SELECT MAX(id) FROM frames) WHERE parent_id IS NULL",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(session_catalog__load(s, CATALOG_ALL, &c, &err), 0);
+	assert_int_equal(session_catalog__stack(&c, inner, &ids, &cap), c.n_frames);
+	session_catalog__release(&c);
+
+	/* Ids far past the row count: refused, not allocated for. */
+	assert_int_equal(sqlite3_exec(session__db(s), "UPDATE images SET id = 100000000", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(session_catalog__load(s, CATALOG_DOMAINS, &c, &err), 0);
+	session_catalog__release(&c);
+	assert_int_equal(session_catalog__load(s, CATALOG_ALL, &c, &err), -EBADMSG);
+	assert_non_null(strstr(err, "is damaged: the ids of its images table are not 1, 2, 3..."));
+	assert_null(c.domains);
+	free(err);
+	free(ids);
+	session__close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_catalog_policy),
 		cmocka_unit_test(test_not_a_session),
 		cmocka_unit_test(test_command_line),
 		cmocka_unit_test(test_private_files),
