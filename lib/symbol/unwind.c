@@ -1,0 +1,455 @@
+/* Unwinding sampled user stacks with libdwfl; see unwind.h.
+ *
+ * libdwfl unwinds a "thread" of a "process" it is attached to: the process
+ * is a Dwfl with the modules of one address space and callbacks to read
+ * its memory; the thread gives the initial registers. Here the process is
+ * kept per pid and attached once; every sample is one short-lived thread
+ * whose registers and memory are the sample's. Modules are reported
+ * lazily, on the first frame that lands in them, at the load bias the
+ * caller's mapping gives (mapping start minus the virtual address of its
+ * file offset), so a process costs the CFI of the images its samples
+ * actually pass through.
+ *
+ * libdwfl falls back to following frame pointers on x86_64 when a frame
+ * has no CFI; in code built without them that would invent callers. The
+ * frame callback therefore checks that a frame's pc is covered by CFI
+ * before letting the walk continue past it, and stops the walk otherwise. */
+#define _GNU_SOURCE
+#include "unwind.h"
+
+#include <dwarf.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#if defined(__x86_64__)
+#include <asm/perf_regs.h>
+#endif
+
+#include "../util/util.h"
+
+#define SPACE_BUCKETS 1024
+/* Direct-mapped cache of pcs whose CFI was found, per space generation:
+ * a hot stack passes the same few return addresses every sample. */
+#define CFI_CACHE_SLOTS 4096
+/* Mappings that could not be reported, remembered per space so that a
+ * file that cannot be read is not opened again for every sample. */
+#define MAX_FAILED_MAPS 64
+
+struct unwind_space {
+	uint32_t pid;
+	uint64_t generation; /* unique per Dwfl made: keys the CFI cache */
+	Dwfl *dwfl;
+	bool attached;
+	uint64_t last_used;
+	struct unwind_space *next; /* bucket chain */
+	struct unwinder *u;
+	uint64_t failed[MAX_FAILED_MAPS];
+	size_t n_failed;
+};
+
+/* The walk in progress (one at a time). */
+struct unwind_walk {
+	const struct unwind_sample *s;
+	uint64_t sp;
+	unwind_find_map_fn find_map;
+	void *ctx;
+	uint64_t *ips;
+	size_t n, max;
+	enum unwind_end end;
+	bool end_set;
+	bool stack_fault;
+};
+
+struct cfi_slot {
+	uint64_t generation;
+	uint64_t pc;
+};
+
+struct unwinder {
+	struct unwind_space *buckets[SPACE_BUCKETS];
+	size_t n_spaces;
+	uint64_t clock;
+	uint64_t generations;
+	struct unwind_walk walk;
+	int vdso_fd; /* memfd holding our vdso; -1 unavailable, -2 not tried */
+	struct cfi_slot *cfi_cache;
+	struct unwind_stats stats;
+};
+
+static char *debuginfo_path;
+
+static const Dwfl_Callbacks dwfl_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+	.debuginfo_path = &debuginfo_path,
+};
+
+#if defined(__x86_64__)
+/* DWARF register n of x86_64 (the psABI's numbering) is perf register
+ * dwarf_to_perf[n]; 16 is the return address column, the IP. */
+static const unsigned dwarf_to_perf[] = {
+	PERF_REG_X86_AX, PERF_REG_X86_DX, PERF_REG_X86_CX, PERF_REG_X86_BX, PERF_REG_X86_SI, PERF_REG_X86_DI,
+	PERF_REG_X86_BP, PERF_REG_X86_SP, PERF_REG_X86_R8, PERF_REG_X86_R9, PERF_REG_X86_R10, PERF_REG_X86_R11,
+	PERF_REG_X86_R12, PERF_REG_X86_R13, PERF_REG_X86_R14, PERF_REG_X86_R15, PERF_REG_X86_IP,
+};
+#define REG_IP PERF_REG_X86_IP
+#define REG_SP PERF_REG_X86_SP
+#define DWARF_NREGS (sizeof(dwarf_to_perf) / sizeof(dwarf_to_perf[0]))
+#else
+static const unsigned dwarf_to_perf[1];
+#define REG_IP 0
+#define REG_SP 0
+#define DWARF_NREGS 0
+#endif
+
+static bool user_reg(const struct unwind_sample *s, unsigned reg, uint64_t *ret)
+{
+	unsigned idx;
+	if (reg >= 64 || !(s->regs_mask & (1ULL << reg)))
+		return false;
+	idx = (unsigned)__builtin_popcountll(s->regs_mask & ((1ULL << reg) - 1));
+	if (idx >= s->regs_nr)
+		return false;
+	memcpy(ret, s->regs + (size_t)idx * 8, 8);
+	return true;
+}
+
+int unwinder__new(struct unwinder **ret)
+{
+	struct unwinder *u;
+	if (!DWARF_NREGS)
+		return -EOPNOTSUPP;
+	u = xcalloc(1, sizeof(*u));
+	u->vdso_fd = -2;
+	u->cfi_cache = xcalloc(CFI_CACHE_SLOTS, sizeof(*u->cfi_cache));
+	*ret = u;
+	return 0;
+}
+
+static void space_free(struct unwind_space *sp)
+{
+	if (sp->dwfl)
+		dwfl_end(sp->dwfl);
+	free(sp);
+}
+
+void unwinder__free(struct unwinder *u)
+{
+	if (!u)
+		return;
+	for (size_t b = 0; b < SPACE_BUCKETS; b++) {
+		struct unwind_space *sp = u->buckets[b], *next;
+		for (; sp; sp = next) {
+			next = sp->next;
+			space_free(sp);
+		}
+	}
+	if (u->vdso_fd >= 0)
+		close(u->vdso_fd);
+	free(u->cfi_cache);
+	free(u);
+}
+
+static void space_unlink(struct unwinder *u, struct unwind_space *victim)
+{
+	struct unwind_space **pp = &u->buckets[victim->pid % SPACE_BUCKETS];
+	for (; *pp; pp = &(*pp)->next)
+		if (*pp == victim) {
+			*pp = victim->next;
+			u->n_spaces--;
+			space_free(victim);
+			return;
+		}
+}
+
+void unwinder__forget(struct unwinder *u, uint32_t pid)
+{
+	struct unwind_space *sp;
+	if (!u)
+		return;
+	for (sp = u->buckets[pid % SPACE_BUCKETS]; sp; sp = sp->next)
+		if (sp->pid == pid) {
+			space_unlink(u, sp);
+			return;
+		}
+}
+
+static void evict_oldest(struct unwinder *u)
+{
+	struct unwind_space *oldest = NULL;
+	for (size_t b = 0; b < SPACE_BUCKETS; b++)
+		for (struct unwind_space *sp = u->buckets[b]; sp; sp = sp->next)
+			if (!oldest || sp->last_used < oldest->last_used)
+				oldest = sp;
+	if (oldest)
+		space_unlink(u, oldest);
+}
+
+static struct unwind_space *space_get(struct unwinder *u, uint32_t pid)
+{
+	struct unwind_space *sp;
+	for (sp = u->buckets[pid % SPACE_BUCKETS]; sp; sp = sp->next)
+		if (sp->pid == pid)
+			break;
+	if (!sp) {
+		Dwfl *dwfl = dwfl_begin(&dwfl_callbacks);
+		if (!dwfl)
+			return NULL;
+		if (u->n_spaces >= UNWINDER_MAX_SPACES)
+			evict_oldest(u);
+		sp = xcalloc(1, sizeof(*sp));
+		sp->pid = pid;
+		sp->dwfl = dwfl;
+		sp->u = u;
+		sp->generation = ++u->generations;
+		sp->next = u->buckets[pid % SPACE_BUCKETS];
+		u->buckets[pid % SPACE_BUCKETS] = sp;
+		u->n_spaces++;
+		u->stats.spaces_created++;
+	}
+	sp->last_used = ++u->clock;
+	return sp;
+}
+
+/* A memfd holding this process's vdso, which is every process's (the
+ * caller only hands out vdso mappings of this kernel). */
+static int vdso_fd(struct unwinder *u)
+{
+	const void *data;
+	size_t size;
+	int fd;
+	if (u->vdso_fd != -2)
+		return u->vdso_fd;
+	u->vdso_fd = -1;
+	if (vdso__self(&data, &size) < 0)
+		return -1;
+	fd = memfd_create("domprof-vdso", MFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (write(fd, data, size) != (ssize_t)size) {
+		close(fd);
+		return -1;
+	}
+	u->vdso_fd = fd;
+	return fd;
+}
+
+static Dwfl_Module *report_map(struct unwind_space *sp, const struct unwind_map *m)
+{
+	struct image *im = m->image;
+	uint64_t bias;
+	Dwfl_Module *mod;
+	int fd;
+
+	if (im->kind != IMAGE_ELF && im->kind != IMAGE_VDSO)
+		return NULL;
+	if (image__load(im) < 0 || !im->info.n_segments)
+		return NULL;
+	bias = m->start - elf_info__offset_to_vaddr(&im->info, m->pgoff);
+	if (im->kind == IMAGE_ELF)
+		return dwfl_report_elf(sp->dwfl, im->path, im->load_path ? im->load_path : im->path, -1, bias, true);
+	if (vdso_fd(sp->u) < 0)
+		return NULL;
+	fd = fcntl(sp->u->vdso_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	/* On success the Dwfl owns fd. */
+	mod = dwfl_report_elf(sp->dwfl, "[vdso]", "[vdso]", fd, bias, true);
+	if (!mod)
+		close(fd);
+	return mod;
+}
+
+/* The module covering pc, reporting its mapping first if needed. */
+static Dwfl_Module *module_at(struct unwind_space *sp, uint64_t pc)
+{
+	struct unwind_walk *w = &sp->u->walk;
+	Dwfl_Module *mod = dwfl_addrmodule(sp->dwfl, pc);
+	struct unwind_map m;
+	if (mod)
+		return mod;
+	if (!w->find_map(w->ctx, pc, &m) || !m.image)
+		return NULL;
+	for (size_t i = 0; i < sp->n_failed; i++)
+		if (sp->failed[i] == m.start)
+			return NULL;
+	mod = report_map(sp, &m);
+	if (mod)
+		sp->u->stats.modules_reported++;
+	if (!mod || dwfl_addrmodule(sp->dwfl, pc) != mod) {
+		if (sp->n_failed < MAX_FAILED_MAPS)
+			sp->failed[sp->n_failed++] = m.start;
+		return NULL;
+	}
+	return mod;
+}
+
+static bool cfi_covers(Dwarf_CFI *cfi, Dwarf_Addr addr)
+{
+	Dwarf_Frame *frame;
+	if (!cfi || dwarf_cfi_addrframe(cfi, addr, &frame) != 0)
+		return false;
+	free(frame);
+	return true;
+}
+
+/* Whether the CFI of pc's module (.eh_frame, else .debug_frame, possibly
+ * from separate debuginfo) describes the frame at pc. */
+static bool frame_has_cfi(struct unwind_space *sp, uint64_t pc)
+{
+	struct cfi_slot *slot = &sp->u->cfi_cache[((pc ^ sp->generation * 0x9e3779b97f4a7c15ULL) >> 2) % CFI_CACHE_SLOTS];
+	Dwfl_Module *mod;
+	Dwarf_CFI *cfi;
+	Dwarf_Addr bias = 0;
+	bool ok;
+	if (slot->generation == sp->generation && slot->pc == pc)
+		return true;
+	mod = module_at(sp, pc);
+	if (!mod)
+		return false;
+	cfi = dwfl_module_eh_cfi(mod, &bias);
+	ok = cfi_covers(cfi, pc - bias);
+	if (!ok) {
+		cfi = dwfl_module_dwarf_cfi(mod, &bias);
+		ok = cfi_covers(cfi, pc - bias);
+	}
+	if (ok)
+		*slot = (struct cfi_slot){ sp->generation, pc };
+	return ok;
+}
+
+/* ---- libdwfl's callbacks ---- */
+
+static pid_t next_thread(Dwfl *dwfl, void *dwfl_arg, void **thread_argp)
+{
+	struct unwind_space *sp = dwfl_arg;
+	(void)dwfl;
+	if (*thread_argp)
+		return 0;
+	*thread_argp = sp;
+	return (pid_t)sp->u->walk.s->tid;
+}
+
+static bool get_thread(Dwfl *dwfl, pid_t tid, void *dwfl_arg, void **thread_argp)
+{
+	(void)dwfl;
+	(void)tid;
+	*thread_argp = dwfl_arg;
+	return true;
+}
+
+/* Only the copied slice [sp, sp + stack_size) is readable. */
+static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *dwfl_arg)
+{
+	struct unwind_walk *w = &((struct unwind_space *)dwfl_arg)->u->walk;
+	(void)dwfl;
+	if (addr < w->sp || w->s->stack_size < sizeof(*result) || addr - w->sp > w->s->stack_size - sizeof(*result)) {
+		w->stack_fault = true;
+		return false;
+	}
+	memcpy(result, w->s->stack + (addr - w->sp), sizeof(*result));
+	return true;
+}
+
+static bool set_initial_registers(Dwfl_Thread *thread, void *thread_arg)
+{
+	const struct unwind_sample *s = ((struct unwind_space *)thread_arg)->u->walk.s;
+	for (unsigned i = 0; i < DWARF_NREGS; i++) {
+		uint64_t v;
+		Dwarf_Word word;
+		if (!user_reg(s, dwarf_to_perf[i], &v))
+			continue; /* left undefined: a rule that needs it fails */
+		word = v;
+		if (!dwfl_thread_state_registers(thread, (int)i, 1, &word))
+			return false;
+		if (dwarf_to_perf[i] == REG_IP)
+			dwfl_thread_state_register_pc(thread, word);
+	}
+	return true;
+}
+
+static const Dwfl_Thread_Callbacks thread_callbacks = {
+	.next_thread = next_thread,
+	.get_thread = get_thread,
+	.memory_read = memory_read,
+	.set_initial_registers = set_initial_registers,
+};
+
+static int on_frame(Dwfl_Frame *frame, void *arg)
+{
+	struct unwind_space *sp = arg;
+	struct unwind_walk *w = &sp->u->walk;
+	Dwarf_Addr pc;
+	bool activation;
+	if (!dwfl_frame_pc(frame, &pc, &activation))
+		return DWARF_CB_ABORT;
+	if (w->n >= w->max) {
+		w->end = UNWIND_END_DEPTH;
+		w->end_set = true;
+		return DWARF_CB_ABORT;
+	}
+	w->ips[w->n++] = pc;
+	/* A return address points after the call: its frame is the call's. */
+	if (!frame_has_cfi(sp, activation ? pc : pc - 1)) {
+		w->end = UNWIND_END_NO_CFI;
+		w->end_set = true;
+		return DWARF_CB_ABORT;
+	}
+	return DWARF_CB_OK;
+}
+
+static size_t finish(struct unwinder *u, size_t n, enum unwind_end end, enum unwind_end *ret_end)
+{
+	u->stats.ended[end]++;
+	*ret_end = end;
+	memset(&u->walk, 0, sizeof(u->walk));
+	return n;
+}
+
+size_t unwinder__unwind(struct unwinder *u, const struct unwind_sample *s, unwind_find_map_fn find_map, void *ctx,
+			uint64_t *ips, size_t max, enum unwind_end *ret_end)
+{
+	struct unwind_walk *w = &u->walk;
+	struct unwind_space *sp;
+	uint64_t ip, stack_pointer;
+	int r;
+
+	u->stats.walks++;
+	if (!max || !user_reg(s, REG_IP, &ip) || !user_reg(s, REG_SP, &stack_pointer))
+		return finish(u, 0, UNWIND_END_REGS, ret_end);
+	*w = (struct unwind_walk){ .s = s, .sp = stack_pointer, .find_map = find_map, .ctx = ctx, .ips = ips, .max = max };
+	sp = space_get(u, s->pid);
+	if (!sp) {
+		ips[0] = ip;
+		return finish(u, 1, UNWIND_END_NO_CFI, ret_end);
+	}
+	/* libdwfl takes the architecture from the first module: attach once
+	 * the sampled IP's is reported. */
+	if (!sp->attached) {
+		if (!module_at(sp, ip) || !dwfl_attach_state(sp->dwfl, NULL, (pid_t)s->pid, &thread_callbacks, sp)) {
+			ips[0] = ip;
+			return finish(u, 1, UNWIND_END_NO_CFI, ret_end);
+		}
+		sp->attached = true;
+	}
+	r = dwfl_getthread_frames(sp->dwfl, (pid_t)s->tid, on_frame, sp);
+	if (!w->n) {
+		ips[0] = ip;
+		w->n = 1;
+	}
+	if (w->end_set)
+		return finish(u, w->n, w->end, ret_end);
+	/* A read outside the copy leaves the return address undefined,
+	 * which libdwfl takes for the outermost frame (r == 0): the stack
+	 * was longer than the copy. */
+	if (w->stack_fault)
+		return finish(u, w->n, UNWIND_END_STACK, ret_end);
+	if (r == 0)
+		return finish(u, w->n, UNWIND_END_COMPLETE, ret_end);
+	return finish(u, w->n, UNWIND_END_NO_CFI, ret_end);
+}
+
+const struct unwind_stats *unwinder__stats(const struct unwinder *u) { return &u->stats; }
