@@ -59,7 +59,12 @@ struct unwind_walk {
 	size_t n, max;
 	enum unwind_end end;
 	bool end_set;
-	bool stack_fault;
+	/* libdwfl reads memory for every register rule of a frame, and a
+	 * failed read of a register the walk does not need is harmless (a
+	 * stale pointer below the stack); a read above the copy means the
+	 * stack went on past it, and the registers that walk needed from
+	 * there are missing. */
+	bool past_copy;
 };
 
 struct cfi_slot {
@@ -347,7 +352,8 @@ static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *d
 	struct unwind_walk *w = &((struct unwind_space *)dwfl_arg)->u->walk;
 	(void)dwfl;
 	if (addr < w->sp || w->s->stack_size < sizeof(*result) || addr - w->sp > w->s->stack_size - sizeof(*result)) {
-		w->stack_fault = true;
+		if (addr >= w->sp + w->s->stack_size)
+			w->past_copy = true;
 		return false;
 	}
 	memcpy(result, w->s->stack + (addr - w->sp), sizeof(*result));
@@ -442,10 +448,10 @@ size_t unwinder__unwind(struct unwinder *u, const struct unwind_sample *s, unwin
 	}
 	if (w->end_set)
 		return finish(u, w->n, w->end, ret_end);
-	/* A read outside the copy leaves the return address undefined,
-	 * which libdwfl takes for the outermost frame (r == 0): the stack
-	 * was longer than the copy. */
-	if (w->stack_fault)
+	/* A read past the copy leaves registers undefined, and the walk ends
+	 * where one is needed, which libdwfl may take for the outermost
+	 * frame (r == 0): the stack was longer than the copy. */
+	if (w->past_copy)
 		return finish(u, w->n, UNWIND_END_STACK, ret_end);
 	if (r == 0)
 		return finish(u, w->n, UNWIND_END_COMPLETE, ret_end);
