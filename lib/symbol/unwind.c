@@ -85,9 +85,24 @@ struct unwinder {
 
 static char *debuginfo_path;
 
+/* Separate debuginfo (by build-id, or debuglink) only for files without
+ * .eh_frame: for the others it has the same CFI, and libdwfl would load
+ * it (decompressing its .debug_frame) in every process whose walk fails
+ * in that file, which cost more than all the walks together. */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+			  const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+			  char **debuginfo_file_name)
+{
+	Dwarf_Addr bias;
+	if (dwfl_module_eh_cfi(mod, &bias))
+		return -1;
+	return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file, debuglink_crc,
+					    debuginfo_file_name);
+}
+
 static const Dwfl_Callbacks dwfl_callbacks = {
 	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_debuginfo = find_debuginfo,
 	.section_address = dwfl_offline_section_address,
 	.debuginfo_path = &debuginfo_path,
 };
@@ -301,8 +316,8 @@ static bool cfi_covers(Dwarf_CFI *cfi, Dwarf_Addr addr)
 	return true;
 }
 
-/* Whether the CFI of pc's module (.eh_frame, else .debug_frame, possibly
- * from separate debuginfo) describes the frame at pc. */
+/* Whether the CFI of pc's module (.eh_frame, else .debug_frame, from
+ * separate debuginfo for a file without .eh_frame) describes the frame at pc. */
 static bool frame_has_cfi(struct unwind_space *sp, uint64_t pc)
 {
 	struct cfi_slot *slot = &sp->u->cfi_cache[((pc ^ sp->generation * 0x9e3779b97f4a7c15ULL) >> 2) % CFI_CACHE_SLOTS];
