@@ -64,12 +64,22 @@ def perf_script(path):
         out.append((cur[::-1], 1))
     return out
 
+# What each function is called: libc's qsort entry is qsort_r, __qsort_r
+# or __GI___qsort_r depending on which symbols (or debuginfo) a tool reads.
+IS = {
+    "main": lambda f: f == "main",
+    "qsort": lambda f: "qsort" in f and f != "qsort_compare",
+    "qsort_compare": lambda f: f == "qsort_compare",
+    "nofp_direct": lambda f: f == "nofp_direct",
+    "[unwind stopped]": lambda f: f == "[unwind stopped]",
+}
+
 def has_path(frames, names):
     """Whether the frames hold names[0], ..., names[-1] in that order
-    (callers before callees), each matched by prefix."""
+    (callers before callees)."""
     i = 0
     for f in frames:
-        if i < len(names) and f.startswith(names[i]):
+        if i < len(names) and IS[names[i]](f):
             i += 1
     return i == len(names)
 
