@@ -298,7 +298,8 @@ static int agents_prepare(struct coordinator *coord, const struct record_options
 		if ((r = coordinator__add(coord, o->agents[i], o->agents_optional, &err)) < 0)
 			return log_error_errno(r, "%s", err);
 	if ((r = coordinator__connect(coord, COORDINATOR_CONNECT_TIMEOUT_MS, &err)) < 0 ||
-	    (r = coordinator__prepare(coord, events, n_events, defaults, o->call_graph.enabled, &err)) < 0)
+	    (r = coordinator__prepare(coord, events, n_events, defaults, o->call_graph.enabled,
+					      o->call_graph.user_stack_size, &err)) < 0)
 		return log_error_errno(r, "%s%s", err, o->agents_optional ? "" : " (--agent-optional records without it)");
 	coordinator__prepare_host(coord, &rec->collector.machine, o->vms.vms, o->vms.n);
 	return 0;
