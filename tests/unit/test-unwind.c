@@ -12,10 +12,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include "lib/collect/collector.h"
 #include "lib/sampler/sampler.h"
 #include "lib/symbol/unwind.h"
+#include "lib/util/util.h"
 
 #if defined(__x86_64__)
 #include <asm/perf_regs.h>
@@ -262,9 +265,133 @@ static void test_stops_without_cfi(void **state)
 	unwinder__free(u);
 }
 
+static int first_event(void *ctx, uint64_t id)
+{
+	(void)ctx;
+	(void)id;
+	return 0;
+}
+
+/* A kernel-mode sample as the kernel writes it with --call-graph dwarf:
+ * the kernel's chain, then the captured user registers and stack. */
+static size_t synth_dwarf_sample(unsigned char *buf, uint32_t pid, uint32_t tid, uint64_t stack_bytes)
+{
+	size_t n = 0;
+	uint64_t v;
+#define PUT(x) (v = (uint64_t)(x), memcpy(buf + n, &v, 8), n += 8)
+	n = sizeof(struct perf_event_header);
+	PUT(1);				  /* identifier */
+	PUT(0xffffffff81000010ULL);	  /* ip: in the kernel */
+	PUT((uint64_t)tid << 32 | pid);	  /* pid, tid */
+	PUT(1000);			  /* time */
+	PUT(0);				  /* cpu, res */
+	PUT(1000000);			  /* period */
+	PUT(2);				  /* callchain: the kernel part only */
+	PUT(PERF_CONTEXT_KERNEL);
+	PUT(0xffffffff81000010ULL);
+	PUT(PERF_SAMPLE_REGS_ABI_64);
+	memcpy(buf + n, cap.regs, cap.regs_nr * 8);
+	n += cap.regs_nr * 8;
+	PUT(stack_bytes);
+	memcpy(buf + n, cap.stack, stack_bytes);
+	n += stack_bytes;
+	PUT(stack_bytes);		  /* dyn_size */
+#undef PUT
+	*(struct perf_event_header *)buf =
+		(struct perf_event_header){ .type = PERF_RECORD_SAMPLE, .misc = PERF_RECORD_MISC_KERNEL, .size = (uint16_t)n };
+	return n;
+}
+
+/* The names of a stack's frames, leaf first, joined by ';'. */
+static char *stack_names(struct profile *p, uint32_t frame)
+{
+	struct strbuf sb;
+	strbuf_init(&sb);
+	for (; frame; frame = p->frames[frame - 1].parent) {
+		const struct profile_frame *f = &p->frames[frame - 1];
+		strbuf_addf(&sb, "%s%s", sb.len ? ";" : "", f->symbol ? p->symbols[f->symbol - 1].name : "?");
+	}
+	return strbuf_detach(&sb);
+}
+
+/* The collector joins the kernel's chain and the unwound user part, and
+ * roots a stack it could not finish at the marker frame. */
+static void test_collector_joins(void **state)
+{
+	const uint64_t st = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+			    PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_REGS_USER |
+			    PERF_SAMPLE_STACK_USER;
+	static unsigned char buf[32768];
+	uint64_t stack_bytes = cap.stack_size < 16384 ? cap.stack_size : 16384;
+	uint32_t pid = (uint32_t)getpid(), tid = (uint32_t)gettid();
+	struct profile prof;
+	struct collector c;
+	FILE *f;
+	char line[1024];
+	_cleanup_free_ char *names = NULL, *marked = NULL;
+	(void)state;
+
+	profile__init(&prof);
+	collector__init(&c, &prof, 1, false);
+	c.regs_user_mask = SAMPLER_REGS_USER_MASK;
+	assert_int_equal(collector__enable_unwinding(&c), 0);
+
+	/* Nothing known of the process yet: no module for the IP, so the
+	 * stack is the kernel frame, the user IP alone, and the marker as its
+	 * root. */
+	synth_dwarf_sample(buf, pid, tid, stack_bytes);
+	collector__record(&c, (const struct perf_event_header *)buf, st, 0, first_event, NULL);
+	assert_int_equal(prof.n_samples, 1);
+	marked = stack_names(&prof, prof.samples[0].key.stack);
+	assert_non_null(strstr(marked, ";" COLLECTOR_UNWIND_MARKER));
+	assert_string_equal(strstr(marked, ";" COLLECTOR_UNWIND_MARKER), ";" COLLECTOR_UNWIND_MARKER);
+	assert_int_equal(strchr(strchr(marked, ';') + 1, ';') - marked, strstr(marked, ";" COLLECTOR_UNWIND_MARKER) - marked);
+	assert_int_equal(c.unwind_marked, 1);
+
+	/* Its executable mappings, as MMAP2 records would give them. */
+	f = fopen("/proc/self/maps", "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long a, b, off;
+		char perms[8];
+		int at = 0;
+		struct perf_mmap_event m = { .pid = pid, .tid = pid, .prot = PROT_EXEC, .is_mmap2 = true };
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s%n", &a, &b, perms, &off, &at) < 4 || perms[2] != 'x')
+			continue;
+		while (line[at] == ' ')
+			at++;
+		line[strcspn(line, "\n")] = '\0';
+		if (line[at] != '/')
+			continue;
+		m.start = a;
+		m.len = b - a;
+		m.pgoff = off;
+		m.filename = line + at;
+		machine__mmap(&c.machine, &m);
+	}
+	fclose(f);
+	/* The mappings changed: the process's Dwfl is made anew (a record
+	 * would do this through collector__record). */
+	unwinder__forget(c.unwinder, pid);
+
+	collector__record(&c, (const struct perf_event_header *)buf, st, 0, first_event, NULL);
+	assert_int_equal(prof.n_samples, 2);
+	names = stack_names(&prof, prof.samples[1].key.stack);
+	/* Leaf first: the kernel part, then the user frames up to main. */
+	assert_non_null(strstr(names, ";capture_here;inner_caller;outer_caller;setup;"));
+	assert_non_null(strstr(names, ";main;"));
+	assert_null(strstr(names, COLLECTOR_UNWIND_MARKER));
+	assert_true(strstr(names, "capture_here") > names); /* a kernel frame below it */
+	assert_int_equal(c.unwind_marked, 1);
+
+	collector__release(&c);
+	profile__release(&prof);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_collector_joins),
 		cmocka_unit_test(test_real_stack),
 		cmocka_unit_test(test_stops_at_the_copy),
 		cmocka_unit_test(test_stops_without_cfi),
