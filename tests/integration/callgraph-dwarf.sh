@@ -9,7 +9,8 @@
 # must agree within 3 points with the workload's own account (the two
 # phases) and with perf's unwinding of its capture (perf script, the same
 # unwinder perf report uses). Then `domprof import` of perf's capture gives
-# the same stacks. Nothing here is a figure of this machine.
+# the same stacks, and `record -p` of a running nofp-sort the same split.
+# Nothing here is a figure of this machine.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_perf
@@ -30,7 +31,16 @@ perf script -i "$T/p.data" --comm nofp-sort -F comm,ip,sym >"$T/p.script" 2>"$T/
 "$DOMPROF" export -i "$T/i.db" -f folded --comm nofp-sort --value samples -o "$T/i.folded"
 cp "$T/d.folded" "$T/i.folded" "$ARTIFACTS/"
 
-python3 - "$T/run.out" "$T/d.folded" "$T/p.script" "$T/i.folded" <<'PY'
+# 2. -p: a running process, attached to, until it exits.
+"$WORKLOADS/nofp-sort" -c 2 >"$T/runp.out" &
+wpid=$!
+BG_PIDS="$BG_PIDS $wpid"
+"$DOMPROF" record -q -p "$wpid" -e cpu-clock -F 1000 --call-graph dwarf -o "$T/dp.db"
+wait "$wpid" || fail "nofp-sort failed under record -p"
+cp "$T/runp.out" "$ARTIFACTS/"
+"$DOMPROF" export -i "$T/dp.db" -f folded --comm nofp-sort --value samples -o "$T/dp.folded"
+
+python3 - "$T/run.out" "$T/d.folded" "$T/p.script" "$T/i.folded" "$T/runp.out" "$T/dp.folded" <<'PY'
 import re, sys
 from truth import account_shares, workload_account
 
@@ -112,6 +122,15 @@ if d["main"] < 0.95:
     errors.append(f"only {d['main']:.3f} of domprof's stacks reach main")
 if d["compare"] < 0.5 * d["qsort"]:
     errors.append(f"qsort_compare under qsort {d['compare']:.3f} of {d['qsort']:.3f}")
+# -p: the same split from a process attached to while it runs.
+acc_p = workload_account(sys.argv[5], "nofp-sort")
+truth_p, overhead_p = account_shares(acc_p, ["qsort", "nofp_direct"])
+dp = shares(folded(sys.argv[6]))
+print(f"# -p: truth qsort {truth_p['qsort']:.3f} direct {truth_p['nofp_direct']:.3f}; domprof " +
+      " ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in dp.items()))
+for k, t in (("qsort", truth_p["qsort"]), ("direct", truth_p["nofp_direct"])):
+    if abs(dp[k] - t) > TOL + overhead_p:
+        errors.append(f"-p: domprof main->{k} {dp[k]:.3f} vs the workload's {t:.3f}")
 if errors:
     sys.exit("FAIL: " + "; ".join(errors))
 PY
