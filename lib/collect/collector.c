@@ -308,7 +308,7 @@ void collector__record(struct collector *c, const struct perf_event_header *h, u
 		}
 		machine__mmap(&c->machine, &m);
 		if (c->unwinder && (!m.is_mmap2 || (m.prot & PROT_EXEC)))
-			unwinder__forget(c->unwinder, m.pid);
+			unwinder__maps_changed(c->unwinder, m.pid);
 		return;
 	}
 	case PERF_RECORD_COMM: {

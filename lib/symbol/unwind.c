@@ -36,6 +36,14 @@
 /* Mappings that could not be reported, remembered per space so that a
  * file that cannot be read is not opened again for every sample. */
 #define MAX_FAILED_MAPS 64
+/* Mappings reported to a space, remembered to check them when the
+ * process's mappings change; a space with more is rebuilt instead. */
+#define MAX_REPORTED_MAPS 256
+
+struct reported_map {
+	uint64_t start, pgoff;
+	struct image *image;
+};
 
 struct unwind_space {
 	uint32_t pid;
@@ -47,6 +55,10 @@ struct unwind_space {
 	struct unwinder *u;
 	uint64_t failed[MAX_FAILED_MAPS];
 	size_t n_failed;
+	struct reported_map reported[MAX_REPORTED_MAPS];
+	size_t n_reported;
+	bool too_many_reported;
+	bool maps_changed; /* since the last walk: check the reported ones */
 };
 
 /* The walk in progress (one at a time). */
@@ -197,6 +209,38 @@ void unwinder__forget(struct unwinder *u, uint32_t pid)
 		}
 }
 
+void unwinder__maps_changed(struct unwinder *u, uint32_t pid)
+{
+	struct unwind_space *sp;
+	if (!u)
+		return;
+	for (sp = u->buckets[pid % SPACE_BUCKETS]; sp; sp = sp->next)
+		if (sp->pid == pid) {
+			sp->maps_changed = true;
+			return;
+		}
+}
+
+/* After the process's mappings changed: whether every module reported is
+ * still mapped where it was. A new mapping elsewhere changes nothing
+ * reported (it is reported when a frame lands in it); one that replaced
+ * a reported module makes the space stale. */
+static bool space_still_valid(struct unwind_space *sp)
+{
+	struct unwind_walk *w = &sp->u->walk;
+	if (sp->too_many_reported)
+		return false;
+	for (size_t i = 0; i < sp->n_reported; i++) {
+		const struct reported_map *r = &sp->reported[i];
+		struct unwind_map m;
+		if (!w->find_map(w->ctx, r->start, &m) || m.start != r->start || m.pgoff != r->pgoff || m.image != r->image)
+			return false;
+	}
+	sp->n_failed = 0; /* a mapping that failed may be another one now */
+	sp->maps_changed = false;
+	return true;
+}
+
 static void evict_oldest(struct unwinder *u)
 {
 	struct unwind_space *oldest = NULL;
@@ -297,8 +341,13 @@ static Dwfl_Module *module_at(struct unwind_space *sp, uint64_t pc)
 		if (sp->failed[i] == m.start)
 			return NULL;
 	mod = report_map(sp, &m);
-	if (mod)
+	if (mod) {
 		sp->u->stats.modules_reported++;
+		if (sp->n_reported < MAX_REPORTED_MAPS)
+			sp->reported[sp->n_reported++] = (struct reported_map){ m.start, m.pgoff, m.image };
+		else
+			sp->too_many_reported = true;
+	}
 	if (!mod || dwfl_addrmodule(sp->dwfl, pc) != mod) {
 		if (sp->n_failed < MAX_FAILED_MAPS)
 			sp->failed[sp->n_failed++] = m.start;
@@ -443,6 +492,10 @@ size_t unwinder__unwind(struct unwinder *u, const struct unwind_sample *s, unwin
 		return finish(u, 0, UNWIND_END_REGS, ret_end);
 	*w = (struct unwind_walk){ .s = s, .sp = stack_pointer, .find_map = find_map, .ctx = ctx, .ips = ips, .max = max };
 	sp = space_get(u, s->pid);
+	if (sp && sp->maps_changed && !space_still_valid(sp)) {
+		unwinder__forget(u, s->pid);
+		sp = space_get(u, s->pid);
+	}
 	if (!sp) {
 		ips[0] = ip;
 		return finish(u, 1, UNWIND_END_NO_CFI, ret_end);

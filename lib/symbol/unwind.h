@@ -6,8 +6,8 @@
  * One Dwfl per process (address space), kept between samples: each image
  * is reported to it once, the first time a frame lands in it, so its CFI
  * is parsed once and libdw's caches serve every later sample. The caller
- * says where an address is mapped (unwind_find_map_fn) and forgets a
- * process when its mappings change (exec, a new mapping, exit).
+ * says where an address is mapped (unwind_find_map_fn), forgets a process
+ * that execs or exits, and says when it maps something new.
  *
  * The walk reads memory only from the copied stack slice: a read outside
  * it fails and ends the walk there. It never guesses: a frame whose code
@@ -69,9 +69,13 @@ struct unwind_stats {
 int unwinder__new(struct unwinder **ret);
 void unwinder__free(struct unwinder *u);
 
-/* The mappings of process pid changed (exec, mmap, exit): its Dwfl is
- * dropped and made anew from the new mappings on its next sample. */
+/* Process pid is gone or became another program (exit, exec): its Dwfl
+ * is dropped, and made anew on its next sample. */
 void unwinder__forget(struct unwinder *u, uint32_t pid);
+/* Process pid mapped something new: before its next walk, the mappings
+ * its Dwfl knows are checked against find_map, and the Dwfl made anew
+ * only when one of them was replaced. */
+void unwinder__maps_changed(struct unwinder *u, uint32_t pid);
 
 /* Walk s's user stack: ips[0] is the sampled user IP, then the return
  * address of each caller, at most max entries. Returns the number of

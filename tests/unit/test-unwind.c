@@ -188,10 +188,28 @@ static void test_real_stack(void **state)
 	n = unwinder__unwind(u, &s, find_map, NULL, ips, 128, &end);
 	assert_int_equal(end, UNWIND_END_COMPLETE);
 	assert_int_equal(unwinder__stats(u)->spaces_created, 1);
-	/* A change of mappings makes it anew. */
+	/* Something new mapped elsewhere: the Dwfl stays. */
+	unwinder__maps_changed(u, s.pid);
+	unwinder__unwind(u, &s, find_map, NULL, ips, 128, &end);
+	assert_int_equal(end, UNWIND_END_COMPLETE);
+	assert_int_equal(unwinder__stats(u)->spaces_created, 1);
+	/* A module it reported is no longer mapped where it was (here: only
+	 * the executable is left): it is made anew, from the new mappings. */
+	{
+		char self[4096];
+		ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		assert_true(len > 0);
+		self[len] = '\0';
+		unwinder__maps_changed(u, s.pid);
+		unwinder__unwind(u, &s, find_map, self, ips, 128, &end);
+		assert_int_equal(end, UNWIND_END_NO_CFI);
+		assert_int_equal(unwinder__stats(u)->spaces_created, 2);
+	}
+	/* An exec or exit drops it. */
 	unwinder__forget(u, s.pid);
 	unwinder__unwind(u, &s, find_map, NULL, ips, 128, &end);
-	assert_int_equal(unwinder__stats(u)->spaces_created, 2);
+	assert_int_equal(end, UNWIND_END_COMPLETE);
+	assert_int_equal(unwinder__stats(u)->spaces_created, 3);
 
 	/* A frame limit ends the walk there, and says so. */
 	n = unwinder__unwind(u, &s, find_map, NULL, ips, 3, &end);
