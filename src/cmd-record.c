@@ -265,6 +265,7 @@ static void print_summary(struct recorder *r, const struct record_options *o, co
 		o->system_wide ? "system-wide" : o->pid ? "one process" : "the command", sampler__n_rings(r->sampler),
 		sampler__n_rings(r->sampler) == 1 ? "" : "s");
 	collector__print_totals(&r->collector, r->events, stderr);
+	collector__print_unwind(&r->collector, stderr);
 	fprintf(stderr, "  lost %llu of %llu samples\n", (unsigned long long)lost, (unsigned long long)(samples + lost));
 	for (size_t i = 0; i < r->collector.machine.n_vms; i++) {
 		struct vm *vm = r->collector.machine.vms[i];

@@ -60,6 +60,39 @@ void collector__print_totals(const struct collector *c, const struct event_spec 
 	}
 }
 
+void collector__print_unwind(const struct collector *c, FILE *out)
+{
+	const struct unwind_stats *u;
+	if (!c->unwinder)
+		return;
+	u = unwinder__stats(c->unwinder);
+	fprintf(out, "  dwarf: %llu user stacks unwound, %llu end at %s (no CFI %llu, past the stack copy %llu, "
+		     "too deep %llu, no registers %llu)\n",
+		(unsigned long long)u->walks, (unsigned long long)c->unwind_marked, COLLECTOR_UNWIND_MARKER,
+		(unsigned long long)u->ended[UNWIND_END_NO_CFI], (unsigned long long)u->ended[UNWIND_END_STACK],
+		(unsigned long long)u->ended[UNWIND_END_DEPTH], (unsigned long long)u->ended[UNWIND_END_REGS]);
+}
+
+int collector__write_unwind(const struct collector *c, struct session *s)
+{
+	const struct unwind_stats *u;
+	int r = 0, k;
+	if (!c->unwinder)
+		return 0;
+	u = unwinder__stats(c->unwinder);
+	if ((k = session__set_meta_int(s, "unwind_walks", (int64_t)u->walks)) < 0)
+		r = k;
+	if ((k = session__set_meta_int(s, "unwind_stopped", (int64_t)c->unwind_marked)) < 0)
+		r = k;
+	if ((k = session__set_meta_int(s, "unwind_stopped_no_cfi", (int64_t)u->ended[UNWIND_END_NO_CFI])) < 0)
+		r = k;
+	if ((k = session__set_meta_int(s, "unwind_stopped_stack", (int64_t)u->ended[UNWIND_END_STACK])) < 0)
+		r = k;
+	if ((k = session__set_meta_int(s, "unwind_stopped_depth", (int64_t)u->ended[UNWIND_END_DEPTH])) < 0)
+		r = k;
+	return r;
+}
+
 uint64_t collector__samples(const struct collector *c)
 {
 	uint64_t n = 0;

@@ -83,6 +83,13 @@ void collector__print_totals(const struct collector *c, const struct event_spec 
  * (--call-graph dwarf; callchain is then on too). 0 or -errno. */
 int collector__enable_unwinding(struct collector *c);
 
+/* --call-graph dwarf: one line on the walks and how many ended at the
+ * marker, and why (nothing without dwarf). */
+void collector__print_unwind(const struct collector *c, FILE *out);
+/* The same into the session's meta keys unwind_walks, unwind_stopped,
+ * unwind_stopped_no_cfi, _stack, _depth. 0 or -errno. */
+int collector__write_unwind(const struct collector *c, struct session *s);
+
 /* Samples taken so far, over every event. */
 uint64_t collector__samples(const struct collector *c);
 

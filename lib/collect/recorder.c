@@ -268,6 +268,7 @@ int recorder__finish_session(struct recorder *r)
 		session__set_lost(s, r->collector.machine.host_domain, sampler__ring_cpu(r->sampler, (unsigned)i),
 				  sampler__ring_samples(r->sampler, (unsigned)i), sampler__ring_lost(r->sampler, (unsigned)i));
 	session__write_span(s, r->start_ns, r->stop_ns);
+	collector__write_unwind(&r->collector, s);
 	return session__write_end(s, recorder__lost(r), true);
 }
 

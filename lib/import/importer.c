@@ -563,6 +563,7 @@ int importer__write_session(struct importer *im, struct session *s, const char *
 	    (r = collector__flush(&im->collector, s)) < 0)
 		return r;
 	write_import_meta(im, s);
+	collector__write_unwind(&im->collector, s);
 	if (im->have_time)
 		session__write_span(s, im->first_time, im->last_time);
 	for (size_t c = 0; c < im->n_cpus; c++)
