@@ -13,6 +13,16 @@
 # Nothing here is a figure of this machine.
 . "$(dirname "$0")/lib.sh"
 need_root
+
+# 0. Bad --call-graph values: refused, naming the value and the accepted
+#    forms, before anything is opened or written.
+for bad in lbr dwarf,0 dwarf,70000 dwarf,12x fp,8192 dwarf,; do
+	if "$DOMPROF" record -a --call-graph "$bad" -d 0.1 -o "$T/bad.db" >"$T/bad.out" 2>&1; then
+		fail "--call-graph $bad was accepted"
+	fi
+	grep -q -- "--call-graph: '$bad'" "$T/bad.out" || fail "--call-graph $bad: no clear message: $(cat "$T/bad.out")"
+	[ ! -e "$T/bad.db" ] || fail "--call-graph $bad: a session was written"
+done
 need_perf
 perf record -q -e cpu-clock --call-graph dwarf -o "$T/dwarf-probe.data" -- true >/dev/null 2>"$T/dwarf-probe.err" ||
 	skip "perf record --call-graph dwarf does not work here: $(head -c 300 "$T/dwarf-probe.err")"
