@@ -102,7 +102,7 @@ static int load_vdso(struct image *im)
 	int r = vdso__self(&p, &size);
 	if (r < 0)
 		return r;
-	return symtab__load_elf_memory(&im->symtab, p, size, &im->info);
+	return symtab__load_elf_memory(&im->symtab, p, size, "[vdso]", &im->info);
 }
 
 static int load_text_symbols(struct image *im, const char *path, bool perf_map)

@@ -10,6 +10,12 @@
  * file offset), so a process costs the CFI of the images its samples
  * actually pass through.
  *
+ * Each image's ELF is opened once per unwinder and shared by every
+ * process's Dwfl (libelf counts the references to one descriptor): its
+ * section headers, .eh_frame_hdr and .eh_frame are read once, however many
+ * processes map it, and a short-lived process costs no open, mapping and
+ * unmapping of its libraries.
+ *
  * libdwfl falls back to following frame pointers on x86_64 when a frame
  * has no CFI; in code built without them that would invent callers. The
  * frame callback therefore checks that a frame's pc is covered by CFI
@@ -19,14 +25,15 @@
 
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
+#include <gelf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #if defined(__x86_64__)
 #include <asm/perf_regs.h>
 #endif
 
+#include "../util/hmap.h"
 #include "../util/util.h"
 
 #define SPACE_BUCKETS 1024
@@ -79,6 +86,15 @@ struct unwind_walk {
 	bool past_copy;
 };
 
+/* One image's ELF, opened once (see the top of this file). */
+struct image_elf {
+	struct image *image;
+	Elf *elf;            /* NULL: it could not be read (not retried) */
+	void *memory;        /* the vdso's bytes, which elf reads in place */
+	uint64_t first_vaddr; /* of the first PT_LOAD, aligned down as libdwfl does */
+	uint64_t end_vaddr;   /* end of the last PT_LOAD */
+};
+
 struct cfi_slot {
 	uint64_t generation;
 	uint64_t pc;
@@ -90,7 +106,9 @@ struct unwinder {
 	uint64_t clock;
 	uint64_t generations;
 	struct unwind_walk walk;
-	int vdso_fd; /* memfd holding our vdso; -1 unavailable, -2 not tried */
+	struct image_elf **elfs;
+	size_t n_elfs, cap_elfs;
+	struct hmap elf_index; /* by image pointer */
 	struct cfi_slot *cfi_cache;
 	struct unwind_stats stats;
 };
@@ -112,8 +130,22 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 					    debuginfo_file_name);
 }
 
+/* The module's ELF: the image's shared descriptor, one more reference. */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base, char **file_name,
+		    Elf **elfp)
+{
+	const struct image_elf *e = *userdata;
+	(void)mod;
+	(void)modname;
+	(void)base;
+	(void)file_name;
+	if (e && e->elf)
+		*elfp = elf_begin(-1, ELF_C_READ_MMAP, e->elf);
+	return -1; /* no descriptor for libdwfl to close */
+}
+
 static const Dwfl_Callbacks dwfl_callbacks = {
-	.find_elf = dwfl_build_id_find_elf,
+	.find_elf = find_elf,
 	.find_debuginfo = find_debuginfo,
 	.section_address = dwfl_offline_section_address,
 	.debuginfo_path = &debuginfo_path,
@@ -155,7 +187,7 @@ int unwinder__new(struct unwinder **ret)
 	if (!DWARF_NREGS)
 		return -EOPNOTSUPP;
 	u = xcalloc(1, sizeof(*u));
-	u->vdso_fd = -2;
+	hmap_init(&u->elf_index);
 	u->cfi_cache = xcalloc(CFI_CACHE_SLOTS, sizeof(*u->cfi_cache));
 	*ret = u;
 	return 0;
@@ -179,8 +211,15 @@ void unwinder__free(struct unwinder *u)
 			space_free(sp);
 		}
 	}
-	if (u->vdso_fd >= 0)
-		close(u->vdso_fd);
+	/* After every Dwfl: they hold references to these. */
+	for (size_t i = 0; i < u->n_elfs; i++) {
+		if (u->elfs[i]->elf)
+			elf_end(u->elfs[i]->elf);
+		free(u->elfs[i]->memory);
+		free(u->elfs[i]);
+	}
+	free(u->elfs);
+	hmap_release(&u->elf_index);
 	free(u->cfi_cache);
 	free(u);
 }
@@ -278,52 +317,94 @@ static struct unwind_space *space_get(struct unwinder *u, uint32_t pid)
 	return sp;
 }
 
-/* A memfd holding this process's vdso, which is every process's (the
- * caller only hands out vdso mappings of this kernel). */
-static int vdso_fd(struct unwinder *u)
+/* Open an image's ELF: the file, or for the vdso a copy of this
+ * process's, which is every process's (the caller only hands out vdso
+ * mappings of this kernel). The PT_LOAD range is what libdwfl places a
+ * module by. */
+static void image_elf_open(struct image_elf *e)
 {
-	const void *data;
-	size_t size;
-	int fd;
-	if (u->vdso_fd != -2)
-		return u->vdso_fd;
-	u->vdso_fd = -1;
-	if (vdso__self(&data, &size) < 0)
-		return -1;
-	fd = memfd_create("domprof-vdso", MFD_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (write(fd, data, size) != (ssize_t)size) {
+	struct image *im = e->image;
+	size_t n;
+	bool first = true;
+	if (im->kind == IMAGE_VDSO) {
+		const void *data;
+		size_t size;
+		if (vdso__self(&data, &size) < 0)
+			return;
+		e->memory = xmalloc(size);
+		memcpy(e->memory, data, size);
+		e->elf = elf_memory(e->memory, size);
+	} else {
+		int fd = open(im->load_path ? im->load_path : im->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return;
+		e->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+		/* All of it is mapped: the descriptor is not needed again. */
+		if (e->elf)
+			elf_cntl(e->elf, ELF_C_FDDONE);
 		close(fd);
-		return -1;
 	}
-	u->vdso_fd = fd;
-	return fd;
+	if (e->elf && (elf_kind(e->elf) != ELF_K_ELF || elf_getphdrnum(e->elf, &n) != 0))
+		n = 0;
+	for (size_t i = 0; e->elf && i < n && i < 4096; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(e->elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (first)
+			e->first_vaddr = ph.p_vaddr & -(ph.p_align ? ph.p_align : 1);
+		first = false;
+		e->end_vaddr = MAX(e->end_vaddr, ph.p_vaddr + ph.p_memsz);
+	}
+	if (e->elf && first) {
+		elf_end(e->elf);
+		e->elf = NULL;
+	}
+}
+
+static struct image_elf *image_elf(struct unwinder *u, struct image *im)
+{
+	uint64_t h = (uint64_t)(uintptr_t)im * 0x9e3779b97f4a7c15ULL;
+	size_t pos;
+	uint32_t idx;
+	struct image_elf *e;
+	for (pos = hmap_first(&u->elf_index, h);; pos = hmap_next(&u->elf_index, pos)) {
+		if (!hmap_candidate(&u->elf_index, pos, h, &idx))
+			break;
+		if (idx != UINT32_MAX && u->elfs[idx]->image == im)
+			return u->elfs[idx];
+	}
+	e = xcalloc(1, sizeof(*e));
+	e->image = im;
+	image_elf_open(e);
+	ARRAY_GROW(u->elfs, u->cap_elfs, u->n_elfs + 1);
+	u->elfs[u->n_elfs] = e;
+	hmap_insert_at(&u->elf_index, pos, h, (uint32_t)u->n_elfs);
+	u->n_elfs++;
+	return e;
 }
 
 static Dwfl_Module *report_map(struct unwind_space *sp, const struct unwind_map *m)
 {
 	struct image *im = m->image;
+	struct image_elf *e;
 	uint64_t bias;
 	Dwfl_Module *mod;
-	int fd;
+	void **userdata;
 
 	if (im->kind != IMAGE_ELF && im->kind != IMAGE_VDSO)
 		return NULL;
 	if (image__load(im) < 0 || !im->info.n_segments)
 		return NULL;
+	e = image_elf(sp->u, im);
+	if (!e->elf)
+		return NULL;
+	/* libdwfl takes the bias of a module as its start less the aligned
+	 * address of the first PT_LOAD: start it there. */
 	bias = m->start - elf_info__offset_to_vaddr(&im->info, m->pgoff);
-	if (im->kind == IMAGE_ELF)
-		return dwfl_report_elf(sp->dwfl, im->path, im->load_path ? im->load_path : im->path, -1, bias, true);
-	if (vdso_fd(sp->u) < 0)
+	mod = dwfl_report_module(sp->dwfl, im->path, bias + e->first_vaddr, bias + e->end_vaddr);
+	if (!mod || !dwfl_module_info(mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL))
 		return NULL;
-	fd = fcntl(sp->u->vdso_fd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0)
-		return NULL;
-	/* On success the Dwfl owns fd. */
-	mod = dwfl_report_elf(sp->dwfl, "[vdso]", "[vdso]", fd, bias, true);
-	if (!mod)
-		close(fd);
+	*userdata = e;
 	return mod;
 }
 
