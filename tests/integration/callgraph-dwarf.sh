@@ -130,8 +130,10 @@ for k in ("main", "qsort", "compare", "direct"):
 # Through libc without frame pointers every stack reaches main.
 if d["main"] < 0.95:
     errors.append(f"only {d['main']:.3f} of domprof's stacks reach main")
-if d["compare"] < 0.5 * d["qsort"]:
-    errors.append(f"qsort_compare under qsort {d['compare']:.3f} of {d['qsort']:.3f}")
+# (How the sort splits between qsort and the comparator depends on the
+# CPU: it is compared with perf's above, not with a fixed figure.)
+if d["compare"] <= 0:
+    errors.append("no stack main -> qsort -> qsort_compare")
 # -p: the same split from a process attached to while it runs.
 acc_p = workload_account(sys.argv[5], "nofp-sort")
 truth_p, overhead_p = account_shares(acc_p, ["qsort", "nofp_direct"])
