@@ -80,6 +80,7 @@ static void print_summary(const struct importer *im, const char *input, const ch
 		info->hostname ? info->hostname : "", info->pipe ? ", pipe layout" : "",
 		im->have_time ? (double)(im->last_time - im->first_time) / 1e9 : 0.0);
 	collector__print_totals(&im->collector, im->events, stderr);
+	collector__print_unwind(&im->collector, stderr);
 	fprintf(stderr, "  %llu records read", (unsigned long long)st->records);
 	if (st->decompressed_bytes)
 		fprintf(stderr, " (%llu compressed bytes -> %llu)", (unsigned long long)st->compressed_bytes,

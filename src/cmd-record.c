@@ -27,7 +27,7 @@ struct record_options {
 	pid_t pid;
 	const char *events;
 	uint64_t freq, period;
-	bool callchain;
+	struct call_graph_option call_graph;
 	double duration;
 	const char *output;
 	size_t ring_pages;
@@ -49,7 +49,8 @@ enum {
 	OPT_AGENT,
 	OPT_KEY,
 	OPT_AGENT_OPTIONAL,
-	OPT_AGENT_MEMORY
+	OPT_AGENT_MEMORY,
+	OPT_CALL_GRAPH
 };
 
 static int split_assignment(const char *opt, const char *arg, char **ret_name, char **ret_value)
@@ -151,7 +152,7 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		{ "event", required_argument, NULL, 'e' },
 		{ "freq", required_argument, NULL, 'F' },
 		{ "count", required_argument, NULL, 'c' },
-		{ "call-graph", no_argument, NULL, 'g' },
+		{ "call-graph", required_argument, NULL, OPT_CALL_GRAPH },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "mmap-pages", required_argument, NULL, 'm' },
@@ -186,7 +187,8 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 				r = log_error("-c: '%s' is not a positive period", optarg);
 			o->period = v;
 			break;
-		case 'g': o->callchain = true; break;
+		case 'g': o->call_graph = (struct call_graph_option){ .enabled = true }; break;
+		case OPT_CALL_GRAPH: r = option_parse_call_graph(optarg, &o->call_graph); break;
 		case 'd': r = option_parse_duration(optarg, &o->duration); break;
 		case 'o': o->output = optarg; break;
 		case 'm':
@@ -263,6 +265,7 @@ static void print_summary(struct recorder *r, const struct record_options *o, co
 		o->system_wide ? "system-wide" : o->pid ? "one process" : "the command", sampler__n_rings(r->sampler),
 		sampler__n_rings(r->sampler) == 1 ? "" : "s");
 	collector__print_totals(&r->collector, r->events, stderr);
+	collector__print_unwind(&r->collector, stderr);
 	fprintf(stderr, "  lost %llu of %llu samples\n", (unsigned long long)lost, (unsigned long long)(samples + lost));
 	for (size_t i = 0; i < r->collector.machine.n_vms; i++) {
 		struct vm *vm = r->collector.machine.vms[i];
@@ -296,7 +299,8 @@ static int agents_prepare(struct coordinator *coord, const struct record_options
 		if ((r = coordinator__add(coord, o->agents[i], o->agents_optional, &err)) < 0)
 			return log_error_errno(r, "%s", err);
 	if ((r = coordinator__connect(coord, COORDINATOR_CONNECT_TIMEOUT_MS, &err)) < 0 ||
-	    (r = coordinator__prepare(coord, events, n_events, defaults, o->callchain, &err)) < 0)
+	    (r = coordinator__prepare(coord, events, n_events, defaults, o->call_graph.enabled,
+					      o->call_graph.user_stack_size, &err)) < 0)
 		return log_error_errno(r, "%s%s", err, o->agents_optional ? "" : " (--agent-optional records without it)");
 	coordinator__prepare_host(coord, &rec->collector.machine, o->vms.vms, o->vms.n);
 	return 0;
@@ -384,7 +388,8 @@ static int open_recorder(const struct record_options *o, const struct event_spec
 		.n_tids = n_tids,
 		.inherit = !o->system_wide,
 		.enable_on_exec = o->command && !o->system_wide,
-		.callchain = o->callchain,
+		.callchain = o->call_graph.enabled,
+		.user_stack_size = o->call_graph.user_stack_size,
 		.ring_pages = o->ring_pages,
 	};
 	_cleanup_free_ char *err = NULL;

@@ -26,8 +26,8 @@ struct command {
 
 static const struct command commands[] = {
 	{ "record", cmd_record, "sample the host and its VMs into a session file",
-	  "domprof record [-a | -p PID | [--] CMD [ARGS...]] [-e EVENTS] [-F HZ | -c PERIOD] [-g]\n"
-	  "               [-d SECONDS] [-o FILE] [-m PAGES] [--vm NAME=PID]...\n"
+	  "domprof record [-a | -p PID | [--] CMD [ARGS...]] [-e EVENTS] [-F HZ | -c PERIOD]\n"
+	  "               [-g | --call-graph fp|dwarf[,SIZE]] [-d SECONDS] [-o FILE] [-m PAGES] [--vm NAME=PID]...\n"
 	  "               [--guest-kallsyms VM=FILE]... [--guest-kaslr-offset VM=HEX]... [--guest-stext VM=HEX]...\n"
 	  "               [--agent NAME=ADDR]... [--key FILE] [--agent-optional] [--agent-memory SIZE] [-q]\n"
 	  "  -a, --all-cpus        sample every CPU (default without -p/CMD; with CMD: while CMD runs)\n"
@@ -35,7 +35,9 @@ static const struct command commands[] = {
 	  "  -e, --event LIST      comma-separated events (see `domprof list`); default cycles, else cpu-clock\n"
 	  "  -F, --freq HZ         samples per second per CPU and event (default 1000)\n"
 	  "  -c, --count PERIOD    sample every PERIOD events instead\n"
-	  "  -g, --call-graph      record call chains (frame pointers)\n"
+	  "  -g                    record call chains (frame pointers)\n"
+	  "      --call-graph MODE fp (as -g), or dwarf[,SIZE]: copy SIZE bytes of user stack per sample\n"
+	  "                        (default 8192, at most 64K) and unwind it from the binaries' CFI\n"
 	  "  -d, --duration SEC    stop after SEC seconds (decimals allowed)\n"
 	  "  -o, --output FILE     session file (default domprof.db; an existing one becomes FILE.old)\n"
 	  "  -m, --mmap-pages N    ring size per CPU in pages, a power of two (default 128)\n"

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "../lib/sampler/sampler.h"
 #include "../lib/vocab/vocab.h"
 #include "domprof.h"
 
@@ -66,6 +67,50 @@ int option_parse_duration(const char *arg, double *ret)
 	if (parse_double(arg, &d) < 0 || !(d > 0) || d > MAX_DURATION_S)
 		return log_error("-d: '%s' is not a positive number of seconds", arg);
 	*ret = d;
+	return 0;
+}
+
+/* The most --call-graph dwarf,SIZE takes: 64 KiB, which the kernel
+ * trims to SAMPLER_MAX_USER_STACK. */
+#define MAX_CALL_GRAPH_SIZE 65536
+
+int option_parse_call_graph(const char *arg, struct call_graph_option *ret)
+{
+	const char *comma = strchr(arg, ',');
+	size_t kind_len = comma ? (size_t)(comma - arg) : strlen(arg);
+	uint64_t size = SAMPLER_DEFAULT_USER_STACK, unit = 1;
+
+	if (kind_len == 2 && !strncmp(arg, "fp", 2)) {
+		if (comma)
+			return log_error("--call-graph: '%s': fp takes no size (a size is for dwarf,SIZE)", arg);
+		*ret = (struct call_graph_option){ .enabled = true };
+		return 0;
+	}
+	if (kind_len != 5 || strncmp(arg, "dwarf", 5))
+		return log_error("--call-graph: '%s' is not a call graph mode (fp, or dwarf[,SIZE] with SIZE in bytes)",
+				 arg);
+	if (comma) {
+		char num[32];
+		size_t n = strspn(comma + 1, "0123456789");
+		const char *suffix = comma + 1 + n;
+		if ((*suffix == 'k' || *suffix == 'K') && !suffix[1])
+			unit = 1024;
+		else if (*suffix)
+			n = 0;
+		if (!n || n >= sizeof(num))
+			return log_error("--call-graph: '%s': the size after dwarf, is a number of bytes (e.g. dwarf,16384 or "
+					 "dwarf,16K)",
+					 arg);
+		memcpy(num, comma + 1, n);
+		num[n] = '\0';
+		if (parse_u64(num, 10, &size) < 0 || size == 0 || size > MAX_CALL_GRAPH_SIZE / unit)
+			return log_error("--call-graph: '%s': the stack size must be from 8 bytes to 64K", arg);
+		size *= unit;
+	}
+	size = (size + 7) & ~(uint64_t)7;
+	if (size > SAMPLER_MAX_USER_STACK)
+		size = SAMPLER_MAX_USER_STACK;
+	*ret = (struct call_graph_option){ .enabled = true, .user_stack_size = (uint32_t)size };
 	return 0;
 }
 

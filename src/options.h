@@ -10,6 +10,7 @@
  *   --threshold PCT, --limit N   report, diff
  *   --no-idle                report, diff, export, html
  *   --format NAME            every command that prints (its own list)
+ *   -g, --call-graph fp|dwarf[,SIZE]   record (and top)
  *
  * A command puts the OPTION_* entries in its getopt_long table and calls
  * the matching option_parse_* from its switch. Each parser prints what is
@@ -21,6 +22,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "../lib/domain/vm.h"
@@ -64,6 +66,18 @@ void vm_names__release(struct vm_names *v);
 int option_parse_pid(const char *arg, pid_t *ret);
 /* -d SECONDS: positive, finite, at most a few months. */
 int option_parse_duration(const char *arg, double *ret);
+
+/* --call-graph fp|dwarf[,SIZE], perf's spelling (-g is fp): which unwinder
+ * makes the stacks. user_stack_size is 0 for frame pointers; for dwarf
+ * the bytes of user stack copied per sample: SIZE (decimal bytes, or with
+ * K) rounded up to a multiple of 8, SAMPLER_DEFAULT_USER_STACK when
+ * absent; at most 64K, of which the kernel copies at most
+ * SAMPLER_MAX_USER_STACK. */
+struct call_graph_option {
+	bool enabled;
+	uint32_t user_stack_size;
+};
+int option_parse_call_graph(const char *arg, struct call_graph_option *ret);
 
 /* --domain, --comm, --event: a comma-separated list, replacing *list. */
 void option_parse_list(const char *arg, char ***list);

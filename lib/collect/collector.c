@@ -3,6 +3,8 @@
  * image), two hash updates. */
 #include "collector.h"
 
+#include <sys/mman.h>
+
 #include "../util/util.h"
 
 void collector__init(struct collector *c, struct profile *p, size_t n_events, bool live)
@@ -58,6 +60,39 @@ void collector__print_totals(const struct collector *c, const struct event_spec 
 	}
 }
 
+void collector__print_unwind(const struct collector *c, FILE *out)
+{
+	const struct unwind_stats *u;
+	if (!c->unwinder)
+		return;
+	u = unwinder__stats(c->unwinder);
+	fprintf(out, "  dwarf: %llu user stacks unwound, %llu end at %s (no CFI %llu, past the stack copy %llu, "
+		     "too deep %llu, no registers %llu)\n",
+		(unsigned long long)u->walks, (unsigned long long)c->unwind_marked, COLLECTOR_UNWIND_MARKER,
+		(unsigned long long)u->ended[UNWIND_END_NO_CFI], (unsigned long long)u->ended[UNWIND_END_STACK],
+		(unsigned long long)u->ended[UNWIND_END_DEPTH], (unsigned long long)u->ended[UNWIND_END_REGS]);
+}
+
+int collector__write_unwind(const struct collector *c, struct session *s)
+{
+	const struct unwind_stats *u;
+	int r = 0, k;
+	if (!c->unwinder)
+		return 0;
+	u = unwinder__stats(c->unwinder);
+	if ((k = session__set_meta_int(s, "unwind_walks", (int64_t)u->walks)) < 0)
+		r = k;
+	if ((k = session__set_meta_int(s, "unwind_stopped", (int64_t)c->unwind_marked)) < 0)
+		r = k;
+	if ((k = session__set_meta_int(s, "unwind_stopped_no_cfi", (int64_t)u->ended[UNWIND_END_NO_CFI])) < 0)
+		r = k;
+	if ((k = session__set_meta_int(s, "unwind_stopped_stack", (int64_t)u->ended[UNWIND_END_STACK])) < 0)
+		r = k;
+	if ((k = session__set_meta_int(s, "unwind_stopped_depth", (int64_t)u->ended[UNWIND_END_DEPTH])) < 0)
+		r = k;
+	return r;
+}
+
 uint64_t collector__samples(const struct collector *c)
 {
 	uint64_t n = 0;
@@ -77,8 +112,19 @@ int collector__flush(struct collector *c, struct session *s)
 	return r;
 }
 
+int collector__enable_unwinding(struct collector *c)
+{
+	int r = unwinder__new(&c->unwinder);
+	if (r < 0)
+		return r;
+	c->callchain = true;
+	return 0;
+}
+
 void collector__release(struct collector *c)
 {
+	unwinder__free(c->unwinder);
+	free(c->chain);
 	machine__release(&c->machine);
 	free(c->cache);
 	free(c->stats);
@@ -90,7 +136,7 @@ void collector__release(struct collector *c)
  * function-level (address only when the function is unknown), so stacks
  * that differ only inside a function share nodes. */
 static uint32_t intern_callchain(struct collector *c, struct thread *t, const struct perf_sample *s,
-				 uint16_t sample_cpumode)
+				 uint16_t sample_cpumode, bool unwind_stopped)
 {
 	struct resolved r;
 	uint32_t parent = 0;
@@ -122,6 +168,16 @@ static uint32_t intern_callchain(struct collector *c, struct thread *t, const st
 		if (first_real == n)
 			first_real = i;
 	}
+	if (unwind_stopped) {
+		/* Where the walk stopped, the stack's root: what called the
+		 * outermost frame known is not guessed. */
+		if (!c->marker_image) {
+			c->marker_image = profile__image(c->profile, c->machine.host_domain, COLLECTOR_UNWIND_MARKER, "",
+							 IMAGE_UNKNOWN);
+			c->marker_symbol = profile__symbol(c->profile, c->marker_image, COLLECTOR_UNWIND_MARKER, 0, 0);
+		}
+		parent = profile__frame(c->profile, 0, c->marker_image, c->marker_symbol, 0);
+	}
 	for (uint64_t i = n; i-- > 0;) {
 		uint64_t ip = perf_sample__callchain_ip(s, i);
 		if (modes[i] == 0xffff)
@@ -137,8 +193,53 @@ static uint32_t intern_callchain(struct collector *c, struct thread *t, const st
 	return parent;
 }
 
+/* Where addr is mapped in the sampled thread's process, for the
+ * unwinder: files, and the vdso when it is this kernel's (recording live). */
+static bool unwind_find_map(void *ctx, uint64_t addr, struct unwind_map *ret)
+{
+	struct collector *c = ((void **)ctx)[0];
+	struct thread *t = ((void **)ctx)[1];
+	const struct map *m = process__find_map(t->proc, addr);
+	if (!m || m->anon_exec || !m->image)
+		return false;
+	if (m->image->kind != IMAGE_ELF && !(m->image->kind == IMAGE_VDSO && c->machine.live))
+		return false;
+	*ret = (struct unwind_map){ m->start, m->end, m->pgoff, m->image };
+	return true;
+}
+
+/* --call-graph dwarf: the kernel's part of the chain as the kernel gave
+ * it, then PERF_CONTEXT_USER and the user frames unwound from the
+ * sample's registers and stack copy. */
+static uint32_t intern_unwound(struct collector *c, struct thread *t, const struct perf_sample *s)
+{
+	struct unwind_sample us = { s->pid, s->tid, s->regs_mask, s->regs_nr, s->regs, s->stack, s->stack_size };
+	void *ctx[2] = { c, t };
+	struct perf_sample joined = *s;
+	enum unwind_end end;
+	size_t nk = 0, nu;
+
+	ARRAY_GROW(c->chain, c->chain_cap, s->callchain_nr + 1 + COLLECTOR_MAX_USER_FRAMES);
+	for (uint64_t i = 0; i < s->callchain_nr; i++) {
+		uint64_t ip = perf_sample__callchain_ip(s, i);
+		if (ip == PERF_CONTEXT_USER)
+			break;
+		c->chain[nk++] = ip;
+	}
+	c->chain[nk++] = PERF_CONTEXT_USER;
+	nu = unwinder__unwind(c->unwinder, &us, unwind_find_map, ctx, c->chain + nk, COLLECTOR_MAX_USER_FRAMES, &end);
+	joined.callchain = (const unsigned char *)c->chain;
+	joined.callchain_nr = nk + nu;
+	if (end != UNWIND_END_COMPLETE)
+		c->unwind_marked++;
+	return intern_callchain(c, t, &joined, s->cpumode, end != UNWIND_END_COMPLETE);
+}
+
 void collector__sample(struct collector *c, const struct perf_sample *s, uint32_t ev)
 {
+	/* User registers exist for host tasks in user or kernel mode; a
+	 * guest-mode sample's are its VMM's, not the guest's. */
+	bool unwind = c->unwinder && s->regs_nr && (s->cpumode == CPUMODE_USER || s->cpumode == CPUMODE_KERNEL);
 	struct thread *t;
 	struct resolved r;
 	struct sample_key key;
@@ -150,7 +251,7 @@ void collector__sample(struct collector *c, const struct perf_sample *s, uint32_
 		c->stats[ev].idle_skipped++;
 		return;
 	}
-	if (!(c->callchain && s->callchain_nr)) {
+	if (!unwind && !(c->callchain && s->callchain_nr)) {
 		struct collector_cache_slot *slot = cache_slot(c, s, ev);
 		if (slot->entry1 && slot->ip == s->ip && slot->tid == s->tid && slot->event == ev &&
 		    slot->cpumode == s->cpumode) {
@@ -182,8 +283,11 @@ void collector__sample(struct collector *c, const struct perf_sample *s, uint32_
 	key.image = r.image;
 	key.symbol = r.symbol;
 	key.address = r.address;
-	if (c->callchain && s->callchain_nr) {
-		key.stack = intern_callchain(c, t, s, s->cpumode);
+	if (unwind) {
+		key.stack = intern_unwound(c, t, s);
+		profile__add_sample(c->profile, &key, 1, s->period);
+	} else if (c->callchain && s->callchain_nr) {
+		key.stack = intern_callchain(c, t, s, s->cpumode, false);
 		profile__add_sample(c->profile, &key, 1, s->period);
 	} else {
 		uint32_t idx = profile__add_sample(c->profile, &key, 1, s->period);
@@ -215,7 +319,7 @@ void collector__record(struct collector *c, const struct perf_event_header *h, u
 	case PERF_RECORD_SAMPLE: {
 		struct perf_sample s;
 		int ev;
-		if (perf_record__parse_sample(h, sample_type, read_format, &s) < 0) {
+		if (perf_record__parse_sample_regs(h, sample_type, read_format, c->regs_user_mask, &s) < 0) {
 			c->bad_records++;
 			return;
 		}
@@ -236,6 +340,8 @@ void collector__record(struct collector *c, const struct perf_event_header *h, u
 			return;
 		}
 		machine__mmap(&c->machine, &m);
+		if (c->unwinder && (!m.is_mmap2 || (m.prot & PROT_EXEC)))
+			unwinder__maps_changed(c->unwinder, m.pid);
 		return;
 	}
 	case PERF_RECORD_COMM: {
@@ -246,6 +352,8 @@ void collector__record(struct collector *c, const struct perf_event_header *h, u
 			return;
 		}
 		machine__comm(&c->machine, &cm);
+		if (cm.exec)
+			unwinder__forget(c->unwinder, cm.pid);
 		return;
 	}
 	case PERF_RECORD_FORK:
@@ -260,6 +368,10 @@ void collector__record(struct collector *c, const struct perf_event_header *h, u
 			machine__fork(&c->machine, &t);
 		else
 			machine__exit(&c->machine, &t);
+		/* A new process, or its end: an address space of that pid
+		 * kept from before (a reused pid) is not this one. */
+		if (t.pid == t.tid && (h->type == PERF_RECORD_EXIT || t.pid != t.ppid))
+			unwinder__forget(c->unwinder, t.pid);
 		return;
 	}
 	case PERF_RECORD_LOST:

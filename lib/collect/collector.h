@@ -14,6 +14,14 @@
 #include "../events/events.h"
 #include "../sampler/perf-record.h"
 #include "../session/session.h"
+#include "../symbol/unwind.h"
+
+/* The most user frames a dwarf walk yields per sample: perf's default
+ * --max-stack (127) and one more; deeper stacks end with the marker. */
+#define COLLECTOR_MAX_USER_FRAMES 128
+/* The image and function of the frame that ends a user stack a dwarf
+ * walk could not finish (no CFI, stack copy too short, too deep). */
+#define COLLECTOR_UNWIND_MARKER "[unwind stopped]"
 
 struct collector_event_stats {
 	uint64_t samples;
@@ -54,6 +62,15 @@ struct collector {
 	size_t cache_vms;     /* machine VMs when the cache was last valid */
 	uint64_t bucket_lo;   /* start (relative) of the last timeline bucket */
 	uint32_t bucket_cur;  /* and its number */
+	/* --call-graph dwarf: samples carry user registers (this
+	 * attr.sample_regs_user) and stack; the user part of each stack is
+	 * unwound here, while recording, and joined to the kernel's part. */
+	uint64_t regs_user_mask;
+	struct unwinder *unwinder;
+	uint64_t *chain;       /* scratch: the joined chain of one sample */
+	size_t chain_cap;
+	uint32_t marker_image, marker_symbol; /* profile ids, 0 until first used */
+	uint64_t unwind_marked; /* stacks that end with the marker frame */
 };
 
 void collector__init(struct collector *c, struct profile *p, size_t n_events, bool live);
@@ -61,6 +78,17 @@ void collector__release(struct collector *c);
 /* One line per event (of c->n_events, described by events): samples and
  * period, in msec for clock events; the end-of-run summary. */
 void collector__print_totals(const struct collector *c, const struct event_spec *events, FILE *out);
+
+/* Unwind user stacks from the samples' registers and stack copies
+ * (--call-graph dwarf; callchain is then on too). 0 or -errno. */
+int collector__enable_unwinding(struct collector *c);
+
+/* --call-graph dwarf: one line on the walks and how many ended at the
+ * marker, and why (nothing without dwarf). */
+void collector__print_unwind(const struct collector *c, FILE *out);
+/* The same into the session's meta keys unwind_walks, unwind_stopped,
+ * unwind_stopped_no_cfi, _stack, _depth. 0 or -errno. */
+int collector__write_unwind(const struct collector *c, struct session *s);
 
 /* Samples taken so far, over every event. */
 uint64_t collector__samples(const struct collector *c);

@@ -24,6 +24,7 @@ struct recorder_output {
 #define RING_SECONDS 2                 /* records a ring holds, in seconds at the expected rate */
 #define RING_RECORD_BYTES 64           /* one sample record without a call chain */
 #define RING_RECORD_BYTES_CALLCHAIN 320 /* ... with a frame-pointer call chain of typical depth */
+#define RING_RECORD_BYTES_DWARF 512    /* ... with the kernel chain and 17 user registers, besides the stack copy */
 #define RING_RATE_OF_A_PERIOD_HZ 1000  /* the rate assumed for an event sampled by period (-c) */
 #define RING_PAGE_BYTES 4096           /* pages counted as 4 KiB: an estimate, not the mapping */
 #define RING_MAX_PAGES 8192            /* per CPU: 32 MiB */
@@ -40,6 +41,7 @@ int recorder__open(struct recorder *r, const struct recorder_config *cfg, char *
 		.inherit = cfg->inherit,
 		.enable_on_exec = cfg->enable_on_exec,
 		.callchain = cfg->callchain,
+		.user_stack_size = cfg->user_stack_size,
 		.ring_pages = cfg->ring_pages,
 	};
 	struct sampler_error se = { 0 };
@@ -54,7 +56,10 @@ int recorder__open(struct recorder *r, const struct recorder_config *cfg, char *
 		size_t pages = SAMPLER_DEFAULT_RING_PAGES;
 		for (size_t i = 0; i < cfg->n_events; i++)
 			rate += cfg->events[i].attr.freq ? cfg->events[i].attr.sample_freq : RING_RATE_OF_A_PERIOD_HZ;
-		bytes = rate * (cfg->callchain ? RING_RECORD_BYTES_CALLCHAIN : RING_RECORD_BYTES) * RING_SECONDS;
+		uint64_t record = cfg->user_stack_size ? RING_RECORD_BYTES_DWARF + cfg->user_stack_size
+				  : cfg->callchain     ? RING_RECORD_BYTES_CALLCHAIN
+						       : RING_RECORD_BYTES;
+		bytes = rate * record * RING_SECONDS;
 		while ((uint64_t)pages * RING_PAGE_BYTES < bytes && pages < RING_MAX_PAGES &&
 		       (uint64_t)pages * 2 * RING_PAGE_BYTES <= budget)
 			pages *= 2;
@@ -71,6 +76,11 @@ int recorder__open(struct recorder *r, const struct recorder_config *cfg, char *
 		sc.ring_pages /= 2;
 		se = (struct sampler_error){ 0 };
 	}
+	if (ret == -EOPNOTSUPP && cfg->user_stack_size) {
+		*ret_error = xstrdup("dwarf call graphs are not supported on this architecture (x86_64 only)");
+		recorder__release(r);
+		return ret;
+	}
 	if (ret < 0) {
 		_cleanup_free_ char *why = event_spec__explain_error(&cfg->events[se.event], ret);
 		if (se.ring)
@@ -85,6 +95,12 @@ int recorder__open(struct recorder *r, const struct recorder_config *cfg, char *
 	profile__init(&r->profile);
 	collector__init(&r->collector, &r->profile, cfg->n_events, true);
 	r->collector.callchain = cfg->callchain;
+	r->collector.regs_user_mask = sampler__regs_user_mask(r->sampler);
+	if (cfg->user_stack_size && (ret = collector__enable_unwinding(&r->collector)) < 0) {
+		*ret_error = xasprintf("cannot set up dwarf unwinding: %s", strerror(-ret));
+		recorder__release(r);
+		return ret;
+	}
 	if (cfg->bucket_ns)
 		r->collector.bucket_ns = cfg->bucket_ns;
 	r->clock_monotonic = sampler__clock_monotonic(r->sampler);
@@ -122,6 +138,7 @@ static void write_run(struct recorder *r)
 	o->run.timeline_bucket_ns = r->collector.bucket_ns;
 	o->run.clock = r->clock_monotonic ? "monotonic" : "perf";
 	o->run.callchain = r->collector.callchain;
+	o->run.unwinder = r->collector.unwinder ? "dwarf" : "fp";
 	session__write_run(o->session, &o->run);
 	o->next_flush_ns = r->start_ns + RECORDER_FLUSH_INTERVAL_NS;
 }
@@ -251,6 +268,7 @@ int recorder__finish_session(struct recorder *r)
 		session__set_lost(s, r->collector.machine.host_domain, sampler__ring_cpu(r->sampler, (unsigned)i),
 				  sampler__ring_samples(r->sampler, (unsigned)i), sampler__ring_lost(r->sampler, (unsigned)i));
 	session__write_span(s, r->start_ns, r->stop_ns);
+	collector__write_unwind(&r->collector, s);
 	return session__write_end(s, recorder__lost(r), true);
 }
 

@@ -50,6 +50,7 @@ struct recorder_config {
 	bool inherit;
 	bool enable_on_exec;
 	bool callchain;
+	uint32_t user_stack_size; /* > 0: --call-graph dwarf (sampler_config) */
 	size_t ring_pages;
 	uint64_t bucket_ns; /* timeline resolution; 0 = 100 ms */
 };

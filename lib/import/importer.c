@@ -243,7 +243,7 @@ static void load_host_kernel(struct importer *im, const struct perf_mmap_event *
 int importer__open(struct importer *im, const char *path, uint64_t bucket_ns, char **ret_error)
 {
 	size_t n_attrs;
-	bool callchain = false;
+	bool callchain = false, dwarf = false;
 	int r;
 
 	memset(im, 0, sizeof(*im));
@@ -261,6 +261,9 @@ int importer__open(struct importer *im, const char *path, uint64_t bucket_ns, ch
 		im->event_of_attr[i] = (int)im->n_events;
 		add_event(im, a);
 		callchain |= !!(a->attr.sample_type & PERF_SAMPLE_CALLCHAIN);
+		/* perf record --call-graph dwarf: unwound here as while recording. */
+		dwarf |= (a->attr.sample_type & (PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER)) ==
+			 (PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER);
 	}
 	if (!im->n_events) {
 		*ret_error = xstrdup("it holds no sampled events (a `perf stat record` capture?): nothing to import");
@@ -270,6 +273,11 @@ int importer__open(struct importer *im, const char *path, uint64_t bucket_ns, ch
 	profile__init(&im->profile);
 	collector__init(&im->collector, &im->profile, im->n_events, false);
 	im->collector.callchain = callchain;
+	if (dwarf && (r = collector__enable_unwinding(&im->collector)) < 0) {
+		*ret_error = xasprintf("cannot set up dwarf unwinding for its call graphs: %s", strerror(-r));
+		importer__release(im);
+		return r;
+	}
 	if (bucket_ns)
 		im->collector.bucket_ns = bucket_ns;
 	apply_build_ids(im);
@@ -310,7 +318,7 @@ static void on_record(const struct perf_event_header *h, size_t attr, void *ctx)
 			im->stray_samples++;
 			return;
 		}
-		if (perf_record__parse_sample(h, st, a->read_format, &s) < 0) {
+		if (perf_record__parse_sample_regs(h, st, a->read_format, a->sample_regs_user, &s) < 0) {
 			im->bad_samples++;
 			return;
 		}
@@ -515,6 +523,7 @@ static void describe_run(const struct importer *im, const char *command_line, st
 		.timeline_bucket_ns = im->collector.bucket_ns,
 		.clock = first->use_clockid && clock_name(first->clockid) ? clock_name(first->clockid) : "perf",
 		.callchain = im->collector.callchain,
+		.unwinder = im->collector.unwinder ? "dwarf" : NULL,
 	};
 	if (im->have_time)
 		run->start_time = start_time(im, &run->start_time_source);
@@ -554,6 +563,7 @@ int importer__write_session(struct importer *im, struct session *s, const char *
 	    (r = collector__flush(&im->collector, s)) < 0)
 		return r;
 	write_import_meta(im, s);
+	collector__write_unwind(&im->collector, s);
 	if (im->have_time)
 		session__write_span(s, im->first_time, im->last_time);
 	for (size_t c = 0; c < im->n_cpus; c++)

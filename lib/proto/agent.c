@@ -170,6 +170,7 @@ static int handle_setup(struct agent_connection *a, const struct wbuf *in)
 	a->defaults.freq = setup.freq;
 	a->defaults.period = setup.period;
 	a->callchain = setup.callchain;
+	a->user_stack_size = setup.user_stack_size;
 	a->flush_ms = setup.flush_ms;
 	r = choose_events(a, &setup);
 	proto_setup__release(&setup);
@@ -185,7 +186,8 @@ static int handle_setup(struct agent_connection *a, const struct wbuf *in)
 	free(used);
 	send_kallsyms(a);
 	logf_(a, "setup: %zu event%s, %s, data every %u ms", a->n_events, a->n_events == 1 ? "" : "s",
-	      a->callchain ? "call graphs" : "no call graphs", a->flush_ms);
+	      !a->callchain ? "no call graphs" : a->user_stack_size ? "dwarf call graphs" : "call graphs",
+	      a->flush_ms);
 	return 0;
 }
 
@@ -210,6 +212,7 @@ static int handle_arm(struct agent_connection *a)
 		.n_events = a->n_events,
 		.system_wide = true,
 		.callchain = a->callchain,
+		.user_stack_size = a->user_stack_size,
 	};
 	_cleanup_free_ char *err = NULL;
 	int r;

@@ -56,6 +56,7 @@ struct agent_connection {
 	size_t n_events;
 	struct event_defaults defaults;
 	bool callchain;
+	uint32_t user_stack_size; /* > 0: dwarf call graphs */
 	uint32_t flush_ms; /* DATA interval */
 	struct recorder rec;
 	bool armed;

@@ -309,7 +309,7 @@ static void take_kallsyms(struct coordinator *c, struct agent_link *l, const str
 }
 
 static void setup_link(struct coordinator *c, struct agent_link *l, const struct event_spec *events, size_t n_events,
-		       const struct event_defaults *defaults, bool callchain)
+		       const struct event_defaults *defaults, bool callchain, uint32_t user_stack_size)
 {
 	struct wbuf w, in;
 	const char **names = xcalloc(n_events ? n_events : 1, sizeof(char *));
@@ -320,7 +320,7 @@ static void setup_link(struct coordinator *c, struct agent_link *l, const struct
 	for (size_t e = 0; e < n_events; e++)
 		names[e] = events[e].name;
 	proto_setup__encode(&w, names, (uint32_t)n_events, defaults->period ? 0 : defaults->freq, defaults->period,
-			    callchain, DATA_INTERVAL_MS);
+			    callchain, user_stack_size, DATA_INTERVAL_MS);
 	free(names);
 	if (link_send(c, l, MSG_SETUP, &w) && link_expect(c, l, MSG_SETUP_OK, &in, SETUP_STEP_TIMEOUT_MS) &&
 	    link_charge(c, l, in.len + n_events * PROTO_ALLOC_OVERHEAD, "its SETUP_OK")) {
@@ -359,13 +359,13 @@ static void setup_link(struct coordinator *c, struct agent_link *l, const struct
 }
 
 int coordinator__prepare(struct coordinator *c, const struct event_spec *events, size_t n_events,
-			 const struct event_defaults *defaults, bool callchain, char **ret_error)
+			 const struct event_defaults *defaults, bool callchain, uint32_t user_stack_size, char **ret_error)
 {
 	c->n_events = n_events;
 	c->events = events;
 	for (size_t i = 0; i < c->n; i++)
 		if (c->links[i].state == AGENT_READY)
-			setup_link(c, &c->links[i], events, n_events, defaults, callchain);
+			setup_link(c, &c->links[i], events, n_events, defaults, callchain, user_stack_size);
 	for (size_t i = 0; i < c->n; i++)
 		if (c->links[i].state == AGENT_FAILED && !c->links[i].optional) {
 			*ret_error = xasprintf("agent %s (%s): %s", c->links[i].name, c->links[i].addr, c->links[i].error);

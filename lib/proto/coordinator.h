@@ -101,9 +101,11 @@ int coordinator__add(struct coordinator *c, const char *spec, bool optional, cha
  * only logged. */
 int coordinator__connect(struct coordinator *c, int timeout_ms, char **ret_error);
 /* SETUP, clock synchronisation, and ARM. events must outlive c. -EPROTO
- * with *ret_error when a required agent fails on the way. */
+ * with *ret_error when a required agent fails on the way. user_stack_size
+ * > 0 asks the agents for dwarf call graphs (with callchain). */
 int coordinator__prepare(struct coordinator *c, const struct event_spec *events, size_t n_events,
-			 const struct event_defaults *defaults, bool callchain, char **ret_error);
+			 const struct event_defaults *defaults, bool callchain, uint32_t user_stack_size,
+			 char **ret_error);
 
 /* Which VM process each agent runs in, by the SMBIOS UUID it claims,
  * among the VMs the host sees. A claim is refused, with a warning that

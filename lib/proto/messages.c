@@ -118,15 +118,17 @@ int proto_agent_info__decode(const void *data, size_t len, struct proto_agent_in
 }
 
 void proto_setup__encode(struct wbuf *w, const char *const *events, uint32_t n_events, uint64_t freq, uint64_t period,
-			 bool callchain, uint32_t flush_ms)
+			 bool callchain, uint32_t user_stack_size, uint32_t flush_ms)
 {
 	wbuf_u32(w, n_events);
 	for (uint32_t i = 0; i < n_events; i++)
 		wbuf_str(w, events[i]);
 	wbuf_u64(w, freq);
 	wbuf_u64(w, period);
-	wbuf_u8(w, callchain);
+	wbuf_u8(w, !callchain ? 0 : user_stack_size ? 2 : 1);
 	wbuf_u32(w, flush_ms);
+	if (callchain && user_stack_size)
+		wbuf_u32(w, user_stack_size);
 }
 
 void proto_setup__release(struct proto_setup *s)
@@ -158,12 +160,18 @@ int proto_setup__decode(const void *data, size_t len, struct proto_setup *ret)
 	s.period = rbuf_u64(&r);
 	cc = rbuf_u8(&r);
 	s.flush_ms = rbuf_u32(&r);
-	if (finished(&r) < 0 || cc > 1 || s.flush_ms < 50 || s.flush_ms > 10000 || (!s.freq && !s.period) ||
+	if (cc == 2) {
+		s.user_stack_size = rbuf_u32(&r);
+		if (s.user_stack_size < PROTO_MIN_USER_STACK || s.user_stack_size > PROTO_MAX_USER_STACK ||
+		    s.user_stack_size % 8)
+			cc = 0xff;
+	}
+	if (finished(&r) < 0 || cc > 2 || s.flush_ms < 50 || s.flush_ms > 10000 || (!s.freq && !s.period) ||
 	    s.freq > 1000000) {
 		proto_setup__release(&s);
 		return -EBADMSG;
 	}
-	s.callchain = cc;
+	s.callchain = cc != 0;
 	*ret = s;
 	return 0;
 }

@@ -59,16 +59,22 @@ void proto_agent_info__encode(struct wbuf *w, const struct proto_agent_info *i);
 int proto_agent_info__decode(const void *data, size_t len, struct proto_agent_info *ret);
 void proto_agent_info__release(struct proto_agent_info *i);
 
-/* SETUP (coordinator -> agent). */
+/* SETUP (coordinator -> agent). Call graphs: u8 0 none, 1 frame
+ * pointers, 2 dwarf; for dwarf a u32 user stack size (a multiple of 8,
+ * PROTO_MIN_USER_STACK..PROTO_MAX_USER_STACK) follows the data interval,
+ * so that the message without dwarf is what older agents know. */
+#define PROTO_MIN_USER_STACK 8
+#define PROTO_MAX_USER_STACK 65528 /* the kernel's largest (SAMPLER_MAX_USER_STACK) */
 struct proto_setup {
 	char **events;
 	uint32_t n_events;
 	uint64_t freq, period;
 	bool callchain;
+	uint32_t user_stack_size; /* > 0: dwarf call graphs (callchain is then true) */
 	uint32_t flush_ms;
 };
 void proto_setup__encode(struct wbuf *w, const char *const *events, uint32_t n_events, uint64_t freq, uint64_t period,
-			 bool callchain, uint32_t flush_ms);
+			 bool callchain, uint32_t user_stack_size, uint32_t flush_ms);
 int proto_setup__decode(const void *data, size_t len, struct proto_setup *ret);
 void proto_setup__release(struct proto_setup *s);
 

@@ -56,8 +56,64 @@ static int skip_read_format(struct cursor *c, uint64_t read_format)
 	return skip(c, (hdr + per) * 8);
 }
 
+bool perf_sample__user_reg(const struct perf_sample *s, unsigned reg, uint64_t *ret)
+{
+	unsigned idx;
+	if (reg >= 64 || !(s->regs_mask & (1ULL << reg)) || !s->regs_nr)
+		return false;
+	idx = (unsigned)__builtin_popcountll(s->regs_mask & ((1ULL << reg) - 1));
+	if (idx >= s->regs_nr)
+		return false;
+	memcpy(ret, s->regs + idx * 8, 8);
+	return true;
+}
+
+/* REGS_USER: abi u64, then one u64 per bit of the mask unless abi is
+ * NONE. STACK_USER: size u64, data[size], then dyn_size u64 unless size
+ * is 0; dyn_size (what was really copied) is at most size. */
+static int take_user_regs_stack(struct cursor *c, uint64_t st, uint64_t regs_mask, struct perf_sample *s)
+{
+	if (st & PERF_SAMPLE_REGS_USER) {
+		if (take_u64(c, &s->regs_abi) < 0)
+			return -EBADMSG;
+		if (s->regs_abi != PERF_SAMPLE_REGS_ABI_NONE) {
+			uint64_t n = (uint64_t)__builtin_popcountll(regs_mask);
+			if (n > (uint64_t)(c->end - c->p) / 8)
+				return -EBADMSG;
+			s->regs_mask = regs_mask;
+			s->regs_nr = (uint32_t)n;
+			s->regs = c->p;
+			c->p += n * 8;
+		}
+	}
+	if (st & PERF_SAMPLE_STACK_USER) {
+		uint64_t size, dyn;
+		const unsigned char *data;
+		if (take_u64(c, &size) < 0)
+			return -EBADMSG;
+		if (size) {
+			if (size > (uint64_t)(c->end - c->p))
+				return -EBADMSG;
+			data = c->p;
+			c->p += size;
+			if (take_u64(c, &dyn) < 0 || dyn > size)
+				return -EBADMSG;
+			s->stack = data;
+			s->stack_size = dyn;
+		}
+	}
+	return 0;
+}
+
 int perf_record__parse_sample(const struct perf_event_header *h, uint64_t st, uint64_t read_format,
 			      struct perf_sample *ret)
+{
+	return perf_record__parse_sample_regs(h, st & ~(uint64_t)(PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER),
+					      read_format, 0, ret);
+}
+
+int perf_record__parse_sample_regs(const struct perf_event_header *h, uint64_t st, uint64_t read_format,
+				   uint64_t regs_mask, struct perf_sample *ret)
 {
 	struct cursor c = { (const unsigned char *)(h + 1), (const unsigned char *)h + h->size };
 	struct perf_sample s = { 0 };
@@ -96,6 +152,19 @@ int perf_record__parse_sample(const struct perf_event_header *h, uint64_t st, ui
 			return -EBADMSG;
 		s.callchain = c.p;
 		c.p += s.callchain_nr * 8;
+	}
+	if (st & (PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER)) {
+		if (st & PERF_SAMPLE_RAW) {
+			uint32_t raw;
+			if (c.end - c.p < 4)
+				return -EBADMSG;
+			memcpy(&raw, c.p, 4);
+			c.p += 4;
+			if (skip(&c, raw) < 0)
+				return -EBADMSG;
+		}
+		if (!(st & PERF_SAMPLE_BRANCH_STACK) && take_user_regs_stack(&c, st, regs_mask, &s) < 0)
+			return -EBADMSG;
 	}
 	*ret = s;
 	return 0;

@@ -34,6 +34,19 @@ struct perf_sample {
 	uint16_t misc;
 	uint64_t callchain_nr;
 	const unsigned char *callchain; /* callchain_nr u64s, unaligned; use perf_sample__callchain_ip */
+	/* PERF_SAMPLE_REGS_USER: the task's user registers at the sample, in
+	 * the order of the bits of attr.sample_regs_user. regs_abi is
+	 * PERF_SAMPLE_REGS_ABI_NONE (0) when the kernel had none to give (a
+	 * kernel thread), and then regs_nr is 0. */
+	uint64_t regs_abi;
+	uint64_t regs_mask;
+	uint32_t regs_nr;
+	const unsigned char *regs; /* regs_nr u64s, unaligned; use perf_sample__user_reg */
+	/* PERF_SAMPLE_STACK_USER: the bytes the kernel copied from the user
+	 * stack pointer up; stack_size is what was really copied (dyn_size),
+	 * never more than the room the record has for it. */
+	uint64_t stack_size;
+	const unsigned char *stack;
 };
 
 static inline uint64_t perf_sample__callchain_ip(const struct perf_sample *s, uint64_t i)
@@ -43,10 +56,21 @@ static inline uint64_t perf_sample__callchain_ip(const struct perf_sample *s, ui
 	return v;
 }
 
+/* The value of register reg (a PERF_REG_* number) of a sample's user
+ * registers; false when the sample did not carry it. */
+bool perf_sample__user_reg(const struct perf_sample *s, unsigned reg, uint64_t *ret);
+
 /* PERF_RECORD_SAMPLE, laid out by sample_type (and read_format for
- * PERF_SAMPLE_READ). Fields after the callchain are not decoded. */
+ * PERF_SAMPLE_READ). The user registers and stack are not decoded: see
+ * perf_record__parse_sample_regs. */
 int perf_record__parse_sample(const struct perf_event_header *h, uint64_t sample_type, uint64_t read_format,
 			      struct perf_sample *ret);
+/* The same, and the user registers (attr.sample_regs_user is regs_mask)
+ * and user stack when sample_type has them. RAW is skipped over; a
+ * BRANCH_STACK (whose size depends on branch_sample_type) ends decoding
+ * before the registers, which are then left absent. */
+int perf_record__parse_sample_regs(const struct perf_event_header *h, uint64_t sample_type, uint64_t read_format,
+				   uint64_t regs_mask, struct perf_sample *ret);
 
 /* The sample_id trailer of a non-sample record (attr.sample_id_all). Fields
  * absent from sample_type are left 0; ret->pid/tid are UINT32_MAX when

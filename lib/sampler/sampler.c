@@ -20,6 +20,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#if defined(__x86_64__)
+#include <asm/perf_regs.h>
+#endif
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -28,6 +31,18 @@
 
 #include "../util/util.h"
 #include "ring.h"
+
+#if defined(__x86_64__)
+const uint64_t SAMPLER_REGS_USER_MASK =
+	(1ULL << PERF_REG_X86_AX) | (1ULL << PERF_REG_X86_BX) | (1ULL << PERF_REG_X86_CX) |
+	(1ULL << PERF_REG_X86_DX) | (1ULL << PERF_REG_X86_SI) | (1ULL << PERF_REG_X86_DI) |
+	(1ULL << PERF_REG_X86_BP) | (1ULL << PERF_REG_X86_SP) | (1ULL << PERF_REG_X86_IP) |
+	(1ULL << PERF_REG_X86_R8) | (1ULL << PERF_REG_X86_R9) | (1ULL << PERF_REG_X86_R10) |
+	(1ULL << PERF_REG_X86_R11) | (1ULL << PERF_REG_X86_R12) | (1ULL << PERF_REG_X86_R13) |
+	(1ULL << PERF_REG_X86_R14) | (1ULL << PERF_REG_X86_R15);
+#else
+const uint64_t SAMPLER_REGS_USER_MASK = 0;
+#endif
 
 struct sampler_ring {
 	struct ring ring;
@@ -58,6 +73,8 @@ struct sampler {
 	struct pollfd *pollfds; /* one per ring owner (system-wide) or per fd */
 	size_t n_pollfds;
 	uint64_t sample_type;
+	uint64_t regs_user_mask;
+	uint32_t user_stack_size;
 	bool clock_monotonic;
 	bool task_bound;
 	struct head *heap; /* the merge heap: one head per ring */
@@ -141,6 +158,11 @@ static int open_one(struct sampler *s, const struct sampler_config *cfg, const s
 	attr.enable_on_exec = cfg->enable_on_exec;
 	attr.watermark = 1;
 	attr.wakeup_watermark = 0; /* set below from the ring size */
+	if (s->user_stack_size) {
+		attr.sample_regs_user = s->regs_user_mask;
+		attr.sample_stack_user = s->user_stack_size;
+		attr.exclude_callchain_user = 1;
+	}
 	if (side_band) {
 		attr.mmap = 1;
 		attr.mmap2 = 1;
@@ -200,6 +222,11 @@ int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct
 		return -EINVAL;
 	if (pages & (pages - 1))
 		return -EINVAL;
+	if (cfg->user_stack_size &&
+	    (!cfg->callchain || cfg->user_stack_size % 8 || cfg->user_stack_size > SAMPLER_MAX_USER_STACK))
+		return -EINVAL;
+	if (cfg->user_stack_size && !SAMPLER_REGS_USER_MASK)
+		return -EOPNOTSUPP;
 	r = cpus__online(&cpus, &n_cpus);
 	if (r < 0)
 		return r;
@@ -208,6 +235,11 @@ int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct
 			 PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD;
 	if (cfg->callchain)
 		s->sample_type |= PERF_SAMPLE_CALLCHAIN;
+	if (cfg->user_stack_size) {
+		s->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+		s->regs_user_mask = SAMPLER_REGS_USER_MASK;
+		s->user_stack_size = cfg->user_stack_size;
+	}
 	s->task_bound = !cfg->system_wide;
 	s->rings = xcalloc(n_cpus, sizeof(*s->rings));
 	s->n_rings = n_cpus;
@@ -403,6 +435,7 @@ size_t sampler__read(struct sampler *s, sampler_record_fn fn, void *ctx)
 }
 
 uint64_t sampler__sample_type(const struct sampler *s) { return s->sample_type; }
+uint64_t sampler__regs_user_mask(const struct sampler *s) { return s->regs_user_mask; }
 
 int sampler__event_of_id(const struct sampler *s, uint64_t id)
 {

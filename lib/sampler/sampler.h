@@ -22,6 +22,18 @@ struct sampler;
  * past what the kernel lets a user lock, so a larger -m is a typo. */
 #define SAMPLER_MAX_RING_PAGES (1u << 20)
 
+/* The user stack copied per sample by --call-graph dwarf when no size is
+ * given: perf's default, enough for the frames of most programs. */
+#define SAMPLER_DEFAULT_USER_STACK 8192
+/* The most the kernel copies: a sample record's size is 16 bits, so
+ * attr.sample_stack_user must stay below USHRT_MAX (and be a multiple of 8). */
+#define SAMPLER_MAX_USER_STACK 65528
+
+/* The user registers asked for with the stack: those DWARF CFI may name
+ * on this architecture (x86_64: the 16 general registers and IP, as
+ * PERF_REG_X86_* bits); 0 where dwarf call graphs are not supported. */
+extern const uint64_t SAMPLER_REGS_USER_MASK;
+
 struct sampler_config {
 	const struct event_spec *events;
 	size_t n_events;
@@ -31,6 +43,12 @@ struct sampler_config {
 	bool inherit;        /* follow children created after opening */
 	bool enable_on_exec; /* start counting when the (stopped) task execs */
 	bool callchain;      /* PERF_SAMPLE_CALLCHAIN */
+	/* --call-graph dwarf: > 0 asks for the user registers
+	 * (SAMPLER_REGS_USER_MASK) and this many bytes of user stack with each
+	 * sample, a multiple of 8 up to SAMPLER_MAX_USER_STACK; the kernel's
+	 * call chain then stops at the user boundary (exclude_callchain_user),
+	 * the user part being unwound from the copy. Needs callchain. */
+	uint32_t user_stack_size;
 	size_t ring_pages;   /* data pages per CPU ring, power of two; 0 = SAMPLER_DEFAULT_RING_PAGES */
 };
 
@@ -62,6 +80,8 @@ typedef void (*sampler_record_fn)(const struct perf_event_header *rec, unsigned 
 size_t sampler__read(struct sampler *s, sampler_record_fn fn, void *ctx);
 
 uint64_t sampler__sample_type(const struct sampler *s);
+/* attr.sample_regs_user of the sampling events (0 without dwarf). */
+uint64_t sampler__regs_user_mask(const struct sampler *s);
 /* Event index of a sample id, or -1. */
 int sampler__event_of_id(const struct sampler *s, uint64_t id);
 /* Whether sample times are CLOCK_MONOTONIC (else the kernel's perf clock). */

@@ -154,6 +154,7 @@ struct session_run {
 	uint64_t timeline_bucket_ns;
 	const char *clock;             /* the sample clock: "monotonic", "perf", ... */
 	bool callchain;
+	const char *unwinder;          /* with callchain: what made the stacks, "fp" (NULL) or "dwarf" */
 };
 
 /* Per event (ids 1..n): samples, period and lost so far. */

@@ -399,7 +399,8 @@ int session__write_run(struct session *s, const struct session_run *run)
 		keep_first(&r, session__set_meta_int(s, "start_ns", (int64_t)run->start_ns));
 	keep_first(&r, session__set_meta_int(s, "timeline_bucket_ns", (int64_t)run->timeline_bucket_ns));
 	meta_opt(s, &r, "clock", run->clock);
-	keep_first(&r, session__set_meta(s, "callchain", run->callchain ? "fp" : "none"));
+	keep_first(&r, session__set_meta(s, "callchain",
+					       !run->callchain ? "none" : run->unwinder ? run->unwinder : "fp"));
 	keep_first(&r, session__set_meta(s, "domprof_version", DOMPROF_VERSION_STRING));
 	keep_first(&r, session__set_meta(s, "state", "recording"));
 	return r;

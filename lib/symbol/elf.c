@@ -127,11 +127,10 @@ static int read_symbols(struct symtab *st, Dwfl_Module *mod, struct elf_info *in
  * functions group by function instead of one [unknown] range. Only the
  * encoding every toolchain emits is read: a udata4 count and a table of
  * datarel sdata4 pairs. */
-static void add_unwind_functions(struct symtab *st, Elf *elf, const char *path)
+static void add_unwind_functions(struct symtab *st, Elf *elf, const char *base)
 {
 	size_t shstrndx;
 	Elf_Scn *scn = NULL;
-	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	struct symtab known;
 	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
 		return;
@@ -182,7 +181,9 @@ static void add_unwind_functions(struct symtab *st, Elf *elf, const char *path)
 	}
 }
 
-int symtab__load_elf(struct symtab *st, const char *path, struct elf_info *info)
+/* name: what the functions found only from the unwind table are named
+ * after (NAME+0xADDR). */
+static int load_elf(struct symtab *st, const char *path, const char *name, struct elf_info *info)
 {
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
@@ -225,14 +226,20 @@ int symtab__load_elf(struct symtab *st, const char *path, struct elf_info *info)
 	}
 	r = read_symbols(st, mod, info);
 	if (r == 0 && !info->has_symtab)
-		add_unwind_functions(st, elf, path);
+		add_unwind_functions(st, elf, name);
 	dwfl_end(dwfl);
 	elf_end(elf);
 	close(fd);
 	return r;
 }
 
-int symtab__load_elf_memory(struct symtab *st, const void *data, size_t size, struct elf_info *info)
+int symtab__load_elf(struct symtab *st, const char *path, struct elf_info *info)
+{
+	return load_elf(st, path, strrchr(path, '/') ? strrchr(path, '/') + 1 : path, info);
+}
+
+int symtab__load_elf_memory(struct symtab *st, const void *data, size_t size, const char *name,
+			    struct elf_info *info)
 {
 	char path[] = "/tmp/domprof-elf-XXXXXX";
 	int fd, r;
@@ -244,7 +251,7 @@ int symtab__load_elf_memory(struct symtab *st, const void *data, size_t size, st
 	close(fd);
 	r = write_file(path, data, size);
 	if (r == 0)
-		r = symtab__load_elf(st, path, info);
+		r = load_elf(st, path, name, info);
 	unlink(path);
 	return r;
 }

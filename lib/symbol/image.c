@@ -68,11 +68,9 @@ struct image *image_registry__get(struct image_registry *r, enum image_kind kind
 	return im;
 }
 
-static int load_vdso(struct image *im)
+int vdso__self(const void **ret, size_t *ret_size)
 {
-	/* The vdso is the same for every process of this kernel: read ours. */
 	unsigned long base = getauxval(AT_SYSINFO_EHDR);
-	const unsigned char *p = (const unsigned char *)base;
 	size_t size = 0;
 	FILE *f;
 	char line[512];
@@ -91,7 +89,20 @@ static int load_vdso(struct image *im)
 	fclose(f);
 	if (!size)
 		return -ENOENT;
-	return symtab__load_elf_memory(&im->symtab, p, size, &im->info);
+	*ret = (const void *)base;
+	*ret_size = size;
+	return 0;
+}
+
+static int load_vdso(struct image *im)
+{
+	/* The vdso is the same for every process of this kernel: read ours. */
+	const void *p;
+	size_t size;
+	int r = vdso__self(&p, &size);
+	if (r < 0)
+		return r;
+	return symtab__load_elf_memory(&im->symtab, p, size, "[vdso]", &im->info);
 }
 
 static int load_text_symbols(struct image *im, const char *path, bool perf_map)

@@ -75,6 +75,10 @@ int image__read_code(struct image *im, uint64_t start, uint64_t size, void **ret
 int image__source_lines(struct image *im, uint64_t start, uint64_t size,
 			void (*fn)(uint64_t addr, const char *file, int line, void *ctx), void *ctx);
 
+/* This process's vdso, the same for every process of this kernel and
+ * architecture: its ELF image in memory. 0 or -ENOENT. */
+int vdso__self(const void **ret, size_t *ret_size);
+
 /* The same from the text of a guest's /proc/kallsyms (runtime addresses). */
 int image__load_guest_kernel_text(struct image *im, const char *text, size_t len);
 /* Address of _stext in a kallsyms/System.map text, or 0. */

@@ -69,8 +69,10 @@ void elf_info__release(struct elf_info *info);
 /* Load the function symbols of the ELF at path into st (not finished) and
  * describe the file in *info. Address space: ELF virtual addresses. */
 int symtab__load_elf(struct symtab *st, const char *path, struct elf_info *info);
-/* Same, from an ELF image in memory (the vdso). */
-int symtab__load_elf_memory(struct symtab *st, const void *data, size_t size, struct elf_info *info);
+/* Same, from an ELF image in memory (the vdso); name stands for the file
+ * in the names of functions known only from the unwind table. */
+int symtab__load_elf_memory(struct symtab *st, const void *data, size_t size, const char *name,
+			    struct elf_info *info);
 /* Only the build-id of the file. 0 or -errno / -ENODATA. */
 int elf__read_build_id(const char *path, uint8_t *ret, uint8_t *ret_size);
 

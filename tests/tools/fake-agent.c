@@ -538,7 +538,7 @@ static int coordinator(int argc, char **argv)
 	wbuf_init(&w);
 	wbuf_init(&in);
 	channel__recv(&ch, 5000, &type, &in);
-	proto_setup__encode(&w, events, 2, 99, 0, false, 500);
+	proto_setup__encode(&w, events, 2, 99, 0, false, 0, 500);
 	channel__send(&ch, MSG_SETUP, w.data, w.len, false, 1000);
 	while (channel__recv(&ch, 3000, &type, &in) == 1 && type != MSG_KALLSYMS)
 		;

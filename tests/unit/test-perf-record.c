@@ -57,6 +57,107 @@ static void test_sample_callchain(void **state)
 	assert_int_equal(perf_record__parse_sample(h, st, 0, &ps), -EBADMSG);
 }
 
+/* PERF_SAMPLE_REGS_USER + PERF_SAMPLE_STACK_USER after a kernel call
+ * chain, as --call-graph dwarf records them: abi, one u64 per mask bit,
+ * then size, data[size], dyn_size. */
+static const struct perf_event_header *synth_regs_stack(struct synth *s, uint64_t abi, uint64_t size, uint64_t dyn,
+							  bool raw)
+{
+	synth_begin(s, PERF_RECORD_SAMPLE, PERF_RECORD_MISC_USER);
+	synth_u64(s, 1);
+	synth_u64(s, 0x401000);
+	synth_u32x2(s, 7, 8);
+	synth_u64(s, 99);
+	synth_u32x2(s, 2, 0);
+	synth_u64(s, 1);
+	synth_u64(s, 2);			/* callchain: the kernel part only */
+	synth_u64(s, PERF_CONTEXT_KERNEL);
+	synth_u64(s, 0xffffffff81000010ULL);
+	if (raw) {
+		uint32_t n = 4, v = 0xdeadbeef;
+		memcpy(s->buf + s->len, &n, 4);
+		memcpy(s->buf + s->len + 4, &v, 4);
+		s->len += 8;
+	}
+	synth_u64(s, abi);
+	if (abi) {
+		synth_u64(s, 0x7ffd0000);	/* bit 6 (BP) */
+		synth_u64(s, 0x7ffe0000);	/* bit 7 (SP) */
+		synth_u64(s, 0x401000);		/* bit 8 (IP) */
+	}
+	synth_u64(s, size);
+	for (uint64_t i = 0; i < size; i += 8)
+		synth_u64(s, 0x1000 + i);
+	if (size)
+		synth_u64(s, dyn);
+	return synth_end(s);
+}
+
+static void test_sample_regs_stack(void **state)
+{
+	const uint64_t st = SYNTH_SAMPLE_TYPE | PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+	const uint64_t mask = (1ULL << 6) | (1ULL << 7) | (1ULL << 8);
+	struct synth s;
+	struct perf_sample ps;
+	uint64_t v, word;
+	const struct perf_event_header *h = synth_regs_stack(&s, PERF_SAMPLE_REGS_ABI_64, 64, 40, false);
+
+	assert_int_equal(perf_record__parse_sample_regs(h, st, 0, mask, &ps), 0);
+	assert_int_equal(ps.callchain_nr, 2);
+	assert_int_equal(ps.regs_abi, PERF_SAMPLE_REGS_ABI_64);
+	assert_int_equal(ps.regs_nr, 3);
+	assert_true(perf_sample__user_reg(&ps, 7, &v));
+	assert_int_equal(v, 0x7ffe0000);
+	assert_true(perf_sample__user_reg(&ps, 8, &v));
+	assert_int_equal(v, 0x401000);
+	assert_true(perf_sample__user_reg(&ps, 6, &v));
+	assert_int_equal(v, 0x7ffd0000);
+	assert_false(perf_sample__user_reg(&ps, 0, &v)); /* not in the mask */
+	assert_int_equal(ps.stack_size, 40);		 /* dyn_size, not size */
+	memcpy(&word, ps.stack + 32, 8);
+	assert_int_equal(word, 0x1020);
+	/* Without asking for them, the same record decodes without them. */
+	assert_int_equal(perf_record__parse_sample(h, st, 0, &ps), 0);
+	assert_int_equal(ps.regs_nr, 0);
+	assert_null(ps.stack);
+
+	/* A RAW blob in front is skipped by its own size. */
+	h = synth_regs_stack(&s, PERF_SAMPLE_REGS_ABI_64, 16, 16, true);
+	assert_int_equal(perf_record__parse_sample_regs(h, st | PERF_SAMPLE_RAW, 0, mask, &ps), 0);
+	assert_true(perf_sample__user_reg(&ps, 8, &v));
+	assert_int_equal(v, 0x401000);
+	assert_int_equal(ps.stack_size, 16);
+
+	/* A kernel thread: abi NONE, no registers, and no stack (size 0, no dyn_size). */
+	h = synth_regs_stack(&s, PERF_SAMPLE_REGS_ABI_NONE, 0, 0, false);
+	assert_int_equal(perf_record__parse_sample_regs(h, st, 0, mask, &ps), 0);
+	assert_int_equal(ps.regs_nr, 0);
+	assert_false(perf_sample__user_reg(&ps, 8, &v));
+	assert_int_equal(ps.stack_size, 0);
+
+	/* dyn_size larger than the copy: hostile, refused. */
+	h = synth_regs_stack(&s, PERF_SAMPLE_REGS_ABI_64, 64, 72, false);
+	assert_int_equal(perf_record__parse_sample_regs(h, st, 0, mask, &ps), -EBADMSG);
+	/* A size past the record's end. */
+	h = synth_regs_stack(&s, PERF_SAMPLE_REGS_ABI_64, 64, 40, false);
+	memcpy(s.buf + 112, &(uint64_t){ 4096 }, 8); /* the size field */
+	assert_int_equal(perf_record__parse_sample_regs(h, st, 0, mask, &ps), -EBADMSG);
+	/* More registers in the mask than the record holds. */
+	h = synth_regs_stack(&s, PERF_SAMPLE_REGS_ABI_64, 0, 0, false);
+	assert_int_equal(perf_record__parse_sample_regs(h, st, 0, ~0ULL, &ps), -EBADMSG);
+	/* Every truncation of a good record fails cleanly. */
+	h = synth_regs_stack(&s, PERF_SAMPLE_REGS_ABI_64, 64, 40, false);
+	for (uint16_t len = sizeof(*h); len < h->size; len += 8) {
+		struct perf_event_header t = *h;
+		unsigned char copy[512];
+		t.size = len;
+		memcpy(copy, h, h->size);
+		memcpy(copy, &t, sizeof(t));
+		assert_int_equal(perf_record__parse_sample_regs((const struct perf_event_header *)copy, st, 0, mask, &ps),
+				 -EBADMSG);
+	}
+}
+
 static void test_sample_other_layouts(void **state)
 {
 	/* perf record's usual layout: IP|TID|TIME|ID|CPU|PERIOD (no IDENTIFIER)
@@ -176,6 +277,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sample),	     cmocka_unit_test(test_sample_callchain),
+		cmocka_unit_test(test_sample_regs_stack),
 		cmocka_unit_test(test_sample_other_layouts), cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_mmap2_and_comm), cmocka_unit_test(test_task_and_lost),
 	};

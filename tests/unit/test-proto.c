@@ -590,15 +590,72 @@ static void test_messages_session(void **state)
 	}
 
 	wbuf_reset(&w);
-	proto_setup__encode(&w, events, 2, 999, 0, true, 500);
+	proto_setup__encode(&w, events, 2, 999, 0, true, 0, 500);
 	assert_int_equal(proto_setup__decode(w.data, w.len, &s), 0);
 	assert_int_equal(s.n_events, 2);
 	assert_string_equal(s.events[1], "cycles:u");
 	assert_true(s.freq == 999 && s.period == 0 && s.callchain && s.flush_ms == 500);
 	proto_setup__release(&s);
 	wbuf_reset(&w);
-	proto_setup__encode(&w, events, 2, 999, 0, true, 20000); /* interval out of range */
+	proto_setup__encode(&w, events, 2, 999, 0, true, 0, 20000); /* interval out of range */
 	assert_int_equal(proto_setup__decode(w.data, w.len, &s), -EBADMSG);
+
+	/* Dwarf call graphs: the stack size rides after the interval, only
+	 * then; the message without them is byte for byte the old one. */
+	{
+		struct wbuf fp;
+		wbuf_init(&fp);
+		proto_setup__encode(&fp, events, 2, 999, 0, true, 0, 500);
+		wbuf_reset(&w);
+		proto_setup__encode(&w, events, 2, 999, 0, true, 8192, 500);
+		assert_int_equal(w.len, fp.len + 4);
+		assert_int_equal(((const uint8_t *)fp.data)[fp.len - 5], 1);
+		assert_int_equal(((const uint8_t *)w.data)[fp.len - 5], 2);
+		wbuf_release(&fp);
+		assert_int_equal(proto_setup__decode(w.data, w.len, &s), 0);
+		assert_true(s.callchain && s.user_stack_size == 8192 && s.flush_ms == 500);
+		proto_setup__release(&s);
+	}
+	/* A hostile or broken peer: every bad call-graph field is refused. */
+	{
+		static const struct {
+			uint8_t cc;
+			bool has_size;
+			uint32_t size;
+		} bad[] = {
+			{ 3, false, 0 },	   /* unknown mode */
+			{ 0xff, true, 8192 },	   /* unknown mode, with a size */
+			{ 2, false, 0 },	   /* dwarf without its size */
+			{ 2, true, 0 },		   /* too small */
+			{ 2, true, 4 },		   /* too small */
+			{ 2, true, 12 },	   /* not a multiple of 8 */
+			{ 2, true, 65536 },	   /* past the kernel's largest */
+			{ 2, true, UINT32_MAX },   /* far past */
+			{ 1, true, 8192 },	   /* a size without dwarf: trailing bytes */
+			{ 0, true, 8192 },	   /* likewise */
+		};
+		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+			wbuf_reset(&w);
+			wbuf_u32(&w, 1);
+			wbuf_str(&w, "cpu-clock");
+			wbuf_u64(&w, 99);
+			wbuf_u64(&w, 0);
+			wbuf_u8(&w, bad[k].cc);
+			wbuf_u32(&w, 500);
+			if (bad[k].has_size)
+				wbuf_u32(&w, bad[k].size);
+			assert_int_equal(proto_setup__decode(w.data, w.len, &s), -EBADMSG);
+		}
+		/* The bounds themselves are taken. */
+		for (uint32_t size = PROTO_MIN_USER_STACK; size <= PROTO_MAX_USER_STACK;
+		     size = size == PROTO_MIN_USER_STACK ? PROTO_MAX_USER_STACK : UINT32_MAX) {
+			wbuf_reset(&w);
+			proto_setup__encode(&w, events, 2, 999, 0, true, size, 500);
+			assert_int_equal(proto_setup__decode(w.data, w.len, &s), 0);
+			assert_int_equal(s.user_stack_size, size);
+			proto_setup__release(&s);
+		}
+	}
 
 	wbuf_reset(&w);
 	proto_setup_ok__encode(&w, events, 2);
@@ -1219,7 +1276,7 @@ static void coord_setup(struct channel *c, const char *const *events, uint32_t n
 	struct wbuf w, in;
 	wbuf_init(&w);
 	wbuf_init(&in);
-	proto_setup__encode(&w, events, n, 100, 0, false, flush_ms);
+	proto_setup__encode(&w, events, n, 100, 0, false, 0, flush_ms);
 	coord_send(c, MSG_SETUP, &w);
 	coord_expect(c, MSG_SETUP_OK, &in);
 	assert_int_equal(proto_setup_ok__decode(in.data, in.len, n, ret_used), 0);
