@@ -9,9 +9,11 @@
 /* Widths of the text columns. */
 #define BAR_WIDTH 20        /* the layer table's bars */
 #define NAME_WIDTH 14       /* domain and layer names */
-#define COMM_WIDTH 15       /* a command name (the kernel keeps 15 characters) */
+#define ROW_DOMAIN_WIDTH 10 /* the rows' columns: room for the symbol on 80 columns */
+#define ROW_LAYER_WIDTH 12  /* "guest-kernel" */
+#define COMM_WIDTH 12
 #define ID_WIDTH 7          /* pid, tid */
-#define IMAGE_WIDTH 20      /* an image's base name */
+#define IMAGE_WIDTH 14      /* an image's base name */
 
 struct lines {
 	char ***v;
@@ -152,8 +154,8 @@ static const char *key_heading(enum report_key k)
 static size_t key_width(enum report_key k)
 {
 	switch (k) {
-	case KEY_DOMAIN:
-	case KEY_LAYER: return NAME_WIDTH;
+	case KEY_DOMAIN: return ROW_DOMAIN_WIDTH;
+	case KEY_LAYER: return ROW_LAYER_WIDTH;
 	case KEY_COMM: return COMM_WIDTH;
 	case KEY_PID:
 	case KEY_TID: return ID_WIDTH;
@@ -197,15 +199,15 @@ static void row_lines(const struct top_view *v, const struct top_status *st, siz
 	for (size_t k = 0; k < v->query.n_keys; k++)
 		keys[k] = key_heading(v->query.keys[k]);
 	const char *share = v->query.order == TOP_ORDER_TOTAL ? "%RUN" : v->query.order == TOP_ORDER_DECAYED ? "%DECAY" : "%INTV";
-	strbuf_addf(sb, "%8s %10s %9s  ", share, shown_unit(st, e), "SAMPLES");
+	strbuf_addf(sb, "%7s %9s   ", share, shown_unit(st, e));
 	row_keys(sb, v, keys);
 	line_add(l, sb);
 	for (size_t i = first; i < v->n_rows && i < first + max_rows; i++) {
 		const struct top_row *r = &v->rows[i];
 		bool run = v->query.order == TOP_ORDER_TOTAL;
 		const struct top_value *val = run ? &r->total[e] : &r->interval[e];
-		strbuf_addf(sb, "%7.2f%% %10.1f %9llu %c", row_share(v, r), shown_value(st, e, (double)val->period),
-			    (unsigned long long)val->samples, r->agent ? '*' : ' ');
+		strbuf_addf(sb, "%6.2f%% %9.1f %c", row_share(v, r), shown_value(st, e, (double)val->period),
+			    r->agent ? '*' : ' ');
 		strbuf_addc(sb, ' ');
 		row_keys(sb, v, (const char *const *)r->keys);
 		line_add(l, sb);
