@@ -130,11 +130,12 @@ static void take_deltas(struct top_model *m, const struct profile *p)
 		struct top_value *v;
 		if (s->period == seen->period && s->count == seen->samples)
 			continue;
-		if (s->period < seen->period || s->count < seen->samples || s->key.event >= m->n_events)
+		/* key.event is the session's event id: 1-based */
+		if (s->period < seen->period || s->count < seen->samples || !s->key.event || s->key.event > m->n_events)
 			continue;
 		if (!seen->entry1)
 			seen->entry1 = entry_of(m, &s->key) + 1;
-		v = &m->entries[seen->entry1 - 1].interval[s->key.event];
+		v = &m->entries[seen->entry1 - 1].interval[s->key.event - 1];
 		v->samples += s->count - seen->samples;
 		v->period += s->period - seen->period;
 		seen->samples = s->count;

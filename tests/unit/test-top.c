@@ -46,9 +46,9 @@ static void fixture_init(struct fixture *f)
 }
 
 static void add(struct fixture *f, uint32_t domain, uint32_t thread, uint32_t image, uint32_t symbol,
-		enum layer layer, enum origin origin, uint64_t address, uint32_t event, uint64_t n, uint64_t period)
+		enum layer layer, enum origin origin, uint64_t address, uint32_t event /* index */, uint64_t n, uint64_t period)
 {
-	struct sample_key k = { .event = event, .domain = domain, .thread = thread, .image = image, .symbol = symbol,
+	struct sample_key k = { .event = event + 1, /* ids are 1-based */ .domain = domain, .thread = thread, .image = image, .symbol = symbol,
 				.address = address, .layer = (uint8_t)layer, .origin = (uint8_t)origin };
 	profile__add_sample(&f->p, &k, n, period);
 }
