@@ -344,9 +344,10 @@ static int top_finish(struct top_run *t, bool write_failed)
 	recorder__stop(&t->rec);
 	if (t->agents) {
 		coordinator__stop(t->agents, &t->rec.profile, COORDINATOR_STOP_TIMEOUT_MS);
-		coordinator__write_session(t->agents, recorder__session(&t->rec));
-		if (t->o->output)
+		if (t->o->output) {
+			coordinator__write_session(t->agents, recorder__session(&t->rec));
 			recording_agents_report(t->agents);
+		}
 	}
 	if (t->o->output && !write_failed) {
 		if ((r = recorder__finish_session(&t->rec)) < 0)
