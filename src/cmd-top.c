@@ -29,6 +29,9 @@
 /* How long one step waits for the rings: the screen's keys are read
  * between steps, so this is the keys' latency. */
 #define TOP_STEP_MS 50
+/* The agents' messages held while the screen is up (stderr would draw
+ * over it), printed when it closes; past this many, only counted. */
+#define TOP_HELD_MESSAGES_MAX 100
 
 static volatile sig_atomic_t stop_signal;
 
@@ -164,7 +167,46 @@ struct top_run {
 	char *agents_text;
 	uint64_t last_refresh_ns, last_samples, last_lost;
 	bool csv_header_done;
+	coordinator_log_fn agents_log; /* the agents' log, replaced while the screen is up */
+	void *agents_log_ctx;
+	struct held_message {
+		bool is_error;
+		char *text;
+	} *held;
+	size_t n_held, n_dropped;
 };
+
+static void hold_message(void *ctx, bool is_error, const char *msg)
+{
+	struct top_run *t = ctx;
+	if (t->n_held >= TOP_HELD_MESSAGES_MAX) {
+		t->n_dropped++;
+		return;
+	}
+	t->held = xrealloc(t->held, (t->n_held + 1) * sizeof(*t->held));
+	t->held[t->n_held++] = (struct held_message){ is_error, xstrdup(msg) };
+}
+
+/* Close the screen, give the agents their log back and print what they
+ * said meanwhile. */
+static void screen_end(struct top_run *t)
+{
+	top_screen__end(&t->screen);
+	if (t->agents && t->agents->log == hold_message) {
+		t->agents->log = t->agents_log;
+		t->agents->log_ctx = t->agents_log_ctx;
+	}
+	for (size_t i = 0; i < t->n_held; i++) {
+		if (t->agents_log)
+			t->agents_log(t->agents_log_ctx, t->held[i].is_error, t->held[i].text);
+		free(t->held[i].text);
+	}
+	if (t->n_dropped)
+		log_warning("%zu more messages of the agents were not kept", t->n_dropped);
+	free(t->held);
+	t->held = NULL;
+	t->n_held = t->n_dropped = 0;
+}
 
 static int open_recorder(struct top_run *t, const struct event_spec *events, size_t n_events, const pid_t *tids,
 			 size_t n_tids)
@@ -302,7 +344,7 @@ static int top_loop(struct top_run *t)
 		if (t->agents)
 			coordinator__poll(t->agents, &t->rec.profile);
 		if ((r = recorder__flush_if_due(&t->rec)) < 0) {
-			top_screen__end(&t->screen);
+			screen_end(t);
 			return log_error_errno(r, "cannot write the session %s: %s; stopping. It keeps everything up to "
 					       "the last flush.", t->o->output, session__error(recorder__session(&t->rec)));
 		}
@@ -334,13 +376,19 @@ static int top_start(struct top_run *t, int argc, char **argv)
 	t->hostname[sizeof(t->hostname) - 1] = '\0';
 	if (!t->o->batch && (r = top_screen__start(&t->screen)) < 0)
 		return log_error_errno(r, "cannot take over the terminal (TERM=%s); use --batch", getenv("TERM"));
+	if (!t->o->batch && t->agents) {
+		t->agents_log = t->agents->log;
+		t->agents_log_ctx = t->agents->log_ctx;
+		t->agents->log = hold_message;
+		t->agents->log_ctx = t;
+	}
 	return 0;
 }
 
 static int top_finish(struct top_run *t, bool write_failed)
 {
 	int r = 0;
-	top_screen__end(&t->screen);
+	screen_end(t);
 	recorder__stop(&t->rec);
 	if (t->agents) {
 		coordinator__stop(t->agents, &t->rec.profile, COORDINATOR_STOP_TIMEOUT_MS);
@@ -372,7 +420,7 @@ static void on_signals(void)
 
 static void top_run__release(struct top_run *t)
 {
-	top_screen__end(&t->screen);
+	screen_end(t);
 	if (t->agents)
 		coordinator__release(t->agents);
 	top_model__release(&t->model);

@@ -135,8 +135,10 @@ static void layer_lines(const struct top_model *m, const struct profile *p, cons
 				share = all > idle ? (double)v.period / (double)(all - idle) : 0;
 				strbuf_addf(sb, "%12.1f %6.1f%% ", shown_value(st, e, (double)v.period), 100 * share);
 				bar(sb, share);
-				if (first && pd->is_vm)
-					overhead < 0 ? strbuf_adds(sb, "  -") : strbuf_addf(sb, "  %.3f", overhead);
+				if (first && pd->is_vm && overhead < 0)
+					strbuf_adds(sb, "  -");
+				else if (first && pd->is_vm)
+					strbuf_addf(sb, "  %.3f", overhead);
 			}
 			line_add(l, sb);
 			first = false;
@@ -297,6 +299,15 @@ static void json_value(struct strbuf *sb, const char *name, struct top_value v, 
 		    (unsigned long long)v.period, comma ? ", " : "");
 }
 
+static void json_overhead(struct strbuf *sb, const char *prefix, double overhead)
+{
+	strbuf_adds(sb, prefix);
+	if (overhead < 0)
+		strbuf_adds(sb, "null");
+	else
+		strbuf_addf(sb, "%.6f", overhead);
+}
+
 static void json_domains(const struct top_model *m, const struct profile *p, const struct top_status *st,
 			 struct strbuf *sb)
 {
@@ -330,8 +341,9 @@ static void json_domains(const struct top_model *m, const struct profile *p, con
 			double oi = top_domain__overhead(d[i], e, TOP_SPAN_INTERVAL), ot = top_domain__overhead(d[i], e, TOP_SPAN_TOTAL);
 			strbuf_adds(sb, e ? ", " : "");
 			strbuf_add_json(sb, st->event_names[e]);
-			oi < 0 ? strbuf_adds(sb, ": {\"interval\": null") : strbuf_addf(sb, ": {\"interval\": %.6f", oi);
-			ot < 0 ? strbuf_adds(sb, ", \"run\": null}") : strbuf_addf(sb, ", \"run\": %.6f}", ot);
+			json_overhead(sb, ": {\"interval\": ", oi);
+			json_overhead(sb, ", \"run\": ", ot);
+			strbuf_addc(sb, '}');
 		}
 		strbuf_adds(sb, "}}");
 	}

@@ -70,7 +70,7 @@ done
 cp "$T/vm.txt" "$ARTIFACTS/screen-vm.txt"
 [ -n "$ok" ] || fail "d did not show $VM's rows with the agent's alpha_spin: $(cat "$T/vm.txt")"
 tmux -L "$TM" send-keys -t top q
-for _ in $(seq 100); do cap after; grep -q "^EXIT=" "$T/after.txt" && break; sleep 0.1; done
+for _ in $(seq 300); do cap after; grep -q "^EXIT=[0-9]" "$T/after.txt" && break; sleep 0.1; done
 grep -q "^EXIT=0" "$T/after.txt" || fail "top --agent did not exit 0 on q: $(cat "$T/after.txt")"
 note "the screen: d picks $VM, alpha_spin (agent) among its rows; q exits 0"
 tmux -L "$TM" kill-server 2>/dev/null || true

@@ -39,7 +39,7 @@ note "bad input refused before sampling"
 #    then top is stopped by SIGINT one interval later: its intervals cover
 #    the whole workload.
 timeout 120 "$DOMPROF" top --batch --format csv -e cpu-clock -F 1000 -I 500 -s domain,layer,pid,symbol \
-	>"$T/top.csv" 2>"$T/top.err" &
+	-o "$T/look.db" >"$T/top.csv" 2>"$T/top.err" &
 TOP=$!
 BG_PIDS="$BG_PIDS $TOP"
 for _ in $(seq 300); do [ -s "$T/top.csv" ] && break; sleep 0.1; done
@@ -83,6 +83,26 @@ for k in keys:
     share, want = period[k] / d_total, truth[k] / t_total
     close(f"top --batch {k} share of the three ({n} samples)", 100 * share, 100 * want,
           100 * (Z * share_sd(want, n) + overhead + eps), "%")
+PY
+
+# -o: the same run as a session; the workload's samples in it are those
+# of the CSV's intervals, one by one (it ended a second before top).
+"$DOMPROF" report -i "$T/look.db" --sort pid,symbol --format csv >"$T/look.csv" ||
+	fail "top -o left no readable session"
+python3 - "$T/top.csv" "$T/look.csv" "$T/split.out" <<'PY'
+import csv, sys
+from collections import Counter
+from truth import note, workload_account
+pid = str(workload_account(sys.argv[3], "split")["pid"])
+top, sess = Counter(), Counter()
+for r in csv.DictReader(open(sys.argv[1])):
+    if r["pid"] == pid:
+        top[r["symbol"]] += int(r["cpu-clock:samples"])
+for r in csv.DictReader(open(sys.argv[2])):
+    if r["pid"] == pid:
+        sess[r["symbol"]] += int(r["cpu-clock:samples"])
+assert top and top == sess, f"the session and the CSV differ: {dict(sess)} vs {dict(top)}"
+note(f"top -o: the session holds the workload's {sum(sess.values())} samples, function by function as the CSV")
 PY
 
 # 3. The screen, in a tmux server of this test's own (-L), killed at exit.
@@ -184,7 +204,7 @@ wait_screen resized "width() <= 90 and status('h help') and rows()"
 tmux -L "$TM" resize-window -t top -x 160 -y 50
 # q: the terminal as it was
 keys q
-for _ in $(seq 100); do cap after; grep -q "^EXIT=" "$T/after.txt" && break; sleep 0.1; done
+for _ in $(seq 100); do cap after; grep -q "^EXIT=[0-9]" "$T/after.txt" && break; sleep 0.1; done
 cp "$T/before.txt" "$T/after.txt" "$ARTIFACTS/"
 grep -q "^EXIT=0" "$T/after.txt" || fail "top did not exit 0 on q: $(cat "$T/after.txt")"
 python3 - "$T/before.txt" "$T/after.txt" <<'PY'
@@ -209,7 +229,7 @@ shell=$(tmux -L "$TM" display -p -t top '#{pane_pid}')
 topid=$(ps -o pid= --ppid "$shell" | tr -d ' ' | head -1)
 [ -n "$topid" ] || fail "no top process under the test terminal's shell"
 kill -TERM "$topid"
-for _ in $(seq 100); do cap term; grep -q "^EXIT=" "$T/term.txt" && break; sleep 0.1; done
+for _ in $(seq 100); do cap term; grep -q "^EXIT=[0-9]" "$T/term.txt" && break; sleep 0.1; done
 grep -q "^EXIT=0" "$T/term.txt" || fail "top did not exit 0 on SIGTERM: $(cat "$T/term.txt")"
 ! grep -q "domprof top - host" "$T/term.txt" || fail "SIGTERM left top's screen: $(cat "$T/term.txt")"
 sleep 0.3
