@@ -29,6 +29,10 @@
 /* How long one step waits for the rings: the screen's keys are read
  * between steps, so this is the keys' latency. */
 #define TOP_STEP_MS 50
+/* The screen's first refresh comes this soon (or at the interval, when
+ * shorter), so the view is not blank for a whole interval; batch
+ * snapshots keep whole intervals. */
+#define TOP_FIRST_SCREEN_MS 300
 /* The agents' messages held while the screen is up (stderr would draw
  * over it), printed when it closes; past this many, only counted. */
 #define TOP_HELD_MESSAGES_MAX 100
@@ -337,9 +341,12 @@ static int top_loop(struct top_run *t)
 	uint64_t interval_ns = t->o->interval_ms * 1000000ull;
 	uint64_t deadline = t->o->duration > 0 ? t->rec.start_ns + (uint64_t)(t->o->duration * 1e9) : 0;
 	int r;
+	uint64_t due = interval_ns;
 	t->last_refresh_ns = t->rec.start_ns;
+	if (!t->o->batch)
+		due = MIN(interval_ns, TOP_FIRST_SCREEN_MS * 1000000ull);
 	while (!stop_signal) {
-		uint64_t now = clock_monotonic_ns();
+		uint64_t now;
 		recorder__step(&t->rec, TOP_STEP_MS);
 		if (t->agents)
 			coordinator__poll(t->agents, &t->rec.profile);
@@ -349,8 +356,10 @@ static int top_loop(struct top_run *t)
 					       "the last flush.", t->o->output, session__error(recorder__session(&t->rec)));
 		}
 		now = clock_monotonic_ns();
-		if (now - t->last_refresh_ns >= interval_ns)
+		if (now - t->last_refresh_ns >= due) {
 			refresh(t, now);
+			due = interval_ns;
+		}
 		if (deadline && now >= deadline)
 			break;
 		if (t->rec.tasks_gone && !t->o->system_wide)
