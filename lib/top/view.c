@@ -4,6 +4,7 @@
 #include "top.h"
 
 #include <errno.h>
+#include <math.h>
 
 static const char *const order_names[TOP_ORDER__COUNT] = { "decayed", "interval", "total", "name" };
 
@@ -140,14 +141,81 @@ static struct top_row *row_for(struct grouping *g, const struct profile *p, cons
 	return r;
 }
 
-static void row_add(struct top_view *v, struct top_row *r, const struct top_entry *e, bool idle)
+/* ---- the merged view of an active VM ----
+ *
+ * As in the report's merged view (docs/attribution.md): the host measures
+ * how much the VM's guest code cost, the agent how that splits inside the
+ * guest. A VM with an agent's rows shows the agent's functions carrying
+ * the host's magnitude (its guest layers' period over each span, shared in
+ * the agent's proportions) in place of the host's own guest rows, so its
+ * rows add up to what the host measured and shares stay of one 100%. */
+
+enum { SPAN_INTERVAL, SPAN_TOTAL, SPAN_DECAYED, SPAN__COUNT };
+
+struct merge {
+	double host[SPAN__COUNT], agent[SPAN__COUNT];
+};
+
+/* Per profile domain and event: the host's guest layers and the agent's
+ * rows, over each span; NULL when no agent sent anything. */
+static struct merge *merge_compute(const struct top_model *m, const struct profile *p)
 {
+	struct merge *mg = NULL;
+	size_t n_events = m->n_events;
+	for (size_t i = 0; i < m->n_entries; i++) {
+		const struct top_entry *e = &m->entries[i];
+		bool agent = e->origin == ORIGIN_AGENT;
+		if (!e->domain || e->domain > p->n_domains || (!agent && !layer__is_guest((enum layer)e->layer)))
+			continue;
+		if (!mg)
+			mg = xcalloc(p->n_domains * n_events, sizeof(*mg));
+		for (size_t ev = 0; ev < n_events; ev++) {
+			double *to = agent ? mg[(e->domain - 1) * n_events + ev].agent : mg[(e->domain - 1) * n_events + ev].host;
+			to[SPAN_INTERVAL] += (double)e->interval[ev].period;
+			to[SPAN_TOTAL] += (double)e->total[ev].period;
+			to[SPAN_DECAYED] += e->decayed[ev];
+		}
+	}
+	return mg;
+}
+
+static bool merge_active(const struct merge *mg, const struct top_entry *e, size_t n_events)
+{
+	if (!mg)
+		return false;
+	for (size_t ev = 0; ev < n_events; ev++)
+		if (mg[(e->domain - 1) * n_events + ev].agent[SPAN_TOTAL] > 0)
+			return true;
+	return false;
+}
+
+static double merge_factor(const struct merge *mg, const struct top_entry *e, size_t n_events, size_t ev, int span)
+{
+	const struct merge *x = &mg[(e->domain - 1) * n_events + ev];
+	return x->agent[span] > 0 ? x->host[span] / x->agent[span] : 0;
+}
+
+/* Whether e is a row of the view: a host guest row of a VM whose agent
+ * replaces it is not. */
+static bool entry_shown(const struct merge *mg, const struct top_entry *e, size_t n_events)
+{
+	return e->origin != ORIGIN_HOST || !layer__is_guest((enum layer)e->layer) || !e->domain ||
+	       !merge_active(mg, e, n_events);
+}
+
+static void row_add(struct top_view *v, struct top_row *r, const struct top_entry *e, bool idle,
+		    const struct merge *mg, size_t n_model_events)
+{
+	bool scale = e->origin == ORIGIN_AGENT && mg && e->domain;
 	for (size_t ev = 0; ev < v->n_events; ev++) {
+		double fi = scale ? merge_factor(mg, e, n_model_events, ev, SPAN_INTERVAL) : 1;
+		double ft = scale ? merge_factor(mg, e, n_model_events, ev, SPAN_TOTAL) : 1;
+		double fd = scale ? merge_factor(mg, e, n_model_events, ev, SPAN_DECAYED) : 1;
 		r->interval[ev].samples += e->interval[ev].samples;
-		r->interval[ev].period += e->interval[ev].period;
+		r->interval[ev].period += (uint64_t)llround((double)e->interval[ev].period * fi);
 		r->total[ev].samples += e->total[ev].samples;
-		r->total[ev].period += e->total[ev].period;
-		r->decayed[ev] += e->decayed[ev];
+		r->total[ev].period += (uint64_t)llround((double)e->total[ev].period * ft);
+		r->decayed[ev] += e->decayed[ev] * fd;
 		if (idle) {
 			r->idle_interval[ev] += (double)e->interval[ev].period;
 			r->idle_total[ev] += (double)e->total[ev].period;
@@ -237,6 +305,7 @@ static void row_release(struct top_row *r, size_t n_keys)
 void top_view__build(struct top_view *v, const struct top_model *m, const struct profile *p, const struct top_query *q)
 {
 	struct grouping g = { .v = v };
+	struct merge *mg = merge_compute(m, p);
 	size_t kept = 0;
 	memset(v, 0, sizeof(*v));
 	v->query = *q;
@@ -255,8 +324,10 @@ void top_view__build(struct top_view *v, const struct top_model *m, const struct
 		if (!entry_passes(p, e, &q->filter))
 			continue;
 		totals_add(v, e, idle);
-		row_add(v, row_for(&g, p, e), e, idle);
+		if (entry_shown(mg, e, m->n_events))
+			row_add(v, row_for(&g, p, e), e, idle, mg, m->n_events);
 	}
+	free(mg);
 	hmap_release(&g.index);
 	for (size_t i = 0; i < v->n_rows; i++)
 		free(g.ids[i]);

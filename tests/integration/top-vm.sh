@@ -2,10 +2,11 @@
 # Issue 18: domprof top with a real VM (TCG here, KVM where it works) whose
 # guest runs an agent and a program spinning in one function (guest-alpha:
 # alpha_spin). Truths by construction: the VM is a domain of its own (its
-# vCPU thread's guest code under it, not under host); the agent's guest
-# user-space function appears under the VM, layer guest-user, while top
-# runs (in an interval before the last), in batch CSV and on the screen,
-# where `d` picks the VM. Skipped (77) when no VM can be booted here.
+# vCPU thread under it, not under host); the agent's guest user-space
+# function appears under the VM, layer guest-user, while top runs (in an
+# interval before the last), in batch JSON and on the screen, where `d`
+# picks the VM; the VM's guest rows (the merged view) add up each interval
+# to the host's own measure of its guest code. Skipped (77) when no VM can be booted here.
 . "$(dirname "$0")/lib.sh"
 need_root
 command -v tmux >/dev/null || skip "tmux is not installed (scripts/deps)"
@@ -19,31 +20,46 @@ vm=$(start_vm "$VM" --cpus 1 --fwd "$PORT:7070" --wait-for 'domprof agent listen
 	skip "the VM could not be booted here (vm/launch start failed)"
 note "$VM up: pid $vm, accel $("$SOURCE_ROOT/vm/launch" accel), agent on port $PORT"
 
-# 1. Batch CSV: the VM's rows, and the agent's function while top runs.
-timeout 120 "$DOMPROF" top --batch --format csv -e cpu-clock -d 8 -s domain,layer,comm,symbol \
-	--agent "$VM=tcp:127.0.0.1:$PORT" --key "$T/key" >"$T/top-vm.csv" 2>"$T/top-vm.err" ||
+# 1. Batch JSON: the VM's rows, and the agent's function while top runs.
+#    Its guest rows are the merged view: the agent's functions carry the
+#    host's measure of the guest's time, so each interval they add up to
+#    the VM's guest layers in the layer table (the host's own figure).
+timeout 120 "$DOMPROF" top --batch --format json -e cpu-clock -d 8 -s domain,layer,comm,symbol \
+	--agent "$VM=tcp:127.0.0.1:$PORT" --key "$T/key" >"$T/top-vm.json" 2>"$T/top-vm.err" ||
 	fail "top --agent failed: $(cat "$T/top-vm.err")"
-cp "$T/top-vm.csv" "$T/top-vm.err" "$ARTIFACTS/"
-python3 - "$T/top-vm.csv" "$VM" <<'PY'
-import csv, sys
+cp "$T/top-vm.json" "$T/top-vm.err" "$ARTIFACTS/"
+python3 - "$T/top-vm.json" "$VM" <<'PY'
+import json, sys
 from truth import note
-rows = list(csv.DictReader(open(sys.argv[1])))
 vm = sys.argv[2]
-times = sorted({float(r["time"]) for r in rows})
-assert len(times) >= 5, f"only {len(times)} intervals in 8 s"
-mine = [r for r in rows if r["domain"] == vm]
-assert mine, f"no row of {vm}: {sorted({r['domain'] for r in rows})}"
-vcpu = [r for r in mine if r["comm"].startswith("CPU 0/") and r["layer"] in ("guest", "guest-kernel", "guest-user")]
-assert vcpu, f"{vm}: no guest code on its vCPU thread: {[(r['layer'], r['comm']) for r in mine][:10]}"
-assert not [r for r in rows if r["domain"] == "host" and r["comm"].startswith("CPU 0/") and r["layer"] in ("guest", "guest-kernel", "guest-user")]
-alpha = [r for r in mine if r["symbol"] == "alpha_spin"]
-assert alpha, f"the agent's alpha_spin never showed under {vm}"
-assert all(r["layer"] == "guest-user" and r["comm"] == "guest-alpha" for r in alpha), alpha[:3]
-assert not [r for r in rows if r["symbol"] == "alpha_spin" and r["domain"] != vm], "alpha_spin outside its VM"
-first = min(float(r["time"]) for r in alpha)
-assert first < times[-1], f"alpha_spin only in the last interval ({first} s): not live"
-note(f"{vm}: {len(vcpu)} vCPU guest rows; alpha_spin under {vm}/guest-user from {first:.1f} s "
-     f"in {len(alpha)} of {len(times)} intervals")
+snaps = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert len(snaps) >= 5, f"only {len(snaps)} intervals in 8 s"
+guest = ("guest", "guest-kernel", "guest-user")
+seen_alpha, checked = [], 0
+for s in snaps:
+    doms = {d["name"]: d for d in s["domains"]}
+    rows = s["rows"]
+    assert not [r for r in rows if r["domain"] == "host" and r["comm"].startswith("CPU 0/")], "a vCPU thread under host"
+    assert not [r for r in rows if r["symbol"] == "alpha_spin" and r["domain"] != vm], "alpha_spin outside its VM"
+    alpha = [r for r in rows if r["domain"] == vm and r["symbol"] == "alpha_spin"]
+    if alpha:
+        assert all(r["layer"] == "guest-user" and r["comm"] == "guest-alpha" and r["agent"] for r in alpha), alpha
+        seen_alpha.append(s["time"])
+    if vm not in doms:
+        continue
+    host_guest = sum(v["cpu-clock"]["interval"]["period"] for l, v in doms[vm]["layers"].items() if l in guest)
+    mine = [r for r in rows if r["domain"] == vm and r["layer"] in guest]
+    if any(r["agent"] for r in mine):
+        got = sum(r["cpu-clock:period"] for r in mine)
+        # each agent row is rounded to a whole nanosecond
+        assert abs(got - host_guest) <= len(mine), f"at {s['time']} s: guest rows {got} ns, host measured {host_guest} ns"
+        checked += 1
+    assert [r for r in rows if r["domain"] == vm and r["layer"] in ("vmm", "hypervisor")] or host_guest == 0
+assert seen_alpha, f"the agent's alpha_spin never showed under {vm}"
+assert min(seen_alpha) < snaps[-1]["time"], f"alpha_spin only in the last interval: not live"
+assert checked, "no interval had the agent's rows beside the host's measure"
+note(f"{vm}: alpha_spin under {vm}/guest-user from {min(seen_alpha):.1f} s in {len(seen_alpha)} of {len(snaps)} "
+     f"intervals; in {checked} the guest rows add up to the host's guest time")
 PY
 
 # 2. The screen: `d` picks the VM; its rows include the agent's function,

@@ -101,9 +101,14 @@ static void test_interval_and_total(void **state)
 	/* the 100%: host samples only (the agent's 30 ms are not added) */
 	assert_int_equal(v.interval_all[0].period, 230 * MS);
 	assert_int_equal(v.interval_busy[0], 130 * MS);
-	/* the agent's row is there, marked */
+	/* the merged view: the agent's row is there, marked, carrying the
+	 * host's 40 ms of guest code (its 30 ms are the guest's own clock); the
+	 * host's own guest row gives way to it */
 	assert_non_null(find_row(&v, 4, "ngx_process"));
 	assert_true(find_row(&v, 4, "ngx_process")->agent);
+	assert_int_equal(find_row(&v, 4, "ngx_process")->interval[0].period, 40 * MS);
+	assert_int_equal(find_row(&v, 4, "ngx_process")->interval[0].samples, 30);
+	assert_null(find_row(&v, 4, "guest_fn"));
 	assert_false(hot->agent);
 	top_view__release(&v);
 
@@ -195,14 +200,21 @@ static void test_filter_and_sort(void **state)
 	first_interval(&f);
 	top_model__update(&m, &f.p, 1000 * MS);
 
-	/* domain filter: the VM's rows only, host total within the filter */
+	/* domain filter: the VM's rows only (the agent's in place of the
+	 * host's guest row), adding up to the host's total within the filter */
 	q.filter.domain = f.vm;
 	top_view__build(&v, &m, &f.p, &q);
-	assert_int_equal(v.n_rows, 4);
-	for (size_t i = 0; i < v.n_rows; i++)
-		assert_string_equal(v.rows[i].keys[0], "web");
+	assert_int_equal(v.n_rows, 3);
+	{
+		uint64_t sum = 0;
+		for (size_t i = 0; i < v.n_rows; i++) {
+			assert_string_equal(v.rows[i].keys[0], "web");
+			sum += v.rows[i].interval[0].period;
+		}
+		assert_int_equal(sum, 50 * MS);
+	}
 	assert_int_equal(v.interval_all[0].period, 50 * MS);
-	assert_string_equal(v.rows[0].keys[4], "guest_fn"); /* 40 > 30 > 6 > 4 */
+	assert_string_equal(v.rows[0].keys[4], "ngx_process"); /* 40 > 6 > 4 */
 	top_view__release(&v);
 
 	/* layer filter */
@@ -211,6 +223,16 @@ static void test_filter_and_sort(void **state)
 	top_view__build(&v, &m, &f.p, &q);
 	assert_int_equal(v.n_rows, 1);
 	assert_string_equal(v.rows[0].keys[4], "vcpu_enter_guest");
+	top_view__release(&v);
+
+	/* the merged rows follow the decay too: with no new data, the agent's
+	 * row keeps the host's decayed magnitude */
+	q.filter.domain = 0;
+	q.filter.layer = -1;
+	top_model__update(&m, &f.p, 1000 * MS);
+	top_view__build(&v, &m, &f.p, &q);
+	assert_true(fabs(find_row(&v, 4, "ngx_process")->decayed[0] - 40.0 * MS * TOP_DECAY) < 1);
+	assert_int_equal(find_row(&v, 4, "ngx_process")->interval[0].period, 0);
 	top_view__release(&v);
 
 	/* name filter: a part of the symbol or of the command */
@@ -231,13 +253,13 @@ static void test_filter_and_sort(void **state)
 	assert_int_equal(report_query__parse_keys(&rq, "domain", &err), 0);
 	memcpy(q.keys, rq.keys, sizeof(q.keys));
 	q.n_keys = rq.n_keys;
-	q.order = TOP_ORDER_INTERVAL;
+	q.order = TOP_ORDER_TOTAL;
 	top_view__build(&v, &m, &f.p, &q);
 	assert_int_equal(v.n_rows, 3);
 	assert_string_equal(v.rows[0].keys[0], "idle");
 	assert_string_equal(v.rows[1].keys[0], "host");
 	assert_string_equal(v.rows[2].keys[0], "web");
-	assert_int_equal(v.rows[2].interval[0].period, 80 * MS); /* 40 + 6 + 4 + the agent's 30 */
+	assert_int_equal(v.rows[2].total[0].period, 50 * MS); /* the agent's row carrying 40, + 6 + 4 */
 	top_view__release(&v);
 
 	/* by name: alphabetical */
