@@ -32,6 +32,9 @@ bad "--agent needs --key FILE" --agent web=tcp:127.0.0.1:1
 bad "-p: 'x' is not a process id" -p x
 bad "--format: 'xml' is not a format" --batch --format xml
 bad "top takes no command" -- sleep 1
+bad "unknown event 'nosuch'" -e nosuch
+bad "-p 999999999: no such process" -p 999999999
+bad "the key $T/nokey cannot be opened" --agent web=tcp:127.0.0.1:1 --key "$T/nokey"
 note "bad input refused before sampling"
 
 # 2. Batch CSV against the workload's own account. top starts first (its
