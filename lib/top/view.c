@@ -339,7 +339,8 @@ void top_view__build(struct top_view *v, const struct top_model *m, const struct
 			row_release(&v->rows[i], v->query.n_keys);
 	}
 	v->n_rows = kept;
-	qsort_r(v->rows, v->n_rows, sizeof(*v->rows), compare_rows, v);
+	if (v->n_rows > 1)
+		qsort_r(v->rows, v->n_rows, sizeof(*v->rows), compare_rows, v);
 }
 
 void top_view__release(struct top_view *v)

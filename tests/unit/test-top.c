@@ -242,6 +242,10 @@ static void test_filter_and_sort(void **state)
 	assert_int_equal(v.n_rows, 1);
 	assert_string_equal(v.rows[0].keys[4], "cold_path");
 	top_view__release(&v);
+	q.filter.name = "no-such-name";
+	top_view__build(&v, &m, &f.p, &q);
+	assert_int_equal(v.n_rows, 0); /* an empty view, its totals still the filter's */
+	top_view__release(&v);
 	q.filter.name = "nginx";
 	top_view__build(&v, &m, &f.p, &q);
 	assert_int_equal(v.n_rows, 1);
