@@ -17,6 +17,7 @@
 #include "child.h"
 #include "domprof.h"
 #include "options.h"
+#include "recording.h"
 
 static volatile sig_atomic_t stop_signal;
 
@@ -177,11 +178,7 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		case 'a': o->system_wide = true; break;
 		case 'p': r = option_parse_pid(optarg, &o->pid); break;
 		case 'e': o->events = optarg; break;
-		case 'F':
-			if (parse_u64(optarg, 10, &v) < 0 || v == 0)
-				r = log_error("-F: '%s' is not a positive frequency in Hz", optarg);
-			o->freq = v;
-			break;
+		case 'F': r = option_parse_freq(optarg, &o->freq); break;
 		case 'c':
 			if (parse_u64(optarg, 0, &v) < 0 || v == 0)
 				r = log_error("-c: '%s' is not a positive period", optarg);
@@ -274,52 +271,6 @@ static void print_summary(struct recorder *r, const struct record_options *o, co
 	fprintf(stderr, "  session: %s (%s)\n", path, size);
 }
 
-static void coordinator_log(void *ctx, bool is_error, const char *msg)
-{
-	(void)ctx;
-	if (is_error)
-		log_warning("%s", msg);
-	else
-		log_info("%s", msg);
-}
-
-/* Connect to every agent, set them up, and prepare the host's machine for
- * them (coordinator__prepare_host). A negative errno after printing why. */
-static int agents_prepare(struct coordinator *coord, const struct record_options *o, unsigned char key[PROTO_KEY_BYTES],
-			  const struct event_spec *events, size_t n_events, const struct event_defaults *defaults,
-			  struct recorder *rec)
-{
-	_cleanup_free_ char *err = NULL;
-	int r;
-	coordinator__init(coord, key, coordinator_log, NULL);
-	sodium_memzero(key, PROTO_KEY_BYTES);
-	if (o->agent_memory)
-		coordinator__set_budget(coord, o->agent_memory);
-	for (size_t i = 0; i < o->n_agents; i++)
-		if ((r = coordinator__add(coord, o->agents[i], o->agents_optional, &err)) < 0)
-			return log_error_errno(r, "%s", err);
-	if ((r = coordinator__connect(coord, COORDINATOR_CONNECT_TIMEOUT_MS, &err)) < 0 ||
-	    (r = coordinator__prepare(coord, events, n_events, defaults, o->call_graph.enabled,
-					      o->call_graph.user_stack_size, &err)) < 0)
-		return log_error_errno(r, "%s%s", err, o->agents_optional ? "" : " (--agent-optional records without it)");
-	coordinator__prepare_host(coord, &rec->collector.machine, o->vms.vms, o->vms.n);
-	return 0;
-}
-
-/* How each agent's part went. */
-static void agents_report(const struct coordinator *coord)
-{
-	for (size_t i = 0; i < coord->n; i++) {
-		const struct agent_link *l = &coord->links[i];
-		if (l->state == AGENT_DONE)
-			log_info("agent %s: %llu samples in %llu frames, clock offset %+.3f ms, start skew %+.3f ms", l->name,
-				 (unsigned long long)l->delta.samples_received, (unsigned long long)l->data_frames,
-				 (double)l->offset_ns / 1e6, (double)l->start_skew_ns / 1e6);
-		else
-			log_warning("agent %s: incomplete (%s); its data up to then is kept", l->name, l->error ? l->error : "?");
-	}
-}
-
 static void record_options__release(struct record_options *o)
 {
 	vm_names__release(&o->vms);
@@ -329,29 +280,6 @@ static void record_options__release(struct record_options *o)
 	}
 	free(o->guests);
 	free(o->agents);
-}
-
-/* The events, parsed with the -F/-c defaults, each one probed. */
-static int parse_events(struct record_options *o, const struct event_defaults *defaults, struct event_spec **ret,
-			size_t *ret_n)
-{
-	_cleanup_free_ char *err = NULL;
-	int r;
-	if (!o->events) {
-		o->events = events__default_name(o->system_wide);
-		if (streq(o->events, "cpu-clock"))
-			log_info("cycles is not available here (no hardware PMU); sampling cpu-clock");
-	}
-	if ((r = event_list__parse(o->events, defaults, ret, ret_n, &err)) < 0)
-		return log_error_errno(r, "%s", err);
-	for (size_t i = 0; i < *ret_n; i++) {
-		r = event_spec__probe(&(*ret)[i], o->system_wide);
-		if (r < 0) {
-			_cleanup_free_ char *why = event_spec__explain_error(&(*ret)[i], r);
-			return log_error_errno(r, "%s", why);
-		}
-	}
-	return 0;
 }
 
 /* The command to profile, held at the barrier, or the threads of -p: what
@@ -475,7 +403,7 @@ static int record_finish(const struct record_options *o, struct recorder *rec, s
 	if (coord) {
 		coordinator__stop(coord, &rec->profile, COORDINATOR_STOP_TIMEOUT_MS);
 		coordinator__write_session(coord, recorder__session(rec));
-		agents_report(coord);
+		recording_agents_report(coord);
 	}
 	if (!write_failed && (r = recorder__finish_session(rec)) < 0)
 		r = write_error(r, o, rec, ".");
@@ -517,15 +445,16 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	defaults.freq = o.freq ? o.freq : 1000;
 	defaults.period = o.period;
-	if ((r = parse_events(&o, &defaults, &events, &n_events)) < 0 ||
+	if ((r = recording_parse_events(&o.events, o.system_wide, &defaults, &events, &n_events)) < 0 ||
 	    (r = prepare_target(&o, &child, &tids, &n_tids)) != 0)
 		goto out;
 	on_signals();
 	if ((r = open_recorder(&o, events, n_events, tids, n_tids, &rec)) < 0)
 		goto out;
 	if (o.n_agents) {
+		struct agent_options a = { o.agents, o.n_agents, o.agents_optional, o.agent_memory };
 		agents = &coord;
-		if ((r = agents_prepare(agents, &o, key, events, n_events, &defaults, &rec)) < 0)
+		if ((r = recording_agents_prepare(agents, &a, key, events, n_events, &defaults, &o.call_graph, &o.vms, &rec)) < 0)
 			goto out;
 	}
 	if ((r = record_start(&o, argc, argv, &rec, agents, &child)) != 0)

@@ -19,6 +19,7 @@
 #include "../lib/util/util.h"
 
 int cmd_record(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_vms(int argc, char **argv);

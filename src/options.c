@@ -61,6 +61,15 @@ int option_parse_pid(const char *arg, pid_t *ret)
 	return 0;
 }
 
+int option_parse_freq(const char *arg, uint64_t *ret)
+{
+	uint64_t v;
+	if (parse_u64(arg, 10, &v) < 0 || v == 0)
+		return log_error("-F: '%s' is not a positive frequency in Hz", arg);
+	*ret = v;
+	return 0;
+}
+
 int option_parse_duration(const char *arg, double *ret)
 {
 	double d;

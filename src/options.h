@@ -2,8 +2,9 @@
  * parsed and checked in one place, so that each reads, is bounded and is
  * worded alike wherever it appears:
  *
- *   --vm NAME=PID            record, stat, vms
- *   -p PID, -d SECONDS       record, stat
+ *   --vm NAME=PID            record, stat, vms, top
+ *   -p PID, -d SECONDS       record, stat, top
+ *   -F HZ                    record, top
  *   --domain, --layer, --comm, --event LIST
  *                            report, diff, export (annotate: --event)
  *   --source VIEW            report, diff, export, html
@@ -64,6 +65,8 @@ void vm_names__release(struct vm_names *v);
 
 /* -p PID: a positive process id. */
 int option_parse_pid(const char *arg, pid_t *ret);
+/* -F HZ: a positive sampling frequency. */
+int option_parse_freq(const char *arg, uint64_t *ret);
 /* -d SECONDS: positive, finite, at most a few months. */
 int option_parse_duration(const char *arg, double *ret);
 
