@@ -35,6 +35,8 @@ void profile__release(struct profile *p)
 	free(p->timeline);
 	free(p->dirty_samples);
 	free(p->dirty_timeline);
+	free(p->free_samples);
+	free(p->free_timeline);
 	hmap_release(&p->index_domains);
 	hmap_release(&p->index_threads);
 	hmap_release(&p->index_images);
@@ -131,8 +133,8 @@ void profile__domain_set(struct profile *p, uint32_t id, const char *field, cons
 	d->dirty = true;
 }
 
-uint32_t profile__thread(struct profile *p, uint32_t domain, uint32_t pid, uint32_t tid, const char *comm,
-			 enum thread_role role, int32_t vcpu)
+static uint32_t thread_intern(struct profile *p, uint32_t domain, uint32_t pid, uint32_t tid, const char *comm,
+			      enum thread_role role, int32_t vcpu)
 {
 	uint64_t h = hash_mix(hash_mix(hash_mix(hash_str(comm), domain), pid), tid);
 	INTERN(p, threads, h, e->domain == domain && e->pid == pid && e->tid == tid && streq(e->comm, comm), ({
@@ -143,6 +145,15 @@ uint32_t profile__thread(struct profile *p, uint32_t domain, uint32_t pid, uint3
 		       e->role = (uint8_t)role;
 		       e->vcpu = vcpu;
 	       }));
+}
+
+uint32_t profile__thread(struct profile *p, uint32_t domain, uint32_t pid, uint32_t tid, const char *comm,
+			 enum thread_role role, int32_t vcpu)
+{
+	uint32_t id = thread_intern(p, domain, pid, tid, comm, role, vcpu);
+	/* A reused pid with the same name is the same row, alive again. */
+	p->threads[id - 1].exited = false;
+	return id;
 }
 
 uint32_t profile__image(struct profile *p, uint32_t domain, const char *path, const char *build_id,
@@ -219,13 +230,24 @@ uint32_t profile__add_sample(struct profile *p, const struct sample_key *key, ui
 			goto found;
 		pos = hmap_next(&p->index_samples, pos);
 	}
-	ARRAY_GROW(p->samples, p->cap_samples, p->n_samples + 1);
-	idx = (uint32_t)p->n_samples++;
-	p->samples[idx].key = *key;
+	if (p->n_free_samples) {
+		idx = p->free_samples[--p->n_free_samples];
+	} else {
+		ARRAY_GROW(p->samples, p->cap_samples, p->n_samples + 1);
+		idx = (uint32_t)p->n_samples++;
+	}
+	p->samples[idx] = (struct sample_entry){ .key = *key, .id = ++p->last_sample_id };
 	hmap_insert_at(&p->index_samples, pos, h, idx);
 found:
 	profile__bump_sample(p, idx, count, period);
 	return idx;
+}
+
+static uint64_t timeline_key_hash(const struct timeline_key *key)
+{
+	return hash_mix(hash_u64(((uint64_t)key->origin << 56) ^ ((uint64_t)key->event << 40) ^
+				 ((uint64_t)key->layer << 32) ^ key->domain),
+			key->bucket);
 }
 
 void profile__bump_timeline(struct profile *p, uint32_t idx, uint64_t count, uint64_t period)
@@ -250,9 +272,7 @@ uint32_t profile__add_timeline(struct profile *p, const struct timeline_key *key
 		last->period += period;
 		return (uint32_t)p->last_timeline;
 	}
-	uint64_t h = hash_mix(hash_u64(((uint64_t)key->origin << 56) ^ ((uint64_t)key->event << 40) ^
-				       ((uint64_t)key->layer << 32) ^ key->domain),
-			      key->bucket);
+	uint64_t h = timeline_key_hash(key);
 	size_t pos = hmap_first(&p->index_timeline, h);
 	uint32_t idx;
 
@@ -265,9 +285,13 @@ uint32_t profile__add_timeline(struct profile *p, const struct timeline_key *key
 		}
 		pos = hmap_next(&p->index_timeline, pos);
 	}
-	ARRAY_GROW(p->timeline, p->cap_timeline, p->n_timeline + 1);
-	idx = (uint32_t)p->n_timeline++;
-	p->timeline[idx].key = *key;
+	if (p->n_free_timeline) {
+		idx = p->free_timeline[--p->n_free_timeline];
+	} else {
+		ARRAY_GROW(p->timeline, p->cap_timeline, p->n_timeline + 1);
+		idx = (uint32_t)p->n_timeline++;
+	}
+	p->timeline[idx] = (struct timeline_entry){ .key = *key, .id = ++p->last_timeline_id };
 	hmap_insert_at(&p->index_timeline, pos, h, idx);
 found:
 	p->last_timeline = idx;
@@ -286,13 +310,71 @@ void profile__mark_written(struct profile *p)
 	p->written_timeline = p->n_timeline;
 	for (size_t i = 0; i < p->n_domains; i++)
 		p->domains[i].dirty = false;
-	for (size_t i = 0; i < p->n_dirty_samples; i++)
+	for (size_t i = 0; i < p->n_dirty_samples; i++) {
 		p->samples[p->dirty_samples[i]].dirty = false;
-	for (size_t i = 0; i < p->n_dirty_timeline; i++)
+		p->samples[p->dirty_samples[i]].written = true;
+	}
+	for (size_t i = 0; i < p->n_dirty_timeline; i++) {
 		p->timeline[p->dirty_timeline[i]].dirty = false;
+		p->timeline[p->dirty_timeline[i]].written = true;
+	}
 	p->n_dirty_samples = 0;
 	p->n_dirty_timeline = 0;
 }
+
+/* Dropping counters. The index has no deletion: it is built again over
+ * the live slots, once per drop that freed any (a drop runs at most once
+ * per flush, and its cost is that of the live counters, which is what
+ * the recorder holds anyway). */
+static bool counter_droppable(bool dirty, bool written) { return written && !dirty; }
+
+size_t profile__drop_samples(struct profile *p, bool (*done)(const struct sample_entry *e, void *ctx), void *ctx)
+{
+	size_t dropped = 0;
+	for (size_t i = 0; i < p->n_samples; i++) {
+		struct sample_entry *e = &p->samples[i];
+		if (!e->key.event || !counter_droppable(e->dirty, e->written) || !done(e, ctx))
+			continue;
+		memset(e, 0, sizeof(*e));
+		ARRAY_GROW(p->free_samples, p->cap_free_samples, p->n_free_samples + 1);
+		p->free_samples[p->n_free_samples++] = (uint32_t)i;
+		dropped++;
+	}
+	if (!dropped)
+		return 0;
+	hmap_release(&p->index_samples);
+	for (size_t i = 0; i < p->n_samples; i++)
+		if (p->samples[i].key.event)
+			hmap_insert(&p->index_samples, sample_key_hash(&p->samples[i].key), (uint32_t)i);
+	return dropped;
+}
+
+size_t profile__drop_timeline(struct profile *p, uint32_t bucket)
+{
+	size_t dropped = 0;
+	for (size_t i = 0; i < p->n_timeline; i++) {
+		struct timeline_entry *e = &p->timeline[i];
+		/* An agent's counters stay: the coordinator maps the agent's
+		 * indexes onto these slots (proto/delta.c). */
+		if (!e->key.event || e->key.origin != ORIGIN_HOST || e->key.bucket >= bucket ||
+		    !counter_droppable(e->dirty, e->written))
+			continue;
+		memset(e, 0, sizeof(*e));
+		ARRAY_GROW(p->free_timeline, p->cap_free_timeline, p->n_free_timeline + 1);
+		p->free_timeline[p->n_free_timeline++] = (uint32_t)i;
+		dropped++;
+	}
+	if (!dropped)
+		return 0;
+	p->last_timeline = 0;
+	hmap_release(&p->index_timeline);
+	for (size_t i = 0; i < p->n_timeline; i++)
+		if (p->timeline[i].key.event)
+			hmap_insert(&p->index_timeline, timeline_key_hash(&p->timeline[i].key), (uint32_t)i);
+	return dropped;
+}
+
+size_t profile__n_live_samples(const struct profile *p) { return p->n_samples - p->n_free_samples; }
 
 void symbol_codes__free(struct symbol_code *codes, size_t n)
 {

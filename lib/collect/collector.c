@@ -13,6 +13,7 @@ void collector__init(struct collector *c, struct profile *p, size_t n_events, bo
 	c->stats = xcalloc(n_events ? n_events : 1, sizeof(*c->stats));
 	c->bucket_ns = 100 * 1000 * 1000ULL;
 	c->cache = xcalloc(COLLECTOR_CACHE_SLOTS, sizeof(*c->cache));
+	c->dropped_total = xcalloc(n_events ? n_events : 1, sizeof(*c->dropped_total));
 	machine__init(&c->machine, p, live);
 }
 
@@ -74,7 +75,49 @@ int collector__flush(struct collector *c, struct session *s)
 		totals[e] = (struct session_event_totals){ c->stats[e].samples, c->stats[e].period, c->stats[e].lost };
 	r = session__write_flush(s, c->profile, totals, c->n_events);
 	free(totals);
+	if (r == 0)
+		collector__forget(c);
 	return r;
+}
+
+/* A counter of an exited thread: dropped, its host period kept for
+ * hot-code.c's ranking. */
+static bool counter_done(const struct sample_entry *e, void *ctx)
+{
+	struct collector *c = ctx;
+	const struct profile *p = c->profile;
+	size_t ev = e->key.event;
+	if (!e->key.thread || e->key.thread > p->n_threads || !p->threads[e->key.thread - 1].exited)
+		return false;
+	if (e->key.origin == ORIGIN_HOST && ev >= 1 && ev <= c->n_events) {
+		if (e->key.symbol) {
+			if (e->key.symbol >= c->n_dropped_symbols) {
+				size_t n = MAX((size_t)e->key.symbol + 1, 2 * c->n_dropped_symbols);
+				c->dropped_period = xrealloc(c->dropped_period, n * c->n_events * sizeof(uint64_t));
+				memset(c->dropped_period + c->n_dropped_symbols * c->n_events, 0,
+				       (n - c->n_dropped_symbols) * c->n_events * sizeof(uint64_t));
+				c->n_dropped_symbols = n;
+			}
+			c->dropped_period[(size_t)e->key.symbol * c->n_events + ev - 1] += e->period;
+		}
+		c->dropped_total[ev - 1] += e->period;
+	}
+	return true;
+}
+
+void collector__forget(struct collector *c)
+{
+	uint32_t keep = (uint32_t)(COLLECTOR_TIMELINE_KEEP_NS / c->bucket_ns) + 1;
+	size_t dropped;
+	machine__reap(&c->machine);
+	dropped = profile__drop_samples(c->profile, counter_done, c);
+	if (c->bucket_cur > keep)
+		dropped += profile__drop_timeline(c->profile, c->bucket_cur - keep);
+	if (dropped) {
+		/* The cache holds counter indexes, which may be reused now. */
+		c->cache_dirty = true;
+		cache_clear(c);
+	}
 }
 
 void collector__release(struct collector *c)
@@ -82,6 +125,8 @@ void collector__release(struct collector *c)
 	machine__release(&c->machine);
 	free(c->cache);
 	free(c->stats);
+	free(c->dropped_period);
+	free(c->dropped_total);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -54,7 +54,19 @@ struct collector {
 	size_t cache_vms;     /* machine VMs when the cache was last valid */
 	uint64_t bucket_lo;   /* start (relative) of the last timeline bucket */
 	uint32_t bucket_cur;  /* and its number */
+	/* The host's period of counters dropped from memory, per symbol and
+	 * event ([symbol * n_events + event - 1]) and per event: what
+	 * hot-code.c still needs of them to rank functions over the run. */
+	uint64_t *dropped_period;
+	size_t n_dropped_symbols; /* symbols dropped_period has room for */
+	uint64_t *dropped_total;
 };
+
+/* How long a timeline bucket stays in memory after it ends: samples reach
+ * the collector within one ring wait of being taken (well under a
+ * second), so a bucket two seconds old is final; a late sample still
+ * counts (a new row of the same bucket), it only costs a row. */
+#define COLLECTOR_TIMELINE_KEEP_NS 2000000000ULL
 
 void collector__init(struct collector *c, struct profile *p, size_t n_events, bool live);
 void collector__release(struct collector *c);
@@ -67,8 +79,14 @@ uint64_t collector__samples(const struct collector *c);
 
 /* Write what changed in the profile since the last flush, and the
  * events' running totals, into s (session__write_flush): the one way the
- * recorder and the importer write their profile. */
+ * recorder and the importer write their profile. After a write that
+ * worked, what can no longer change leaves memory (collector__forget). */
 int collector__flush(struct collector *c, struct session *s);
+
+/* Drop from memory what is written and can no longer change: exited
+ * threads (machine__reap), their counters, timeline buckets past
+ * COLLECTOR_TIMELINE_KEEP_NS. The session keeps all of it. */
+void collector__forget(struct collector *c);
 
 /* A sample of event index ev (0-based). */
 void collector__sample(struct collector *c, const struct perf_sample *s, uint32_t ev);
