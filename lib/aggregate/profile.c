@@ -35,6 +35,7 @@ void profile__release(struct profile *p)
 	free(p->timeline);
 	free(p->dirty_samples);
 	free(p->dirty_timeline);
+	free(p->free_threads);
 	free(p->free_samples);
 	free(p->free_timeline);
 	hmap_release(&p->index_domains);
@@ -133,27 +134,36 @@ void profile__domain_set(struct profile *p, uint32_t id, const char *field, cons
 	d->dirty = true;
 }
 
-static uint32_t thread_intern(struct profile *p, uint32_t domain, uint32_t pid, uint32_t tid, const char *comm,
-			      enum thread_role role, int32_t vcpu)
-{
-	uint64_t h = hash_mix(hash_mix(hash_mix(hash_str(comm), domain), pid), tid);
-	INTERN(p, threads, h, e->domain == domain && e->pid == pid && e->tid == tid && streq(e->comm, comm), ({
-		       e->domain = domain;
-		       e->pid = pid;
-		       e->tid = tid;
-		       e->comm = xstrdup(comm);
-		       e->role = (uint8_t)role;
-		       e->vcpu = vcpu;
-	       }));
-}
-
 uint32_t profile__thread(struct profile *p, uint32_t domain, uint32_t pid, uint32_t tid, const char *comm,
 			 enum thread_role role, int32_t vcpu)
 {
-	uint32_t id = thread_intern(p, domain, pid, tid, comm, role, vcpu);
-	/* A reused pid with the same name is the same row, alive again. */
-	p->threads[id - 1].exited = false;
-	return id;
+	uint64_t h = hash_mix(hash_mix(hash_mix(hash_str(comm), domain), pid), tid);
+	size_t pos = hmap_first(&p->index_threads, h);
+	uint32_t idx;
+	while (hmap_candidate(&p->index_threads, pos, h, &idx)) {
+		if (idx != UINT32_MAX) {
+			const struct profile_thread *e = &p->threads[idx];
+			if (e->domain == domain && e->pid == pid && e->tid == tid && streq(e->comm, comm))
+				return e->id;
+		}
+		pos = hmap_next(&p->index_threads, pos);
+	}
+	if (p->n_free_threads) {
+		idx = p->free_threads[--p->n_free_threads];
+	} else {
+		ARRAY_GROW(p->threads, p->cap_threads, p->n_threads + 1);
+		idx = (uint32_t)p->n_threads++;
+	}
+	p->threads[idx] = (struct profile_thread){ .id = ++p->last_thread_id, .domain = domain, .pid = pid,
+						   .tid = tid, .comm = xstrdup(comm), .role = (uint8_t)role,
+						   .vcpu = vcpu };
+	hmap_insert_at(&p->index_threads, pos, h, idx);
+	return p->threads[idx].id;
+}
+
+static uint64_t thread_hash(const struct profile_thread *t)
+{
+	return hash_mix(hash_mix(hash_mix(hash_str(t->comm), t->domain), t->pid), t->tid);
 }
 
 uint32_t profile__image(struct profile *p, uint32_t domain, const char *path, const char *build_id,
@@ -303,6 +313,8 @@ void profile__mark_written(struct profile *p)
 {
 	p->written_domains = p->n_domains;
 	p->written_threads = p->n_threads;
+	for (size_t i = 0; i < p->n_threads; i++)
+		p->threads[i].written = p->threads[i].id != 0;
 	p->written_images = p->n_images;
 	p->written_symbols = p->n_symbols;
 	p->written_frames = p->n_frames;
@@ -371,6 +383,34 @@ size_t profile__drop_timeline(struct profile *p, uint32_t bucket)
 	for (size_t i = 0; i < p->n_timeline; i++)
 		if (p->timeline[i].key.event)
 			hmap_insert(&p->index_timeline, timeline_key_hash(&p->timeline[i].key), (uint32_t)i);
+	return dropped;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+size_t profile__drop_threads(struct profile *p, const uint32_t *exited, size_t n)
+{
+	size_t dropped = 0;
+	for (size_t i = 0; i < p->n_threads && n; i++) {
+		struct profile_thread *t = &p->threads[i];
+		if (!t->id || !t->written || !bsearch(&t->id, exited, n, sizeof(*exited), cmp_id))
+			continue;
+		free(t->comm);
+		memset(t, 0, sizeof(*t));
+		ARRAY_GROW(p->free_threads, p->cap_free_threads, p->n_free_threads + 1);
+		p->free_threads[p->n_free_threads++] = (uint32_t)i;
+		dropped++;
+	}
+	if (!dropped)
+		return 0;
+	hmap_release(&p->index_threads);
+	for (size_t i = 0; i < p->n_threads; i++)
+		if (p->threads[i].id)
+			hmap_insert(&p->index_threads, thread_hash(&p->threads[i]), (uint32_t)i);
 	return dropped;
 }
 

@@ -9,14 +9,15 @@
  * Catalog rows are append-only; sample and timeline counters grow in place
  * and are tracked by a dirty list. Domain rows may be updated (dirty flag).
  *
- * A counter's session id is its own (`id`), not its place in the array:
- * a counter that is written and can no longer change (its thread exited,
- * its timeline bucket is past) may be dropped from memory
- * (profile__drop_samples, profile__drop_timeline) and its slot reused, so
- * a long recording holds what is alive, not all it has seen. A sample of
- * a dropped key that still came would start a new row of the same key:
- * readers sum rows by key, so the session says the same. A profile that
- * never drops (agents, the importer) has id == index + 1. */
+ * A thread's or counter's session id is its own (`id`), not its place in
+ * the array: a row that is written and can no longer change (its thread
+ * exited, its timeline bucket is past) may be dropped from memory
+ * (profile__drop_threads, profile__drop_samples, profile__drop_timeline)
+ * and its slot reused, so a long recording holds what is alive, not all
+ * it has seen. A sample of a dropped key that still came would start a
+ * new row of the same key: readers sum rows by key, so the session says
+ * the same. A profile that never drops (agents, the importer) has
+ * id == index + 1. */
 #pragma once
 
 #include <stdbool.h>
@@ -43,7 +44,8 @@ struct profile_domain {
 };
 
 struct profile_thread {
-	bool exited; /* its thread is gone: its counters may be dropped */
+	uint32_t id;  /* session row id; 0: a free slot */
+	bool written; /* its row exists in the session */
 	uint32_t domain;
 	uint32_t pid, tid;
 	char *comm;
@@ -151,11 +153,13 @@ struct profile {
 	size_t n_dirty_timeline, cap_dirty_timeline;
 	size_t last_timeline; /* the entry the previous sample added to */
 	/* Slots of dropped counters, reused first; the last ids given. */
+	uint32_t *free_threads;
+	size_t n_free_threads, cap_free_threads;
 	uint32_t *free_samples;
 	size_t n_free_samples, cap_free_samples;
 	uint32_t *free_timeline;
 	size_t n_free_timeline, cap_free_timeline;
-	uint32_t last_sample_id, last_timeline_id;
+	uint32_t last_thread_id, last_sample_id, last_timeline_id;
 };
 
 void profile__init(struct profile *p);
@@ -196,5 +200,8 @@ void profile__mark_written(struct profile *p);
 size_t profile__drop_samples(struct profile *p, bool (*done)(const struct sample_entry *e, void *ctx), void *ctx);
 /* The same for the host's timeline counters of buckets before bucket. */
 size_t profile__drop_timeline(struct profile *p, uint32_t bucket);
+/* Drop the written thread rows of the ids in exited (sorted, n of them):
+ * their threads are gone. Drop their counters first. */
+size_t profile__drop_threads(struct profile *p, const uint32_t *exited, size_t n);
 /* Counters in memory (live slots), for tests and benches. */
 size_t profile__n_live_samples(const struct profile *p);

@@ -80,37 +80,61 @@ int collector__flush(struct collector *c, struct session *s)
 	return r;
 }
 
-/* A counter of an exited thread: dropped, its host period kept for
- * hot-code.c's ranking. */
+struct forget_ctx {
+	struct collector *c;
+	const uint32_t *exited; /* sorted profile thread ids */
+	size_t n_exited;
+};
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The host's period of a dropped counter, kept for hot-code.c's ranking. */
+static void keep_dropped_period(struct collector *c, const struct sample_entry *e)
+{
+	size_t ev = e->key.event;
+	if (e->key.origin != ORIGIN_HOST || ev < 1 || ev > c->n_events)
+		return;
+	if (e->key.symbol) {
+		if (e->key.symbol >= c->n_dropped_symbols) {
+			size_t n = MAX((size_t)e->key.symbol + 1, 2 * c->n_dropped_symbols);
+			c->dropped_period = xrealloc(c->dropped_period, n * c->n_events * sizeof(uint64_t));
+			memset(c->dropped_period + c->n_dropped_symbols * c->n_events, 0,
+			       (n - c->n_dropped_symbols) * c->n_events * sizeof(uint64_t));
+			c->n_dropped_symbols = n;
+		}
+		c->dropped_period[(size_t)e->key.symbol * c->n_events + ev - 1] += e->period;
+	}
+	c->dropped_total[ev - 1] += e->period;
+}
+
+/* A counter of an exited thread can no longer change. */
 static bool counter_done(const struct sample_entry *e, void *ctx)
 {
-	struct collector *c = ctx;
-	const struct profile *p = c->profile;
-	size_t ev = e->key.event;
-	if (!e->key.thread || e->key.thread > p->n_threads || !p->threads[e->key.thread - 1].exited)
+	struct forget_ctx *f = ctx;
+	if (!e->key.thread || !bsearch(&e->key.thread, f->exited, f->n_exited, sizeof(uint32_t), cmp_u32))
 		return false;
-	if (e->key.origin == ORIGIN_HOST && ev >= 1 && ev <= c->n_events) {
-		if (e->key.symbol) {
-			if (e->key.symbol >= c->n_dropped_symbols) {
-				size_t n = MAX((size_t)e->key.symbol + 1, 2 * c->n_dropped_symbols);
-				c->dropped_period = xrealloc(c->dropped_period, n * c->n_events * sizeof(uint64_t));
-				memset(c->dropped_period + c->n_dropped_symbols * c->n_events, 0,
-				       (n - c->n_dropped_symbols) * c->n_events * sizeof(uint64_t));
-				c->n_dropped_symbols = n;
-			}
-			c->dropped_period[(size_t)e->key.symbol * c->n_events + ev - 1] += e->period;
-		}
-		c->dropped_total[ev - 1] += e->period;
-	}
+	keep_dropped_period(f->c, e);
 	return true;
 }
 
 void collector__forget(struct collector *c)
 {
 	uint32_t keep = (uint32_t)(COLLECTOR_TIMELINE_KEEP_NS / c->bucket_ns) + 1;
-	size_t dropped;
-	machine__reap(&c->machine);
-	dropped = profile__drop_samples(c->profile, counter_done, c);
+	struct forget_ctx f = { c, NULL, 0 };
+	uint32_t *exited;
+	size_t dropped = 0;
+
+	machine__reap(&c->machine, &exited, &f.n_exited);
+	f.exited = exited;
+	if (f.n_exited) {
+		dropped = profile__drop_samples(c->profile, counter_done, &f);
+		profile__drop_threads(c->profile, exited, f.n_exited);
+	}
+	free(exited);
 	if (c->bucket_cur > keep)
 		dropped += profile__drop_timeline(c->profile, c->bucket_cur - keep);
 	if (dropped) {

@@ -45,32 +45,77 @@ static bool gone(uint32_t exit_generation, uint32_t generation)
 	return exit_generation && exit_generation < generation;
 }
 
-static void mark_exited(struct profile *p, uint32_t id)
+struct id_list {
+	uint32_t *ids;
+	size_t n, cap;
+};
+
+static void id_list__add(struct id_list *l, uint32_t id)
 {
-	if (id && id <= p->n_threads)
-		p->threads[id - 1].exited = true;
+	if (!id)
+		return;
+	ARRAY_GROW(l->ids, l->cap, l->n + 1);
+	l->ids[l->n++] = id;
 }
 
-static void reap_thread(struct machine *m, struct thread *t)
+static int cmp_u32(const void *a, const void *b)
 {
-	mark_exited(m->profile, t->profile_id);
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void reap_thread(struct thread *t, struct id_list *exited)
+{
+	id_list__add(exited, t->profile_id);
 	for (size_t i = 0; i < t->n_past_profile_ids; i++)
-		mark_exited(m->profile, t->past_profile_ids[i]);
+		id_list__add(exited, t->past_profile_ids[i]);
 	t->proc->n_threads--;
 	free(t->past_profile_ids);
 	free(t);
 }
 
-size_t machine__reap(struct machine *m)
+static int cmp_ptr(const void *a, const void *b)
 {
-	size_t kept = 0, n_reaped = 0, n_procs = m->n_procs;
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* ELF images that no process maps any more give back their symbols: a
+ * host that runs ever new programs (builds, deployments) would otherwise
+ * keep every symbol table it ever loaded. What the profile knows of them
+ * (image and symbol rows, ids) stays, so a program run again resolves to
+ * the same rows. */
+static void unload_unmapped_images(struct machine *m)
+{
+	struct image **used = NULL;
+	size_t n_used = 0, cap_used = 0;
+	for (size_t i = 0; i < m->n_procs; i++) {
+		const struct process *p = m->procs[i];
+		ARRAY_GROW(used, cap_used, n_used + p->n_maps);
+		for (size_t j = 0; j < p->n_maps; j++)
+			used[n_used++] = p->maps[j].image;
+	}
+	if (n_used > 1)
+		qsort(used, n_used, sizeof(*used), cmp_ptr);
+	for (size_t i = 0; i < m->images.n; i++) {
+		struct image *im = m->images.images[i];
+		if (im->loaded && !(n_used && bsearch(&im, used, n_used, sizeof(*used), cmp_ptr)))
+			image__unload(im);
+	}
+	free(used);
+}
+
+void machine__reap(struct machine *m, uint32_t **ret_exited, size_t *ret_n)
+{
+	size_t kept = 0, n_reaped = 0, n_procs = m->n_procs, n_ids = 0;
+	struct id_list exited = { 0 };
 
 	for (size_t i = 0; i < m->n_threads; i++) {
 		struct thread *t = m->threads[i];
 		/* A process ends with its main thread; threads it left behind
 		 * (their EXIT lost) go with it. */
 		if (gone(t->exit_generation, m->generation) || gone(t->proc->exit_generation, m->generation)) {
-			reap_thread(m, t);
+			reap_thread(t, &exited);
 			n_reaped++;
 		} else {
 			m->threads[kept++] = t;
@@ -100,6 +145,15 @@ size_t machine__reap(struct machine *m)
 		for (size_t i = 0; i < m->n_procs; i++)
 			hmap_insert(&m->proc_index, hash_u64((uint64_t)m->procs[i]->pid), (uint32_t)i);
 	}
+	if (m->n_procs != n_procs)
+		unload_unmapped_images(m);
 	m->generation++;
-	return n_reaped;
+	/* Sorted and unique: a name two threads shared (pid reuse) once. */
+	if (exited.n > 1)
+		qsort(exited.ids, exited.n, sizeof(*exited.ids), cmp_u32);
+	for (size_t i = 0; i < exited.n; i++)
+		if (!n_ids || exited.ids[n_ids - 1] != exited.ids[i])
+			exited.ids[n_ids++] = exited.ids[i];
+	*ret_exited = exited.ids;
+	*ret_n = n_ids;
 }

@@ -120,10 +120,10 @@ void machine__fork(struct machine *m, const struct perf_task_event *ev);
 void machine__exit(struct machine *m, const struct perf_task_event *ev);
 
 /* Free the threads and processes whose EXIT came before the previous
- * call (so samples of theirs still in other rings have been read), and
- * mark their profile threads exited: what they counted can no longer
- * change. Then start a new generation. Returns the threads freed. */
-size_t machine__reap(struct machine *m);
+ * call (so samples of theirs still in other rings have been read), then
+ * start a new generation. *ret_exited (sorted, *ret_n of them; free it):
+ * the profile thread ids they had, whose counts can no longer change. */
+void machine__reap(struct machine *m, uint32_t **ret_exited, size_t *ret_n);
 
 /* Find or create (reading /proc when live) a thread. */
 struct thread *machine__thread(struct machine *m, pid_t pid, pid_t tid);

@@ -198,10 +198,12 @@ static int write_domains_threads(struct session *s, const struct profile *p)
 		bind_opt_text(st, 12, d->note);
 		rc = step_reset(st);
 	}
-	for (size_t i = p->written_threads; i < p->n_threads && rc == SQLITE_OK; i++) {
+	for (size_t i = 0; i < p->n_threads && rc == SQLITE_OK; i++) {
 		const struct profile_thread *t = &p->threads[i];
 		sqlite3_stmt *st = s->ins_thread;
-		sqlite3_bind_int64(st, 1, (int64_t)i + 1);
+		if (!t->id || t->written)
+			continue;
+		sqlite3_bind_int64(st, 1, t->id);
 		sqlite3_bind_int64(st, 2, t->domain);
 		sqlite3_bind_int64(st, 3, t->pid);
 		sqlite3_bind_int64(st, 4, t->tid);
