@@ -414,6 +414,24 @@ size_t profile__drop_threads(struct profile *p, const uint32_t *exited, size_t n
 	return dropped;
 }
 
+void profile__restart(struct profile *p)
+{
+	for (size_t i = 0; i < p->n_threads; i++)
+		free(p->threads[i].comm);
+	p->n_threads = p->written_threads = p->n_free_threads = 0;
+	p->n_samples = p->written_samples = p->n_free_samples = 0;
+	p->n_timeline = p->written_timeline = p->n_free_timeline = 0;
+	p->n_dirty_samples = p->n_dirty_timeline = 0;
+	p->last_thread_id = p->last_sample_id = p->last_timeline_id = 0;
+	p->last_timeline = 0;
+	hmap_release(&p->index_threads);
+	hmap_release(&p->index_samples);
+	hmap_release(&p->index_timeline);
+	p->written_domains = p->written_images = p->written_symbols = p->written_frames = 0;
+	for (size_t i = 0; i < p->n_domains; i++)
+		p->domains[i].dirty = true;
+}
+
 size_t profile__n_live_samples(const struct profile *p) { return p->n_samples - p->n_free_samples; }
 
 void symbol_codes__free(struct symbol_code *codes, size_t n)

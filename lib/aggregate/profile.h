@@ -203,5 +203,11 @@ size_t profile__drop_timeline(struct profile *p, uint32_t bucket);
 /* Drop the written thread rows of the ids in exited (sorted, n of them):
  * their threads are gone. Drop their counters first. */
 size_t profile__drop_threads(struct profile *p, const uint32_t *exited, size_t n);
+/* Start over for a new session (rotation), after a flush that left no
+ * delta: counters and thread rows go (ids start again at 1; callers
+ * forget the thread ids and counter indexes they cached); domains,
+ * images, symbols and frames stay, with their ids, to be written again
+ * into the new session. */
+void profile__restart(struct profile *p);
 /* Counters in memory (live slots), for tests and benches. */
 size_t profile__n_live_samples(const struct profile *p);

@@ -144,6 +144,22 @@ void collector__forget(struct collector *c)
 	}
 }
 
+void collector__restart(struct collector *c, uint64_t start_time)
+{
+	profile__restart(c->profile);
+	machine__forget_profile_threads(&c->machine);
+	memset(c->stats, 0, (c->n_events ? c->n_events : 1) * sizeof(*c->stats));
+	memset(c->dropped_total, 0, (c->n_events ? c->n_events : 1) * sizeof(*c->dropped_total));
+	free(c->dropped_period);
+	c->dropped_period = NULL;
+	c->n_dropped_symbols = 0;
+	c->lost_total = 0;
+	c->start_time = start_time;
+	c->bucket_lo = c->bucket_cur = 0;
+	c->cache_dirty = true;
+	cache_clear(c);
+}
+
 void collector__release(struct collector *c)
 {
 	machine__release(&c->machine);

@@ -88,6 +88,12 @@ int collector__flush(struct collector *c, struct session *s);
  * COLLECTOR_TIMELINE_KEEP_NS. The session keeps all of it. */
 void collector__forget(struct collector *c);
 
+/* Start a new session's profile (rotation), after a flush: counters,
+ * thread rows and the events' totals start from zero, the timeline from
+ * start_time (the sample clock; 0: the next sample's). The machine, its
+ * images and the catalog stay. */
+void collector__restart(struct collector *c, uint64_t start_time);
+
 /* A sample of event index ev (0-based). */
 void collector__sample(struct collector *c, const struct perf_sample *s, uint32_t ev);
 

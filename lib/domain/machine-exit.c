@@ -40,6 +40,15 @@ void machine__exit(struct machine *m, const struct perf_task_event *ev)
 	}
 }
 
+void machine__forget_profile_threads(struct machine *m)
+{
+	for (size_t i = 0; i < m->n_threads; i++) {
+		struct thread *t = m->threads[i];
+		t->profile_id = 0;
+		t->n_past_profile_ids = 0;
+	}
+}
+
 static bool gone(uint32_t exit_generation, uint32_t generation)
 {
 	return exit_generation && exit_generation < generation;
