@@ -153,6 +153,13 @@ static int parse_size(const char *s, uint64_t *ret)
 	return 0;
 }
 
+/* Digits then K, M or G: a size (lower case m is minutes to --rotate). */
+static bool is_size(const char *arg)
+{
+	char unit = arg[strspn(arg, "0123456789")];
+	return unit && strchr("KMG", unit);
+}
+
 /* --rotate DURATION|SIZE: a duration ends in s, m, h or d (lower case, as
  * perf's --switch-output), a size in K, M or G (upper case, B or iB may
  * follow): "10m" is ten minutes, "10M" ten MiB. */
@@ -176,8 +183,7 @@ static int parse_rotate(const char *arg, struct record_options *o)
 			return log_error("--rotate: '%s' is shorter than a second, the flush interval", arg);
 		return 0;
 	}
-	if (n && strchr("KMG", arg[strspn(arg, "0123456789")]) && parse_size(arg, &o->rotate_bytes) == 0 &&
-	    o->rotate_bytes)
+	if (is_size(arg) && parse_size(arg, &o->rotate_bytes) == 0 && o->rotate_bytes)
 		return 0;
 	return log_error("--rotate: '%s' is neither a duration (30s, 10m, 1h, 1d) nor a size (100M, 1G)", arg);
 }
@@ -190,7 +196,7 @@ static int parse_keep(const char *arg, struct record_options *o)
 		o->keep_count = (size_t)v;
 		return 0;
 	}
-	if (strchr("KMG", arg[strspn(arg, "0123456789")]) && parse_size(arg, &o->keep_bytes) == 0 && o->keep_bytes)
+	if (is_size(arg) && parse_size(arg, &o->keep_bytes) == 0 && o->keep_bytes)
 		return 0;
 	return log_error("--keep: '%s' is neither a number of sessions (e.g. 24) nor a size (e.g. 10G)", arg);
 }

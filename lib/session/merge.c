@@ -197,7 +197,9 @@ static int merge_one(struct session *m, const char *path, size_t index, struct m
 	start = query_int(m, "SELECT CAST(value AS INTEGER) FROM src.meta WHERE key = 'start_ns'", -1);
 	bucket = query_int(m, "SELECT CAST(value AS INTEGER) FROM src.meta WHERE key = 'timeline_bucket_ns'", 0);
 	if (index == 0) {
-		r = session_exec(m, "INSERT INTO main.events SELECT * FROM src.events;");
+		/* Totals start at zero: every session's are added below. */
+		r = session_exec(m, "INSERT INTO main.events SELECT * FROM src.events;"
+				    "UPDATE main.events SET samples = 0, period = 0, lost = 0;");
 		if (r == 0)
 			r = first_meta(m);
 		st->start_ns = start;
