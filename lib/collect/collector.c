@@ -75,8 +75,6 @@ int collector__flush(struct collector *c, struct session *s)
 		totals[e] = (struct session_event_totals){ c->stats[e].samples, c->stats[e].period, c->stats[e].lost };
 	r = session__write_flush(s, c->profile, totals, c->n_events);
 	free(totals);
-	if (r == 0)
-		collector__forget(c);
 	return r;
 }
 

@@ -79,13 +79,14 @@ uint64_t collector__samples(const struct collector *c);
 
 /* Write what changed in the profile since the last flush, and the
  * events' running totals, into s (session__write_flush): the one way the
- * recorder and the importer write their profile. After a write that
- * worked, what can no longer change leaves memory (collector__forget). */
+ * recorder and the importer write their profile. */
 int collector__flush(struct collector *c, struct session *s);
 
 /* Drop from memory what is written and can no longer change: exited
  * threads (machine__reap), their counters, timeline buckets past
- * COLLECTOR_TIMELINE_KEEP_NS. The session keeps all of it. */
+ * COLLECTOR_TIMELINE_KEEP_NS. The session keeps all of it. For a
+ * recorder that flushes while it runs, after each flush that worked (an
+ * importer writes once, at the end, and needs none). */
 void collector__forget(struct collector *c);
 
 /* Start a new session's profile (rotation), after a flush: counters,

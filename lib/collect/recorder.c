@@ -242,8 +242,11 @@ struct session *recorder__session(struct recorder *r) { return r->output ? r->ou
 static int flush(struct recorder *r, uint64_t stop_ns)
 {
 	int ret = collector__flush(&r->collector, r->output->session);
-	if (ret == 0)
+	if (ret == 0) {
+		/* Memory bounded by what is alive (collector__forget). */
+		collector__forget(&r->collector);
 		ret = session__write_span(r->output->session, r->output->run.start_ns, stop_ns);
+	}
 	return ret;
 }
 
