@@ -47,6 +47,7 @@ struct record_options {
 	size_t keep_count;
 	uint64_t keep_bytes;
 	char *session_path; /* the session being written when rotating */
+	char *output_dir;   /* -o without its trailing slashes, when rotating */
 	size_t n_sessions;
 };
 
@@ -292,6 +293,13 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		return log_error("--rotate does not work with --agent yet: record the agents without rotation");
 	if (!o->output)
 		o->output = o->rotate_ns || o->rotate_bytes ? "." : "domprof.db";
+	else if (o->rotate_ns || o->rotate_bytes) {
+		/* "DIR/" names DIR: the sessions' paths read DIR/domprof-... */
+		o->output_dir = xstrdup(o->output);
+		for (size_t n = strlen(o->output_dir); n > 1 && o->output_dir[n - 1] == '/'; n--)
+			o->output_dir[n - 1] = '\0';
+		o->output = o->output_dir;
+	}
 	if (o->pid && o->command)
 		return log_error("give either -p PID or a command, not both");
 	if (o->pid && o->system_wide)
@@ -404,6 +412,7 @@ static void record_options__release(struct record_options *o)
 	free(o->guests);
 	free(o->agents);
 	free(o->session_path);
+	free(o->output_dir);
 }
 
 /* The events, parsed with the -F/-c defaults, each one probed. */
@@ -491,8 +500,12 @@ static int create_session(struct record_options *o, int argc, char **argv, struc
 	};
 	int r;
 	if (o->rotate_ns || o->rotate_bytes) {
+		struct stat st;
 		if (mkdir(o->output, 0755) < 0 && errno != EEXIST)
 			return log_error_errno(-errno, "-o %s: cannot create the directory for the sessions: %m", o->output);
+		if (stat(o->output, &st) < 0 || !S_ISDIR(st.st_mode))
+			return log_error("-o %s: not a directory; --rotate writes its sessions into one (e.g. -o sessions/)",
+					 o->output);
 		if ((r = session_series__next_path(o->output, time(NULL), &o->session_path)) < 0)
 			return log_error_errno(r, "-o %s: no name left for a new session: %m", o->output);
 		o->n_sessions = 1;
