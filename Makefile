@@ -2,7 +2,7 @@
 #   make build   build/domprof
 #   make check   install what is missing, build, run every test
 #   make demo    install what is missing, build, run the case study
-#   make bench   measured ratios against perf
+#   make bench   measured ratios against perf, and continuous mode's cost
 #   make fuzz    run the fuzzers for a while
 #   make install     build, then install under PREFIX (default /usr/local),
 #                    staged under DESTDIR if set (docs/install.md)
@@ -48,6 +48,7 @@ demo: deps build
 
 bench: deps build
 	@bench/run
+	@bench/continuous
 
 fuzz: deps
 	@scripts/fuzz

@@ -75,8 +75,8 @@ int cmd_diff(int argc, char **argv)
 	}
 	if (!limit_set && format == FORMAT_TEXT)
 		q.limit = 40;
-	if ((ret = session__open(argv[optind], true, &a, &err)) < 0 ||
-	    (ret = session__open(argv[optind + 1], true, &b, &err)) < 0) {
+	if ((ret = session__open_input(argv[optind], &a, &err)) < 0 ||
+	    (ret = session__open_input(argv[optind + 1], &b, &err)) < 0) {
 		ret = log_error_errno(ret, "%s", err);
 		goto out;
 	}

@@ -203,7 +203,7 @@ int cmd_export(int argc, char **argv)
 
 	if ((ret = parse_args(argc, argv, &a)) < 0)
 		goto out;
-	r = session__open(a.input, true, &s, &err);
+	r = session__open_input(a.input, &s, &err);
 	if (r < 0) {
 		if (r == -ENOENT)
 			ret = log_error_errno(r, "%s (record a session with `domprof record`, or name one with -i FILE)", err);

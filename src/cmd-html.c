@@ -85,7 +85,7 @@ int cmd_html(int argc, char **argv)
 		return log_error("-o: empty file name (give a file such as report.html, or - for standard output)");
 	if (!streq(output, "-") && stat(output, &st) == 0 && S_ISDIR(st.st_mode))
 		return log_error("-o: %s is a directory; give a file name such as %s/domprof.html", output, output);
-	r = session__open(input, true, &s, &err);
+	r = session__open_input(input, &s, &err);
 	if (r == -ENOENT)
 		return log_error_errno(r, "%s (record a session with `domprof record`, or name one with -i FILE)", err);
 	if (r < 0)

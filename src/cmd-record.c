@@ -13,6 +13,7 @@
 #include "../lib/collect/recorder.h"
 #include "../lib/events/events.h"
 #include "../lib/proto/coordinator.h"
+#include "../lib/session/series.h"
 #include "../lib/session/session.h"
 #include "child.h"
 #include "domprof.h"
@@ -41,6 +42,14 @@ struct record_options {
 	const char *key;
 	bool agents_optional;
 	uint64_t agent_memory;
+	/* --rotate: a new session every rotate_ns or rotate_bytes, in the
+	 * directory -o names; --keep: how many or how much of them stay. */
+	uint64_t rotate_ns, rotate_bytes;
+	size_t keep_count;
+	uint64_t keep_bytes;
+	char *session_path; /* the session being written when rotating */
+	char *output_dir;   /* -o without its trailing slashes, when rotating */
+	size_t n_sessions;
 };
 
 enum {
@@ -51,7 +60,9 @@ enum {
 	OPT_KEY,
 	OPT_AGENT_OPTIONAL,
 	OPT_AGENT_MEMORY,
-	OPT_CALL_GRAPH
+	OPT_CALL_GRAPH,
+	OPT_ROTATE,
+	OPT_KEEP,
 };
 
 static int split_assignment(const char *opt, const char *arg, char **ret_name, char **ret_value)
@@ -145,6 +156,54 @@ static int parse_size(const char *s, uint64_t *ret)
 	return 0;
 }
 
+/* Digits then K, M or G: a size (lower case m is minutes to --rotate). */
+static bool is_size(const char *arg)
+{
+	char unit = arg[strspn(arg, "0123456789")];
+	return unit && strchr("KMG", unit);
+}
+
+/* --rotate DURATION|SIZE: a duration ends in s, m, h or d (lower case, as
+ * perf's --switch-output), a size in K, M or G (upper case, B or iB may
+ * follow): "10m" is ten minutes, "10M" ten MiB. */
+static int parse_rotate(const char *arg, struct record_options *o)
+{
+	static const struct {
+		char unit;
+		uint64_t ns;
+	} units[] = { { 's', 1000000000ull }, { 'm', 60000000000ull }, { 'h', 3600000000000ull },
+		      { 'd', 86400000000000ull } };
+	size_t n = strlen(arg);
+	for (size_t i = 0; n > 1 && i < ARRAY_SIZE(units); i++) {
+		_cleanup_free_ char *num = xstrndup(arg, n - 1);
+		double v;
+		if (arg[n - 1] != units[i].unit)
+			continue;
+		if (parse_double(num, &v) < 0 || !(v >= 1.0 / 1000) || v * (double)units[i].ns > 1e18)
+			break;
+		o->rotate_ns = (uint64_t)(v * (double)units[i].ns);
+		if (o->rotate_ns < 1000000000ull)
+			return log_error("--rotate: '%s' is shorter than a second, the flush interval", arg);
+		return 0;
+	}
+	if (is_size(arg) && parse_size(arg, &o->rotate_bytes) == 0 && o->rotate_bytes)
+		return 0;
+	return log_error("--rotate: '%s' is neither a duration (30s, 10m, 1h, 1d) nor a size (100M, 1G)", arg);
+}
+
+/* --keep N|SIZE: a number of sessions, or the most they may take. */
+static int parse_keep(const char *arg, struct record_options *o)
+{
+	uint64_t v;
+	if (parse_u64(arg, 10, &v) == 0 && v > 0 && v <= SIZE_MAX) {
+		o->keep_count = (size_t)v;
+		return 0;
+	}
+	if (is_size(arg) && parse_size(arg, &o->keep_bytes) == 0 && o->keep_bytes)
+		return 0;
+	return log_error("--keep: '%s' is neither a number of sessions (e.g. 24) nor a size (e.g. 10G)", arg);
+}
+
 static int parse_options(int argc, char **argv, struct record_options *o)
 {
 	static const struct option longopts[] = {
@@ -166,12 +225,14 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "agent-optional", no_argument, NULL, OPT_AGENT_OPTIONAL },
 		{ "agent-memory", required_argument, NULL, OPT_AGENT_MEMORY },
+		{ "rotate", required_argument, NULL, OPT_ROTATE },
+		{ "keep", required_argument, NULL, OPT_KEEP },
 		{ 0 },
 	};
 	int c, r = 0;
 	uint64_t v;
 
-	o->output = "domprof.db";
+	o->output = NULL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+ap:e:F:c:gd:o:m:q", longopts, NULL)) != -1) {
 		switch (c) {
@@ -208,6 +269,8 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 			if (parse_size(optarg, &o->agent_memory) < 0 || o->agent_memory < PROTO_MIN_AGENT_BUDGET)
 				r = log_error("--agent-memory: '%s' is not a size of at least 1M (e.g. 64M, 1G)", optarg);
 			break;
+		case OPT_ROTATE: r = parse_rotate(optarg, o); break;
+		case OPT_KEEP: r = parse_keep(optarg, o); break;
 		default:
 			usage("record", stderr);
 			r = -EINVAL;
@@ -223,6 +286,19 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		return log_error("--key is only used with --agent NAME=ADDR");
 	if (o->agent_memory && !o->n_agents)
 		return log_error("--agent-memory is only used with --agent NAME=ADDR");
+	if ((o->keep_count || o->keep_bytes) && !(o->rotate_ns || o->rotate_bytes))
+		return log_error("--keep is only used with --rotate DURATION|SIZE");
+	if ((o->rotate_ns || o->rotate_bytes) && o->n_agents)
+		return log_error("--rotate does not work with --agent yet: record the agents without rotation");
+	if (!o->output)
+		o->output = o->rotate_ns || o->rotate_bytes ? "." : "domprof.db";
+	else if (o->rotate_ns || o->rotate_bytes) {
+		/* "DIR/" names DIR: the sessions' paths read DIR/domprof-... */
+		o->output_dir = xstrdup(o->output);
+		for (size_t n = strlen(o->output_dir); n > 1 && o->output_dir[n - 1] == '/'; n--)
+			o->output_dir[n - 1] = '\0';
+		o->output = o->output_dir;
+	}
 	if (o->pid && o->command)
 		return log_error("give either -p PID or a command, not both");
 	if (o->pid && o->system_wide)
@@ -243,10 +319,16 @@ static const char *flush_error_text(int r)
 	return r == -ENOSPC ? "the disk is full" : r == -EROFS ? "the file system is read-only" : strerror(-r);
 }
 
+/* The session being written: -o, or the current one of a rotation. */
+static const char *session_path(const struct record_options *o)
+{
+	return o->session_path ? o->session_path : o->output;
+}
+
 static int write_error(int r, const struct record_options *o, struct recorder *rec, const char *consequence)
 {
 	return log_error_errno(r, "cannot write the session %s: %s (%s)%s It keeps everything up to the last flush.",
-			       o->output, flush_error_text(r), session__error(recorder__session(rec)), consequence);
+			       session_path(o), flush_error_text(r), session__error(recorder__session(rec)), consequence);
 }
 
 static void print_summary(struct recorder *r, const struct record_options *o, const char *path)
@@ -268,7 +350,11 @@ static void print_summary(struct recorder *r, const struct record_options *o, co
 		struct vm *vm = r->collector.machine.vms[i];
 		fprintf(stderr, "  VM %s: pid %d (%s)\n", vm->name, vm->pid, vmm_kind__name(vm->kind));
 	}
-	fprintf(stderr, "  session: %s (%s)\n", path, size);
+	if (o->n_sessions > 1)
+		fprintf(stderr, "  sessions: %zu in %s, the last (totals above): %s (%s)\n", o->n_sessions, o->output, path,
+			size);
+	else
+		fprintf(stderr, "  session: %s (%s)\n", path, size);
 }
 
 static void record_options__release(struct record_options *o)
@@ -280,6 +366,8 @@ static void record_options__release(struct record_options *o)
 	}
 	free(o->guests);
 	free(o->agents);
+	free(o->session_path);
+	free(o->output_dir);
 }
 
 /* The command to profile, held at the barrier, or the threads of -p: what
@@ -331,7 +419,7 @@ static int open_recorder(const struct record_options *o, const struct event_spec
 	return 0;
 }
 
-static int create_session(const struct record_options *o, int argc, char **argv, struct recorder *rec)
+static int create_session(struct record_options *o, int argc, char **argv, struct recorder *rec)
 {
 	_cleanup_free_ char *args = argv_join(argc, argv);
 	_cleanup_free_ char *cmdline = xasprintf("domprof %s", args);
@@ -343,17 +431,79 @@ static int create_session(const struct record_options *o, int argc, char **argv,
 		.workload = workload,
 		.target_pid = o->command ? 0 : o->pid,
 	};
-	int r = recorder__create_session(rec, o->output, &run, &err);
+	int r;
+	if (o->rotate_ns || o->rotate_bytes) {
+		struct stat st;
+		if (mkdir(o->output, 0755) < 0 && errno != EEXIST)
+			return log_error_errno(-errno, "-o %s: cannot create the directory for the sessions: %m", o->output);
+		if (stat(o->output, &st) < 0 || !S_ISDIR(st.st_mode))
+			return log_error("-o %s: not a directory; --rotate writes its sessions into one (e.g. -o sessions/)",
+					 o->output);
+		if ((r = session_series__next_path(o->output, time(NULL), &o->session_path)) < 0)
+			return log_error_errno(r, "-o %s: no name left for a new session: %m", o->output);
+		o->n_sessions = 1;
+	}
+	r = recorder__create_session(rec, session_path(o), &run, &err);
 	return r < 0 ? log_error_errno(r, "%s", err) : 0;
+}
+
+/* Is the current session of a rotation long or big enough? */
+static bool rotation_due(const struct record_options *o, const struct recorder *rec, uint64_t session_start_ns)
+{
+	struct stat st;
+	if (o->rotate_ns && clock_monotonic_ns() - session_start_ns >= o->rotate_ns)
+		return true;
+	if (o->rotate_bytes && stat(o->session_path, &st) == 0) {
+		_cleanup_free_ char *wal = xasprintf("%s-wal", o->session_path);
+		uint64_t bytes = (uint64_t)st.st_size;
+		if (stat(wal, &st) == 0)
+			bytes += (uint64_t)st.st_size;
+		return bytes >= o->rotate_bytes;
+	}
+	(void)rec;
+	return false;
+}
+
+/* The current session complete, the next one started, the oldest beyond
+ * --keep removed. A new session that cannot be created leaves the
+ * recording in the current one (said once per attempt). */
+static void rotate(struct record_options *o, struct recorder *rec)
+{
+	_cleanup_free_ char *err = NULL;
+	char *next;
+	size_t removed;
+	int r = session_series__next_path(o->output, time(NULL), &next);
+	if (r < 0) {
+		log_warning("-o %s: no name left for a new session (%s); recording on into %s", o->output, strerror(-r),
+			    session_path(o));
+		return;
+	}
+	/* Only a next session that cannot be created says why in err. */
+	r = recorder__rotate_session(rec, next, &err);
+	if (r < 0 && err) {
+		log_warning("cannot start the next session %s: %s; recording on into %s", next, err, session_path(o));
+		free(next);
+		return;
+	}
+	log_info("session %s complete; recording into %s", o->session_path, next);
+	free(o->session_path);
+	o->session_path = next;
+	o->n_sessions++;
+	if (r < 0)
+		write_error(r, o, rec, " The recording goes on into the next.");
+	if ((o->keep_count || o->keep_bytes) &&
+	    (r = session_series__retain(o->output, o->session_path, o->keep_count, o->keep_bytes, &removed)) < 0)
+		log_warning("--keep: cannot remove an old session in %s: %s", o->output, strerror(-r));
 }
 
 /* Sample until the command exits, the duration passes or a signal
  * arrives, flushing into the session every second. 0, or the negative
  * errno of a flush that failed (printed; the recording stopped). */
-static int record_loop(const struct record_options *o, struct recorder *rec, struct coordinator *coord,
+static int record_loop(struct record_options *o, struct recorder *rec, struct coordinator *coord,
 		       struct child *child)
 {
 	uint64_t deadline = o->duration > 0 ? rec->start_ns + (uint64_t)(o->duration * 1e9) : 0;
+	uint64_t session_start_ns = rec->start_ns;
 	int r;
 	while (!stop_signal) {
 		uint64_t now = clock_monotonic_ns();
@@ -370,6 +520,10 @@ static int record_loop(const struct record_options *o, struct recorder *rec, str
 			break;
 		if ((r = recorder__flush_if_due(rec)) < 0)
 			return write_error(r, o, rec, "; stopping.");
+		if (o->session_path && rotation_due(o, rec, session_start_ns)) {
+			rotate(o, rec);
+			session_start_ns = clock_monotonic_ns();
+		}
 	}
 	return 0;
 }
@@ -411,7 +565,7 @@ static int record_finish(const struct record_options *o, struct recorder *rec, s
 		fprintf(stderr, "domprof: stopped by signal %d\n", (int)stop_signal);
 	if (rec->collector.bad_records)
 		log_warning("%llu records could not be decoded", (unsigned long long)rec->collector.bad_records);
-	print_summary(rec, o, o->output);
+	print_summary(rec, o, session_path(o));
 	return r;
 }
 

@@ -75,7 +75,7 @@ int cmd_report(int argc, char **argv)
 	}
 	if (!limit_set && format == FORMAT_TEXT)
 		q.limit = 40;
-	if ((ret = session__open(input, true, &s, &err)) < 0) {
+	if ((ret = session__open_input(input, &s, &err)) < 0) {
 		ret = log_error_errno(ret, "%s", err);
 		goto out;
 	}

@@ -227,6 +227,9 @@ static int open_recorder(struct top_run *t, const struct event_spec *events, siz
 	int r;
 	if ((r = recorder__open(&t->rec, &cfg, &err)) < 0)
 		return log_error_errno(r, "%s", err);
+	/* The model holds profile indexes from one refresh to the next: a
+	 * flush (-o) must not free and reuse them. */
+	t->rec.keep_flushed = true;
 	for (size_t i = 0; i < t->o->vms.n; i++)
 		machine__force_vm(&t->rec.collector.machine, t->o->vms.vms[i].name, t->o->vms.vms[i].pid);
 	t->event_names = xcalloc(n_events, sizeof(char *));

@@ -29,7 +29,8 @@ static const struct command commands[] = {
 	  "domprof record [-a | -p PID | [--] CMD [ARGS...]] [-e EVENTS] [-F HZ | -c PERIOD]\n"
 	  "               [-g | --call-graph fp|dwarf[,SIZE]] [-d SECONDS] [-o FILE] [-m PAGES] [--vm NAME=PID]...\n"
 	  "               [--guest-kallsyms VM=FILE]... [--guest-kaslr-offset VM=HEX]... [--guest-stext VM=HEX]...\n"
-	  "               [--agent NAME=ADDR]... [--key FILE] [--agent-optional] [--agent-memory SIZE] [-q]\n"
+	  "               [--agent NAME=ADDR]... [--key FILE] [--agent-optional] [--agent-memory SIZE]\n"
+	  "               [--rotate DURATION|SIZE [--keep N|SIZE]] [-q]\n"
 	  "  -a, --all-cpus        sample every CPU (default without -p/CMD; with CMD: while CMD runs)\n"
 	  "  -p, --pid PID         sample one process (all its threads, and their children)\n"
 	  "  -e, --event LIST      comma-separated events (see `domprof list`); default cycles, else cpu-clock\n"
@@ -54,6 +55,11 @@ static const struct command commands[] = {
 	  "      --agent-optional  an unreachable or failing agent is a warning, not an error\n"
 	  "      --agent-memory SIZE  what one agent may make the host hold (default 256M): past it, that\n"
 	  "                        agent's part ends, marked incomplete, and the recording goes on\n"
+	  "      --rotate DURATION|SIZE  a new complete session every DURATION (30s, 10m, 1h, 1d) or\n"
+	  "                        SIZE (100M, 1G), in the directory -o names (default .), each named\n"
+	  "                        domprof-YYYYmmdd-HHMMSS.db by its start (UTC); runs until stopped\n"
+	  "                        unless -d is given\n"
+	  "      --keep N|SIZE     with --rotate: remove the oldest sessions past N of them or SIZE\n"
 	  "  -q, --quiet           print nothing but errors\n" },
 	{ "top", cmd_top, "the live view: domains, layers and hot functions, refreshed every second",
 	  "domprof top [-a | -p PID] [-e EVENTS] [-F HZ] [-d SECONDS] [-I MS] [--sort KEYS] [-o FILE]\n"
@@ -83,7 +89,8 @@ static const struct command commands[] = {
 	  "               [--event LIST] [--threshold PCT] [--limit N] [--format text|csv|json]\n"
 	  "               [--source merged|host|agent] [--no-idle] [--no-layers]\n"
 	  "               [--children | --callers F | --callees F]\n"
-	  "  -i, --input FILE      session file (default domprof.db)\n"
+	  "  -i, --input FILE      session file (default domprof.db); a directory of sessions or a\n"
+	  "                        comma-separated list reads them as one\n"
 	  "  -s, --sort KEYS       grouping keys among domain,layer,comm,pid,tid,image,symbol\n"
 	  "                        (default domain,layer,image,symbol); rows are ordered by period\n"
 	  "      --domain LIST     only these domains (comma-separated names)\n"
@@ -112,7 +119,8 @@ static const struct command commands[] = {
 	  "      --per-a N         divide A's values by N units of work (bytes, packets, requests)\n"
 	  "      --per-b M         divide B's values by M units of work\n"
 	  "      --no-idle         leave the host's idle loop out of both sessions (shares of busy time)\n"
-	  "  (filters, --threshold, --limit and --format as for report; rows sorted by |B - A|)\n" },
+	  "  (filters, --threshold, --limit and --format as for report; rows sorted by |B - A|)\n"
+	  "  A and B may each be a directory of sessions or a comma-separated list, read as one\n" },
 	{ "annotate", cmd_annotate, "show a function's instructions and source lines with their share of each event",
 	  "domprof annotate [-i FILE] [--domain NAME] [--image PATH] [--event LIST] [--format text|json] SYMBOL\n"
 	  "  the code of the hottest functions is stored in the session when recording, so annotate\n"
@@ -135,7 +143,8 @@ static const struct command commands[] = {
 	  "               [--comm LIST] [--event LIST] [--source merged|host|agent] [--value samples|period]\n"
 	  "               [--no-idle] [-q]\n"
 	  "  -f, --format FMT      pprof (gzipped profile.proto), folded (FlameGraph stacks) or json\n"
-	  "  -i, --input FILE      session file (default domprof.db)\n"
+	  "  -i, --input FILE      session file (default domprof.db); a directory of sessions or a\n"
+	  "                        comma-separated list reads them as one\n"
 	  "  -o, --output FILE     default domprof.pb.gz for pprof, standard output otherwise ('-': stdout)\n"
 	  "      --domain LIST     only these domains (comma-separated names)\n"
 	  "      --layer LIST      layers: user,kernel,idle,guest-user,guest-kernel,guest,vmm,hypervisor\n"
@@ -148,7 +157,8 @@ static const struct command commands[] = {
 	  "Formats and how to load them in pprof, flamegraph.pl or speedscope: docs/export.md\n" },
 	{ "html", cmd_html, "write a self-contained HTML report of a session",
 	  "domprof html [-i FILE] [-o FILE] [--source merged|host|agent] [--no-idle] [-q]\n"
-	  "  -i, --input FILE      session file (default domprof.db)\n"
+	  "  -i, --input FILE      session file (default domprof.db); a directory of sessions or a\n"
+	  "                        comma-separated list reads them as one\n"
 	  "  -o, --output FILE     the page (default domprof.html; - for standard output)\n"
 	  "      --source VIEW     merged (default), host or agent view of active VMs\n"
 	  "      --no-idle         leave the host's idle loop (domain idle) out of the page\n"

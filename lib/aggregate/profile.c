@@ -35,6 +35,9 @@ void profile__release(struct profile *p)
 	free(p->timeline);
 	free(p->dirty_samples);
 	free(p->dirty_timeline);
+	free(p->free_threads);
+	free(p->free_samples);
+	free(p->free_timeline);
 	hmap_release(&p->index_domains);
 	hmap_release(&p->index_threads);
 	hmap_release(&p->index_images);
@@ -135,14 +138,32 @@ uint32_t profile__thread(struct profile *p, uint32_t domain, uint32_t pid, uint3
 			 enum thread_role role, int32_t vcpu)
 {
 	uint64_t h = hash_mix(hash_mix(hash_mix(hash_str(comm), domain), pid), tid);
-	INTERN(p, threads, h, e->domain == domain && e->pid == pid && e->tid == tid && streq(e->comm, comm), ({
-		       e->domain = domain;
-		       e->pid = pid;
-		       e->tid = tid;
-		       e->comm = xstrdup(comm);
-		       e->role = (uint8_t)role;
-		       e->vcpu = vcpu;
-	       }));
+	size_t pos = hmap_first(&p->index_threads, h);
+	uint32_t idx;
+	while (hmap_candidate(&p->index_threads, pos, h, &idx)) {
+		if (idx != UINT32_MAX) {
+			const struct profile_thread *e = &p->threads[idx];
+			if (e->domain == domain && e->pid == pid && e->tid == tid && streq(e->comm, comm))
+				return e->id;
+		}
+		pos = hmap_next(&p->index_threads, pos);
+	}
+	if (p->n_free_threads) {
+		idx = p->free_threads[--p->n_free_threads];
+	} else {
+		ARRAY_GROW(p->threads, p->cap_threads, p->n_threads + 1);
+		idx = (uint32_t)p->n_threads++;
+	}
+	p->threads[idx] = (struct profile_thread){ .id = ++p->last_thread_id, .domain = domain, .pid = pid,
+						   .tid = tid, .comm = xstrdup(comm), .role = (uint8_t)role,
+						   .vcpu = vcpu };
+	hmap_insert_at(&p->index_threads, pos, h, idx);
+	return p->threads[idx].id;
+}
+
+static uint64_t thread_hash(const struct profile_thread *t)
+{
+	return hash_mix(hash_mix(hash_mix(hash_str(t->comm), t->domain), t->pid), t->tid);
 }
 
 uint32_t profile__image(struct profile *p, uint32_t domain, const char *path, const char *build_id,
@@ -219,13 +240,24 @@ uint32_t profile__add_sample(struct profile *p, const struct sample_key *key, ui
 			goto found;
 		pos = hmap_next(&p->index_samples, pos);
 	}
-	ARRAY_GROW(p->samples, p->cap_samples, p->n_samples + 1);
-	idx = (uint32_t)p->n_samples++;
-	p->samples[idx].key = *key;
+	if (p->n_free_samples) {
+		idx = p->free_samples[--p->n_free_samples];
+	} else {
+		ARRAY_GROW(p->samples, p->cap_samples, p->n_samples + 1);
+		idx = (uint32_t)p->n_samples++;
+	}
+	p->samples[idx] = (struct sample_entry){ .key = *key, .id = ++p->last_sample_id };
 	hmap_insert_at(&p->index_samples, pos, h, idx);
 found:
 	profile__bump_sample(p, idx, count, period);
 	return idx;
+}
+
+static uint64_t timeline_key_hash(const struct timeline_key *key)
+{
+	return hash_mix(hash_u64(((uint64_t)key->origin << 56) ^ ((uint64_t)key->event << 40) ^
+				 ((uint64_t)key->layer << 32) ^ key->domain),
+			key->bucket);
 }
 
 void profile__bump_timeline(struct profile *p, uint32_t idx, uint64_t count, uint64_t period)
@@ -250,9 +282,7 @@ uint32_t profile__add_timeline(struct profile *p, const struct timeline_key *key
 		last->period += period;
 		return (uint32_t)p->last_timeline;
 	}
-	uint64_t h = hash_mix(hash_u64(((uint64_t)key->origin << 56) ^ ((uint64_t)key->event << 40) ^
-				       ((uint64_t)key->layer << 32) ^ key->domain),
-			      key->bucket);
+	uint64_t h = timeline_key_hash(key);
 	size_t pos = hmap_first(&p->index_timeline, h);
 	uint32_t idx;
 
@@ -265,9 +295,13 @@ uint32_t profile__add_timeline(struct profile *p, const struct timeline_key *key
 		}
 		pos = hmap_next(&p->index_timeline, pos);
 	}
-	ARRAY_GROW(p->timeline, p->cap_timeline, p->n_timeline + 1);
-	idx = (uint32_t)p->n_timeline++;
-	p->timeline[idx].key = *key;
+	if (p->n_free_timeline) {
+		idx = p->free_timeline[--p->n_free_timeline];
+	} else {
+		ARRAY_GROW(p->timeline, p->cap_timeline, p->n_timeline + 1);
+		idx = (uint32_t)p->n_timeline++;
+	}
+	p->timeline[idx] = (struct timeline_entry){ .key = *key, .id = ++p->last_timeline_id };
 	hmap_insert_at(&p->index_timeline, pos, h, idx);
 found:
 	p->last_timeline = idx;
@@ -279,6 +313,8 @@ void profile__mark_written(struct profile *p)
 {
 	p->written_domains = p->n_domains;
 	p->written_threads = p->n_threads;
+	for (size_t i = 0; i < p->n_threads; i++)
+		p->threads[i].written = p->threads[i].id != 0;
 	p->written_images = p->n_images;
 	p->written_symbols = p->n_symbols;
 	p->written_frames = p->n_frames;
@@ -286,13 +322,117 @@ void profile__mark_written(struct profile *p)
 	p->written_timeline = p->n_timeline;
 	for (size_t i = 0; i < p->n_domains; i++)
 		p->domains[i].dirty = false;
-	for (size_t i = 0; i < p->n_dirty_samples; i++)
+	for (size_t i = 0; i < p->n_dirty_samples; i++) {
 		p->samples[p->dirty_samples[i]].dirty = false;
-	for (size_t i = 0; i < p->n_dirty_timeline; i++)
+		p->samples[p->dirty_samples[i]].written = true;
+	}
+	for (size_t i = 0; i < p->n_dirty_timeline; i++) {
 		p->timeline[p->dirty_timeline[i]].dirty = false;
+		p->timeline[p->dirty_timeline[i]].written = true;
+	}
 	p->n_dirty_samples = 0;
 	p->n_dirty_timeline = 0;
 }
+
+/* Dropping counters. The index has no deletion: it is built again over
+ * the live slots, once per drop that freed any (a drop runs at most once
+ * per flush, and its cost is that of the live counters, which is what
+ * the recorder holds anyway). */
+static bool counter_droppable(bool dirty, bool written) { return written && !dirty; }
+
+size_t profile__drop_samples(struct profile *p, bool (*done)(const struct sample_entry *e, void *ctx), void *ctx)
+{
+	size_t dropped = 0;
+	for (size_t i = 0; i < p->n_samples; i++) {
+		struct sample_entry *e = &p->samples[i];
+		if (!e->key.event || !counter_droppable(e->dirty, e->written) || !done(e, ctx))
+			continue;
+		memset(e, 0, sizeof(*e));
+		ARRAY_GROW(p->free_samples, p->cap_free_samples, p->n_free_samples + 1);
+		p->free_samples[p->n_free_samples++] = (uint32_t)i;
+		dropped++;
+	}
+	if (!dropped)
+		return 0;
+	hmap_release(&p->index_samples);
+	for (size_t i = 0; i < p->n_samples; i++)
+		if (p->samples[i].key.event)
+			hmap_insert(&p->index_samples, sample_key_hash(&p->samples[i].key), (uint32_t)i);
+	return dropped;
+}
+
+size_t profile__drop_timeline(struct profile *p, uint32_t bucket)
+{
+	size_t dropped = 0;
+	for (size_t i = 0; i < p->n_timeline; i++) {
+		struct timeline_entry *e = &p->timeline[i];
+		/* An agent's counters stay: the coordinator maps the agent's
+		 * indexes onto these slots (proto/delta.c). */
+		if (!e->key.event || e->key.origin != ORIGIN_HOST || e->key.bucket >= bucket ||
+		    !counter_droppable(e->dirty, e->written))
+			continue;
+		memset(e, 0, sizeof(*e));
+		ARRAY_GROW(p->free_timeline, p->cap_free_timeline, p->n_free_timeline + 1);
+		p->free_timeline[p->n_free_timeline++] = (uint32_t)i;
+		dropped++;
+	}
+	if (!dropped)
+		return 0;
+	p->last_timeline = 0;
+	hmap_release(&p->index_timeline);
+	for (size_t i = 0; i < p->n_timeline; i++)
+		if (p->timeline[i].key.event)
+			hmap_insert(&p->index_timeline, timeline_key_hash(&p->timeline[i].key), (uint32_t)i);
+	return dropped;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+size_t profile__drop_threads(struct profile *p, const uint32_t *exited, size_t n)
+{
+	size_t dropped = 0;
+	for (size_t i = 0; i < p->n_threads && n; i++) {
+		struct profile_thread *t = &p->threads[i];
+		if (!t->id || !t->written || !bsearch(&t->id, exited, n, sizeof(*exited), cmp_id))
+			continue;
+		free(t->comm);
+		memset(t, 0, sizeof(*t));
+		ARRAY_GROW(p->free_threads, p->cap_free_threads, p->n_free_threads + 1);
+		p->free_threads[p->n_free_threads++] = (uint32_t)i;
+		dropped++;
+	}
+	if (!dropped)
+		return 0;
+	hmap_release(&p->index_threads);
+	for (size_t i = 0; i < p->n_threads; i++)
+		if (p->threads[i].id)
+			hmap_insert(&p->index_threads, thread_hash(&p->threads[i]), (uint32_t)i);
+	return dropped;
+}
+
+void profile__restart(struct profile *p)
+{
+	for (size_t i = 0; i < p->n_threads; i++)
+		free(p->threads[i].comm);
+	p->n_threads = p->written_threads = p->n_free_threads = 0;
+	p->n_samples = p->written_samples = p->n_free_samples = 0;
+	p->n_timeline = p->written_timeline = p->n_free_timeline = 0;
+	p->n_dirty_samples = p->n_dirty_timeline = 0;
+	p->last_thread_id = p->last_sample_id = p->last_timeline_id = 0;
+	p->last_timeline = 0;
+	hmap_release(&p->index_threads);
+	hmap_release(&p->index_samples);
+	hmap_release(&p->index_timeline);
+	p->written_domains = p->written_images = p->written_symbols = p->written_frames = 0;
+	for (size_t i = 0; i < p->n_domains; i++)
+		p->domains[i].dirty = true;
+}
+
+size_t profile__n_live_samples(const struct profile *p) { return p->n_samples - p->n_free_samples; }
 
 void symbol_codes__free(struct symbol_code *codes, size_t n)
 {

@@ -4,10 +4,20 @@
  * profile; the session writer drains what changed since its last flush
  * (the "delta"); the protocol ships the same delta from agent to host.
  *
- * Ids are 1-based indexes into each table (0 means "none") and never
- * change, so they can be written to the session as primary keys. Catalog
- * rows are append-only; sample and timeline counters grow in place and are
- * tracked by a dirty list. Domain rows may be updated (dirty flag). */
+ * Catalog ids are 1-based indexes into each table (0 means "none") and
+ * never change, so they can be written to the session as primary keys.
+ * Catalog rows are append-only; sample and timeline counters grow in place
+ * and are tracked by a dirty list. Domain rows may be updated (dirty flag).
+ *
+ * A thread's or counter's session id is its own (`id`), not its place in
+ * the array: a row that is written and can no longer change (its thread
+ * exited, its timeline bucket is past) may be dropped from memory
+ * (profile__drop_threads, profile__drop_samples, profile__drop_timeline)
+ * and its slot reused, so a long recording holds what is alive, not all
+ * it has seen. A sample of a dropped key that still came would start a
+ * new row of the same key: readers sum rows by key, so the session says
+ * the same. A profile that never drops (agents, the importer) has
+ * id == index + 1. */
 #pragma once
 
 #include <stdbool.h>
@@ -34,6 +44,8 @@ struct profile_domain {
 };
 
 struct profile_thread {
+	uint32_t id;  /* session row id; 0: a free slot */
+	bool written; /* its row exists in the session */
 	uint32_t domain;
 	uint32_t pid, tid;
 	char *comm;
@@ -96,10 +108,12 @@ struct sample_key {
 };
 
 struct sample_entry {
-	struct sample_key key;
+	struct sample_key key; /* event 0: a free slot */
 	uint64_t count;
 	uint64_t period;
+	uint32_t id;  /* session row id */
 	bool dirty;
+	bool written; /* its row exists in the session */
 };
 
 struct timeline_key {
@@ -111,10 +125,12 @@ struct timeline_key {
 };
 
 struct timeline_entry {
-	struct timeline_key key;
+	struct timeline_key key; /* event 0: a free slot */
 	uint64_t count;
 	uint64_t period;
+	uint32_t id;  /* session row id */
 	bool dirty;
+	bool written;
 };
 
 #define PROFILE_TABLE(type, name) \
@@ -136,6 +152,14 @@ struct profile {
 	uint32_t *dirty_timeline;
 	size_t n_dirty_timeline, cap_dirty_timeline;
 	size_t last_timeline; /* the entry the previous sample added to */
+	/* Slots of dropped counters, reused first; the last ids given. */
+	uint32_t *free_threads;
+	size_t n_free_threads, cap_free_threads;
+	uint32_t *free_samples;
+	size_t n_free_samples, cap_free_samples;
+	uint32_t *free_timeline;
+	size_t n_free_timeline, cap_free_timeline;
+	uint32_t last_thread_id, last_sample_id, last_timeline_id;
 };
 
 void profile__init(struct profile *p);
@@ -168,3 +192,22 @@ void profile__bump_timeline(struct profile *p, uint32_t idx, uint64_t count, uin
 
 /* Forget the delta: everything is considered written. */
 void profile__mark_written(struct profile *p);
+
+/* Drop from memory the sample counters that are written, unchanged since,
+ * and done(e, ctx) says can no longer change; their slots are reused.
+ * Indexes returned by profile__add_sample before are void (callers that
+ * cache them clear their cache). Returns how many were dropped. */
+size_t profile__drop_samples(struct profile *p, bool (*done)(const struct sample_entry *e, void *ctx), void *ctx);
+/* The same for the host's timeline counters of buckets before bucket. */
+size_t profile__drop_timeline(struct profile *p, uint32_t bucket);
+/* Drop the written thread rows of the ids in exited (sorted, n of them):
+ * their threads are gone. Drop their counters first. */
+size_t profile__drop_threads(struct profile *p, const uint32_t *exited, size_t n);
+/* Start over for a new session (rotation), after a flush that left no
+ * delta: counters and thread rows go (ids start again at 1; callers
+ * forget the thread ids and counter indexes they cached); domains,
+ * images, symbols and frames stay, with their ids, to be written again
+ * into the new session. */
+void profile__restart(struct profile *p);
+/* Counters in memory (live slots), for tests and benches. */
+size_t profile__n_live_samples(const struct profile *p);

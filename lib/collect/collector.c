@@ -15,6 +15,7 @@ void collector__init(struct collector *c, struct profile *p, size_t n_events, bo
 	c->stats = xcalloc(n_events ? n_events : 1, sizeof(*c->stats));
 	c->bucket_ns = 100 * 1000 * 1000ULL;
 	c->cache = xcalloc(COLLECTOR_CACHE_SLOTS, sizeof(*c->cache));
+	c->dropped_total = xcalloc(n_events ? n_events : 1, sizeof(*c->dropped_total));
 	machine__init(&c->machine, p, live);
 }
 
@@ -75,21 +76,28 @@ void collector__print_unwind(const struct collector *c, FILE *out)
 
 int collector__write_unwind(const struct collector *c, struct session *s)
 {
-	const struct unwind_stats *u;
+	const struct unwind_stats *u, *b;
 	int r = 0, k;
 	if (!c->unwinder)
 		return 0;
 	u = unwinder__stats(c->unwinder);
-	if ((k = session__set_meta_int(s, "unwind_walks", (int64_t)u->walks)) < 0)
+	b = &c->unwind_base;
+	if ((k = session__set_meta_int(s, "unwind_walks", (int64_t)(u->walks - b->walks))) < 0)
 		r = k;
 	if ((k = session__set_meta_int(s, "unwind_stopped", (int64_t)c->unwind_marked)) < 0)
 		r = k;
-	if ((k = session__set_meta_int(s, "unwind_stopped_no_cfi", (int64_t)u->ended[UNWIND_END_NO_CFI])) < 0)
-		r = k;
-	if ((k = session__set_meta_int(s, "unwind_stopped_stack", (int64_t)u->ended[UNWIND_END_STACK])) < 0)
-		r = k;
-	if ((k = session__set_meta_int(s, "unwind_stopped_depth", (int64_t)u->ended[UNWIND_END_DEPTH])) < 0)
-		r = k;
+	static const struct {
+		enum unwind_end end;
+		const char *key;
+	} ends[] = {
+		{ UNWIND_END_NO_CFI, "unwind_stopped_no_cfi" },
+		{ UNWIND_END_STACK, "unwind_stopped_stack" },
+		{ UNWIND_END_DEPTH, "unwind_stopped_depth" },
+	};
+	for (size_t e = 0; e < ARRAY_SIZE(ends); e++) {
+		if ((k = session__set_meta_int(s, ends[e].key, (int64_t)(u->ended[ends[e].end] - b->ended[ends[e].end]))) < 0)
+			r = k;
+	}
 	return r;
 }
 
@@ -121,6 +129,90 @@ int collector__enable_unwinding(struct collector *c)
 	return 0;
 }
 
+struct forget_ctx {
+	struct collector *c;
+	const uint32_t *exited; /* sorted profile thread ids */
+	size_t n_exited;
+};
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The host's period of a dropped counter, kept for hot-code.c's ranking. */
+static void keep_dropped_period(struct collector *c, const struct sample_entry *e)
+{
+	size_t ev = e->key.event;
+	if (e->key.origin != ORIGIN_HOST || ev < 1 || ev > c->n_events)
+		return;
+	if (e->key.symbol) {
+		if (e->key.symbol >= c->n_dropped_symbols) {
+			size_t n = MAX((size_t)e->key.symbol + 1, 2 * c->n_dropped_symbols);
+			c->dropped_period = xrealloc(c->dropped_period, n * c->n_events * sizeof(uint64_t));
+			memset(c->dropped_period + c->n_dropped_symbols * c->n_events, 0,
+			       (n - c->n_dropped_symbols) * c->n_events * sizeof(uint64_t));
+			c->n_dropped_symbols = n;
+		}
+		c->dropped_period[(size_t)e->key.symbol * c->n_events + ev - 1] += e->period;
+	}
+	c->dropped_total[ev - 1] += e->period;
+}
+
+/* A counter of an exited thread can no longer change. */
+static bool counter_done(const struct sample_entry *e, void *ctx)
+{
+	struct forget_ctx *f = ctx;
+	if (!e->key.thread || !bsearch(&e->key.thread, f->exited, f->n_exited, sizeof(uint32_t), cmp_u32))
+		return false;
+	keep_dropped_period(f->c, e);
+	return true;
+}
+
+void collector__forget(struct collector *c)
+{
+	uint32_t keep = (uint32_t)(COLLECTOR_TIMELINE_KEEP_NS / c->bucket_ns) + 1;
+	struct forget_ctx f = { c, NULL, 0 };
+	uint32_t *exited;
+	size_t dropped = 0;
+
+	machine__reap(&c->machine, &exited, &f.n_exited);
+	f.exited = exited;
+	if (f.n_exited) {
+		dropped = profile__drop_samples(c->profile, counter_done, &f);
+		profile__drop_threads(c->profile, exited, f.n_exited);
+	}
+	free(exited);
+	if (c->bucket_cur > keep)
+		dropped += profile__drop_timeline(c->profile, c->bucket_cur - keep);
+	if (dropped) {
+		/* The cache holds counter indexes, which may be reused now. */
+		c->cache_dirty = true;
+		cache_clear(c);
+	}
+}
+
+void collector__restart(struct collector *c, uint64_t start_time)
+{
+	profile__restart(c->profile);
+	machine__forget_profile_threads(&c->machine);
+	memset(c->stats, 0, (c->n_events ? c->n_events : 1) * sizeof(*c->stats));
+	memset(c->dropped_total, 0, (c->n_events ? c->n_events : 1) * sizeof(*c->dropped_total));
+	free(c->dropped_period);
+	c->dropped_period = NULL;
+	c->n_dropped_symbols = 0;
+	c->lost_total = 0;
+	c->start_time = start_time;
+	c->bucket_lo = c->bucket_cur = 0;
+	/* The unwinder's counts are per session. */
+	c->unwind_marked = 0;
+	if (c->unwinder)
+		c->unwind_base = *unwinder__stats(c->unwinder);
+	c->cache_dirty = true;
+	cache_clear(c);
+}
+
 void collector__release(struct collector *c)
 {
 	unwinder__free(c->unwinder);
@@ -128,6 +220,8 @@ void collector__release(struct collector *c)
 	machine__release(&c->machine);
 	free(c->cache);
 	free(c->stats);
+	free(c->dropped_period);
+	free(c->dropped_total);
 	memset(c, 0, sizeof(*c));
 }
 

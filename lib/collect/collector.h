@@ -71,7 +71,20 @@ struct collector {
 	size_t chain_cap;
 	uint32_t marker_image, marker_symbol; /* profile ids, 0 until first used */
 	uint64_t unwind_marked; /* stacks that end with the marker frame */
+	struct unwind_stats unwind_base; /* the unwinder's counts when this session began */
+	/* The host's period of counters dropped from memory, per symbol and
+	 * event ([symbol * n_events + event - 1]) and per event: what
+	 * hot-code.c still needs of them to rank functions over the run. */
+	uint64_t *dropped_period;
+	size_t n_dropped_symbols; /* symbols dropped_period has room for */
+	uint64_t *dropped_total;
 };
+
+/* How long a timeline bucket stays in memory after it ends: samples reach
+ * the collector within one ring wait of being taken (well under a
+ * second), so a bucket two seconds old is final; a late sample still
+ * counts (a new row of the same bucket), it only costs a row. */
+#define COLLECTOR_TIMELINE_KEEP_NS 2000000000ULL
 
 void collector__init(struct collector *c, struct profile *p, size_t n_events, bool live);
 void collector__release(struct collector *c);
@@ -97,6 +110,19 @@ uint64_t collector__samples(const struct collector *c);
  * events' running totals, into s (session__write_flush): the one way the
  * recorder and the importer write their profile. */
 int collector__flush(struct collector *c, struct session *s);
+
+/* Drop from memory what is written and can no longer change: exited
+ * threads (machine__reap), their counters, timeline buckets past
+ * COLLECTOR_TIMELINE_KEEP_NS. The session keeps all of it. For a
+ * recorder that flushes while it runs, after each flush that worked (an
+ * importer writes once, at the end, and needs none). */
+void collector__forget(struct collector *c);
+
+/* Start a new session's profile (rotation), after a flush: counters,
+ * thread rows and the events' totals start from zero, the timeline from
+ * start_time (the sample clock; 0: the next sample's). The machine, its
+ * images and the catalog stay. */
+void collector__restart(struct collector *c, uint64_t start_time);
 
 /* A sample of event index ev (0-based). */
 void collector__sample(struct collector *c, const struct perf_sample *s, uint32_t ev);

@@ -65,6 +65,12 @@ static size_t hot_symbols(const struct collector *c, double min_share, struct ho
 		if (e->key.symbol)
 			period[(size_t)e->key.symbol * c->n_events + e->key.event - 1] += (double)e->period;
 	}
+	/* What left memory counts as it did when it was there. */
+	for (size_t ev = 0; ev < c->n_events; ev++)
+		total[ev] += (double)c->dropped_total[ev];
+	for (size_t s = 1; s < c->n_dropped_symbols && s <= p->n_symbols; s++)
+		for (size_t ev = 0; ev < c->n_events; ev++)
+			period[s * c->n_events + ev] += (double)c->dropped_period[s * c->n_events + ev];
 	for (uint32_t s = 1; s <= p->n_symbols; s++) {
 		double best = 0;
 		for (size_t ev = 0; ev < c->n_events; ev++)

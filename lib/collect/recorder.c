@@ -18,6 +18,9 @@ struct recorder_output {
 	struct utsname uts;
 	char hostname[256];
 	uint64_t next_flush_ns;
+	/* Per ring, its counts when this session started (a rotated session
+	 * says what was sampled and lost in its own span). */
+	uint64_t *ring_samples0, *ring_lost0;
 };
 
 /* Automatic ring sizing (recorder__open). */
@@ -120,9 +123,16 @@ static void on_record(const struct perf_event_header *h, unsigned ring, void *ct
 
 /* The run's description, now that it started. A failure to write it is
  * not fatal here: the first flush writes to the same file and says so. */
-static void write_run(struct recorder *r)
+static void write_run(struct recorder *r, uint64_t start_ns)
 {
 	struct recorder_output *o = r->output;
+	size_t n_rings = sampler__n_rings(r->sampler);
+	o->ring_samples0 = xrealloc(o->ring_samples0, (n_rings + 1) * sizeof(uint64_t));
+	o->ring_lost0 = xrealloc(o->ring_lost0, (n_rings + 1) * sizeof(uint64_t));
+	for (size_t i = 0; i < n_rings; i++) {
+		o->ring_samples0[i] = sampler__ring_samples(r->sampler, (unsigned)i);
+		o->ring_lost0[i] = sampler__ring_lost(r->sampler, (unsigned)i);
+	}
 	if (uname(&o->uts) == 0) {
 		o->run.kernel = o->uts.release;
 		o->run.arch = o->uts.machine;
@@ -134,13 +144,13 @@ static void write_run(struct recorder *r)
 	o->run.ncpus = (int64_t)sampler__n_rings(r->sampler);
 	o->run.start_time = time(NULL);
 	o->run.have_start = true;
-	o->run.start_ns = r->start_ns;
+	o->run.start_ns = start_ns;
 	o->run.timeline_bucket_ns = r->collector.bucket_ns;
 	o->run.clock = r->clock_monotonic ? "monotonic" : "perf";
 	o->run.callchain = r->collector.callchain;
 	o->run.unwinder = r->collector.unwinder ? "dwarf" : "fp";
 	session__write_run(o->session, &o->run);
-	o->next_flush_ns = r->start_ns + RECORDER_FLUSH_INTERVAL_NS;
+	o->next_flush_ns = start_ns + RECORDER_FLUSH_INTERVAL_NS;
 }
 
 int recorder__prepare(struct recorder *r)
@@ -175,7 +185,7 @@ int recorder__start(struct recorder *r)
 		r->collector.start_time = r->start_ns;
 	ret = sampler__enable(r->sampler);
 	if (ret == 0 && r->output)
-		write_run(r);
+		write_run(r, r->start_ns);
 	return ret;
 }
 
@@ -203,22 +213,37 @@ static void output_free(struct recorder_output *o)
 	if (!o)
 		return;
 	session__close(o->session);
+	free(o->ring_samples0);
+	free(o->ring_lost0);
 	free(o->command_line);
 	free(o->workload);
 	free(o);
 }
 
-int recorder__create_session(struct recorder *r, const char *path, const struct session_run *run, char **ret_error)
+/* A new session file at path with the events in it. */
+static int open_session(struct recorder *r, const char *path, struct session **ret_session, char **ret_error)
 {
-	struct recorder_output *o = xcalloc(1, sizeof(*o));
+	struct session *s = NULL;
 	int ret;
 	session__keep_old(path);
-	ret = session__create(path, &o->session, ret_error);
+	ret = session__create(path, &s, ret_error);
 	if (ret == 0)
-		ret = session__write_events(o->session, r->events, r->n_events);
+		ret = session__write_events(s, r->events, r->n_events);
 	if (ret < 0) {
 		if (ret_error && !*ret_error)
 			*ret_error = xasprintf("cannot create %s: %s", path, strerror(-ret));
+		session__close(s);
+		return ret;
+	}
+	*ret_session = s;
+	return 0;
+}
+
+int recorder__create_session(struct recorder *r, const char *path, const struct session_run *run, char **ret_error)
+{
+	struct recorder_output *o = xcalloc(1, sizeof(*o));
+	int ret = open_session(r, path, &o->session, ret_error);
+	if (ret < 0) {
 		output_free(o);
 		return ret;
 	}
@@ -234,8 +259,12 @@ struct session *recorder__session(struct recorder *r) { return r->output ? r->ou
 static int flush(struct recorder *r, uint64_t stop_ns)
 {
 	int ret = collector__flush(&r->collector, r->output->session);
-	if (ret == 0)
-		ret = session__write_span(r->output->session, r->start_ns, stop_ns);
+	if (ret == 0) {
+		/* Memory bounded by what is alive (collector__forget). */
+		if (!r->keep_flushed)
+			collector__forget(&r->collector);
+		ret = session__write_span(r->output->session, r->output->run.start_ns, stop_ns);
+	}
 	return ret;
 }
 
@@ -248,15 +277,17 @@ int recorder__flush_if_due(struct recorder *r)
 	return flush(r, now);
 }
 
-int recorder__finish_session(struct recorder *r)
+/* The end of the current session at stop_ns: the final flush, the code of
+ * the hottest functions, its per-CPU counts and its end state. */
+static int end_session(struct recorder *r, uint64_t stop_ns)
 {
-	struct session *s = recorder__session(r);
+	struct recorder_output *o = r->output;
+	struct session *s = o->session;
 	struct symbol_code *codes;
 	size_t n_codes;
+	uint64_t lost = 0;
 	int ret;
-	if (!s)
-		return 0;
-	if ((ret = flush(r, clock_monotonic_ns())) < 0)
+	if ((ret = flush(r, stop_ns)) < 0)
 		return ret;
 	/* The code of the hottest functions, for annotate from the session:
 	 * best effort (a file that cannot be read, or no room for it, costs
@@ -264,12 +295,45 @@ int recorder__finish_session(struct recorder *r)
 	n_codes = collector__collect_code(&r->collector, CODE_HOT_SYMBOLS_HOST, CODE_HOT_MIN_SHARE, &codes);
 	session__write_code(s, codes, n_codes);
 	symbol_codes__free(codes, n_codes);
-	for (size_t i = 0; i < sampler__n_rings(r->sampler); i++)
+	for (size_t i = 0; i < sampler__n_rings(r->sampler); i++) {
+		/* No baseline when sampling never started. */
+		uint64_t ring_lost = sampler__ring_lost(r->sampler, (unsigned)i) - (o->ring_lost0 ? o->ring_lost0[i] : 0);
+		uint64_t ring_samples =
+			sampler__ring_samples(r->sampler, (unsigned)i) - (o->ring_samples0 ? o->ring_samples0[i] : 0);
 		session__set_lost(s, r->collector.machine.host_domain, sampler__ring_cpu(r->sampler, (unsigned)i),
-				  sampler__ring_samples(r->sampler, (unsigned)i), sampler__ring_lost(r->sampler, (unsigned)i));
-	session__write_span(s, r->start_ns, r->stop_ns);
+				  ring_samples, ring_lost);
+		lost += ring_lost;
+	}
+	session__write_span(s, o->run.start_ns, stop_ns);
 	collector__write_unwind(&r->collector, s);
-	return session__write_end(s, recorder__lost(r), true);
+	return session__write_end(s, lost, true);
+}
+
+int recorder__finish_session(struct recorder *r)
+{
+	if (!r->output)
+		return 0;
+	return end_session(r, r->stop_ns);
+}
+
+int recorder__rotate_session(struct recorder *r, const char *path, char **ret_error)
+{
+	struct recorder_output *o = r->output;
+	struct session *next;
+	uint64_t now = clock_monotonic_ns();
+	int ret;
+	if (!o)
+		return -EINVAL;
+	/* The next file first: when it cannot be created, the recording goes
+	 * on into the current one, which loses nothing. */
+	if ((ret = open_session(r, path, &next, ret_error)) < 0)
+		return ret;
+	ret = end_session(r, now);
+	session__close(o->session);
+	o->session = next;
+	collector__restart(&r->collector, r->clock_monotonic ? now : 0);
+	write_run(r, now);
+	return ret;
 }
 
 void recorder__release(struct recorder *r)

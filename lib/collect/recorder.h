@@ -35,6 +35,9 @@ struct recorder {
 	bool tasks_gone;       /* every task-bound event hung up */
 	bool prepared;         /* recorder__prepare done */
 	struct recorder_output *output; /* the session it writes, or NULL */
+	/* Keep what a flush could drop (collector__forget): for a reader that
+	 * holds profile indexes across flushes (top's model). */
+	bool keep_flushed;
 };
 
 /* How often the profile is flushed into the session: a recorder that is
@@ -86,6 +89,16 @@ int recorder__flush_if_due(struct recorder *r);
  * functions (for annotate), per-CPU counts and the end state; the file is
  * then complete and self-contained. 0 or -errno. */
 int recorder__finish_session(struct recorder *r);
+/* Rotation: complete the current session (as recorder__finish_session
+ * would, at this instant) and go on recording into a new one at path,
+ * created as recorder__create_session does, with the same description of
+ * the run and its own start. Each session is complete on its own: the
+ * catalog is written again, counters and totals start from zero. Not for
+ * recordings with agents (their deltas are per recording). 0, or -errno
+ * with *ret_error: when path cannot be created the current session goes
+ * on; when the current one cannot be completed, the next one is
+ * recording anyway. */
+int recorder__rotate_session(struct recorder *r, const char *path, char **ret_error);
 /* The session being written, for what others add to it (agents), or NULL. */
 struct session *recorder__session(struct recorder *r);
 

@@ -28,6 +28,7 @@ void machine__init(struct machine *m, struct profile *p, bool live)
 	m->profile = p;
 	m->live = live;
 	m->host_domain = profile__domain(p, DOMAIN_NAME_HOST, false);
+	m->generation = 1;
 	image_registry__init(&m->images);
 	hmap_init(&m->proc_index);
 	hmap_init(&m->thread_index);
@@ -48,8 +49,10 @@ void machine__release(struct machine *m)
 		free(m->procs[i]->maps);
 		free(m->procs[i]);
 	}
-	for (size_t i = 0; i < m->n_threads; i++)
+	for (size_t i = 0; i < m->n_threads; i++) {
+		free(m->threads[i]->past_profile_ids);
 		free(m->threads[i]);
+	}
 	for (size_t i = 0; i < m->n_vms; i++)
 		vm_free(m->vms[i]);
 	for (size_t i = 0; i < m->n_forced; i++)
@@ -137,6 +140,7 @@ static struct thread *new_thread(struct machine *m, struct process *p, pid_t tid
 	m->last_thread = NULL;
 	t->tid = tid;
 	t->proc = p;
+	p->n_threads++;
 	t->vcpu = -1;
 	snprintf(t->comm, sizeof(t->comm), "%s", comm ? comm : p->comm);
 	ARRAY_GROW(m->threads, m->cap_threads, m->n_threads + 1);
@@ -265,7 +269,7 @@ static void classify_thread(struct machine *m, struct thread *t)
 	const char *accel = NULL;
 	pid_t owner;
 
-	t->profile_id = 0;
+	thread__forget_profile_id(t);
 	t->vcpu = -1;
 	t->vm = NULL;
 	t->role = ROLE_TASK;
@@ -626,7 +630,7 @@ void machine__comm(struct machine *m, const struct perf_comm_event *ev)
 	struct thread *t = machine__thread(m, (pid_t)ev->pid, (pid_t)ev->tid);
 	struct process *p = t->proc;
 	snprintf(t->comm, sizeof(t->comm), "%s", ev->comm);
-	t->profile_id = 0;
+	thread__forget_profile_id(t);
 	if (ev->exec) {
 		/* exec replaces the address space; new MMAP2 records follow. */
 		p->n_maps = 0;
@@ -660,14 +664,6 @@ void machine__fork(struct machine *m, const struct perf_task_event *ev)
 	}
 	t = new_thread(m, p, (pid_t)ev->tid, parent->comm);
 	classify_thread(m, t);
-}
-
-void machine__exit(struct machine *m, const struct perf_task_event *ev)
-{
-	/* Keep the tables: samples of the exiting task may still follow in
-	 * other rings, and pid reuse is handled by newest-entry-wins. */
-	(void)m;
-	(void)ev;
 }
 
 struct vm *machine__vm_for_guest(struct machine *m, struct thread *t)

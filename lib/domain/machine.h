@@ -43,6 +43,8 @@ struct process {
 	struct vm *vm;     /* the VM this process is the VMM of, or NULL */
 	struct image *jit; /* /tmp/perf-PID.map, or NULL */
 	bool jit_checked;
+	uint32_t exit_generation; /* machine generation its EXIT came in; 0 alive */
+	size_t n_threads;         /* its threads in the machine's table */
 };
 
 struct thread {
@@ -53,7 +55,14 @@ struct thread {
 	int vcpu;
 	struct vm *vm;       /* owning VM (its VMM's or, for backends, the served VM) */
 	uint32_t profile_id; /* cached profile thread id; 0 = recompute */
+	uint32_t *past_profile_ids; /* ids it had before a rename (exec) */
+	size_t n_past_profile_ids, cap_past_profile_ids;
+	uint32_t exit_generation; /* machine generation its EXIT came in; 0 alive */
 };
+
+/* The thread's profile id is to be computed again (its name or role
+ * changed); the old one is remembered, its rows end with the thread. */
+void thread__forget_profile_id(struct thread *t);
 
 struct guest_kernel_source {
 	char *vm_name;
@@ -88,6 +97,7 @@ struct machine {
 	size_t n_guest_kernels;
 	bool live; /* may read /proc for processes it has not seen */
 	struct thread *last_thread; /* machine__thread's one-entry cache */
+	uint32_t generation; /* advanced by machine__reap; starts at 1 */
 	/* warnings the command layer may print once */
 	char **warnings;
 	size_t n_warnings, cap_warnings;
@@ -108,6 +118,16 @@ void machine__mmap(struct machine *m, const struct perf_mmap_event *ev);
 void machine__comm(struct machine *m, const struct perf_comm_event *ev);
 void machine__fork(struct machine *m, const struct perf_task_event *ev);
 void machine__exit(struct machine *m, const struct perf_task_event *ev);
+
+/* The profile started over (profile__restart): every thread's profile
+ * id is computed again when it is next sampled. */
+void machine__forget_profile_threads(struct machine *m);
+
+/* Free the threads and processes whose EXIT came before the previous
+ * call (so samples of theirs still in other rings have been read), then
+ * start a new generation. *ret_exited (sorted, *ret_n of them; free it):
+ * the profile thread ids they had, whose counts can no longer change. */
+void machine__reap(struct machine *m, uint32_t **ret_exited, size_t *ret_n);
 
 /* Find or create (reading /proc when live) a thread. */
 struct thread *machine__thread(struct machine *m, pid_t pid, pid_t tid);

@@ -31,6 +31,10 @@ char *session_column_dup(sqlite3_stmt *st, int column);
 /* "cannot read the WHAT of PATH: <SQLite's message>" in *ret_error; -EIO. */
 int session_read_error(struct session *s, const char *what, char **ret_error);
 
+/* An empty session in memory, of this build's schema, called name
+ * (session__path): what several sessions merge into (merge.c). */
+int session_open_memory(const char *name, struct session **ret);
+
 /* The statements that write a profile delta, prepared once per
  * connection (write.c); finalizing accepts statements never prepared. */
 int session__prepare_writers(struct session *s);

@@ -203,6 +203,25 @@ int session__create(const char *path, struct session **ret, char **ret_error)
 	return 0;
 }
 
+int session_open_memory(const char *name, struct session **ret)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+	int r = -ENOMEM;
+	s->path = xstrdup(name);
+	if (sqlite3_open_v2(":memory:", &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) == SQLITE_OK) {
+		register_functions(s->db);
+		r = session_exec(s, schema_sql);
+		if (r == 0)
+			r = session_exec(s, "INSERT INTO meta VALUES('format','domprof-session');");
+	}
+	if (r < 0) {
+		session__close(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
 /* SQL idle_loop_function(name): lib/domain/idle.h's list, for the rule
  * applied on reading. */
 static void sql_idle_loop_function(sqlite3_context *ctx, int argc, sqlite3_value **argv)

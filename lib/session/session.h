@@ -34,6 +34,14 @@ int session__create(const char *path, struct session **ret, char **ret_error);
 /* Open an existing session; read_only for reports. Checks that it is a
  * domprof session of a schema this build reads; *ret_error says why not. */
 int session__open(const char *path, bool read_only, struct session **ret, char **ret_error);
+/* Several sessions read as one (merge.c): the union of their catalogs,
+ * their samples, counts and totals added up, each timeline at its offset
+ * from the first session's start; read-only, in memory, called name.
+ * They must have the same events. One path is session__open's. */
+int session__open_many(const char *name, char *const *paths, size_t n, struct session **ret, char **ret_error);
+/* What a reader's input names: a session file, a directory of sessions
+ * (record --rotate's), or a comma-separated list of those; read as one. */
+int session__open_input(const char *input, struct session **ret, char **ret_error);
 /* Fold the WAL into the main file and leave a single self-contained file. */
 int session__finish(struct session *s);
 void session__close(struct session *s);

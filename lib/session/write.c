@@ -198,10 +198,12 @@ static int write_domains_threads(struct session *s, const struct profile *p)
 		bind_opt_text(st, 12, d->note);
 		rc = step_reset(st);
 	}
-	for (size_t i = p->written_threads; i < p->n_threads && rc == SQLITE_OK; i++) {
+	for (size_t i = 0; i < p->n_threads && rc == SQLITE_OK; i++) {
 		const struct profile_thread *t = &p->threads[i];
 		sqlite3_stmt *st = s->ins_thread;
-		sqlite3_bind_int64(st, 1, (int64_t)i + 1);
+		if (!t->id || t->written)
+			continue;
+		sqlite3_bind_int64(st, 1, t->id);
 		sqlite3_bind_int64(st, 2, t->domain);
 		sqlite3_bind_int64(st, 3, t->pid);
 		sqlite3_bind_int64(st, 4, t->tid);
@@ -254,10 +256,10 @@ static int write_code_catalog(struct session *s, const struct profile *p)
 
 /* A counter row already written gets its new totals; true when st was
  * the update (then done), false when the row is new (bind the rest). */
-static bool update_counter(sqlite3_stmt *st, sqlite3_stmt *upd, uint32_t idx, uint64_t count, uint64_t period,
+static bool update_counter(sqlite3_stmt *st, sqlite3_stmt *upd, uint32_t id, uint64_t count, uint64_t period,
 			   int *rc)
 {
-	sqlite3_bind_int64(st, 1, (int64_t)idx + 1);
+	sqlite3_bind_int64(st, 1, id);
 	if (st != upd)
 		return false;
 	sqlite3_bind_int64(st, 2, (int64_t)count);
@@ -266,8 +268,9 @@ static bool update_counter(sqlite3_stmt *st, sqlite3_stmt *upd, uint32_t idx, ui
 	return true;
 }
 
-/* The counters that changed, in id order: updates of written rows then
- * walk the table's pages once, and new rows are appended. */
+/* The counters that changed, in slot order (id order unless slots were
+ * reused): updates of written rows then walk the table's pages about once,
+ * and new rows are appended. */
 static int write_counters(struct session *s, struct profile *p)
 {
 	int rc = SQLITE_OK;
@@ -278,8 +281,8 @@ static int write_counters(struct session *s, struct profile *p)
 	for (size_t i = 0; i < p->n_dirty_samples && rc == SQLITE_OK; i++) {
 		uint32_t idx = p->dirty_samples[i];
 		const struct sample_entry *e = &p->samples[idx];
-		sqlite3_stmt *st = idx < p->written_samples ? s->upd_sample : s->ins_sample;
-		if (update_counter(st, s->upd_sample, idx, e->count, e->period, &rc))
+		sqlite3_stmt *st = e->written ? s->upd_sample : s->ins_sample;
+		if (update_counter(st, s->upd_sample, e->id, e->count, e->period, &rc))
 			continue;
 		sqlite3_bind_int64(st, 2, e->key.event);
 		sqlite3_bind_int64(st, 3, e->key.domain);
@@ -297,8 +300,8 @@ static int write_counters(struct session *s, struct profile *p)
 	for (size_t i = 0; i < p->n_dirty_timeline && rc == SQLITE_OK; i++) {
 		uint32_t idx = p->dirty_timeline[i];
 		const struct timeline_entry *e = &p->timeline[idx];
-		sqlite3_stmt *st = idx < p->written_timeline ? s->upd_timeline : s->ins_timeline;
-		if (update_counter(st, s->upd_timeline, idx, e->count, e->period, &rc))
+		sqlite3_stmt *st = e->written ? s->upd_timeline : s->ins_timeline;
+		if (update_counter(st, s->upd_timeline, e->id, e->count, e->period, &rc))
 			continue;
 		sqlite3_bind_int64(st, 2, e->key.event);
 		sqlite3_bind_int64(st, 3, e->key.domain);

@@ -151,6 +151,19 @@ int image__load(struct image *im)
 	return im->load_error;
 }
 
+void image__unload(struct image *im)
+{
+	if (!im->loaded || im->kind != IMAGE_ELF)
+		return;
+	elf_info__release(&im->info);
+	symtab__release(&im->symtab);
+	symtab__init(&im->symtab);
+	image__drop_dwarf(im);
+	im->loaded = false;
+	im->load_error = 0;
+	im->cache_valid = false;
+}
+
 /* Reread a JIT map that grew since it was loaded. True when reloaded. */
 static bool jit_reload(struct image *im)
 {

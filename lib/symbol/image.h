@@ -58,6 +58,10 @@ void image__drop_dwarf(struct image *im);
 
 /* Load symbols now if not yet done. Returns 0 or the (cached) error. */
 int image__load(struct image *im);
+/* Free what loading an ELF image built (symbols, segments, DWARF), for an
+ * image no process maps any more; the next use loads it again. Its path,
+ * build-id and user_id stay. Other kinds are kept. */
+void image__unload(struct image *im);
 /* The symbol covering addr (in the image's own address space), or NULL. */
 const struct symbol *image__find(struct image *im, uint64_t addr);
 

@@ -61,6 +61,17 @@ static inline const struct perf_event_header *synth_end(struct synth *s)
 	return h;
 }
 
+static inline const struct perf_event_header *synth_exit(struct synth *s, uint32_t pid, uint32_t ppid, uint32_t tid,
+							  uint32_t ptid)
+{
+	synth_begin(s, PERF_RECORD_EXIT, 0);
+	synth_u32x2(s, pid, ppid);
+	synth_u32x2(s, tid, ptid);
+	synth_u64(s, 1);
+	synth_sample_id(s, pid, tid, 1, 1);
+	return synth_end(s);
+}
+
 static inline const struct perf_event_header *synth_sample(struct synth *s, uint16_t cpumode, uint32_t pid,
 							    uint32_t tid, uint64_t ip, uint64_t time, uint64_t period,
 							    uint64_t id)

@@ -286,6 +286,48 @@ static void test_vm_started_later_and_exec(void **state)
 	profile__release(&p);
 }
 
+/* A process that exited leaves memory a whole flush after its EXIT, with
+ * its thread row and counters (their period kept for the hot-code
+ * ranking); what is alive stays; a pid used again is a new row. */
+static void test_exited_threads_leave_memory(void **state)
+{
+	struct profile p;
+	struct collector c;
+	struct synth s;
+	size_t threads;
+	uint32_t old_id;
+	(void)state;
+	profile__init(&p);
+	collector__init(&c, &p, 1, false);
+	feed(&c, synth_comm(&s, 1000, 1000, "bash", 0));
+	feed(&c, synth_fork(&s, 1001, 1000, 1001, 1000));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1000, 1000, 0xffffffff81000000ULL, 1, 5, 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1001, 1001, 0xffffffff81000000ULL, 2, 10, 1));
+	old_id = machine__thread(&c.machine, 1001, 1001)->profile_id;
+	assert_int_not_equal(old_id, 0);
+	threads = c.machine.n_threads;
+	feed(&c, synth_exit(&s, 1001, 1000, 1001, 1000));
+	profile__mark_written(&p); /* as a flush does */
+	/* The flush right after the EXIT keeps it: samples of the task may
+	 * still be in other rings. */
+	collector__forget(&c);
+	assert_int_equal(c.machine.n_threads, threads);
+	assert_int_equal(profile__n_live_samples(&p), 2);
+	/* One flush later it is gone, and its counter with it. */
+	collector__forget(&c);
+	assert_int_equal(c.machine.n_threads, threads - 1);
+	assert_int_equal(profile__n_live_samples(&p), 1);
+	assert_int_equal(c.dropped_total[0], 10);
+	assert_int_equal(layer_period(&p, "host", LAYER_KERNEL), 5);
+	/* The pid again, as a new process: a new row, counted anew. */
+	feed(&c, synth_fork(&s, 1001, 1000, 1001, 1000));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1001, 1001, 0xffffffff81000000ULL, 3, 7, 1));
+	assert_true(machine__thread(&c.machine, 1001, 1001)->profile_id > old_id);
+	assert_int_equal(layer_period(&p, "host", LAYER_KERNEL), 12);
+	collector__release(&c);
+	profile__release(&p);
+}
+
 /* The host kernel's symbols from a kallsyms text, as if read from
  * /proc/kallsyms. */
 static void load_host_kernel(struct collector *c, const char *text)
@@ -433,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_vm_started_later_and_exec),
 		cmocka_unit_test(test_idle_attribution),
 		cmocka_unit_test(test_idle_lists),
+		cmocka_unit_test(test_exited_threads_leave_memory),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -76,6 +76,71 @@ static void test_counters_and_delta(void **state)
 	profile__release(&p);
 }
 
+static bool thread_done(const struct sample_entry *e, void *ctx)
+{
+	return e->key.thread == *(const uint32_t *)ctx;
+}
+
+/* Dropping what can no longer change: only written, clean rows go; ids
+ * stay unique and never come back; a dropped key counts anew in a new
+ * row; slots are reused, so memory follows what is alive. */
+static void test_drop(void **state)
+{
+	struct profile p;
+	uint32_t host, t1, t2, t3, i1, i2, i3;
+	struct sample_key k1 = { .event = 1, .layer = LAYER_USER }, k2;
+	struct timeline_key tl = { .event = 1, .origin = ORIGIN_HOST };
+	(void)state;
+	profile__init(&p);
+	host = profile__domain(&p, "host", false);
+	t1 = profile__thread(&p, host, 10, 10, "true", ROLE_TASK, -1);
+	t2 = profile__thread(&p, host, 11, 11, "sh", ROLE_TASK, -1);
+	k1.domain = host;
+	k1.thread = t1;
+	k2 = k1;
+	k2.thread = t2;
+	i1 = profile__add_sample(&p, &k1, 1, 100);
+	i2 = profile__add_sample(&p, &k2, 1, 100);
+	tl.domain = host;
+	profile__add_timeline(&p, &tl, 1, 100);
+
+	/* Nothing is written yet: nothing may go. */
+	assert_int_equal(profile__drop_samples(&p, thread_done, &t1), 0);
+	assert_int_equal(profile__drop_threads(&p, &t1, 1), 0);
+	assert_int_equal(profile__drop_timeline(&p, 5), 0);
+	profile__mark_written(&p);
+	/* Changed since: stays. */
+	profile__bump_sample(&p, i1, 1, 100);
+	assert_int_equal(profile__drop_samples(&p, thread_done, &t1), 0);
+	profile__mark_written(&p);
+
+	assert_int_equal(profile__drop_samples(&p, thread_done, &t1), 1);
+	assert_int_equal(profile__drop_threads(&p, &t1, 1), 1);
+	assert_int_equal(profile__drop_timeline(&p, 5), 1);
+	assert_int_equal(profile__n_live_samples(&p), 1);
+	assert_int_equal(p.samples[i2].id, 2);
+	assert_int_equal(p.samples[i2].count, 1);
+
+	/* The same name again is a new row with a new id, in the old slot. */
+	t3 = profile__thread(&p, host, 10, 10, "true", ROLE_TASK, -1);
+	assert_int_equal(t3, 3);
+	assert_int_equal(p.n_threads, 2);
+	assert_false(p.threads[0].written);
+	k1.thread = t3;
+	i3 = profile__add_sample(&p, &k1, 1, 50);
+	assert_int_equal(i3, i1);
+	assert_int_equal(p.samples[i3].id, 3);
+	assert_int_equal(p.samples[i3].count, 1);
+	assert_false(p.samples[i3].written);
+	/* The survivor is still found by its key. */
+	assert_int_equal(profile__add_sample(&p, &k2, 1, 100), i2);
+	assert_int_equal(p.samples[i2].count, 2);
+	tl.bucket = 9;
+	assert_int_equal(profile__add_timeline(&p, &tl, 1, 1), 0);
+	assert_int_equal(p.timeline[0].id, 2);
+	profile__release(&p);
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(layer__name(LAYER_GUEST_KERNEL), "guest-kernel");
@@ -90,6 +155,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_interning),
 		cmocka_unit_test(test_counters_and_delta),
+		cmocka_unit_test(test_drop),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

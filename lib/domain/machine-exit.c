@@ -1,0 +1,168 @@
+/* The end of threads and processes: an EXIT record marks them, and
+ * machine__reap, called once per flush of the profile, frees those whose
+ * EXIT came a whole generation before, telling the profile that their
+ * threads' counters can no longer change. A recording of days on a host
+ * that starts processes all the time so holds what is alive (and what
+ * ended in the last flush interval), not all that it has seen. */
+#include "machine.h"
+
+#include "../util/util.h"
+
+void thread__forget_profile_id(struct thread *t)
+{
+	if (!t->profile_id)
+		return;
+	for (size_t i = 0; i < t->n_past_profile_ids; i++)
+		if (t->past_profile_ids[i] == t->profile_id)
+			goto done;
+	ARRAY_GROW(t->past_profile_ids, t->cap_past_profile_ids, t->n_past_profile_ids + 1);
+	t->past_profile_ids[t->n_past_profile_ids++] = t->profile_id;
+done:
+	t->profile_id = 0;
+}
+
+void machine__exit(struct machine *m, const struct perf_task_event *ev)
+{
+	/* The tables keep the task for now: samples of the exiting task may
+	 * still follow in other rings (machine__reap waits a generation),
+	 * and pid reuse is handled by newest-entry-wins. Only the newest
+	 * thread of that tid in that process is the one that exits. */
+	for (size_t i = m->n_threads; i > 0; i--) {
+		struct thread *t = m->threads[i - 1];
+		if (t->tid != (pid_t)ev->tid)
+			continue;
+		if (t->proc->pid == (pid_t)ev->pid && !t->exit_generation) {
+			t->exit_generation = m->generation;
+			if (t->tid == t->proc->pid)
+				t->proc->exit_generation = m->generation;
+		}
+		return;
+	}
+}
+
+void machine__forget_profile_threads(struct machine *m)
+{
+	for (size_t i = 0; i < m->n_threads; i++) {
+		struct thread *t = m->threads[i];
+		t->profile_id = 0;
+		t->n_past_profile_ids = 0;
+	}
+}
+
+static bool gone(uint32_t exit_generation, uint32_t generation)
+{
+	return exit_generation && exit_generation < generation;
+}
+
+struct id_list {
+	uint32_t *ids;
+	size_t n, cap;
+};
+
+static void id_list__add(struct id_list *l, uint32_t id)
+{
+	if (!id)
+		return;
+	ARRAY_GROW(l->ids, l->cap, l->n + 1);
+	l->ids[l->n++] = id;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void reap_thread(struct thread *t, struct id_list *exited)
+{
+	id_list__add(exited, t->profile_id);
+	for (size_t i = 0; i < t->n_past_profile_ids; i++)
+		id_list__add(exited, t->past_profile_ids[i]);
+	t->proc->n_threads--;
+	free(t->past_profile_ids);
+	free(t);
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* ELF images that no process maps any more give back their symbols: a
+ * host that runs ever new programs (builds, deployments) would otherwise
+ * keep every symbol table it ever loaded. What the profile knows of them
+ * (image and symbol rows, ids) stays, so a program run again resolves to
+ * the same rows. */
+static void unload_unmapped_images(struct machine *m)
+{
+	struct image **used = NULL;
+	size_t n_used = 0, cap_used = 0;
+	for (size_t i = 0; i < m->n_procs; i++) {
+		const struct process *p = m->procs[i];
+		ARRAY_GROW(used, cap_used, n_used + p->n_maps);
+		for (size_t j = 0; j < p->n_maps; j++)
+			used[n_used++] = p->maps[j].image;
+	}
+	if (n_used > 1)
+		qsort(used, n_used, sizeof(*used), cmp_ptr);
+	for (size_t i = 0; i < m->images.n; i++) {
+		struct image *im = m->images.images[i];
+		if (im->loaded && !(n_used && bsearch(&im, used, n_used, sizeof(*used), cmp_ptr)))
+			image__unload(im);
+	}
+	free(used);
+}
+
+void machine__reap(struct machine *m, uint32_t **ret_exited, size_t *ret_n)
+{
+	size_t kept = 0, n_reaped = 0, n_procs = m->n_procs, n_ids = 0;
+	struct id_list exited = { 0 };
+
+	for (size_t i = 0; i < m->n_threads; i++) {
+		struct thread *t = m->threads[i];
+		/* A process ends with its main thread; threads it left behind
+		 * (their EXIT lost) go with it. */
+		if (gone(t->exit_generation, m->generation) || gone(t->proc->exit_generation, m->generation)) {
+			reap_thread(t, &exited);
+			n_reaped++;
+		} else {
+			m->threads[kept++] = t;
+		}
+	}
+	m->n_threads = kept;
+	kept = 0;
+	for (size_t i = 0; i < m->n_procs; i++) {
+		struct process *p = m->procs[i];
+		/* A VMM's process keeps its VM's images alive: kept. */
+		if (gone(p->exit_generation, m->generation) && !p->n_threads && !p->vm) {
+			free(p->maps);
+			free(p);
+		} else {
+			m->procs[kept++] = p;
+		}
+	}
+	m->n_procs = kept;
+	if (n_reaped || m->n_procs != n_procs) {
+		/* The indexes point into the arrays: built again, in order, so
+		 * the newest entry of a reused id is still the highest. */
+		m->last_thread = NULL;
+		hmap_release(&m->thread_index);
+		for (size_t i = 0; i < m->n_threads; i++)
+			hmap_insert(&m->thread_index, hash_u64((uint64_t)m->threads[i]->tid), (uint32_t)i);
+		hmap_release(&m->proc_index);
+		for (size_t i = 0; i < m->n_procs; i++)
+			hmap_insert(&m->proc_index, hash_u64((uint64_t)m->procs[i]->pid), (uint32_t)i);
+	}
+	if (m->n_procs != n_procs)
+		unload_unmapped_images(m);
+	m->generation++;
+	/* Sorted and unique: a name two threads shared (pid reuse) once. */
+	if (exited.n > 1)
+		qsort(exited.ids, exited.n, sizeof(*exited.ids), cmp_u32);
+	for (size_t i = 0; i < exited.n; i++)
+		if (!n_ids || exited.ids[n_ids - 1] != exited.ids[i])
+			exited.ids[n_ids++] = exited.ids[i];
+	*ret_exited = exited.ids;
+	*ret_n = n_ids;
+}
