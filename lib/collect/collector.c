@@ -71,6 +71,10 @@ void collector__print_unwind(const struct collector *c, FILE *out)
 		(unsigned long long)u->walks, (unsigned long long)c->unwind_marked, COLLECTOR_UNWIND_MARKER,
 		(unsigned long long)u->ended[UNWIND_END_NO_CFI], (unsigned long long)u->ended[UNWIND_END_STACK],
 		(unsigned long long)u->ended[UNWIND_END_DEPTH], (unsigned long long)u->ended[UNWIND_END_REGS]);
+	if (c->unwind_behind)
+		fprintf(out, "  dwarf: %llu samples kept without their callers (end at %s): the recorder fell behind "
+			     "the kernel by half a ring, and walking them would have lost samples\n",
+			(unsigned long long)c->unwind_behind, COLLECTOR_UNWIND_MARKER);
 }
 
 int collector__write_unwind(const struct collector *c, struct session *s)
@@ -89,6 +93,8 @@ int collector__write_unwind(const struct collector *c, struct session *s)
 	if ((k = session__set_meta_int(s, "unwind_stopped_stack", (int64_t)u->ended[UNWIND_END_STACK])) < 0)
 		r = k;
 	if ((k = session__set_meta_int(s, "unwind_stopped_depth", (int64_t)u->ended[UNWIND_END_DEPTH])) < 0)
+		r = k;
+	if ((k = session__set_meta_int(s, "unwind_behind", (int64_t)c->unwind_behind)) < 0)
 		r = k;
 	return r;
 }
@@ -227,10 +233,17 @@ static uint32_t intern_unwound(struct collector *c, struct thread *t, const stru
 		c->chain[nk++] = ip;
 	}
 	c->chain[nk++] = PERF_CONTEXT_USER;
-	nu = unwinder__unwind(c->unwinder, &us, unwind_find_map, ctx, c->chain + nk, COLLECTOR_MAX_USER_FRAMES, &end);
+	if (c->reader_behind) {
+		nu = unwind_sample__ip(&us, &c->chain[nk]) ? 1 : 0;
+		end = UNWIND_END__COUNT; /* not walked: counted apart */
+		c->unwind_behind++;
+	} else {
+		nu = unwinder__unwind(c->unwinder, &us, unwind_find_map, ctx, c->chain + nk, COLLECTOR_MAX_USER_FRAMES,
+				      &end);
+	}
 	joined.callchain = (const unsigned char *)c->chain;
 	joined.callchain_nr = nk + nu;
-	if (end != UNWIND_END_COMPLETE)
+	if (end != UNWIND_END_COMPLETE && end != UNWIND_END__COUNT)
 		c->unwind_marked++;
 	return intern_callchain(c, t, &joined, s->cpumode, end != UNWIND_END_COMPLETE);
 }

@@ -71,6 +71,13 @@ struct collector {
 	size_t chain_cap;
 	uint32_t marker_image, marker_symbol; /* profile ids, 0 until first used */
 	uint64_t unwind_marked; /* stacks that end with the marker frame */
+	/* Set by the reader before each record: it is so far behind the
+	 * kernel that walking this sample's stack would make the ring
+	 * overflow. The sample keeps the kernel's part of its stack and its
+	 * user IP, ends with the marker, and is counted in unwind_behind:
+	 * a sample without its callers rather than a lost sample. */
+	bool reader_behind;
+	uint64_t unwind_behind;
 };
 
 void collector__init(struct collector *c, struct profile *p, size_t n_events, bool live);
