@@ -346,6 +346,9 @@ static void print_summary(struct recorder *r, const struct record_options *o, co
 	collector__print_totals(&r->collector, r->events, stderr);
 	collector__print_unwind(&r->collector, stderr);
 	fprintf(stderr, "  lost %llu of %llu samples\n", (unsigned long long)lost, (unsigned long long)(samples + lost));
+	if (r->ring_pages < r->ring_pages_wanted)
+		fprintf(stderr, "  rings: %zu pages per CPU, not the %zu this rate needs (the kernel's mlock limit; raise "
+				"kernel.perf_event_mlock_kb or ulimit -l, or lower -F)\n", r->ring_pages, r->ring_pages_wanted);
 	for (size_t i = 0; i < r->collector.machine.n_vms; i++) {
 		struct vm *vm = r->collector.machine.vms[i];
 		fprintf(stderr, "  VM %s: pid %d (%s)\n", vm->name, vm->pid, vmm_kind__name(vm->kind));

@@ -72,6 +72,10 @@ void collector__print_unwind(const struct collector *c, FILE *out)
 		(unsigned long long)u->walks, (unsigned long long)c->unwind_marked, COLLECTOR_UNWIND_MARKER,
 		(unsigned long long)u->ended[UNWIND_END_NO_CFI], (unsigned long long)u->ended[UNWIND_END_STACK],
 		(unsigned long long)u->ended[UNWIND_END_DEPTH], (unsigned long long)u->ended[UNWIND_END_REGS]);
+	if (c->unwind_behind)
+		fprintf(out, "  dwarf: %llu samples kept without their callers (end at %s): the recorder fell behind "
+			     "the kernel by half a ring, and walking them would have lost samples\n",
+			(unsigned long long)c->unwind_behind, COLLECTOR_UNWIND_MARKER);
 }
 
 int collector__write_unwind(const struct collector *c, struct session *s)
@@ -98,6 +102,8 @@ int collector__write_unwind(const struct collector *c, struct session *s)
 		if ((k = session__set_meta_int(s, ends[e].key, (int64_t)(u->ended[ends[e].end] - b->ended[ends[e].end]))) < 0)
 			r = k;
 	}
+	if ((k = session__set_meta_int(s, "unwind_behind", (int64_t)c->unwind_behind)) < 0)
+		r = k;
 	return r;
 }
 
@@ -206,7 +212,7 @@ void collector__restart(struct collector *c, uint64_t start_time)
 	c->start_time = start_time;
 	c->bucket_lo = c->bucket_cur = 0;
 	/* The unwinder's counts are per session. */
-	c->unwind_marked = 0;
+	c->unwind_marked = c->unwind_behind = 0;
 	if (c->unwinder)
 		c->unwind_base = *unwinder__stats(c->unwinder);
 	c->cache_dirty = true;
@@ -321,10 +327,17 @@ static uint32_t intern_unwound(struct collector *c, struct thread *t, const stru
 		c->chain[nk++] = ip;
 	}
 	c->chain[nk++] = PERF_CONTEXT_USER;
-	nu = unwinder__unwind(c->unwinder, &us, unwind_find_map, ctx, c->chain + nk, COLLECTOR_MAX_USER_FRAMES, &end);
+	if (c->reader_behind) {
+		nu = unwind_sample__ip(&us, &c->chain[nk]) ? 1 : 0;
+		end = UNWIND_END__COUNT; /* not walked: counted apart */
+		c->unwind_behind++;
+	} else {
+		nu = unwinder__unwind(c->unwinder, &us, unwind_find_map, ctx, c->chain + nk, COLLECTOR_MAX_USER_FRAMES,
+				      &end);
+	}
 	joined.callchain = (const unsigned char *)c->chain;
 	joined.callchain_nr = nk + nu;
-	if (end != UNWIND_END_COMPLETE)
+	if (end != UNWIND_END_COMPLETE && end != UNWIND_END__COUNT)
 		c->unwind_marked++;
 	return intern_callchain(c, t, &joined, s->cpumode, end != UNWIND_END_COMPLETE);
 }

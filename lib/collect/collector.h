@@ -78,6 +78,13 @@ struct collector {
 	uint64_t *dropped_period;
 	size_t n_dropped_symbols; /* symbols dropped_period has room for */
 	uint64_t *dropped_total;
+	/* Set by the reader before each record: it is so far behind the
+	 * kernel that walking this sample's stack would make the ring
+	 * overflow. The sample keeps the kernel's part of its stack and its
+	 * user IP, ends with the marker, and is counted in unwind_behind:
+	 * a sample without its callers rather than a lost sample. */
+	bool reader_behind;
+	uint64_t unwind_behind;
 };
 
 /* How long a timeline bucket stays in memory after it ends: samples reach

@@ -70,6 +70,7 @@ int recorder__open(struct recorder *r, const struct recorder_config *cfg, char *
 	}
 
 	memset(r, 0, sizeof(*r));
+	r->ring_pages_wanted = auto_size ? sc.ring_pages : 0;
 	r->events = xcalloc(cfg->n_events, sizeof(*r->events));
 	for (size_t i = 0; i < cfg->n_events; i++)
 		event_spec__copy(&cfg->events[i], &r->events[i]);
@@ -95,6 +96,7 @@ int recorder__open(struct recorder *r, const struct recorder_config *cfg, char *
 		recorder__release(r);
 		return ret;
 	}
+	r->ring_pages = sc.ring_pages;
 	profile__init(&r->profile);
 	collector__init(&r->collector, &r->profile, cfg->n_events, true);
 	r->collector.callchain = cfg->callchain;
@@ -115,7 +117,12 @@ static int event_of_id(void *ctx, uint64_t id) { return sampler__event_of_id(ctx
 static void on_record(const struct perf_event_header *h, unsigned ring, void *ctx)
 {
 	struct recorder *r = ctx;
-	(void)ring;
+	/* Walking a dwarf stack costs far more than reading a sample: past
+	 * half a ring behind, samples are kept without their walk until the
+	 * reader is back under (collector.reader_behind). */
+	if (r->collector.unwinder && h->type == PERF_RECORD_SAMPLE)
+		r->collector.reader_behind =
+			sampler__ring_backlog(r->sampler, ring) > sampler__ring_size(r->sampler, ring) / 2;
 	if (!r->clock_monotonic && !r->collector.start_time && h->type == PERF_RECORD_SAMPLE)
 		r->collector.start_time = perf_record__time(h, sampler__sample_type(r->sampler));
 	collector__record(&r->collector, h, sampler__sample_type(r->sampler), 0, event_of_id, r->sampler);

@@ -34,6 +34,10 @@ struct recorder {
 	bool clock_monotonic;  /* sample times are CLOCK_MONOTONIC */
 	bool tasks_gone;       /* every task-bound event hung up */
 	bool prepared;         /* recorder__prepare done */
+	/* Data pages of each CPU's ring: mapped, and what the automatic
+	 * sizing wanted (0 when -m chose); less when the kernel's mlock limit
+	 * (kernel.perf_event_mlock_kb, RLIMIT_MEMLOCK) refused more. */
+	size_t ring_pages, ring_pages_wanted;
 	struct recorder_output *output; /* the session it writes, or NULL */
 	/* Keep what a flush could drop (collector__forget): for a reader that
 	 * holds profile indexes across flushes (top's model). */

@@ -70,7 +70,9 @@ static void json_header(const struct export_profile *p, struct strbuf *sb)
 		strbuf_adds(sb, ": ");
 		strbuf_add_json(sb, p->meta[i].value);
 	}
-	strbuf_addf(sb, "\n  },\n  \"view\": {\"source\": \"%s\", \"domains\": ",
+	strbuf_adds(sb, "\n  },\n  \"call_stacks\": ");
+	json_str_or_null(sb, p->about.callchain);
+	strbuf_addf(sb, ",\n  \"view\": {\"source\": \"%s\", \"domains\": ",
 		    view_source__name(p->source));
 	json_strv(sb, p->filter_domains);
 	strbuf_adds(sb, ", \"layers\": ");

@@ -451,6 +451,7 @@ static void pprof__comments(struct pprof *pp, struct pprof_names *names)
 	add_comment(pp, names, "kernel: ", p->about.kernel);
 	add_comment(pp, names, "recorded: ", p->about.start_time);
 	add_comment(pp, names, "command: ", p->about.command_line);
+	add_comment(pp, names, "call stacks: ", report__call_stacks_text(p->about.callchain));
 	add_comment(pp, names, "recorded by domprof ", p->about.domprof_version);
 	add_comment(pp, names, "idle: ", idle);
 }

@@ -25,6 +25,19 @@ void report__print_idle_header(bool no_idle, const char *note, const char *prefi
 		fprintf(out, "%sidle: %s\n", prefix, note);
 }
 
+const char *report__call_stacks_text(const char *callchain)
+{
+	if (!callchain)
+		return NULL;
+	if (streq(callchain, "dwarf"))
+		return "dwarf (user stacks unwound from stack copies with the binaries' CFI, --call-graph dwarf)";
+	if (streq(callchain, "fp"))
+		return "fp (frame pointers, -g)";
+	if (streq(callchain, "none"))
+		return "none (no call graph recorded)";
+	return "unknown to this version of domprof";
+}
+
 void report__print_header(struct session *s, const struct report_layers *l, FILE *out)
 {
 	struct session_about a;
@@ -37,6 +50,8 @@ void report__print_header(struct session *s, const struct report_layers *l, FILE
 		(double)a.duration_ns / 1e9, a.state && !streq(a.state, "complete") ? "  (recording was interrupted)" : "");
 	if (a.command_line)
 		fprintf(out, "# command: %s\n", text_sanitize(a.command_line));
+	if (a.callchain)
+		fprintf(out, "# call stacks: %s\n", report__call_stacks_text(a.callchain));
 	session_about__release(&a);
 	for (size_t e = 0; e < l->n_events; e++) {
 		_cleanup_free_ char *name = text_safe_dup(l->events[e].name);
@@ -393,11 +408,23 @@ static void json_opt_str(struct strbuf *sb, const char *key, const char *v)
 	json_str_or_null(sb, v);
 }
 
+/* ', "call_stacks": "dwarf"': the session's callchain key, null in a
+ * session from before it was kept. */
+static void json_call_stacks(struct session *s, struct strbuf *sb)
+{
+	struct session_about a;
+	session__read_about(s, &a);
+	strbuf_adds(sb, ",\n  \"call_stacks\": ");
+	json_str_or_null(sb, a.callchain);
+	session_about__release(&a);
+}
+
 /* The document's head: the session, how idle is counted, the events. */
 static void json_head(struct session *s, const struct report_table *t, struct strbuf *sb)
 {
 	strbuf_adds(sb, "{\n  \"format\": \"domprof-report\",\n  \"version\": 1,\n  \"session\": ");
 	json_meta(s, sb);
+	json_call_stacks(s, sb);
 	strbuf_addf(sb, ",\n  \"idle\": {\"included\": %s, \"found\": \"%s\", \"note\": ", t->query.no_idle ? "false" : "true",
 		    session__idle(s) == SESSION_IDLE_RECORDED ? "recorded"
 		    : session__idle(s) == SESSION_IDLE_ON_READ ? "on read"

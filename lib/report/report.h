@@ -172,7 +172,12 @@ size_t report__stack_functions(const struct session_catalog *c, uint32_t stack, 
 #define REPORT_MAX_STACK_DEPTH 1024
 
 /* Rendering. */
-/* "# ..." lines: the session, its events, and how idle is counted. */
+/* What made a session's stacks, for people: its callchain meta key
+ * ("dwarf", "fp", "none") in words; NULL for NULL (a session before the
+ * key was kept). */
+const char *report__call_stacks_text(const char *callchain);
+/* "# ..." lines: the session, what made its stacks, its events, and how
+ * idle is counted. */
 void report__print_header(struct session *s, const struct report_layers *l, FILE *out);
 /* The idle lines of a text header, each starting with prefix: whether idle
  * is counted, and note (session__idle_note, when not NULL). */

@@ -16,7 +16,10 @@
  *      reads of the record bytes before the kernel may overwrite them.
  *
  * Records are only consumed (tail published) after the caller is done with
- * them, so a record handed out is never overwritten under the caller. */
+ * them, so a record handed out is never overwritten under the caller. The
+ * caller may publish after every record (ring__read_end between two
+ * ring__read_event): the kernel then gets the space back while the rest of
+ * the round is still being read. */
 #include "ring.h"
 
 #include <errno.h>
@@ -108,4 +111,11 @@ const struct perf_event_header *ring__read_event(struct ring *r)
 void ring__read_end(struct ring *r)
 {
 	__atomic_store_n(&r->page->data_tail, r->tail, __ATOMIC_RELEASE);
+}
+
+size_t ring__backlog(const struct ring *r)
+{
+	uint64_t head = __atomic_load_n(&r->page->data_head, __ATOMIC_RELAXED);
+	/* A damaged head cannot claim more than the ring holds. */
+	return (size_t)MIN(head - r->tail, (uint64_t)r->data_size);
 }

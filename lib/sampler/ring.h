@@ -33,5 +33,10 @@ size_t ring__read_begin(struct ring *r);
  * pointer is valid until the next call; a record that wraps is copied to a
  * bounce buffer so the caller always sees it contiguous. */
 const struct perf_event_header *ring__read_event(struct ring *r);
-/* Publish the consumed tail to the kernel. */
+/* Publish the consumed tail to the kernel: every record read so far is
+ * done with. */
 void ring__read_end(struct ring *r);
+/* Bytes the kernel has written that are not consumed yet, now (not the
+ * snapshot): how far the reader is behind; data_size means the ring is
+ * full and the kernel is dropping records. */
+size_t ring__backlog(const struct ring *r);

@@ -375,8 +375,10 @@ static void count_record(struct sampler_ring *sr, const struct perf_event_header
 
 /* A k-way merge straight out of the rings: each ring's current record stays
  * valid (in the ring, or in that ring's own bounce buffer) until the ring is
- * advanced, and nothing is consumed before the round ends. Each ring is in
- * time order already; a binary heap of ring heads interleaves them. */
+ * advanced. A record is given back to the kernel as soon as fn returns, so
+ * a slow fn (unwinding a dwarf stack) never holds the space of the records
+ * it already handled. Each ring is in time order already; a binary heap of
+ * ring heads interleaves them. */
 static bool head_before(const struct head *a, const struct head *b)
 {
 	return a->time != b->time ? a->time < b->time : a->ring < b->ring;
@@ -422,6 +424,8 @@ size_t sampler__read(struct sampler *s, sampler_record_fn fn, void *ctx)
 		count_record(sr, top.rec);
 		fn(top.rec, top.ring, ctx);
 		n++;
+		/* The ring's only record out is top, now done with. */
+		ring__read_end(&sr->ring);
 		next = ring__read_event(&sr->ring);
 		if (next)
 			heap[0] = (struct head){ perf_record__time(next, s->sample_type), top.ring, next };
@@ -463,3 +467,5 @@ size_t sampler__n_rings(const struct sampler *s) { return s->n_rings; }
 int sampler__ring_cpu(const struct sampler *s, unsigned ring) { return s->rings[ring].cpu; }
 uint64_t sampler__ring_samples(const struct sampler *s, unsigned ring) { return s->rings[ring].samples; }
 uint64_t sampler__ring_lost(const struct sampler *s, unsigned ring) { return s->rings[ring].lost; }
+size_t sampler__ring_size(const struct sampler *s, unsigned ring) { return s->rings[ring].ring.data_size; }
+size_t sampler__ring_backlog(const struct sampler *s, unsigned ring) { return ring__backlog(&s->rings[ring].ring); }

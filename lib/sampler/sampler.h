@@ -92,6 +92,10 @@ int sampler__ring_cpu(const struct sampler *s, unsigned ring);
 /* Counters per ring, kept while reading: samples read, samples lost. */
 uint64_t sampler__ring_samples(const struct sampler *s, unsigned ring);
 uint64_t sampler__ring_lost(const struct sampler *s, unsigned ring);
+/* A ring's data bytes, and how many of them hold records not read yet
+ * (ring__backlog): the reader's lag, now. */
+size_t sampler__ring_size(const struct sampler *s, unsigned ring);
+size_t sampler__ring_backlog(const struct sampler *s, unsigned ring);
 
 /* Online CPUs from /sys/devices/system/cpu/online. */
 int cpus__online(int **ret, size_t *ret_n);

@@ -139,6 +139,7 @@ void session__read_about(struct session *s, struct session_about *ret)
 	ret->state = session__get_meta(s, "state");
 	ret->command_line = session__command_line(s);
 	ret->domprof_version = session__get_meta(s, "domprof_version");
+	ret->callchain = session__get_meta(s, "callchain");
 }
 
 void session_about__release(struct session_about *a)
@@ -150,6 +151,7 @@ void session_about__release(struct session_about *a)
 	free(a->state);
 	free(a->command_line);
 	free(a->domprof_version);
+	free(a->callchain);
 	memset(a, 0, sizeof(*a));
 }
 

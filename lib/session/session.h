@@ -111,6 +111,7 @@ struct session_about {
 	char *state;                 /* "recording", "complete", "incomplete" */
 	char *command_line;          /* as typed (session__command_line) */
 	char *domprof_version;       /* of the build that recorded it */
+	char *callchain;             /* what made the stacks: "none", "fp", "dwarf"; NULL in sessions before it was kept */
 };
 void session__read_about(struct session *s, struct session_about *ret);
 void session_about__release(struct session_about *a);

@@ -181,6 +181,8 @@ static bool user_reg(const struct unwind_sample *s, unsigned reg, uint64_t *ret)
 	return true;
 }
 
+bool unwind_sample__ip(const struct unwind_sample *s, uint64_t *ret) { return DWARF_NREGS && user_reg(s, REG_IP, ret); }
+
 int unwinder__new(struct unwinder **ret)
 {
 	struct unwinder *u;

@@ -81,6 +81,9 @@ void unwinder__maps_changed(struct unwinder *u, uint32_t pid);
  * address of each caller, at most max entries. Returns the number of
  * entries (0 when not even the IP was usable) and why the walk ended in
  * *ret_end. */
+/* The sampled user IP of s alone (no walk): false when s has none. */
+bool unwind_sample__ip(const struct unwind_sample *s, uint64_t *ret);
+
 size_t unwinder__unwind(struct unwinder *u, const struct unwind_sample *s, unwind_find_map_fn find_map, void *ctx,
 			uint64_t *ips, size_t max, enum unwind_end *ret_end);
 

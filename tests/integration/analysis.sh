@@ -70,6 +70,22 @@ PY
 "$DOMPROF" record -q -o "$T/flat.db" -- "$WORKLOADS/split" 0.5 >/dev/null
 if "$DOMPROF" report -i "$T/flat.db" --children >"$T/flat.out" 2>&1; then fail "--children worked without stacks"; fi
 grep -q "record with -g" "$T/flat.out" || fail "unclear error: $(cat "$T/flat.out")"
+# Every header says which unwinder made the stacks (the session's
+# callchain key): frame pointers for -g, none without.
+grep -qx "# call stacks: fp (frame pointers, -g)" "$ARTIFACTS/children.txt" ||
+	fail "report's header does not say -g stacks are frame pointers: $(head -5 "$ARTIFACTS/children.txt")"
+"$DOMPROF" report -i "$T/flat.db" >"$T/flat.txt"
+grep -qx "# call stacks: none (no call graph recorded)" "$T/flat.txt" ||
+	fail "report's header does not say the session has no stacks: $(head -5 "$T/flat.txt")"
+"$DOMPROF" export -i "$T/flat.db" -f json -o "$T/flat.json"
+python3 - "$T/ct.json" "$T/flat.json" <<'PY'
+import json, sys
+rep, ex = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert rep.get("call_stacks") == "fp" and rep["session"].get("callchain") == "fp", \
+    f"report --format json of a -g session: call_stacks {rep.get('call_stacks')!r}, not fp"
+assert ex.get("call_stacks") == "none", \
+    f"export -f json of a session without stacks: call_stacks {ex.get('call_stacks')!r}, not none"
+PY
 
 # 2. diff of two work sizes, per unit of work. Whether a round costs the
 #    same in both runs is the machine's business (its speed changes with

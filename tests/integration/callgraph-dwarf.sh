@@ -34,11 +34,19 @@ perf record -q -e cpu-clock --call-graph dwarf -o "$T/dwarf-probe.data" -- true 
 cp "$T/run.out" "$ARTIFACTS/"
 [ "$(sqlite3 "$T/d.db" "SELECT value FROM meta WHERE key = 'callchain'")" = dwarf ] ||
 	fail "the session does not say its stacks are dwarf-unwound"
+"$DOMPROF" report -i "$T/d.db" --limit 1 >"$T/d.report"
+grep -q "^# call stacks: dwarf " "$T/d.report" ||
+	fail "report's header does not say the stacks are dwarf-unwound: $(head -5 "$T/d.report")"
+"$DOMPROF" html -i "$T/d.db" -o "$T/d.html"
+grep -q '"callchain":"dwarf"' "$T/d.html" || fail "the html page's session does not say its stacks are dwarf-unwound"
 "$DOMPROF" export -i "$T/d.db" -f folded --comm nofp-sort --value samples -o "$T/d.folded"
 perf script -i "$T/p.data" --comm nofp-sort -F comm,ip,sym >"$T/p.script" 2>"$T/p.script.err" ||
 	fail "perf script cannot read its capture: $(head -c 300 "$T/p.script.err")"
 "$DOMPROF" import -q -o "$T/i.db" "$T/p.data"
 "$DOMPROF" export -i "$T/i.db" -f folded --comm nofp-sort --value samples -o "$T/i.folded"
+"$DOMPROF" report -i "$T/i.db" --format json --limit 1 >"$T/i.json"
+python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); sys.exit(r.get("call_stacks") != "dwarf")' "$T/i.json" ||
+	fail "report --format json of the imported dwarf capture does not say call_stacks dwarf"
 cp "$T/d.folded" "$T/i.folded" "$ARTIFACTS/"
 
 # 2. -p: a running process, attached to, until it exits.

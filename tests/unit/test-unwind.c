@@ -355,7 +355,8 @@ static void test_collector_joins(void **state)
 	struct collector c;
 	FILE *f;
 	char line[1024];
-	_cleanup_free_ char *names = NULL, *marked = NULL;
+	_cleanup_free_ char *names = NULL, *marked = NULL, *behind = NULL;
+	uint64_t walks;
 	(void)state;
 
 	profile__init(&prof);
@@ -409,6 +410,21 @@ static void test_collector_joins(void **state)
 	assert_non_null(strstr(names, ";main;"));
 	assert_null(strstr(names, COLLECTOR_UNWIND_MARKER));
 	assert_true(strstr(names, "capture_here") > names); /* a kernel frame below it */
+	assert_int_equal(c.unwind_marked, 1);
+
+	/* The reader fell behind: the same sample is kept with the kernel
+	 * part and its user function under the marker, without a walk, and
+	 * counted apart from the walks that stopped. */
+	walks = unwinder__stats(c.unwinder)->walks;
+	c.reader_behind = true;
+	collector__record(&c, (const struct perf_event_header *)buf, st, 0, first_event, NULL);
+	assert_int_equal(prof.n_samples, 3);
+	behind = stack_names(&prof, prof.samples[2].key.stack);
+	assert_non_null(strstr(behind, ";capture_here;" COLLECTOR_UNWIND_MARKER));
+	assert_string_equal(strstr(behind, ";capture_here;"), ";capture_here;" COLLECTOR_UNWIND_MARKER);
+	assert_true(strstr(behind, "capture_here") > behind);
+	assert_int_equal(unwinder__stats(c.unwinder)->walks, walks);
+	assert_int_equal(c.unwind_behind, 1);
 	assert_int_equal(c.unwind_marked, 1);
 
 	collector__release(&c);

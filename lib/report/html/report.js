@@ -278,7 +278,9 @@
 			['Duration', duration ? fmtNs(duration) : null],
 			['Target', m.target === 'command' && m.workload ? 'command: ' + imageBase(m.workload.split(' ')[0])
 			                                                 : m.target],
-			['Call stacks', m.callchain === 'fp' ? 'frame pointers (-g)' : m.callchain ? 'none' : null],
+			['Call stacks', { fp: 'frame pointers (-g)',
+			                  dwarf: 'dwarf: unwound from stack copies with CFI (--call-graph dwarf)',
+			                  none: 'none' }[m.callchain] || m.callchain],
 			['View', D.view === 'merged' ? 'merged (host + agents)' : D.view],
 			['Idle', D.idle && !D.idle.included ? 'left out (--no-idle): shares are of busy time'
 				: HAS_IDLE ? 'domain idle, the host\u2019s idle loop (switch: Show idle)'
