@@ -572,15 +572,6 @@ static int record_finish(const struct record_options *o, struct recorder *rec, s
 	return r;
 }
 
-static void on_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 int cmd_record(int argc, char **argv)
 {
 	struct record_options o = { 0 };
@@ -605,7 +596,7 @@ int cmd_record(int argc, char **argv)
 	if ((r = recording_parse_events(&o.events, o.system_wide, &defaults, &events, &n_events)) < 0 ||
 	    (r = prepare_target(&o, &child, &tids, &n_tids)) != 0)
 		goto out;
-	on_signals();
+	recording_catch_signals(on_signal);
 	if ((r = open_recorder(&o, events, n_events, tids, n_tids, &rec)) < 0)
 		goto out;
 	if (o.n_agents) {

@@ -421,15 +421,6 @@ static int top_finish(struct top_run *t, bool write_failed)
 	return r;
 }
 
-static void on_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 static void top_run__release(struct top_run *t)
 {
 	screen_end(t);
@@ -467,7 +458,7 @@ int cmd_top(int argc, char **argv)
 		r = log_error_errno(r, "-p %d: no such process", o.pid);
 		goto out;
 	}
-	on_signals();
+	recording_catch_signals(on_signal);
 	if ((r = open_recorder(&t, events, n_events, tids, n_tids)) < 0)
 		goto out;
 	if (o.agents.n) {

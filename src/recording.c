@@ -1,6 +1,8 @@
 /* The setup record and top share; see recording.h. */
 #include "recording.h"
 
+#include <signal.h>
+
 #include <sodium.h>
 
 #include "domprof.h"
@@ -83,4 +85,13 @@ const char *recording_agent_state(enum agent_state s)
 	case AGENT_FAILED: return "failed";
 	}
 	return "?";
+}
+
+void recording_catch_signals(void (*handler)(int))
+{
+	struct sigaction sa = { .sa_handler = handler };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }

@@ -39,3 +39,6 @@ int recording_agents_prepare(struct coordinator *coord, const struct agent_optio
 void recording_agents_report(const struct coordinator *coord);
 /* "running", "failed", ...: an agent's state in a word. */
 const char *recording_agent_state(enum agent_state s);
+/* SIGINT, SIGTERM and SIGHUP end the run through handler (it records
+ * which); SIGPIPE is ignored (a closed pipe is a write error). */
+void recording_catch_signals(void (*handler)(int));
