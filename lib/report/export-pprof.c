@@ -10,6 +10,7 @@
  * kernels). Strings are made valid UTF-8 (proto3 requires it of string
  * fields) by replacing bad bytes with U+FFFD. */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <zlib.h>
 
@@ -368,7 +369,7 @@ static void encode_label(struct strbuf *b, struct strbuf *scratch, uint32_t key,
 struct pprof_names {
 	uint32_t *types; /* (type, unit) per value: period sums first, then sample counts */
 	uint32_t domain, layer, comm, pid;
-	uint32_t comments[7];
+	uint32_t comments[8]; /* one per add_comment in pprof__comments */
 	size_t n_comments;
 };
 
@@ -433,6 +434,7 @@ static void add_comment(struct pprof *pp, struct pprof_names *names, const char 
 	_cleanup_free_ char *c = NULL;
 	if (!value)
 		return;
+	assert(names->n_comments < ARRAY_SIZE(names->comments));
 	c = xasprintf("%s%s", label, value);
 	names->comments[names->n_comments++] = pprof__string(pp, c);
 }

@@ -33,6 +33,7 @@ cp "$T/guest.folded" "$ARTIFACTS/"
 
 python3 - "$T/console.txt" "$T/guest.folded" <<'PY'
 import re, sys
+from truth import sanitized
 runs = [dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", line))
         for line in open(sys.argv[1], errors="replace") if line.startswith("nofp-sort cpu-ns:")]
 assert runs, "no run of nofp-sort finished in the guest (no account on its console)"
@@ -56,6 +57,20 @@ stacks = []
 for line in open(sys.argv[2]):
     stack, _, n = line.rstrip("\n").rpartition(" ")
     stacks.append((stack.split(";")[3:], int(n)))
+# Under the sanitizers the agent (instrumented, in an emulated guest) falls
+# behind the kernel and keeps samples without their callers (they end in the
+# marker frame, docs/attribution.md): how many depends on its speed, and
+# the deeper qsort stacks take longer, so the walked ones under-count qsort.
+# There the split is checked by each sample's own function (kept either
+# way), and the paths among the stacks it walked.
+by_leaf = None
+if sanitized():
+    total_all = sum(c for _, c in stacks)
+    behind = sum(c for s, c in stacks if "[unwind stopped]" in s)
+    by_leaf = sum(c for s, c in stacks if s and s[-1] == "nofp_direct") / max(total_all, 1)
+    stacks = [(s, c) for s, c in stacks if "[unwind stopped]" not in s]
+    print(f"# sanitizer build: {behind} of {total_all} samples kept without callers; nofp_direct as the "
+          f"sample's own function {by_leaf:.3f}")
 n = sum(c for _, c in stacks)
 assert n >= 300, f"only {n} guest samples of nofp-sort"
 share = lambda names: sum(c for s, c in stacks if has_path(s, names)) / n
@@ -64,10 +79,16 @@ got = {"main": share(["main"]), "qsort": share(["main", "qsort"]),
 print(f"# guest: {len(runs)} runs, truth qsort {truth['qsort']:.3f} direct {truth['nofp_direct']:.3f}; "
       f"recorded {n} samples: " + " ".join(f"{k} {v:.3f}" for k, v in got.items()))
 errors = []
-if abs(got["qsort"] - truth["qsort"]) > 0.03:
-    errors.append(f"main->qsort {got['qsort']:.3f} vs the workload's {truth['qsort']:.3f}")
-if abs(got["direct"] - truth["nofp_direct"]) > 0.03:
-    errors.append(f"main->nofp_direct {got['direct']:.3f} vs the workload's {truth['nofp_direct']:.3f}")
+if by_leaf is not None:
+    if abs(by_leaf - truth["nofp_direct"]) > 0.03:
+        errors.append(f"nofp_direct {by_leaf:.3f} vs the workload's {truth['nofp_direct']:.3f}")
+    if got["qsort"] <= 0 or got["direct"] <= 0:
+        errors.append("no stack main -> qsort or main -> nofp_direct among the walked ones")
+else:
+    if abs(got["qsort"] - truth["qsort"]) > 0.03:
+        errors.append(f"main->qsort {got['qsort']:.3f} vs the workload's {truth['qsort']:.3f}")
+    if abs(got["direct"] - truth["nofp_direct"]) > 0.03:
+        errors.append(f"main->nofp_direct {got['direct']:.3f} vs the workload's {truth['nofp_direct']:.3f}")
 # How the sort's time splits between qsort's own code and the comparator
 # depends on the CPU (and on TCG): only that the path is there.
 if got["compare"] <= 0:
