@@ -167,7 +167,7 @@ grep -q "$BETA" "$T/kill.out" || fail "no warning about the lost agent"
 "$DOMPROF" report -i "$T/kill.db" --format json --source agent --sort domain,layer,comm,symbol >"$T/kill-agent.json"
 python3 - "$T/kill.json" "$T/kill-host.json" "$T/kill-agent.json" "$T/watch.jsonl" "$beta" "$ALPHA" "$BETA" <<'PY'
 import json, sys
-from truth import Watch, close, note, sampled_time_tol
+from truth import Watch, close, note, sampled_time_tol, sanitized
 j, host, agent = (json.load(open(p)) for p in sys.argv[1:4])
 w = Watch(sys.argv[4])
 beta_pid = int(sys.argv[5])
@@ -185,9 +185,17 @@ t0, t1 = int(s["start_ns"]), int(s["stop_ns"])
 hb = {d["name"]: d for d in host["domains"]}[BETA]["total"]["cpu-clock"]
 ev = host["events"][0]
 lo, hi = w.clock(beta_pid, t0, t1)
-close(f"{BETA} (killed) in the host's view against its threads' CPU time", hb["period"], (lo + hi) / 2,
-      sampled_time_tol(hi, ev["period"] / ev["samples"], ev["lost"]) + w.steal_allowance(beta_pid, t0, t1)
-      + (hi - lo) / 2, " ms", 1e6)
+# Under the sanitizers the instrumented recorder can run more than a flush
+# behind the rings beside two TCG guests; this figure is then not asserted
+# (docs/testing.md), only noted.
+tol = (sampled_time_tol(hi, ev["period"] / ev["samples"], ev["lost"]) + w.steal_allowance(beta_pid, t0, t1)
+       + (hi - lo) / 2)
+if sanitized():
+    note(f"{BETA} (killed) in the host's view: {hb['period'] / 1e6:.0f} ms against its threads' "
+         f"{(lo + hi) / 2e6:.0f} ms (not asserted under the sanitizers)")
+else:
+    close(f"{BETA} (killed) in the host's view against its threads' CPU time", hb["period"], (lo + hi) / 2, tol,
+          " ms", 1e6)
 note(f"killed {BETA}: incomplete, {beta[0]['cpu-clock:samples']} beta_spin samples from its agent kept; note: {b['note']}")
 PY
 echo ok
