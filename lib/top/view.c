@@ -189,9 +189,21 @@ static bool merge_active(const struct merge *mg, const struct top_entry *e, size
 	return false;
 }
 
+/* Whether the host measured none of the VM's guest code for event ev over
+ * the whole run (a remote agent, a VM not found): the agent's rows are then
+ * the only measure and count as they are, in the 100% too, as in the
+ * session's merged view (lib/session/view.c). */
+static bool merge_unscaled(const struct merge *mg, const struct top_entry *e, size_t n_events, size_t ev)
+{
+	const struct merge *x = &mg[(e->domain - 1) * n_events + ev];
+	return x->agent[SPAN_TOTAL] > 0 && x->host[SPAN_TOTAL] <= 0;
+}
+
 static double merge_factor(const struct merge *mg, const struct top_entry *e, size_t n_events, size_t ev, int span)
 {
 	const struct merge *x = &mg[(e->domain - 1) * n_events + ev];
+	if (merge_unscaled(mg, e, n_events, ev))
+		return 1;
 	return x->agent[span] > 0 ? x->host[span] / x->agent[span] : 0;
 }
 
@@ -224,12 +236,17 @@ static void row_add(struct top_view *v, struct top_row *r, const struct top_entr
 	r->agent |= e->origin == ORIGIN_AGENT;
 }
 
-/* The 100% of shares: host samples within the filter. */
-static void totals_add(struct top_view *v, const struct top_entry *e, bool idle)
+/* The 100% of shares: host samples within the filter, and the agent's of a
+ * VM the host did not see (merge_unscaled). */
+static void totals_add(struct top_view *v, const struct top_entry *e, bool idle, const struct merge *mg,
+		       size_t n_model_events)
 {
-	if (e->origin != ORIGIN_HOST)
+	bool agent = e->origin == ORIGIN_AGENT && mg && e->domain;
+	if (e->origin != ORIGIN_HOST && !agent)
 		return;
 	for (size_t ev = 0; ev < v->n_events; ev++) {
+		if (agent && !merge_unscaled(mg, e, n_model_events, ev))
+			continue;
 		v->interval_all[ev].samples += e->interval[ev].samples;
 		v->interval_all[ev].period += e->interval[ev].period;
 		v->total_all[ev].samples += e->total[ev].samples;
@@ -323,7 +340,7 @@ void top_view__build(struct top_view *v, const struct top_model *m, const struct
 		bool idle = entry_is_idle(p, e);
 		if (!entry_passes(p, e, &q->filter))
 			continue;
-		totals_add(v, e, idle);
+		totals_add(v, e, idle, mg, m->n_events);
 		if (entry_shown(mg, e, m->n_events))
 			row_add(v, row_for(&g, p, e), e, idle, mg, m->n_events);
 	}

@@ -196,6 +196,21 @@ cp "$T/a-report.csv" "$T/a-report.text" "$ARTIFACTS/"
 grep -qF "'+cmd|' /C calc'!A0" "$T/a-report.csv" || fail "the formula symbol is missing from the CSV"
 note "rule 5: hostile strings sanitized in the session, record's messages, text, CSV, JSON, folded and HTML"
 
+# The live view takes the same guest data: top's screen lines (batch text),
+# CSV and JSON Lines, with a fresh hostile agent.
+for f in text csv json; do
+	AGENTS=()
+	add_agent "top$f" strings
+	"$DOMPROF" top --batch -f $f -a -e cpu-clock:u -d 3 -I 500 --key "$T/key" --agent-optional "${AGENTS[@]}" \
+		>"$T/top.$f" 2>"$T/top.$f.err" || fail "top --format $f with a hostile agent failed: $(tail -5 "$T/top.$f.err")"
+done
+unsafe_text "$T/top.text" "$T/top.csv" "$T/top.json" "$T/top.text.err"
+no_live_formula "$T/top.csv"
+python3 -c 'import json, sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]' "$T/top.json" ||
+	fail "top's JSON Lines do not parse"
+grep -qF 'app?[31m?]0;pwned??2J' "$T/top.csv" || fail "the hostile agent's rows are not in top's CSV: $(head -5 "$T/top.csv")"
+note "rule 5: top's text, CSV and JSON with a hostile agent: sanitized, no live formula"
+
 # ---- 3: a session damaged the old way still reports the host ----
 # (The kcore agent's domain has four sample rows of one event: two of them
 # summed pass 2^63, which made SQLite's SUM fail every query before.)
@@ -206,6 +221,9 @@ cp "$T/a.db" "$T/b.db"
 every_output "$T/b.db" b
 cmp -s "$T/a-host.json" "$T/b-host.json" || fail "the host's report changed because of another domain's rows"
 note "rule 3: two rows near 2^63: every report, export and HTML still works; the host's rows are unchanged"
+# Several such sessions read as one (the merge adds their totals).
+every_output "$T/b.db,$T/b.db" bb
+note "rule 3: two damaged sessions merged: every report, export and HTML still works"
 
 # ---- 2: memory under a flooding agent ----
 BUDGET_MB=16

@@ -140,6 +140,41 @@ static void test_interval_and_total(void **state)
 	profile__release(&f.p);
 }
 
+/* A VM the host never saw run guest code (its agent is remote, or its VM
+ * process was not found): the agent's rows are the only measure of it and
+ * count as they are, in the 100% too, as in the session's merged view. */
+static void test_agent_without_host_view(void **state)
+{
+	struct fixture f;
+	struct top_model m;
+	struct top_query q;
+	struct top_view v;
+	const struct top_row *r;
+	uint32_t remote, t, img, fn;
+	fixture_init(&f);
+	remote = profile__domain(&f.p, "remote", true);
+	t = profile__thread(&f.p, remote, 70, 70, "db", ROLE_GUEST, -1);
+	img = profile__image(&f.p, remote, "/usr/bin/db", "", IMAGE_ELF);
+	fn = profile__symbol(&f.p, img, "db_scan", 0x100, 16);
+	top_model__init(&m, 1);
+	top_query__init(&q);
+	first_interval(&f);
+	add(&f, remote, t, img, fn, LAYER_GUEST_USER, ORIGIN_AGENT, 0x100, 0, 25, 25 * MS);
+	top_model__update(&m, &f.p, 1000 * MS);
+	top_view__build(&v, &m, &f.p, &q);
+	r = find_row(&v, 4, "db_scan");
+	assert_non_null(r);
+	assert_true(r->agent);
+	assert_int_equal(r->interval[0].period, 25 * MS);
+	/* the host's 230 ms and the remote guest's 25 */
+	assert_int_equal(v.interval_all[0].period, 255 * MS);
+	/* the VM the host saw is scaled as before */
+	assert_int_equal(find_row(&v, 4, "ngx_process")->interval[0].period, 40 * MS);
+	top_view__release(&v);
+	top_model__release(&m);
+	profile__release(&f.p);
+}
+
 static void test_decay_fades(void **state)
 {
 	struct fixture f;
@@ -353,6 +388,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_interval_and_total),
+		cmocka_unit_test(test_agent_without_host_view),
 		cmocka_unit_test(test_decay_fades),
 		cmocka_unit_test(test_filter_and_sort),
 		cmocka_unit_test(test_layers_and_render),
