@@ -2,12 +2,36 @@
  * CODE, STARTED, FINAL, ...), applied to a real profile, with a small
  * memory budget and the clock advancing 100 ms per frame. Input: a
  * sequence of (u8 type, u16 length, payload); type 0xff stands for the
- * host sending STOP (after which CODE, FINAL and BYE are in order). */
+ * host sending STOP (after which CODE, FINAL and BYE are in order), 0xfe
+ * for a flush (what the agent forgot leaves memory; every live counter
+ * must still feed its own domain), 0xfd for FORGET agreed (before DATA). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/proto/coordinator.h"
+
+/* Every live counter of the agent still feeds an entry of its own domain:
+ * a dropped entry's slot, reused by another domain, is never fed. */
+static void check_live(const struct delta_state *d, const struct profile *p)
+{
+	for (size_t i = 0; i < d->n_samples_known; i++) {
+		const struct sample_entry *e;
+		if (!d->samples[i].live)
+			continue;
+		e = &p->samples[d->samples[i].host];
+		if (e->key.domain != d->domain || e->key.origin != ORIGIN_AGENT)
+			abort();
+	}
+	for (size_t i = 0; i < d->n_timeline_known; i++) {
+		const struct timeline_entry *e;
+		if (!d->timeline[i].live)
+			continue;
+		e = &p->timeline[d->timeline[i].host];
+		if (e->key.domain != d->domain || e->key.origin != ORIGIN_AGENT)
+			abort();
+	}
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -34,6 +58,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (type == 0xff) {
 			c.stop_ns = now;
 			c.links[0].delta.stop_ns = now;
+		} else if (type == 0xfe) {
+			/* A flush: what the agent forgot and is written leaves memory. */
+			profile__mark_written(&p);
+			coordinator__forget(&c, &p);
+			check_live(&c.links[0].delta, &p);
+		} else if (type == 0xfd) {
+			/* FORGET agreed, as the handshake would say: before any DATA. */
+			if (!c.links[0].delta.frame)
+				c.links[0].delta.forget = true;
 		} else if (coordinator__inject(&c, 0, &p, type, data + off, len, now) < 0) {
 			break;
 		}

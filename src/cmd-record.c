@@ -523,6 +523,9 @@ static int record_loop(struct record_options *o, struct recorder *rec, struct co
 			break;
 		if ((r = recorder__flush_if_due(rec)) < 0)
 			return write_error(r, o, rec, "; stopping.");
+		/* What agents forgot, written now, leaves memory. */
+		if (r > 0 && coord)
+			coordinator__forget(coord, &rec->profile);
 		if (o->session_path && rotation_due(o, rec, session_start_ns)) {
 			rotate(o, rec);
 			session_start_ns = clock_monotonic_ns();

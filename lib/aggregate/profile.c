@@ -38,6 +38,9 @@ void profile__release(struct profile *p)
 	free(p->free_threads);
 	free(p->free_samples);
 	free(p->free_timeline);
+	free(p->dropped_threads.ids);
+	free(p->dropped_samples.ids);
+	free(p->dropped_timeline.ids);
 	hmap_release(&p->index_domains);
 	hmap_release(&p->index_threads);
 	hmap_release(&p->index_images);
@@ -340,6 +343,14 @@ void profile__mark_written(struct profile *p)
  * the recorder holds anyway). */
 static bool counter_droppable(bool dirty, bool written) { return written && !dirty; }
 
+static void note_drop(struct profile *p, struct profile_drops *l, uint32_t v)
+{
+	if (!p->track_drops)
+		return;
+	ARRAY_GROW(l->ids, l->cap, l->n + 1);
+	l->ids[l->n++] = v;
+}
+
 size_t profile__drop_samples(struct profile *p, bool (*done)(const struct sample_entry *e, void *ctx), void *ctx)
 {
 	size_t dropped = 0;
@@ -350,6 +361,7 @@ size_t profile__drop_samples(struct profile *p, bool (*done)(const struct sample
 		memset(e, 0, sizeof(*e));
 		ARRAY_GROW(p->free_samples, p->cap_free_samples, p->n_free_samples + 1);
 		p->free_samples[p->n_free_samples++] = (uint32_t)i;
+		note_drop(p, &p->dropped_samples, (uint32_t)i);
 		dropped++;
 	}
 	if (!dropped)
@@ -361,19 +373,18 @@ size_t profile__drop_samples(struct profile *p, bool (*done)(const struct sample
 	return dropped;
 }
 
-size_t profile__drop_timeline(struct profile *p, uint32_t bucket)
+size_t profile__drop_timeline_if(struct profile *p, bool (*done)(const struct timeline_entry *e, void *ctx),
+				 void *ctx)
 {
 	size_t dropped = 0;
 	for (size_t i = 0; i < p->n_timeline; i++) {
 		struct timeline_entry *e = &p->timeline[i];
-		/* An agent's counters stay: the coordinator maps the agent's
-		 * indexes onto these slots (proto/delta.c). */
-		if (!e->key.event || e->key.origin != ORIGIN_HOST || e->key.bucket >= bucket ||
-		    !counter_droppable(e->dirty, e->written))
+		if (!e->key.event || !counter_droppable(e->dirty, e->written) || !done(e, ctx))
 			continue;
 		memset(e, 0, sizeof(*e));
 		ARRAY_GROW(p->free_timeline, p->cap_free_timeline, p->n_free_timeline + 1);
 		p->free_timeline[p->n_free_timeline++] = (uint32_t)i;
+		note_drop(p, &p->dropped_timeline, (uint32_t)i);
 		dropped++;
 	}
 	if (!dropped)
@@ -384,6 +395,19 @@ size_t profile__drop_timeline(struct profile *p, uint32_t bucket)
 		if (p->timeline[i].key.event)
 			hmap_insert(&p->index_timeline, timeline_key_hash(&p->timeline[i].key), (uint32_t)i);
 	return dropped;
+}
+
+/* The host's own counters of a past bucket. An agent's counters stay: the
+ * coordinator maps the agent's indexes onto these slots and drops them
+ * when the agent says (proto/delta.c). */
+static bool host_bucket_before(const struct timeline_entry *e, void *ctx)
+{
+	return e->key.origin == ORIGIN_HOST && e->key.bucket < *(const uint32_t *)ctx;
+}
+
+size_t profile__drop_timeline(struct profile *p, uint32_t bucket)
+{
+	return profile__drop_timeline_if(p, host_bucket_before, &bucket);
 }
 
 static int cmp_id(const void *a, const void *b)
@@ -399,6 +423,7 @@ size_t profile__drop_threads(struct profile *p, const uint32_t *exited, size_t n
 		struct profile_thread *t = &p->threads[i];
 		if (!t->id || !t->written || !bsearch(&t->id, exited, n, sizeof(*exited), cmp_id))
 			continue;
+		note_drop(p, &p->dropped_threads, t->id);
 		free(t->comm);
 		memset(t, 0, sizeof(*t));
 		ARRAY_GROW(p->free_threads, p->cap_free_threads, p->n_free_threads + 1);
@@ -424,6 +449,7 @@ void profile__restart(struct profile *p)
 	p->n_dirty_samples = p->n_dirty_timeline = 0;
 	p->last_thread_id = p->last_sample_id = p->last_timeline_id = 0;
 	p->last_timeline = 0;
+	p->dropped_threads.n = p->dropped_samples.n = p->dropped_timeline.n = 0;
 	hmap_release(&p->index_threads);
 	hmap_release(&p->index_samples);
 	hmap_release(&p->index_timeline);

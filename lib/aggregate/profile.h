@@ -160,6 +160,15 @@ struct profile {
 	uint32_t *free_timeline;
 	size_t n_free_timeline, cap_free_timeline;
 	uint32_t last_thread_id, last_sample_id, last_timeline_id;
+	/* With track_drops (an agent's profile): what the drops freed since
+	 * the agent's last DATA (thread ids, counter slots), for the
+	 * coordinator to forget too (proto/delta.c); delta__encode empties
+	 * them. */
+	bool track_drops;
+	struct profile_drops {
+		uint32_t *ids;
+		size_t n, cap;
+	} dropped_threads, dropped_samples, dropped_timeline;
 };
 
 void profile__init(struct profile *p);
@@ -200,6 +209,9 @@ void profile__mark_written(struct profile *p);
 size_t profile__drop_samples(struct profile *p, bool (*done)(const struct sample_entry *e, void *ctx), void *ctx);
 /* The same for the host's timeline counters of buckets before bucket. */
 size_t profile__drop_timeline(struct profile *p, uint32_t bucket);
+/* The same for the timeline counters done(e, ctx) says are final. */
+size_t profile__drop_timeline_if(struct profile *p, bool (*done)(const struct timeline_entry *e, void *ctx),
+				 void *ctx);
 /* Drop the written thread rows of the ids in exited (sorted, n of them):
  * their threads are gone. Drop their counters first. */
 size_t profile__drop_threads(struct profile *p, const uint32_t *exited, size_t n);

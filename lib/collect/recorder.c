@@ -278,10 +278,12 @@ static int flush(struct recorder *r, uint64_t stop_ns)
 int recorder__flush_if_due(struct recorder *r)
 {
 	uint64_t now = clock_monotonic_ns();
+	int ret;
 	if (!r->output || now < r->output->next_flush_ns)
 		return 0;
 	r->output->next_flush_ns = now + RECORDER_FLUSH_INTERVAL_NS;
-	return flush(r, now);
+	ret = flush(r, now);
+	return ret < 0 ? ret : 1;
 }
 
 /* The end of the current session at stop_ns: the final flush, the code of

@@ -86,8 +86,9 @@ void recorder__release(struct recorder *r);
 int recorder__create_session(struct recorder *r, const char *path, const struct session_run *run,
 			     char **ret_error);
 /* Flush the profile into the session when RECORDER_FLUSH_INTERVAL_NS
- * passed since the last flush. 0, or -errno when the write failed: the
- * session keeps everything up to the last flush that worked. */
+ * passed since the last flush. 1 when it flushed, 0 when not due, or
+ * -errno when the write failed: the session keeps everything up to the
+ * last flush that worked. */
 int recorder__flush_if_due(struct recorder *r);
 /* After recorder__stop: the final flush, the code of the hottest
  * functions (for annotate), per-CPU counts and the end state; the file is

@@ -239,10 +239,18 @@ static int send_data(struct agent_connection *a)
 {
 	struct wbuf w;
 	int r;
+	bool forget = (a->ch.caps & PROTO_CAP_FORGET) != 0;
 	wbuf_init(&w);
-	delta__encode(&a->rec.profile, &w);
+	a->rec.profile.track_drops = forget;
+	delta__encode(&a->rec.profile, &w, forget);
 	r = send_msg(a, MSG_DATA, &w, true);
 	wbuf_release(&w);
+	/* What was sent and can no longer change (exited threads, past
+	 * timeline buckets) leaves memory; the next frame tells the
+	 * coordinator, which drops its copy. An earlier coordinator cannot
+	 * be told: then everything stays, as it did. */
+	if (r == 0 && forget)
+		collector__forget(&a->rec.collector);
 	return r;
 }
 

@@ -54,7 +54,9 @@ const char *proto_msg__name(unsigned type);
 #define PROTO_CAP_ZSTD 0x1
 #define PROTO_CAP_CALLCHAIN 0x2
 #define PROTO_CAP_KALLSYMS 0x4
-#define PROTO_CAPS_ALL (PROTO_CAP_ZSTD | PROTO_CAP_CALLCHAIN | PROTO_CAP_KALLSYMS)
+/* DATA frames say what the agent dropped from its memory (delta.h). */
+#define PROTO_CAP_FORGET 0x8
+#define PROTO_CAPS_ALL (PROTO_CAP_ZSTD | PROTO_CAP_CALLCHAIN | PROTO_CAP_KALLSYMS | PROTO_CAP_FORGET)
 
 struct proto_budget;
 

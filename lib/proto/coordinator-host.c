@@ -152,10 +152,11 @@ void coordinator__write_session(struct coordinator *c, struct session *s)
 		struct agent_link *l = &c->links[i];
 		_cleanup_free_ char *key = xasprintf("agent.%s", l->name);
 		_cleanup_free_ char *v = xasprintf(
-			"%s state=%s offset_ns=%lld rtt_ns=%llu skew_ns=%lld frames=%llu samples=%llu%s%s", l->addr,
-			l->state == AGENT_DONE ? "complete" : "failed", (long long)l->offset_ns, (unsigned long long)l->rtt_ns,
-			(long long)l->start_skew_ns, (unsigned long long)l->data_frames,
-			(unsigned long long)l->delta.samples_received, l->error ? " error=" : "", l->error ? l->error : "");
+			"%s state=%s offset_ns=%lld rtt_ns=%llu skew_ns=%lld frames=%llu samples=%llu forgotten=%llu%s%s",
+			l->addr, l->state == AGENT_DONE ? "complete" : "failed", (long long)l->offset_ns,
+			(unsigned long long)l->rtt_ns, (long long)l->start_skew_ns, (unsigned long long)l->data_frames,
+			(unsigned long long)l->delta.samples_received, (unsigned long long)l->delta.forgotten,
+			l->error ? " error=" : "", l->error ? l->error : "");
 		session__set_meta(s, key, v);
 		session__write_code(s, l->codes, l->n_codes);
 	}

@@ -419,6 +419,7 @@ void coordinator__attach(struct coordinator *c, struct profile *p, uint64_t host
 		d->clock_offset_ns = l->offset_ns;
 		d->dirty = true;
 		delta_state__init(&l->delta, l->domain, (uint32_t)c->n_events);
+		l->delta.forget = (l->ch.caps & PROTO_CAP_FORGET) != 0;
 		delta_state__set_limits(&l->delta, &l->budget, l->ncpus, l->start_sent_ns, host_start, bucket_ns,
 					c->events);
 	}
@@ -601,6 +602,13 @@ void coordinator__poll(struct coordinator *c, struct profile *p)
 			poll_link(c, &c->links[i], p, 0);
 }
 
+void coordinator__forget(struct coordinator *c, struct profile *p)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->links[i].delta.n_events)
+			delta__drop_retired(&c->links[i].delta, p);
+}
+
 void coordinator__stop(struct coordinator *c, struct profile *p, int timeout_ms)
 {
 	uint64_t deadline = clock_monotonic_ns() + (uint64_t)timeout_ms * 1000000ULL;
@@ -669,5 +677,6 @@ void coordinator__fake_running(struct coordinator *c, size_t link, struct profil
 	l->start_sent_ns = start_ns;
 	l->domain = profile__domain(p, l->name, true);
 	delta_state__init(&l->delta, l->domain, (uint32_t)n_events);
+	l->delta.forget = (l->ch.caps & PROTO_CAP_FORGET) != 0;
 	delta_state__set_limits(&l->delta, &l->budget, ncpus, start_ns, start_ns, c->bucket_ns, c->events);
 }

@@ -150,6 +150,11 @@ void coordinator__start(struct coordinator *c, uint64_t host_t0);
 void coordinator__attach(struct coordinator *c, struct profile *p, uint64_t host_start, uint64_t bucket_ns);
 /* Non-blocking: take every frame that arrived and merge it. */
 void coordinator__poll(struct coordinator *c, struct profile *p);
+/* After a flush of p: rows fed only by what the agents forgot (their
+ * exited threads, past timeline buckets; capability FORGET) and now
+ * written leave memory (delta__drop_retired). Not for a caller that holds
+ * profile indexes across flushes (top). */
+void coordinator__forget(struct coordinator *c, struct profile *p);
 /* STOP everyone and collect their last data (at most timeout_ms). */
 void coordinator__stop(struct coordinator *c, struct profile *p, int timeout_ms);
 

@@ -1,5 +1,6 @@
 /* Encoding and applying profile deltas; see delta.h and docs/protocol.md
  * (DATA). */
+#define _GNU_SOURCE
 #include "delta.h"
 
 #include <errno.h>
@@ -39,15 +40,72 @@
  * rule for samples and timeline alike. */
 static uint8_t guest_layer(uint8_t layer) { return (uint8_t)layer__as_guest((enum layer)layer); }
 
-void delta__encode(struct profile *p, struct wbuf *w)
+static int cmp_u32(const void *a, const void *b)
 {
-	wbuf_u32(w, (uint32_t)(p->n_threads - p->written_threads));
-	for (size_t i = p->written_threads; i < p->n_threads; i++) {
-		struct profile_thread *t = &p->threads[i];
-		wbuf_u32(w, t->pid);
-		wbuf_u32(w, t->tid);
-		wbuf_str(w, t->comm);
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* What the profile dropped since the previous frame, ascending; emptied. */
+static void encode_drops(struct wbuf *w, struct profile_drops *l)
+{
+	if (l->n > 1)
+		qsort(l->ids, l->n, sizeof(*l->ids), cmp_u32);
+	wbuf_u32(w, (uint32_t)l->n);
+	for (size_t i = 0; i < l->n; i++)
+		wbuf_u32(w, l->ids[i]);
+	l->n = 0;
+}
+
+static void encode_thread(struct wbuf *w, const struct profile_thread *t)
+{
+	wbuf_u32(w, t->pid);
+	wbuf_u32(w, t->tid);
+	wbuf_str(w, t->comm);
+}
+
+static int cmp_thread_id(const void *a, const void *b, void *ctx)
+{
+	const struct profile *p = ctx;
+	uint32_t x = p->threads[*(const uint32_t *)a].id, y = p->threads[*(const uint32_t *)b].id;
+	return x < y ? -1 : x > y;
+}
+
+/* The thread rows not sent yet. Without drops they are the last ones, in
+ * id order; with drops a new row may fill a dropped one's slot, so they
+ * are found by their flag and sent in id order: each id is the next
+ * number on the wire (ids are given in order and every row is sent). */
+static void encode_threads(struct profile *p, struct wbuf *w)
+{
+	uint32_t *order = NULL;
+	size_t n = 0, cap = 0;
+	if (!p->track_drops) {
+		wbuf_u32(w, (uint32_t)(p->n_threads - p->written_threads));
+		for (size_t i = p->written_threads; i < p->n_threads; i++)
+			encode_thread(w, &p->threads[i]);
+		return;
 	}
+	for (size_t i = 0; i < p->n_threads; i++)
+		if (p->threads[i].id && !p->threads[i].written) {
+			ARRAY_GROW(order, cap, n + 1);
+			order[n++] = (uint32_t)i;
+		}
+	if (n > 1)
+		qsort_r(order, n, sizeof(*order), cmp_thread_id, p);
+	wbuf_u32(w, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		encode_thread(w, &p->threads[order[i]]);
+	free(order);
+}
+
+void delta__encode(struct profile *p, struct wbuf *w, bool forget)
+{
+	if (forget) {
+		encode_drops(w, &p->dropped_threads);
+		encode_drops(w, &p->dropped_samples);
+		encode_drops(w, &p->dropped_timeline);
+	}
+	encode_threads(p, w);
 	wbuf_u32(w, (uint32_t)(p->n_images - p->written_images));
 	for (size_t i = p->written_images; i < p->n_images; i++) {
 		struct profile_image *im = &p->images[i];
@@ -136,6 +194,11 @@ void delta_state__release(struct delta_state *d)
 	free(d->event_totals);
 	free(d->event_timeline_totals);
 	free(d->ns_unit);
+	free(d->thread_comm);
+	for (struct delta_retired *rt = &d->retired_samples; rt <= &d->retired_threads; rt++) {
+		free(rt->refs);
+		free(rt->slots);
+	}
 	memset(d, 0, sizeof(*d));
 }
 
@@ -150,12 +213,15 @@ static uint64_t sat_mul(uint64_t a, uint64_t b)
 /* What one frame adds, found by the checking pass. */
 struct frame_sum {
 	uint64_t cost;
+	uint32_t *forgot_threads; /* the agent's thread ids this frame forgets */
+	uint32_t n_forgot_threads;
 	struct delta_counter *samples, *timeline; /* per event: increments */
 	int64_t last_bucket;                      /* the host's bucket now */
 };
 
-/* One counter row's index: a known one (named once per frame) or exactly
- * the next new one. The previous totals in *old. */
+/* One counter row's index: a known one (named once per frame), a
+ * forgotten one's (a new counter in its place: 1), or exactly the next new
+ * one (1). The previous totals in *old. */
 static int check_index(struct delta_counter *known, size_t n_known, size_t *n_new, uint32_t idx, uint32_t frame,
 		       struct delta_counter *old)
 {
@@ -163,6 +229,10 @@ static int check_index(struct delta_counter *known, size_t n_known, size_t *n_ne
 		if (known[idx].frame == frame)
 			return -1;
 		known[idx].frame = frame;
+		if (!known[idx].live || known[idx].forget_frame == frame) {
+			*old = (struct delta_counter){ 0 };
+			return 1;
+		}
 		*old = known[idx];
 		return 0;
 	}
@@ -202,6 +272,55 @@ static int check_totals(const struct delta_state *d, const struct delta_counter 
 				    d->ncpus == 1 ? "" : "s", (double)elapsed / 1e9);
 	}
 	return 0;
+}
+
+/* FORGET: the agent's thread ids whose threads exited, and the sample and
+ * timeline counters it dropped (their totals final, sent before), each
+ * list ascending; each names a live row. They apply before the rest of
+ * the frame: a forgotten counter's index may name a new counter in it. */
+static int check_forget_counters(struct delta_counter *known, size_t n_known, struct rbuf *r, uint32_t frame,
+				 const char *what, char **ret_error)
+{
+	uint32_t n = rbuf_u32(r);
+	if (!rbuf_ok(r) || n > n_known)
+		return fail_with(ret_error, -EBADMSG, "forgets more %s counters than it has", what);
+	for (uint32_t i = 0, prev = 0; i < n; i++) {
+		uint32_t idx = rbuf_u32(r);
+		if (!rbuf_ok(r) || idx >= n_known || (i && idx <= prev) || !known[idx].live)
+			return fail_with(ret_error, -EBADMSG, "forgotten %s counter %u is not a live counter, or out of order",
+					 what, idx);
+		known[idx].forget_frame = frame;
+		prev = idx;
+	}
+	return 0;
+}
+
+static int check_forget(struct delta_state *d, struct rbuf *r, struct frame_sum *sum, char **ret_error)
+{
+	uint32_t n = rbuf_u32(r);
+	int rc;
+	if (!rbuf_ok(r) || n > d->n_threads)
+		return fail_with(ret_error, -EBADMSG, "forgets more threads than it has sent");
+	sum->forgot_threads = xcalloc(n ? n : 1, sizeof(*sum->forgot_threads));
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t id = rbuf_u32(r);
+		if (!rbuf_ok(r) || id == 0 || id > d->n_threads || (i && id <= sum->forgot_threads[i - 1]) ||
+		    !d->threads[id - 1])
+			return fail_with(ret_error, -EBADMSG, "forgotten thread %u is not a live thread, or out of order", id);
+		sum->forgot_threads[sum->n_forgot_threads++] = id;
+	}
+	if ((rc = check_forget_counters(d->samples, d->n_samples_known, r, d->frame, "sample", ret_error)) < 0)
+		return rc;
+	return check_forget_counters(d->timeline, d->n_timeline_known, r, d->frame, "timeline", ret_error);
+}
+
+/* A sample may name a thread of an earlier frame only while it lives. */
+static bool thread_live(const struct delta_state *d, const struct frame_sum *sum, uint32_t id)
+{
+	if (id == 0 || id > d->n_threads)
+		return true;
+	return d->threads[id - 1] &&
+	       !bsearch(&id, sum->forgot_threads, sum->n_forgot_threads, sizeof(id), cmp_u32);
 }
 
 /* The catalog rows of the agent known so far, this frame's included: the
@@ -293,6 +412,8 @@ static int check_samples(struct delta_state *d, const struct profile *host, stru
 		if (!rbuf_ok(r) || event == 0 || event > d->n_events || !valid_layer(layer) || thread > rows->threads ||
 		    image > rows->images || symbol > rows->symbols || stack > rows->frames)
 			BAD("sample counter %u is malformed or names a row not sent", idx);
+		if (!thread_live(d, sum, thread))
+			BAD("sample counter %u names forgotten thread %u", idx, thread);
 		rc = check_index(d->samples, d->n_samples_known, &new_samples, idx, d->frame, &old);
 		if (rc < 0)
 			BAD("sample counter %u is out of sequence or given twice", idx);
@@ -356,7 +477,8 @@ static int check_frame(struct delta_state *d, const struct profile *host, const 
 	sum->last_bucket = d->bucket_ns && end > d->host_start_ns ? (int64_t)((end - d->host_start_ns) / d->bucket_ns) : 0;
 	d->frame++;
 	rbuf_init(&r, data, len);
-	if ((rc = check_catalog(&r, &rows, sum, ret_error)) < 0 ||
+	if ((d->forget && (rc = check_forget(d, &r, sum, ret_error)) < 0) ||
+	    (rc = check_catalog(&r, &rows, sum, ret_error)) < 0 ||
 	    (rc = check_samples(d, host, &r, &rows, sum, ret_error)) < 0 ||
 	    (rc = check_timeline(d, host, &r, slack, sum, ret_error)) < 0)
 		return rc;
@@ -394,6 +516,8 @@ static void push(uint32_t **table, size_t *n, size_t *cap, uint32_t v)
 static uint32_t host_id(const uint32_t *table, uint32_t id) { return id ? table[id - 1] : 0; }
 
 /* A counter index checked by check_frame: its slot, made when new. */
+/* A counter index checked by check_frame: its slot, made when new, with
+ * totals from zero (a forgotten one's slot keeps the frame marks). */
 static struct delta_counter *counter(struct delta_counter **table, size_t *cap, size_t *n_known, uint32_t idx)
 {
 	if (idx >= *n_known) {
@@ -401,7 +525,54 @@ static struct delta_counter *counter(struct delta_counter **table, size_t *cap, 
 		(*table)[idx] = (struct delta_counter){ 0 };
 		*n_known = (size_t)idx + 1;
 	}
+	(*table)[idx].count = (*table)[idx].period = 0;
 	return &(*table)[idx];
+}
+
+/* A host slot one more live counter of the agent feeds. */
+static void retired_ref(struct delta_retired *rt, uint32_t slot)
+{
+	if (slot >= rt->cap_refs) {
+		size_t old = rt->cap_refs;
+		ARRAY_GROW(rt->refs, rt->cap_refs, (size_t)slot + 1);
+		memset(rt->refs + old, 0, (rt->cap_refs - old) * sizeof(*rt->refs));
+	}
+	rt->refs[slot]++;
+}
+
+static void retire(struct delta_retired *rt, uint32_t slot)
+{
+	ARRAY_GROW(rt->slots, rt->cap, rt->n + 1);
+	rt->slots[rt->n++] = slot;
+}
+
+/* A counter the agent forgot: its host entry, fed by no other live
+ * counter, may leave memory once written; its budget is given back. */
+static void forget_counter(struct delta_state *d, struct delta_counter *c, struct delta_retired *rt, uint64_t cost)
+{
+	if (!--rt->refs[c->host])
+		retire(rt, c->host);
+	c->live = false;
+	c->count = c->period = 0;
+	proto_budget__refund(d->budget, cost);
+	d->forgotten++;
+}
+
+static void apply_forget(struct delta_state *d, struct rbuf *r)
+{
+	uint32_t n = rbuf_u32(r);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t id = rbuf_u32(r);
+		retire(&d->retired_threads, d->threads[id - 1]);
+		d->threads[id - 1] = 0;
+		proto_budget__refund(d->budget, ROW_COST(struct profile_thread) + STRING_COST(d->thread_comm[id - 1]));
+	}
+	n = rbuf_u32(r);
+	for (uint32_t i = 0; i < n; i++)
+		forget_counter(d, &d->samples[rbuf_u32(r)], &d->retired_samples, COUNTER_COST(struct sample_entry));
+	n = rbuf_u32(r);
+	for (uint32_t i = 0; i < n; i++)
+		forget_counter(d, &d->timeline[rbuf_u32(r)], &d->retired_timeline, COUNTER_COST(struct timeline_entry));
 }
 
 /* The applying pass, over a frame check_frame accepted: cannot fail. */
@@ -411,12 +582,19 @@ static void apply_frame(struct delta_state *d, struct profile *host, const void 
 	struct rbuf r;
 	uint32_t n;
 	rbuf_init(&r, data, len);
+	if (d->forget)
+		apply_forget(d, &r);
 	n = rbuf_u32(&r);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t pid = rbuf_u32(&r), tid = rbuf_u32(&r);
-		_cleanup_free_ char *comm = take_text(&r, MAX_COMM);
+		size_t slen;
+		const char *raw = rbuf_str_view(&r, MAX_COMM, &slen);
+		_cleanup_free_ char *comm = text_sanitize(xstrndup(raw ? raw : "", raw ? slen : 0));
 		push(&d->threads, &d->n_threads, &d->cap_threads,
 		     profile__thread(host, d->domain, pid, tid, comm, ROLE_GUEST, -1));
+		/* What check_catalog charged for it, given back when forgotten. */
+		ARRAY_GROW(d->thread_comm, d->cap_thread_comm, d->n_threads);
+		d->thread_comm[d->n_threads - 1] = (uint8_t)(raw ? slen : 0);
 	}
 	n = rbuf_u32(&r);
 	for (uint32_t i = 0; i < n; i++) {
@@ -460,9 +638,11 @@ static void apply_frame(struct delta_state *d, struct profile *host, const void 
 		k.stack = host_id(d->frames, rbuf_u32(&r));
 		count = rbuf_u64(&r);
 		period = rbuf_u64(&r);
-		if (idx >= d->n_samples_known) {
+		if (idx >= d->n_samples_known || !d->samples[idx].live) {
 			c = counter(&d->samples, &d->cap_samples, &d->n_samples_known, idx);
 			c->host = profile__add_sample(host, &k, count, period);
+			c->live = true;
+			retired_ref(&d->retired_samples, c->host);
 		} else {
 			c = &d->samples[idx];
 			if (count > c->count || period > c->period)
@@ -487,9 +667,11 @@ static void apply_frame(struct delta_state *d, struct profile *host, const void 
 		if (d->bucket_ns)
 			hb = hb < 0 ? 0 : MIN(hb, last_bucket);
 		tk.bucket = (uint32_t)MAX(hb, 0);
-		if (idx >= d->n_timeline_known) {
+		if (idx >= d->n_timeline_known || !d->timeline[idx].live) {
 			c = counter(&d->timeline, &d->cap_timeline, &d->n_timeline_known, idx);
 			c->host = profile__add_timeline(host, &tk, count, period);
+			c->live = true;
+			retired_ref(&d->retired_timeline, c->host);
 		} else {
 			c = &d->timeline[idx];
 			if (count > c->count || period > c->period)
@@ -514,5 +696,104 @@ int delta__apply(struct delta_state *d, struct profile *host, const void *data, 
 		apply_frame(d, host, data, len, sum.last_bucket);
 	free(sum.samples);
 	free(sum.timeline);
+	free(sum.forgot_threads);
 	return r;
+}
+
+/* ---- what forgotten counters fed, out of the host's memory ---- */
+
+static void sort_unique(struct delta_retired *rt)
+{
+	size_t n = 0;
+	if (rt->n > 1)
+		qsort(rt->slots, rt->n, sizeof(*rt->slots), cmp_u32);
+	for (size_t i = 0; i < rt->n; i++)
+		if (!n || rt->slots[n - 1] != rt->slots[i])
+			rt->slots[n++] = rt->slots[i];
+	rt->n = n;
+}
+
+/* A retired slot still fed by no live counter (a new counter of the same
+ * key may have found the entry again meanwhile). */
+static bool unfed(const struct delta_retired *rt, uint32_t slot)
+{
+	return slot < rt->cap_refs && !rt->refs[slot] &&
+	       bsearch(&slot, rt->slots, rt->n, sizeof(slot), cmp_u32);
+}
+
+struct retired_ctx {
+	const struct delta_state *d;
+	const struct profile *host;
+};
+
+static bool retired_sample(const struct sample_entry *e, void *ctx)
+{
+	const struct retired_ctx *c = ctx;
+	return e->key.origin == ORIGIN_AGENT && e->key.domain == c->d->domain &&
+	       unfed(&c->d->retired_samples, (uint32_t)(e - c->host->samples));
+}
+
+static bool retired_timeline(const struct timeline_entry *e, void *ctx)
+{
+	const struct retired_ctx *c = ctx;
+	return e->key.origin == ORIGIN_AGENT && e->key.domain == c->d->domain &&
+	       unfed(&c->d->retired_timeline, (uint32_t)(e - c->host->timeline));
+}
+
+/* Keep the retired slots still waiting: in memory (not written yet) and
+ * unfed. */
+static void keep_waiting(struct delta_retired *rt, bool (*present)(const struct profile *, uint32_t),
+			 const struct profile *host)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < rt->n; i++)
+		if (rt->slots[i] < rt->cap_refs && !rt->refs[rt->slots[i]] && present(host, rt->slots[i]))
+			rt->slots[n++] = rt->slots[i];
+	rt->n = n;
+}
+
+static bool sample_present(const struct profile *p, uint32_t slot)
+{
+	return slot < p->n_samples && p->samples[slot].key.event;
+}
+
+static bool timeline_present(const struct profile *p, uint32_t slot)
+{
+	return slot < p->n_timeline && p->timeline[slot].key.event;
+}
+
+/* Thread rows: ids, not slots; the ones not dropped are those not written
+ * yet (profile__drop_threads keeps them). */
+static void drop_retired_threads(struct delta_state *d, struct profile *host)
+{
+	struct delta_retired *rt = &d->retired_threads;
+	size_t n = 0;
+	sort_unique(rt);
+	profile__drop_threads(host, rt->slots, rt->n);
+	for (size_t i = 0; i < host->n_threads; i++) {
+		const struct profile_thread *t = &host->threads[i];
+		if (t->id && bsearch(&t->id, rt->slots, rt->n, sizeof(t->id), cmp_u32))
+			rt->slots[n++] = t->id;
+	}
+	rt->n = n;
+	sort_unique(rt);
+}
+
+size_t delta__drop_retired(struct delta_state *d, struct profile *host)
+{
+	struct retired_ctx ctx = { d, host };
+	size_t dropped = 0;
+	if (d->retired_samples.n) {
+		sort_unique(&d->retired_samples);
+		dropped += profile__drop_samples(host, retired_sample, &ctx);
+		keep_waiting(&d->retired_samples, sample_present, host);
+	}
+	if (d->retired_timeline.n) {
+		sort_unique(&d->retired_timeline);
+		dropped += profile__drop_timeline_if(host, retired_timeline, &ctx);
+		keep_waiting(&d->retired_timeline, timeline_present, host);
+	}
+	if (d->retired_threads.n)
+		drop_retired_threads(d, host);
+	return dropped;
 }

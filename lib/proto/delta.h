@@ -22,8 +22,11 @@
 #include "budget.h"
 #include "wire.h"
 
-/* Agent side: append the delta of p to w (and mark it written). */
-void delta__encode(struct profile *p, struct wbuf *w);
+/* Agent side: append the delta of p to w (and mark it written). With
+ * forget (capability PROTO_CAP_FORGET), the frame starts with what p has
+ * dropped since the previous one (p->track_drops), and thread rows go out
+ * in id order wherever their slots are. */
+void delta__encode(struct profile *p, struct wbuf *w, bool forget);
 
 /* One of the agent's counters. Its identity (event, layer, thread, image,
  * symbol, stack, bucket) is fixed by its first row: the host entry it feeds
@@ -32,7 +35,19 @@ void delta__encode(struct profile *p, struct wbuf *w);
 struct delta_counter {
 	uint64_t count, period; /* the last running totals */
 	uint32_t frame;         /* the frame that last named it */
+	uint32_t forget_frame;  /* the frame that forgot it */
 	uint32_t host;          /* the host profile's sample/timeline entry */
+	bool live;              /* false once forgotten: the index is free */
+};
+
+/* Host entries an agent's forgotten counters fed, to be dropped from the
+ * host's memory once written (delta__drop_retired); per host slot, how
+ * many of the agent's live counters feed it. */
+struct delta_retired {
+	uint32_t *refs;
+	size_t cap_refs;
+	uint32_t *slots; /* host slots (or thread ids) with no live counter */
+	size_t n, cap;
 };
 
 /* Coordinator side: translation state for one agent. */
@@ -48,6 +63,12 @@ struct delta_state {
 	size_t n_samples_known, n_timeline_known;
 	uint32_t frame; /* frames applied */
 	uint64_t samples_received;
+	/* FORGET negotiated: frames start with what the agent dropped. */
+	bool forget;
+	uint8_t *thread_comm; /* per agent thread: its name's length (refund) */
+	size_t cap_thread_comm;
+	struct delta_retired retired_samples, retired_timeline, retired_threads;
+	uint64_t forgotten; /* counters forgotten, for the log and tests */
 
 	/* What the guest could possibly have measured (set by the owner). */
 	struct proto_budget *budget; /* the agent's; NULL takes anything */
@@ -73,3 +94,9 @@ void delta_state__set_limits(struct delta_state *d, struct proto_budget *budget,
  * budget; *ret_error (optional) then says what, in words. */
 int delta__apply(struct delta_state *d, struct profile *host, const void *data, size_t len, uint64_t now_ns,
 		 char **ret_error);
+
+/* Drop from the host's memory the rows that only the agent's forgotten
+ * counters and threads fed, those already written to the session (the
+ * others wait for the next call). Call after a flush. Returns the
+ * counters dropped (callers that cache profile indexes clear them). */
+size_t delta__drop_retired(struct delta_state *d, struct profile *host);

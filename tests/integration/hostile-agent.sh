@@ -31,15 +31,6 @@ ldd "$DOMPROF" 2>/dev/null | grep -q libasan && SANITIZED=1
 TRACED_ENV=()
 [ -n "$SANITIZED" ] && TRACED_ENV=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
 
-# wait_for FILE TEXT: until FILE holds TEXT (10 s at most).
-wait_for() {
-	for _ in $(seq 100); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	fail "no '$2' in $1: $(cat "$1" 2>/dev/null)"
-}
-
 # add_agent NAME MODE [fake-agent options]: a fake agent on a free port,
 # appended to AGENTS as --agent NAME=tcp:127.0.0.1:PORT.
 AGENTS=()
@@ -131,6 +122,8 @@ add_agent bucket bucket
 add_agent started2 started2
 add_agent codeearly codeearly
 add_agent pong pong
+add_agent forgetdead forgetdead
+add_agent forgetbad forgetbad
 # User-mode host events only: the host's own kernel is never hot, so any
 # read of /proc/kcore could only come from what an agent sent.
 strace -f -qq -e trace=open,openat,openat2 -o "$T/opens.log" "${TRACED_ENV[@]}" \
@@ -149,7 +142,8 @@ reason() { q "$T/a.db" "SELECT note FROM domains WHERE name='$1'"; }
 [ "$(complete normal)" = 1 ] || fail "the well-behaved agent was cut: $(reason normal)"
 [ "$(complete kcore)" = 1 ] || fail "the kcore agent's data was refused: $(reason kcore)"
 for pair in "overflow:more than 2 CPUs" "decrease:went down" "bucket:outside the recording" \
-	"started2:second STARTED" "codeearly:CODE before STOP" "strings:the agent reports: agent error?"; do
+	"started2:second STARTED" "codeearly:CODE before STOP" "strings:the agent reports: agent error?" \
+	"forgetdead:names forgotten thread 1" "forgetbad:forgotten sample counter 7 is not a live counter"; do
 	name=${pair%%:*} want=${pair#*:}
 	[ "$(complete "$name")" = 0 ] || fail "agent $name was not marked incomplete"
 	reason "$name" | grep -qF "$want" || fail "agent $name: note '$(reason "$name")' does not say '$want'"

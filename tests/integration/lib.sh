@@ -130,6 +130,15 @@ start_vm() {
 	"$SOURCE_ROOT/vm/launch" start --name "$name" --image "$GUEST_IMAGE" --state "$T/vmstate" --timeout 240 "$@"
 }
 
+# wait_for FILE TEXT: until FILE holds TEXT (10 s at most).
+wait_for() {
+	for _ in $(seq 100); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "no '$2' in $1: $(cat "$1" 2>/dev/null)"
+}
+
 # A free TCP port on 127.0.0.1.
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

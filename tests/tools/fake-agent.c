@@ -19,6 +19,9 @@
  *       started2   STARTED twice (rule 6)
  *       codeearly  CODE before STOP (rule 6)
  *       pong       an agent clock of 2^64-1 (rule 6)
+ *       forgetdead forgets its thread, then names it in the same frame (rule 3)
+ *       forgetbad  forgets a live counter and starts a new one in its index
+ *                  (allowed), then forgets a counter it never had (rule 3)
  *   fake-agent probe PORT KEYFILE
  *       a coordinator: connect, authenticate, wait for AUTH_OK; prints the
  *       milliseconds it took (rule 4)
@@ -87,16 +90,19 @@ static void send_msg(struct channel *ch, uint8_t type, const struct wbuf *w, boo
 
 /* ---- a DATA frame, table by table ---- */
 
+/* The three FORGET lists lead the frame when the capability was agreed
+ * (every coordinator of this tree agrees to it). */
+#define N_TABLES 9
 struct data {
-	struct wbuf t[6];
-	uint32_t n[6];
+	struct wbuf t[N_TABLES];
+	uint32_t n[N_TABLES];
 };
-enum { T_THREAD, T_IMAGE, T_SYMBOL, T_FRAME, T_SAMPLE, T_TIMELINE };
+enum { F_THREAD, F_SAMPLE, F_TIMELINE, T_THREAD, T_IMAGE, T_SYMBOL, T_FRAME, T_SAMPLE, T_TIMELINE };
 
 static void data_init(struct data *d)
 {
 	memset(d, 0, sizeof(*d));
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < N_TABLES; i++)
 		wbuf_init(&d->t[i]);
 }
 
@@ -104,11 +110,12 @@ static void data_send(struct channel *ch, struct data *d)
 {
 	struct wbuf w;
 	wbuf_init(&w);
-	for (int i = 0; i < 6; i++) {
+	for (int i = (ch->caps & PROTO_CAP_FORGET) ? 0 : T_THREAD; i < N_TABLES; i++) {
 		wbuf_u32(&w, d->n[i]);
 		wbuf_put(&w, d->t[i].data, d->t[i].len);
-		wbuf_release(&d->t[i]);
 	}
+	for (int i = 0; i < N_TABLES; i++)
+		wbuf_release(&d->t[i]);
 	send_msg(ch, MSG_DATA, &w, true);
 	wbuf_release(&w);
 	data_init(d);
@@ -154,6 +161,13 @@ static void add_sample(struct data *d, uint32_t idx, uint32_t thread, uint32_t i
 	wbuf_u64(w, count);
 	wbuf_u64(w, period);
 	d->n[T_SAMPLE]++;
+}
+
+/* FORGET: a thread id or counter index the agent dropped. */
+static void add_forget(struct data *d, int table, uint32_t v)
+{
+	wbuf_u32(&d->t[table], v);
+	d->n[table]++;
 }
 
 static void add_timeline(struct data *d, uint32_t idx, uint32_t bucket, uint64_t count, uint64_t period)
@@ -394,6 +408,12 @@ static void record(struct channel *ch, uint64_t start)
 		}
 		if (ticks == 3 && is("bucket"))
 			add_timeline(&d, buckets++, 0xfffffff0u, 1, 1000);
+		if (ticks == 3 && is("forgetdead"))
+			add_forget(&d, F_THREAD, 1);
+		if (ticks == 3 && is("forgetbad"))
+			add_forget(&d, F_SAMPLE, 0);
+		if (ticks == 4 && is("forgetbad"))
+			add_forget(&d, F_SAMPLE, 7);
 		data_send(ch, &d);
 		if (ticks == 3 && is("codeearly"))
 			send_code(ch);

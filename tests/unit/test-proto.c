@@ -822,11 +822,11 @@ static void test_delta_roundtrip(void **state)
 	wbuf_init(&f1);
 	wbuf_init(&f2);
 	wbuf_init(&f3);
-	delta__encode(&a.p, &f1);
+	delta__encode(&a.p, &f1, false);
 	agent_sample(&a, 5, 5 * MS);
-	delta__encode(&a.p, &f2);
+	delta__encode(&a.p, &f2, false);
 	agent_sample(&a, 5, 5 * MS);
-	delta__encode(&a.p, &f3);
+	delta__encode(&a.p, &f3, false);
 
 	assert_int_equal(delta__apply(&h.d, &h.p, f1.data, f1.len, 11 * SEC, &err), 0);
 	/* The rows, translated into the VM's domain, strings sanitized. */
@@ -982,6 +982,208 @@ static void test_delta_hostile(void **state)
 		assert_int_equal(delta__apply(&h.d, &h.p, w.data, cut, 11 * SEC, NULL), -EBADMSG);
 		assert_int_equal(h.p.n_samples, 0);
 	}
+	host_release(&h);
+	wbuf_release(&w);
+}
+
+/* ---- FORGET: an agent that drops what can no longer change ---- */
+
+static bool sample_of_thread(const struct sample_entry *e, void *ctx) { return e->key.thread == *(uint32_t *)ctx; }
+
+static uint32_t agent_add_thread(struct profile *p, uint32_t tid, uint64_t period)
+{
+	struct sample_key k = { .event = 1, .layer = LAYER_USER, .domain = 1, .image = 1, .symbol = 1, .address = 0x1010 };
+	k.thread = profile__thread(p, 1, 10, tid, "t", ROLE_TASK, -1);
+	profile__add_sample(p, &k, 1, period);
+	return k.thread;
+}
+
+static size_t host_live_threads(const struct host_side *h)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < h->p.n_threads; i++)
+		n += h->p.threads[i].id && h->p.threads[i].domain == h->vm;
+	return n;
+}
+
+/* The agent's own profile drops an exited thread and a past bucket; the
+ * next frame says so; the host takes the new counter in the freed index,
+ * gives the budget back, and drops its copies once they are written. */
+static void test_delta_forget(void **state)
+{
+	struct agent_profile a;
+	struct host_side h;
+	struct wbuf w;
+	char *err = NULL;
+	uint32_t t1, exited[1];
+	uint64_t used1;
+	size_t live;
+	agent_profile_init(&a); /* thread 1, one sample (10 ms), bucket 0 */
+	a.p.track_drops = true;
+	host_init(&h, 1u << 20, 2);
+	h.d.forget = true;
+	wbuf_init(&w);
+	t1 = agent_add_thread(&a.p, 12, 20 * MS);
+	wbuf_reset(&w);
+	delta__encode(&a.p, &w, true);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	assert_true(host_period(&h) == 30 * MS);
+	assert_int_equal(host_live_threads(&h), 2);
+	used1 = h.budget.used;
+
+	/* Thread t1 exits: its counter, its row and bucket 0 leave the agent. */
+	assert_int_equal(profile__drop_samples(&a.p, sample_of_thread, &t1), 1);
+	exited[0] = t1;
+	assert_int_equal(profile__drop_threads(&a.p, exited, 1), 1);
+	assert_int_equal(profile__drop_timeline(&a.p, 1), 1);
+	assert_int_equal(a.p.dropped_samples.n, 1);
+	/* A new thread takes the freed slots: its counter the freed index,
+	 * with totals below the old one's (a new counter, from zero). */
+	agent_add_thread(&a.p, 13, 4 * MS);
+	wbuf_reset(&w);
+	delta__encode(&a.p, &w, true);
+	assert_int_equal(a.p.dropped_samples.n, 0);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	assert_true(host_period(&h) == 34 * MS);
+	assert_int_equal(h.d.forgotten, 2); /* the sample counter and the timeline one */
+	assert_int_equal(h.d.n_samples_known, 2); /* the index was reused */
+	/* A thread and a counter went, a thread and a counter came, and a
+	 * timeline counter went: the budget holds less than before. */
+	assert_true(h.budget.used < used1);
+
+	/* The host's copies leave memory once written, not before. */
+	live = profile__n_live_samples(&h.p);
+	assert_int_equal(delta__drop_retired(&h.d, &h.p), 0);
+	profile__mark_written(&h.p);
+	assert_int_equal(delta__drop_retired(&h.d, &h.p), 2);
+	assert_int_equal(profile__n_live_samples(&h.p), live - 1);
+	assert_int_equal(host_live_threads(&h), 2);
+	assert_true(host_period(&h) == 14 * MS); /* what stays in memory: the live threads */
+	assert_int_equal(h.d.retired_samples.n + h.d.retired_timeline.n + h.d.retired_threads.n, 0);
+	/* The live counters go on into their own entries. */
+	agent_sample(&a, 1, MS);
+	wbuf_reset(&w);
+	delta__encode(&a.p, &w, true);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	assert_true(host_period(&h) == 15 * MS);
+	wbuf_release(&w);
+	host_release(&h);
+	profile__release(&a.p);
+}
+
+/* A hand-made DATA frame with FORGET lists: forgotten threads, sample
+ * counters, timeline counters, then one thread row (when thread_row), and
+ * the samples (index i, naming thread[i]) with the given totals. */
+static void forget_frame(struct wbuf *w, const uint32_t *forget, const uint32_t *n_forget, bool thread_row, size_t n,
+			 const uint32_t *idx, const uint32_t *thread, const uint64_t *period)
+{
+	wbuf_reset(w);
+	for (int l = 0; l < 3; l++) {
+		wbuf_u32(w, n_forget[l]);
+		for (uint32_t i = 0; i < n_forget[l]; i++)
+			wbuf_u32(w, *forget++);
+	}
+	wbuf_u32(w, thread_row);
+	if (thread_row) {
+		wbuf_u32(w, 10);
+		wbuf_u32(w, 10);
+		wbuf_str(w, "t");
+	}
+	for (int t = 0; t < 3; t++)
+		wbuf_u32(w, 0);
+	wbuf_u32(w, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		wbuf_u32(w, idx[i]);
+		wbuf_u32(w, 1);
+		wbuf_u8(w, LAYER_GUEST_USER);
+		wbuf_u32(w, thread[i]);
+		wbuf_u32(w, 0);
+		wbuf_u32(w, 0);
+		wbuf_u64(w, 0x1234);
+		wbuf_u32(w, 0);
+		wbuf_u64(w, 1);
+		wbuf_u64(w, period[i]);
+	}
+	wbuf_u32(w, 0);
+}
+
+static void test_delta_forget_hostile(void **state)
+{
+	struct host_side h;
+	struct wbuf w;
+	char *err = NULL;
+	uint32_t idx[2] = { 0, 1 }, thr[2] = { 1, 1 }, fl[4] = { 0 }, nf[3] = { 0, 0, 0 };
+	uint64_t period[2] = { 5 * MS, 5 * MS };
+	uint32_t shared;
+	wbuf_init(&w);
+	host_init(&h, 1u << 20, 2);
+	h.d.forget = true;
+	/* Two counters of one key share one host entry. */
+	forget_frame(&w, fl, nf, true, 2, idx, thr, period);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	assert_int_equal(h.d.samples[0].host, h.d.samples[1].host);
+	shared = h.d.samples[0].host;
+
+	/* Refused whole, each with its reason: a counter never given; the
+	 * same one twice (out of order); more than it has; a thread never
+	 * sent; a thread forgotten and named in the same frame. */
+	fl[0] = 7;
+	nf[1] = 1;
+	forget_frame(&w, fl, nf, false, 0, idx, thr, period);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -EBADMSG);
+	assert_non_null(strstr(err, "forgotten sample counter 7 is not a live counter"));
+	free(err);
+	fl[0] = fl[1] = 0;
+	nf[1] = 2;
+	forget_frame(&w, fl, nf, false, 0, idx, thr, period);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -EBADMSG);
+	free(err);
+	nf[1] = 3;
+	forget_frame(&w, fl, nf, false, 0, idx, thr, period);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -EBADMSG);
+	assert_non_null(strstr(err, "more sample counters than it has"));
+	free(err);
+	nf[1] = 0;
+	nf[0] = 1;
+	fl[0] = 2;
+	forget_frame(&w, fl, nf, false, 0, idx, thr, period);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -EBADMSG);
+	free(err);
+	fl[0] = 1;
+	forget_frame(&w, fl, nf, false, 1, idx, thr, period);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -EBADMSG);
+	assert_non_null(strstr(err, "names forgotten thread 1"));
+	free(err);
+	/* Truncated anywhere in the lists: refused. */
+	fl[0] = 0;
+	nf[0] = 0;
+	nf[1] = 1;
+	forget_frame(&w, fl, nf, false, 0, idx, thr, period);
+	for (size_t cut = 0; cut < 12; cut++)
+		assert_int_equal(delta__apply(&h.d, &h.p, w.data, cut, 11 * SEC, NULL), -EBADMSG);
+	/* Nothing of those frames was applied: both counters live, nothing
+	 * retired. */
+	assert_true(h.d.samples[0].live && h.d.samples[1].live);
+	assert_int_equal(h.d.retired_samples.n, 0);
+
+	/* Forgetting one of the two sharing counters leaves the entry: the
+	 * other still feeds it, and it is not dropped when written. */
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	profile__mark_written(&h.p);
+	assert_int_equal(delta__drop_retired(&h.d, &h.p), 0);
+	assert_true(h.p.samples[shared].key.event == 1 && h.p.samples[shared].period == 10 * MS);
+	/* The freed index: a new counter, its total from zero (even below
+	 * the old one's), counted whole; the other goes on in the entry. */
+	period[0] = 2 * MS;
+	period[1] = 6 * MS;
+	nf[1] = 0;
+	forget_frame(&w, fl, nf, false, 2, idx, thr, period);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	assert_true(h.p.samples[shared].period == 13 * MS);
+	/* Without FORGET agreed, the lists are bytes of another layout. */
+	h.d.forget = false;
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -EBADMSG);
+	free(err);
 	host_release(&h);
 	wbuf_release(&w);
 }
@@ -1401,6 +1603,9 @@ static void test_agent_session(void **state)
 	t0 = clock_monotonic_ns() + 20 * MS;
 	delta_state__init(&d, profile__domain(&host, "vm", true), 1);
 	delta_state__set_limits(&d, NULL, (uint32_t)sysconf(_SC_NPROCESSORS_ONLN), t0 - 20 * MS, t0, 100 * MS, &ev);
+	/* Both ends agreed on FORGET: the agent's frames say what it dropped. */
+	assert_true(c.caps & PROTO_CAP_FORGET);
+	d.forget = true;
 	coord_send_u64(&c, MSG_START, t0);
 	coord_expect(&c, MSG_STARTED, &in);
 	assert_int_equal(proto_u64__decode(in.data, in.len, &started), 0);
@@ -1494,6 +1699,8 @@ int main(void)
 		cmocka_unit_test(test_delta_roundtrip),
 		cmocka_unit_test(test_delta_hostile),
 		cmocka_unit_test(test_delta_catalog),
+		cmocka_unit_test(test_delta_forget),
+		cmocka_unit_test(test_delta_forget_hostile),
 		cmocka_unit_test(test_coordinator_order),
 		cmocka_unit_test(test_match_vms),
 		cmocka_unit_test(test_agent_order),

@@ -1,0 +1,148 @@
+#!/bin/bash
+# Issue 20, agents: an agent's memory, and the coordinator's copy of what
+# it sent, are bounded by what is alive in its guest (capability FORGET,
+# docs/protocol.md). An agent on this host (its "guest" is the host) and a
+# coordinator recording it at 2000 Hz while a loop starts short processes
+# all the time (a `split` run of 10 ms of its own CPU time, which prints
+# that time, then eight /bin/true): the agent forgets the exited ones (the
+# session's meta counts them), its RSS, read from /proc once a second,
+# levels off, and the session still holds every one of those processes
+# under the agent's domain against their own account of their CPU time.
+# About 40 s.
+. "$(dirname "$0")/lib.sh"
+need_root
+
+"$DOMPROF" keygen "$T/key" >/dev/null 2>&1 || fail "keygen failed"
+PORT=$(free_port)
+"$DOMPROF" agent --listen "tcp:127.0.0.1:$PORT" --key "$T/key" >"$T/agent.out" 2>"$T/agent.log" &
+agent=$!
+BG_PIDS="$BG_PIDS $agent"
+wait_for "$T/agent.out" listening
+
+DURATION=30
+"$DOMPROF" record -q -a -e cpu-clock -F 2000 -d $DURATION -o "$T/long.db" --key "$T/key" \
+	--agent g="tcp:127.0.0.1:$PORT" >"$T/record.out" 2>&1 &
+rec=$!
+BG_PIDS="$BG_PIDS $rec"
+wait_recording "$T/long.db"
+bash -c "end=\$((SECONDS + $DURATION - 4)); while [ \$SECONDS -lt \$end ]; do '$WORKLOADS/split' -c 0.01; \
+	for i in 1 2 3 4 5 6 7 8; do /bin/true; done; done" >"$T/churn.out" 2>&1 &
+churn=$!
+BG_PIDS="$BG_PIDS $churn"
+
+# Once a second while the recording runs: the agent's RSS, and in the
+# session (flushed every second) the agent's domain's counters of the
+# churned programs and of everything else on this host, and its images.
+python3 - "$agent" "$rec" "$T/long.db" >"$T/rss.json" <<'PY'
+import json, sqlite3, sys, time
+agent, rec, db = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def rss_kib(pid):
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+def rows():
+    for _ in range(50):
+        try:
+            c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+            try:
+                return list(c.execute(
+                    "SELECT coalesce(sum(t.comm IN ('split', 'true')), 0), count(*), "
+                    "(SELECT count(*) FROM images i JOIN domains e ON e.id = i.domain_id WHERE e.name = 'g') "
+                    "FROM samples s JOIN domains d ON d.id = s.domain_id LEFT JOIN threads t ON t.id = s.thread_id "
+                    "WHERE d.name = 'g'").fetchone())
+            finally:
+                c.close()
+        except sqlite3.Error:
+            time.sleep(0.1)
+    return None
+t0, out = time.monotonic(), []
+while rss_kib(rec) is not None:
+    r, n = rss_kib(agent), rows()
+    if r is None or n is None:
+        break
+    out.append([time.monotonic() - t0, r] + n)
+    time.sleep(1.0)
+json.dump(out, sys.stdout)
+PY
+wait "$churn"
+wait "$rec" || fail "record failed: $(cat "$T/record.out")"
+cp "$T/rss.json" "$T/record.out" "$T/agent.log" "$ARTIFACTS/"
+kill -0 "$agent" || fail "the agent died: $(tail -5 "$T/agent.log")"
+
+meta=$(sqlite3 "$T/long.db" "SELECT value FROM meta WHERE key='agent.g'")
+echo "$meta" | grep -q "state=complete" || fail "the agent's part is not complete: $meta"
+"$DOMPROF" report -i "$T/long.db" --domain g --sort pid --format json >"$T/g.json" || fail "the session does not report"
+python3 - "$T/rss.json" "$T/g.json" "$T/churn.out" "$T/long.db" "$meta" <<'PY'
+import json, re, sqlite3, sys
+from truth import close, note, sampled_time_tol, sanitized
+rss, rep, meta = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[5]
+forgotten = int(re.search(r"forgotten=(\d+)", meta).group(1))
+db = sqlite3.connect(f"file:{sys.argv[4]}?mode=ro", uri=True)
+threads = db.execute("SELECT count(*) FROM threads t JOIN domains d ON d.id = t.domain_id WHERE d.name = 'g'").fetchone()[0]
+rows = db.execute("SELECT count(*) FROM samples s JOIN domains d ON d.id = s.domain_id WHERE d.name = 'g'").fetchone()[0]
+# Each churned process is a thread with at least one counter; each exits
+# long before the end: the agent forgot most of what it sent.
+assert forgotten >= threads // 2, f"the agent forgot {forgotten} counters of {threads} threads ({rows} rows)"
+note(f"the agent sent {threads} threads and {rows} counters and forgot {forgotten} counters")
+
+# Nothing the agent forgot left the session: the churned processes are
+# there, under the agent's domain, against their own CPU time (the
+# tolerance of long-record.sh: the clock sampler's spread, its lost
+# samples, and 10% for a clock sampler's bias on a loaded machine).
+runs = {}
+for line in open(sys.argv[3]):
+    m = re.match(r"split cpu-ns: pid=(\d+) .*total=(\d+)", line)
+    if m:
+        runs[int(m.group(1))] = int(m.group(2))
+pids = list(runs)
+assert len(pids) >= 20, f"only {len(pids)} churned processes completed"
+by_pid = {}
+for r in rep["rows"]:
+    by_pid[r["pid"]] = by_pid.get(r["pid"], 0) + r["cpu-clock:period"]
+truth = sum(runs[p] for p in pids)
+got = sum(by_pid.get(p, 0) for p in pids)
+ev = rep["events"][0]
+period = ev["period"] / max(ev["samples"], 1)
+close(f"the {len(pids)} churned processes' time under the agent's domain against their own CPU time", got, truth,
+      sampled_time_tol(truth, period, ev["lost"]) + 0.10 * truth, " ms", 1e6)
+
+if sanitized():
+    note("sanitizer build: the agent's memory is not judged (ASan's quarantine holds what it frees)")
+    sys.exit(0)
+# The agent's memory, from the fifth second (its symbol tables loaded) to
+# the last reading. An agent that kept everything it sent would hold, per
+# churned thread that came and went, at least 256 bytes (its thread and
+# process, its thread row and index slot) and per counter 72 (64 bytes and
+# an index slot). One that forgets grows only by what is alive: a doubling
+# of its live arrays (LIVE_STEP_KIB), and what the rest of this host
+# brought meanwhile (this suite runs other tests beside this one): counters
+# of long-lived threads (144 bytes each, doubling included) and the symbol
+# tables of programs it had not seen (IMAGE_KIB each, generously). So it
+# grows by less than half the least of a keep-everything agent plus those.
+LIVE_STEP_KIB, IMAGE_KIB = 512, 1024
+if len(rss) < 12:
+    print(f"SKIP: only {len(rss)} readings of the agent's memory")
+    sys.exit(77)
+(ta, ra, ca, na, ia), (tc, rc, cc, nc, ic) = rss[4], rss[-1]
+churn_rows, other_rows, images = cc - ca, (nc - cc) - (na - ca), ic - ia
+# The churned threads of the window: their share of the churn's counters.
+churn_all = db.execute("SELECT count(*) FROM threads t JOIN domains d ON d.id = t.domain_id "
+                       "WHERE d.name = 'g' AND t.comm IN ('split', 'true')").fetchone()[0]
+churn_threads = churn_all * churn_rows / max(cc, 1)
+least_kib = (churn_threads * 256 + churn_rows * 72) / 1024
+others_kib = (other_rows * 144) / 1024 + images * IMAGE_KIB
+note(f"agent RSS {ra} KiB at {ta:.0f} s, {rc} KiB at {tc:.0f} s; meanwhile {churn_rows} counters of the churn "
+     f"(a keep-everything agent: at least {least_kib:.0f} KiB), {other_rows} of other threads and {images} "
+     f"new images ({others_kib:.0f} KiB allowed)")
+if least_kib < 2 * LIVE_STEP_KIB:
+    print(f"SKIP: too few processes came and went to tell a bounded agent from one that keeps all")
+    sys.exit(77)
+assert rc - ra < least_kib / 2 + LIVE_STEP_KIB + others_kib, \
+    f"the agent grew by {rc - ra} KiB from {ta:.0f} s to {tc:.0f} s: it keeps what it sent"
+PY
+rc=$?
+[ $rc -eq 77 ] && exit 77
+[ $rc -eq 0 ] || fail "see above"
