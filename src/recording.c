@@ -50,6 +50,9 @@ int recording_agents_prepare(struct coordinator *coord, const struct agent_optio
 	sodium_memzero(key, PROTO_KEY_BYTES);
 	if (a->memory)
 		coordinator__set_budget(coord, a->memory);
+	/* A recorder that keeps what it flushed (top) keeps agents' rows too. */
+	if (rec->keep_flushed)
+		coordinator__keep_all(coord);
 	for (size_t i = 0; i < a->n; i++)
 		if ((r = coordinator__add(coord, a->agents[i], a->optional, &err)) < 0)
 			return log_error_errno(r, "%s", err);

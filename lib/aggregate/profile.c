@@ -146,7 +146,10 @@ uint32_t profile__thread(struct profile *p, uint32_t domain, uint32_t pid, uint3
 	while (hmap_candidate(&p->index_threads, pos, h, &idx)) {
 		if (idx != UINT32_MAX) {
 			const struct profile_thread *e = &p->threads[idx];
-			if (e->domain == domain && e->pid == pid && e->tid == tid && streq(e->comm, comm))
+			/* A guest's thread (an agent's) is never one of the host's
+			 * threads of the same domain (its VMM), whatever it claims. */
+			if (e->domain == domain && e->pid == pid && e->tid == tid && streq(e->comm, comm) &&
+			    (e->role == ROLE_GUEST) == (role == ROLE_GUEST))
 				return e->id;
 		}
 		pos = hmap_next(&p->index_threads, pos);

@@ -166,11 +166,12 @@ static void keep_dropped_period(struct collector *c, const struct sample_entry *
 	c->dropped_total[ev - 1] += e->period;
 }
 
-/* A counter of an exited thread can no longer change. */
+/* A counter of an exited thread can no longer change. Only the host's
+ * own: an agent's counters go when the agent says (proto/delta.c). */
 static bool counter_done(const struct sample_entry *e, void *ctx)
 {
 	struct forget_ctx *f = ctx;
-	if (!e->key.thread || !bsearch(&e->key.thread, f->exited, f->n_exited, sizeof(uint32_t), cmp_u32))
+	if (!e->key.thread || e->key.origin != ORIGIN_HOST || !bsearch(&e->key.thread, f->exited, f->n_exited, sizeof(uint32_t), cmp_u32))
 		return false;
 	keep_dropped_period(f->c, e);
 	return true;

@@ -426,7 +426,8 @@ int channel__handshake_client(struct channel *c, const unsigned char key[PROTO_K
 			      char **ret_error)
 {
 	struct wbuf hello, reply, auth;
-	struct proto_hello h = { .max_version = PROTO_VERSION, .min_version = PROTO_VERSION, .caps = PROTO_CAPS_ALL };
+	uint32_t offer = c->offer ? c->offer & PROTO_CAPS_ALL : PROTO_CAPS_ALL;
+	struct proto_hello h = { .max_version = PROTO_VERSION, .min_version = PROTO_VERSION, .caps = offer };
 	struct proto_hello_reply hr;
 	unsigned char transcript[32], expect[32], proof_c[32];
 	int r;
@@ -475,7 +476,7 @@ int channel__handshake_client(struct channel *c, const unsigned char key[PROTO_K
 		r = fail_with(ret_error, r, "cannot send AUTH: %s", strerror(-r));
 		goto out;
 	}
-	c->caps = hr.caps & PROTO_CAPS_ALL;
+	c->caps = hr.caps & offer;
 	derive_keys(c, key, transcript, true);
 	r = 0;
 out:

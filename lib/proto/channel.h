@@ -63,7 +63,8 @@ struct proto_budget;
 struct channel {
 	int fd;
 	bool encrypted;
-	uint32_t caps;
+	uint32_t caps;  /* agreed by the handshake */
+	uint32_t offer; /* what a client offers; 0: PROTO_CAPS_ALL */
 	unsigned char tx_key[32], rx_key[32];
 	uint64_t tx_seq, rx_seq;
 	/* The frame being received, and never more: reads stop at its end, so

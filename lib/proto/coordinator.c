@@ -230,6 +230,8 @@ int coordinator__connect(struct coordinator *c, int timeout_ms, char **ret_error
 		}
 		channel__init(&l->ch, fd);
 		l->ch.budget = &l->budget;
+		if (c->keep_all)
+			l->ch.offer = PROTO_CAPS_ALL & ~PROTO_CAP_FORGET;
 		l->state = AGENT_CONNECTED;
 		if (channel__handshake_client(&l->ch, c->key, timeout_ms, &err) < 0) {
 			link_fail(c, l, "%s", err);
@@ -601,6 +603,8 @@ void coordinator__poll(struct coordinator *c, struct profile *p)
 		if (c->links[i].state == AGENT_RUNNING)
 			poll_link(c, &c->links[i], p, 0);
 }
+
+void coordinator__keep_all(struct coordinator *c) { c->keep_all = true; }
 
 void coordinator__forget(struct coordinator *c, struct profile *p)
 {

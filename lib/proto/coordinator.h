@@ -75,6 +75,7 @@ struct coordinator {
 	uint64_t stop_ns;               /* host clock when STOP went out */
 	coordinator_log_fn log;
 	void *log_ctx;
+	bool keep_all; /* FORGET not offered (coordinator__keep_all) */
 };
 
 void coordinator__init(struct coordinator *c, const unsigned char key[PROTO_KEY_BYTES], coordinator_log_fn log,
@@ -155,6 +156,11 @@ void coordinator__poll(struct coordinator *c, struct profile *p);
  * written leave memory (delta__drop_retired). Not for a caller that holds
  * profile indexes across flushes (top). */
 void coordinator__forget(struct coordinator *c, struct profile *p);
+/* Before coordinator__connect, for a caller that never calls
+ * coordinator__forget (top): FORGET is not offered, so agents keep what
+ * they sent, and their budgets are never given back for rows the host
+ * still holds. */
+void coordinator__keep_all(struct coordinator *c);
 /* STOP everyone and collect their last data (at most timeout_ms). */
 void coordinator__stop(struct coordinator *c, struct profile *p, int timeout_ms);
 

@@ -15,9 +15,14 @@
 
 /* What keeping a row costs the host, charged to the agent's budget: the
  * row in its profile table and the agent's translation table (both grow
- * by doubling, hence twice), its hash slot, and its string. */
+ * by doubling, hence twice), its hash slot, and its string. A thread row
+ * also keeps its name's length (for the refund). What a forgotten thread
+ * leaves behind for the whole session, its translation and that length,
+ * is never given back (THREAD_KEPT). */
 #define INDEX_COST 48
 #define ROW_COST(type) (2 * sizeof(type) + INDEX_COST + 2 * sizeof(uint32_t))
+#define THREAD_COST(n) (ROW_COST(struct profile_thread) + 2 + STRING_COST(n))
+#define THREAD_KEPT (2 * sizeof(uint32_t) + 2)
 #define STRING_COST(n) ((uint64_t)(n) + 1 + PROTO_ALLOC_OVERHEAD)
 #define COUNTER_COST(type) (ROW_COST(type) + 2 * sizeof(struct delta_counter))
 
@@ -195,8 +200,10 @@ void delta_state__release(struct delta_state *d)
 	free(d->event_timeline_totals);
 	free(d->ns_unit);
 	free(d->thread_comm);
-	for (struct delta_retired *rt = &d->retired_samples; rt <= &d->retired_threads; rt++) {
+	free(d->retired_threads);
+	for (struct delta_retired *rt = &d->retired_samples; rt <= &d->retired_timeline; rt++) {
 		free(rt->refs);
+		free(rt->forgot);
 		free(rt->slots);
 	}
 	memset(d, 0, sizeof(*d));
@@ -222,7 +229,7 @@ struct frame_sum {
 /* One counter row's index: a known one (named once per frame), a
  * forgotten one's (a new counter in its place: 1), or exactly the next new
  * one (1). The previous totals in *old. */
-static int check_index(struct delta_counter *known, size_t n_known, size_t *n_new, uint32_t idx, uint32_t frame,
+static int check_index(struct delta_counter *known, size_t n_known, size_t *n_new, uint32_t idx, uint64_t frame,
 		       struct delta_counter *old)
 {
 	if (idx < n_known) {
@@ -278,7 +285,7 @@ static int check_totals(const struct delta_state *d, const struct delta_counter 
  * timeline counters it dropped (their totals final, sent before), each
  * list ascending; each names a live row. They apply before the rest of
  * the frame: a forgotten counter's index may name a new counter in it. */
-static int check_forget_counters(struct delta_counter *known, size_t n_known, struct rbuf *r, uint32_t frame,
+static int check_forget_counters(struct delta_counter *known, size_t n_known, struct rbuf *r, uint64_t frame,
 				 const char *what, char **ret_error)
 {
 	uint32_t n = rbuf_u32(r);
@@ -299,7 +306,7 @@ static int check_forget(struct delta_state *d, struct rbuf *r, struct frame_sum 
 {
 	uint32_t n = rbuf_u32(r);
 	int rc;
-	if (!rbuf_ok(r) || n > d->n_threads)
+	if (!rbuf_ok(r) || n > d->n_threads || n > rbuf_left(r) / sizeof(uint32_t))
 		return fail_with(ret_error, -EBADMSG, "forgets more threads than it has sent");
 	sum->forgot_threads = xcalloc(n ? n : 1, sizeof(*sum->forgot_threads));
 	for (uint32_t i = 0; i < n; i++) {
@@ -345,7 +352,7 @@ static int check_catalog(struct rbuf *r, struct frame_rows *rows, struct frame_s
 		rbuf_str_view(r, MAX_COMM, &slen);
 		if (!rbuf_ok(r))
 			BAD("thread %u is malformed", i);
-		sum->cost += ROW_COST(struct profile_thread) + STRING_COST(slen);
+		sum->cost += THREAD_COST(slen);
 	}
 	rows->threads += n;
 	n = rbuf_u32(r);
@@ -533,28 +540,28 @@ static struct delta_counter *counter(struct delta_counter **table, size_t *cap, 
 static void retired_ref(struct delta_retired *rt, uint32_t slot)
 {
 	if (slot >= rt->cap_refs) {
-		size_t old = rt->cap_refs;
+		size_t old = rt->cap_refs, cap = rt->cap_refs;
 		ARRAY_GROW(rt->refs, rt->cap_refs, (size_t)slot + 1);
+		ARRAY_GROW(rt->forgot, cap, (size_t)slot + 1);
 		memset(rt->refs + old, 0, (rt->cap_refs - old) * sizeof(*rt->refs));
+		memset(rt->forgot + old, 0, (rt->cap_refs - old) * sizeof(*rt->forgot));
 	}
 	rt->refs[slot]++;
 }
 
-static void retire(struct delta_retired *rt, uint32_t slot)
+/* A counter the agent forgot: its host entry, once fed by no live counter
+ * of the agent, may leave memory when written; the counter's budget is
+ * given back then (delta__drop_retired), not before: until then the host
+ * still holds it. Its index is free for a new counter. */
+static void forget_counter(struct delta_state *d, struct delta_counter *c, struct delta_retired *rt)
 {
-	ARRAY_GROW(rt->slots, rt->cap, rt->n + 1);
-	rt->slots[rt->n++] = slot;
-}
-
-/* A counter the agent forgot: its host entry, fed by no other live
- * counter, may leave memory once written; its budget is given back. */
-static void forget_counter(struct delta_state *d, struct delta_counter *c, struct delta_retired *rt, uint64_t cost)
-{
-	if (!--rt->refs[c->host])
-		retire(rt, c->host);
+	rt->forgot[c->host]++;
+	if (!--rt->refs[c->host]) {
+		ARRAY_GROW(rt->slots, rt->cap, rt->n + 1);
+		rt->slots[rt->n++] = c->host;
+	}
 	c->live = false;
 	c->count = c->period = 0;
-	proto_budget__refund(d->budget, cost);
 	d->forgotten++;
 }
 
@@ -563,16 +570,18 @@ static void apply_forget(struct delta_state *d, struct rbuf *r)
 	uint32_t n = rbuf_u32(r);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t id = rbuf_u32(r);
-		retire(&d->retired_threads, d->threads[id - 1]);
+		ARRAY_GROW(d->retired_threads, d->cap_retired_threads, d->n_retired_threads + 1);
+		d->retired_threads[d->n_retired_threads++] = (struct delta_retired_thread){
+			d->threads[id - 1], (uint32_t)(THREAD_COST(d->thread_comm[id - 1]) - THREAD_KEPT)
+		};
 		d->threads[id - 1] = 0;
-		proto_budget__refund(d->budget, ROW_COST(struct profile_thread) + STRING_COST(d->thread_comm[id - 1]));
 	}
 	n = rbuf_u32(r);
 	for (uint32_t i = 0; i < n; i++)
-		forget_counter(d, &d->samples[rbuf_u32(r)], &d->retired_samples, COUNTER_COST(struct sample_entry));
+		forget_counter(d, &d->samples[rbuf_u32(r)], &d->retired_samples);
 	n = rbuf_u32(r);
 	for (uint32_t i = 0; i < n; i++)
-		forget_counter(d, &d->timeline[rbuf_u32(r)], &d->retired_timeline, COUNTER_COST(struct timeline_entry));
+		forget_counter(d, &d->timeline[rbuf_u32(r)], &d->retired_timeline);
 }
 
 /* The applying pass, over a frame check_frame accepted: cannot fail. */
@@ -713,41 +722,49 @@ static void sort_unique(struct delta_retired *rt)
 	rt->n = n;
 }
 
-/* A retired slot still fed by no live counter (a new counter of the same
- * key may have found the entry again meanwhile). */
-static bool unfed(const struct delta_retired *rt, uint32_t slot)
-{
-	return slot < rt->cap_refs && !rt->refs[slot] &&
-	       bsearch(&slot, rt->slots, rt->n, sizeof(slot), cmp_u32);
-}
-
 struct retired_ctx {
-	const struct delta_state *d;
-	const struct profile *host;
+	struct delta_state *d;
+	struct delta_retired *rt;
+	uint64_t cost; /* of one counter */
+	size_t base;   /* the entry's slot: (entry - base) / size */
+	size_t size;
 };
+
+/* A retired entry of the agent's domain, fed by no live counter (a new
+ * counter of the same key may have found it again meanwhile): it goes,
+ * and the budget of the forgotten counters that fed it comes back. */
+static bool retired_entry(uint32_t slot, uint32_t domain, uint8_t origin, struct retired_ctx *c)
+{
+	struct delta_retired *rt = c->rt;
+	if (origin != ORIGIN_AGENT || domain != c->d->domain || slot >= rt->cap_refs || rt->refs[slot] ||
+	    !bsearch(&slot, rt->slots, rt->n, sizeof(slot), cmp_u32))
+		return false;
+	proto_budget__refund(c->d->budget, rt->forgot[slot] * c->cost);
+	rt->forgot[slot] = 0;
+	return true;
+}
 
 static bool retired_sample(const struct sample_entry *e, void *ctx)
 {
-	const struct retired_ctx *c = ctx;
-	return e->key.origin == ORIGIN_AGENT && e->key.domain == c->d->domain &&
-	       unfed(&c->d->retired_samples, (uint32_t)(e - c->host->samples));
+	struct retired_ctx *c = ctx;
+	return retired_entry((uint32_t)(((uintptr_t)e - c->base) / c->size), e->key.domain, e->key.origin, c);
 }
 
 static bool retired_timeline(const struct timeline_entry *e, void *ctx)
 {
-	const struct retired_ctx *c = ctx;
-	return e->key.origin == ORIGIN_AGENT && e->key.domain == c->d->domain &&
-	       unfed(&c->d->retired_timeline, (uint32_t)(e - c->host->timeline));
+	struct retired_ctx *c = ctx;
+	return retired_entry((uint32_t)(((uintptr_t)e - c->base) / c->size), e->key.domain, e->key.origin, c);
 }
 
-/* Keep the retired slots still waiting: in memory (not written yet) and
- * unfed. */
+/* Keep the retired slots still waiting: unfed and not dropped (not
+ * written yet); an entry a live counter feeds again leaves the list, and
+ * comes back when that counter is forgotten. */
 static void keep_waiting(struct delta_retired *rt, bool (*present)(const struct profile *, uint32_t),
 			 const struct profile *host)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < rt->n; i++)
-		if (rt->slots[i] < rt->cap_refs && !rt->refs[rt->slots[i]] && present(host, rt->slots[i]))
+		if (!rt->refs[rt->slots[i]] && present(host, rt->slots[i]))
 			rt->slots[n++] = rt->slots[i];
 	rt->n = n;
 }
@@ -762,38 +779,69 @@ static bool timeline_present(const struct profile *p, uint32_t slot)
 	return slot < p->n_timeline && p->timeline[slot].key.event;
 }
 
-/* Thread rows: ids, not slots; the ones not dropped are those not written
- * yet (profile__drop_threads keeps them). */
+static int cmp_retired_thread(const void *a, const void *b)
+{
+	return cmp_u32(&((const struct delta_retired_thread *)a)->id, &((const struct delta_retired_thread *)b)->id);
+}
+
+/* Thread rows (by id): only the agent's own (a guest thread of its
+ * domain), once written; their budget comes back when they go. A row
+ * several forgotten threads named (equal rows) comes back for each. Rows
+ * no longer in memory leave the list without a refund. */
 static void drop_retired_threads(struct delta_state *d, struct profile *host)
 {
-	struct delta_retired *rt = &d->retired_threads;
-	size_t n = 0;
-	sort_unique(rt);
-	profile__drop_threads(host, rt->slots, rt->n);
+	struct delta_retired_thread *rt = d->retired_threads;
+	uint32_t *gone = NULL, *waiting = NULL;
+	size_t n_gone = 0, cap_gone = 0, n_waiting = 0, cap_waiting = 0, kept = 0;
+	qsort(rt, d->n_retired_threads, sizeof(*rt), cmp_retired_thread);
 	for (size_t i = 0; i < host->n_threads; i++) {
 		const struct profile_thread *t = &host->threads[i];
-		if (t->id && bsearch(&t->id, rt->slots, rt->n, sizeof(t->id), cmp_u32))
-			rt->slots[n++] = t->id;
+		struct delta_retired_thread key = { t->id, 0 };
+		if (!t->id || t->domain != d->domain || t->role != ROLE_GUEST ||
+		    !bsearch(&key, rt, d->n_retired_threads, sizeof(*rt), cmp_retired_thread))
+			continue;
+		if (t->written) {
+			ARRAY_GROW(gone, cap_gone, n_gone + 1);
+			gone[n_gone++] = t->id;
+		} else {
+			ARRAY_GROW(waiting, cap_waiting, n_waiting + 1);
+			waiting[n_waiting++] = t->id;
+		}
 	}
-	rt->n = n;
-	sort_unique(rt);
+	if (n_gone > 1)
+		qsort(gone, n_gone, sizeof(*gone), cmp_u32);
+	if (n_waiting > 1)
+		qsort(waiting, n_waiting, sizeof(*waiting), cmp_u32);
+	profile__drop_threads(host, gone, n_gone);
+	for (size_t i = 0; i < d->n_retired_threads; i++) {
+		if (bsearch(&rt[i].id, gone, n_gone, sizeof(*gone), cmp_u32))
+			proto_budget__refund(d->budget, rt[i].cost);
+		else if (bsearch(&rt[i].id, waiting, n_waiting, sizeof(*waiting), cmp_u32))
+			rt[kept++] = rt[i];
+	}
+	d->n_retired_threads = kept;
+	free(gone);
+	free(waiting);
 }
 
 size_t delta__drop_retired(struct delta_state *d, struct profile *host)
 {
-	struct retired_ctx ctx = { d, host };
 	size_t dropped = 0;
 	if (d->retired_samples.n) {
-		sort_unique(&d->retired_samples);
-		dropped += profile__drop_samples(host, retired_sample, &ctx);
-		keep_waiting(&d->retired_samples, sample_present, host);
+		struct retired_ctx c = { d, &d->retired_samples, COUNTER_COST(struct sample_entry),
+					 (uintptr_t)host->samples, sizeof(*host->samples) };
+		sort_unique(c.rt);
+		dropped += profile__drop_samples(host, retired_sample, &c);
+		keep_waiting(c.rt, sample_present, host);
 	}
 	if (d->retired_timeline.n) {
-		sort_unique(&d->retired_timeline);
-		dropped += profile__drop_timeline_if(host, retired_timeline, &ctx);
-		keep_waiting(&d->retired_timeline, timeline_present, host);
+		struct retired_ctx c = { d, &d->retired_timeline, COUNTER_COST(struct timeline_entry),
+					 (uintptr_t)host->timeline, sizeof(*host->timeline) };
+		sort_unique(c.rt);
+		dropped += profile__drop_timeline_if(host, retired_timeline, &c);
+		keep_waiting(c.rt, timeline_present, host);
 	}
-	if (d->retired_threads.n)
+	if (d->n_retired_threads)
 		drop_retired_threads(d, host);
 	return dropped;
 }

@@ -34,20 +34,28 @@ void delta__encode(struct profile *p, struct wbuf *w, bool forget);
  * that changes its event or layer is refused. */
 struct delta_counter {
 	uint64_t count, period; /* the last running totals */
-	uint32_t frame;         /* the frame that last named it */
-	uint32_t forget_frame;  /* the frame that forgot it */
+	uint64_t frame;         /* the frame that last named it */
+	uint64_t forget_frame;  /* the frame that forgot it */
 	uint32_t host;          /* the host profile's sample/timeline entry */
 	bool live;              /* false once forgotten: the index is free */
 };
 
 /* Host entries an agent's forgotten counters fed, to be dropped from the
- * host's memory once written (delta__drop_retired); per host slot, how
- * many of the agent's live counters feed it. */
+ * host's memory once written (delta__drop_retired). Per host slot: how
+ * many of the agent's live counters feed it, and how many forgotten ones
+ * fed it whose budget is given back only when the entry leaves memory
+ * (an entry the host still holds stays charged). */
 struct delta_retired {
-	uint32_t *refs;
+	uint32_t *refs, *forgot;
 	size_t cap_refs;
-	uint32_t *slots; /* host slots (or thread ids) with no live counter */
+	uint32_t *slots; /* host slots with no live counter, not dropped yet */
 	size_t n, cap;
+};
+
+/* Host thread rows of the agent's forgotten threads, with what they were
+ * charged, given back when the row leaves memory. */
+struct delta_retired_thread {
+	uint32_t id, cost;
 };
 
 /* Coordinator side: translation state for one agent. */
@@ -61,13 +69,15 @@ struct delta_state {
 	struct delta_counter *samples, *timeline; /* per agent counter index */
 	size_t cap_samples, cap_timeline;
 	size_t n_samples_known, n_timeline_known;
-	uint32_t frame; /* frames applied */
+	uint64_t frame; /* frames seen */
 	uint64_t samples_received;
 	/* FORGET negotiated: frames start with what the agent dropped. */
 	bool forget;
 	uint8_t *thread_comm; /* per agent thread: its name's length (refund) */
 	size_t cap_thread_comm;
-	struct delta_retired retired_samples, retired_timeline, retired_threads;
+	struct delta_retired retired_samples, retired_timeline;
+	struct delta_retired_thread *retired_threads;
+	size_t n_retired_threads, cap_retired_threads;
 	uint64_t forgotten; /* counters forgotten, for the log and tests */
 
 	/* What the guest could possibly have measured (set by the owner). */
@@ -97,6 +107,8 @@ int delta__apply(struct delta_state *d, struct profile *host, const void *data, 
 
 /* Drop from the host's memory the rows that only the agent's forgotten
  * counters and threads fed, those already written to the session (the
- * others wait for the next call). Call after a flush. Returns the
- * counters dropped (callers that cache profile indexes clear them). */
+ * others wait for the next call), and give their budget back. Call after
+ * a flush; each call scans the host's counters when the agent forgot any.
+ * Returns the counters dropped (callers that cache profile indexes clear
+ * them). */
 size_t delta__drop_retired(struct delta_state *d, struct profile *host);

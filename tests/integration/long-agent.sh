@@ -34,33 +34,16 @@ BG_PIDS="$BG_PIDS $churn"
 # session (flushed every second) the agent's domain's counters of the
 # churned programs and of everything else on this host, and its images.
 python3 - "$agent" "$rec" "$T/long.db" >"$T/rss.json" <<'PY'
-import json, sqlite3, sys, time
+import json, sys, time
+from truth import rss_kib, session_row
 agent, rec, db = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-def rss_kib(pid):
-    try:
-        for line in open(f"/proc/{pid}/status"):
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-def rows():
-    for _ in range(50):
-        try:
-            c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-            try:
-                return list(c.execute(
-                    "SELECT coalesce(sum(t.comm IN ('split', 'true')), 0), count(*), "
-                    "(SELECT count(*) FROM images i JOIN domains e ON e.id = i.domain_id WHERE e.name = 'g') "
-                    "FROM samples s JOIN domains d ON d.id = s.domain_id LEFT JOIN threads t ON t.id = s.thread_id "
-                    "WHERE d.name = 'g'").fetchone())
-            finally:
-                c.close()
-        except sqlite3.Error:
-            time.sleep(0.1)
-    return None
+ROWS = ("SELECT coalesce(sum(t.comm IN ('split', 'true')), 0), count(*), "
+        "(SELECT count(*) FROM images i JOIN domains e ON e.id = i.domain_id WHERE e.name = 'g') "
+        "FROM samples s JOIN domains d ON d.id = s.domain_id LEFT JOIN threads t ON t.id = s.thread_id "
+        "WHERE d.name = 'g'")
 t0, out = time.monotonic(), []
 while rss_kib(rec) is not None:
-    r, n = rss_kib(agent), rows()
+    r, n = rss_kib(agent), session_row(db, ROWS)
     if r is None or n is None:
         break
     out.append([time.monotonic() - t0, r] + n)

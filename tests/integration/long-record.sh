@@ -25,35 +25,17 @@ wait_recording "$T/long.db"
 # session had by then (ids are never reused: max(id) is the rows ever
 # written) and its size, for as long as the recorder runs.
 python3 - "$rec" "$T/long.db" >"$T/rss.json" <<'PY'
-import json, os, sqlite3, sys, time
+import json, os, sys, time
+from truth import rss_kib, session_row
 pid, db = int(sys.argv[1]), sys.argv[2]
 def session_kib():
     return sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p)) // 1024
-def rss_kib():
-    try:
-        for line in open(f"/proc/{pid}/status"):
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-def rows():
-    # The recorder writes meanwhile: a read may meet its checkpoint.
-    for _ in range(50):
-        try:
-            c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-            try:
-                return list(c.execute("SELECT (SELECT coalesce(max(id), 0) FROM samples), "
-                                      "(SELECT coalesce(max(id), 0) FROM threads)").fetchone())
-            finally:
-                c.close()
-        except sqlite3.Error:
-            time.sleep(0.1)
-    return None
+ROWS = "SELECT (SELECT coalesce(max(id), 0) FROM samples), (SELECT coalesce(max(id), 0) FROM threads)"
 t0, out = time.monotonic(), []
 while True:
-    r = rss_kib()
-    n = rows()
-    if r is None or n is None or rss_kib() is None:
+    r = rss_kib(pid)
+    n = session_row(db, ROWS)
+    if r is None or n is None or rss_kib(pid) is None:
         break  # the recorder is finishing: its last figures are not of the run
     out.append([time.monotonic() - t0, r] + n + [session_kib()])
     time.sleep(1.0)

@@ -358,3 +358,31 @@ if __name__ == "__main__":
             pass
     else:
         sys.exit("usage: truth.py watch OUT PID...")
+
+
+def rss_kib(pid):
+    """A process's resident set (VmRSS) in KiB, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def session_row(db, sql):
+    """One row of sql on a session a recorder is writing (read-only; a read
+    that meets the writer's checkpoint is tried again), or None."""
+    import sqlite3
+    for _ in range(50):
+        try:
+            c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+            try:
+                return list(c.execute(sql).fetchone())
+            finally:
+                c.close()
+        except sqlite3.Error:
+            time.sleep(0.1)
+    return None

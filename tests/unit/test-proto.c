@@ -336,6 +336,7 @@ static const unsigned char key_b[PROTO_KEY_BYTES] = { 4, 3, 2, 1 };
 struct client_arg {
 	int fd;
 	const unsigned char *key;
+	uint32_t offer, caps; /* what the client offers, what was agreed */
 	int result;
 	uint64_t elapsed_ns;
 	char *error;
@@ -347,7 +348,9 @@ static void *client_thread(void *p)
 	struct channel ch;
 	uint64_t t0 = clock_monotonic_ns();
 	channel__init(&ch, c->fd);
+	ch.offer = c->offer;
 	c->result = channel__handshake_client(&ch, c->key, 3000, &c->error);
+	c->caps = ch.caps;
 	if (c->result == 0) {
 		/* The first encrypted message: the agent's AUTH_OK. */
 		struct wbuf in;
@@ -364,7 +367,9 @@ static void *client_thread(void *p)
 
 static void test_handshake(void **state)
 {
-	for (int wrong = 0; wrong < 2; wrong++) {
+	/* wrong 0: the right key; 1: a wrong one; 2: the right key, from a
+	 * client that does not offer FORGET (top): neither side uses it. */
+	for (int wrong = 0; wrong < 3; wrong++) {
 		int sv[2];
 		pthread_t t;
 		struct channel server;
@@ -373,7 +378,8 @@ static void test_handshake(void **state)
 		int r;
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 		c.fd = sv[0];
-		c.key = wrong ? key_b : key_a;
+		c.key = wrong == 1 ? key_b : key_a;
+		c.offer = wrong == 2 ? PROTO_CAPS_ALL & ~PROTO_CAP_FORGET : 0;
 		channel__init(&server, sv[1]);
 		assert_int_equal(pthread_create(&t, NULL, client_thread, &c), 0);
 		r = channel__handshake_server(&server, key_a, 3000, &err);
@@ -382,7 +388,7 @@ static void test_handshake(void **state)
 		else
 			channel__release(&server);
 		pthread_join(t, NULL);
-		if (wrong) {
+		if (wrong == 1) {
 			/* Both sides refuse, and say so. */
 			assert_int_equal(r, -EACCES);
 			assert_non_null(strstr(err, "authentication failed"));
@@ -392,6 +398,8 @@ static void test_handshake(void **state)
 			assert_int_equal(r, 0);
 			assert_true(server.encrypted);
 			assert_int_equal(c.result, 0);
+			assert_int_equal(server.caps, c.caps);
+			assert_int_equal(!!(server.caps & PROTO_CAP_FORGET), wrong == 0);
 			channel__release(&server);
 		}
 		free(err);
@@ -1047,19 +1055,23 @@ static void test_delta_forget(void **state)
 	assert_true(host_period(&h) == 34 * MS);
 	assert_int_equal(h.d.forgotten, 2); /* the sample counter and the timeline one */
 	assert_int_equal(h.d.n_samples_known, 2); /* the index was reused */
-	/* A thread and a counter went, a thread and a counter came, and a
-	 * timeline counter went: the budget holds less than before. */
-	assert_true(h.budget.used < used1);
+	/* A thread and a counter came; what went is still held by the host,
+	 * so still charged. */
+	assert_true(h.budget.used > used1);
 
-	/* The host's copies leave memory once written, not before. */
+	/* The host's copies leave memory once written, not before; their
+	 * budget comes back then: a thread and a counter went, a thread and a
+	 * counter came, a timeline counter went. */
 	live = profile__n_live_samples(&h.p);
 	assert_int_equal(delta__drop_retired(&h.d, &h.p), 0);
+	assert_true(h.budget.used > used1);
 	profile__mark_written(&h.p);
 	assert_int_equal(delta__drop_retired(&h.d, &h.p), 2);
+	assert_true(h.budget.used < used1);
 	assert_int_equal(profile__n_live_samples(&h.p), live - 1);
 	assert_int_equal(host_live_threads(&h), 2);
 	assert_true(host_period(&h) == 14 * MS); /* what stays in memory: the live threads */
-	assert_int_equal(h.d.retired_samples.n + h.d.retired_timeline.n + h.d.retired_threads.n, 0);
+	assert_int_equal(h.d.retired_samples.n + h.d.retired_timeline.n + h.d.n_retired_threads, 0);
 	/* The live counters go on into their own entries. */
 	agent_sample(&a, 1, MS);
 	wbuf_reset(&w);
@@ -1127,33 +1139,24 @@ static void test_delta_forget_hostile(void **state)
 	/* Refused whole, each with its reason: a counter never given; the
 	 * same one twice (out of order); more than it has; a thread never
 	 * sent; a thread forgotten and named in the same frame. */
-	fl[0] = 7;
-	nf[1] = 1;
-	forget_frame(&w, fl, nf, false, 0, idx, thr, period);
-	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -EBADMSG);
-	assert_non_null(strstr(err, "forgotten sample counter 7 is not a live counter"));
-	free(err);
-	fl[0] = fl[1] = 0;
-	nf[1] = 2;
-	forget_frame(&w, fl, nf, false, 0, idx, thr, period);
-	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -EBADMSG);
-	free(err);
-	nf[1] = 3;
-	forget_frame(&w, fl, nf, false, 0, idx, thr, period);
-	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -EBADMSG);
-	assert_non_null(strstr(err, "more sample counters than it has"));
-	free(err);
-	nf[1] = 0;
-	nf[0] = 1;
-	fl[0] = 2;
-	forget_frame(&w, fl, nf, false, 0, idx, thr, period);
-	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -EBADMSG);
-	free(err);
-	fl[0] = 1;
-	forget_frame(&w, fl, nf, false, 1, idx, thr, period);
-	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -EBADMSG);
-	assert_non_null(strstr(err, "names forgotten thread 1"));
-	free(err);
+	static const struct refused_forget {
+		uint32_t n[3], lists[3], samples;
+		const char *why;
+	} refused[] = {
+		{ { 0, 1, 0 }, { 7 }, 0, "forgotten sample counter 7 is not a live counter" },
+		{ { 0, 2, 0 }, { 0, 0 }, 0, "forgotten sample counter 0 is not a live counter, or out of order" },
+		{ { 0, 3, 0 }, { 0, 1, 2 }, 0, "forgets more sample counters than it has" },
+		{ { 1, 0, 0 }, { 2 }, 0, "forgotten thread 2 is not a live thread" },
+		{ { 1, 0, 0 }, { 1 }, 1, "names forgotten thread 1" },
+	};
+	for (size_t k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {
+		const struct refused_forget *c = &refused[k];
+		forget_frame(&w, c->lists, c->n, false, c->samples, idx, thr, period);
+		assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -EBADMSG);
+		if (!strstr(err, c->why))
+			fail_msg("case %zu: '%s' does not say '%s'", k, err, c->why);
+		free(err);
+	}
 	/* Truncated anywhere in the lists: refused. */
 	fl[0] = 0;
 	nf[0] = 0;
@@ -1184,6 +1187,66 @@ static void test_delta_forget_hostile(void **state)
 	h.d.forget = false;
 	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), -EBADMSG);
 	free(err);
+	host_release(&h);
+	wbuf_release(&w);
+}
+
+/* Forgetting gives nothing back while the host holds the rows: an agent
+ * that forgets every counter each frame and starts as many new ones (new
+ * keys) before the host flushes is refused at its budget; the host holds
+ * no more than the budget paid for. A guest thread that names a host
+ * thread of its domain (its VMM's) gets a row of its own. */
+static void test_delta_forget_budget(void **state)
+{
+	struct host_side h;
+	struct wbuf w;
+	char *err = NULL;
+	int r = 0, frames = 0;
+	uint32_t vmm;
+	wbuf_init(&w);
+	host_init(&h, 64u << 10, 2);
+	h.d.forget = true;
+	vmm = profile__thread(&h.p, h.vm, 10, 10, "t", ROLE_VMM, -1);
+	for (uint32_t f = 0; f < 1000 && r == 0; f++, frames++) {
+		wbuf_reset(&w);
+		wbuf_u32(&w, 0);
+		wbuf_u32(&w, f ? 16 : 0); /* every counter of the previous frame */
+		for (uint32_t i = 0; f && i < 16; i++)
+			wbuf_u32(&w, i);
+		wbuf_u32(&w, 0);
+		wbuf_u32(&w, f ? 0 : 1);
+		if (!f) {
+			wbuf_u32(&w, 10);
+			wbuf_u32(&w, 10);
+			wbuf_str(&w, "t");
+		}
+		for (int t = 0; t < 3; t++)
+			wbuf_u32(&w, 0);
+		wbuf_u32(&w, 16);
+		for (uint32_t i = 0; i < 16; i++) {
+			wbuf_u32(&w, i);
+			wbuf_u32(&w, 1);
+			wbuf_u8(&w, LAYER_GUEST_USER);
+			wbuf_u32(&w, 1);
+			wbuf_u32(&w, 0);
+			wbuf_u32(&w, 0);
+			wbuf_u64(&w, 0x1000 + f * 16 + i); /* a new key each time */
+			wbuf_u32(&w, 0);
+			wbuf_u64(&w, 0);
+			wbuf_u64(&w, 0);
+		}
+		wbuf_u32(&w, 0);
+		r = delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err);
+	}
+	assert_int_equal(r, -ENOBUFS);
+	free(err);
+	assert_true(frames > 2);
+	assert_true(h.budget.peak <= h.budget.limit);
+	assert_true(h.p.n_samples * sizeof(struct sample_entry) < h.budget.limit);
+	/* The guest's thread row is not the VMM's. */
+	assert_int_equal(h.d.n_threads, 1);
+	assert_true(h.d.threads[0] != vmm);
+	assert_int_equal(h.p.threads[h.d.threads[0] - 1].role, ROLE_GUEST);
 	host_release(&h);
 	wbuf_release(&w);
 }
@@ -1701,6 +1764,7 @@ int main(void)
 		cmocka_unit_test(test_delta_catalog),
 		cmocka_unit_test(test_delta_forget),
 		cmocka_unit_test(test_delta_forget_hostile),
+		cmocka_unit_test(test_delta_forget_budget),
 		cmocka_unit_test(test_coordinator_order),
 		cmocka_unit_test(test_match_vms),
 		cmocka_unit_test(test_agent_order),
