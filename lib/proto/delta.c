@@ -51,6 +51,12 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Whether the sorted list of n ids holds id (an empty list may be NULL). */
+static bool has_u32(const uint32_t *ids, size_t n, uint32_t id)
+{
+	return n && bsearch(&id, ids, n, sizeof(*ids), cmp_u32);
+}
+
 /* What the profile dropped since the previous frame, ascending; emptied. */
 static void encode_drops(struct wbuf *w, struct profile_drops *l)
 {
@@ -327,7 +333,7 @@ static bool thread_live(const struct delta_state *d, const struct frame_sum *sum
 	if (id == 0 || id > d->n_threads)
 		return true;
 	return d->threads[id - 1] &&
-	       !bsearch(&id, sum->forgot_threads, sum->n_forgot_threads, sizeof(id), cmp_u32);
+	       !has_u32(sum->forgot_threads, sum->n_forgot_threads, id);
 }
 
 /* The catalog rows of the agent known so far, this frame's included: the
@@ -737,7 +743,7 @@ static bool retired_entry(uint32_t slot, uint32_t domain, uint8_t origin, struct
 {
 	struct delta_retired *rt = c->rt;
 	if (origin != ORIGIN_AGENT || domain != c->d->domain || slot >= rt->cap_refs || rt->refs[slot] ||
-	    !bsearch(&slot, rt->slots, rt->n, sizeof(slot), cmp_u32))
+	    !has_u32(rt->slots, rt->n, slot))
 		return false;
 	proto_budget__refund(c->d->budget, rt->forgot[slot] * c->cost);
 	rt->forgot[slot] = 0;
@@ -814,9 +820,9 @@ static void drop_retired_threads(struct delta_state *d, struct profile *host)
 		qsort(waiting, n_waiting, sizeof(*waiting), cmp_u32);
 	profile__drop_threads(host, gone, n_gone);
 	for (size_t i = 0; i < d->n_retired_threads; i++) {
-		if (bsearch(&rt[i].id, gone, n_gone, sizeof(*gone), cmp_u32))
+		if (has_u32(gone, n_gone, rt[i].id))
 			proto_budget__refund(d->budget, rt[i].cost);
-		else if (bsearch(&rt[i].id, waiting, n_waiting, sizeof(*waiting), cmp_u32))
+		else if (has_u32(waiting, n_waiting, rt[i].id))
 			rt[kept++] = rt[i];
 	}
 	d->n_retired_threads = kept;
