@@ -528,7 +528,6 @@ static void push(uint32_t **table, size_t *n, size_t *cap, uint32_t v)
 /* Translate an agent id (1-based, 0 = none): checked by check_frame. */
 static uint32_t host_id(const uint32_t *table, uint32_t id) { return id ? table[id - 1] : 0; }
 
-/* A counter index checked by check_frame: its slot, made when new. */
 /* A counter index checked by check_frame: its slot, made when new, with
  * totals from zero (a forgotten one's slot keeps the frame marks). */
 static struct delta_counter *counter(struct delta_counter **table, size_t *cap, size_t *n_known, uint32_t idx)
@@ -546,11 +545,13 @@ static struct delta_counter *counter(struct delta_counter **table, size_t *cap, 
 static void retired_ref(struct delta_retired *rt, uint32_t slot)
 {
 	if (slot >= rt->cap_refs) {
-		size_t old = rt->cap_refs, cap = rt->cap_refs;
-		ARRAY_GROW(rt->refs, rt->cap_refs, (size_t)slot + 1);
-		ARRAY_GROW(rt->forgot, cap, (size_t)slot + 1);
-		memset(rt->refs + old, 0, (rt->cap_refs - old) * sizeof(*rt->refs));
-		memset(rt->forgot + old, 0, (rt->cap_refs - old) * sizeof(*rt->forgot));
+		/* Two arrays of one capacity: grown together. */
+		size_t old = rt->cap_refs, cap = MAX((size_t)slot + 1, 2 * old);
+		rt->refs = xrealloc(rt->refs, cap * sizeof(*rt->refs));
+		rt->forgot = xrealloc(rt->forgot, cap * sizeof(*rt->forgot));
+		memset(rt->refs + old, 0, (cap - old) * sizeof(*rt->refs));
+		memset(rt->forgot + old, 0, (cap - old) * sizeof(*rt->forgot));
+		rt->cap_refs = cap;
 	}
 	rt->refs[slot]++;
 }
