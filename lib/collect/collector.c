@@ -3,6 +3,10 @@
  * image), two hash updates. */
 #include "collector.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <sys/mman.h>
 
 #include "../util/util.h"
@@ -198,6 +202,15 @@ void collector__forget(struct collector *c)
 		c->cache_dirty = true;
 		cache_clear(c);
 	}
+#ifdef __GLIBC__
+	/* What was freed goes back to the system: otherwise the heap keeps
+	 * the pages that symbol tables loaded and unloaded, and temporary
+	 * buffers, once left between live rows (a host that runs new
+	 * programs all day would see the recorder's RSS creep while what it
+	 * holds does not grow). At most once per flush, when anything went. */
+	if (dropped || f.n_exited)
+		malloc_trim(0);
+#endif
 }
 
 void collector__restart(struct collector *c, uint64_t start_time)
