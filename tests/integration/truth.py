@@ -360,12 +360,14 @@ if __name__ == "__main__":
         sys.exit("usage: truth.py watch OUT PID...")
 
 
-def rss_kib(pid):
-    """A process's resident set (VmRSS) in KiB, or None once it is gone."""
+def rss_kib(pid, field="VmRSS"):
+    """A process's resident set (VmRSS, or RssAnon: its own memory, not the
+    pages of its program and libraries it has run) in KiB, or None once it
+    is gone."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         return None
