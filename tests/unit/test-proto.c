@@ -867,6 +867,23 @@ static void test_delta_roundtrip(void **state)
 	profile__release(&a.p);
 }
 
+/* One DATA sample row: counter idx, cpu-clock, guest-user, naming thread
+ * (0: none) and no image, symbol or stack, with its running totals. */
+static void put_sample_row(struct wbuf *w, uint32_t idx, uint32_t thread, uint64_t address, uint64_t count,
+			   uint64_t period)
+{
+	wbuf_u32(w, idx);
+	wbuf_u32(w, 1);
+	wbuf_u8(w, LAYER_GUEST_USER);
+	wbuf_u32(w, thread);
+	wbuf_u32(w, 0);
+	wbuf_u32(w, 0);
+	wbuf_u64(w, address);
+	wbuf_u32(w, 0);
+	wbuf_u64(w, count);
+	wbuf_u64(w, period);
+}
+
 /* One hand-made DATA frame: no catalog rows, n sample rows (index i,
  * cpu-clock, guest-user) with the given totals, and one timeline row. */
 static void data_frame(struct wbuf *w, size_t n, const uint32_t *idx, const uint64_t *period, uint32_t bucket)
@@ -875,18 +892,8 @@ static void data_frame(struct wbuf *w, size_t n, const uint32_t *idx, const uint
 	for (int t = 0; t < 4; t++)
 		wbuf_u32(w, 0);
 	wbuf_u32(w, (uint32_t)n);
-	for (size_t i = 0; i < n; i++) {
-		wbuf_u32(w, idx[i]);
-		wbuf_u32(w, 1);
-		wbuf_u8(w, LAYER_GUEST_USER);
-		wbuf_u32(w, 0);
-		wbuf_u32(w, 0);
-		wbuf_u32(w, 0);
-		wbuf_u64(w, 0x1234);
-		wbuf_u32(w, 0);
-		wbuf_u64(w, 1);
-		wbuf_u64(w, period[i]);
-	}
+	for (size_t i = 0; i < n; i++)
+		put_sample_row(w, idx[i], 0, 0x1234, 1, period[i]);
 	wbuf_u32(w, 1);
 	wbuf_u32(w, 0);
 	wbuf_u32(w, 1);
@@ -1104,18 +1111,8 @@ static void forget_frame(struct wbuf *w, const uint32_t *forget, const uint32_t 
 	for (int t = 0; t < 3; t++)
 		wbuf_u32(w, 0);
 	wbuf_u32(w, (uint32_t)n);
-	for (size_t i = 0; i < n; i++) {
-		wbuf_u32(w, idx[i]);
-		wbuf_u32(w, 1);
-		wbuf_u8(w, LAYER_GUEST_USER);
-		wbuf_u32(w, thread[i]);
-		wbuf_u32(w, 0);
-		wbuf_u32(w, 0);
-		wbuf_u64(w, 0x1234);
-		wbuf_u32(w, 0);
-		wbuf_u64(w, 1);
-		wbuf_u64(w, period[i]);
-	}
+	for (size_t i = 0; i < n; i++)
+		put_sample_row(w, idx[i], thread[i], 0x1234, 1, period[i]);
 	wbuf_u32(w, 0);
 }
 
@@ -1223,18 +1220,8 @@ static void test_delta_forget_budget(void **state)
 		for (int t = 0; t < 3; t++)
 			wbuf_u32(&w, 0);
 		wbuf_u32(&w, 16);
-		for (uint32_t i = 0; i < 16; i++) {
-			wbuf_u32(&w, i);
-			wbuf_u32(&w, 1);
-			wbuf_u8(&w, LAYER_GUEST_USER);
-			wbuf_u32(&w, 1);
-			wbuf_u32(&w, 0);
-			wbuf_u32(&w, 0);
-			wbuf_u64(&w, 0x1000 + f * 16 + i); /* a new key each time */
-			wbuf_u32(&w, 0);
-			wbuf_u64(&w, 0);
-			wbuf_u64(&w, 0);
-		}
+		for (uint32_t i = 0; i < 16; i++)
+			put_sample_row(&w, i, 1, 0x1000 + f * 16 + i, 0, 0); /* a new key each time */
 		wbuf_u32(&w, 0);
 		r = delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err);
 	}
