@@ -4,7 +4,10 @@
  * sequence of (u8 type, u16 length, payload); type 0xff stands for the
  * host sending STOP (after which CODE, FINAL and BYE are in order), 0xfe
  * for a flush (what the agent forgot leaves memory; every live counter
- * must still feed its own domain), 0xfd for FORGET agreed (before DATA). */
+ * must still feed its own domain), 0xfd for FORGET agreed (before DATA),
+ * 0xfc for a rotation (record --rotate: the session ends, the profile
+ * restarts, the agent's live rows are interned again). */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,14 @@ static void check_live(const struct delta_state *d, const struct profile *p)
 		e = &p->samples[d->samples[i].host];
 		if (e->key.domain != d->domain || e->key.origin != ORIGIN_AGENT)
 			abort();
+		/* Its thread, if any, is a row of its domain the host holds. */
+		if (e->key.thread) {
+			bool found = false;
+			for (size_t j = 0; j < p->n_threads && !found; j++)
+				found = p->threads[j].id == e->key.thread && p->threads[j].domain == d->domain;
+			if (!found)
+				abort();
+		}
 	}
 	for (size_t i = 0; i < d->n_timeline_known; i++) {
 		const struct timeline_entry *e;
@@ -63,6 +74,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			profile__mark_written(&p);
 			coordinator__forget(&c, &p);
 			check_live(&c.links[0].delta, &p);
+		} else if (type == 0xfc) {
+			/* A rotation: the old session's last flush, the profile
+			 * restarted, the agent's live rows interned again. */
+			profile__mark_written(&p);
+			coordinator__rotate_save(&c, &p);
+			profile__restart(&p);
+			coordinator__rotate_apply(&c, &p, now);
+			check_live(&c.links[0].delta, &p);
 		} else if (type == 0xfd) {
 			/* FORGET agreed, as the handshake would say: before any DATA. */
 			if (!c.links[0].delta.frame)
@@ -73,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += len;
 	}
 	/* Whatever got in, the budget was never passed. */
-	if (c.links[0].budget.peak > c.links[0].budget.limit)
+	if (c.links[0].budget.peak > c.links[0].budget.limit || c.links[0].budget.over_refunded)
 		abort();
 	coordinator__release(&c);
 	profile__release(&p);

@@ -112,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	channel__release(&tx);
 	channel__release(&rx);
 	/* Everything the channel held was charged, and is given back. */
-	if (budget.used || budget.peak > budget.limit)
+	if (budget.used || budget.peak > budget.limit || budget.over_refunded)
 		abort();
 	return 0;
 }

@@ -77,6 +77,18 @@ code = struct.pack("<I", 1) + struct.pack("<IQ", 1, 0x1000) + struct.pack("<I", 
 put("coordinator", "session", msg(12, struct.pack("<Q", 1000)) + msg(13, data) + msg(13, data) + msg(19, code) +
     msg(16, struct.pack("<QQ", 5, 0)) + msg(17, b""))
 
+# coordinator with rotations (0xfc) and FORGET agreed (0xfd): the live
+# counter grows across two rotations, a flush (0xfe) between them
+def grow(total):
+    return b"".join([struct.pack("<III", 0, 0, 0),                                        # FORGET lists
+                     struct.pack("<IIII", 0, 0, 0, 0),                                    # no new rows
+                     struct.pack("<I", 1), struct.pack("<IIBIIIQIQQ", 0, 1, 2, 1, 1, 1, 0x1010, 1, total, total * 1000000),
+                     struct.pack("<I", 1), struct.pack("<IIBIQQ", 0, 1, 2, 0, total, total * 1000000)])
+rot = struct.pack("<BH", 0xfc, 0)
+put("coordinator", "rotate", struct.pack("<BH", 0xfd, 0) + msg(12, struct.pack("<Q", 1000)) +
+    msg(13, struct.pack("<III", 0, 0, 0) + data) + rot + msg(13, grow(8)) + struct.pack("<BH", 0xfe, 0) + rot +
+    msg(13, grow(12)) + msg(16, struct.pack("<QQ", 12, 0)))
+
 # session: a real (small) session, repacked with 512-byte pages
 dp = os.path.join(build, "domprof")
 if os.path.exists(dp):

@@ -288,8 +288,6 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		return log_error("--agent-memory is only used with --agent NAME=ADDR");
 	if ((o->keep_count || o->keep_bytes) && !(o->rotate_ns || o->rotate_bytes))
 		return log_error("--keep is only used with --rotate DURATION|SIZE");
-	if ((o->rotate_ns || o->rotate_bytes) && o->n_agents)
-		return log_error("--rotate does not work with --agent yet: record the agents without rotation");
 	if (!o->output)
 		o->output = o->rotate_ns || o->rotate_bytes ? "." : "domprof.db";
 	else if (o->rotate_ns || o->rotate_bytes) {
@@ -470,7 +468,7 @@ static bool rotation_due(const struct record_options *o, const struct recorder *
 /* The current session complete, the next one started, the oldest beyond
  * --keep removed. A new session that cannot be created leaves the
  * recording in the current one (said once per attempt). */
-static void rotate(struct record_options *o, struct recorder *rec)
+static void rotate(struct record_options *o, struct recorder *rec, struct coordinator *coord)
 {
 	_cleanup_free_ char *err = NULL;
 	char *next;
@@ -481,13 +479,23 @@ static void rotate(struct record_options *o, struct recorder *rec)
 			    session_path(o));
 		return;
 	}
+	/* The agents' rows go on into the next session: noted before this one
+	 * ends, interned again once the profile restarted. */
+	if (coord) {
+		coordinator__write_session(coord, recorder__session(rec));
+		coordinator__rotate_save(coord, &rec->profile);
+	}
 	/* Only a next session that cannot be created says why in err. */
 	r = recorder__rotate_session(rec, next, &err);
 	if (r < 0 && err) {
 		log_warning("cannot start the next session %s: %s; recording on into %s", next, err, session_path(o));
+		if (coord)
+			coordinator__rotate_cancel(coord);
 		free(next);
 		return;
 	}
+	if (coord)
+		coordinator__rotate_apply(coord, &rec->profile, recorder__session_start_ns(rec));
 	log_info("session %s complete; recording into %s", o->session_path, next);
 	free(o->session_path);
 	o->session_path = next;
@@ -527,7 +535,7 @@ static int record_loop(struct record_options *o, struct recorder *rec, struct co
 		if (r > 0 && coord)
 			coordinator__forget(coord, &rec->profile);
 		if (o->session_path && rotation_due(o, rec, session_start_ns)) {
-			rotate(o, rec);
+			rotate(o, rec, coord);
 			session_start_ns = clock_monotonic_ns();
 		}
 	}

@@ -255,7 +255,10 @@ uint32_t profile__add_sample(struct profile *p, const struct sample_key *key, ui
 	p->samples[idx] = (struct sample_entry){ .key = *key, .id = ++p->last_sample_id };
 	hmap_insert_at(&p->index_samples, pos, h, idx);
 found:
-	profile__bump_sample(p, idx, count, period);
+	/* An entry that never counted anything is never written (rotation
+	 * interns an agent's counters this way, see delta__rotate_apply). */
+	if (count || period)
+		profile__bump_sample(p, idx, count, period);
 	return idx;
 }
 
@@ -311,7 +314,8 @@ uint32_t profile__add_timeline(struct profile *p, const struct timeline_key *key
 	hmap_insert_at(&p->index_timeline, pos, h, idx);
 found:
 	p->last_timeline = idx;
-	profile__bump_timeline(p, idx, count, period);
+	if (count || period)
+		profile__bump_timeline(p, idx, count, period);
 	return idx;
 }
 
@@ -344,7 +348,11 @@ void profile__mark_written(struct profile *p)
  * the live slots, once per drop that freed any (a drop runs at most once
  * per flush, and its cost is that of the live counters, which is what
  * the recorder holds anyway). */
-static bool counter_droppable(bool dirty, bool written) { return written && !dirty; }
+static bool counter_droppable(bool dirty, bool written, uint64_t count, uint64_t period)
+{
+	/* Written, or never counted anything (nothing to write). */
+	return !dirty && (written || (!count && !period));
+}
 
 static void note_drop(struct profile *p, struct profile_drops *l, uint32_t v)
 {
@@ -359,7 +367,7 @@ size_t profile__drop_samples(struct profile *p, bool (*done)(const struct sample
 	size_t dropped = 0;
 	for (size_t i = 0; i < p->n_samples; i++) {
 		struct sample_entry *e = &p->samples[i];
-		if (!e->key.event || !counter_droppable(e->dirty, e->written) || !done(e, ctx))
+		if (!e->key.event || !counter_droppable(e->dirty, e->written, e->count, e->period) || !done(e, ctx))
 			continue;
 		memset(e, 0, sizeof(*e));
 		ARRAY_GROW(p->free_samples, p->cap_free_samples, p->n_free_samples + 1);
@@ -382,7 +390,7 @@ size_t profile__drop_timeline_if(struct profile *p, bool (*done)(const struct ti
 	size_t dropped = 0;
 	for (size_t i = 0; i < p->n_timeline; i++) {
 		struct timeline_entry *e = &p->timeline[i];
-		if (!e->key.event || !counter_droppable(e->dirty, e->written) || !done(e, ctx))
+		if (!e->key.event || !counter_droppable(e->dirty, e->written, e->count, e->period) || !done(e, ctx))
 			continue;
 		memset(e, 0, sizeof(*e));
 		ARRAY_GROW(p->free_timeline, p->cap_free_timeline, p->n_free_timeline + 1);

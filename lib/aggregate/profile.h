@@ -190,7 +190,9 @@ static inline struct profile_domain *profile__domain_at(struct profile *p, uint3
 uint32_t profile__find_domain(const struct profile *p, const char *name);
 void profile__domain_set(struct profile *p, uint32_t id, const char *field, const char *value);
 
-/* Add to the counter of key; returns its index (stable) for bump. */
+/* Add to the counter of key; returns its index (stable) for bump. With
+ * count and period 0 it only finds or makes the entry, which is written
+ * once it counts something. */
 uint32_t profile__add_sample(struct profile *p, const struct sample_key *key, uint64_t count, uint64_t period);
 /* Add to a counter known by its index. */
 void profile__bump_sample(struct profile *p, uint32_t idx, uint64_t count, uint64_t period);
@@ -202,8 +204,8 @@ void profile__bump_timeline(struct profile *p, uint32_t idx, uint64_t count, uin
 /* Forget the delta: everything is considered written. */
 void profile__mark_written(struct profile *p);
 
-/* Drop from memory the sample counters that are written, unchanged since,
- * and done(e, ctx) says can no longer change; their slots are reused.
+/* Drop from memory the sample counters that are written (or never
+ * counted anything), unchanged since, and done(e, ctx) says can no longer change; their slots are reused.
  * Indexes returned by profile__add_sample before are void (callers that
  * cache them clear their cache). Returns how many were dropped. */
 size_t profile__drop_samples(struct profile *p, bool (*done)(const struct sample_entry *e, void *ctx), void *ctx);

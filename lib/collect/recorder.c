@@ -263,6 +263,8 @@ int recorder__create_session(struct recorder *r, const char *path, const struct 
 
 struct session *recorder__session(struct recorder *r) { return r->output ? r->output->session : NULL; }
 
+uint64_t recorder__session_start_ns(const struct recorder *r) { return r->output ? r->output->run.start_ns : 0; }
+
 static int flush(struct recorder *r, uint64_t stop_ns)
 {
 	int ret = collector__flush(&r->collector, r->output->session);

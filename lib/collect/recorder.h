@@ -98,14 +98,17 @@ int recorder__finish_session(struct recorder *r);
  * would, at this instant) and go on recording into a new one at path,
  * created as recorder__create_session does, with the same description of
  * the run and its own start. Each session is complete on its own: the
- * catalog is written again, counters and totals start from zero. Not for
- * recordings with agents (their deltas are per recording). 0, or -errno
+ * catalog is written again, counters and totals start from zero. With
+ * agents, the caller carries their live rows across (coordinator__rotate_save
+ * before, coordinator__rotate_apply after). 0, or -errno
  * with *ret_error: when path cannot be created the current session goes
  * on; when the current one cannot be completed, the next one is
  * recording anyway. */
 int recorder__rotate_session(struct recorder *r, const char *path, char **ret_error);
 /* The session being written, for what others add to it (agents), or NULL. */
 struct session *recorder__session(struct recorder *r);
+/* CLOCK_MONOTONIC when the session being written started (0 without one). */
+uint64_t recorder__session_start_ns(const struct recorder *r);
 
 uint64_t recorder__samples(const struct recorder *r);
 uint64_t recorder__lost(const struct recorder *r);

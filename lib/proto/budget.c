@@ -23,7 +23,10 @@ bool proto_budget__charge(struct proto_budget *b, uint64_t bytes)
 
 void proto_budget__refund(struct proto_budget *b, uint64_t bytes)
 {
-	if (b)
-		b->used -= bytes < b->used ? bytes : b->used;
+	if (!b)
+		return;
+	if (bytes > b->used)
+		b->over_refunded += bytes - b->used;
+	b->used -= bytes < b->used ? bytes : b->used;
 }
 

@@ -22,6 +22,10 @@ struct proto_budget {
 	uint64_t limit; /* bytes */
 	uint64_t used;
 	uint64_t peak;
+	/* Bytes given back beyond what was counted (clamped at zero): a
+	 * refund for something never charged, which tests and fuzzers
+	 * treat as a bug. */
+	uint64_t over_refunded;
 };
 
 void proto_budget__init(struct proto_budget *b, uint64_t limit);

@@ -613,6 +613,31 @@ void coordinator__forget(struct coordinator *c, struct profile *p)
 			delta__drop_retired(&c->links[i].delta, p);
 }
 
+void coordinator__rotate_save(struct coordinator *c, const struct profile *p)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->links[i].delta.n_events)
+			delta__rotate_save(&c->links[i].delta, p);
+}
+
+void coordinator__rotate_apply(struct coordinator *c, struct profile *p, uint64_t start_ns)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		struct agent_link *l = &c->links[i];
+		if (l->delta.n_events)
+			delta__rotate_apply(&l->delta, p, start_ns);
+		l->session_frames0 = l->data_frames;
+		l->session_samples0 = l->delta.samples_received;
+		l->session_forgotten0 = l->delta.forgotten;
+	}
+}
+
+void coordinator__rotate_cancel(struct coordinator *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		delta__rotate_cancel(&c->links[i].delta);
+}
+
 void coordinator__stop(struct coordinator *c, struct profile *p, int timeout_ms)
 {
 	uint64_t deadline = clock_monotonic_ns() + (uint64_t)timeout_ms * 1000000ULL;

@@ -60,6 +60,9 @@ struct agent_link {
 	uint64_t final_samples, final_lost;
 	struct symbol_code *codes; /* guest functions' code, host symbol ids */
 	size_t n_codes;
+	/* Rotation: the counts when the current session started (meta
+	 * agent.NAME says the session's own). */
+	uint64_t session_frames0, session_samples0, session_forgotten0;
 };
 
 typedef void (*coordinator_log_fn)(void *ctx, bool is_error, const char *msg);
@@ -139,7 +142,8 @@ void coordinator__prepare_host(struct coordinator *c, struct machine *m, const s
 int coordinator__start_recorder(struct coordinator *c, struct recorder *rec, const volatile sig_atomic_t *stop);
 /* After coordinator__stop: what the session keeps of each agent, its
  * outcome (meta agent.NAME, docs/session-format.md) and the code of its
- * hottest functions. */
+ * hottest functions. Also at the end of each rotated session, before
+ * coordinator__rotate_save (the agent's state then: recording). */
 void coordinator__write_session(struct coordinator *c, struct session *s);
 
 /* ---- the steps ---- */
@@ -161,6 +165,14 @@ void coordinator__forget(struct coordinator *c, struct profile *p);
  * they sent, and their budgets are never given back for rows the host
  * still holds. */
 void coordinator__keep_all(struct coordinator *c);
+/* Rotation (record --rotate): before the current session ends, note each
+ * agent's live rows (delta__rotate_save); once the profile restarted for
+ * the next session, which started at host clock start_ns, intern them
+ * again (delta__rotate_apply), or drop the note when no next session came
+ * (coordinator__rotate_cancel). */
+void coordinator__rotate_save(struct coordinator *c, const struct profile *p);
+void coordinator__rotate_apply(struct coordinator *c, struct profile *p, uint64_t start_ns);
+void coordinator__rotate_cancel(struct coordinator *c);
 /* STOP everyone and collect their last data (at most timeout_ms). */
 void coordinator__stop(struct coordinator *c, struct profile *p, int timeout_ms);
 

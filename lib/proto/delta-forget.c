@@ -1,7 +1,9 @@
-/* FORGET on the host (docs/protocol.md, DATA): what an agent's forgotten
- * threads and counters leave behind, out of the agent's tables at once and
- * out of the host's memory once written, with their budget given back
- * then. Checking the lists is check_forget's, in delta.c. */
+/* What the host lets go of an agent's rows. FORGET (docs/protocol.md,
+ * DATA): what an agent's forgotten threads and counters leave behind, out
+ * of the agent's tables at once and out of the host's memory once
+ * written, with their budget given back then (checking the lists is
+ * check_forget's, in delta.c). Rotation (record --rotate): every row
+ * leaves with its session, the live ones are interned again in the next. */
 #define _GNU_SOURCE
 #include "delta-internal.h"
 
@@ -191,4 +193,126 @@ size_t delta__drop_retired(struct delta_state *d, struct profile *host)
 	if (d->n_retired_threads)
 		drop_retired_threads(d, host);
 	return dropped;
+}
+
+/* ---- rotation: the agent's live rows into the next session ---- */
+
+static int cmp_rotation_thread(const void *a, const void *b)
+{
+	return cmp_u32(&((const struct delta_rotation_thread *)a)->old_id,
+		       &((const struct delta_rotation_thread *)b)->old_id);
+}
+
+void delta__rotate_save(struct delta_state *d, const struct profile *host)
+{
+	struct delta_rotation *rot = &d->rotation;
+	uint32_t *ids = NULL;
+	size_t n_ids = 0, cap_ids = 0;
+	delta__rotate_cancel(d);
+	rot->saved = true;
+	/* The agent's live threads, by their host rows' ids. */
+	for (size_t i = 0; i < d->n_threads; i++)
+		if (d->threads[i]) {
+			ARRAY_GROW(ids, cap_ids, n_ids + 1);
+			ids[n_ids++] = d->threads[i];
+		}
+	if (n_ids > 1)
+		qsort(ids, n_ids, sizeof(*ids), cmp_u32);
+	for (size_t i = 0; n_ids && i < host->n_threads; i++) {
+		const struct profile_thread *t = &host->threads[i];
+		if (!t->id || t->domain != d->domain || t->role != ROLE_GUEST || !has_u32(ids, n_ids, t->id))
+			continue;
+		rot->threads = xrealloc(rot->threads, (rot->n_threads + 1) * sizeof(*rot->threads));
+		rot->threads[rot->n_threads++] = (struct delta_rotation_thread){ t->id, t->pid, t->tid, xstrdup(t->comm) };
+	}
+	free(ids);
+	if (rot->n_threads > 1)
+		qsort(rot->threads, rot->n_threads, sizeof(*rot->threads), cmp_rotation_thread);
+	/* The live counters' keys (event 0 in a key: not live). */
+	rot->samples = xcalloc(d->n_samples_known ? d->n_samples_known : 1, sizeof(*rot->samples));
+	for (size_t i = 0; i < d->n_samples_known; i++)
+		if (d->samples[i].live)
+			rot->samples[i] = host->samples[d->samples[i].host].key;
+	rot->timeline = xcalloc(d->n_timeline_known ? d->n_timeline_known : 1, sizeof(*rot->timeline));
+	for (size_t i = 0; i < d->n_timeline_known; i++)
+		if (d->timeline[i].live)
+			rot->timeline[i] = host->timeline[d->timeline[i].host].key;
+}
+
+/* The old session's copies are gone: what the agent forgot and the host
+ * still held comes back to its budget, and no slot is fed any more. */
+static void retired_restart(struct delta_state *d, struct delta_retired *rt, uint64_t cost)
+{
+	for (size_t i = 0; i < rt->cap_refs; i++)
+		if (rt->forgot[i])
+			proto_budget__refund(d->budget, rt->forgot[i] * cost);
+	if (rt->cap_refs) {
+		memset(rt->refs, 0, rt->cap_refs * sizeof(*rt->refs));
+		memset(rt->forgot, 0, rt->cap_refs * sizeof(*rt->forgot));
+	}
+	rt->n = 0;
+}
+
+/* A thread id of the old session in the new one (0: not a live thread of
+ * the agent's). */
+static uint32_t new_thread(const struct delta_rotation *rot, const uint32_t *new_ids, uint32_t old_id)
+{
+	struct delta_rotation_thread key = { .old_id = old_id };
+	const struct delta_rotation_thread *t;
+	if (!old_id || !rot->n_threads)
+		return 0;
+	t = bsearch(&key, rot->threads, rot->n_threads, sizeof(*rot->threads), cmp_rotation_thread);
+	return t ? new_ids[t - rot->threads] : 0;
+}
+
+void delta__rotate_apply(struct delta_state *d, struct profile *host, uint64_t start_ns)
+{
+	struct delta_rotation *rot = &d->rotation;
+	uint32_t *new_ids;
+	int64_t old_base = d->bucket_base;
+	if (!rot->saved)
+		return;
+	new_ids = xcalloc(rot->n_threads ? rot->n_threads : 1, sizeof(*new_ids));
+	for (size_t i = 0; i < rot->n_threads; i++)
+		new_ids[i] = profile__thread(host, d->domain, rot->threads[i].pid, rot->threads[i].tid,
+					     rot->threads[i].comm, ROLE_GUEST, -1);
+	for (size_t i = 0; i < d->n_threads; i++)
+		d->threads[i] = new_thread(rot, new_ids, d->threads[i]);
+	/* Rows of forgotten threads left with the old session. */
+	for (size_t i = 0; i < d->n_retired_threads; i++)
+		proto_budget__refund(d->budget, d->retired_threads[i].cost);
+	d->n_retired_threads = 0;
+	retired_restart(d, &d->retired_samples, COUNTER_COST(struct sample_entry));
+	retired_restart(d, &d->retired_timeline, COUNTER_COST(struct timeline_entry));
+	if (d->bucket_ns && start_ns > d->host_start_ns)
+		d->bucket_base = (int64_t)((start_ns - d->host_start_ns) / d->bucket_ns);
+	for (size_t i = 0; i < d->n_samples_known; i++) {
+		struct sample_key k = rot->samples[i];
+		if (!d->samples[i].live)
+			continue;
+		k.thread = new_thread(rot, new_ids, k.thread);
+		d->samples[i].host = profile__add_sample(host, &k, 0, 0);
+		delta__retired_ref(&d->retired_samples, d->samples[i].host);
+	}
+	for (size_t i = 0; i < d->n_timeline_known; i++) {
+		struct timeline_key k = rot->timeline[i];
+		if (!d->timeline[i].live)
+			continue;
+		k.bucket = (uint32_t)MAX((int64_t)k.bucket + old_base - d->bucket_base, 0);
+		d->timeline[i].host = profile__add_timeline(host, &k, 0, 0);
+		delta__retired_ref(&d->retired_timeline, d->timeline[i].host);
+	}
+	free(new_ids);
+	delta__rotate_cancel(d);
+}
+
+void delta__rotate_cancel(struct delta_state *d)
+{
+	struct delta_rotation *rot = &d->rotation;
+	for (size_t i = 0; i < rot->n_threads; i++)
+		free(rot->threads[i].comm);
+	free(rot->threads);
+	free(rot->samples);
+	free(rot->timeline);
+	memset(rot, 0, sizeof(*rot));
 }

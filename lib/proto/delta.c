@@ -183,6 +183,7 @@ void delta_state__release(struct delta_state *d)
 	free(d->ns_unit);
 	free(d->thread_comm);
 	free(d->retired_threads);
+	delta__rotate_cancel(d);
 	for (struct delta_retired *rt = &d->retired_samples; rt <= &d->retired_timeline; rt++) {
 		free(rt->refs);
 		free(rt->forgot);
@@ -608,7 +609,9 @@ static void apply_frame(struct delta_state *d, struct profile *host, const void 
 		 * is counted in the nearest bucket. */
 		if (d->bucket_ns)
 			hb = hb < 0 ? 0 : MIN(hb, last_bucket);
-		tk.bucket = (uint32_t)MAX(hb, 0);
+		/* In the current session's buckets (rotation): one before its
+		 * start is counted in its first. */
+		tk.bucket = (uint32_t)MAX(hb - d->bucket_base, 0);
 		if (idx >= d->n_timeline_known || !d->timeline[idx].live) {
 			c = counter(&d->timeline, &d->cap_timeline, &d->n_timeline_known, idx);
 			c->host = profile__add_timeline(host, &tk, count, period);

@@ -58,6 +58,21 @@ struct delta_retired_thread {
 	uint32_t id, cost;
 };
 
+/* What delta__rotate_save notes of an agent's live rows before the host's
+ * profile restarts for a new session: its threads' identities (by their
+ * host row id in the old session) and its live counters' keys (per agent
+ * counter index; event 0: not live). */
+struct delta_rotation {
+	struct delta_rotation_thread {
+		uint32_t old_id, pid, tid;
+		char *comm;
+	} *threads;
+	size_t n_threads;
+	struct sample_key *samples;
+	struct timeline_key *timeline;
+	bool saved;
+};
+
 /* Coordinator side: translation state for one agent. */
 struct delta_state {
 	uint32_t domain;   /* the host profile's domain of this VM */
@@ -79,6 +94,10 @@ struct delta_state {
 	struct delta_retired_thread *retired_threads;
 	size_t n_retired_threads, cap_retired_threads;
 	uint64_t forgotten; /* counters forgotten, for the log and tests */
+	/* Rotation: host buckets of the recording before the current
+	 * session's first (host bucket = recording bucket - bucket_base). */
+	int64_t bucket_base;
+	struct delta_rotation rotation;
 
 	/* What the guest could possibly have measured (set by the owner). */
 	struct proto_budget *budget; /* the agent's; NULL takes anything */
@@ -112,3 +131,17 @@ int delta__apply(struct delta_state *d, struct profile *host, const void *data, 
  * Returns the counters dropped (callers that cache profile indexes clear
  * them). */
 size_t delta__drop_retired(struct delta_state *d, struct profile *host);
+
+/* Rotation (record --rotate): the host profile's threads, counters and
+ * timeline restart with each session (profile__restart) while the agent's
+ * running totals go on. Before the old session's last flush,
+ * delta__rotate_save notes the agent's live threads and counters. Once the
+ * profile restarted for a session that starts at host clock start_ns,
+ * delta__rotate_apply interns them again: the threads as rows of the new
+ * session, the counters as empty entries written once they grow, timeline
+ * buckets before the session's start in its first. What the agent forgot
+ * left with the old session: its budget comes back. delta__rotate_cancel
+ * drops the note when no new session came. */
+void delta__rotate_save(struct delta_state *d, const struct profile *host);
+void delta__rotate_apply(struct delta_state *d, struct profile *host, uint64_t start_ns);
+void delta__rotate_cancel(struct delta_state *d);

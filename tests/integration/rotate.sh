@@ -57,22 +57,26 @@ assert names == sessions, f"other files than sessions: {names}"
 assert len(sessions) == 3, f"--keep 3 kept {len(sessions)} of {int(sys.argv[2]) + 1}: {sessions}"
 PY
 
-# Each session on its own: complete, readable by every reader.
-n=0
-for f in "$T/series"/domprof-*.db; do
-	n=$((n + 1))
-	"$DOMPROF" report -i "$f" --format json --sort domain,layer,image,symbol >"$T/part-$n.json" ||
-		fail "$f does not open on its own"
-	"$DOMPROF" export -i "$f" --format folded -o "$T/part-$n.folded" >/dev/null 2>&1 || fail "$f does not export"
-done
-"$DOMPROF" report -i "$T/series" --format json --sort domain,layer,image,symbol >"$T/merged.json" ||
-	fail "the series does not report as one"
-"$DOMPROF" export -i "$T/series" --format folded -o "$T/merged.folded" >/dev/null 2>&1 ||
-	fail "the series does not export as one"
-"$DOMPROF" html -i "$T/series" -o "$T/merged.html" >/dev/null 2>&1 || fail "the series has no page"
-"$DOMPROF" diff "$T/series" "$T/series/$(ls "$T/series" | head -1)" >/dev/null || fail "the series does not diff"
-cp "$T/merged.json" "$ARTIFACTS/"
-python3 - "$T" "$n" <<'PY'
+# check_series DIR: each session on its own complete and readable by every
+# reader, and the series read as one (report -i DIR) the sum of its parts,
+# row by row.
+check_series() {
+	local dir=$1 n=0 f
+	rm -f "$T"/part-*.json "$T"/part-*.folded
+	for f in "$dir"/domprof-*.db; do
+		n=$((n + 1))
+		"$DOMPROF" report -i "$f" --format json --sort domain,layer,image,symbol >"$T/part-$n.json" ||
+			fail "$f does not open on its own"
+		"$DOMPROF" export -i "$f" --format folded -o "$T/part-$n.folded" >/dev/null 2>&1 || fail "$f does not export"
+	done
+	"$DOMPROF" report -i "$dir" --format json --sort domain,layer,image,symbol >"$T/merged.json" ||
+		fail "the series $dir does not report as one"
+	"$DOMPROF" export -i "$dir" --format folded -o "$T/merged.folded" >/dev/null 2>&1 ||
+		fail "the series $dir does not export as one"
+	"$DOMPROF" html -i "$dir" -o "$T/merged.html" >/dev/null 2>&1 || fail "the series $dir has no page"
+	"$DOMPROF" diff "$dir" "$dir/$(ls "$dir" | head -1)" >/dev/null || fail "the series $dir does not diff"
+	cp "$T/merged.json" "$ARTIFACTS/merged-$(basename "$dir").json"
+	python3 - "$T" "$n" <<'PY' || fail "the series $dir is not the sum of its sessions (see above)"
 import collections, json, sys
 from truth import note
 T, n = sys.argv[1], int(sys.argv[2])
@@ -108,6 +112,9 @@ for i in range(1, n + 1):
     ftotal.update(folded(f"{T}/part-{i}.folded"))
 assert folded(f"{T}/merged.folded") == ftotal, "the merged export is not the sum of the parts' exports"
 PY
+}
+
+check_series "$T/series"
 
 # A rotation by size, with -d: each session ends at the first flush past
 # 64 KiB; every one is complete.
@@ -119,3 +126,50 @@ for f in "$T/sized"/domprof-*.db; do
 	"$DOMPROF" report -i "$f" --format json | python3 -c 'import json, sys; s = json.load(sys.stdin)["session"]; assert s["state"] == "complete", s' ||
 		fail "$f is not a complete session"
 done
+
+# With an agent: an agent on this host (its "guest" is the host) recorded
+# with --rotate 2s for 7 s while split runs. Each session holds what the
+# agent sent in its own span: the agent's rows in the session add up to
+# the count the coordinator applied in that span (meta agent.g samples=N,
+# exact), every one names a thread row of the session, the agent is
+# "recording" at the end of every session but the last ("complete"), and
+# the series is the sum of its sessions, row by row.
+"$DOMPROF" keygen "$T/key" >/dev/null 2>&1 || fail "keygen failed"
+PORT=$(free_port)
+"$DOMPROF" agent --listen "tcp:127.0.0.1:$PORT" --key "$T/key" >"$T/agent.out" 2>"$T/agent.log" &
+BG_PIDS="$BG_PIDS $!"
+wait_for "$T/agent.out" listening
+"$WORKLOADS/split" 20 >/dev/null &
+split=$!
+BG_PIDS="$BG_PIDS $split"
+"$DOMPROF" record -a -e cpu-clock -F 999 --rotate 2s -d 7 -o "$T/agents" --key "$T/key" \
+	--agent g="tcp:127.0.0.1:$PORT" >"$T/agents.out" 2>&1 || fail "record --rotate --agent failed: $(cat "$T/agents.out")"
+kill "$split" 2>/dev/null
+cp "$T/agents.out" "$ARTIFACTS/"
+python3 - "$T/agents" <<'PY' || fail "the agent's rows are not split by session (see above)"
+import glob, re, sqlite3, sys
+from truth import note
+sessions = sorted(glob.glob(sys.argv[1] + "/domprof-*.db"))
+assert len(sessions) >= 3, f"--rotate 2s -d 7 wrote {len(sessions)} sessions"
+total = 0
+for i, path in enumerate(sessions):
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    meta = db.execute("SELECT value FROM meta WHERE key = 'agent.g'").fetchone()
+    assert meta, f"{path}: no agent.g meta"
+    state = re.search(r"state=(\w+)", meta[0]).group(1)
+    sent = int(re.search(r"samples=(\d+)", meta[0]).group(1))
+    want = "complete" if i == len(sessions) - 1 else "recording"
+    assert state == want, f"{path}: agent state {state}, want {want}: {meta[0]}"
+    rows = db.execute("SELECT coalesce(sum(s.count), 0) FROM samples s JOIN domains d ON d.id = s.domain_id "
+                      "WHERE d.name = 'g' AND s.origin = 'agent'").fetchone()[0]
+    assert rows == sent, f"{path}: the agent's rows count {rows} samples, the coordinator applied {sent}"
+    assert sent > 0, f"{path}: nothing from the agent in this session"
+    dangling = db.execute("SELECT count(*) FROM samples s JOIN domains d ON d.id = s.domain_id "
+                          "WHERE d.name = 'g' AND s.thread_id IS NOT NULL AND s.thread_id NOT IN "
+                          "(SELECT id FROM threads WHERE domain_id = d.id)").fetchone()[0]
+    assert dangling == 0, f"{path}: {dangling} of the agent's rows name a thread the session does not hold"
+    total += sent
+note(f"{len(sessions)} sessions with an agent: {total} samples from it, each session's rows = its own span's")
+PY
+check_series "$T/agents"
+echo "ok: rotation by time and by size, --keep, and with an agent: complete sessions whose merge is their sum"

@@ -795,6 +795,8 @@ static void host_init(struct host_side *h, uint64_t budget, uint32_t ncpus)
 
 static void host_release(struct host_side *h)
 {
+	/* Nothing was ever given back that was not charged. */
+	assert_int_equal(h->budget.over_refunded, 0);
 	delta_state__release(&h->d);
 	event_spec__release(&h->ev);
 	profile__release(&h->p);
@@ -1085,6 +1087,109 @@ static void test_delta_forget(void **state)
 	delta__encode(&a.p, &w, true);
 	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
 	assert_true(host_period(&h) == 15 * MS);
+	wbuf_release(&w);
+	host_release(&h);
+	profile__release(&a.p);
+}
+
+/* Whether every sample entry of the VM names a thread row the host holds. */
+static bool host_threads_known(const struct host_side *h)
+{
+	for (size_t i = 0; i < h->p.n_samples; i++) {
+		const struct sample_entry *e = &h->p.samples[i];
+		bool found = false;
+		if (!e->key.event || e->key.domain != h->vm)
+			continue;
+		for (size_t j = 0; j < h->p.n_threads && !found; j++)
+			found = h->p.threads[j].id == e->key.thread && h->p.threads[j].domain == h->vm;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* record --rotate with an agent: the host's profile restarts with each
+ * session while the agent's running totals go on. Each session holds what
+ * grew in its own span, the live threads and counters carry over (empty,
+ * not written until they grow), what the agent forgot leaves with the old
+ * session and its budget comes back, and buckets before the new session's
+ * start count in its first. */
+static void test_delta_rotate(void **state)
+{
+	struct agent_profile a;
+	struct host_side h;
+	struct wbuf w;
+	char *err = NULL;
+	uint32_t t1, t2, exited[1];
+	uint64_t used, session1;
+	agent_profile_init(&a); /* thread 1, one sample (10 ms), bucket 0 */
+	a.p.track_drops = true;
+	host_init(&h, 1u << 20, 2);
+	h.d.forget = true;
+	wbuf_init(&w);
+	t1 = agent_add_thread(&a.p, 12, 20 * MS);
+	delta__encode(&a.p, &w, true);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	/* t1 exits; the host still holds its row and counter (unwritten). */
+	assert_int_equal(profile__drop_samples(&a.p, sample_of_thread, &t1), 1);
+	exited[0] = t1;
+	assert_int_equal(profile__drop_threads(&a.p, exited, 1), 1);
+	wbuf_reset(&w);
+	delta__encode(&a.p, &w, true);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	session1 = host_period(&h);
+	assert_true(session1 == 30 * MS);
+	assert_int_equal(h.d.retired_samples.n, 1);
+	used = h.budget.used;
+
+	/* The rotation at 12 s: the old session's last flush, the profile
+	 * restarted, the agent's live rows interned again. */
+	profile__mark_written(&h.p);
+	delta__rotate_save(&h.d, &h.p);
+	profile__restart(&h.p);
+	delta__rotate_apply(&h.d, &h.p, 12 * SEC);
+	assert_true(host_period(&h) == 0);
+	assert_int_equal(host_live_threads(&h), 1); /* "work"; t1 left with the old session */
+	assert_int_equal(h.p.n_dirty_samples + h.p.n_dirty_timeline, 0); /* nothing to write yet */
+	assert_int_equal(h.d.retired_samples.n + h.d.retired_timeline.n + h.d.n_retired_threads, 0);
+	assert_true(h.budget.used < used); /* t1's row and counter came back */
+	assert_int_equal(h.d.bucket_base, 20); /* 2 s of 100 ms buckets before */
+	assert_false(h.d.rotation.saved);
+
+	/* The live counter grows by 1 ms, a new thread comes with 5 ms: the
+	 * new session holds that growth only, under the threads it holds. */
+	agent_sample(&a, 1, MS);
+	t2 = agent_add_thread(&a.p, 13, 5 * MS);
+	wbuf_reset(&w);
+	delta__encode(&a.p, &w, true);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 12500 * MS, &err), 0);
+	assert_true(host_period(&h) == 6 * MS);
+	assert_true(session1 + host_period(&h) == 36 * MS); /* all the agent sent */
+	assert_true(host_timeline_period(&h) == MS);        /* bucket 0, before 12 s: the session's first */
+	for (size_t i = 0; i < h.p.n_timeline; i++)
+		assert_true(!h.p.timeline[i].key.event || h.p.timeline[i].key.bucket == 0);
+	assert_int_equal(host_live_threads(&h), 2);
+	assert_true(host_threads_known(&h));
+
+	/* Forgetting after a rotation: the re-interned rows leave once
+	 * written, and their budget comes back. */
+	assert_int_equal(profile__drop_samples(&a.p, sample_of_thread, &t2), 1);
+	exited[0] = t2;
+	assert_int_equal(profile__drop_threads(&a.p, exited, 1), 1);
+	wbuf_reset(&w);
+	delta__encode(&a.p, &w, true);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 12500 * MS, &err), 0);
+	used = h.budget.used;
+	profile__mark_written(&h.p);
+	assert_int_equal(delta__drop_retired(&h.d, &h.p), 1);
+	assert_true(h.budget.used < used);
+	assert_int_equal(host_live_threads(&h), 1);
+
+	/* A rotation whose next session could not be created: nothing moves. */
+	delta__rotate_save(&h.d, &h.p);
+	assert_true(h.d.rotation.saved);
+	delta__rotate_cancel(&h.d);
+	assert_true(host_period(&h) == 1 * MS);
 	wbuf_release(&w);
 	host_release(&h);
 	profile__release(&a.p);
@@ -1750,6 +1855,7 @@ int main(void)
 		cmocka_unit_test(test_delta_hostile),
 		cmocka_unit_test(test_delta_catalog),
 		cmocka_unit_test(test_delta_forget),
+		cmocka_unit_test(test_delta_rotate),
 		cmocka_unit_test(test_delta_forget_hostile),
 		cmocka_unit_test(test_delta_forget_budget),
 		cmocka_unit_test(test_coordinator_order),
