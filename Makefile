@@ -1,6 +1,7 @@
 # Thin wrapper over Meson: the README's commands.
 #   make build   build/domprof
 #   make check   install what is missing, build, run every test
+#   make check-long  the memory tests for minutes instead of seconds
 #   make demo    install what is missing, build, run the case study
 #   make bench   measured ratios against perf, and continuous mode's cost
 #   make fuzz    run the fuzzers for a while
@@ -23,7 +24,7 @@ KEY ?=
 IPERF ?=
 VM_NAME ?= demo
 
-.PHONY: all build deps deps-build check demo bench fuzz install uninstall clean
+.PHONY: all build deps deps-build check check-long demo bench fuzz install uninstall clean
 
 all: build
 
@@ -41,6 +42,13 @@ build: deps-build $(BUILD)/build.ninja
 
 check: deps $(BUILD)/build.ninja
 	@scripts/check $(BUILD)
+
+# long-record for five minutes: the recorder's RSS from session to session
+# of a rotating recording of process churn (LONG_SECONDS to change).
+LONG_SECONDS ?= 300
+check-long: deps build
+	LONG_RECORD_SECONDS=$(LONG_SECONDS) meson test -C $(BUILD) --print-errorlogs --timeout-multiplier 0 long-record
+	@cat $(BUILD)/meson-logs/testlog.txt | grep -E '^# ' || true
 
 demo: deps build
 	@DURATION="$(DURATION)" MSG="$(MSG)" VCPUS="$(VCPUS)" EVENTS="$(EVENTS)" VM="$(VM)" OUT="$(OUT)" \

@@ -57,63 +57,6 @@ assert names == sessions, f"other files than sessions: {names}"
 assert len(sessions) == 3, f"--keep 3 kept {len(sessions)} of {int(sys.argv[2]) + 1}: {sessions}"
 PY
 
-# check_series DIR: each session on its own complete and readable by every
-# reader, and the series read as one (report -i DIR) the sum of its parts,
-# row by row.
-check_series() {
-	local dir=$1 n=0 f
-	rm -f "$T"/part-*.json "$T"/part-*.folded
-	for f in "$dir"/domprof-*.db; do
-		n=$((n + 1))
-		"$DOMPROF" report -i "$f" --format json --sort domain,layer,image,symbol >"$T/part-$n.json" ||
-			fail "$f does not open on its own"
-		"$DOMPROF" export -i "$f" --format folded -o "$T/part-$n.folded" >/dev/null 2>&1 || fail "$f does not export"
-	done
-	"$DOMPROF" report -i "$dir" --format json --sort domain,layer,image,symbol >"$T/merged.json" ||
-		fail "the series $dir does not report as one"
-	"$DOMPROF" export -i "$dir" --format folded -o "$T/merged.folded" >/dev/null 2>&1 ||
-		fail "the series $dir does not export as one"
-	"$DOMPROF" html -i "$dir" -o "$T/merged.html" >/dev/null 2>&1 || fail "the series $dir has no page"
-	"$DOMPROF" diff "$dir" "$dir/$(ls "$dir" | head -1)" >/dev/null || fail "the series $dir does not diff"
-	cp "$T/merged.json" "$ARTIFACTS/merged-$(basename "$dir").json"
-	python3 - "$T" "$n" <<'PY' || fail "the series $dir is not the sum of its sessions (see above)"
-import collections, json, sys
-from truth import note
-T, n = sys.argv[1], int(sys.argv[2])
-def load(path):
-    j = json.load(open(path))
-    rows = collections.Counter()
-    for r in j["rows"]:
-        rows[(r["domain"], r["layer"], r["image"], r["symbol"])] += r["cpu-clock:samples"]
-    return j, rows
-parts = [load(f"{T}/part-{i}.json") for i in range(1, n + 1)]
-for j, _ in parts:
-    assert j["session"]["state"] == "complete", j["session"]   # the last one too: SIGINT ends it complete
-merged, mrows = load(f"{T}/merged.json")
-total = collections.Counter()
-for _, rows in parts:
-    total.update(rows)
-# Row by row: every (domain, layer, image, function) of the merge is the
-# sum of that row in its parts, and no row is missing or added.
-assert mrows == total, ("merged rows differ from the sum of the parts",
-                        {k: (mrows[k], total[k]) for k in set(mrows) | set(total) if mrows[k] != total[k]})
-want = sum(j["events"][0]["samples"] for j, _ in parts)
-assert merged["events"][0]["samples"] == want, (merged["events"][0]["samples"], want)
-assert merged["session"]["merged_sessions"] == str(n), merged["session"]
-note(f"{n} sessions, {sum(total.values())} samples in {len(total)} rows: the merge is their sum")
-def folded(path):
-    c = collections.Counter()
-    for line in open(path):
-        stack, _, count = line.rstrip("\n").rpartition(" ")
-        c[stack] += int(count)
-    return c
-ftotal = collections.Counter()
-for i in range(1, n + 1):
-    ftotal.update(folded(f"{T}/part-{i}.folded"))
-assert folded(f"{T}/merged.folded") == ftotal, "the merged export is not the sum of the parts' exports"
-PY
-}
-
 check_series "$T/series"
 
 # A rotation by size, with -d: each session ends at the first flush past
