@@ -9,7 +9,7 @@
 
 #include "../util/util.h"
 
-void delta__retired_ref(struct delta_retired *rt, uint32_t slot)
+void delta__retired_ref(struct delta_state *d, struct delta_retired *rt, uint32_t slot, uint64_t cost)
 {
 	if (slot >= rt->cap_refs) {
 		/* Two arrays of one capacity: grown together. */
@@ -21,6 +21,14 @@ void delta__retired_ref(struct delta_retired *rt, uint32_t slot)
 		rt->cap_refs = cap;
 	}
 	rt->refs[slot]++;
+	/* A new counter feeds an entry a forgotten one fed (a thread id
+	 * reused with its name, the same function): the entry is held once,
+	 * and the new counter's charge now covers it; one of the forgotten
+	 * ones' comes back. */
+	if (rt->forgot[slot]) {
+		rt->forgot[slot]--;
+		proto_budget__refund(d->budget, cost);
+	}
 }
 
 /* A counter the agent forgot: its host entry, once fed by no live counter
@@ -133,23 +141,44 @@ static int cmp_retired_thread(const void *a, const void *b)
 	return cmp_u32(&((const struct delta_retired_thread *)a)->id, &((const struct delta_retired_thread *)b)->id);
 }
 
+/* The host thread rows the agent's live threads name, sorted (to free). */
+static uint32_t *live_thread_rows(const struct delta_state *d, size_t *ret_n)
+{
+	uint32_t *ids = xcalloc(d->n_threads ? d->n_threads : 1, sizeof(*ids));
+	size_t n = 0;
+	for (size_t i = 0; i < d->n_threads; i++)
+		if (d->threads[i])
+			ids[n++] = d->threads[i];
+	if (n > 1)
+		qsort(ids, n, sizeof(*ids), cmp_u32);
+	*ret_n = n;
+	return ids;
+}
+
 /* Thread rows (by id): only the agent's own (a guest thread of its
  * domain), once written; their budget comes back when they go. A row
- * several forgotten threads named (equal rows) comes back for each. Rows
- * no longer in memory leave the list without a refund. */
+ * several forgotten threads named (equal rows) comes back for each. A row
+ * a live thread of the agent names too (a thread id reused with the same
+ * name) stays, and the forgotten one's budget comes back (the live one
+ * was charged for it). Rows no longer in memory leave the list without a
+ * refund. */
 static void drop_retired_threads(struct delta_state *d, struct profile *host)
 {
 	struct delta_retired_thread *rt = d->retired_threads;
-	uint32_t *gone = NULL, *waiting = NULL;
-	size_t n_gone = 0, cap_gone = 0, n_waiting = 0, cap_waiting = 0, kept = 0;
+	uint32_t *gone = NULL, *waiting = NULL, *live;
+	size_t n_gone = 0, cap_gone = 0, n_waiting = 0, cap_waiting = 0, kept = 0, n_live;
 	qsort(rt, d->n_retired_threads, sizeof(*rt), cmp_retired_thread);
+	live = live_thread_rows(d, &n_live);
 	for (size_t i = 0; i < host->n_threads; i++) {
 		const struct profile_thread *t = &host->threads[i];
 		struct delta_retired_thread key = { t->id, 0 };
 		if (!t->id || t->domain != d->domain || t->role != ROLE_GUEST ||
 		    !bsearch(&key, rt, d->n_retired_threads, sizeof(*rt), cmp_retired_thread))
 			continue;
-		if (t->written) {
+		if (has_u32(live, n_live, t->id)) {
+			ARRAY_GROW(gone, cap_gone, n_gone + 1); /* given back, kept below */
+			gone[n_gone++] = t->id;
+		} else if (t->written) {
 			ARRAY_GROW(gone, cap_gone, n_gone + 1);
 			gone[n_gone++] = t->id;
 		} else {
@@ -161,7 +190,15 @@ static void drop_retired_threads(struct delta_state *d, struct profile *host)
 		qsort(gone, n_gone, sizeof(*gone), cmp_u32);
 	if (n_waiting > 1)
 		qsort(waiting, n_waiting, sizeof(*waiting), cmp_u32);
-	profile__drop_threads(host, gone, n_gone);
+	/* The rows to drop: gone, less those a live thread names. */
+	{
+		_cleanup_free_ uint32_t *drop = xcalloc(n_gone ? n_gone : 1, sizeof(*drop));
+		size_t n_drop = 0;
+		for (size_t i = 0; i < n_gone; i++)
+			if (!has_u32(live, n_live, gone[i]))
+				drop[n_drop++] = gone[i];
+		profile__drop_threads(host, drop, n_drop);
+	}
 	for (size_t i = 0; i < d->n_retired_threads; i++) {
 		if (has_u32(gone, n_gone, rt[i].id))
 			proto_budget__refund(d->budget, rt[i].cost);
@@ -171,6 +208,7 @@ static void drop_retired_threads(struct delta_state *d, struct profile *host)
 	d->n_retired_threads = kept;
 	free(gone);
 	free(waiting);
+	free(live);
 }
 
 size_t delta__drop_retired(struct delta_state *d, struct profile *host)
@@ -206,18 +244,12 @@ static int cmp_rotation_thread(const void *a, const void *b)
 void delta__rotate_save(struct delta_state *d, const struct profile *host)
 {
 	struct delta_rotation *rot = &d->rotation;
-	uint32_t *ids = NULL;
-	size_t n_ids = 0, cap_ids = 0;
+	size_t n_ids;
+	uint32_t *ids;
 	delta__rotate_cancel(d);
 	rot->saved = true;
 	/* The agent's live threads, by their host rows' ids. */
-	for (size_t i = 0; i < d->n_threads; i++)
-		if (d->threads[i]) {
-			ARRAY_GROW(ids, cap_ids, n_ids + 1);
-			ids[n_ids++] = d->threads[i];
-		}
-	if (n_ids > 1)
-		qsort(ids, n_ids, sizeof(*ids), cmp_u32);
+	ids = live_thread_rows(d, &n_ids);
 	for (size_t i = 0; n_ids && i < host->n_threads; i++) {
 		const struct profile_thread *t = &host->threads[i];
 		if (!t->id || t->domain != d->domain || t->role != ROLE_GUEST || !has_u32(ids, n_ids, t->id))
@@ -228,15 +260,20 @@ void delta__rotate_save(struct delta_state *d, const struct profile *host)
 	free(ids);
 	if (rot->n_threads > 1)
 		qsort(rot->threads, rot->n_threads, sizeof(*rot->threads), cmp_rotation_thread);
-	/* The live counters' keys (event 0 in a key: not live). */
-	rot->samples = xcalloc(d->n_samples_known ? d->n_samples_known : 1, sizeof(*rot->samples));
+	/* The live counters' indexes and keys: no more than the live host
+	 * entries the agent was charged for. */
 	for (size_t i = 0; i < d->n_samples_known; i++)
-		if (d->samples[i].live)
-			rot->samples[i] = host->samples[d->samples[i].host].key;
-	rot->timeline = xcalloc(d->n_timeline_known ? d->n_timeline_known : 1, sizeof(*rot->timeline));
+		if (d->samples[i].live) {
+			ARRAY_GROW(rot->samples, rot->cap_samples, rot->n_samples + 1);
+			rot->samples[rot->n_samples++] =
+				(struct delta_rotation_sample){ (uint32_t)i, host->samples[d->samples[i].host].key };
+		}
 	for (size_t i = 0; i < d->n_timeline_known; i++)
-		if (d->timeline[i].live)
-			rot->timeline[i] = host->timeline[d->timeline[i].host].key;
+		if (d->timeline[i].live) {
+			ARRAY_GROW(rot->timeline, rot->cap_timeline, rot->n_timeline + 1);
+			rot->timeline[rot->n_timeline++] =
+				(struct delta_rotation_timeline){ (uint32_t)i, host->timeline[d->timeline[i].host].key };
+		}
 }
 
 /* The old session's copies are gone: what the agent forgot and the host
@@ -284,23 +321,23 @@ void delta__rotate_apply(struct delta_state *d, struct profile *host, uint64_t s
 	d->n_retired_threads = 0;
 	retired_restart(d, &d->retired_samples, COUNTER_COST(struct sample_entry));
 	retired_restart(d, &d->retired_timeline, COUNTER_COST(struct timeline_entry));
+	/* The recording's buckets before the session's start, to the nearest
+	 * (the host's own start with the session, within half a bucket). */
 	if (d->bucket_ns && start_ns > d->host_start_ns)
-		d->bucket_base = (int64_t)((start_ns - d->host_start_ns) / d->bucket_ns);
-	for (size_t i = 0; i < d->n_samples_known; i++) {
-		struct sample_key k = rot->samples[i];
-		if (!d->samples[i].live)
-			continue;
+		d->bucket_base = (int64_t)((start_ns - d->host_start_ns + d->bucket_ns / 2) / d->bucket_ns);
+	for (size_t i = 0; i < rot->n_samples; i++) {
+		struct delta_counter *c = &d->samples[rot->samples[i].idx];
+		struct sample_key k = rot->samples[i].key;
 		k.thread = new_thread(rot, new_ids, k.thread);
-		d->samples[i].host = profile__add_sample(host, &k, 0, 0);
-		delta__retired_ref(&d->retired_samples, d->samples[i].host);
+		c->host = profile__add_sample(host, &k, 0, 0);
+		delta__retired_ref(d, &d->retired_samples, c->host, COUNTER_COST(struct sample_entry));
 	}
-	for (size_t i = 0; i < d->n_timeline_known; i++) {
-		struct timeline_key k = rot->timeline[i];
-		if (!d->timeline[i].live)
-			continue;
+	for (size_t i = 0; i < rot->n_timeline; i++) {
+		struct delta_counter *c = &d->timeline[rot->timeline[i].idx];
+		struct timeline_key k = rot->timeline[i].key;
 		k.bucket = (uint32_t)MAX((int64_t)k.bucket + old_base - d->bucket_base, 0);
-		d->timeline[i].host = profile__add_timeline(host, &k, 0, 0);
-		delta__retired_ref(&d->retired_timeline, d->timeline[i].host);
+		c->host = profile__add_timeline(host, &k, 0, 0);
+		delta__retired_ref(d, &d->retired_timeline, c->host, COUNTER_COST(struct timeline_entry));
 	}
 	free(new_ids);
 	delta__rotate_cancel(d);

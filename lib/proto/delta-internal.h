@@ -16,13 +16,16 @@
  * by doubling, hence twice), its hash slot, and its string. A thread row
  * also keeps its name's length (for the refund). What a forgotten thread
  * leaves behind for the whole session, its translation and that length,
- * is never given back (THREAD_KEPT). */
+ * is never given back (THREAD_KEPT); nor is a counter index's slot in the
+ * agent's counter table (INDEX_KEPT), charged when an index is first used
+ * (an index a forgotten counter frees is used again at no charge). */
 #define INDEX_COST 48
 #define ROW_COST(type) (2 * sizeof(type) + INDEX_COST + 2 * sizeof(uint32_t))
 #define THREAD_COST(n) (ROW_COST(struct profile_thread) + 2 + STRING_COST(n))
 #define THREAD_KEPT (2 * sizeof(uint32_t) + 2)
 #define STRING_COST(n) ((uint64_t)(n) + 1 + PROTO_ALLOC_OVERHEAD)
-#define COUNTER_COST(type) (ROW_COST(type) + 2 * sizeof(struct delta_counter))
+#define COUNTER_COST(type) ROW_COST(type)
+#define INDEX_KEPT (2 * sizeof(struct delta_counter))
 
 static inline int cmp_u32(const void *a, const void *b)
 {
@@ -36,8 +39,10 @@ static inline bool has_u32(const uint32_t *ids, size_t n, uint32_t id)
 	return n && bsearch(&id, ids, n, sizeof(*ids), cmp_u32);
 }
 
-/* A host slot one more live counter of the agent feeds. */
-void delta__retired_ref(struct delta_retired *rt, uint32_t slot);
+/* A host slot one more live counter of the agent feeds (a new counter,
+ * charged cost): a forgotten counter's charge for that slot, if any, comes
+ * back, since the slot is held once. */
+void delta__retired_ref(struct delta_state *d, struct delta_retired *rt, uint32_t slot, uint64_t cost);
 /* The three FORGET lists at a frame's start, already checked
  * (check_forget): the threads' rows and the counters leave the agent's
  * tables; the host's copies wait for delta__drop_retired. */

@@ -209,9 +209,9 @@ struct frame_sum {
 	int64_t last_bucket;                      /* the host's bucket now */
 };
 
-/* One counter row's index: a known one (named once per frame), a
+/* One counter row's index: a known one (named once per frame: 0), a
  * forgotten one's (a new counter in its place: 1), or exactly the next new
- * one (1). The previous totals in *old. */
+ * one (a new counter and a new index: 2). The previous totals in *old. */
 static int check_index(struct delta_counter *known, size_t n_known, size_t *n_new, uint32_t idx, uint64_t frame,
 		       struct delta_counter *old)
 {
@@ -230,7 +230,7 @@ static int check_index(struct delta_counter *known, size_t n_known, size_t *n_ne
 		return -1;
 	++*n_new;
 	*old = (struct delta_counter){ 0 };
-	return 1;
+	return 2;
 }
 
 /* Totals grow, and the growth adds up without overflow. */
@@ -408,7 +408,7 @@ static int check_samples(struct delta_state *d, const struct profile *host, stru
 		if (rc < 0)
 			BAD("sample counter %u is out of sequence or given twice", idx);
 		if (rc > 0)
-			sum->cost += COUNTER_COST(struct sample_entry);
+			sum->cost += COUNTER_COST(struct sample_entry) + (rc == 2 ? INDEX_KEPT : 0);
 		else if (host->samples[old.host].key.event != event || host->samples[old.host].key.layer != layer)
 			BAD("sample counter %u changed its event or layer", idx);
 		if (!add_growth(&sum->samples[event - 1], &old, count, period))
@@ -440,7 +440,7 @@ static int check_timeline(struct delta_state *d, const struct profile *host, str
 		if (rc < 0)
 			BAD("timeline counter %u is out of sequence or given twice", idx);
 		if (rc > 0)
-			sum->cost += COUNTER_COST(struct timeline_entry);
+			sum->cost += COUNTER_COST(struct timeline_entry) + (rc == 2 ? INDEX_KEPT : 0);
 		else if (host->timeline[old.host].key.event != event || host->timeline[old.host].key.layer != layer)
 			BAD("timeline counter %u changed its event or layer", idx);
 		if (d->bucket_ns && (hb < -slack || hb > sum->last_bucket + slack))
@@ -585,7 +585,7 @@ static void apply_frame(struct delta_state *d, struct profile *host, const void 
 			c = counter(&d->samples, &d->cap_samples, &d->n_samples_known, idx);
 			c->host = profile__add_sample(host, &k, count, period);
 			c->live = true;
-			delta__retired_ref(&d->retired_samples, c->host);
+			delta__retired_ref(d, &d->retired_samples, c->host, COUNTER_COST(struct sample_entry));
 		} else {
 			c = &d->samples[idx];
 			if (count > c->count || period > c->period)
@@ -616,7 +616,7 @@ static void apply_frame(struct delta_state *d, struct profile *host, const void 
 			c = counter(&d->timeline, &d->cap_timeline, &d->n_timeline_known, idx);
 			c->host = profile__add_timeline(host, &tk, count, period);
 			c->live = true;
-			delta__retired_ref(&d->retired_timeline, c->host);
+			delta__retired_ref(d, &d->retired_timeline, c->host, COUNTER_COST(struct timeline_entry));
 		} else {
 			c = &d->timeline[idx];
 			if (count > c->count || period > c->period)

@@ -60,16 +60,23 @@ struct delta_retired_thread {
 
 /* What delta__rotate_save notes of an agent's live rows before the host's
  * profile restarts for a new session: its threads' identities (by their
- * host row id in the old session) and its live counters' keys (per agent
- * counter index; event 0: not live). */
+ * host row id in the old session) and its live counters' indexes and keys
+ * (no more than the live rows it was charged for). */
 struct delta_rotation {
 	struct delta_rotation_thread {
 		uint32_t old_id, pid, tid;
 		char *comm;
 	} *threads;
 	size_t n_threads;
-	struct sample_key *samples;
-	struct timeline_key *timeline;
+	struct delta_rotation_sample {
+		uint32_t idx;
+		struct sample_key key;
+	} *samples;
+	struct delta_rotation_timeline {
+		uint32_t idx;
+		struct timeline_key key;
+	} *timeline;
+	size_t n_samples, cap_samples, n_timeline, cap_timeline;
 	bool saved;
 };
 

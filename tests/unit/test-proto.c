@@ -1221,6 +1221,87 @@ static void forget_frame(struct wbuf *w, const uint32_t *forget, const uint32_t 
 	wbuf_u32(w, 0);
 }
 
+/* A guest that reuses a thread id with the same name: the agent forgets
+ * thread 1 and sends thread 2 with the same pid, tid and name, which the
+ * host holds as the same row. The flush keeps that row (a live thread
+ * names it) and gives thread 1's budget back; thread 2's counters go on,
+ * across a rotation too. And counter indexes: a new index is charged for
+ * the slot it keeps in the agent's table, for the whole session, while
+ * an index a forgotten counter freed is used again at no charge; the
+ * rotation's note holds the live counters only. */
+static void test_delta_reuse(void **state)
+{
+	struct host_side h;
+	struct wbuf w;
+	char *err = NULL;
+	uint32_t fl[2] = { 1, 0 }, nf0[3] = { 0, 0, 0 }, nf1[3] = { 1, 1, 0 }, idx = 0, thr = 1, thr2 = 2;
+	uint64_t period = 5 * MS, used;
+	uint32_t row;
+	wbuf_init(&w);
+	host_init(&h, 1u << 20, 2);
+	h.d.forget = true;
+	forget_frame(&w, NULL, nf0, true, 1, &idx, &thr, &period);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	row = h.d.threads[0];
+	period = 3 * MS;
+	forget_frame(&w, fl, nf1, true, 1, &idx, &thr2, &period);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	assert_int_equal(h.d.threads[1], row); /* one host row */
+	used = h.budget.used;
+	profile__mark_written(&h.p);
+	delta__drop_retired(&h.d, &h.p);
+	assert_int_equal(host_live_threads(&h), 1); /* thread 2 still names it */
+	assert_true(h.budget.used < used);          /* thread 1's charge came back */
+	assert_int_equal(h.d.n_retired_threads, 0);
+	period = 4 * MS;
+	forget_frame(&w, NULL, nf0, false, 1, &idx, &thr2, &period);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	assert_true(host_threads_known(&h));
+	/* Across a rotation. */
+	profile__mark_written(&h.p);
+	delta__rotate_save(&h.d, &h.p);
+	profile__restart(&h.p);
+	delta__rotate_apply(&h.d, &h.p, 12 * SEC);
+	period = 6 * MS;
+	forget_frame(&w, NULL, nf0, false, 1, &idx, &thr2, &period);
+	if (delta__apply(&h.d, &h.p, w.data, w.len, 12500 * MS, &err) < 0)
+		fail_msg("thread 2 after the rotation: %s", err);
+	assert_true(host_period(&h) == 2 * MS);
+	assert_true(host_threads_known(&h));
+
+	/* Fresh indexes while forgetting the old ones: each one's slot in the
+	 * agent's table stays charged. */
+	used = h.budget.used;
+	for (uint32_t i = 1; i <= 100; i++) {
+		uint32_t forget[1] = { i - 1 }, n_forget[3] = { 0, 1, 0 };
+		uint64_t p = MS;
+		forget_frame(&w, forget, n_forget, false, 1, &i, &thr2, &p);
+		if (delta__apply(&h.d, &h.p, w.data, w.len, 12500 * MS, &err) < 0)
+			fail_msg("frame %u: %s", i, err);
+		profile__mark_written(&h.p);
+		delta__drop_retired(&h.d, &h.p);
+	}
+	assert_int_equal(h.d.n_samples_known, 101);
+	assert_true(h.budget.used >= used + 100 * 2 * sizeof(struct delta_counter));
+	/* The same index over and over: no charge stays. */
+	used = h.budget.used;
+	for (uint32_t i = 0; i < 100; i++) {
+		uint32_t forget[1] = { 100 }, n_forget[3] = { 0, 1, 0 }, reuse = 100;
+		uint64_t p = MS;
+		forget_frame(&w, forget, n_forget, false, 1, &reuse, &thr2, &p);
+		if (delta__apply(&h.d, &h.p, w.data, w.len, 12500 * MS, &err) < 0)
+			fail_msg("reuse %u: %s", i, err);
+		profile__mark_written(&h.p);
+		delta__drop_retired(&h.d, &h.p);
+	}
+	assert_int_equal(h.budget.used, used);
+	delta__rotate_save(&h.d, &h.p);
+	assert_int_equal(h.d.rotation.n_samples, 1); /* of 101 indexes */
+	delta__rotate_cancel(&h.d);
+	wbuf_release(&w);
+	host_release(&h);
+}
+
 static void test_delta_forget_hostile(void **state)
 {
 	struct host_side h;
@@ -1856,6 +1937,7 @@ int main(void)
 		cmocka_unit_test(test_delta_catalog),
 		cmocka_unit_test(test_delta_forget),
 		cmocka_unit_test(test_delta_rotate),
+		cmocka_unit_test(test_delta_reuse),
 		cmocka_unit_test(test_delta_forget_hostile),
 		cmocka_unit_test(test_delta_forget_budget),
 		cmocka_unit_test(test_coordinator_order),
