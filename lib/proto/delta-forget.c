@@ -35,10 +35,39 @@ void delta__retired_ref(struct delta_state *d, struct delta_retired *rt, uint32_
  * of the agent, may leave memory when written; the counter's budget is
  * given back then (delta__drop_retired), not before: until then the host
  * still holds it. Its index is free for a new counter. */
+static void sort_unique(struct delta_retired *rt)
+{
+	size_t n = 0;
+	if (rt->n > 1)
+		qsort(rt->slots, rt->n, sizeof(*rt->slots), cmp_u32);
+	for (size_t i = 0; i < rt->n; i++)
+		if (!n || rt->slots[n - 1] != rt->slots[i])
+			rt->slots[n++] = rt->slots[i];
+	rt->n = n;
+}
+
+/* The list without repeats and without the slots a live counter feeds
+ * again: each one left is held and charged (a forgotten counter's charge
+ * stays until it leaves memory), so the list never outgrows the budget. */
+static void compact_retired(struct delta_retired *rt)
+{
+	size_t n = 0;
+	sort_unique(rt);
+	for (size_t i = 0; i < rt->n; i++)
+		if (!rt->refs[rt->slots[i]])
+			rt->slots[n++] = rt->slots[i];
+	rt->n = n;
+}
+
 static void forget_counter(struct delta_state *d, struct delta_counter *c, struct delta_retired *rt)
 {
 	rt->forgot[c->host]++;
 	if (!--rt->refs[c->host]) {
+		/* A guest that forgets and sends again the same counters every
+		 * frame lists the same slots again and again: compacted before
+		 * the list grows. */
+		if (rt->n == rt->cap)
+			compact_retired(rt);
 		ARRAY_GROW(rt->slots, rt->cap, rt->n + 1);
 		rt->slots[rt->n++] = c->host;
 	}
@@ -68,16 +97,6 @@ void delta__apply_forget(struct delta_state *d, struct rbuf *r)
 
 /* ---- what forgotten counters fed, out of the host's memory ---- */
 
-static void sort_unique(struct delta_retired *rt)
-{
-	size_t n = 0;
-	if (rt->n > 1)
-		qsort(rt->slots, rt->n, sizeof(*rt->slots), cmp_u32);
-	for (size_t i = 0; i < rt->n; i++)
-		if (!n || rt->slots[n - 1] != rt->slots[i])
-			rt->slots[n++] = rt->slots[i];
-	rt->n = n;
-}
 
 struct retired_ctx {
 	struct delta_state *d;

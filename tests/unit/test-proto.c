@@ -1227,8 +1227,9 @@ static void forget_frame(struct wbuf *w, const uint32_t *forget, const uint32_t 
  * names it) and gives thread 1's budget back; thread 2's counters go on,
  * across a rotation too. And counter indexes: a new index is charged for
  * the slot it keeps in the agent's table, for the whole session, while
- * an index a forgotten counter freed is used again at no charge; the
- * rotation's note holds the live counters only. */
+ * an index a forgotten counter freed is used again at no charge, and
+ * forgetting and sending it again frame after frame holds nothing more;
+ * the rotation's note holds the live counters only. */
 static void test_delta_reuse(void **state)
 {
 	struct host_side h;
@@ -1295,6 +1296,17 @@ static void test_delta_reuse(void **state)
 		delta__drop_retired(&h.d, &h.p);
 	}
 	assert_int_equal(h.budget.used, used);
+	/* And without a flush between the frames: the list of slots waiting
+	 * for one does not grow with the frames (each slot is listed once). */
+	for (uint32_t i = 0; i < 200; i++) {
+		uint32_t forget[1] = { 100 }, n_forget[3] = { 0, 1, 0 }, reuse = 100;
+		uint64_t p = MS;
+		forget_frame(&w, forget, n_forget, false, 1, &reuse, &thr2, &p);
+		if (delta__apply(&h.d, &h.p, w.data, w.len, 12500 * MS, &err) < 0)
+			fail_msg("reuse without a flush %u: %s", i, err);
+	}
+	assert_int_equal(h.budget.used, used);
+	assert_true(h.d.retired_samples.cap <= 16);
 	delta__rotate_save(&h.d, &h.p);
 	assert_int_equal(h.d.rotation.n_samples, 1); /* of 101 indexes */
 	delta__rotate_cancel(&h.d);
