@@ -31,10 +31,7 @@ void delta__retired_ref(struct delta_state *d, struct delta_retired *rt, uint32_
 	}
 }
 
-/* A counter the agent forgot: its host entry, once fed by no live counter
- * of the agent, may leave memory when written; the counter's budget is
- * given back then (delta__drop_retired), not before: until then the host
- * still holds it. Its index is free for a new counter. */
+/* The list of slots sorted, without repeats. */
 static void sort_unique(struct delta_retired *rt)
 {
 	size_t n = 0;
@@ -59,6 +56,10 @@ static void compact_retired(struct delta_retired *rt)
 	rt->n = n;
 }
 
+/* A counter the agent forgot: its host entry, once fed by no live counter
+ * of the agent, may leave memory when written; the counter's budget is
+ * given back then (delta__drop_retired), not before: until then the host
+ * still holds it. Its index is free for a new counter. */
 static void forget_counter(struct delta_state *d, struct delta_counter *c, struct delta_retired *rt)
 {
 	rt->forgot[c->host]++;
@@ -194,10 +195,8 @@ static void drop_retired_threads(struct delta_state *d, struct profile *host)
 		if (!t->id || t->domain != d->domain || t->role != ROLE_GUEST ||
 		    !bsearch(&key, rt, d->n_retired_threads, sizeof(*rt), cmp_retired_thread))
 			continue;
-		if (has_u32(live, n_live, t->id)) {
-			ARRAY_GROW(gone, cap_gone, n_gone + 1); /* given back, kept below */
-			gone[n_gone++] = t->id;
-		} else if (t->written) {
+		/* A row a live thread names is given back now and kept below. */
+		if (t->written || has_u32(live, n_live, t->id)) {
 			ARRAY_GROW(gone, cap_gone, n_gone + 1);
 			gone[n_gone++] = t->id;
 		} else {
