@@ -6,7 +6,8 @@
 #   1 no host file is opened because of guest data (the recorder's opens,
 #     traced with strace);
 #   2 the recorder's peak RSS stays below the agent budget + 64 MiB under a
-#     flooding agent, and the rest of the recording goes on;
+#     flooding agent, and the rest of the recording goes on; an agent that
+#     reuses its thread ids and counter keys is carried across rotations;
 #   3 every report, export and HTML of the session is readable, also of a
 #     session damaged the old way (two rows near 2^63);
 #   4 an authenticated coordinator gets in within 1 s past silent peers;
@@ -244,6 +245,40 @@ PY
 	note "rule 2: $mode agent: peak RSS $((rss_kib / 1024)) MiB${SANITIZED:+ (ASan build, not enforced)}, limit budget $BUDGET_MB MiB + 64 MiB; host recorded"
 done
 cp "$T/flood.out" "$ARTIFACTS/record-flood.out"
+
+# ---- 2 and 3 across rotations: a guest that reuses its thread ids and keys ----
+# The churn agent's thread exits and comes back with the same pid and name
+# every tick, its counter comes back in the freed index with the same key,
+# and a counter in a fresh index comes and goes: allowed, and the host's
+# rotations (every second) must carry it: the agent is never refused, every
+# session opens on its own with the agent's rows, none of them names a
+# thread the session lacks, and the series is the sum of its sessions.
+AGENTS=()
+add_agent churn churn
+"$DOMPROF" record -e cpu-clock -F 99 -a -d 5 --rotate 1s -o "$T/rot" --key "$T/key" "${AGENTS[@]}" >"$T/rot.out" 2>&1 ||
+	fail "record --rotate with a churning agent failed: $(tail -5 "$T/rot.out")"
+python3 - "$T/rot" <<'PY' || fail "the churning agent's rows across rotations (see above)"
+import glob, re, sqlite3, sys
+from truth import note
+sessions = sorted(glob.glob(sys.argv[1] + "/domprof-*.db"))
+assert len(sessions) >= 3, f"--rotate 1s -d 5 wrote {len(sessions)} sessions"
+total = 0
+for path in sessions:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    meta = db.execute("SELECT value FROM meta WHERE key = 'agent.churn'").fetchone()[0]
+    assert "state=failed" not in meta, f"{path}: the churning agent was refused: {meta}"
+    sent = int(re.search(r"samples=(\d+)", meta).group(1))
+    rows, dangling = db.execute(
+        "SELECT coalesce(sum(s.count), 0), coalesce(sum(s.thread_id NOT IN (SELECT id FROM threads "
+        "WHERE domain_id = d.id)), 0) FROM samples s JOIN domains d ON d.id = s.domain_id "
+        "WHERE d.name = 'churn'").fetchone()
+    assert rows == sent, f"{path}: the agent's rows count {rows} samples, the coordinator applied {sent}"
+    assert dangling == 0, f"{path}: {dangling} of the agent's rows name a thread the session lacks"
+    total += sent
+assert total > 0, "nothing from the churning agent"
+note(f"rule 2/3 with rotation: {len(sessions)} sessions, {total} samples from an agent reusing thread ids and keys")
+PY
+check_series "$T/rot"
 
 # ---- 7: identities ----
 cp "$(type -P bash)" "$T/qemu-system-x86_64"

@@ -22,6 +22,10 @@
  *       forgetdead forgets its thread, then names it in the same frame (rule 3)
  *       forgetbad  forgets a live counter and starts a new one in its index
  *                  (allowed), then forgets a counter it never had (rule 3)
+ *       churn      every tick its thread exits and one of the same pid and
+ *                  name starts (a thread id reused), its counter comes back
+ *                  in the freed index with the same key, and a counter in a
+ *                  fresh index comes and goes (allowed; rule 2, rotation)
  *   fake-agent probe PORT KEYFILE
  *       a coordinator: connect, authenticate, wait for AUTH_OK; prints the
  *       milliseconds it took (rule 4)
@@ -355,11 +359,29 @@ static void bomb(struct channel *ch)
 	sleep(30);
 }
 
+/* churn mode, one tick: thread *thread exits, counter 0 and the fresh
+ * counter *fresh are forgotten (from the second tick on); a thread of the
+ * same pid and name comes, counter 0 comes back with the same key, the
+ * next fresh index comes. */
+static void churn(struct data *d, uint32_t *thread, uint32_t *fresh)
+{
+	if (*fresh) { /* not before the first tick's counters exist */
+		add_forget(d, F_THREAD, *thread);
+		add_forget(d, F_SAMPLE, 0);
+		add_forget(d, F_SAMPLE, *fresh);
+		add_thread(d, 100, "guest-app");
+		++*thread;
+	}
+	++*fresh;
+	add_sample(d, 0, *thread, 1, 1, 0x1010, 10, 50 * MS);
+	add_sample(d, *fresh, *thread, 1, 1, 0x1020 + 16 * *fresh, 10, 50 * MS);
+}
+
 static void record(struct channel *ch, uint64_t start)
 {
 	struct data d;
 	struct wbuf in;
-	uint32_t buckets = 0;
+	uint32_t buckets = 0, thread = 1, fresh = 0;
 	uint64_t tick = start + TICK_NS;
 	int ticks = 0;
 	data_init(&d);
@@ -386,7 +408,10 @@ static void record(struct channel *ch, uint64_t start)
 			continue;
 		tick += TICK_NS;
 		ticks++;
-		samples(&d, now - start, &buckets);
+		if (is("churn"))
+			churn(&d, &thread, &fresh);
+		else
+			samples(&d, now - start, &buckets);
 		if (ticks == 3 && is("overflow")) {
 			add_sample(&d, 0, 1, 1, 1, 0x1010, 1000000, (1ULL << 63) - 16);
 			add_sample(&d, 1, 1, 1, 1, 0x1020, 1000000, (1ULL << 63) - 16);
@@ -418,7 +443,8 @@ static void record(struct channel *ch, uint64_t start)
 		if (ticks == 3 && is("codeearly"))
 			send_code(ch);
 	}
-	samples(&d, clock_monotonic_ns() - start, &buckets);
+	if (!is("churn"))
+		samples(&d, clock_monotonic_ns() - start, &buckets);
 	data_send(ch, &d);
 	send_code(ch);
 	if (is("strings")) {
