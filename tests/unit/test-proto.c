@@ -1023,6 +1023,34 @@ static size_t host_live_threads(const struct host_side *h)
 	return n;
 }
 
+/* Thread t of the agent exits: its one counter and its row leave the
+ * agent's profile. */
+static void agent_thread_exits(struct agent_profile *a, uint32_t t)
+{
+	assert_int_equal(profile__drop_samples(&a->p, sample_of_thread, &t), 1);
+	assert_int_equal(profile__drop_threads(&a->p, &t, 1), 1);
+}
+
+/* The agent's next DATA frame (FORGET agreed), applied by the host at now. */
+static void agent_frame(struct agent_profile *a, struct host_side *h, struct wbuf *w, uint64_t now)
+{
+	char *err = NULL;
+	wbuf_reset(w);
+	delta__encode(&a->p, w, true);
+	if (delta__apply(&h->d, &h->p, w->data, w->len, now, &err) < 0)
+		fail_msg("a frame of the agent was refused: %s", err);
+}
+
+/* A rotation at host clock start_ns: the old session's last flush, the
+ * profile restarted, the agent's live rows interned again. */
+static void host_rotate(struct host_side *h, uint64_t start_ns)
+{
+	profile__mark_written(&h->p);
+	delta__rotate_save(&h->d, &h->p);
+	profile__restart(&h->p);
+	delta__rotate_apply(&h->d, &h->p, start_ns);
+}
+
 /* The agent's own profile drops an exited thread and a past bucket; the
  * next frame says so; the host takes the new counter in the freed index,
  * gives the budget back, and drops its copies once they are written. */
@@ -1032,7 +1060,7 @@ static void test_delta_forget(void **state)
 	struct host_side h;
 	struct wbuf w;
 	char *err = NULL;
-	uint32_t t1, exited[1];
+	uint32_t t1;
 	uint64_t used1;
 	size_t live;
 	agent_profile_init(&a); /* thread 1, one sample (10 ms), bucket 0 */
@@ -1041,17 +1069,13 @@ static void test_delta_forget(void **state)
 	h.d.forget = true;
 	wbuf_init(&w);
 	t1 = agent_add_thread(&a.p, 12, 20 * MS);
-	wbuf_reset(&w);
-	delta__encode(&a.p, &w, true);
-	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	agent_frame(&a, &h, &w, 11 * SEC);
 	assert_true(host_period(&h) == 30 * MS);
 	assert_int_equal(host_live_threads(&h), 2);
 	used1 = h.budget.used;
 
 	/* Thread t1 exits: its counter, its row and bucket 0 leave the agent. */
-	assert_int_equal(profile__drop_samples(&a.p, sample_of_thread, &t1), 1);
-	exited[0] = t1;
-	assert_int_equal(profile__drop_threads(&a.p, exited, 1), 1);
+	agent_thread_exits(&a, t1);
 	assert_int_equal(profile__drop_timeline(&a.p, 1), 1);
 	assert_int_equal(a.p.dropped_samples.n, 1);
 	/* A new thread takes the freed slots: its counter the freed index,
@@ -1083,9 +1107,7 @@ static void test_delta_forget(void **state)
 	assert_int_equal(h.d.retired_samples.n + h.d.retired_timeline.n + h.d.n_retired_threads, 0);
 	/* The live counters go on into their own entries. */
 	agent_sample(&a, 1, MS);
-	wbuf_reset(&w);
-	delta__encode(&a.p, &w, true);
-	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	agent_frame(&a, &h, &w, 11 * SEC);
 	assert_true(host_period(&h) == 15 * MS);
 	wbuf_release(&w);
 	host_release(&h);
@@ -1119,8 +1141,7 @@ static void test_delta_rotate(void **state)
 	struct agent_profile a;
 	struct host_side h;
 	struct wbuf w;
-	char *err = NULL;
-	uint32_t t1, t2, exited[1];
+	uint32_t t1, t2;
 	uint64_t used, session1;
 	agent_profile_init(&a); /* thread 1, one sample (10 ms), bucket 0 */
 	a.p.track_drops = true;
@@ -1128,26 +1149,17 @@ static void test_delta_rotate(void **state)
 	h.d.forget = true;
 	wbuf_init(&w);
 	t1 = agent_add_thread(&a.p, 12, 20 * MS);
-	delta__encode(&a.p, &w, true);
-	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	agent_frame(&a, &h, &w, 11 * SEC);
 	/* t1 exits; the host still holds its row and counter (unwritten). */
-	assert_int_equal(profile__drop_samples(&a.p, sample_of_thread, &t1), 1);
-	exited[0] = t1;
-	assert_int_equal(profile__drop_threads(&a.p, exited, 1), 1);
-	wbuf_reset(&w);
-	delta__encode(&a.p, &w, true);
-	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	agent_thread_exits(&a, t1);
+	agent_frame(&a, &h, &w, 11 * SEC);
 	session1 = host_period(&h);
 	assert_true(session1 == 30 * MS);
 	assert_int_equal(h.d.retired_samples.n, 1);
 	used = h.budget.used;
 
-	/* The rotation at 12 s: the old session's last flush, the profile
-	 * restarted, the agent's live rows interned again. */
-	profile__mark_written(&h.p);
-	delta__rotate_save(&h.d, &h.p);
-	profile__restart(&h.p);
-	delta__rotate_apply(&h.d, &h.p, 12 * SEC);
+	/* The rotation at 12 s. */
+	host_rotate(&h, 12 * SEC);
 	assert_true(host_period(&h) == 0);
 	assert_int_equal(host_live_threads(&h), 1); /* "work"; t1 left with the old session */
 	assert_int_equal(h.p.n_dirty_samples + h.p.n_dirty_timeline, 0); /* nothing to write yet */
@@ -1160,9 +1172,7 @@ static void test_delta_rotate(void **state)
 	 * new session holds that growth only, under the threads it holds. */
 	agent_sample(&a, 1, MS);
 	t2 = agent_add_thread(&a.p, 13, 5 * MS);
-	wbuf_reset(&w);
-	delta__encode(&a.p, &w, true);
-	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 12500 * MS, &err), 0);
+	agent_frame(&a, &h, &w, 12500 * MS);
 	assert_true(host_period(&h) == 6 * MS);
 	assert_true(session1 + host_period(&h) == 36 * MS); /* all the agent sent */
 	assert_true(host_timeline_period(&h) == MS);        /* bucket 0, before 12 s: the session's first */
@@ -1173,12 +1183,8 @@ static void test_delta_rotate(void **state)
 
 	/* Forgetting after a rotation: the re-interned rows leave once
 	 * written, and their budget comes back. */
-	assert_int_equal(profile__drop_samples(&a.p, sample_of_thread, &t2), 1);
-	exited[0] = t2;
-	assert_int_equal(profile__drop_threads(&a.p, exited, 1), 1);
-	wbuf_reset(&w);
-	delta__encode(&a.p, &w, true);
-	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 12500 * MS, &err), 0);
+	agent_thread_exits(&a, t2);
+	agent_frame(&a, &h, &w, 12500 * MS);
 	used = h.budget.used;
 	profile__mark_written(&h.p);
 	assert_int_equal(delta__drop_retired(&h.d, &h.p), 1);
@@ -1259,10 +1265,7 @@ static void test_delta_reuse(void **state)
 	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
 	assert_true(host_threads_known(&h));
 	/* Across a rotation. */
-	profile__mark_written(&h.p);
-	delta__rotate_save(&h.d, &h.p);
-	profile__restart(&h.p);
-	delta__rotate_apply(&h.d, &h.p, 12 * SEC);
+	host_rotate(&h, 12 * SEC);
 	period = 6 * MS;
 	forget_frame(&w, NULL, nf0, false, 1, &idx, &thr2, &period);
 	if (delta__apply(&h.d, &h.p, w.data, w.len, 12500 * MS, &err) < 0)
