@@ -19,14 +19,20 @@ void collector__init(struct collector *c, struct profile *p, size_t n_events, bo
 	c->stats = xcalloc(n_events ? n_events : 1, sizeof(*c->stats));
 	c->bucket_ns = 100 * 1000 * 1000ULL;
 	c->cache = xcalloc(COLLECTOR_CACHE_SLOTS, sizeof(*c->cache));
+	c->cache_gen = 1;
 	c->dropped_total = xcalloc(n_events ? n_events : 1, sizeof(*c->dropped_total));
 	machine__init(&c->machine, p, live);
 }
 
+/* Empty the cache: slots of older generations are empty. The slots are
+ * cleared only when the generation wraps. */
 static void cache_clear(struct collector *c)
 {
 	if (c->cache_dirty) {
-		memset(c->cache, 0, COLLECTOR_CACHE_SLOTS * sizeof(*c->cache));
+		if (++c->cache_gen == 0) {
+			memset(c->cache, 0, COLLECTOR_CACHE_SLOTS * sizeof(*c->cache));
+			c->cache_gen = 1;
+		}
 		c->cache_dirty = false;
 	}
 }
@@ -374,7 +380,7 @@ void collector__sample(struct collector *c, const struct perf_sample *s, uint32_
 	}
 	if (!unwind && !(c->callchain && s->callchain_nr)) {
 		struct collector_cache_slot *slot = cache_slot(c, s, ev);
-		if (slot->entry1 && slot->ip == s->ip && slot->tid == s->tid && slot->event == ev &&
+		if (slot->gen == c->cache_gen && slot->ip == s->ip && slot->tid == s->tid && slot->event == ev &&
 		    slot->cpumode == s->cpumode) {
 			profile__bump_sample(c->profile, slot->entry1 - 1, 1, s->period);
 			tk.event = ev + 1;
@@ -417,6 +423,7 @@ void collector__sample(struct collector *c, const struct perf_sample *s, uint32_
 		if (r.symbol || !r.image || c->profile->images[r.image - 1].kind != IMAGE_JIT) {
 			struct collector_cache_slot *slot = cache_slot(c, s, ev);
 			*slot = (struct collector_cache_slot){ .ip = s->ip, .tid = s->tid, .entry1 = idx + 1,
+							       .gen = c->cache_gen,
 							       .domain = r.domain, .event = (uint16_t)ev,
 							       .cpumode = (uint8_t)s->cpumode, .layer = r.layer };
 			c->cache_dirty = true;

@@ -33,12 +33,15 @@ struct collector_event_stats {
 /* A direct-mapped cache from (event, thread, cpumode, ip) to the sample
  * counter and place it resolved to: hot loops hit the same few addresses,
  * and a hit skips classification, symbol lookup and hashing. Emptied by
- * every side-band record, since those are what change a resolution. */
+ * every side-band record, since those are what change a resolution: by a
+ * new generation, not by clearing the slots (a fork storm interleaves
+ * samples with several side-band records per process). */
 #define COLLECTOR_CACHE_SLOTS 8192
 struct collector_cache_slot {
 	uint64_t ip;
 	uint32_t tid;
-	uint32_t entry1; /* sample counter index + 1; 0 = empty */
+	uint32_t entry1; /* sample counter index + 1 */
+	uint32_t gen;    /* the cache generation it was filled in; 0 = empty */
 	uint32_t domain;
 	uint16_t event;
 	uint8_t cpumode;
@@ -58,7 +61,8 @@ struct collector {
 	uint64_t unknown_records;
 	uint64_t lost_total;  /* LOST records with no known event */
 	struct collector_cache_slot *cache;
-	bool cache_dirty;     /* some slot is filled */
+	bool cache_dirty;     /* some slot is filled in this generation */
+	uint32_t cache_gen;   /* the current generation, from 1 */
 	size_t cache_vms;     /* machine VMs when the cache was last valid */
 	uint64_t bucket_lo;   /* start (relative) of the last timeline bucket */
 	uint32_t bucket_cur;  /* and its number */

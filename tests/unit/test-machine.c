@@ -286,6 +286,36 @@ static void test_vm_started_later_and_exec(void **state)
 	profile__release(&p);
 }
 
+/* The sample cache is emptied by a new generation; when the generation
+ * wraps, the slots are cleared, or a slot filled 2^32 generations ago
+ * would be taken for a current one. */
+static void test_cache_generation_wraps(void **state)
+{
+	struct profile p;
+	struct collector c;
+	struct synth s;
+	profile__init(&p);
+	collector__init(&c, &p, 1, false);
+	feed(&c, synth_comm(&s, 1000, 1000, "bash", 1));
+	/* Filled in generation 1. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1000, 1000, 0xffffffff81000000ULL, 1, 10, 1));
+	assert_int_equal(c.cache_gen, 1);
+	/* 2^32 - 2 generations later, each with a slot filled: the next
+	 * side-band record wraps the generation back to 1. */
+	c.cache_gen = UINT32_MAX;
+	c.cache_dirty = true;
+	feed(&c, synth_comm(&s, 1000, 1000, "qemu-system-x86", 1));
+	assert_int_equal(c.cache_gen, 1);
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1000, 1000, 0xffffffff81000000ULL, 2, 20, 1));
+	assert_int_equal(layer_period(&p, "host", LAYER_KERNEL), 10);
+	assert_int_equal(layer_period(&p, "vm-1000", LAYER_HYPERVISOR), 20);
+	/* And a hit within a generation counts where the miss did. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1000, 1000, 0xffffffff81000000ULL, 3, 40, 1));
+	assert_int_equal(layer_period(&p, "vm-1000", LAYER_HYPERVISOR), 60);
+	collector__release(&c);
+	profile__release(&p);
+}
+
 /* A process that exited leaves memory a whole flush after its EXIT, with
  * its thread row and counters (their period kept for the hot-code
  * ranking); what is alive stays; a pid used again is a new row. */
@@ -473,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_agent_kallsyms_text),
 		cmocka_unit_test(test_vm_survives_rename),
 		cmocka_unit_test(test_vm_started_later_and_exec),
+		cmocka_unit_test(test_cache_generation_wraps),
 		cmocka_unit_test(test_idle_attribution),
 		cmocka_unit_test(test_idle_lists),
 		cmocka_unit_test(test_exited_threads_leave_memory),
