@@ -89,15 +89,18 @@ static int cmp_ptr(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* ELF images that no process maps any more give back their symbols: a
- * host that runs ever new programs (builds, deployments) would otherwise
- * keep every symbol table it ever loaded. What the profile knows of them
- * (image and symbol rows, ids) stays, so a program run again resolves to
- * the same rows. */
+/* ELF images that no process has mapped for IMAGE_UNLOAD_GRACE flushes
+ * give back their symbols: a host that runs ever new programs (builds,
+ * deployments) would otherwise keep every symbol table it ever loaded.
+ * The grace keeps a program that runs again and again, each run short (a
+ * compiler in a build, a shell loop), from loading its symbols anew each
+ * time. What the profile knows of them (image and symbol rows, ids) stays,
+ * so a program run again resolves to the same rows. */
 static void unload_unmapped_images(struct machine *m)
 {
 	struct image **used = NULL;
 	size_t n_used = 0, cap_used = 0;
+	m->unload_pending = false;
 	for (size_t i = 0; i < m->n_procs; i++) {
 		const struct process *p = m->procs[i];
 		ARRAY_GROW(used, cap_used, n_used + p->n_maps);
@@ -108,8 +111,19 @@ static void unload_unmapped_images(struct machine *m)
 		qsort(used, n_used, sizeof(*used), cmp_ptr);
 	for (size_t i = 0; i < m->images.n; i++) {
 		struct image *im = m->images.images[i];
-		if (im->loaded && !(n_used && bsearch(&im, used, n_used, sizeof(*used), cmp_ptr)))
+		if (!im->loaded || im->kind != IMAGE_ELF)
+			continue;
+		if (n_used && bsearch(&im, used, n_used, sizeof(*used), cmp_ptr)) {
+			im->mapped_generation = m->generation;
+			continue;
+		}
+		if (!im->mapped_generation) /* loaded and gone between two reaps */
+			im->mapped_generation = m->generation;
+		if (m->generation - im->mapped_generation >= IMAGE_UNLOAD_GRACE) {
 			image__unload(im);
+			im->mapped_generation = 0;
+		} else
+			m->unload_pending = true;
 	}
 	free(used);
 }
@@ -154,7 +168,7 @@ void machine__reap(struct machine *m, uint32_t **ret_exited, size_t *ret_n)
 		for (size_t i = 0; i < m->n_procs; i++)
 			hmap_insert(&m->proc_index, hash_u64((uint64_t)m->procs[i]->pid), (uint32_t)i);
 	}
-	if (m->n_procs != n_procs)
+	if (m->n_procs != n_procs || m->unload_pending)
 		unload_unmapped_images(m);
 	m->generation++;
 	/* Sorted and unique: a name two threads shared (pid reuse) once. */

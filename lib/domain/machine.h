@@ -98,6 +98,7 @@ struct machine {
 	bool live; /* may read /proc for processes it has not seen */
 	struct thread *last_thread; /* machine__thread's one-entry cache */
 	uint32_t generation; /* advanced by machine__reap; starts at 1 */
+	bool unload_pending; /* a loaded image no process maps waits its grace */
 	/* warnings the command layer may print once */
 	char **warnings;
 	size_t n_warnings, cap_warnings;
@@ -124,10 +125,12 @@ void machine__exit(struct machine *m, const struct perf_task_event *ev);
 void machine__forget_profile_threads(struct machine *m);
 
 /* Free the threads and processes whose EXIT came before the previous
- * call (so samples of theirs still in other rings have been read), then
- * start a new generation. *ret_exited (sorted, *ret_n of them; free it):
+ * call (so samples of theirs still in other rings have been read), and
+ * the symbols of images no process has mapped for IMAGE_UNLOAD_GRACE
+ * calls, then start a new generation. *ret_exited (sorted, *ret_n of them; free it):
  * the profile thread ids they had, whose counts can no longer change. */
 void machine__reap(struct machine *m, uint32_t **ret_exited, size_t *ret_n);
+#define IMAGE_UNLOAD_GRACE 10
 
 /* Find or create (reading /proc when live) a thread. */
 struct thread *machine__thread(struct machine *m, pid_t pid, pid_t tid);

@@ -22,6 +22,7 @@ struct image {
 	struct symtab symtab;
 	uint64_t kaslr_offset; /* guest kernels: runtime minus file addresses */
 	uint32_t user_id;      /* free for the owner (profile image id) */
+	uint32_t mapped_generation; /* free for the owner (when last mapped) */
 	/* Direct-mapped lookup cache: hot loops revisit few addresses. */
 	struct {
 		uint64_t addr;

@@ -316,6 +316,68 @@ static void test_cache_generation_wraps(void **state)
 	profile__release(&p);
 }
 
+static void reap(struct collector *c)
+{
+	uint32_t *exited = NULL;
+	size_t n = 0;
+	machine__reap(&c->machine, &exited, &n);
+	free(exited);
+}
+
+/* An ELF image no process maps gives back its symbols IMAGE_UNLOAD_GRACE
+ * reaps after it was last mapped, not at the first: a program run again
+ * and again keeps them; one mapped again within the grace starts it anew. */
+static void test_image_unload_grace(void **state)
+{
+	struct profile p;
+	struct collector c;
+	struct synth s;
+	struct image *im;
+	char exe[512];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	(void)state;
+	assert_true(n > 0);
+	exe[n] = '\0';
+	profile__init(&p);
+	collector__init(&c, &p, 1, false);
+	feed(&c, synth_comm(&s, 1000, 1000, "sh", 0));
+	for (int run = 0; run < 2; run++) {
+		pid_t pid = 1001 + run;
+		feed(&c, synth_fork(&s, pid, 1000, pid, 1000));
+		feed(&c, synth_comm(&s, pid, pid, "prog", 1));
+		feed(&c, synth_mmap2(&s, pid, pid, 0x400000, 0x100000, 0, PROT_EXEC, exe));
+		im = machine__thread(&c.machine, pid, pid)->proc->maps[0].image;
+		assert_int_equal(image__load(im), 0);
+		assert_true(im->loaded && im->symtab.n > 0);
+		feed(&c, synth_exit(&s, pid, 1000, pid, 1000));
+		/* The first reaps free the process; its image waits. */
+		for (int i = 0; i < (run ? IMAGE_UNLOAD_GRACE - 1 : 3); i++) {
+			reap(&c);
+			assert_true(im->loaded);
+		}
+	}
+	/* The second run's mapping was last seen IMAGE_UNLOAD_GRACE - 1 reaps
+	 * ago (the reap before the one that freed its process). */
+	reap(&c);
+	assert_true(im->loaded);
+	reap(&c);
+	assert_false(im->loaded);
+	assert_int_equal(im->symtab.n, 0);
+	assert_false(c.machine.unload_pending);
+	/* Loaded again and gone again: a new grace. */
+	assert_int_equal(image__load(im), 0);
+	feed(&c, synth_fork(&s, 1003, 1000, 1003, 1000));
+	feed(&c, synth_exit(&s, 1003, 1000, 1003, 1000));
+	for (int i = 0; i < IMAGE_UNLOAD_GRACE + 1; i++) {
+		reap(&c);
+		assert_true(im->loaded);
+	}
+	reap(&c);
+	assert_false(im->loaded);
+	collector__release(&c);
+	profile__release(&p);
+}
+
 /* A process that exited leaves memory a whole flush after its EXIT, with
  * its thread row and counters (their period kept for the hot-code
  * ranking); what is alive stays; a pid used again is a new row. */
@@ -504,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_vm_survives_rename),
 		cmocka_unit_test(test_vm_started_later_and_exec),
 		cmocka_unit_test(test_cache_generation_wraps),
+		cmocka_unit_test(test_image_unload_grace),
 		cmocka_unit_test(test_idle_attribution),
 		cmocka_unit_test(test_idle_lists),
 		cmocka_unit_test(test_exited_threads_leave_memory),
