@@ -693,11 +693,11 @@ static uint32_t image_id(struct machine *m, struct image *im, uint32_t domain)
 	return im->user_id;
 }
 
-static uint32_t symbol_id(struct machine *m, uint32_t image, const struct symbol *s)
+static uint32_t symbol_id(struct machine *m, struct image *im, uint32_t image, const struct symbol *s)
 {
 	struct symbol *ms = (struct symbol *)s;
 	if (!ms->user_id)
-		ms->user_id = profile__symbol(m->profile, image, s->name, s->start, s->size);
+		ms->user_id = profile__symbol(m->profile, image, symtab__name(&im->symtab, s), s->start, s->size);
 	return ms->user_id;
 }
 
@@ -727,7 +727,7 @@ static void resolve_kernel(struct machine *m, uint64_t ip, struct resolved *r)
 		return;
 	}
 	r->image = image_id(m, k, m->host_domain);
-	r->symbol = s ? symbol_id(m, r->image, s) : 0;
+	r->symbol = s ? symbol_id(m, k, r->image, s) : 0;
 }
 
 /* Whether profile symbol id is an idle-loop function; decided once per
@@ -765,7 +765,7 @@ void machine__resolve(struct machine *m, struct thread *t, uint16_t cpumode, uin
 			r->layer = LAYER_GUEST_KERNEL;
 			r->image = image_id(m, vm->guest_kernel, vm->domain);
 			s = vm->guest_kernel->symtab.n ? image__find(vm->guest_kernel, ip) : NULL;
-			r->symbol = s ? symbol_id(m, r->image, s) : 0;
+			r->symbol = s ? symbol_id(m, vm->guest_kernel, r->image, s) : 0;
 		} else {
 			r->layer = LAYER_GUEST_USER;
 			r->image = image_id(m, vm->guest_user, vm->domain);
@@ -815,5 +815,5 @@ void machine__resolve(struct machine *m, struct thread *t, uint16_t cpumode, uin
 	} else
 		r->address = elf_info__offset_to_vaddr(&map->image->info, ip - map->start + map->pgoff);
 	s = image__find(map->image, r->address);
-	r->symbol = s ? symbol_id(m, r->image, s) : 0;
+	r->symbol = s ? symbol_id(m, map->image, r->image, s) : 0;
 }

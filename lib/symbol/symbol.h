@@ -3,7 +3,10 @@
  * A symtab is a sorted table of [start, start+size) -> name, filled from an
  * ELF file (libdwfl: .symtab, separate debuginfo found by build-id,
  * .dynsym for stripped files, MiniDebugInfo), from kallsyms or System.map
- * text, or from a JIT's /tmp/perf-PID.map. Names are stored demangled.
+ * text, or from a JIT's /tmp/perf-PID.map. Names are demangled on first
+ * use (symtab__name): most symbols of a table are never sampled, and
+ * demangling them all was most of loading a C++ program, which a host
+ * that runs it again and again paid each time.
  * Lookup is a binary search; symtab__find is the hot path of symbolizing.
  *
  * Invariants after symtab__finish: syms sorted by start, no two entries
@@ -18,9 +21,11 @@
 struct symbol {
 	uint64_t start;
 	uint64_t size;
-	const char *name;   /* demangled; owned by the symtab's arena */
+	const char *name;   /* owned by the symtab's arena; as the linker wrote
+			     * it while mangled: read it with symtab__name */
 	const char *module; /* kernel symtabs: module name, NULL for the core kernel */
 	uint32_t user_id;   /* free for the owner (e.g. an interned id); 0 initially */
+	bool mangled;       /* name still to demangle */
 };
 
 struct symtab {
@@ -33,13 +38,17 @@ struct symtab {
 
 void symtab__init(struct symtab *st);
 void symtab__release(struct symtab *st);
-/* Add a symbol; name is copied (and demangled when demangle is true). */
+/* Add a symbol; name is copied (and demangled on first use when demangle
+ * is true). */
 void symtab__add(struct symtab *st, uint64_t start, uint64_t size, const char *name, const char *module,
 		 bool demangle);
+/* The symbol's name, demangled now if it was not yet (s is st's). */
+const char *symtab__name(struct symtab *st, const struct symbol *s);
 /* Sort and fix sizes; max_gap caps sizes inferred for size-0 symbols. */
 void symtab__finish(struct symtab *st, uint64_t max_gap);
 const struct symbol *symtab__find(const struct symtab *st, uint64_t addr);
-/* First symbol with this exact name, or NULL. Linear; for tools, not samples. */
+/* First symbol with this exact name as stored (a C++ or Rust name not yet
+ * demangled is its linkage name), or NULL. Linear; for tools, not samples. */
 const struct symbol *symtab__find_name(const struct symtab *st, const char *name);
 const char *symtab__intern(struct symtab *st, const char *s);
 

@@ -36,11 +36,16 @@ const char *symtab__intern(struct symtab *st, const char *s)
 	return dst;
 }
 
+static bool looks_mangled(const char *name)
+{
+	return (name[0] == '_' && (name[1] == 'Z' || name[1] == 'R')) || startswith(name, "__Z");
+}
+
 char *symbol__demangle(const char *name)
 {
 	char *d;
 	size_t n;
-	if (!(name[0] == '_' && (name[1] == 'Z' || name[1] == 'R')) && !startswith(name, "__Z"))
+	if (!looks_mangled(name))
 		return NULL;
 	d = cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
 	if (!d)
@@ -56,15 +61,27 @@ char *symbol__demangle(const char *name)
 void symtab__add(struct symtab *st, uint64_t start, uint64_t size, const char *name, const char *module,
 		 bool demangle)
 {
-	char *d = demangle ? symbol__demangle(name) : NULL;
 	ARRAY_GROW(st->syms, st->cap, st->n + 1);
 	st->syms[st->n++] = (struct symbol){
 		.start = start,
 		.size = size,
-		.name = symtab__intern(st, d ? d : name),
+		.name = symtab__intern(st, name),
 		.module = module,
+		.mangled = demangle && looks_mangled(name),
 	};
-	free(d);
+}
+
+const char *symtab__name(struct symtab *st, const struct symbol *s)
+{
+	struct symbol *ms = (struct symbol *)s;
+	if (ms->mangled) {
+		char *d = symbol__demangle(ms->name);
+		if (d)
+			ms->name = symtab__intern(st, d);
+		free(d);
+		ms->mangled = false;
+	}
+	return ms->name;
 }
 
 static int sym_cmp(const void *a, const void *b)
@@ -81,12 +98,29 @@ static int sym_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+static int start_cmp(const void *a, const void *b)
+{
+	const struct symbol *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
 void symtab__finish(struct symtab *st, uint64_t max_gap)
 {
 	size_t w = 0;
 	if (!st->n)
 		return;
-	qsort(st->syms, st->n, sizeof(*st->syms), sym_cmp);
+	qsort(st->syms, st->n, sizeof(*st->syms), start_cmp);
+	/* Aliases (symbols of one address) are ordered by their demangled
+	 * names: demangled now, the few of them. */
+	for (size_t i = 0, j; i < st->n; i = j) {
+		for (j = i + 1; j < st->n && st->syms[j].start == st->syms[i].start; j++)
+			;
+		if (j - i < 2)
+			continue;
+		for (size_t k = i; k < j; k++)
+			symtab__name(st, &st->syms[k]);
+		qsort(st->syms + i, j - i, sizeof(*st->syms), sym_cmp);
+	}
 	for (size_t i = 0; i < st->n; i++) {
 		if (w && st->syms[w - 1].start == st->syms[i].start)
 			continue;

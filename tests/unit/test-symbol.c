@@ -73,8 +73,29 @@ static void test_perf_map(void **state)
 	assert_int_equal(symtab__load_perf_map(&st, text, sizeof(text) - 1), 0);
 	symtab__finish(&st, 1 << 20);
 	assert_string_equal(symtab__find(&st, 0x7f0000001010ULL)->name, "jitted_add");
+	assert_string_equal(symtab__name(&st, symtab__find(&st, 0x7f0000001040ULL)), "foo::bar()");
+	/* Demangled once, on first use. */
 	assert_string_equal(symtab__find(&st, 0x7f0000001040ULL)->name, "foo::bar()");
 	assert_null(symtab__find(&st, 0x7f0000001140ULL));
+	/* Before its first use a name is the linker's. */
+	symtab__add(&st, 0x7f0000003000, 16, "_ZN3foo3bazEv", NULL, true);
+	assert_string_equal(st.syms[st.n - 1].name, "_ZN3foo3bazEv");
+	assert_string_equal(symtab__name(&st, &st.syms[st.n - 1]), "foo::baz()");
+	symtab__release(&st);
+
+	/* Aliases are chosen by their demangled names, as if every name had
+	 * been demangled on load: "operator delete(void*)" before "operator
+	 * delete[](void*)" (by linkage name, _ZdaPv would come before _ZdlPv),
+	 * and a plain name before an underscored one. */
+	symtab__init(&st);
+	symtab__add(&st, 0x1000, 16, "_ZdaPv", NULL, true);
+	symtab__add(&st, 0x1000, 16, "_ZdlPv", NULL, true);
+	symtab__add(&st, 0x1010, 16, "__libc_free", NULL, true);
+	symtab__add(&st, 0x1010, 16, "cfree", NULL, true);
+	symtab__finish(&st, 1 << 20);
+	assert_int_equal(st.n, 2);
+	assert_string_equal(symtab__name(&st, symtab__find(&st, 0x1004)), "operator delete(void*)");
+	assert_string_equal(symtab__name(&st, symtab__find(&st, 0x1014)), "cfree");
 	symtab__release(&st);
 }
 
