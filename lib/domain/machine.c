@@ -300,13 +300,19 @@ static void classify_thread(struct machine *m, struct thread *t)
 	}
 }
 
+/* The VMM kind an executable's path names. */
+static enum vmm_kind exe_kind(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	return vmm_kind__detect(NULL, base ? base + 1 : path);
+}
+
 /* Decide whether a process is a VMM (by comm, executable and command line)
  * and give it its VM; reclassify its threads. */
 static void classify_process(struct machine *m, struct process *p, bool exec)
 {
 	enum vmm_kind kind;
 	const char *forced_name = NULL;
-	char exe[512] = "";
 	_cleanup_free_ char *cmdline = NULL;
 	_cleanup_free_ char *name = NULL;
 	size_t cmdlen = 0;
@@ -314,14 +320,7 @@ static void classify_process(struct machine *m, struct process *p, bool exec)
 	for (size_t i = 0; i < m->n_forced; i++)
 		if (m->forced[i].pid == p->pid)
 			forced_name = m->forced[i].name;
-	if (m->live) {
-		char path[64];
-		ssize_t n;
-		snprintf(path, sizeof(path), "/proc/%d/exe", p->pid);
-		n = readlink(path, exe, sizeof(exe) - 1);
-		exe[n > 0 ? n : 0] = '\0';
-	}
-	kind = vmm_kind__detect(p->comm, exe[0] ? (strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe) : NULL);
+	kind = p->exe_kind != VMM_NONE ? p->exe_kind : vmm_kind__detect(p->comm, NULL);
 	if (kind == VMM_NONE && !forced_name) {
 		/* Only an exec makes a VMM something else: a renamed thread, or
 		 * a VM found by its guest-mode samples, stays a VM. */
@@ -484,6 +483,14 @@ void machine__mmap(struct machine *m, const struct perf_mmap_event *ev)
 		return; /* kernel and module maps: kallsyms covers them */
 	p = machine__thread(m, (pid_t)ev->pid, (pid_t)ev->tid)->proc;
 	add_map(m, p, ev->start, ev->start + ev->len, ev->pgoff, ev->filename, ev->build_id, ev->build_id_size);
+	if (p->exe_pending && ev->filename[0] == '/') {
+		/* The binary an exec mapped first: its name may say VMM where
+		 * the comm does not (a renamed or symlinked QEMU). */
+		p->exe_pending = false;
+		p->exe_kind = exe_kind(ev->filename);
+		if (p->exe_kind != VMM_NONE)
+			classify_process(m, p, true);
+	}
 }
 
 /* ---- /proc ---- */
@@ -534,6 +541,14 @@ static struct process *synthesize_process(struct machine *m, pid_t pid)
 	if (!comm)
 		return NULL;
 	p = new_proc(m, pid, comm);
+	if (m->live) {
+		char path[64], exe[512];
+		ssize_t n;
+		snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+		n = readlink(path, exe, sizeof(exe) - 1);
+		exe[n > 0 ? n : 0] = '\0';
+		p->exe_kind = exe_kind(exe);
+	}
 	read_maps(m, p);
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	d = opendir(path);
@@ -632,10 +647,13 @@ void machine__comm(struct machine *m, const struct perf_comm_event *ev)
 	snprintf(t->comm, sizeof(t->comm), "%s", ev->comm);
 	thread__forget_profile_id(t);
 	if (ev->exec) {
-		/* exec replaces the address space; new MMAP2 records follow. */
+		/* exec replaces the address space; new MMAP2 records follow,
+		 * the new binary's first. */
 		p->n_maps = 0;
 		p->jit = NULL;
 		p->jit_checked = false;
+		p->exe_kind = VMM_NONE;
+		p->exe_pending = true;
 	}
 	if (ev->exec || (pid_t)ev->tid == p->pid) {
 		snprintf(p->comm, sizeof(p->comm), "%s", ev->comm);
@@ -661,6 +679,7 @@ void machine__fork(struct machine *m, const struct perf_task_event *ev)
 			memcpy(p->maps, parent->proc->maps, parent->proc->n_maps * sizeof(*p->maps));
 		p->n_maps = p->cap_maps = parent->proc->n_maps;
 		p->vm = parent->proc->vm;
+		p->exe_kind = parent->proc->exe_kind;
 	}
 	t = new_thread(m, p, (pid_t)ev->tid, parent->comm);
 	classify_thread(m, t);

@@ -43,6 +43,12 @@ struct process {
 	struct vm *vm;     /* the VM this process is the VMM of, or NULL */
 	struct image *jit; /* /tmp/perf-PID.map, or NULL */
 	bool jit_checked;
+	/* The VMM its executable's name says it is (VMM_NONE: none, or not
+	 * known): from /proc/PID/exe for a process found running, else from
+	 * the first executable mapping after its exec (the binary's own,
+	 * mapped before its interpreter's), so that exec costs no /proc read. */
+	enum vmm_kind exe_kind;
+	bool exe_pending; /* exec'd, its first executable mapping to come */
 	uint32_t exit_generation; /* machine generation its EXIT came in; 0 alive */
 	size_t n_threads;         /* its threads in the machine's table */
 };

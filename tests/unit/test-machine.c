@@ -230,6 +230,40 @@ static void test_vm_survives_rename(void **state)
 	profile__release(&p);
 }
 
+static void test_vmm_by_executable(void **state)
+{
+	/* A VMM known by its binary's name, not its comm (a symlink named
+	 * kvm): the first executable mapping after its exec is that binary.
+	 * It stays a VM through a prctl rename, its forked children are its,
+	 * and a child that execs something else is the host's. A library
+	 * mapped later says nothing of the process. */
+	struct profile p;
+	struct collector c;
+	struct synth s;
+	profile__init(&p);
+	collector__init(&c, &p, 1, false);
+	feed(&c, synth_comm(&s, 970, 970, "kvm", 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 970, 970, 0xffffffff81000000ULL, 1, 1, 1));
+	assert_int_equal(layer_period(&p, "host", LAYER_KERNEL), 1);
+	feed(&c, synth_mmap2(&s, 970, 970, 0x400000, 0x1000, 0, PROT_EXEC, "/usr/bin/qemu-system-x86_64"));
+	feed(&c, synth_mmap2(&s, 970, 970, 0x500000, 0x1000, 0, PROT_EXEC, "/lib/ld-linux-x86-64.so.2"));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 970, 970, 0xffffffff81000000ULL, 2, 2, 1));
+	assert_int_equal(layer_period(&p, "vm-970", LAYER_HYPERVISOR), 2);
+	feed(&c, synth_comm(&s, 970, 970, "guest-main", 0));
+	feed(&c, synth_fork(&s, 971, 970, 971, 970));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 970, 970, 0xffffffff81000000ULL, 3, 4, 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 971, 971, 0xffffffff81000000ULL, 4, 8, 1));
+	assert_int_equal(layer_period(&p, "vm-970", LAYER_HYPERVISOR), 2 + 4 + 8);
+	feed(&c, synth_comm(&s, 971, 971, "sh", 1));
+	feed(&c, synth_mmap2(&s, 971, 971, 0x400000, 0x1000, 0, PROT_EXEC, "/usr/bin/dash"));
+	feed(&c, synth_mmap2(&s, 971, 971, 0x500000, 0x1000, 0, PROT_EXEC, "/opt/qemu-system-x86_64"));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 971, 971, 0xffffffff81000000ULL, 5, 16, 1));
+	assert_int_equal(layer_period(&p, "host", LAYER_KERNEL), 1 + 16);
+	assert_int_equal(c.machine.n_vms, 1);
+	collector__release(&c);
+	profile__release(&p);
+}
+
 static void test_unknown_vmm(void **state)
 {
 	/* Guest-mode samples from a process that does not look like a VMM
@@ -561,6 +595,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vm_attribution),
 		cmocka_unit_test(test_guest_kallsyms_copy),
+		cmocka_unit_test(test_vmm_by_executable),
 		cmocka_unit_test(test_unknown_vmm),
 		cmocka_unit_test(test_agent_kallsyms_text),
 		cmocka_unit_test(test_vm_survives_rename),
