@@ -82,6 +82,10 @@ struct collector {
 	uint64_t *dropped_period;
 	size_t n_dropped_symbols; /* symbols dropped_period has room for */
 	uint64_t *dropped_total;
+	/* malloc_trim: flushes that freed something since the last, and the
+	 * machine's unloaded images then (see collector__forget). */
+	uint32_t untrimmed_flushes;
+	uint64_t trimmed_unloads;
 	/* Set by the reader before each record: it is so far behind the
 	 * kernel that walking this sample's stack would make the ring
 	 * overflow. The sample keeps the kernel's part of its stack and its
@@ -124,10 +128,13 @@ int collector__flush(struct collector *c, struct session *s);
 
 /* Drop from memory what is written and can no longer change: exited
  * threads (machine__reap), their counters, timeline buckets past
- * COLLECTOR_TIMELINE_KEEP_NS. The session keeps all of it. For a
+ * COLLECTOR_TIMELINE_KEEP_NS. The session keeps all of it. The memory
+ * freed goes back to the system (malloc_trim) when a symbol table went,
+ * else every COLLECTOR_TRIM_FLUSHES flushes that freed anything. For a
  * recorder that flushes while it runs, after each flush that worked (an
  * importer writes once, at the end, and needs none). */
 void collector__forget(struct collector *c);
+#define COLLECTOR_TRIM_FLUSHES 10
 
 /* Start a new session's profile (rotation), after a flush: counters,
  * thread rows and the events' totals start from zero, the timeline from

@@ -122,6 +122,7 @@ static void unload_unmapped_images(struct machine *m)
 		if (m->generation - im->mapped_generation >= IMAGE_UNLOAD_GRACE) {
 			image__unload(im);
 			im->mapped_generation = 0;
+			m->images_unloaded++;
 		} else
 			m->unload_pending = true;
 	}

@@ -105,6 +105,7 @@ struct machine {
 	struct thread *last_thread; /* machine__thread's one-entry cache */
 	uint32_t generation; /* advanced by machine__reap; starts at 1 */
 	bool unload_pending; /* a loaded image no process maps waits its grace */
+	uint64_t images_unloaded; /* symbol tables given back so far */
 	/* warnings the command layer may print once */
 	char **warnings;
 	size_t n_warnings, cap_warnings;
