@@ -529,6 +529,10 @@ static int record_loop(struct record_options *o, struct recorder *rec, struct co
 			coordinator__poll(coord, &rec->profile);
 		if (child_poll(child, NULL) || (rec->tasks_gone && !o->system_wide))
 			break;
+		/* Due now: the end's flush writes what a flush would (a flush
+		 * here, sampling on, would stretch the recording past it). */
+		if (deadline && clock_monotonic_ns() >= deadline)
+			break;
 		if ((r = recorder__flush_if_due(rec)) < 0)
 			return write_error(r, o, rec, "; stopping.");
 		/* What agents forgot, written now, leaves memory. */
