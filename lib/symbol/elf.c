@@ -127,11 +127,28 @@ static int read_symbols(struct symtab *st, Dwfl_Module *mod, struct elf_info *in
  * functions group by function instead of one [unknown] range. Only the
  * encoding every toolchain emits is read: a udata4 count and a table of
  * datarel sdata4 pairs. */
+/* Whether one of syms[0..n) (sorted by start) covers addr: the last
+ * starting at or before it, or one of its aliases, ends after it. */
+static bool named(const struct symbol *syms, size_t n, uint64_t addr)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (syms[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i > 0 && syms[i - 1].start == syms[lo - 1].start; i--)
+		if (addr - syms[i - 1].start < MAX(syms[i - 1].size, (uint64_t)1))
+			return true;
+	return false;
+}
+
 static void add_unwind_functions(struct symtab *st, Elf *elf, const char *base)
 {
-	size_t shstrndx;
+	size_t shstrndx, n_named = st->n;
 	Elf_Scn *scn = NULL;
-	struct symtab known;
 	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
 		return;
 	while ((scn = elf_nextscn(elf, scn))) {
@@ -153,15 +170,13 @@ static void add_unwind_functions(struct symtab *st, Elf *elf, const char *base)
 		memcpy(&count, p + 8, 4);
 		if (count > (d->d_size - 12) / 8)
 			return;
-		/* The functions named already, to leave alone. */
-		symtab__init(&known);
-		for (size_t i = 0; i < st->n; i++)
-			symtab__add(&known, st->syms[i].start, st->syms[i].size, "", NULL, false);
-		symtab__finish(&known, 1);
+		/* The functions named already, to leave alone; the others are
+		 * named when first sampled (symtab__name), after base. */
+		symtab__sort(st);
+		base = symtab__intern(st, base);
 		for (uint32_t i = 0; i < count; i++) {
 			int32_t loc;
 			uint64_t start, next;
-			char buf[256];
 			memcpy(&loc, p + 12 + 8 * (size_t)i, 4);
 			start = sh.sh_addr + (int64_t)loc;
 			if (i + 1 < count) {
@@ -171,12 +186,10 @@ static void add_unwind_functions(struct symtab *st, Elf *elf, const char *base)
 			} else {
 				next = start + 1;
 			}
-			if (symtab__find(&known, start))
+			if (named(st->syms, n_named, start))
 				continue;
-			snprintf(buf, sizeof(buf), "%s+0x%llx", base, (unsigned long long)start);
-			symtab__add(st, start, next > start && next - start < (1u << 24) ? next - start : 0, buf, NULL, false);
+			symtab__add_at(st, start, next > start && next - start < (1u << 24) ? next - start : 0, base);
 		}
-		symtab__release(&known);
 		return;
 	}
 }

@@ -21,11 +21,18 @@
 struct symbol {
 	uint64_t start;
 	uint64_t size;
-	const char *name;   /* owned by the symtab's arena; as the linker wrote
-			     * it while mangled: read it with symtab__name */
+	const char *name;   /* owned by the symtab's arena; until its first
+			     * use, what it is made from (name_kind): read
+			     * it with symtab__name */
 	const char *module; /* kernel symtabs: module name, NULL for the core kernel */
 	uint32_t user_id;   /* free for the owner (e.g. an interned id); 0 initially */
-	bool mangled;       /* name still to demangle */
+	uint8_t name_kind;  /* enum symbol_name_kind */
+};
+
+enum symbol_name_kind {
+	SYMBOL_NAME_FINAL,   /* name is the name */
+	SYMBOL_NAME_MANGLED, /* name is to demangle */
+	SYMBOL_NAME_AT,      /* name is an image's: the name is NAME+0xSTART */
 };
 
 struct symtab {
@@ -42,13 +49,20 @@ void symtab__release(struct symtab *st);
  * is true). */
 void symtab__add(struct symtab *st, uint64_t start, uint64_t size, const char *name, const char *module,
 		 bool demangle);
-/* The symbol's name, demangled now if it was not yet (s is st's). */
+/* A function known only by its address in image base (interned in st):
+ * named base+0xSTART on first use. */
+void symtab__add_at(struct symtab *st, uint64_t start, uint64_t size, const char *base);
+/* The symbol's name, made now if it was not yet (s is st's). */
 const char *symtab__name(struct symtab *st, const struct symbol *s);
+/* Sort by start (ties in any order), fast when st is sorted but for a
+ * sorted or short tail. */
+void symtab__sort(struct symtab *st);
 /* Sort and fix sizes; max_gap caps sizes inferred for size-0 symbols. */
 void symtab__finish(struct symtab *st, uint64_t max_gap);
 const struct symbol *symtab__find(const struct symtab *st, uint64_t addr);
 /* First symbol with this exact name as stored (a C++ or Rust name not yet
- * demangled is its linkage name), or NULL. Linear; for tools, not samples. */
+ * demangled is its linkage name, a function named by its address is its
+ * image's name), or NULL. Linear; for tools, not samples. */
 const struct symbol *symtab__find_name(const struct symtab *st, const char *name);
 const char *symtab__intern(struct symtab *st, const char *s);
 

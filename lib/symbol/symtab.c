@@ -67,20 +67,35 @@ void symtab__add(struct symtab *st, uint64_t start, uint64_t size, const char *n
 		.size = size,
 		.name = symtab__intern(st, name),
 		.module = module,
-		.mangled = demangle && looks_mangled(name),
+		.name_kind = demangle && looks_mangled(name) ? SYMBOL_NAME_MANGLED : SYMBOL_NAME_FINAL,
+	};
+}
+
+void symtab__add_at(struct symtab *st, uint64_t start, uint64_t size, const char *base)
+{
+	ARRAY_GROW(st->syms, st->cap, st->n + 1);
+	st->syms[st->n++] = (struct symbol){
+		.start = start,
+		.size = size,
+		.name = base,
+		.name_kind = SYMBOL_NAME_AT,
 	};
 }
 
 const char *symtab__name(struct symtab *st, const struct symbol *s)
 {
 	struct symbol *ms = (struct symbol *)s;
-	if (ms->mangled) {
+	if (ms->name_kind == SYMBOL_NAME_MANGLED) {
 		char *d = symbol__demangle(ms->name);
 		if (d)
 			ms->name = symtab__intern(st, d);
 		free(d);
-		ms->mangled = false;
+	} else if (ms->name_kind == SYMBOL_NAME_AT) {
+		char buf[320];
+		snprintf(buf, sizeof(buf), "%s+0x%llx", ms->name, (unsigned long long)ms->start);
+		ms->name = symtab__intern(st, buf);
 	}
+	ms->name_kind = SYMBOL_NAME_FINAL;
 	return ms->name;
 }
 
@@ -104,12 +119,43 @@ static int start_cmp(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
+void symtab__sort(struct symtab *st)
+{
+	size_t k = 1, i = 0, j;
+	struct symbol *tmp;
+	if (st->n < 2)
+		return;
+	/* kallsyms lists the core kernel in order, then the modules; an ELF
+	 * table is in the order the linker wrote it, then the functions of
+	 * its unwind table are added in order: sort the tail after the
+	 * sorted head, and merge the two. */
+	while (k < st->n && st->syms[k - 1].start <= st->syms[k].start)
+		k++;
+	if (k == st->n)
+		return;
+	if (k < st->n / 8) {
+		qsort(st->syms, st->n, sizeof(*st->syms), start_cmp);
+		return;
+	}
+	qsort(st->syms + k, st->n - k, sizeof(*st->syms), start_cmp);
+	tmp = xmalloc(k * sizeof(*tmp));
+	memcpy(tmp, st->syms, k * sizeof(*tmp));
+	j = k;
+	for (size_t w = 0; w < st->n; w++) {
+		if (i < k && (j >= st->n || tmp[i].start <= st->syms[j].start))
+			st->syms[w] = tmp[i++];
+		else
+			st->syms[w] = st->syms[j++];
+	}
+	free(tmp);
+}
+
 void symtab__finish(struct symtab *st, uint64_t max_gap)
 {
 	size_t w = 0;
 	if (!st->n)
 		return;
-	qsort(st->syms, st->n, sizeof(*st->syms), start_cmp);
+	symtab__sort(st);
 	/* Aliases (symbols of one address) are ordered by their demangled
 	 * names: demangled now, the few of them. */
 	for (size_t i = 0, j; i < st->n; i = j) {

@@ -99,6 +99,41 @@ static void test_perf_map(void **state)
 	symtab__release(&st);
 }
 
+/* symtab__sort: a sorted head with a tail in any order (kallsyms' modules,
+ * an unwind table's functions) is merged; anything else sorted whole.
+ * Each symbol keeps its own size (start * 3), so none is lost or mixed. */
+static void test_sort(void **state)
+{
+	static const size_t heads[] = { 0, 1, 50, 900, 1000 };
+	(void)state;
+	for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++) {
+		struct symtab st;
+		uint64_t x = 12345, sum = 0, got = 0;
+		symtab__init(&st);
+		for (size_t i = 0; i < 1000; i++) {
+			uint64_t start;
+			if (i < heads[h]) {
+				start = 1000 + 10 * i;
+			} else {
+				x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+				start = (x >> 33) % 20000;
+			}
+			sum += start;
+			symtab__add(&st, start, start * 3, "f", NULL, false);
+		}
+		symtab__sort(&st);
+		for (size_t i = 0; i < st.n; i++) {
+			if (i)
+				assert_true(st.syms[i - 1].start <= st.syms[i].start);
+			assert_int_equal(st.syms[i].size, st.syms[i].start * 3);
+			got += st.syms[i].start;
+		}
+		assert_int_equal(st.n, 1000);
+		assert_int_equal(got, sum);
+		symtab__release(&st);
+	}
+}
+
 static void test_demangle(void **state)
 {
 	char *d = symbol__demangle("_ZN9wikipedia7article6formatEv");
@@ -191,6 +226,9 @@ static void test_elf(void **state)
 		const struct symbol *h = symtab__find(&st, hidden);
 		snprintf(want, sizeof(want), "libt.so+0x%llx", (unsigned long long)hidden);
 		assert_non_null(h);
+		/* Named on first use. */
+		assert_int_equal(h->name_kind, SYMBOL_NAME_AT);
+		assert_string_equal(symtab__name(&st, h), want);
 		assert_string_equal(h->name, want);
 	}
 	elf_info__release(&info);
@@ -259,7 +297,7 @@ static void test_guest_kernel(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kallsyms), cmocka_unit_test(test_perf_map),	   cmocka_unit_test(test_demangle),
+		cmocka_unit_test(test_kallsyms), cmocka_unit_test(test_perf_map),	   cmocka_unit_test(test_demangle), cmocka_unit_test(test_sort),
 		cmocka_unit_test(test_elf),	 cmocka_unit_test(test_image_registry), cmocka_unit_test(test_guest_kernel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
