@@ -19,9 +19,10 @@ void symtab__release(struct symtab *st)
 	memset(st, 0, sizeof(*st));
 }
 
-const char *symtab__intern(struct symtab *st, const char *s)
+/* A copy of s[0..len) with a NUL, in st's arena. */
+static const char *intern_n(struct symtab *st, const char *s, size_t len)
 {
-	size_t n = strlen(s) + 1;
+	size_t n = len + 1;
 	char *dst;
 	if (st->n_arena == 0 || st->arena_used + n > st->arena_block) {
 		size_t block = MAX((size_t)65536, n);
@@ -31,10 +32,13 @@ const char *symtab__intern(struct symtab *st, const char *s)
 		st->arena_used = 0;
 	}
 	dst = st->arena[st->n_arena - 1] + st->arena_used;
-	memcpy(dst, s, n);
+	memcpy(dst, s, len);
+	dst[len] = '\0';
 	st->arena_used += n;
 	return dst;
 }
+
+const char *symtab__intern(struct symtab *st, const char *s) { return intern_n(st, s, strlen(s)); }
 
 static bool looks_mangled(const char *name)
 {
@@ -233,64 +237,122 @@ static int hex_digit(char c)
  * sscanf("%llx %c %511s [%127[^]]]") reads them (names truncated to fit),
  * at a fraction of its cost: kallsyms has over 100 000 lines. Returns the
  * number of fields read. */
-static int parse_kallsyms_line(const char *p, const char *e, uint64_t *addr, char *type, char name[512],
-			       char module[128])
+/* A line's fields, pointers into it: address, type, name and module (the
+ * bracketed fourth field, without brackets). Returns the number of fields
+ * read; the name and module only for the text types (the only ones
+ * kept), so the data symbols cost a scan to their type. */
+struct kallsyms_line {
+	uint64_t addr;
+	char type;
+	const char *name, *module;
+	size_t name_len, module_len;
+};
+
+/* The line as the kernel writes it ("%016lx %c %s\t[%s]"), or 0 to take
+ * the general way. */
+static int parse_kallsyms_line_fast(const char *p, const char *e, struct kallsyms_line *l)
+{
+	uint64_t a = 0;
+	const char *tab;
+	/* Hex digit values plus one, 0 for anything else. */
+	static const uint8_t hex1[256] = {
+		['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+		['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+		['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+	};
+	unsigned bad = 0;
+	if (e - p < 20 || p[16] != ' ' || p[18] != ' ')
+		return 0;
+	for (int i = 0; i < 16; i++) {
+		unsigned v = hex1[(unsigned char)p[i]];
+		bad |= !v;
+		a = a << 4 | ((v - 1) & 15);
+	}
+	if (bad)
+		return 0;
+	l->addr = a;
+	l->type = p[17];
+	if (!strchr("tTwW", l->type))
+		return 2;
+	p += 19;
+	tab = memchr(p, '\t', (size_t)(e - p));
+	l->name = p;
+	l->name_len = (size_t)((tab ? tab : e) - p);
+	if (!l->name_len || memchr(p, ' ', l->name_len))
+		return 0;
+	l->name_len = MIN(l->name_len, (size_t)511);
+	if (!tab || tab + 2 >= e || tab[1] != '[' || e[-1] != ']')
+		return tab && tab + 1 < e ? 0 : 3;
+	l->module = tab + 2;
+	l->module_len = MIN((size_t)(e - 1 - l->module), (size_t)127);
+	return l->module_len && !memchr(l->module, ']', l->module_len) ? 4 : 0;
+}
+
+static int parse_kallsyms_line(const char *p, const char *e, struct kallsyms_line *l)
 {
 	uint64_t a = 0;
 	size_t n = 0;
-	int d;
+	int d = parse_kallsyms_line_fast(p, e, l);
 
+	if (d)
+		return d;
 	while (p < e && is_blank(*p))
 		p++;
 	for (; p < e && (d = hex_digit(*p)) >= 0; p++, n++)
 		a = a << 4 | (uint64_t)d;
 	if (!n)
 		return 0;
-	*addr = a;
+	l->addr = a;
 	while (p < e && is_blank(*p))
 		p++;
 	if (p >= e)
 		return 1;
-	*type = *p++;
+	l->type = *p++;
+	if (!strchr("tTwW", l->type))
+		return 2;
 	while (p < e && is_blank(*p))
 		p++;
 	if (p >= e)
 		return 2;
-	for (n = 0; p < e && !is_blank(*p); p++)
-		if (n < 511)
-			name[n++] = *p;
-	name[n] = '\0';
+	for (l->name = p; p < e && !is_blank(*p); p++)
+		;
+	l->name_len = MIN((size_t)(p - l->name), (size_t)511);
 	while (p < e && is_blank(*p))
 		p++;
 	if (p >= e || *p != '[')
 		return 3;
-	for (p++, n = 0; p < e && *p != ']'; p++)
-		if (n < 127)
-			module[n++] = *p;
-	module[n] = '\0';
-	return n ? 4 : 3;
+	for (l->module = ++p; p < e && *p != ']'; p++)
+		;
+	l->module_len = MIN((size_t)(p - l->module), (size_t)127);
+	return l->module_len ? 4 : 3;
 }
 
 int symtab__load_kallsyms(struct symtab *st, const char *text, size_t len, uint64_t offset)
 {
 	const char *p = text, *end = text + len;
+	const char *module = NULL; /* interned: a module's symbols are listed together */
 	size_t added = 0, nonzero = 0;
-	char name[512], module[128];
 
 	while (p < end) {
 		const char *e = line_end(p, end);
-		uint64_t addr;
-		char type;
-		int fields = parse_kallsyms_line(p, e, &addr, &type, name, module);
+		struct kallsyms_line l;
+		int fields = parse_kallsyms_line(p, e, &l);
 
 		p = e + 1;
 		if (fields < 3)
 			continue;
-		if (!strchr("tTwW", type))
-			continue;
-		if (addr)
+		if (l.addr)
 			nonzero++;
-		symtab__add(st, addr + offset, 0, name, fields == 4 ? symtab__intern(st, module) : NULL, false);
+		if (fields < 4)
+			module = NULL;
+		else if (!module || strncmp(module, l.module, l.module_len) || module[l.module_len])
+			module = intern_n(st, l.module, l.module_len);
+		ARRAY_GROW(st->syms, st->cap, st->n + 1);
+		st->syms[st->n++] = (struct symbol){
+			.start = l.addr + offset,
+			.name = intern_n(st, l.name, l.name_len),
+			.module = fields == 4 ? module : NULL,
+		};
 		added++;
 	}
 	if (!added)

@@ -62,6 +62,51 @@ static void test_kallsyms(void **state)
 	assert_int_equal(kallsyms__find_stext(text, sizeof(text) - 1), 0xffffffff81000000ULL);
 }
 
+/* The kernel's own kallsyms read the fast way (its fixed layout) and the
+ * general way (the same lines with the fields spaced otherwise) give the
+ * same table, module for module. */
+static void test_kallsyms_layouts(void **state)
+{
+	char *text = NULL, *spaced, *q;
+	size_t len = 0;
+	struct symtab fast, general;
+	(void)state;
+	if (read_file("/proc/kallsyms", &text, &len) < 0 || !len) {
+		free(text);
+		skip();
+	}
+	spaced = xmalloc(2 * len + 1);
+	q = spaced;
+	for (const char *p = text; p < text + len; p++) {
+		*q++ = *p;
+		if (*p == ' ' || *p == '\t')
+			*q++ = ' '; /* "ADDR  T  NAME\t [MOD]" */
+	}
+	symtab__init(&fast);
+	symtab__init(&general);
+	if (symtab__load_kallsyms(&fast, text, len, 0) == -EPERM) {
+		symtab__release(&fast);
+		symtab__release(&general);
+		free(spaced);
+		free(text);
+		skip(); /* kptr_restrict: every address 0 */
+	}
+	assert_int_equal(symtab__load_kallsyms(&general, spaced, (size_t)(q - spaced), 0), 0);
+	assert_true(fast.n > 1000);
+	assert_int_equal(fast.n, general.n);
+	for (size_t i = 0; i < fast.n; i++) {
+		assert_int_equal(fast.syms[i].start, general.syms[i].start);
+		assert_string_equal(fast.syms[i].name, general.syms[i].name);
+		assert_true((fast.syms[i].module == NULL) == (general.syms[i].module == NULL));
+		if (fast.syms[i].module)
+			assert_string_equal(fast.syms[i].module, general.syms[i].module);
+	}
+	symtab__release(&fast);
+	symtab__release(&general);
+	free(spaced);
+	free(text);
+}
+
 static void test_perf_map(void **state)
 {
 	static const char text[] = "7f0000001000 40 jitted_add\n"
@@ -297,7 +342,7 @@ static void test_guest_kernel(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kallsyms), cmocka_unit_test(test_perf_map),	   cmocka_unit_test(test_demangle), cmocka_unit_test(test_sort),
+		cmocka_unit_test(test_kallsyms), cmocka_unit_test(test_kallsyms_layouts), cmocka_unit_test(test_perf_map),	   cmocka_unit_test(test_demangle), cmocka_unit_test(test_sort),
 		cmocka_unit_test(test_elf),	 cmocka_unit_test(test_image_registry), cmocka_unit_test(test_guest_kernel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
