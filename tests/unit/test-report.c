@@ -105,6 +105,113 @@ static const struct report_row *find_row(const struct report_table *t, size_t k,
 	return NULL;
 }
 
+/* Rows grouped by the view (view_rows, grouped in memory): groups by a
+ * text key merge rows of different ids (a function name found in two
+ * images), come out in key order (bytes for texts, NULL first), keep the
+ * least and greatest address as SQL compares them (signed: a kernel
+ * address is below a user one), and sum as the session's SUM does
+ * (saturating). */
+static void test_view_groups(void **state)
+{
+	char gpath[64];
+	struct session *s;
+	struct profile p;
+	struct event_spec e;
+	char *err = NULL;
+	struct view_rows *rows;
+	struct view_row v;
+	struct view_filter f = { .source = SOURCE_HOST };
+	static const enum view_column by_symbol[] = { VIEW_SYMBOL, VIEW_EVENT_ID };
+	static const enum view_column by_thread[] = { VIEW_THREAD_ID };
+	uint32_t host, t, img_a, img_b, k;
+	int fd;
+	(void)state;
+
+	snprintf(gpath, sizeof(gpath), "/tmp/domprof-test-groups-XXXXXX");
+	fd = mkstemp(gpath);
+	close(fd);
+	unlink(gpath);
+	assert_int_equal(session__create(gpath, &s, &err), 0);
+	assert_int_equal(event_spec__parse("cpu-clock", NULL, &e, NULL), 0);
+	session__add_event(s, 1, &e);
+	event_spec__release(&e);
+	profile__init(&p);
+	host = profile__domain(&p, "host", false);
+	t = profile__thread(&p, host, 10, 10, "app", ROLE_TASK, -1);
+	img_a = profile__image(&p, host, "/a", NULL, IMAGE_ELF);
+	img_b = profile__image(&p, host, "/b", NULL, IMAGE_ELF);
+	k = profile__image(&p, host, "[kernel.kallsyms]", NULL, IMAGE_KERNEL);
+	{
+		struct sample_key keys[] = {
+			{ .thread = t, .image = img_a, .symbol = profile__symbol(&p, img_a, "memcpy", 0x1000, 16),
+			  .address = 0x1004, .layer = LAYER_USER },
+			{ .thread = t, .image = img_b, .symbol = profile__symbol(&p, img_b, "memcpy", 0x2000, 16),
+			  .address = 0x2008, .layer = LAYER_USER },
+			{ .thread = t, .image = k, .symbol = profile__symbol(&p, k, "memcpy", 0xffffffff81000000ULL, 16),
+			  .address = 0xffffffff81000004ULL, .layer = LAYER_KERNEL },
+			{ .thread = t, .image = img_a, .symbol = profile__symbol(&p, img_a, "Zed", 0x3000, 16),
+			  .address = 0x3000, .layer = LAYER_USER },
+			{ .thread = 0, .image = img_a, .symbol = 0, .address = 0x5000, .layer = LAYER_USER },
+		};
+		uint64_t periods[] = { 1, 2, 4, INT64_MAX - 1, 8 };
+		for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+			keys[i].event = 1;
+			keys[i].domain = host;
+			profile__add_sample(&p, &keys[i], 1, periods[i]);
+		}
+		/* Zed again, in another thread: its sum saturates. */
+		keys[3].thread = profile__thread(&p, host, 11, 11, "app", ROLE_TASK, -1);
+		profile__add_sample(&p, &keys[3], 1, 100);
+	}
+	assert_int_equal(session__write_delta(s, &p), 0);
+	session__finish(s);
+	session__close(s);
+	profile__release(&p);
+	assert_int_equal(session__open(gpath, true, &s, &err), 0);
+
+	assert_int_equal(view_rows__open(s, &f, by_symbol, 2, true, &rows, &err), 0);
+	/* "Zed" < "[unknown]" < "memcpy" byte by byte. */
+	assert_int_equal(view_rows__next(rows, &v, &err), 1);
+	assert_string_equal(view_rows__text(rows, 0), "Zed");
+	assert_int_equal(view_rows__int(rows, 1), 1);
+	assert_int_equal(v.count, 2);
+	assert_true(v.period == (uint64_t)INT64_MAX);
+	assert_int_equal(view_rows__next(rows, &v, &err), 1);
+	assert_string_equal(view_rows__text(rows, 0), "[unknown]");
+	assert_true(v.unknown_symbol);
+	assert_int_equal(view_rows__next(rows, &v, &err), 1);
+	assert_string_equal(view_rows__text(rows, 0), "memcpy");
+	assert_int_equal(v.count, 3);
+	assert_int_equal(v.period, 1 + 2 + 4);
+	assert_false(v.unknown_symbol);
+	assert_true(v.min_address == 0xffffffff81000004ULL); /* negative as stored */
+	assert_int_equal(v.max_address, 0x2008);
+	assert_int_equal(view_rows__next(rows, &v, &err), 0);
+	view_rows__close(rows);
+
+	/* A thread id read as text and as a number; the sample without a
+	 * thread is its own group, first, read as 0 and "". */
+	assert_int_equal(view_rows__open(s, &f, by_thread, 1, true, &rows, &err), 0);
+	assert_int_equal(view_rows__next(rows, &v, &err), 1);
+	assert_int_equal(view_rows__int(rows, 0), 0);
+	assert_string_equal(view_rows__text(rows, 0), "");
+	assert_int_equal(v.period, 8);
+	assert_int_equal(view_rows__next(rows, &v, &err), 1);
+	assert_true(view_rows__int(rows, 0) > 0);
+	assert_int_equal(v.count, 4);
+	{
+		char want[24];
+		snprintf(want, sizeof(want), "%lld", (long long)view_rows__int(rows, 0));
+		assert_string_equal(view_rows__text(rows, 0), want);
+	}
+	assert_int_equal(view_rows__next(rows, &v, &err), 1);
+	assert_int_equal(v.count, 1);
+	assert_int_equal(view_rows__next(rows, &v, &err), 0);
+	view_rows__close(rows);
+	session__close(s);
+	unlink(gpath);
+}
+
 static void test_layers_and_overhead(void **state)
 {
 	struct session *s = open_session();
@@ -603,7 +710,7 @@ static void test_idle_busy_halt(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_layers_and_overhead), cmocka_unit_test(test_rows), cmocka_unit_test(test_views),
+		cmocka_unit_test(test_layers_and_overhead), cmocka_unit_test(test_rows), cmocka_unit_test(test_view_groups), cmocka_unit_test(test_views),
 		cmocka_unit_test(test_formats), cmocka_unit_test(test_escaping), cmocka_unit_test(test_idle_busy_halt),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
