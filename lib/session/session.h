@@ -7,7 +7,8 @@
  * Files: session.c (create, open, close), write.c (the one writing path),
  * read.c (events, metadata, code), catalog.c (what ids name, catalog.h),
  * view.c (which samples a report counts, view.h). The SQLite connection
- * never leaves lib/session (internal.h). */
+ * never leaves lib/session (internal.h), and one thread at a time uses a
+ * session: connections are opened without SQLite's lock around each call. */
 #pragma once
 
 #include <stdbool.h>
