@@ -15,6 +15,11 @@ struct session {
 	sqlite3_stmt *ins_domain, *ins_thread, *ins_image, *ins_symbol, *ins_frame, *ins_sample, *ins_timeline;
 	sqlite3_stmt *upd_sample, *upd_timeline;
 	enum session_idle idle;
+	/* The merged view's scale (view.c), computed when the data it was
+	 * computed from changed: this connection's changes and the file's
+	 * data_version then. */
+	bool view_scale_ready;
+	int64_t view_scale_changes, view_scale_version;
 };
 
 /* The connection, for lib/session and its unit tests only. */

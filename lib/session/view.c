@@ -86,11 +86,32 @@ static bool is_text_column(enum view_column c)
 }
 
 /* Per VM and event: the host's guest-layer period over the agent's. */
+/* PRAGMA data_version: changes when another connection committed. */
+static int64_t data_version(struct session *s)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* The scale table, made again only when the samples may have changed
+ * since it was made (a report asks for it several times). */
 static int view_scale__prepare(struct session *s, enum view_source source)
 {
+	int64_t version;
+	int r;
 	if (source != SOURCE_MERGED)
 		return 0;
-	return session_exec(s,
+	version = data_version(s);
+	if (s->view_scale_ready && version >= 0 && version == s->view_scale_version &&
+	    sqlite3_total_changes64(s->db) == s->view_scale_changes)
+		return 0;
+	r = session_exec(s,
 			    "CREATE TEMP TABLE IF NOT EXISTS view_scale(domain_id INTEGER, event_id INTEGER, factor REAL,"
 			    " PRIMARY KEY(domain_id, event_id));"
 			    "DELETE FROM view_scale;"
@@ -101,6 +122,10 @@ static int view_scale__prepare(struct session *s, enum view_source source)
 			    " LEFT JOIN (SELECT domain_id, event_id, SUM(period) p FROM samples WHERE origin='host'"
 			    "       AND layer IN " LAYER_GUEST_SQL_SET " GROUP BY domain_id, event_id) h"
 			    " ON h.domain_id=a.domain_id AND h.event_id=a.event_id;");
+	s->view_scale_ready = r == 0;
+	s->view_scale_version = version;
+	s->view_scale_changes = sqlite3_total_changes64(s->db);
+	return r;
 }
 
 /* A row's period in the view; a is the table's alias. */

@@ -212,6 +212,58 @@ static void test_view_groups(void **state)
 	unlink(gpath);
 }
 
+/* The merged view's scale follows the samples: written again through the
+ * same connection, a VM's host magnitude doubles, and so do its agent's
+ * rows in the merged view (the scale is not kept from before). */
+static void test_view_scale_follows_writes(void **state)
+{
+	char spath[64];
+	struct session *s;
+	struct profile p;
+	struct event_spec e;
+	char *err = NULL;
+	struct view_filter f = { .source = SOURCE_MERGED, .layers = (char *[]){ "guest-user", NULL } };
+	uint32_t web, t, i_code, i_app;
+	struct sample_key host_key, agent_key;
+	int fd;
+	(void)state;
+
+	snprintf(spath, sizeof(spath), "/tmp/domprof-test-scale-XXXXXX");
+	fd = mkstemp(spath);
+	close(fd);
+	unlink(spath);
+	assert_int_equal(session__create(spath, &s, &err), 0);
+	assert_int_equal(event_spec__parse("cpu-clock", NULL, &e, NULL), 0);
+	session__add_event(s, 1, &e);
+	event_spec__release(&e);
+	profile__init(&p);
+	web = profile__domain(&p, "web", true);
+	t = profile__thread(&p, web, 20, 21, "CPU 0/TCG", ROLE_VCPU, 0);
+	i_code = profile__image(&p, web, "[guest code]", NULL, IMAGE_ANON);
+	i_app = profile__image(&p, web, "/usr/bin/guestapp", NULL, IMAGE_ELF);
+	host_key = (struct sample_key){ .event = 1, .domain = web, .layer = LAYER_GUEST, .thread = t, .image = i_code,
+					.origin = ORIGIN_HOST };
+	agent_key = (struct sample_key){ .event = 1, .domain = web, .layer = LAYER_GUEST_USER, .thread = t,
+					 .image = i_app, .origin = ORIGIN_AGENT };
+	profile__add_sample(&p, &host_key, 1, 400);
+	profile__add_sample(&p, &agent_key, 1, 40);
+	for (int round = 1; round <= 2; round++) {
+		struct view_rows *rows;
+		struct view_row v;
+		uint64_t period = 0;
+		assert_int_equal(session__write_delta(s, &p), 0);
+		assert_int_equal(view_rows__open(s, &f, NULL, 0, true, &rows, &err), 0);
+		while (view_rows__next(rows, &v, &err) > 0)
+			period += v.period;
+		view_rows__close(rows);
+		assert_int_equal(period, 400 * (uint64_t)round);
+		profile__add_sample(&p, &host_key, 1, 400);
+	}
+	session__close(s);
+	profile__release(&p);
+	unlink(spath);
+}
+
 static void test_layers_and_overhead(void **state)
 {
 	struct session *s = open_session();
@@ -710,7 +762,7 @@ static void test_idle_busy_halt(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_layers_and_overhead), cmocka_unit_test(test_rows), cmocka_unit_test(test_view_groups), cmocka_unit_test(test_views),
+		cmocka_unit_test(test_layers_and_overhead), cmocka_unit_test(test_rows), cmocka_unit_test(test_view_groups), cmocka_unit_test(test_view_scale_follows_writes), cmocka_unit_test(test_views),
 		cmocka_unit_test(test_formats), cmocka_unit_test(test_escaping), cmocka_unit_test(test_idle_busy_halt),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
