@@ -55,6 +55,20 @@ static const char *const column_sql[VIEW_COLUMN__COUNT] = {
 	[VIEW_STACK_ID] = "s.stack_id",
 };
 
+/* Text columns read by id: the sample row gives the id, and the text is
+ * looked up once per id (the same expression as column_sql, on the one
+ * catalog row), so no catalog is joined to every sample row. */
+static const struct {
+	const char *id, *text, *missing;
+} by_id[VIEW_COLUMN__COUNT] = {
+	[VIEW_DOMAIN] = { "s.domain_id", "SELECT name FROM domains WHERE id=?", "" },
+	[VIEW_COMM] = { "s.thread_id", "SELECT COALESCE(comm,'') FROM threads WHERE id=?", "" },
+	[VIEW_PID] = { "s.thread_id", "SELECT COALESCE(CAST(pid AS TEXT),'') FROM threads WHERE id=?", "" },
+	[VIEW_TID] = { "s.thread_id", "SELECT COALESCE(CAST(tid AS TEXT),'') FROM threads WHERE id=?", "" },
+	[VIEW_IMAGE] = { "s.image_id", "SELECT path FROM images WHERE id=?", "[unknown]" },
+	[VIEW_SYMBOL] = { "s.symbol_id", "SELECT name FROM symbols WHERE id=?", "[unknown]" },
+};
+
 /* A group's key: per column an integer, or for a text column the index
  * of its text in the rows' pool; NULL is INT64_MIN (first, as in SQL). */
 struct view_rows {
@@ -73,6 +87,13 @@ struct view_rows {
 	size_t *text_lens;
 	size_t n_texts, cap_texts, cap_text_lens;
 	struct hmap text_index;
+	/* per column read by id (by_id): its lookup, and the text of each
+	 * id seen (id -> pool index, in ids[] / id_texts[]) */
+	sqlite3_stmt *lookup[VIEW_COLUMN__COUNT];
+	const char *missing[VIEW_COLUMN__COUNT];
+	struct hmap id_index[VIEW_COLUMN__COUNT];
+	int64_t *ids[VIEW_COLUMN__COUNT], *id_texts[VIEW_COLUMN__COUNT];
+	size_t n_ids[VIEW_COLUMN__COUNT], cap_ids[VIEW_COLUMN__COUNT], cap_id_texts[VIEW_COLUMN__COUNT];
 	uint32_t *order;               /* groups in key order */
 	size_t next;                   /* in order */
 	int64_t *cur;                  /* the key of the group last read */
@@ -267,6 +288,46 @@ static uint64_t view_sum__value(const struct view_sum *s)
 	return (uint64_t)(d >= 9223372036854775807.0 ? INT64_MAX : d <= -9223372036854775808.0 ? INT64_MIN : (int64_t)d);
 }
 
+/* The pool index of column k's text for catalog id (NULL: null_id). */
+static int64_t text_of_id(struct view_rows *r, size_t k, int64_t id, bool null_id, int *ret_rc)
+{
+	uint64_t h = hash_u64((uint64_t)id ^ (null_id ? 0x5bd1e995ULL : 0));
+	sqlite3_stmt *st = r->lookup[k];
+	size_t pos;
+	int64_t t;
+	for (pos = hmap_first(&r->id_index[k], h);; pos = hmap_next(&r->id_index[k], pos)) {
+		uint32_t i;
+		if (!hmap_candidate(&r->id_index[k], pos, h, &i))
+			break;
+		if (i != UINT32_MAX && r->ids[k][i] == id)
+			return r->id_texts[k][i];
+	}
+	if (null_id) {
+		t = text_id(r, r->missing[k], strlen(r->missing[k]));
+	} else {
+		int rc;
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, id);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			const char *text = (const char *)sqlite3_column_text(st, 0);
+			t = text_id(r, text ? text : "", text ? (size_t)sqlite3_column_bytes(st, 0) : 0);
+		} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+			t = text_id(r, r->missing[k], strlen(r->missing[k]));
+		} else {
+			*ret_rc = rc;
+			return 0;
+		}
+	}
+	ARRAY_GROW(r->ids[k], r->cap_ids[k], r->n_ids[k] + 1);
+	ARRAY_GROW(r->id_texts[k], r->cap_id_texts[k], r->n_ids[k] + 1);
+	r->ids[k][r->n_ids[k]] = id;
+	r->id_texts[k][r->n_ids[k]] = t;
+	hmap_insert_at(&r->id_index[k], pos, h, (uint32_t)r->n_ids[k]);
+	r->n_ids[k]++;
+	return t;
+}
+
 static uint64_t key_hash(const int64_t *key, size_t n)
 {
 	uint64_t h = 0;
@@ -318,7 +379,15 @@ static int group_rows(struct view_rows *r, char **ret_error)
 		struct view_row *sum;
 		int64_t address = sqlite3_column_int64(r->st, (int)n + 3);
 		for (size_t k = 0; k < n; k++) {
-			if (sqlite3_column_type(r->st, (int)k) == SQLITE_NULL)
+			if (r->lookup[k]) {
+				int lrc = SQLITE_OK;
+				key[k] = text_of_id(r, k, sqlite3_column_int64(r->st, (int)k),
+						    sqlite3_column_type(r->st, (int)k) == SQLITE_NULL, &lrc);
+				if (lrc != SQLITE_OK) {
+					rc = lrc;
+					break;
+				}
+			} else if (sqlite3_column_type(r->st, (int)k) == SQLITE_NULL)
 				key[k] = INT64_MIN;
 			else if (r->text[k]) {
 				const char *t = (const char *)sqlite3_column_text(r->st, (int)k);
@@ -326,6 +395,8 @@ static int group_rows(struct view_rows *r, char **ret_error)
 			} else
 				key[k] = sqlite3_column_int64(r->st, (int)k);
 		}
+		if (rc != SQLITE_ROW)
+			break;
 		h = key_hash(key, n);
 		for (pos = hmap_first(&r->index, h);; pos = hmap_next(&r->index, pos)) {
 			uint32_t i;
@@ -389,12 +460,16 @@ int view_rows__open(struct session *s, const struct view_filter *f, const enum v
 	sqlite3_stmt *st;
 	int r, at = 1;
 
+	if (n > VIEW_COLUMN__COUNT) {
+		*ret_error = xasprintf("cannot query %s: %zu columns asked, at most %d", s->path, n, VIEW_COLUMN__COUNT);
+		return -EINVAL;
+	}
 	if ((r = scale_prepare(s, f->source, ret_error)) < 0)
 		return r;
 	strbuf_init(&sql);
 	strbuf_adds(&sql, "SELECT ");
 	for (size_t k = 0; k < n; k++)
-		strbuf_addf(&sql, "%s, ", column_sql[columns[k]]);
+		strbuf_addf(&sql, "%s, ", grouped && by_id[columns[k]].id ? by_id[columns[k]].id : column_sql[columns[k]]);
 	add_sums(&sql, f->source, grouped && !n);
 	strbuf_adds(&sql, " FROM samples s JOIN domains d ON d.id=s.domain_id"
 			  " LEFT JOIN threads t ON t.id=s.thread_id"
@@ -424,8 +499,17 @@ int view_rows__open(struct session *s, const struct view_filter *f, const enum v
 	(*ret)->st = st;
 	(*ret)->n_columns = n;
 	if (grouped && n) {
-		for (size_t k = 0; k < n; k++)
+		for (size_t k = 0; k < n; k++) {
 			(*ret)->text[k] = is_text_column(columns[k]);
+			if (by_id[columns[k]].id) {
+				(*ret)->missing[k] = by_id[columns[k]].missing;
+				if ((r = prepare(s, by_id[columns[k]].text, &(*ret)->lookup[k], ret_error)) < 0) {
+					view_rows__close(*ret);
+					*ret = NULL;
+					return r;
+				}
+			}
+		}
 		if ((r = group_rows(*ret, ret_error)) < 0) {
 			view_rows__close(*ret);
 			*ret = NULL;
@@ -534,6 +618,12 @@ void view_rows__close(struct view_rows *r)
 	free(r->text_lens);
 	hmap_release(&r->text_index);
 	hmap_release(&r->index);
+	for (size_t k = 0; k < VIEW_COLUMN__COUNT; k++) {
+		sqlite3_finalize(r->lookup[k]);
+		hmap_release(&r->id_index[k]);
+		free(r->ids[k]);
+		free(r->id_texts[k]);
+	}
 	free(r->keys);
 	free(r->sums);
 	free(r->order);
