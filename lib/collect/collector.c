@@ -247,6 +247,13 @@ void collector__restart(struct collector *c, uint64_t start_time)
 		c->unwind_base = *unwinder__stats(c->unwinder);
 	c->cache_dirty = true;
 	cache_clear(c);
+#ifdef __GLIBC__
+	/* A whole session's rows went: given back at once (see
+	 * collector__forget). */
+	malloc_trim(0);
+	c->untrimmed_flushes = 0;
+	c->trimmed_unloads = c->machine.images_unloaded;
+#endif
 }
 
 void collector__release(struct collector *c)

@@ -130,7 +130,8 @@ int collector__flush(struct collector *c, struct session *s);
  * threads (machine__reap), their counters, timeline buckets past
  * COLLECTOR_TIMELINE_KEEP_NS. The session keeps all of it. The memory
  * freed goes back to the system (malloc_trim) when a symbol table went,
- * else every COLLECTOR_TRIM_FLUSHES flushes that freed anything. For a
+ * else every COLLECTOR_TRIM_FLUSHES flushes that freed anything (and at
+ * each rotation, collector__restart). For a
  * recorder that flushes while it runs, after each flush that worked (an
  * importer writes once, at the end, and needs none). */
 void collector__forget(struct collector *c);
