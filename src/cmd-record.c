@@ -448,8 +448,10 @@ static int create_session(struct record_options *o, int argc, char **argv, struc
 	return r < 0 ? log_error_errno(r, "%s", err) : 0;
 }
 
-/* Is the current session of a rotation long or big enough? */
-static bool rotation_due(const struct record_options *o, const struct recorder *rec, uint64_t session_start_ns)
+/* Is the current session of a rotation long or big enough? session_start_ns:
+ * when it started, or when a rotation last failed (the next try waits a
+ * whole DURATION). */
+static bool rotation_due(const struct record_options *o, uint64_t session_start_ns)
 {
 	struct stat st;
 	if (o->rotate_ns && clock_monotonic_ns() - session_start_ns >= o->rotate_ns)
@@ -461,7 +463,6 @@ static bool rotation_due(const struct record_options *o, const struct recorder *
 			bytes += (uint64_t)st.st_size;
 		return bytes >= o->rotate_bytes;
 	}
-	(void)rec;
 	return false;
 }
 
@@ -538,7 +539,7 @@ static int record_loop(struct record_options *o, struct recorder *rec, struct co
 		/* What agents forgot, written now, leaves memory. */
 		if (r > 0 && coord)
 			coordinator__forget(coord, &rec->profile);
-		if (o->session_path && rotation_due(o, rec, session_start_ns)) {
+		if (o->session_path && rotation_due(o, session_start_ns)) {
 			rotate(o, rec, coord);
 			session_start_ns = clock_monotonic_ns();
 		}
