@@ -1,8 +1,8 @@
 /* The views of a session's samples; see view.h.
  *
  * The merged view's scale factors live in a temporary table, view_scale,
- * computed once per query (a session open read-only writes nothing to its
- * file: temporary tables are the connection's own). A row's period in the
+ * computed again when the samples changed (a session open read-only writes
+ * nothing to its file: temporary tables are the connection's own). A row's period in the
  * merged view is rounded row by row before it is summed, so every reader
  * that groups the same rows differently still gets the same totals.
  *
@@ -106,7 +106,6 @@ static bool is_text_column(enum view_column c)
 	       c == VIEW_IMAGE || c == VIEW_SYMBOL;
 }
 
-/* Per VM and event: the host's guest-layer period over the agent's. */
 /* PRAGMA data_version: changes when another connection committed. */
 static int64_t data_version(struct session *s)
 {
@@ -120,8 +119,9 @@ static int64_t data_version(struct session *s)
 	return v;
 }
 
-/* The scale table, made again only when the samples may have changed
- * since it was made (a report asks for it several times). */
+/* Per VM and event: the host's guest-layer period over the agent's. The
+ * table is made again only when the samples may have changed since it was
+ * made (a report asks for it several times). */
 static int view_scale__prepare(struct session *s, enum view_source source)
 {
 	int64_t version;
