@@ -1,10 +1,11 @@
 /* The views of a session's samples; see view.h.
  *
  * The merged view's scale factors live in a temporary table, view_scale,
- * computed again when the samples changed (a session open read-only writes
- * nothing to its file: temporary tables are the connection's own). A row's period in the
- * merged view is rounded row by row before it is summed, so every reader
- * that groups the same rows differently still gets the same totals.
+ * computed again when the samples changed (a session open read-only
+ * writes nothing to its file: temporary tables are the connection's own).
+ * A row's period in the merged view is rounded row by row before it is
+ * summed, so every reader that groups the same rows differently still
+ * gets the same totals.
  *
  * Rows are grouped here, in a hash table, not by SQLite's GROUP BY: that
  * sorts every sample row by its text keys (domain, image and function
