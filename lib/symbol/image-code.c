@@ -13,6 +13,7 @@
 
 #include "../util/util.h"
 #include "image.h"
+#include "line-cache.h"
 
 #define MAX_CODE (256u << 10)
 
@@ -83,6 +84,11 @@ static const Dwfl_Callbacks callbacks = {
 
 void image__drop_dwarf(struct image *im)
 {
+	/* Best effort: a cache that cannot be written costs the next run
+	 * the DWARF, not this one anything. */
+	line_cache__close(im->line_cache);
+	im->line_cache = NULL;
+	im->line_cache_tried = false;
 	if (im->dwfl)
 		dwfl_end(im->dwfl);
 	im->dwfl = im->dwfl_module = NULL;
@@ -110,23 +116,28 @@ static Dwarf *image_dwarf(struct image *im, Dwarf_Addr *bias)
 	return dwfl_module_getdwarf(im->dwfl_module, bias);
 }
 
-int image__source_lines(struct image *im, uint64_t start, uint64_t size,
-			void (*fn)(uint64_t addr, const char *file, int line, void *ctx), void *ctx)
+struct found_lines {
+	struct cached_line *lines;
+	size_t n, cap;
+};
+
+/* The lines of [start, start+size) from the image's DWARF into *found
+ * (file names the DWARF's own, valid while it is open). -ENODATA when the
+ * image has no DWARF; 0 otherwise, even when no line falls in the range
+ * (code without line information: an answer worth caching). */
+static int dwarf_lines(struct image *im, uint64_t start, uint64_t size, struct found_lines *found)
 {
 	Dwarf_Addr bias;
 	Dwarf *dbg;
 	Dwarf_Die cu;
 	Dwarf_Lines *lines;
 	size_t n;
-	int found = 0;
 
-	if (im->kind != IMAGE_ELF)
-		return -EOPNOTSUPP;
 	if (!(dbg = image_dwarf(im, &bias)))
 		return -ENODATA;
 	if (!dwarf_addrdie(dbg, start - bias, &cu) || dwarf_getsrclines(&cu, &lines, &n) != 0)
-		return -ENODATA;
-	for (size_t i = 0; i < n; i++) {
+		return 0;
+	for (size_t i = 0; i < n && found->n < 65536; i++) {
 		Dwarf_Line *l = dwarf_onesrcline(lines, i);
 		Dwarf_Addr a;
 		int line;
@@ -139,8 +150,49 @@ int image__source_lines(struct image *im, uint64_t start, uint64_t size,
 		file = dwarf_linesrc(l, NULL, NULL);
 		if (!file || line <= 0)
 			continue;
-		fn(a, file, line, ctx);
-		found++;
+		ARRAY_GROW(found->lines, found->cap, found->n + 1);
+		found->lines[found->n++] = (struct cached_line){ a, line, file };
 	}
-	return found ? 0 : -ENODATA;
+	return 0;
+}
+
+struct count_ctx {
+	void (*fn)(uint64_t addr, const char *file, int line, void *ctx);
+	void *ctx;
+	size_t n;
+};
+
+static void count_line(uint64_t addr, const char *file, int line, void *ctx)
+{
+	struct count_ctx *c = ctx;
+	c->fn(addr, file, line, c->ctx);
+	c->n++;
+}
+
+int image__source_lines(struct image *im, uint64_t start, uint64_t size,
+			void (*fn)(uint64_t addr, const char *file, int line, void *ctx), void *ctx)
+{
+	struct count_ctx counted = { fn, ctx, 0 };
+	struct found_lines found = { 0 };
+	int r;
+
+	if (im->kind != IMAGE_ELF)
+		return -EOPNOTSUPP;
+	/* The cache is keyed by the build-id read from the file itself (one
+	 * from an MMAP2 record may name an older file at that path). */
+	if (!im->line_cache_tried) {
+		char hex[41];
+		im->line_cache_tried = true;
+		if (im->loaded && im->info.build_id_size)
+			im->line_cache = line_cache__open(build_id__hex(im->info.build_id, im->info.build_id_size, hex));
+	}
+	if (line_cache__lookup(im->line_cache, start, size, count_line, &counted))
+		return counted.n ? 0 : -ENODATA;
+	if ((r = dwarf_lines(im, start, size, &found)) < 0)
+		return r;
+	line_cache__add(im->line_cache, start, size, found.lines, found.n);
+	for (size_t i = 0; i < found.n; i++)
+		fn(found.lines[i].addr, found.lines[i].file, found.lines[i].line, ctx);
+	free(found.lines);
+	return found.n ? 0 : -ENODATA;
 }

@@ -37,6 +37,10 @@ struct image {
 	 * largest end-of-recording cost. */
 	void *dwfl, *dwfl_module;
 	bool dwfl_tried;
+	/* Lines already read by earlier runs, per build-id (line-cache.h):
+	 * opened with the DWARF, written when it is dropped. */
+	struct line_cache *line_cache;
+	bool line_cache_tried;
 };
 
 struct image_registry {
@@ -54,7 +58,8 @@ struct image *image_registry__get(struct image_registry *r, enum image_kind kind
 /* A stand-alone image, not in any registry (guest images, one per VM). */
 struct image *image__new(enum image_kind kind, const char *path);
 void image__free(struct image *im);
-/* Drop the cached DWARF of source_lines (kept until then or image__free). */
+/* Drop the cached DWARF of source_lines (kept until then or image__free),
+ * writing the lines it read to the on-disk line cache. */
 void image__drop_dwarf(struct image *im);
 
 /* Load symbols now if not yet done. Returns 0 or the (cached) error. */

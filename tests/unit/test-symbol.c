@@ -8,9 +8,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/symbol/image.h"
+#include "lib/symbol/line-cache.h"
 #include "lib/symbol/symbol.h"
 #include "lib/util/util.h"
 
@@ -303,6 +305,186 @@ static void test_elf(void **state)
 	}
 }
 
+struct line_list {
+	uint64_t addr[256];
+	int line[256];
+	char file[256][128];
+	size_t n;
+};
+
+static void collect_line(uint64_t addr, const char *file, int line, void *ctx)
+{
+	struct line_list *l = ctx;
+	if (l->n < 256) {
+		l->addr[l->n] = addr;
+		l->line[l->n] = line;
+		snprintf(l->file[l->n], sizeof(l->file[0]), "%s", file);
+		l->n++;
+	}
+}
+
+static void assert_same_lines(const struct line_list *a, const struct line_list *b)
+{
+	assert_int_equal(a->n, b->n);
+	for (size_t i = 0; i < a->n; i++) {
+		assert_int_equal(a->addr[i], b->addr[i]);
+		assert_int_equal(a->line[i], b->line[i]);
+		assert_string_equal(a->file[i], b->file[i]);
+	}
+}
+
+static void run(const char *fmt, const char *arg)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), fmt, arg, arg, arg);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Source lines come from the DWARF once; later runs read them from the
+ * cache, keyed by build-id and made stale by a change of its debuginfo;
+ * a damaged file is ignored whole, never trusted in part. */
+static void test_line_cache(void **state)
+{
+	char dir[] = "/tmp/domprof-test-lines-XXXXXX";
+	char path[512], cache[600], lines_dir[620], debug_root[600], file[700];
+	struct line_list from_dwarf = { 0 }, from_cache = { 0 }, none = { 0 };
+	const struct symbol *alpha;
+	uint64_t start, size;
+	struct image *im;
+	struct line_cache *lc;
+	char *text;
+	size_t len;
+	char bid[41];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	snprintf(lines_dir, sizeof(lines_dir), "%s/lines", cache);
+	snprintf(debug_root, sizeof(debug_root), "%s/debug", dir);
+	assert_int_equal(setenv("DOMPROF_CACHE_DIR", cache, 1), 0);
+	assert_int_equal(compile(dir, "libt.so", lib_src, "-shared -fPIC -g -Wl,--build-id"), 0);
+	snprintf(path, sizeof(path), "%s/libt.so", dir);
+
+	/* From the DWARF; written to the cache when the DWARF is dropped. */
+	im = image__new(IMAGE_ELF, path);
+	assert_int_equal(image__load(im), 0);
+	alpha = symtab__find_name(&im->symtab, "exported_alpha");
+	assert_non_null(alpha);
+	start = alpha->start;
+	size = alpha->size;
+	assert_int_equal(image__source_lines(im, alpha->start, alpha->size, collect_line, &from_dwarf), 0);
+	assert_true(from_dwarf.n >= 1);
+	assert_non_null(strstr(from_dwarf.file[0], "libt.so.c"));
+	for (size_t i = 0; i < from_dwarf.n; i++)
+		assert_true(from_dwarf.addr[i] >= alpha->start && from_dwarf.addr[i] < alpha->start + alpha->size);
+	build_id__hex(im->info.build_id, im->info.build_id_size, bid);
+	image__drop_dwarf(im);
+	snprintf(file, sizeof(file), "%s/%s", lines_dir, bid);
+	assert_int_equal(access(file, R_OK), 0);
+
+	/* Without its DWARF (same build-id), the lines come from the cache. */
+	run("strip --strip-debug %s", path);
+	image__unload(im);
+	assert_int_equal(image__load(im), 0);
+	assert_int_equal(image__source_lines(im, start, size, collect_line, &from_cache), 0);
+	assert_same_lines(&from_dwarf, &from_cache);
+	image__drop_dwarf(im);
+	/* ... and only from there: with the cache off there are none. */
+	assert_int_equal(setenv("DOMPROF_CACHE_DIR", "", 1), 0);
+	assert_null(line_cache__dir());
+	assert_int_equal(image__source_lines(im, start, size, collect_line, &none), -ENODATA);
+	assert_int_equal(none.n, 0);
+	image__drop_dwarf(im);
+	image__free(im);
+
+	/* The API alone: a function with no lines is an answer too. */
+	lc = line_cache__open_at(lines_dir, debug_root, bid);
+	assert_non_null(lc);
+	assert_false(line_cache__lookup(lc, 0x9000, 16, collect_line, &none));
+	line_cache__add(lc, 0x9000, 16, NULL, 0);
+	assert_true(line_cache__lookup(lc, 0x9000, 16, collect_line, &none));
+	assert_int_equal(none.n, 0);
+	assert_int_equal(line_cache__close(lc), 0);
+	lc = line_cache__open_at(lines_dir, debug_root, bid);
+	assert_true(line_cache__lookup(lc, 0x9000, 16, collect_line, &none));
+	memset(&from_cache, 0, sizeof(from_cache));
+	assert_true(line_cache__lookup(lc, start, size, collect_line, &from_cache));
+	assert_same_lines(&from_dwarf, &from_cache);
+	/* Another size at the same start is another function. */
+	assert_false(line_cache__lookup(lc, start, size + 1, collect_line, &none));
+	{
+		/* Lines in several files keep each its own; a function drawing
+		 * on more files than a cache entry holds is left uncached. */
+		static char names[400][16];
+		struct cached_line many[400];
+		struct line_list back = { 0 };
+		for (int i = 0; i < 400; i++) {
+			snprintf(names[i], sizeof(names[i]), "f%d.c", i % 3 == 2 ? 1 : i);
+			many[i] = (struct cached_line){ 0xa000 + (uint64_t)i, i + 1, names[i] };
+		}
+		line_cache__add(lc, 0xa000, 3, many, 3);
+		assert_true(line_cache__lookup(lc, 0xa000, 3, collect_line, &back));
+		assert_int_equal(back.n, 3);
+		assert_string_equal(back.file[0], "f0.c");
+		assert_string_equal(back.file[1], "f1.c");
+		assert_string_equal(back.file[2], "f1.c");
+		assert_int_equal(back.line[2], 3);
+		assert_int_equal(back.addr[2], 0xa002);
+		line_cache__add(lc, 0xb000, 400, many, 400);
+		assert_false(line_cache__lookup(lc, 0xb000, 400, collect_line, &none));
+	}
+	assert_int_equal(line_cache__close(lc), 0);
+
+	/* Every truncation and a flipped byte at every offset: the file is
+	 * ignored whole (its header hashes the rest), and a lookup misses. */
+	assert_int_equal(read_file(file, &text, &len), 0);
+	for (size_t cut = 0; cut < len; cut++) {
+		assert_int_equal(write_file(file, text, cut), 0);
+		lc = line_cache__open_at(lines_dir, debug_root, bid);
+		assert_false(line_cache__lookup(lc, start, size, collect_line, &none));
+		line_cache__close(lc);
+	}
+	for (size_t at = 0; at < len; at++) {
+		text[at] ^= 0x5a;
+		assert_int_equal(write_file(file, text, len), 0);
+		text[at] ^= 0x5a;
+		lc = line_cache__open_at(lines_dir, debug_root, bid);
+		assert_false(line_cache__lookup(lc, start, size, collect_line, &none));
+		assert_false(line_cache__lookup(lc, 0x9000, 16, collect_line, &none));
+		line_cache__close(lc);
+	}
+	assert_int_equal(none.n, 0);
+	/* Whole again, it is read again. */
+	assert_int_equal(write_file(file, text, len), 0);
+	lc = line_cache__open_at(lines_dir, debug_root, bid);
+	memset(&from_cache, 0, sizeof(from_cache));
+	assert_true(line_cache__lookup(lc, start, size, collect_line, &from_cache));
+	assert_same_lines(&from_dwarf, &from_cache);
+	line_cache__close(lc);
+	free(text);
+
+	/* Installing the build-id's debuginfo makes the cache stale. */
+	snprintf(file, sizeof(file), "%s/%.2s", debug_root, bid);
+	run("mkdir -p %s", file);
+	snprintf(file, sizeof(file), "%s/%.2s/%s.debug", debug_root, bid, bid + 2);
+	assert_int_equal(write_file(file, "x", 1), 0);
+	lc = line_cache__open_at(lines_dir, debug_root, bid);
+	assert_false(line_cache__lookup(lc, start, size, collect_line, &none));
+	line_cache__close(lc);
+
+	/* A directory others can write, and names that are no build-id, are
+	 * not used. */
+	assert_int_equal(chmod(lines_dir, 0777), 0);
+	assert_null(line_cache__open_at(lines_dir, debug_root, bid));
+	assert_int_equal(chmod(lines_dir, 0700), 0);
+	assert_null(line_cache__open_at(lines_dir, debug_root, "../../etc/passwd"));
+	assert_null(line_cache__open_at(lines_dir, debug_root, ""));
+	assert_non_null(lc = line_cache__open_at(lines_dir, debug_root, bid));
+	line_cache__close(lc);
+
+	unsetenv("DOMPROF_CACHE_DIR");
+	run("rm -rf %s", dir);
+}
+
 static void test_image_registry(void **state)
 {
 	struct image_registry r;
@@ -343,7 +525,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kallsyms), cmocka_unit_test(test_kallsyms_layouts), cmocka_unit_test(test_perf_map),	   cmocka_unit_test(test_demangle), cmocka_unit_test(test_sort),
-		cmocka_unit_test(test_elf),	 cmocka_unit_test(test_image_registry), cmocka_unit_test(test_guest_kernel),
+		cmocka_unit_test(test_elf), cmocka_unit_test(test_line_cache),	 cmocka_unit_test(test_image_registry), cmocka_unit_test(test_guest_kernel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
