@@ -88,7 +88,7 @@ void image__drop_dwarf(struct image *im)
 	 * the DWARF, not this one anything. */
 	line_cache__close(im->line_cache);
 	im->line_cache = NULL;
-	im->line_cache_tried = false;
+	im->line_table_too_big = false;
 	if (im->dwfl)
 		dwfl_end(im->dwfl);
 	im->dwfl = im->dwfl_module = NULL;
@@ -116,83 +116,112 @@ static Dwarf *image_dwarf(struct image *im, Dwarf_Addr *bias)
 	return dwfl_module_getdwarf(im->dwfl_module, bias);
 }
 
-struct found_lines {
-	struct cached_line *lines;
-	size_t n, cap;
-};
+/* Every row of every compile unit's line table into *ret (file names the
+ * DWARF's own, valid while it is open): -ENODATA when the image has no
+ * DWARF, -E2BIG past LINE_CACHE_MAX_ROWS. End-of-sequence rows are left
+ * out: they mark the address after a sequence, which may be the first
+ * instruction of the next function. */
+static int all_dwarf_lines(struct image *im, struct cached_line **ret, size_t *ret_n)
+{
+	Dwarf_Addr bias;
+	Dwarf *dbg;
+	Dwarf_Off off = 0, next;
+	size_t header_size, n = 0, cap = 0;
+	struct cached_line *rows = NULL;
 
-/* The lines of [start, start+size) from the image's DWARF into *found
- * (file names the DWARF's own, valid while it is open). -ENODATA when the
- * image has no DWARF; 0 otherwise, even when no line falls in the range
- * (code without line information: an answer worth caching). */
-static int dwarf_lines(struct image *im, uint64_t start, uint64_t size, struct found_lines *found)
+	*ret = NULL;
+	*ret_n = 0;
+	if (!(dbg = image_dwarf(im, &bias)))
+		return -ENODATA;
+	while (dwarf_nextcu(dbg, off, &next, &header_size, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu;
+		Dwarf_Lines *lines;
+		size_t n_lines;
+		if (dwarf_offdie(dbg, off + header_size, &cu) && dwarf_getsrclines(&cu, &lines, &n_lines) == 0) {
+			for (size_t i = 0; i < n_lines; i++) {
+				Dwarf_Line *l = dwarf_onesrcline(lines, i);
+				Dwarf_Addr a;
+				int line;
+				bool end;
+				const char *file;
+				if (!l || dwarf_lineaddr(l, &a) != 0 || dwarf_lineno(l, &line) != 0 || line <= 0 ||
+				    dwarf_lineendsequence(l, &end) != 0 || end || !(file = dwarf_linesrc(l, NULL, NULL)) ||
+				    !file[0])
+					continue;
+				if (n == LINE_CACHE_MAX_ROWS) {
+					free(rows);
+					return -E2BIG;
+				}
+				ARRAY_GROW(rows, cap, n + 1);
+				rows[n++] = (struct cached_line){ a + bias, line, file };
+			}
+		}
+		off = next;
+	}
+	*ret = rows;
+	*ret_n = n;
+	return 0;
+}
+
+/* The lines of [start, start+size) from the compile unit holding start,
+ * for an image whose table is too large to keep. */
+static int cu_lines(struct image *im, uint64_t start, uint64_t size,
+		    void (*fn)(uint64_t addr, const char *file, int line, void *ctx), void *ctx)
 {
 	Dwarf_Addr bias;
 	Dwarf *dbg;
 	Dwarf_Die cu;
 	Dwarf_Lines *lines;
 	size_t n;
+	int found = 0;
 
 	if (!(dbg = image_dwarf(im, &bias)))
 		return -ENODATA;
 	if (!dwarf_addrdie(dbg, start - bias, &cu) || dwarf_getsrclines(&cu, &lines, &n) != 0)
-		return 0;
-	for (size_t i = 0; i < n && found->n < 65536; i++) {
+		return -ENODATA;
+	for (size_t i = 0; i < n; i++) {
 		Dwarf_Line *l = dwarf_onesrcline(lines, i);
 		Dwarf_Addr a;
 		int line;
+		bool end;
 		const char *file;
-		if (!l || dwarf_lineaddr(l, &a) != 0 || dwarf_lineno(l, &line) != 0)
+		if (!l || dwarf_lineaddr(l, &a) != 0 || dwarf_lineno(l, &line) != 0 || line <= 0 ||
+		    dwarf_lineendsequence(l, &end) != 0 || end)
 			continue;
 		a += bias;
-		if (a < start || a >= start + size)
+		if (a < start || a >= start + size || !(file = dwarf_linesrc(l, NULL, NULL)) || !file[0])
 			continue;
-		file = dwarf_linesrc(l, NULL, NULL);
-		if (!file || line <= 0)
-			continue;
-		ARRAY_GROW(found->lines, found->cap, found->n + 1);
-		found->lines[found->n++] = (struct cached_line){ a, line, file };
+		fn(a, file, line, ctx);
+		found++;
 	}
-	return 0;
-}
-
-struct count_ctx {
-	void (*fn)(uint64_t addr, const char *file, int line, void *ctx);
-	void *ctx;
-	size_t n;
-};
-
-static void count_line(uint64_t addr, const char *file, int line, void *ctx)
-{
-	struct count_ctx *c = ctx;
-	c->fn(addr, file, line, c->ctx);
-	c->n++;
+	return found ? 0 : -ENODATA;
 }
 
 int image__source_lines(struct image *im, uint64_t start, uint64_t size,
 			void (*fn)(uint64_t addr, const char *file, int line, void *ctx), void *ctx)
 {
-	struct count_ctx counted = { fn, ctx, 0 };
-	struct found_lines found = { 0 };
-	int r;
-
 	if (im->kind != IMAGE_ELF)
 		return -EOPNOTSUPP;
-	/* The cache is keyed by the build-id read from the file itself (one
-	 * from an MMAP2 record may name an older file at that path). */
-	if (!im->line_cache_tried) {
-		char hex[41];
-		im->line_cache_tried = true;
+	/* The image's whole table, from the cache or made once from its
+	 * DWARF; keyed by the build-id read from the file itself (one from
+	 * an MMAP2 record may name an older file at that path). */
+	if (!im->line_cache) {
+		char hex[41] = "";
 		if (im->loaded && im->info.build_id_size)
-			im->line_cache = line_cache__open(build_id__hex(im->info.build_id, im->info.build_id_size, hex));
+			build_id__hex(im->info.build_id, im->info.build_id_size, hex);
+		im->line_cache = line_cache__open(hex);
 	}
-	if (line_cache__lookup(im->line_cache, start, size, count_line, &counted))
-		return counted.n ? 0 : -ENODATA;
-	if ((r = dwarf_lines(im, start, size, &found)) < 0)
-		return r;
-	line_cache__add(im->line_cache, start, size, found.lines, found.n);
-	for (size_t i = 0; i < found.n; i++)
-		fn(found.lines[i].addr, found.lines[i].file, found.lines[i].line, ctx);
-	free(found.lines);
-	return found.n ? 0 : -ENODATA;
+	if (!line_cache__ready(im->line_cache) && !im->line_table_too_big) {
+		struct cached_line *rows;
+		size_t n;
+		int r = all_dwarf_lines(im, &rows, &n);
+		/* No DWARF is an answer too (an empty table), stale when the
+		 * build-id's debuginfo appears. */
+		if (r == -E2BIG || !line_cache__set(im->line_cache, rows, n))
+			im->line_table_too_big = true;
+		free(rows);
+	}
+	if (line_cache__ready(im->line_cache))
+		return line_cache__lines(im->line_cache, start, size, fn, ctx) ? 0 : -ENODATA;
+	return cu_lines(im, start, size, fn, ctx);
 }

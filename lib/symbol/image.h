@@ -37,10 +37,11 @@ struct image {
 	 * largest end-of-recording cost. */
 	void *dwfl, *dwfl_module;
 	bool dwfl_tried;
-	/* Lines already read by earlier runs, per build-id (line-cache.h):
-	 * opened with the DWARF, written when it is dropped. */
+	/* The image's whole line table (line-cache.h), from the on-disk
+	 * cache or made from its DWARF on first use; written to the cache
+	 * and freed with the DWARF. Too big to keep: lines per function. */
 	struct line_cache *line_cache;
-	bool line_cache_tried;
+	bool line_table_too_big;
 };
 
 struct image_registry {

@@ -1,25 +1,31 @@
-/* line-cache: the source lines of functions, kept on disk per build-id.
+/* line-cache: an image's whole source-line table, kept on disk per build-id.
  *
  * Reading an image's DWARF means decompressing its debuginfo whole (libc's
  * is 4 MB compressed, 15 MB in memory): the largest part of a short
  * recording's CPU, spent again by every recording although the lines of a
- * given build-id never change. The cache keeps, per build-id, the lines of
- * every function a recording looked up, so the next recording of the same
- * code reads a few kilobytes instead.
+ * build-id never change, and whichever of its functions are hot. So the
+ * first recording that needs an image's lines reads all of them (every
+ * compile unit's line table, about 290,000 rows for libc), and keeps them
+ * compactly (about 5 bytes a row, delta-coded in blocks of 64 rows with an
+ * index) under the image's build-id; later recordings read that file, a
+ * binary search and one block per function.
  *
  * Where: $DOMPROF_CACHE_DIR/lines/, else $XDG_CACHE_HOME/domprof/lines/,
  * else $HOME/.cache/domprof/lines/ (DOMPROF_CACHE_DIR set to the empty
- * string turns the cache off). The directory must belong to the effective
- * user and be writable by nobody else, its files too; otherwise (sudo with
- * another user's HOME, say) the cache is not used. One file per build-id,
- * written whole under a temporary name and renamed into place.
+ * string turns the cache off; the table is then built in memory for the
+ * run). The directory must belong to the effective user and be writable
+ * by nobody else, its files too; otherwise (sudo with another user's HOME,
+ * say) nothing is read from or written to it. One file per build-id,
+ * written whole under a temporary name and renamed into place; the least
+ * recently used files go when the directory passes 256 MiB.
  *
- * A file also records the state of the build-id's separate debuginfo
+ * A file records the state of the build-id's separate debuginfo
  * (/usr/lib/debug/.build-id/xx/yyyy.debug: absent, or its size and
  * modification time) when its lines were read; installing, removing or
- * changing that file makes the cache of that build-id stale. Anything a
- * file holds is checked before use: a file that does not parse is ignored
- * whole and rewritten. */
+ * changing that file makes it stale. An image without DWARF is kept as an
+ * empty table, stale in the same way. A file is checked whole (a hash of
+ * its content, then its structure) before use: one that fails is ignored
+ * and rewritten. */
 #pragma once
 
 #include <stdbool.h>
@@ -28,28 +34,33 @@
 
 struct line_cache;
 
-/* A line of a function: its address, source line and file name. */
+/* A row of a line table: an address, its source line and file name. */
 struct cached_line {
 	uint64_t addr;
 	int line;
 	const char *file;
 };
 
-/* The cache of one build-id (hex), NULL when there is none to use (the
- * cache is off, its directory unusable, the build-id empty). Reads the
- * file when there is one and it is current. */
+/* An image's table handle for build-id (hex; NULL or empty: kept in
+ * memory only), reading the cached table when there is a current one. */
 struct line_cache *line_cache__open(const char *build_id);
-/* The same with the directory and the root of build-id debuginfo given
- * (tests). */
+/* The same with the cache directory (NULL: memory only) and the root of
+ * build-id debuginfo given (tests). */
 struct line_cache *line_cache__open_at(const char *dir, const char *debug_root, const char *build_id);
-/* The lines of the function [start, start+size) when cached: fn per line
- * and true (a function cached with no lines calls fn never). */
-bool line_cache__lookup(struct line_cache *lc, uint64_t start, uint64_t size,
-			void (*fn)(uint64_t addr, const char *file, int line, void *ctx), void *ctx);
-/* Remember the lines found for [start, start+size) from the image's DWARF. */
-void line_cache__add(struct line_cache *lc, uint64_t start, uint64_t size, const struct cached_line *lines, size_t n);
-/* Write what was added (when anything was) and free. Accepts NULL.
- * 0 or -errno of the write; a failed write leaves the old file. */
+/* Whether the table is there, from the cache or set. */
+bool line_cache__ready(const struct line_cache *lc);
+/* Set the table from every row of the image's DWARF (in any order; rows
+ * of one address keep theirs); n = 0 for an image without lines. Copies
+ * what it keeps. False when the table is too large to keep (more than
+ * LINE_CACHE_MAX_ROWS rows): the caller reads lines from the DWARF. */
+#define LINE_CACHE_MAX_ROWS (2u << 20)
+bool line_cache__set(struct line_cache *lc, const struct cached_line *rows, size_t n);
+/* The rows in [start, start+size), by address: fn per row. Their number. */
+size_t line_cache__lines(const struct line_cache *lc, uint64_t start, uint64_t size,
+			 void (*fn)(uint64_t addr, const char *file, int line, void *ctx), void *ctx);
+/* Write a table that was set (not one read) to the cache, and free.
+ * Accepts NULL. 0 or -errno of the write; a failed write leaves the old
+ * file. */
 int line_cache__close(struct line_cache *lc);
 
 /* The directory the cache would use now, or NULL when off (to free). */

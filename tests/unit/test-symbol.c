@@ -306,16 +306,16 @@ static void test_elf(void **state)
 }
 
 struct line_list {
-	uint64_t addr[256];
-	int line[256];
-	char file[256][128];
+	uint64_t addr[1024];
+	int line[1024];
+	char file[1024][64];
 	size_t n;
 };
 
 static void collect_line(uint64_t addr, const char *file, int line, void *ctx)
 {
 	struct line_list *l = ctx;
-	if (l->n < 256) {
+	if (l->n < 1024) {
 		l->addr[l->n] = addr;
 		l->line[l->n] = line;
 		snprintf(l->file[l->n], sizeof(l->file[0]), "%s", file);
@@ -335,21 +335,38 @@ static void assert_same_lines(const struct line_list *a, const struct line_list 
 
 static void run(const char *fmt, const char *arg)
 {
-	char cmd[1200];
+	char cmd[2400];
 	snprintf(cmd, sizeof(cmd), fmt, arg, arg, arg);
 	assert_int_equal(system(cmd), 0);
 }
 
-/* Source lines come from the DWARF once; later runs read them from the
- * cache, keyed by build-id and made stale by a change of its debuginfo;
- * a damaged file is ignored whole, never trusted in part. */
+/* A line table made from rows, against a plain filter of the same rows. */
+static void check_table(const struct line_cache *lc, const struct cached_line *rows, size_t n, uint64_t start, uint64_t size)
+{
+	static struct line_list got, want;
+	memset(&got, 0, sizeof(got));
+	memset(&want, 0, sizeof(want));
+	/* The rows in address order, rows of one address in their own. */
+	for (uint64_t a = start; a < start + size; a++)
+		for (size_t i = 0; i < n; i++)
+			if (rows[i].addr == a)
+				collect_line(rows[i].addr, rows[i].file, rows[i].line, &want);
+	assert_int_equal(line_cache__lines(lc, start, size, collect_line, &got), want.n);
+	assert_same_lines(&want, &got);
+}
+
+/* Source lines: an image's whole table is made from its DWARF once and
+ * kept under its build-id; later runs read it from there; a change of its
+ * debuginfo makes it stale; a damaged file is ignored whole. */
 static void test_line_cache(void **state)
 {
 	char dir[] = "/tmp/domprof-test-lines-XXXXXX";
 	char path[512], cache[600], lines_dir[620], debug_root[600], file[700];
-	struct line_list from_dwarf = { 0 }, from_cache = { 0 }, none = { 0 };
+	static struct line_list from_dwarf, from_cache, none;
+	static struct cached_line rows[1000];
+	static char names[7][32];
 	const struct symbol *alpha;
-	uint64_t start, size;
+	uint64_t start, size, seed = 1;
 	struct image *im;
 	struct line_cache *lc;
 	char *text;
@@ -371,11 +388,11 @@ static void test_line_cache(void **state)
 	assert_non_null(alpha);
 	start = alpha->start;
 	size = alpha->size;
-	assert_int_equal(image__source_lines(im, alpha->start, alpha->size, collect_line, &from_dwarf), 0);
+	assert_int_equal(image__source_lines(im, start, size, collect_line, &from_dwarf), 0);
 	assert_true(from_dwarf.n >= 1);
 	assert_non_null(strstr(from_dwarf.file[0], "libt.so.c"));
 	for (size_t i = 0; i < from_dwarf.n; i++)
-		assert_true(from_dwarf.addr[i] >= alpha->start && from_dwarf.addr[i] < alpha->start + alpha->size);
+		assert_true(from_dwarf.addr[i] >= start && from_dwarf.addr[i] < start + size);
 	build_id__hex(im->info.build_id, im->info.build_id_size, bid);
 	image__drop_dwarf(im);
 	snprintf(file, sizeof(file), "%s/%s", lines_dir, bid);
@@ -396,51 +413,43 @@ static void test_line_cache(void **state)
 	image__drop_dwarf(im);
 	image__free(im);
 
-	/* The API alone: a function with no lines is an answer too. */
-	lc = line_cache__open_at(lines_dir, debug_root, bid);
-	assert_non_null(lc);
-	assert_false(line_cache__lookup(lc, 0x9000, 16, collect_line, &none));
-	line_cache__add(lc, 0x9000, 16, NULL, 0);
-	assert_true(line_cache__lookup(lc, 0x9000, 16, collect_line, &none));
-	assert_int_equal(none.n, 0);
-	assert_int_equal(line_cache__close(lc), 0);
-	lc = line_cache__open_at(lines_dir, debug_root, bid);
-	assert_true(line_cache__lookup(lc, 0x9000, 16, collect_line, &none));
-	memset(&from_cache, 0, sizeof(from_cache));
-	assert_true(line_cache__lookup(lc, start, size, collect_line, &from_cache));
-	assert_same_lines(&from_dwarf, &from_cache);
-	/* Another size at the same start is another function. */
-	assert_false(line_cache__lookup(lc, start, size + 1, collect_line, &none));
-	{
-		/* Lines in several files keep each its own; a function drawing
-		 * on more files than a cache entry holds is left uncached. */
-		static char names[400][16];
-		struct cached_line many[400];
-		struct line_list back = { 0 };
-		for (int i = 0; i < 400; i++) {
-			snprintf(names[i], sizeof(names[i]), "f%d.c", i % 3 == 2 ? 1 : i);
-			many[i] = (struct cached_line){ 0xa000 + (uint64_t)i, i + 1, names[i] };
-		}
-		line_cache__add(lc, 0xa000, 3, many, 3);
-		assert_true(line_cache__lookup(lc, 0xa000, 3, collect_line, &back));
-		assert_int_equal(back.n, 3);
-		assert_string_equal(back.file[0], "f0.c");
-		assert_string_equal(back.file[1], "f1.c");
-		assert_string_equal(back.file[2], "f1.c");
-		assert_int_equal(back.line[2], 3);
-		assert_int_equal(back.addr[2], 0xa002);
-		line_cache__add(lc, 0xb000, 400, many, 400);
-		assert_false(line_cache__lookup(lc, 0xb000, 400, collect_line, &none));
+	/* A table of rows in no order, several files, lines up and down,
+	 * rows sharing an address, gaps: every range answers as a plain
+	 * filter of the rows does, made in memory and read back. */
+	for (int i = 0; i < 7; i++)
+		snprintf(names[i], sizeof(names[i]), "dir%d/file%d.c", i % 2, i);
+	for (size_t i = 0; i < 1000; i++) {
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		rows[i] = (struct cached_line){ 0x400000 + (seed >> 33) % 3000 + (i > 900 ? 1ULL << 40 : 0),
+						1 + (int)((seed >> 20) % 5000), names[(seed >> 10) % 7] };
 	}
+	lc = line_cache__open_at(lines_dir, debug_root, "00aa11bb");
+	assert_false(line_cache__ready(lc));
+	assert_true(line_cache__set(lc, rows, 1000));
+	assert_true(line_cache__ready(lc));
+	check_table(lc, rows, 1000, 0x400000, 3000);
+	check_table(lc, rows, 1000, 0x400100, 1);
+	check_table(lc, rows, 1000, 0x400fff, 200);
+	check_table(lc, rows, 1000, 0x3fff00, 0x200);
+	check_table(lc, rows, 1000, (1ULL << 40) + 0x400000, 3000);
 	assert_int_equal(line_cache__close(lc), 0);
+	lc = line_cache__open_at(lines_dir, debug_root, "00aa11bb");
+	assert_true(line_cache__ready(lc));
+	for (uint64_t at = 0x400000; at < 0x400000 + 3000; at += 97)
+		check_table(lc, rows, 1000, at, 150);
+	/* Too many rows to keep: refused before they are read. */
+	assert_false(line_cache__set(lc, rows, LINE_CACHE_MAX_ROWS + 1));
+	line_cache__close(lc);
 
-	/* Every truncation and a flipped byte at every offset: the file is
-	 * ignored whole (its header hashes the rest), and a lookup misses. */
+	/* The image's own file: every truncation and a flipped byte at every
+	 * offset is ignored whole (its header hashes the rest). */
+	snprintf(file, sizeof(file), "%s/%s", lines_dir, bid);
 	assert_int_equal(read_file(file, &text, &len), 0);
 	for (size_t cut = 0; cut < len; cut++) {
 		assert_int_equal(write_file(file, text, cut), 0);
 		lc = line_cache__open_at(lines_dir, debug_root, bid);
-		assert_false(line_cache__lookup(lc, start, size, collect_line, &none));
+		assert_false(line_cache__ready(lc));
+		assert_int_equal(line_cache__lines(lc, start, size, collect_line, &none), 0);
 		line_cache__close(lc);
 	}
 	for (size_t at = 0; at < len; at++) {
@@ -448,19 +457,18 @@ static void test_line_cache(void **state)
 		assert_int_equal(write_file(file, text, len), 0);
 		text[at] ^= 0x5a;
 		lc = line_cache__open_at(lines_dir, debug_root, bid);
-		assert_false(line_cache__lookup(lc, start, size, collect_line, &none));
-		assert_false(line_cache__lookup(lc, 0x9000, 16, collect_line, &none));
+		assert_false(line_cache__ready(lc));
 		line_cache__close(lc);
 	}
 	assert_int_equal(none.n, 0);
 	/* Whole again, it is read again. */
 	assert_int_equal(write_file(file, text, len), 0);
+	free(text);
 	lc = line_cache__open_at(lines_dir, debug_root, bid);
 	memset(&from_cache, 0, sizeof(from_cache));
-	assert_true(line_cache__lookup(lc, start, size, collect_line, &from_cache));
+	assert_int_equal(line_cache__lines(lc, start, size, collect_line, &from_cache), from_dwarf.n);
 	assert_same_lines(&from_dwarf, &from_cache);
 	line_cache__close(lc);
-	free(text);
 
 	/* Installing the build-id's debuginfo makes the cache stale. */
 	snprintf(file, sizeof(file), "%s/%.2s", debug_root, bid);
@@ -468,18 +476,39 @@ static void test_line_cache(void **state)
 	snprintf(file, sizeof(file), "%s/%.2s/%s.debug", debug_root, bid, bid + 2);
 	assert_int_equal(write_file(file, "x", 1), 0);
 	lc = line_cache__open_at(lines_dir, debug_root, bid);
-	assert_false(line_cache__lookup(lc, start, size, collect_line, &none));
+	assert_false(line_cache__ready(lc));
 	line_cache__close(lc);
 
-	/* A directory others can write, and names that are no build-id, are
-	 * not used. */
+	/* A directory others can write is neither read nor written; names
+	 * that are no build-id are kept in memory only. */
 	assert_int_equal(chmod(lines_dir, 0777), 0);
-	assert_null(line_cache__open_at(lines_dir, debug_root, bid));
-	assert_int_equal(chmod(lines_dir, 0700), 0);
-	assert_null(line_cache__open_at(lines_dir, debug_root, "../../etc/passwd"));
-	assert_null(line_cache__open_at(lines_dir, debug_root, ""));
-	assert_non_null(lc = line_cache__open_at(lines_dir, debug_root, bid));
+	lc = line_cache__open_at(lines_dir, debug_root, "00aa11bb");
+	assert_false(line_cache__ready(lc));
+	assert_true(line_cache__set(lc, rows, 10));
 	line_cache__close(lc);
+	assert_int_equal(chmod(lines_dir, 0700), 0);
+	snprintf(file, sizeof(file), "%s/00aa11bb", lines_dir);
+	{
+		struct stat st;
+		assert_int_equal(stat(file, &st), 0);
+		assert_true(st.st_size > 10 * 16); /* still the 1000-row table */
+	}
+	lc = line_cache__open_at(lines_dir, debug_root, "../../etc/passwd");
+	assert_true(line_cache__set(lc, rows, 10));
+	check_table(lc, rows, 10, 0x400000, 3000);
+	line_cache__close(lc);
+	run("test ! -e %s/etc", cache);
+
+	/* Past 256 MiB, the least recently used files go (a sparse file
+	 * stands for the old ones). */
+	snprintf(file, sizeof(file), "%s/ffff0000", lines_dir);
+	run("truncate -s 300M %s && touch -d 2000-01-01 %s", file);
+	lc = line_cache__open_at(lines_dir, debug_root, "00cc22dd");
+	assert_true(line_cache__set(lc, rows, 10));
+	assert_int_equal(line_cache__close(lc), 0);
+	assert_int_not_equal(access(file, F_OK), 0);
+	snprintf(file, sizeof(file), "%s/00cc22dd", lines_dir);
+	assert_int_equal(access(file, F_OK), 0);
 
 	unsetenv("DOMPROF_CACHE_DIR");
 	run("rm -rf %s", dir);
