@@ -164,7 +164,8 @@ static int all_dwarf_lines(struct image *im, struct cached_line **ret, size_t *r
 }
 
 /* The lines of [start, start+size) from the compile unit holding start,
- * for an image whose table is too large to keep. */
+ * for an image whose table is not kept (too large, no build-id, no
+ * cache). */
 static int cu_lines(struct image *im, uint64_t start, uint64_t size,
 		    void (*fn)(uint64_t addr, const char *file, int line, void *ctx), void *ctx)
 {
@@ -211,7 +212,7 @@ int image__source_lines(struct image *im, uint64_t start, uint64_t size,
 			build_id__hex(im->info.build_id, im->info.build_id_size, hex);
 		im->line_cache = line_cache__open(hex);
 	}
-	if (!line_cache__ready(im->line_cache) && !im->line_table_too_big) {
+	if (!line_cache__ready(im->line_cache) && line_cache__persistent(im->line_cache) && !im->line_table_too_big) {
 		struct cached_line *rows;
 		size_t n;
 		int r = all_dwarf_lines(im, &rows, &n);

@@ -306,6 +306,11 @@ struct line_cache *line_cache__open(const char *build_id)
 	return line_cache__open_at(dir, DEBUG_ROOT, build_id);
 }
 
+bool line_cache__persistent(const struct line_cache *lc)
+{
+	return lc && lc->path;
+}
+
 bool line_cache__ready(const struct line_cache *lc)
 {
 	return lc && lc->ready;

@@ -12,8 +12,8 @@
  *
  * Where: $DOMPROF_CACHE_DIR/lines/, else $XDG_CACHE_HOME/domprof/lines/,
  * else $HOME/.cache/domprof/lines/ (DOMPROF_CACHE_DIR set to the empty
- * string turns the cache off; the table is then built in memory for the
- * run). The directory must belong to the effective user and be writable
+ * string turns the cache off; lines are then read per compile unit, as
+ * they are for an image without a build-id). The directory must belong to the effective user and be writable
  * by nobody else, its files too; otherwise (sudo with another user's HOME,
  * say) nothing is read from or written to it. One file per build-id,
  * written whole under a temporary name and renamed into place; the least
@@ -47,6 +47,10 @@ struct line_cache *line_cache__open(const char *build_id);
 /* The same with the cache directory (NULL: memory only) and the root of
  * build-id debuginfo given (tests). */
 struct line_cache *line_cache__open_at(const char *dir, const char *debug_root, const char *build_id);
+/* Whether the table can be kept on disk (a usable directory and a
+ * build-id): else a whole table costs more than the few compile units a
+ * run needs. */
+bool line_cache__persistent(const struct line_cache *lc);
 /* Whether the table is there, from the cache or set. */
 bool line_cache__ready(const struct line_cache *lc);
 /* Set the table from every row of the image's DWARF (in any order; rows

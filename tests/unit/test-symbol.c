@@ -397,6 +397,13 @@ static void test_line_cache(void **state)
 	image__drop_dwarf(im);
 	snprintf(file, sizeof(file), "%s/%s", lines_dir, bid);
 	assert_int_equal(access(file, R_OK), 0);
+	/* Read per compile unit (the cache off): the same lines. */
+	assert_int_equal(setenv("DOMPROF_CACHE_DIR", "", 1), 0);
+	assert_int_equal(image__source_lines(im, start, size, collect_line, &from_cache), 0);
+	assert_same_lines(&from_dwarf, &from_cache);
+	image__drop_dwarf(im);
+	assert_int_equal(setenv("DOMPROF_CACHE_DIR", cache, 1), 0);
+	memset(&from_cache, 0, sizeof(from_cache));
 
 	/* Without its DWARF (same build-id), the lines come from the cache. */
 	run("strip --strip-debug %s", path);
