@@ -116,11 +116,24 @@ static Dwarf *image_dwarf(struct image *im, Dwarf_Addr *bias)
 	return dwfl_module_getdwarf(im->dwfl_module, bias);
 }
 
+/* Row i of a line table (its address less the bias): true when it is a
+ * line of code. End-of-sequence rows are not: they mark the address after
+ * a sequence, which may be the first instruction of the next function. */
+static bool dwarf_row(Dwarf_Lines *lines, size_t i, struct cached_line *ret)
+{
+	Dwarf_Line *l = dwarf_onesrcline(lines, i);
+	Dwarf_Addr a;
+	bool end;
+	if (!l || dwarf_lineaddr(l, &a) != 0 || dwarf_lineno(l, &ret->line) != 0 || ret->line <= 0 ||
+	    dwarf_lineendsequence(l, &end) != 0 || end || !(ret->file = dwarf_linesrc(l, NULL, NULL)) || !ret->file[0])
+		return false;
+	ret->addr = a;
+	return true;
+}
+
 /* Every row of every compile unit's line table into *ret (file names the
  * DWARF's own, valid while it is open): -ENODATA when the image has no
- * DWARF, -E2BIG past LINE_CACHE_MAX_ROWS. End-of-sequence rows are left
- * out: they mark the address after a sequence, which may be the first
- * instruction of the next function. */
+ * DWARF, -E2BIG past LINE_CACHE_MAX_ROWS. */
 static int all_dwarf_lines(struct image *im, struct cached_line **ret, size_t *ret_n)
 {
 	Dwarf_Addr bias;
@@ -139,21 +152,16 @@ static int all_dwarf_lines(struct image *im, struct cached_line **ret, size_t *r
 		size_t n_lines;
 		if (dwarf_offdie(dbg, off + header_size, &cu) && dwarf_getsrclines(&cu, &lines, &n_lines) == 0) {
 			for (size_t i = 0; i < n_lines; i++) {
-				Dwarf_Line *l = dwarf_onesrcline(lines, i);
-				Dwarf_Addr a;
-				int line;
-				bool end;
-				const char *file;
-				if (!l || dwarf_lineaddr(l, &a) != 0 || dwarf_lineno(l, &line) != 0 || line <= 0 ||
-				    dwarf_lineendsequence(l, &end) != 0 || end || !(file = dwarf_linesrc(l, NULL, NULL)) ||
-				    !file[0])
+				struct cached_line row;
+				if (!dwarf_row(lines, i, &row))
 					continue;
 				if (n == LINE_CACHE_MAX_ROWS) {
 					free(rows);
 					return -E2BIG;
 				}
 				ARRAY_GROW(rows, cap, n + 1);
-				rows[n++] = (struct cached_line){ a + bias, line, file };
+				row.addr += bias;
+				rows[n++] = row;
 			}
 		}
 		off = next;
@@ -181,18 +189,10 @@ static int cu_lines(struct image *im, uint64_t start, uint64_t size,
 	if (!dwarf_addrdie(dbg, start - bias, &cu) || dwarf_getsrclines(&cu, &lines, &n) != 0)
 		return -ENODATA;
 	for (size_t i = 0; i < n; i++) {
-		Dwarf_Line *l = dwarf_onesrcline(lines, i);
-		Dwarf_Addr a;
-		int line;
-		bool end;
-		const char *file;
-		if (!l || dwarf_lineaddr(l, &a) != 0 || dwarf_lineno(l, &line) != 0 || line <= 0 ||
-		    dwarf_lineendsequence(l, &end) != 0 || end)
+		struct cached_line row;
+		if (!dwarf_row(lines, i, &row) || row.addr + bias < start || row.addr + bias >= start + size)
 			continue;
-		a += bias;
-		if (a < start || a >= start + size || !(file = dwarf_linesrc(l, NULL, NULL)) || !file[0])
-			continue;
-		fn(a, file, line, ctx);
+		fn(row.addr + bias, row.file, row.line, ctx);
 		found++;
 	}
 	return found ? 0 : -ENODATA;
