@@ -24,9 +24,11 @@
 #define MAX_COUNT_PER_NS 64
 #define NS_PER_SAMPLE 100
 #define SLACK_NS 1000000000ULL
-/* A bucket up to this far outside the recording (an agent that stops a
- * little after the host, start skew) is counted in the nearest one;
- * further out it is refused. */
+/* A bucket up to this far before the recording (start skew), or after the
+ * host's clock now, is counted in the nearest bucket of the recording;
+ * further out it is refused. After the host stopped, an agent still
+ * sends what it sampled until STOP reached it (a slow guest: seconds);
+ * that is counted in the last bucket, as its sample counters count it. */
 #define BUCKET_SLACK_NS 2000000000ULL
 
 /* The agent's own layers, as the host sees them (layer__as_guest): one
@@ -206,7 +208,8 @@ struct frame_sum {
 	uint32_t *forgot_threads; /* the agent's thread ids this frame forgets */
 	uint32_t n_forgot_threads;
 	struct delta_counter *samples, *timeline; /* per event: increments */
-	int64_t last_bucket;                      /* the host's bucket now */
+	int64_t last_bucket;                      /* the recording's last bucket so far */
+	int64_t now_bucket;                       /* the host's clock now, as a bucket */
 };
 
 /* One counter row's index: a known one (named once per frame: 0), a
@@ -443,10 +446,11 @@ static int check_timeline(struct delta_state *d, const struct profile *host, str
 			sum->cost += COUNTER_COST(struct timeline_entry) + (rc == 2 ? INDEX_KEPT : 0);
 		else if (host->timeline[old.host].key.event != event || host->timeline[old.host].key.layer != layer)
 			BAD("timeline counter %u changed its event or layer", idx);
-		if (d->bucket_ns && (hb < -slack || hb > sum->last_bucket + slack))
+		if (d->bucket_ns && (hb < -slack || hb > sum->now_bucket + slack))
 			return fail_with(ret_error, -ERANGE,
-				    "timeline bucket %u (host bucket %lld) lies outside the recording (buckets 0..%lld so far)",
-				    bucket, (long long)hb, (long long)sum->last_bucket);
+				    "timeline bucket %u (host bucket %lld) lies outside the recording (buckets 0..%lld so far, "
+				    "the host's clock at %lld)",
+				    bucket, (long long)hb, (long long)sum->last_bucket, (long long)sum->now_bucket);
 		if (!add_growth(&sum->timeline[event - 1], &old, count, period))
 			return fail_with(ret_error, -ERANGE, "the running totals of timeline counter %u went down or overflow", idx);
 	}
@@ -465,6 +469,7 @@ static int check_frame(struct delta_state *d, const struct profile *host, const 
 	int rc;
 
 	sum->last_bucket = d->bucket_ns && end > d->host_start_ns ? (int64_t)((end - d->host_start_ns) / d->bucket_ns) : 0;
+	sum->now_bucket = d->bucket_ns && now_ns > d->host_start_ns ? (int64_t)((now_ns - d->host_start_ns) / d->bucket_ns) : 0;
 	d->frame++;
 	rbuf_init(&r, data, len);
 	if ((d->forget && (rc = check_forget(d, &r, sum, ret_error)) < 0) ||

@@ -964,6 +964,22 @@ static void test_delta_hostile(void **state)
 	assert_int_equal(h.p.timeline[0].key.bucket, 10);
 	host_release(&h);
 
+	/* After the host stopped (at 11 s), a slow agent still sends what it
+	 * sampled until STOP reached it: 3 s late, received at 15 s, it is
+	 * counted in the last bucket. Past the host's clock (and its slack)
+	 * it is a lie, refused. */
+	host_init(&h, 1u << 20, 2);
+	h.d.stop_ns = 11 * SEC;
+	data_frame(&w, 1, idx, period, 80); /* 8 s: past 15 s + 2 s */
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 15 * SEC, &err), -ERANGE);
+	assert_non_null(strstr(err, "outside the recording"));
+	free(err);
+	data_frame(&w, 1, idx, period, 40);
+	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 15 * SEC, &err), 0);
+	assert_int_equal(h.p.n_timeline, 1);
+	assert_int_equal(h.p.timeline[0].key.bucket, 10);
+	host_release(&h);
+
 	/* A counter's identity is fixed by its first row: later rows that
 	 * name another bucket feed the same host entry, never a new one (which
 	 * would be memory the budget was not charged for). */
