@@ -325,6 +325,11 @@ static const char *session_path(const struct record_options *o)
 
 static int write_error(int r, const struct record_options *o, struct recorder *rec, const char *consequence)
 {
+	if (r == -EBUSY) {
+		/* session__finish: all written, only the file left in WAL mode. */
+		session_kept_open_warning(session_path(o));
+		return 0;
+	}
 	return log_error_errno(r, "cannot write the session %s: %s (%s)%s It keeps everything up to the last flush.",
 			       session_path(o), flush_error_text(r), session__error(recorder__session(rec)), consequence);
 }
@@ -574,7 +579,7 @@ static int record_finish(const struct record_options *o, struct recorder *rec, s
 	int r = 0;
 	recorder__stop(rec);
 	if (coord) {
-		coordinator__stop(coord, &rec->profile, COORDINATOR_STOP_TIMEOUT_MS);
+		coordinator__stop(coord, &rec->profile, COORDINATOR_STOP_TIMEOUT_MS, rec->stop_ns);
 		coordinator__write_session(coord, recorder__session(rec));
 		recording_agents_report(coord);
 	}

@@ -403,14 +403,16 @@ static int top_finish(struct top_run *t, bool write_failed)
 	screen_end(t);
 	recorder__stop(&t->rec);
 	if (t->agents) {
-		coordinator__stop(t->agents, &t->rec.profile, COORDINATOR_STOP_TIMEOUT_MS);
+		coordinator__stop(t->agents, &t->rec.profile, COORDINATOR_STOP_TIMEOUT_MS, t->rec.stop_ns);
 		if (t->o->output) {
 			coordinator__write_session(t->agents, recorder__session(&t->rec));
 			recording_agents_report(t->agents);
 		}
 	}
 	if (t->o->output && !write_failed) {
-		if ((r = recorder__finish_session(&t->rec)) < 0)
+		if ((r = recorder__finish_session(&t->rec)) == -EBUSY)
+			r = session_kept_open_warning(t->o->output);
+		else if (r < 0)
 			r = log_error_errno(r, "cannot write the session %s: %m. It keeps everything up to the last flush.",
 					    t->o->output);
 		else

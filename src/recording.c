@@ -64,6 +64,15 @@ int recording_agents_prepare(struct coordinator *coord, const struct agent_optio
 	return 0;
 }
 
+int session_kept_open_warning(const char *path)
+{
+	log_warning("the session %s is complete, but another process kept it open for 10 s, so it stays in SQLite's "
+		    "WAL mode: copy its -wal file with it (opening it for writing, e.g. with sqlite3, when no one else "
+		    "has it open makes it one file again)",
+		    path);
+	return 0;
+}
+
 void recording_agents_report(const struct coordinator *coord)
 {
 	for (size_t i = 0; i < coord->n; i++) {

@@ -37,6 +37,9 @@ int recording_agents_prepare(struct coordinator *coord, const struct agent_optio
 			     struct recorder *rec);
 /* How each agent's part went (after coordinator__stop). */
 void recording_agents_report(const struct coordinator *coord);
+/* session__finish's -EBUSY, said: the session is complete, but another
+ * process kept it open, so it stays in WAL mode. Returns 0. */
+int session_kept_open_warning(const char *path);
 /* "running", "failed", ...: an agent's state in a word. */
 const char *recording_agent_state(enum agent_state s);
 /* SIGINT, SIGTERM and SIGHUP end the run through handler (it records

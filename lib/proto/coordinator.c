@@ -638,13 +638,13 @@ void coordinator__rotate_cancel(struct coordinator *c)
 		delta__rotate_cancel(&c->links[i].delta);
 }
 
-void coordinator__stop(struct coordinator *c, struct profile *p, int timeout_ms)
+void coordinator__stop(struct coordinator *c, struct profile *p, int timeout_ms, uint64_t end_ns)
 {
 	uint64_t deadline = clock_monotonic_ns() + (uint64_t)timeout_ms * 1000000ULL;
 	c->stop_ns = clock_monotonic_ns();
 	for (size_t i = 0; i < c->n; i++) {
 		struct agent_link *l = &c->links[i];
-		l->delta.stop_ns = c->stop_ns;
+		l->delta.stop_ns = end_ns && end_ns < c->stop_ns ? end_ns : c->stop_ns;
 		if (l->state == AGENT_RUNNING)
 			link_send(c, l, MSG_STOP, NULL);
 		if (l->state == AGENT_FAILED)

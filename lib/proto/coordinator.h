@@ -173,8 +173,10 @@ void coordinator__keep_all(struct coordinator *c);
 void coordinator__rotate_save(struct coordinator *c, const struct profile *p);
 void coordinator__rotate_apply(struct coordinator *c, struct profile *p, uint64_t start_ns);
 void coordinator__rotate_cancel(struct coordinator *c);
-/* STOP everyone and collect their last data (at most timeout_ms). */
-void coordinator__stop(struct coordinator *c, struct profile *p, int timeout_ms);
+/* STOP everyone and collect their last data (at most timeout_ms).
+ * end_ns: the host's end of the recording (its recorder's stop; 0: now),
+ * the last bucket that what agents sampled after it is counted in. */
+void coordinator__stop(struct coordinator *c, struct profile *p, int timeout_ms, uint64_t end_ns);
 
 /* For tests and fuzzers: put link in the running state without a peer, as
  * if started at host clock start_ns (its CPUs as given), and hand it one

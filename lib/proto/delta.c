@@ -420,8 +420,9 @@ static int check_samples(struct delta_state *d, const struct profile *host, stru
 	return 0;
 }
 
-/* The timeline counters: the same rules, and every bucket within the
- * recording (give or take slack buckets). */
+/* The timeline counters: the same rules, and every bucket between the
+ * recording's start and the host's clock now, give or take slack buckets
+ * (apply_frame counts it in the nearest bucket of the recording). */
 static int check_timeline(struct delta_state *d, const struct profile *host, struct rbuf *r, int64_t slack,
 			  struct frame_sum *sum, char **ret_error)
 {
@@ -448,8 +449,8 @@ static int check_timeline(struct delta_state *d, const struct profile *host, str
 			BAD("timeline counter %u changed its event or layer", idx);
 		if (d->bucket_ns && (hb < -slack || hb > sum->now_bucket + slack))
 			return fail_with(ret_error, -ERANGE,
-				    "timeline bucket %u (host bucket %lld) lies outside the recording (buckets 0..%lld so far, "
-				    "the host's clock at %lld)",
+				    "timeline bucket %u (host bucket %lld) lies outside the recording (its buckets 0..%lld, "
+				    "the host's clock at bucket %lld)",
 				    bucket, (long long)hb, (long long)sum->last_bucket, (long long)sum->now_bucket);
 		if (!add_growth(&sum->timeline[event - 1], &old, count, period))
 			return fail_with(ret_error, -ERANGE, "the running totals of timeline counter %u went down or overflow", idx);
@@ -468,6 +469,10 @@ static int check_frame(struct delta_state *d, const struct profile *host, const 
 	struct rbuf r;
 	int rc;
 
+	/* Once stopped, the bucket of the recording's last nanosecond: a
+	 * recording of whole buckets has no bucket starting at its end. */
+	if (d->stop_ns && d->stop_ns <= now_ns && end > 0)
+		end--;
 	sum->last_bucket = d->bucket_ns && end > d->host_start_ns ? (int64_t)((end - d->host_start_ns) / d->bucket_ns) : 0;
 	sum->now_bucket = d->bucket_ns && now_ns > d->host_start_ns ? (int64_t)((now_ns - d->host_start_ns) / d->bucket_ns) : 0;
 	d->frame++;

@@ -396,12 +396,30 @@ int session__open(const char *path, bool read_only, struct session **ret, char *
 	return 0;
 }
 
+/* How long session__finish waits for readers of the session to let go. */
+#define FINISH_PATIENCE_NS (10 * 1000000000ULL)
+
 int session__finish(struct session *s)
 {
-	int r = session_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)");
-	if (r == 0)
-		r = session_exec(s, "PRAGMA journal_mode=DELETE");
-	return r;
+	/* Another process may be reading the session (a report of the live
+	 * session, a script polling it). The checkpoint waits for its reads
+	 * through the busy handler; leaving WAL mode needs the file to itself
+	 * and fails at once while a reader has it open: tried again between
+	 * its reads, for up to FINISH_PATIENCE_NS. */
+	uint64_t deadline = clock_monotonic_ns() + FINISH_PATIENCE_NS;
+	for (;;) {
+		int rc, log = -1, done = -1;
+		rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(s->db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			return 0;
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			return session_sql_error(rc);
+		if (clock_monotonic_ns() >= deadline)
+			return -EBUSY;
+		usleep(20000);
+	}
 }
 
 void session__close(struct session *s)

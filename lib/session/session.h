@@ -43,7 +43,10 @@ int session__open_many(const char *name, char *const *paths, size_t n, struct se
 /* What a reader's input names: a session file, a directory of sessions
  * (record --rotate's), or a comma-separated list of those; read as one. */
 int session__open_input(const char *input, struct session **ret, char **ret_error);
-/* Fold the WAL into the main file and leave a single self-contained file. */
+/* Fold the WAL into the main file and leave a single self-contained file.
+ * -EBUSY when another process kept the file open for 10 s: everything is
+ * written, but the session stays in WAL mode (its -wal file holds what
+ * the checkpoint could not fold in). */
 int session__finish(struct session *s);
 void session__close(struct session *s);
 

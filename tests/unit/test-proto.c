@@ -964,20 +964,32 @@ static void test_delta_hostile(void **state)
 	assert_int_equal(h.p.timeline[0].key.bucket, 10);
 	host_release(&h);
 
-	/* After the host stopped (at 11 s), a slow agent still sends what it
-	 * sampled until STOP reached it: 3 s late, received at 15 s, it is
-	 * counted in the last bucket. Past the host's clock (and its slack)
-	 * it is a lie, refused. */
+	/* After the host stopped (at 11 s: buckets 0..9), a slow agent still
+	 * sends what it sampled until STOP reached it: 3 s late, received at
+	 * 15 s, it is counted in the last bucket. Past the host's clock and
+	 * its slack (bucket 50 + 20) it is a lie, refused. */
 	host_init(&h, 1u << 20, 2);
 	h.d.stop_ns = 11 * SEC;
-	data_frame(&w, 1, idx, period, 80); /* 8 s: past 15 s + 2 s */
+	data_frame(&w, 1, idx, period, 71);
 	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 15 * SEC, &err), -ERANGE);
 	assert_non_null(strstr(err, "outside the recording"));
 	free(err);
-	data_frame(&w, 1, idx, period, 40);
+	data_frame(&w, 1, idx, period, 70);
 	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 15 * SEC, &err), 0);
 	assert_int_equal(h.p.n_timeline, 1);
-	assert_int_equal(h.p.timeline[0].key.bucket, 10);
+	assert_int_equal(h.p.timeline[0].key.bucket, 9);
+	{
+		/* The same counter's growth, named at another late bucket. */
+		uint64_t first = h.p.timeline[0].period;
+		assert_true(first > 0);
+		period[0] = 2 * MS;
+		data_frame(&w, 1, idx, period, 40);
+		w.data[w.len - 8] = 2000 & 0xff; /* the timeline row's period: 1000, now 2000 */
+		w.data[w.len - 7] = 2000 >> 8;
+		assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 15 * SEC, &err), 0);
+		assert_int_equal(h.p.n_timeline, 1);
+		assert_int_equal(h.p.timeline[0].period, 2 * first);
+	}
 	host_release(&h);
 
 	/* A counter's identity is fixed by its first row: later rows that

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/session/catalog.h"
@@ -230,6 +231,59 @@ static void test_private_files(void **state)
 	umask(old_umask);
 }
 
+/* A reader of the live session (another process: a report, a script)
+ * is in the middle of a read when the recording ends: the end waits for it
+ * and then leaves one self-contained file, instead of failing (leaving WAL
+ * mode fails at once, without the busy handler, while a read is open). */
+static void test_finish_waits_for_reader(void **state)
+{
+	char path[128], wal[160];
+	struct session *s;
+	char *err = NULL;
+	int ready[2];
+	pid_t child;
+	char c;
+	uint64_t t0;
+	snprintf(path, sizeof(path), "%s/reader.db", dir);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	assert_int_equal(session__create(path, &s, &err), 0);
+	assert_int_equal(session__set_meta(s, "k", "v"), 0);
+	assert_int_equal(pipe(ready), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		sqlite3 *db;
+		/* In the middle of a read (a query that takes its time). */
+		if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+		    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+		    query_int(db, "SELECT COUNT(*) FROM meta") < 1)
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		usleep(4500000); /* past the busy handler's 2 s, twice */
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		sqlite3_close(db);
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	t0 = clock_monotonic_ns();
+	assert_int_equal(session__finish(s), 0);
+	/* It waited for the reader (it let go after 4.5 s). */
+	assert_true(clock_monotonic_ns() - t0 > 4000000000ULL);
+	session__close(s);
+	{
+		int status;
+		assert_int_equal(waitpid(child, &status, 0), child);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_not_equal(access(wal, F_OK), 0);
+	assert_int_equal(session__open(path, true, &s, &err), 0);
+	assert_int_equal(query_int(session__db(s), "PRAGMA journal_mode = DELETE") >= 0, 1);
+	session__close(s);
+}
+
 /* Two rows near 2^63 (a hostile agent's, in a session from before their
  * totals were checked): SQLite's own SUM fails the whole query with
  * "integer overflow"; sessions' SUM saturates, and other rows stay exact. */
@@ -443,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_not_a_session),
 		cmocka_unit_test(test_command_line),
 		cmocka_unit_test(test_private_files),
+		cmocka_unit_test(test_finish_waits_for_reader),
 		cmocka_unit_test(test_saturating_sum),
 		cmocka_unit_test(test_schema1_idle_on_read),
 	};
