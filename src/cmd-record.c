@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -341,8 +342,15 @@ static void print_summary(struct recorder *r, const struct record_options *o, co
 	uint64_t lost = recorder__lost(r), samples = recorder__samples(r);
 	if (quiet)
 		return;
-	if (stat(path, &st) == 0)
-		format_bytes((uint64_t)st.st_size, size, sizeof(size));
+	if (stat(path, &st) == 0) {
+		/* A session that could not leave WAL mode (a full disk, a reader
+		 * that held on) keeps part of itself in its -wal file. */
+		uint64_t bytes = (uint64_t)st.st_size;
+		char wal[PATH_MAX];
+		if (snprintf(wal, sizeof(wal), "%s-wal", path) < (int)sizeof(wal) && stat(wal, &st) == 0)
+			bytes += (uint64_t)st.st_size;
+		format_bytes(bytes, size, sizeof(size));
+	}
 	fprintf(stderr, "domprof: recorded %.2f s, %s on %zu CPU%s\n", (double)(r->stop_ns - r->start_ns) / 1e9,
 		o->system_wide ? "system-wide" : o->pid ? "one process" : "the command", sampler__n_rings(r->sampler),
 		sampler__n_rings(r->sampler) == 1 ? "" : "s");

@@ -51,29 +51,49 @@ close("split's time in the killed session against its CPU time until the last fl
 PY
 "$DOMPROF" report -i "$T/killed.db" >/dev/null
 
-# 2. Disk full: a clear error, and the session keeps what was flushed. How
-#    big a session's first flush is depends on what runs on the host (every
-#    process, thread and image is in it), so the disk is sized from a
-#    session recorded here just before: three times its size holds the
-#    first flush and fills after a few more (each flush appends the pages
-#    it rewrites to the write-ahead log).
-"$DOMPROF" record -q -a -g -F 4000 -d 1.5 -o "$T/probe.db" -- "$WORKLOADS/calltree" 1.5 >/dev/null
-size_k=$(( $(stat -c %s "$T/probe.db") * 3 / 1024 + 16 ))
-note "disk full: a ${size_k} KiB file system (a 1.5 s session here: $(( $(stat -c %s "$T/probe.db") / 1024 )) KiB)"
+# 2. Disk full: a clear error, and the session keeps what was flushed.
+#    The disk fills while the recording runs, after its first flush was
+#    seen committed (how big a flush is depends on what runs on the host
+#    and how fast the recorder runs, so no size is guessed): a file takes
+#    every free block of a file system the session lives on. Everything
+#    seen in the session before the disk filled must still be there.
 mkdir -p "$T/small"
-if mount -t tmpfs -o "size=${size_k}k" tmpfs "$T/small" 2>/dev/null; then
+if mount -t tmpfs -o size=64m tmpfs "$T/small" 2>/dev/null; then
+	"$DOMPROF" record -a -g -F 4000 -d 60 -o "$T/small/full.db" -- "$WORKLOADS/calltree" 60 >"$T/full.out" 2>&1 &
+	rec=$!
+	BG_PIDS="$BG_PIDS $rec"
+	wait_recording "$T/small/full.db"
+	seen=$(python3 - "$T/small/full.db" <<'PY'
+import sqlite3, sys, time
+for _ in range(300):
+    try:
+        db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True, timeout=1)
+        n = db.execute("SELECT samples FROM events ORDER BY id LIMIT 1").fetchone()
+        db.close()
+        if n and n[0] > 0:
+            print(n[0])
+            sys.exit(0)
+    except sqlite3.Error:
+        pass
+    time.sleep(0.1)
+sys.exit(1)
+PY
+) || fail "no flush was committed within 30 s"
+	dd if=/dev/zero of="$T/small/filler" bs=64k 2>/dev/null || true
+	note "disk full: the file system filled after a flush with $seen samples"
 	set +e
-	"$DOMPROF" record -a -g -F 4000 -d 20 -o "$T/small/full.db" -- "$WORKLOADS/calltree" 20 >"$T/full.out" 2>&1
+	wait "$rec"
 	rc=$?
 	set -e
 	cp "$T/full.out" "$ARTIFACTS/"
+	rm -f "$T/small/filler"
 	cp "$T/small/full.db"* "$T/" 2>/dev/null || true
 	umount "$T/small"
 	[ "$rc" -ne 0 ] || fail "record did not fail on a full disk"
 	grep -q "disk is full" "$T/full.out" || fail "no clear disk-full message: $(cat "$T/full.out")"
 	grep -q "keeps everything up to the last flush" "$T/full.out" || fail "no word about what was kept"
 	"$DOMPROF" report -i "$T/full.db" --format json >"$T/full.json" || fail "the session on the full disk is unreadable"
-	python3 -c "import json,sys; j=json.load(open(sys.argv[1])); n=j['events'][0]['samples']; print(f'# disk full: {n} samples kept'); assert n > 0" "$T/full.json"
+	python3 -c "import json,sys; j=json.load(open(sys.argv[1])); n=j['events'][0]['samples']; print(f'# disk full: {n} samples kept, {sys.argv[2]} seen before the disk filled'); assert n >= int(sys.argv[2]) > 0" "$T/full.json" "$seen"
 else
 	note "cannot mount a tmpfs here: disk-full case not run"
 fi
