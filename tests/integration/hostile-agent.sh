@@ -125,6 +125,8 @@ add_agent codeearly codeearly
 add_agent pong pong
 add_agent forgetdead forgetdead
 add_agent forgetbad forgetbad
+add_agent late late
+add_agent latefar latefar
 # User-mode host events only: the host's own kernel is never hot, so any
 # read of /proc/kcore could only come from what an agent sent.
 strace -f -qq -e trace=open,openat,openat2 -o "$T/opens.log" "${TRACED_ENV[@]}" \
@@ -144,7 +146,8 @@ reason() { q "$T/a.db" "SELECT note FROM domains WHERE name='$1'"; }
 [ "$(complete kcore)" = 1 ] || fail "the kcore agent's data was refused: $(reason kcore)"
 for pair in "overflow:more than 2 CPUs" "decrease:went down" "bucket:outside the recording" \
 	"started2:second STARTED" "codeearly:CODE before STOP" "strings:the agent reports: agent error?" \
-	"forgetdead:names forgotten thread 1" "forgetbad:forgotten sample counter 7 is not a live counter"; do
+	"forgetdead:names forgotten thread 1" "forgetbad:forgotten sample counter 7 is not a live counter" \
+	"latefar:outside the recording"; do
 	name=${pair%%:*} want=${pair#*:}
 	[ "$(complete "$name")" = 0 ] || fail "agent $name was not marked incomplete"
 	reason "$name" | grep -qF "$want" || fail "agent $name: note '$(reason "$name")' does not say '$want'"
@@ -164,10 +167,25 @@ if grep -E "evil_hot|canary_fn|kernel_hot" "$T/kcore-code"; then fail "host byte
 [ "$(q "$T/a.db" "SELECT COUNT(*) FROM images i JOIN domains d ON d.id=i.domain_id
 	WHERE d.name='kcore' AND i.kind IN ('kernel','module')")" = 0 ] || fail "a guest image kept a host kind"
 
-# Time: every bucket within the recording.
+# Time: every bucket within the recording. An agent's buckets end at the
+# bucket of the recording's last nanosecond; the host's own samples may be
+# read a little after its stop (one bucket allowed).
+last=$(q "$T/a.db" "SELECT ((SELECT value FROM meta WHERE key='duration_ns') - 1) / (SELECT value FROM meta WHERE key='timeline_bucket_ns')")
+max_bucket=$(q "$T/a.db" "SELECT MAX(t.bucket) FROM timeline t JOIN domains d ON d.id=t.domain_id WHERE d.name != 'host'")
+[ "$max_bucket" -le "$last" ] || fail "an agent's timeline bucket $max_bucket lies past the recording's last ($last)"
 max_bucket=$(q "$T/a.db" "SELECT MAX(bucket) FROM timeline")
-limit=$(q "$T/a.db" "SELECT (SELECT value FROM meta WHERE key='duration_ns') / (SELECT value FROM meta WHERE key='timeline_bucket_ns') + 1")
-[ "$max_bucket" -le "$limit" ] || fail "timeline bucket $max_bucket beyond the recording ($limit)"
+[ "$max_bucket" -le $((last + 1)) ] || fail "timeline bucket $max_bucket beyond the recording ($last)"
+# The slow guest that sampled on after the host's stop, until STOP reached
+# it: complete, and every count it sent is kept (the late ones in the last
+# bucket).
+[ "$(complete late)" = 1 ] || fail "the agent that sampled on after the stop was cut: $(reason late)"
+sent=$(sed -n 's/.*: \([0-9]*\) timeline buckets sent/\1/p' "$T/fake-late.out")
+[ -n "$sent" ] || fail "the late agent did not say what it sent: $(cat "$T/fake-late.out" "$T/fake-late.err")"
+kept=$(q "$T/a.db" "SELECT SUM(t.count) FROM timeline t JOIN domains d ON d.id=t.domain_id WHERE d.name='late'")
+in_last=$(q "$T/a.db" "SELECT SUM(t.count) FROM timeline t JOIN domains d ON d.id=t.domain_id WHERE d.name='late' AND t.bucket=$last")
+[ "$kept" = $((sent * 50)) ] || fail "the late agent sent $sent buckets of 50, the session kept $kept"
+[ "${in_last:-0}" -gt 50 ] || fail "the late agent's samples after the stop are not in the last bucket ($in_last)"
+note "rule 6: every agent bucket ends at the recording's last ($last); the late agent's $sent buckets kept, $in_last counts in the last"
 
 # Strings: stored sanitized, every output escaped.
 python3 - "$T/a.db" <<'PY' || fail "a control or bidi character stored in the session"

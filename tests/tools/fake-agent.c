@@ -443,8 +443,18 @@ static void record(struct channel *ch, uint64_t start)
 		if (ticks == 3 && is("codeearly"))
 			send_code(ch);
 	}
+	/* late: a slow guest, still sampling for a while after the host
+	 * stopped, until STOP reached it (allowed: counted in the last
+	 * bucket). latefar: a bucket past the host's clock and its slack. */
+	if (is("late"))
+		usleep(1200 * 1000);
 	if (!is("churn"))
 		samples(&d, clock_monotonic_ns() - start, &buckets);
+	if (is("latefar"))
+		add_timeline(&d, buckets, (uint32_t)((clock_monotonic_ns() - start) / (100 * MS)) + 30, 1, MS);
+	if (is("late") || is("normal"))
+		printf("fake agent %s: %u timeline buckets sent\n", mode, buckets);
+	fflush(stdout);
 	data_send(ch, &d);
 	send_code(ch);
 	if (is("strings")) {
