@@ -6,7 +6,8 @@
  * for a flush (what the agent forgot leaves memory; every live counter
  * must still feed its own domain), 0xfd for FORGET agreed (before DATA),
  * 0xfc for a rotation (record --rotate: the session ends, the profile
- * restarts, the agent's live rows are interned again). */
+ * restarts, the agent's live rows are interned again), 0xfb for FORGET and
+ * THREAD_IDS agreed (before DATA: thread rows name their ids). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -82,10 +83,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			profile__restart(&p);
 			coordinator__rotate_apply(&c, &p, now);
 			check_live(&c.links[0].delta, &p);
-		} else if (type == 0xfd) {
-			/* FORGET agreed, as the handshake would say: before any DATA. */
-			if (!c.links[0].delta.frame)
+		} else if (type == 0xfd || type == 0xfb) {
+			/* FORGET (and THREAD_IDS) agreed, as the handshake would
+			 * say: before any DATA. */
+			if (!c.links[0].delta.frame) {
 				c.links[0].delta.forget = true;
+				c.links[0].delta.thread_ids = type == 0xfb;
+			}
 		} else if (coordinator__inject(&c, 0, &p, type, data + off, len, now) < 0) {
 			break;
 		}

@@ -89,6 +89,19 @@ put("coordinator", "rotate", struct.pack("<BH", 0xfd, 0) + msg(12, struct.pack("
     msg(13, struct.pack("<III", 0, 0, 0) + data) + rot + msg(13, grow(8)) + struct.pack("<BH", 0xfe, 0) + rot +
     msg(13, grow(12)) + msg(16, struct.pack("<QQ", 12, 0)))
 
+# coordinator with FORGET and THREAD_IDS agreed (0xfb): thread 1 forgotten
+# and its id named again by a new thread in the same frame, a flush between
+def ids_frame(forget, tid):
+    return b"".join([struct.pack("<I", len(forget)) + b"".join(struct.pack("<I", f) for f in forget),
+                     struct.pack("<III", 1, 0, 0) if forget else struct.pack("<II", 0, 0),
+                     struct.pack("<I", 1), struct.pack("<III", 1, 10, tid), s("guest-t%d" % tid),
+                     struct.pack("<III", 0, 0, 0),
+                     struct.pack("<I", 1), struct.pack("<IIBIIIQIQQ", 0, 1, 2, 1, 0, 0, 0x1010, 0, 1, 1000000),
+                     struct.pack("<I", 0)])
+put("coordinator", "thread-ids", struct.pack("<BH", 0xfb, 0) + msg(12, struct.pack("<Q", 1000)) +
+    msg(13, ids_frame([], 11)) + struct.pack("<BH", 0xfe, 0) + msg(13, ids_frame([1], 12)) +
+    msg(13, ids_frame([1], 13)) + msg(16, struct.pack("<QQ", 3, 0)))
+
 # session: a real (small) session, repacked with 512-byte pages
 dp = os.path.join(build, "domprof")
 if os.path.exists(dp):

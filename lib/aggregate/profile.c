@@ -36,6 +36,7 @@ void profile__release(struct profile *p)
 	free(p->dirty_samples);
 	free(p->dirty_timeline);
 	free(p->free_threads);
+	free(p->free_thread_ids);
 	free(p->free_samples);
 	free(p->free_timeline);
 	free(p->dropped_threads.ids);
@@ -160,7 +161,10 @@ uint32_t profile__thread(struct profile *p, uint32_t domain, uint32_t pid, uint3
 		ARRAY_GROW(p->threads, p->cap_threads, p->n_threads + 1);
 		idx = (uint32_t)p->n_threads++;
 	}
-	p->threads[idx] = (struct profile_thread){ .id = ++p->last_thread_id, .domain = domain, .pid = pid,
+	p->threads[idx] = (struct profile_thread){ .id = p->reuse_thread_ids && p->n_free_thread_ids
+							   ? p->free_thread_ids[--p->n_free_thread_ids]
+							   : ++p->last_thread_id,
+						   .domain = domain, .pid = pid,
 						   .tid = tid, .comm = xstrdup(comm), .role = (uint8_t)role,
 						   .vcpu = vcpu };
 	hmap_insert_at(&p->index_threads, pos, h, idx);
@@ -435,6 +439,10 @@ size_t profile__drop_threads(struct profile *p, const uint32_t *exited, size_t n
 		if (!t->id || !t->written || !bsearch(&t->id, exited, n, sizeof(*exited), cmp_id))
 			continue;
 		note_drop(p, &p->dropped_threads, t->id);
+		if (p->track_drops && p->reuse_thread_ids) {
+			ARRAY_GROW(p->free_thread_ids, p->cap_free_thread_ids, p->n_free_thread_ids + 1);
+			p->free_thread_ids[p->n_free_thread_ids++] = t->id;
+		}
 		free(t->comm);
 		memset(t, 0, sizeof(*t));
 		ARRAY_GROW(p->free_threads, p->cap_free_threads, p->n_free_threads + 1);
@@ -454,7 +462,7 @@ void profile__restart(struct profile *p)
 {
 	for (size_t i = 0; i < p->n_threads; i++)
 		free(p->threads[i].comm);
-	p->n_threads = p->written_threads = p->n_free_threads = 0;
+	p->n_threads = p->written_threads = p->n_free_threads = p->n_free_thread_ids = 0;
 	p->n_samples = p->written_samples = p->n_free_samples = 0;
 	p->n_timeline = p->written_timeline = p->n_free_timeline = 0;
 	p->n_dirty_samples = p->n_dirty_timeline = 0;

@@ -165,6 +165,15 @@ struct profile {
 	 * coordinator to forget too (proto/delta.c); delta__encode empties
 	 * them. */
 	bool track_drops;
+	/* With reuse_thread_ids too (the coordinator agreed to
+	 * PROTO_CAP_THREAD_IDS): a dropped thread's id names the next new
+	 * thread, so ids are bounded by the threads alive at once, not by all
+	 * that ever were. Only where ids are not rows of a session (an
+	 * agent's profile: its counters of an exited thread are dropped with
+	 * it, so no entry names a reused id's old thread). */
+	bool reuse_thread_ids;
+	uint32_t *free_thread_ids;
+	size_t n_free_thread_ids, cap_free_thread_ids;
 	struct profile_drops {
 		uint32_t *ids;
 		size_t n, cap;

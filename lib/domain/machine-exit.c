@@ -178,6 +178,27 @@ void machine__reap(struct machine *m, uint32_t **ret_exited, size_t *ret_n)
 	for (size_t i = 0; i < exited.n; i++)
 		if (!n_ids || exited.ids[n_ids - 1] != exited.ids[i])
 			exited.ids[n_ids++] = exited.ids[i];
+	/* A name a live thread still holds (a pid reused, with the same name,
+	 * before the old one was reaped) is not gone: its counters change
+	 * still, and an agent must not forget the thread its samples name. */
+	if (n_ids) {
+		_cleanup_free_ bool *held = xcalloc(n_ids, sizeof(*held));
+		size_t left = 0;
+		for (size_t i = 0; i < m->n_threads; i++) {
+			const struct thread *t = m->threads[i];
+			const uint32_t *hit;
+			if (t->profile_id &&
+			    (hit = bsearch(&t->profile_id, exited.ids, n_ids, sizeof(uint32_t), cmp_u32)))
+				held[hit - exited.ids] = true;
+			for (size_t j = 0; j < t->n_past_profile_ids; j++)
+				if ((hit = bsearch(&t->past_profile_ids[j], exited.ids, n_ids, sizeof(uint32_t), cmp_u32)))
+					held[hit - exited.ids] = true;
+		}
+		for (size_t i = 0; i < n_ids; i++)
+			if (!held[i])
+				exited.ids[left++] = exited.ids[i];
+		n_ids = left;
+	}
 	*ret_exited = exited.ids;
 	*ret_n = n_ids;
 }

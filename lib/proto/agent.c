@@ -242,6 +242,7 @@ static int send_data(struct agent_connection *a)
 	bool forget = (a->ch.caps & PROTO_CAP_FORGET) != 0;
 	wbuf_init(&w);
 	a->rec.profile.track_drops = forget;
+	a->rec.profile.reuse_thread_ids = (a->ch.caps & PROTO_CAPS_REUSE) == PROTO_CAPS_REUSE;
 	delta__encode(&a->rec.profile, &w, forget);
 	r = send_msg(a, MSG_DATA, &w, true);
 	wbuf_release(&w);

@@ -56,7 +56,12 @@ const char *proto_msg__name(unsigned type);
 #define PROTO_CAP_KALLSYMS 0x4
 /* DATA frames say what the agent dropped from its memory (delta.h). */
 #define PROTO_CAP_FORGET 0x8
-#define PROTO_CAPS_ALL (PROTO_CAP_ZSTD | PROTO_CAP_CALLCHAIN | PROTO_CAP_KALLSYMS | PROTO_CAP_FORGET)
+/* With FORGET: thread rows name their id, and a forgotten thread's id may
+ * name a new thread (delta.h). */
+#define PROTO_CAP_THREAD_IDS 0x10
+#define PROTO_CAPS_ALL (PROTO_CAP_ZSTD | PROTO_CAP_CALLCHAIN | PROTO_CAP_KALLSYMS | PROTO_CAP_FORGET | PROTO_CAP_THREAD_IDS)
+/* Both, or neither is used. */
+#define PROTO_CAPS_REUSE (PROTO_CAP_FORGET | PROTO_CAP_THREAD_IDS)
 
 struct proto_budget;
 

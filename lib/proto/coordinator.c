@@ -231,7 +231,7 @@ int coordinator__connect(struct coordinator *c, int timeout_ms, char **ret_error
 		channel__init(&l->ch, fd);
 		l->ch.budget = &l->budget;
 		if (c->keep_all)
-			l->ch.offer = PROTO_CAPS_ALL & ~PROTO_CAP_FORGET;
+			l->ch.offer = PROTO_CAPS_ALL & ~PROTO_CAPS_REUSE;
 		l->state = AGENT_CONNECTED;
 		if (channel__handshake_client(&l->ch, c->key, timeout_ms, &err) < 0) {
 			link_fail(c, l, "%s", err);
@@ -422,6 +422,7 @@ void coordinator__attach(struct coordinator *c, struct profile *p, uint64_t host
 		d->dirty = true;
 		delta_state__init(&l->delta, l->domain, (uint32_t)c->n_events);
 		l->delta.forget = (l->ch.caps & PROTO_CAP_FORGET) != 0;
+		l->delta.thread_ids = (l->ch.caps & PROTO_CAPS_REUSE) == PROTO_CAPS_REUSE;
 		delta_state__set_limits(&l->delta, &l->budget, l->ncpus, l->start_sent_ns, host_start, bucket_ns,
 					c->events);
 	}
@@ -707,5 +708,6 @@ void coordinator__fake_running(struct coordinator *c, size_t link, struct profil
 	l->domain = profile__domain(p, l->name, true);
 	delta_state__init(&l->delta, l->domain, (uint32_t)n_events);
 	l->delta.forget = (l->ch.caps & PROTO_CAP_FORGET) != 0;
+	l->delta.thread_ids = (l->ch.caps & PROTO_CAPS_REUSE) == PROTO_CAPS_REUSE;
 	delta_state__set_limits(&l->delta, &l->budget, ncpus, start_ns, start_ns, c->bucket_ns, c->events);
 }

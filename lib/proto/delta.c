@@ -46,8 +46,10 @@ static void encode_drops(struct wbuf *w, struct profile_drops *l)
 	l->n = 0;
 }
 
-static void encode_thread(struct wbuf *w, const struct profile_thread *t)
+static void encode_thread(struct wbuf *w, const struct profile *p, const struct profile_thread *t)
 {
+	if (p->reuse_thread_ids)
+		wbuf_u32(w, t->id);
 	wbuf_u32(w, t->pid);
 	wbuf_u32(w, t->tid);
 	wbuf_str(w, t->comm);
@@ -63,7 +65,8 @@ static int cmp_thread_id(const void *a, const void *b, void *ctx)
 /* The thread rows not sent yet. Without drops they are the last ones, in
  * id order; with drops a new row may fill a dropped one's slot, so they
  * are found by their flag and sent in id order: each id is the next
- * number on the wire (ids are given in order and every row is sent). */
+ * number on the wire (ids are given in order and every row is sent), or,
+ * with reused ids, a dropped thread's, named with the row. */
 static void encode_threads(struct profile *p, struct wbuf *w)
 {
 	uint32_t *order = NULL;
@@ -71,7 +74,7 @@ static void encode_threads(struct profile *p, struct wbuf *w)
 	if (!p->track_drops) {
 		wbuf_u32(w, (uint32_t)(p->n_threads - p->written_threads));
 		for (size_t i = p->written_threads; i < p->n_threads; i++)
-			encode_thread(w, &p->threads[i]);
+			encode_thread(w, p, &p->threads[i]);
 		return;
 	}
 	for (size_t i = 0; i < p->n_threads; i++)
@@ -83,7 +86,7 @@ static void encode_threads(struct profile *p, struct wbuf *w)
 		qsort_r(order, n, sizeof(*order), cmp_thread_id, p);
 	wbuf_u32(w, (uint32_t)n);
 	for (size_t i = 0; i < n; i++)
-		encode_thread(w, &p->threads[order[i]]);
+		encode_thread(w, p, &p->threads[order[i]]);
 	free(order);
 }
 
@@ -207,6 +210,9 @@ struct frame_sum {
 	uint64_t cost;
 	uint32_t *forgot_threads; /* the agent's thread ids this frame forgets */
 	uint32_t n_forgot_threads;
+	uint32_t *reused_threads; /* forgotten ids its thread rows name again */
+	uint32_t n_reused_threads;
+	size_t cap_reused_threads;
 	struct delta_counter *samples, *timeline; /* per event: increments */
 	int64_t last_bucket;                      /* the recording's last bucket so far */
 	int64_t now_bucket;                       /* the host's clock now, as a bucket */
@@ -307,13 +313,34 @@ static int check_forget(struct delta_state *d, struct rbuf *r, struct frame_sum 
 	return check_forget_counters(d->timeline, d->n_timeline_known, r, d->frame, "timeline", ret_error);
 }
 
-/* A sample may name a thread of an earlier frame only while it lives. */
+/* A sample may name a thread of an earlier frame only while it lives, or
+ * a forgotten one's id that this frame's rows name again. */
 static bool thread_live(const struct delta_state *d, const struct frame_sum *sum, uint32_t id)
 {
-	if (id == 0 || id > d->n_threads)
+	if (id == 0 || id > d->n_threads || has_u32(sum->reused_threads, sum->n_reused_threads, id))
 		return true;
 	return d->threads[id - 1] &&
 	       !has_u32(sum->forgot_threads, sum->n_forgot_threads, id);
+}
+
+/* THREAD_IDS: a thread row's id is exactly the next new one, or a
+ * forgotten thread's (in an earlier frame or this one's FORGET) not named
+ * again yet; rows go in ascending id order, so each id once. */
+static bool check_thread_id(const struct delta_state *d, struct frame_sum *sum, size_t *n_threads, uint32_t id,
+			    uint32_t prev)
+{
+	if (id <= prev)
+		return false;
+	if (id == *n_threads + 1 && id <= MAX_ENTRIES) {
+		++*n_threads;
+		return true;
+	}
+	if (id == 0 || id > d->n_threads ||
+	    (d->threads[id - 1] && !has_u32(sum->forgot_threads, sum->n_forgot_threads, id)))
+		return false;
+	ARRAY_GROW(sum->reused_threads, sum->cap_reused_threads, sum->n_reused_threads + 1);
+	sum->reused_threads[sum->n_reused_threads++] = id;
+	return true;
 }
 
 /* The catalog rows of the agent known so far, this frame's included: the
@@ -326,21 +353,30 @@ struct frame_rows {
 
 /* The catalog part of a frame: threads, images, symbols, stack frames,
  * each naming only rows sent before it. */
-static int check_catalog(struct rbuf *r, struct frame_rows *rows, struct frame_sum *sum, char **ret_error)
+static int check_catalog(const struct delta_state *d, struct rbuf *r, struct frame_rows *rows, struct frame_sum *sum,
+			 char **ret_error)
 {
 	size_t slen;
 	uint32_t n = rbuf_u32(r);
-	if (!rbuf_ok(r) || n > MAX_ENTRIES - rows->threads)
+	if (!rbuf_ok(r) || (d->thread_ids ? n > rbuf_left(r) / 12 : n > MAX_ENTRIES - rows->threads))
 		BAD("too many threads");
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0, prev = 0; i < n; i++) {
+		uint32_t id = d->thread_ids ? rbuf_u32(r) : 0;
+		uint32_t reused = sum->n_reused_threads;
 		rbuf_u32(r);
 		rbuf_u32(r);
 		rbuf_str_view(r, MAX_COMM, &slen);
 		if (!rbuf_ok(r))
 			BAD("thread %u is malformed", i);
-		sum->cost += THREAD_COST(slen);
+		if (d->thread_ids && !check_thread_id(d, sum, &rows->threads, id, prev))
+			BAD("thread row %u names id %u: neither the next new id (%zu) nor a forgotten thread's, or out of "
+			    "order", i, id, rows->threads + 1);
+		prev = id;
+		/* A forgotten id named again keeps its translation slot. */
+		sum->cost += THREAD_COST(slen) - (sum->n_reused_threads > reused ? THREAD_KEPT : 0);
 	}
-	rows->threads += n;
+	if (!d->thread_ids)
+		rows->threads += n;
 	n = rbuf_u32(r);
 	if (!rbuf_ok(r) || n > MAX_ENTRIES - rows->images)
 		BAD("too many images");
@@ -478,7 +514,7 @@ static int check_frame(struct delta_state *d, const struct profile *host, const 
 	d->frame++;
 	rbuf_init(&r, data, len);
 	if ((d->forget && (rc = check_forget(d, &r, sum, ret_error)) < 0) ||
-	    (rc = check_catalog(&r, &rows, sum, ret_error)) < 0 ||
+	    (rc = check_catalog(d, &r, &rows, sum, ret_error)) < 0 ||
 	    (rc = check_samples(d, host, &r, &rows, sum, ret_error)) < 0 ||
 	    (rc = check_timeline(d, host, &r, slack, sum, ret_error)) < 0)
 		return rc;
@@ -539,15 +575,19 @@ static void apply_frame(struct delta_state *d, struct profile *host, const void 
 		delta__apply_forget(d, &r);
 	n = rbuf_u32(&r);
 	for (uint32_t i = 0; i < n; i++) {
+		uint32_t id = d->thread_ids ? rbuf_u32(&r) : (uint32_t)d->n_threads + 1;
 		uint32_t pid = rbuf_u32(&r), tid = rbuf_u32(&r);
 		size_t slen;
 		const char *raw = rbuf_str_view(&r, MAX_COMM, &slen);
 		_cleanup_free_ char *comm = text_sanitize(xstrndup(raw ? raw : "", raw ? slen : 0));
-		push(&d->threads, &d->n_threads, &d->cap_threads,
-		     profile__thread(host, d->domain, pid, tid, comm, ROLE_GUEST, -1));
+		uint32_t row = profile__thread(host, d->domain, pid, tid, comm, ROLE_GUEST, -1);
+		if (id > d->n_threads)
+			push(&d->threads, &d->n_threads, &d->cap_threads, row);
+		else /* a forgotten thread's id (check_frame) */
+			d->threads[id - 1] = row;
 		/* What check_catalog charged for it, given back when forgotten. */
 		ARRAY_GROW(d->thread_comm, d->cap_thread_comm, d->n_threads);
-		d->thread_comm[d->n_threads - 1] = (uint8_t)(raw ? slen : 0);
+		d->thread_comm[id - 1] = (uint8_t)(raw ? slen : 0);
 	}
 	n = rbuf_u32(&r);
 	for (uint32_t i = 0; i < n; i++) {
@@ -652,5 +692,6 @@ int delta__apply(struct delta_state *d, struct profile *host, const void *data, 
 	free(sum.samples);
 	free(sum.timeline);
 	free(sum.forgot_threads);
+	free(sum.reused_threads);
 	return r;
 }

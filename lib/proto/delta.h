@@ -25,7 +25,8 @@
 /* Agent side: append the delta of p to w (and mark it written). With
  * forget (capability PROTO_CAP_FORGET), the frame starts with what p has
  * dropped since the previous one (p->track_drops), and thread rows go out
- * in id order wherever their slots are. */
+ * in id order wherever their slots are; with p->reuse_thread_ids
+ * (PROTO_CAP_THREAD_IDS as well) each names its id. */
 void delta__encode(struct profile *p, struct wbuf *w, bool forget);
 
 /* One of the agent's counters. Its identity (event, layer, thread, image,
@@ -95,6 +96,9 @@ struct delta_state {
 	uint64_t samples_received;
 	/* FORGET negotiated: frames start with what the agent dropped. */
 	bool forget;
+	/* THREAD_IDS too: thread rows name their id, a new one or a
+	 * forgotten thread's. */
+	bool thread_ids;
 	uint8_t *thread_comm; /* per agent thread: its name's length (refund) */
 	size_t cap_thread_comm;
 	struct delta_retired retired_samples, retired_timeline;

@@ -85,6 +85,12 @@ for line in open(sys.argv[3]):
         runs[int(m.group(1))] = int(m.group(2))
 pids = list(runs)
 assert len(pids) >= 20, f"only {len(pids)} churned processes completed"
+# Thread ids of exited threads name new ones (PROTO_CAP_THREAD_IDS): the
+# ids used are about the threads alive at once, not every thread sent;
+# the churned processes, one after another, share a few.
+ids = int(re.search(r"thread_ids=(\d+)", meta).group(1))
+assert ids <= threads - len(pids) // 2, f"{ids} thread ids for {threads} threads, {len(pids)} of them churned one by one"
+note(f"{ids} thread ids named the {threads} threads the agent sent")
 by_pid = {}
 for r in rep["rows"]:
     by_pid[r["pid"]] = by_pid.get(r["pid"], 0) + r["cpu-clock:period"]

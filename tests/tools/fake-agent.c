@@ -125,8 +125,13 @@ static void data_send(struct channel *ch, struct data *d)
 	data_init(d);
 }
 
-static void add_thread(struct data *d, uint32_t pid, const char *comm)
+/* PROTO_CAP_THREAD_IDS agreed (with FORGET): thread rows name their id. */
+static bool thread_ids;
+
+static void add_thread(struct data *d, uint32_t id, uint32_t pid, const char *comm)
 {
+	if (thread_ids)
+		wbuf_u32(&d->t[T_THREAD], id);
 	wbuf_u32(&d->t[T_THREAD], pid);
 	wbuf_u32(&d->t[T_THREAD], pid);
 	wbuf_str(&d->t[T_THREAD], comm);
@@ -194,7 +199,7 @@ static void add_timeline(struct data *d, uint32_t idx, uint32_t bucket, uint64_t
 static void catalog(struct data *d)
 {
 	bool s = is("strings");
-	add_thread(d, 100, s ? "app" HOSTILE : "guest-app");
+	add_thread(d, 1, 100, s ? "app" HOSTILE : "guest-app");
 	add_image(d, s ? "=HYPERLINK(\"http://evil\")" HOSTILE : "/usr/bin/guest-app", IMAGE_ELF);
 	add_symbol(d, 1, s ? "+cmd|' /C calc'!A0" HOSTILE : "guest_main", 0x1000, 0x100);
 	if (s) {
@@ -361,16 +366,18 @@ static void bomb(struct channel *ch)
 
 /* churn mode, one tick: thread *thread exits, counter 0 and the fresh
  * counter *fresh are forgotten (from the second tick on); a thread of the
- * same pid and name comes, counter 0 comes back with the same key, the
- * next fresh index comes. */
+ * same pid and name comes (in the forgotten thread's id when thread ids
+ * are agreed, else in the next), counter 0 comes back with the same key,
+ * the next fresh index comes. */
 static void churn(struct data *d, uint32_t *thread, uint32_t *fresh)
 {
 	if (*fresh) { /* not before the first tick's counters exist */
 		add_forget(d, F_THREAD, *thread);
 		add_forget(d, F_SAMPLE, 0);
 		add_forget(d, F_SAMPLE, *fresh);
-		add_thread(d, 100, "guest-app");
-		++*thread;
+		if (!thread_ids)
+			++*thread;
+		add_thread(d, *thread, 100, "guest-app");
 	}
 	++*fresh;
 	add_sample(d, 0, *thread, 1, 1, 0x1010, 10, 50 * MS);
@@ -510,6 +517,7 @@ static int serve(int argc, char **argv)
 	channel__init(&ch, fd);
 	if (channel__handshake_server(&ch, key, 10000, &err) < 0)
 		die("handshake: %s", err);
+	thread_ids = (ch.caps & PROTO_CAPS_REUSE) == PROTO_CAPS_REUSE;
 	record(&ch, prepare(&ch));
 	channel__release(&ch);
 	return 0;

@@ -454,6 +454,59 @@ static void test_exited_threads_leave_memory(void **state)
 	profile__release(&p);
 }
 
+static bool profile_has_thread(const struct profile *p, uint32_t id)
+{
+	for (size_t i = 0; i < p->n_threads; i++)
+		if (p->threads[i].id == id)
+			return true;
+	return false;
+}
+
+/* A pid used again, with the same name, before the old process was
+ * reaped: both tasks name one profile row. Reaping the old one leaves the
+ * row (the new one's samples still name it; an agent would otherwise
+ * forget a thread its next samples name, and with reused thread ids give
+ * its id to another); it goes with the last task that names it. */
+static void test_reused_pid_keeps_row(void **state)
+{
+	struct profile p;
+	struct collector c;
+	struct synth s;
+	uint32_t id;
+	(void)state;
+	profile__init(&p);
+	p.track_drops = p.reuse_thread_ids = true; /* as an agent's */
+	collector__init(&c, &p, 1, false);
+	feed(&c, synth_comm(&s, 1000, 1000, "bash", 0));
+	feed(&c, synth_fork(&s, 1001, 1000, 1001, 1000));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1001, 1001, 0xffffffff81000000ULL, 1, 10, 1));
+	id = machine__thread(&c.machine, 1001, 1001)->profile_id;
+	feed(&c, synth_exit(&s, 1001, 1000, 1001, 1000));
+	feed(&c, synth_fork(&s, 1001, 1000, 1001, 1000));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1001, 1001, 0xffffffff81000000ULL, 2, 10, 1));
+	assert_int_equal(machine__thread(&c.machine, 1001, 1001)->profile_id, id);
+	profile__mark_written(&p);
+	collector__forget(&c);
+	collector__forget(&c); /* the old task is reaped */
+	assert_true(profile_has_thread(&p, id));
+	assert_int_equal(p.dropped_threads.n, 0);
+	assert_int_equal(p.n_free_thread_ids, 0);
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1001, 1001, 0xffffffff81000000ULL, 3, 10, 1));
+	assert_int_equal(layer_period(&p, "host", LAYER_KERNEL), 30);
+	/* The new task exits: the row goes, and its id is free for the next. */
+	feed(&c, synth_exit(&s, 1001, 1000, 1001, 1000));
+	profile__mark_written(&p);
+	collector__forget(&c);
+	collector__forget(&c);
+	assert_false(profile_has_thread(&p, id));
+	assert_int_equal(p.n_free_thread_ids, 1);
+	feed(&c, synth_fork(&s, 1002, 1000, 1002, 1000));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1002, 1002, 0xffffffff81000000ULL, 4, 1, 1));
+	assert_int_equal(machine__thread(&c.machine, 1002, 1002)->profile_id, id);
+	collector__release(&c);
+	profile__release(&p);
+}
+
 /* The host kernel's symbols from a kallsyms text, as if read from
  * /proc/kallsyms. */
 static void load_host_kernel(struct collector *c, const char *text)
@@ -605,6 +658,7 @@ int main(void)
 		cmocka_unit_test(test_idle_attribution),
 		cmocka_unit_test(test_idle_lists),
 		cmocka_unit_test(test_exited_threads_leave_memory),
+		cmocka_unit_test(test_reused_pid_keeps_row),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

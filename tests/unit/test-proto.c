@@ -1345,6 +1345,163 @@ static void test_delta_reuse(void **state)
 	host_release(&h);
 }
 
+/* THREAD_IDS: a hand-made frame whose thread rows name their ids: the
+ * forgotten threads, then n_rows rows (ids[i], tid tids[i]), then one
+ * sample per thread[] entry (index idx[i]) of 1 ms. */
+static void ids_frame(struct wbuf *w, const uint32_t *forget, uint32_t n_forget, uint32_t n_forget_samples,
+		      const uint32_t *ids, const uint32_t *tids, uint32_t n_rows, const uint32_t *idx,
+		      const uint32_t *thread, uint32_t n)
+{
+	wbuf_reset(w);
+	wbuf_u32(w, n_forget);
+	for (uint32_t i = 0; i < n_forget; i++)
+		wbuf_u32(w, forget[i]);
+	wbuf_u32(w, n_forget_samples); /* sample counters 0..n-1 */
+	for (uint32_t i = 0; i < n_forget_samples; i++)
+		wbuf_u32(w, idx[i]);
+	wbuf_u32(w, 0);
+	wbuf_u32(w, n_rows);
+	for (uint32_t i = 0; i < n_rows; i++) {
+		wbuf_u32(w, ids[i]);
+		wbuf_u32(w, 10);
+		wbuf_u32(w, tids[i]);
+		wbuf_str(w, "t");
+	}
+	for (int t = 0; t < 3; t++)
+		wbuf_u32(w, 0);
+	wbuf_u32(w, n);
+	for (uint32_t i = 0; i < n; i++)
+		put_sample_row(w, idx[i], thread[i], 0x1234, 1, MS);
+	wbuf_u32(w, 0);
+}
+
+/* The tid of the host thread row that the agent's thread id names. */
+static uint32_t host_tid(const struct host_side *h, uint32_t agent_id)
+{
+	uint32_t row = h->d.threads[agent_id - 1];
+	for (size_t i = 0; i < h->p.n_threads; i++)
+		if (h->p.threads[i].id == row)
+			return h->p.threads[i].tid;
+	return 0;
+}
+
+/* PROTO_CAP_THREAD_IDS: thread ids of exited threads name new ones, so
+ * an agent on a host that starts processes all day holds ids, and the
+ * host translation slots, for the threads alive at once, not for every
+ * thread it ever saw (before, 10 bytes a thread for the whole session and
+ * a limit of 4 Mi threads ever). The agent's own profile gives the ids;
+ * the host takes a row at a forgotten id (forgotten in an earlier frame
+ * or in the same one), and refuses an id that is live, skips, repeats or
+ * goes backwards. */
+static void test_delta_thread_ids(void **state)
+{
+	struct agent_profile a;
+	struct host_side h;
+	struct wbuf w;
+	char *err = NULL;
+	uint64_t used = 0;
+	uint32_t t;
+	agent_profile_init(&a); /* thread 1, one sample (10 ms), bucket 0 */
+	a.p.track_drops = a.p.reuse_thread_ids = true;
+	host_init(&h, 1u << 20, 2);
+	h.d.forget = h.d.thread_ids = true;
+	wbuf_init(&w);
+	t = agent_add_thread(&a.p, 100, MS);
+	agent_frame(&a, &h, &w, 11 * SEC);
+	/* A thread exits and a new one starts, a thousand times: the new one
+	 * takes the old one's id, on both sides, and its samples are its own. */
+	for (uint32_t round = 1; round <= 1000; round++) {
+		agent_thread_exits(&a, t);
+		t = agent_add_thread(&a.p, 100 + round, MS);
+		assert_int_equal(t, 2);
+		agent_frame(&a, &h, &w, 11 * SEC);
+		assert_int_equal(host_tid(&h, t), 100 + round);
+		assert_true(host_threads_known(&h));
+		profile__mark_written(&h.p);
+		delta__drop_retired(&h.d, &h.p);
+		if (round == 10)
+			used = h.budget.used;
+	}
+	assert_int_equal(a.p.last_thread_id, 2);
+	assert_int_equal(h.d.n_threads, 2);
+	assert_int_equal(host_live_threads(&h), 2);
+	assert_int_equal(h.budget.used, used); /* nothing stays per thread */
+	assert_true(host_period(&h) == 11 * MS); /* thread 1's 10 ms, the last thread's 1 */
+	host_release(&h);
+	profile__release(&a.p);
+
+	/* Hand-made frames. Threads 1 and 2, a counter each. */
+	host_init(&h, 1u << 20, 2);
+	h.d.forget = h.d.thread_ids = true;
+	{
+		uint32_t ids[2] = { 1, 2 }, tids[2] = { 10, 11 }, idx[2] = { 0, 1 }, thr[2] = { 1, 2 };
+		ids_frame(&w, NULL, 0, 0, ids, tids, 2, idx, thr, 2);
+		if (delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err) < 0)
+			fail_msg("first frame: %s", err);
+		/* Truncated anywhere: refused. */
+		for (size_t cut = 0; cut < w.len; cut++)
+			assert_int_equal(delta__apply(&h.d, &h.p, w.data, cut, 11 * SEC, NULL), -EBADMSG);
+	}
+	static const struct refused_ids {
+		uint32_t forget[2], n_forget, ids[2], n_rows, thread, n_samples;
+		const char *why;
+	} refused[] = {
+		{ { 0 }, 0, { 1 }, 1, 0, 0, "names id 1" },            /* live */
+		{ { 0 }, 0, { 4 }, 1, 0, 0, "names id 4" },            /* skips 3 */
+		{ { 0 }, 0, { 0 }, 1, 0, 0, "names id 0" },
+		{ { 0 }, 0, { 3, 3 }, 2, 0, 0, "names id 3" },         /* twice */
+		{ { 2 }, 1, { 2, 2 }, 2, 0, 0, "names id 2" },         /* a forgotten one twice */
+		{ { 2 }, 1, { 3, 2 }, 2, 0, 0, "names id 2" },         /* backwards */
+		{ { 2 }, 1, { 0 }, 0, 2, 1, "names forgotten thread 2" }, /* forgotten, not named again */
+		{ { 0 }, 0, { 0 }, 0, 3, 1, "malformed" },             /* never sent */
+	};
+	for (size_t k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {
+		const struct refused_ids *c = &refused[k];
+		uint32_t tids[2] = { 20, 21 }, idx[1] = { 2 };
+		ids_frame(&w, c->forget, c->n_forget, 0, c->ids, tids, c->n_rows, idx, &c->thread, c->n_samples);
+		assert_true(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err) < 0);
+		if (!strstr(err, c->why))
+			fail_msg("case %zu: '%s' does not say '%s'", k, err, c->why);
+		free(err);
+	}
+	assert_int_equal(h.d.n_threads, 2);
+	assert_int_equal(host_tid(&h, 2), 11);
+	/* Thread 2 forgotten with its counter and named again in the same
+	 * frame, with a new thread 3 after it: the new rows' samples are
+	 * theirs. */
+	{
+		uint32_t forget[1] = { 2 }, ids[2] = { 2, 3 }, tids[2] = { 12, 13 }, idx[2] = { 1, 2 }, thr[2] = { 2, 3 };
+		ids_frame(&w, forget, 1, 1, ids, tids, 2, idx, thr, 2);
+		if (delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err) < 0)
+			fail_msg("a forgotten id named again in the same frame: %s", err);
+		assert_int_equal(host_tid(&h, 2), 12);
+		assert_int_equal(host_tid(&h, 3), 13);
+		assert_int_equal(h.d.n_threads, 3);
+		assert_true(host_threads_known(&h));
+	}
+	/* Forgotten in one frame, named again in a later one; and over and
+	 * over: what the host keeps does not grow. */
+	for (uint32_t round = 0; round < 100; round++) {
+		uint32_t forget[1] = { 3 }, ids[1] = { 3 }, tids[1] = { 200 + round }, idx[1] = { 2 }, thr[1] = { 3 };
+		ids_frame(&w, forget, 1, 1, NULL, NULL, 0, idx, thr, 0);
+		if (delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err) < 0)
+			fail_msg("round %u, forgetting: %s", round, err);
+		ids_frame(&w, NULL, 0, 0, ids, tids, 1, idx, thr, 1);
+		if (delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err) < 0)
+			fail_msg("round %u, named again: %s", round, err);
+		assert_int_equal(host_tid(&h, 3), 200 + round);
+		profile__mark_written(&h.p);
+		delta__drop_retired(&h.d, &h.p);
+		if (round == 2)
+			used = h.budget.used;
+	}
+	assert_int_equal(h.budget.used, used);
+	assert_int_equal(h.d.n_threads, 3);
+	assert_int_equal(host_live_threads(&h), 3);
+	wbuf_release(&w);
+	host_release(&h);
+}
+
 static void test_delta_forget_hostile(void **state)
 {
 	struct host_side h;
@@ -1884,7 +2041,8 @@ static void test_agent_session(void **state)
 	delta_state__set_limits(&d, NULL, (uint32_t)sysconf(_SC_NPROCESSORS_ONLN), t0 - 20 * MS, t0, 100 * MS, &ev);
 	/* Both ends agreed on FORGET: the agent's frames say what it dropped. */
 	assert_true(c.caps & PROTO_CAP_FORGET);
-	d.forget = true;
+	assert_true(c.caps & PROTO_CAP_THREAD_IDS);
+	d.forget = d.thread_ids = true;
 	coord_send_u64(&c, MSG_START, t0);
 	coord_expect(&c, MSG_STARTED, &in);
 	assert_int_equal(proto_u64__decode(in.data, in.len, &started), 0);
@@ -1981,6 +2139,7 @@ int main(void)
 		cmocka_unit_test(test_delta_forget),
 		cmocka_unit_test(test_delta_rotate),
 		cmocka_unit_test(test_delta_reuse),
+		cmocka_unit_test(test_delta_thread_ids),
 		cmocka_unit_test(test_delta_forget_hostile),
 		cmocka_unit_test(test_delta_forget_budget),
 		cmocka_unit_test(test_coordinator_order),
