@@ -31,6 +31,7 @@
 #include "lib/proto/channel.h"
 #include "lib/proto/coordinator.h"
 #include "lib/proto/delta.h"
+#include "lib/proto/delta-internal.h"
 #include "lib/proto/listener.h"
 #include "lib/proto/messages.h"
 #include "lib/proto/wire.h"
@@ -1502,6 +1503,397 @@ static void test_delta_thread_ids(void **state)
 	host_release(&h);
 }
 
+/* ---- review of THREAD_IDS (helper-review): a hostile guest's frames ---- */
+
+struct atk_row {
+	uint32_t id, tid;
+	const char *comm;
+};
+
+struct atk_sample {
+	uint32_t idx, thread;
+	uint64_t address, count, period;
+};
+
+/* A DATA frame with FORGET (and the thread ids of THREAD_IDS when ids):
+ * forgotten threads, forgotten sample counters, no forgotten timeline
+ * counters, the thread rows, no images, symbols or stack frames, the
+ * sample rows, no timeline rows. */
+static void atk_frame(struct wbuf *w, bool ids, const uint32_t *ft, uint32_t nft, const uint32_t *fs, uint32_t nfs,
+		      const struct atk_row *rows, uint32_t nrows, const struct atk_sample *s, uint32_t ns)
+{
+	wbuf_reset(w);
+	wbuf_u32(w, nft);
+	for (uint32_t i = 0; i < nft; i++)
+		wbuf_u32(w, ft[i]);
+	wbuf_u32(w, nfs);
+	for (uint32_t i = 0; i < nfs; i++)
+		wbuf_u32(w, fs[i]);
+	wbuf_u32(w, 0);
+	wbuf_u32(w, nrows);
+	for (uint32_t i = 0; i < nrows; i++) {
+		if (ids)
+			wbuf_u32(w, rows[i].id);
+		wbuf_u32(w, 10);
+		wbuf_u32(w, rows[i].tid);
+		wbuf_str(w, rows[i].comm ? rows[i].comm : "t");
+	}
+	for (int t = 0; t < 3; t++)
+		wbuf_u32(w, 0);
+	wbuf_u32(w, ns);
+	for (uint32_t i = 0; i < ns; i++)
+		put_sample_row(w, s[i].idx, s[i].thread, s[i].address, s[i].count, s[i].period);
+	wbuf_u32(w, 0);
+}
+
+static void host_flush(struct host_side *h)
+{
+	profile__mark_written(&h->p);
+	delta__drop_retired(&h->d, &h->p);
+}
+
+/* The tid of the host row that a host sample entry names (0: none held). */
+static uint32_t entry_tid(const struct host_side *h, uint32_t slot)
+{
+	uint32_t row = h->p.samples[slot].key.thread;
+	for (size_t i = 0; i < h->p.n_threads; i++)
+		if (h->p.threads[i].id && h->p.threads[i].id == row)
+			return h->p.threads[i].tid;
+	return 0;
+}
+
+/* FINDING 1 (THREAD_IDS): a guest forgets thread 1 but not its counter 0,
+ * names id 1 again for a new thread (tid 20), and grows counter 0 naming
+ * thread 1. check_samples accepts the row (thread 1 was "named again"),
+ * but apply_frame adds the growth to counter 0's host entry, whose key
+ * still names the forgotten thread's row (tid 10): the row says one
+ * thread, the host charges another. After the flush that row is dropped
+ * and the live counter names a host thread row that is gone, and it keeps
+ * growing. Expected: the frame refused (a forgotten thread's live
+ * counters must be forgotten with it, or a known counter's row must name
+ * the thread of its key). Fails at 1ffe63f. */
+static void test_review_stale_counter_reused_id(void **state)
+{
+	struct host_side h;
+	struct wbuf w;
+	char *err = NULL;
+	int r;
+	wbuf_init(&w);
+	host_init(&h, 1u << 20, 2);
+	h.d.forget = h.d.thread_ids = true;
+	{
+		struct atk_row rows[1] = { { 1, 10, "t" } };
+		struct atk_sample s[1] = { { 0, 1, 0x1000, 1, MS } };
+		atk_frame(&w, true, NULL, 0, NULL, 0, rows, 1, s, 1);
+		assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	}
+	host_flush(&h);
+	{
+		uint32_t ft[1] = { 1 };
+		struct atk_row rows[1] = { { 1, 20, "t" } };
+		struct atk_sample s[1] = { { 0, 1, 0x1000, 2, 2 * MS } };
+		atk_frame(&w, true, ft, 1, NULL, 0, rows, 1, s, 1);
+		r = delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err);
+		if (r < 0)
+			free(err);
+	}
+	if (r == 0) {
+		/* The row named thread 1, which is tid 20 now. */
+		assert_int_equal(host_tid(&h, 1), 20);
+		if (entry_tid(&h, h.d.samples[0].host) != 20)
+			fail_msg("counter 0's growth went to tid %u's row, not to thread 1 (tid 20) that its row names",
+				 entry_tid(&h, h.d.samples[0].host));
+	}
+	host_flush(&h);
+	assert_true(host_threads_known(&h));
+	wbuf_release(&w);
+	host_release(&h);
+}
+
+/* FINDING 1, without THREAD_IDS (FORGET only, before 1ffe63f): a guest
+ * forgets thread 1 and keeps its counter 0 live; the flush drops the
+ * thread's host row while counter 0's entry names it, and a row naming
+ * thread 0 (or any live thread) for counter 0 keeps growing it. Fails at
+ * 1ffe63f and before. */
+static void test_review_stale_counter_forget_only(void **state)
+{
+	struct host_side h;
+	struct wbuf w;
+	char *err = NULL;
+	int r;
+	wbuf_init(&w);
+	host_init(&h, 1u << 20, 2);
+	h.d.forget = true;
+	{
+		struct atk_row rows[1] = { { 0, 10, "t" } };
+		struct atk_sample s[1] = { { 0, 1, 0x1000, 1, MS } };
+		atk_frame(&w, false, NULL, 0, NULL, 0, rows, 1, s, 1);
+		assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
+	}
+	host_flush(&h);
+	{
+		uint32_t ft[1] = { 1 };
+		struct atk_sample s[1] = { { 0, 0, 0x1000, 2, 2 * MS } };
+		atk_frame(&w, false, ft, 1, NULL, 0, NULL, 0, s, 1);
+		r = delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err);
+		if (r < 0)
+			free(err);
+	}
+	host_flush(&h);
+	if (r == 0 && !host_threads_known(&h))
+		fail_msg("thread 1 forgotten with counter 0 live: its host row was dropped, counter 0's entry names it "
+			 "(period now %llu)", (unsigned long long)h.p.samples[h.d.samples[0].host].period);
+	wbuf_release(&w);
+	host_release(&h);
+}
+
+/* What the host holds for the agent, as the budget costs it: every guest
+ * thread row of the domain (less its kept part), every sample entry of
+ * the domain, and the kept parts of every id and index ever used. The
+ * budget must charge at least that. */
+static uint64_t host_held(const struct host_side *h)
+{
+	uint64_t sum = h->d.n_threads * THREAD_KEPT + h->d.n_samples_known * INDEX_KEPT;
+	for (size_t i = 0; i < h->p.n_threads; i++)
+		if (h->p.threads[i].id && h->p.threads[i].domain == h->vm)
+			sum += THREAD_COST(strlen(h->p.threads[i].comm)) - THREAD_KEPT;
+	for (size_t i = 0; i < h->p.n_samples; i++)
+		if (h->p.samples[i].key.event && h->p.samples[i].key.domain == h->vm)
+			sum += COUNTER_COST(struct sample_entry);
+	return sum;
+}
+
+/* Budget attacks that the host withstands: an id forgotten and named
+ * again with the same name many times before a flush (one host row, the
+ * retired entries pending), an id forgotten and named again in the same
+ * frame while its retired row is still unwritten, two ids with equal
+ * rows, a rotation between the forget and the reuse and between the
+ * reuse and the flush. After each step: nothing over-refunded, the budget
+ * covers what the host holds; at the end, with every thread and counter
+ * forgotten and flushed, only the kept parts stay charged. */
+static void test_review_ids_budget(void **state)
+{
+	struct host_side h;
+	struct wbuf w;
+	char *err = NULL;
+	const uint32_t one[1] = { 1 }, zero[1] = { 0 }, both[2] = { 1, 2 };
+	wbuf_init(&w);
+	host_init(&h, 1u << 20, 2);
+	h.d.forget = h.d.thread_ids = true;
+#define APPLY(ft, nft, fs, nfs, rows, nrows, s, ns)                                                          \
+	do {                                                                                                 \
+		atk_frame(&w, true, ft, nft, fs, nfs, rows, nrows, s, ns);                                   \
+		if (delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err) < 0)                            \
+			fail_msg("line %d: %s", __LINE__, err);                                             \
+		assert_int_equal(h.budget.over_refunded, 0);                                                 \
+		assert_true(h.budget.used >= host_held(&h));                                                 \
+	} while (0)
+	{
+		struct atk_row rows[2] = { { 1, 10, "t" }, { 2, 10, "t" } }; /* equal rows */
+		struct atk_sample s[2] = { { 0, 1, 0x1000, 1, MS }, { 1, 2, 0x1000, 1, MS } };
+		APPLY(NULL, 0, NULL, 0, rows, 2, s, 2);
+		assert_int_equal(h.d.threads[0], h.d.threads[1]);
+	}
+	/* Id 1 forgotten with its counter and named again, same name, 1000
+	 * times without a flush; then with a flush. */
+	for (uint32_t k = 0; k < 2000; k++) {
+		struct atk_row rows[1] = { { 1, 10, "t" } };
+		struct atk_sample s[1] = { { 0, 1, 0x1000, 1, MS } };
+		APPLY(one, 1, zero, 1, rows, 1, s, 1);
+		if (k >= 1000)
+			host_flush(&h);
+	}
+	/* Same frame, a new name each time, never flushed: rows pile up,
+	 * each charged. */
+	for (uint32_t k = 0; k < 300; k++) {
+		struct atk_row rows[1] = { { 1, 100 + k, "t" } };
+		struct atk_sample s[1] = { { 0, 1, 0x1000, 1, MS } };
+		APPLY(one, 1, zero, 1, rows, 1, s, 1);
+	}
+	host_flush(&h);
+	assert_int_equal(host_live_threads(&h), 2);
+	/* Forget in one frame, rotate, name again; rotate between a reuse and
+	 * the flush. */
+	APPLY(one, 1, zero, 1, NULL, 0, NULL, 0);
+	host_rotate(&h, 12 * SEC);
+	assert_int_equal(h.budget.over_refunded, 0);
+	assert_true(h.budget.used >= host_held(&h));
+	{
+		struct atk_row rows[1] = { { 1, 10, "t" } };
+		struct atk_sample s[1] = { { 0, 1, 0x1000, 1, MS } };
+		APPLY(NULL, 0, NULL, 0, rows, 1, s, 1);
+		APPLY(one, 1, zero, 1, rows, 1, s, 1);
+	}
+	host_rotate(&h, 13 * SEC);
+	assert_int_equal(h.budget.over_refunded, 0);
+	assert_true(h.budget.used >= host_held(&h));
+	/* Everything forgotten, flushed: only the kept parts stay. */
+	{
+		uint32_t fs[2] = { 0, 1 };
+		APPLY(both, 2, fs, 2, NULL, 0, NULL, 0);
+	}
+	host_flush(&h);
+	host_flush(&h);
+	assert_int_equal(host_live_threads(&h), 0);
+	assert_int_equal(h.budget.used, 2 * THREAD_KEPT + 2 * INDEX_KEPT);
+#undef APPLY
+	wbuf_release(&w);
+	host_release(&h);
+}
+
+/* A hostile agent's model for random valid frames: ids with their tid,
+ * counters with their agent thread id. */
+struct atk_model {
+	uint32_t n_ids, n_idx;
+	bool id_live[64];
+	uint32_t id_tid[64];
+	bool c_live[256];
+	uint32_t c_thread[256];
+	uint64_t c_total[256];
+	bool forgot_t[64], forgot_c[256];
+};
+
+/* Random frames that follow the protocol, with the hostile moves it
+ * allows: thread ids forgotten and named again (the same name or a new
+ * one, in the same frame or later), equal rows, counters of one key,
+ * counter indexes reused, flushes and rotations at random, and (hostile)
+ * a thread forgotten while its counters stay live. After each frame:
+ * nothing over-refunded, the budget covers what the host holds, every
+ * live id names a host row with its tid; with keep_counters false, every
+ * host sample entry names a thread row held. At the end, everything
+ * forgotten and flushed: only the kept parts stay charged. */
+static void review_model_run(unsigned seed, bool keep_counters)
+{
+	struct host_side h;
+	struct atk_model m = { 0 };
+	struct wbuf w;
+	char *err = NULL;
+	uint64_t now = 11 * SEC;
+	srand(seed);
+	wbuf_init(&w);
+	host_init(&h, 64u << 20, 4096);
+	h.d.forget = h.d.thread_ids = true;
+	for (int step = 0; step < 3000; step++) {
+		uint32_t ft[64], nft = 0, fs[256], nfs = 0, nrows = 0, ns = 0;
+		struct atk_row rows[64];
+		struct atk_sample s[256];
+		bool last = step == 2999;
+		memset(m.forgot_t, 0, sizeof(m.forgot_t));
+		memset(m.forgot_c, 0, sizeof(m.forgot_c));
+		for (uint32_t id = 1; id <= m.n_ids; id++)
+			if (m.id_live[id - 1] && (last || rand() % 4 == 0)) {
+				ft[nft++] = id;
+				m.id_live[id - 1] = false;
+				m.forgot_t[id - 1] = true;
+			}
+		for (uint32_t c = 0; c < m.n_idx; c++) {
+			bool thread_gone = m.c_thread[c] && m.forgot_t[m.c_thread[c] - 1];
+			if (m.c_live[c] &&
+			    (last || (thread_gone && !(keep_counters && rand() % 2)) || rand() % 10 == 0)) {
+				fs[nfs++] = c;
+				m.c_live[c] = false;
+				m.forgot_c[c] = true;
+			}
+		}
+		if (!last) {
+			/* Forgotten ids named again (ascending), then new ones. */
+			for (uint32_t id = 1; id <= m.n_ids; id++)
+				if (!m.id_live[id - 1] && rand() % 2) {
+					m.id_live[id - 1] = true;
+					m.id_tid[id - 1] = 10 + (uint32_t)rand() % 4;
+					rows[nrows++] = (struct atk_row){ id, m.id_tid[id - 1], rand() % 3 ? "t" : "thread" };
+				}
+			for (int k = rand() % 3; k > 0 && m.n_ids < 64; k--) {
+				uint32_t id = ++m.n_ids;
+				m.id_live[id - 1] = true;
+				m.id_tid[id - 1] = 10 + (uint32_t)rand() % 4;
+				rows[nrows++] = (struct atk_row){ id, m.id_tid[id - 1], "t" };
+			}
+			/* The comm of a thread must match its host row's for
+			 * host_tid; keep "t" or "thread" as sent. */
+			/* Known counters grow; freed indexes and new ones start. */
+			for (uint32_t c = 0; c < m.n_idx; c++) {
+				if (m.c_live[c] && rand() % 2) {
+					uint32_t t = m.c_thread[c];
+					/* A row names a live thread (the key's, if still
+					 * live, else none). */
+					if (t && !m.id_live[t - 1])
+						t = 0;
+					m.c_total[c]++;
+					s[ns++] = (struct atk_sample){ c, t, 0x1000, m.c_total[c], m.c_total[c] };
+				} else if (!m.c_live[c] && rand() % 3 == 0) {
+					uint32_t t = (uint32_t)rand() % (m.n_ids + 1);
+					if (t && !m.id_live[t - 1])
+						t = 0;
+					m.c_live[c] = true;
+					m.c_thread[c] = t;
+					m.c_total[c] = 1;
+					s[ns++] = (struct atk_sample){ c, t, 0x1000 + 0x10 * (uint64_t)(rand() % 2), 1, 1 };
+				}
+			}
+			for (int k = rand() % 3; k > 0 && m.n_idx < 256; k--) {
+				uint32_t c = m.n_idx++, t = (uint32_t)rand() % (m.n_ids + 1);
+				if (t && !m.id_live[t - 1])
+					t = 0;
+				m.c_live[c] = true;
+				m.c_thread[c] = t;
+				m.c_total[c] = 1;
+				s[ns++] = (struct atk_sample){ c, t, 0x1000 + 0x10 * (uint64_t)(rand() % 2), 1, 1 };
+			}
+		}
+		atk_frame(&w, true, ft, nft, fs, nfs, rows, nrows, s, ns);
+		now += 10 * MS;
+		if (delta__apply(&h.d, &h.p, w.data, w.len, now, &err) < 0)
+			fail_msg("seed %u step %d: refused: %s", seed, step, err);
+		assert_int_equal(h.budget.over_refunded, 0);
+		if (h.budget.used < host_held(&h))
+			fail_msg("seed %u step %d: budget %llu < held %llu", seed, step,
+				 (unsigned long long)h.budget.used, (unsigned long long)host_held(&h));
+		for (uint32_t id = 1; id <= m.n_ids; id++)
+			if (m.id_live[id - 1] && host_tid(&h, id) != m.id_tid[id - 1])
+				fail_msg("seed %u step %d: id %u names tid %u, not %u", seed, step, id, host_tid(&h, id),
+					 m.id_tid[id - 1]);
+		if (last || rand() % 2)
+			host_flush(&h);
+		if (!last && rand() % 50 == 0)
+			host_rotate(&h, now);
+		assert_int_equal(h.budget.over_refunded, 0);
+		if (h.budget.used < host_held(&h))
+			fail_msg("seed %u step %d after flush: budget %llu < held %llu", seed, step,
+				 (unsigned long long)h.budget.used, (unsigned long long)host_held(&h));
+		if (!keep_counters && !host_threads_known(&h)) {
+			/* A counter of thread 0 names no row: only those. */
+			for (size_t i = 0; i < h.p.n_samples; i++)
+				if (h.p.samples[i].key.event && h.p.samples[i].key.domain == h.vm &&
+				    h.p.samples[i].key.thread && !entry_tid(&h, (uint32_t)i))
+					fail_msg("seed %u step %d: entry %zu names dropped thread row %u", seed, step, i,
+						 h.p.samples[i].key.thread);
+		}
+	}
+	host_flush(&h);
+	assert_int_equal(host_live_threads(&h), 0);
+	if (h.budget.used != m.n_ids * THREAD_KEPT + m.n_idx * INDEX_KEPT)
+		fail_msg("seed %u: at the end %llu charged, kept parts %llu", seed, (unsigned long long)h.budget.used,
+			 (unsigned long long)(m.n_ids * THREAD_KEPT + m.n_idx * INDEX_KEPT));
+	wbuf_release(&w);
+	host_release(&h);
+}
+
+static void test_review_ids_model(void **state)
+{
+	for (unsigned seed = 1; seed <= 20; seed++)
+		review_model_run(seed, false);
+}
+
+/* The same with the hostile move of finding 1 (a forgotten thread's
+ * counters kept live): the budget holds; only host_threads_known does
+ * not (test_review_stale_counter_*). */
+static void test_review_ids_model_hostile(void **state)
+{
+	for (unsigned seed = 100; seed < 120; seed++)
+		review_model_run(seed, true);
+}
+
 static void test_delta_forget_hostile(void **state)
 {
 	struct host_side h;
@@ -2142,6 +2534,11 @@ int main(void)
 		cmocka_unit_test(test_delta_thread_ids),
 		cmocka_unit_test(test_delta_forget_hostile),
 		cmocka_unit_test(test_delta_forget_budget),
+		cmocka_unit_test(test_review_stale_counter_reused_id),
+		cmocka_unit_test(test_review_stale_counter_forget_only),
+		cmocka_unit_test(test_review_ids_budget),
+		cmocka_unit_test(test_review_ids_model),
+		cmocka_unit_test(test_review_ids_model_hostile),
 		cmocka_unit_test(test_coordinator_order),
 		cmocka_unit_test(test_match_vms),
 		cmocka_unit_test(test_agent_order),
