@@ -63,6 +63,9 @@ static void compact_retired(struct delta_retired *rt)
 static void forget_counter(struct delta_state *d, struct delta_counter *c, struct delta_retired *rt)
 {
 	rt->forgot[c->host]++;
+	if (c->thread)
+		d->thread_refs[c->thread - 1]--;
+	c->thread = 0;
 	if (!--rt->refs[c->host]) {
 		/* A guest that forgets and sends again the same counters every
 		 * frame lists the same slots again and again: compacted before

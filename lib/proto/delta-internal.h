@@ -22,7 +22,7 @@
 #define INDEX_COST 48
 #define ROW_COST(type) (2 * sizeof(type) + INDEX_COST + 2 * sizeof(uint32_t))
 #define THREAD_COST(n) (ROW_COST(struct profile_thread) + 2 + STRING_COST(n))
-#define THREAD_KEPT (2 * sizeof(uint32_t) + 2)
+#define THREAD_KEPT (3 * sizeof(uint32_t) + 2)
 #define STRING_COST(n) ((uint64_t)(n) + 1 + PROTO_ALLOC_OVERHEAD)
 #define COUNTER_COST(type) ROW_COST(type)
 #define INDEX_KEPT (2 * sizeof(struct delta_counter))

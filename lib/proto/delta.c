@@ -187,6 +187,7 @@ void delta_state__release(struct delta_state *d)
 	free(d->event_timeline_totals);
 	free(d->ns_unit);
 	free(d->thread_comm);
+	free(d->thread_refs);
 	free(d->retired_threads);
 	delta__rotate_cancel(d);
 	for (struct delta_retired *rt = &d->retired_samples; rt <= &d->retired_timeline; rt++) {
@@ -278,7 +279,7 @@ static int check_totals(const struct delta_state *d, const struct delta_counter 
  * list ascending; each names a live row. They apply before the rest of
  * the frame: a forgotten counter's index may name a new counter in it. */
 static int check_forget_counters(struct delta_counter *known, size_t n_known, struct rbuf *r, uint64_t frame,
-				 const char *what, char **ret_error)
+				 const struct frame_sum *sum, uint32_t *per_thread, const char *what, char **ret_error)
 {
 	uint32_t n = rbuf_u32(r);
 	if (!rbuf_ok(r) || n > n_known)
@@ -289,6 +290,13 @@ static int check_forget_counters(struct delta_counter *known, size_t n_known, st
 			return fail_with(ret_error, -EBADMSG, "forgotten %s counter %u is not a live counter, or out of order",
 					 what, idx);
 		known[idx].forget_frame = frame;
+		if (per_thread && known[idx].thread) {
+			const uint32_t *t = sum->n_forgot_threads ? bsearch(&known[idx].thread, sum->forgot_threads,
+									   sum->n_forgot_threads, sizeof(uint32_t), cmp_u32)
+								 : NULL;
+			if (t)
+				per_thread[t - sum->forgot_threads]++;
+		}
 		prev = idx;
 	}
 	return 0;
@@ -308,9 +316,20 @@ static int check_forget(struct delta_state *d, struct rbuf *r, struct frame_sum 
 			return fail_with(ret_error, -EBADMSG, "forgotten thread %u is not a live thread, or out of order", id);
 		sum->forgot_threads[sum->n_forgot_threads++] = id;
 	}
-	if ((rc = check_forget_counters(d->samples, d->n_samples_known, r, d->frame, "sample", ret_error)) < 0)
-		return rc;
-	return check_forget_counters(d->timeline, d->n_timeline_known, r, d->frame, "timeline", ret_error);
+	{
+		_cleanup_free_ uint32_t *per_thread = xcalloc(n ? n : 1, sizeof(*per_thread));
+		if ((rc = check_forget_counters(d->samples, d->n_samples_known, r, d->frame, sum, per_thread, "sample",
+						ret_error)) < 0)
+			return rc;
+		/* A thread goes with every live counter that names it: its host
+		 * row leaves memory once written, and no entry may name it then. */
+		for (uint32_t i = 0; i < n; i++)
+			if (per_thread[i] != d->thread_refs[sum->forgot_threads[i] - 1])
+				return fail_with(ret_error, -EBADMSG,
+						 "forgotten thread %u is still named by %u live sample counter(s)",
+						 sum->forgot_threads[i], d->thread_refs[sum->forgot_threads[i] - 1] - per_thread[i]);
+	}
+	return check_forget_counters(d->timeline, d->n_timeline_known, r, d->frame, NULL, NULL, "timeline", ret_error);
 }
 
 /* A sample may name a thread of an earlier frame only while it lives, or
@@ -450,6 +469,8 @@ static int check_samples(struct delta_state *d, const struct profile *host, stru
 			sum->cost += COUNTER_COST(struct sample_entry) + (rc == 2 ? INDEX_KEPT : 0);
 		else if (host->samples[old.host].key.event != event || host->samples[old.host].key.layer != layer)
 			BAD("sample counter %u changed its event or layer", idx);
+		else if (thread != old.thread)
+			BAD("sample counter %u names thread %u, not its own %u", idx, thread, old.thread);
 		if (!add_growth(&sum->samples[event - 1], &old, count, period))
 			return fail_with(ret_error, -ERANGE, "the running totals of sample counter %u went down or overflow", idx);
 	}
@@ -588,6 +609,8 @@ static void apply_frame(struct delta_state *d, struct profile *host, const void 
 		/* What check_catalog charged for it, given back when forgotten. */
 		ARRAY_GROW(d->thread_comm, d->cap_thread_comm, d->n_threads);
 		d->thread_comm[id - 1] = (uint8_t)(raw ? slen : 0);
+		ARRAY_GROW(d->thread_refs, d->cap_thread_refs, d->n_threads);
+		d->thread_refs[id - 1] = 0; /* a forgotten thread's were 0 (check_forget) */
 	}
 	n = rbuf_u32(&r);
 	for (uint32_t i = 0; i < n; i++) {
@@ -622,9 +645,11 @@ static void apply_frame(struct delta_state *d, struct profile *host, const void 
 		struct sample_key k = { .domain = d->domain, .origin = ORIGIN_AGENT };
 		struct delta_counter *c;
 		uint64_t count, period;
+		uint32_t thread;
 		k.event = rbuf_u32(&r);
 		k.layer = rbuf_u8(&r);
-		k.thread = host_id(d->threads, rbuf_u32(&r));
+		thread = rbuf_u32(&r);
+		k.thread = host_id(d->threads, thread);
 		k.image = host_id(d->images, rbuf_u32(&r));
 		k.symbol = host_id(d->symbols, rbuf_u32(&r));
 		k.address = rbuf_u64(&r);
@@ -635,6 +660,9 @@ static void apply_frame(struct delta_state *d, struct profile *host, const void 
 			c = counter(&d->samples, &d->cap_samples, &d->n_samples_known, idx);
 			c->host = profile__add_sample(host, &k, count, period);
 			c->live = true;
+			c->thread = thread;
+			if (thread)
+				d->thread_refs[thread - 1]++;
 			delta__retired_ref(d, &d->retired_samples, c->host, COUNTER_COST(struct sample_entry));
 		} else {
 			c = &d->samples[idx];

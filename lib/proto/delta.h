@@ -38,6 +38,7 @@ struct delta_counter {
 	uint64_t frame;         /* the frame that last named it */
 	uint64_t forget_frame;  /* the frame that forgot it */
 	uint32_t host;          /* the host profile's sample/timeline entry */
+	uint32_t thread;        /* a sample counter's agent thread id (0: none) */
 	bool live;              /* false once forgotten: the index is free */
 };
 
@@ -101,6 +102,10 @@ struct delta_state {
 	bool thread_ids;
 	uint8_t *thread_comm; /* per agent thread: its name's length (refund) */
 	size_t cap_thread_comm;
+	/* Per agent thread: the live sample counters that name it; a thread is
+	 * forgotten only with them (its host row must outlive them). */
+	uint32_t *thread_refs;
+	size_t cap_thread_refs;
 	struct delta_retired retired_samples, retired_timeline;
 	struct delta_retired_thread *retired_threads;
 	size_t n_retired_threads, cap_retired_threads;

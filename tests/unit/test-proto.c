@@ -1458,8 +1458,9 @@ static void test_delta_thread_ids(void **state)
 	};
 	for (size_t k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {
 		const struct refused_ids *c = &refused[k];
-		uint32_t tids[2] = { 20, 21 }, idx[1] = { 2 };
-		ids_frame(&w, c->forget, c->n_forget, 0, c->ids, tids, c->n_rows, idx, &c->thread, c->n_samples);
+		/* A thread forgotten goes with its counter (thread 2's is 1). */
+		uint32_t tids[2] = { 20, 21 }, idx[1] = { c->n_forget ? 1 : 2 };
+		ids_frame(&w, c->forget, c->n_forget, c->n_forget, c->ids, tids, c->n_rows, idx, &c->thread, c->n_samples);
 		assert_true(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err) < 0);
 		if (!strstr(err, c->why))
 			fail_msg("case %zu: '%s' does not say '%s'", k, err, c->why);
@@ -1777,7 +1778,7 @@ static void review_model_run(unsigned seed, bool keep_counters)
 		uint32_t ft[64], nft = 0, fs[256], nfs = 0, nrows = 0, ns = 0;
 		struct atk_row rows[64];
 		struct atk_sample s[256];
-		bool last = step == 2999;
+		bool last = step == 2999, kept = false;
 		memset(m.forgot_t, 0, sizeof(m.forgot_t));
 		memset(m.forgot_c, 0, sizeof(m.forgot_c));
 		for (uint32_t id = 1; id <= m.n_ids; id++)
@@ -1788,12 +1789,13 @@ static void review_model_run(unsigned seed, bool keep_counters)
 			}
 		for (uint32_t c = 0; c < m.n_idx; c++) {
 			bool thread_gone = m.c_thread[c] && m.forgot_t[m.c_thread[c] - 1];
-			if (m.c_live[c] &&
-			    (last || (thread_gone && !(keep_counters && rand() % 2)) || rand() % 10 == 0)) {
+			bool keep = thread_gone && keep_counters && rand() % 2;
+			if (m.c_live[c] && (last || (thread_gone && !keep) || rand() % 10 == 0)) {
 				fs[nfs++] = c;
 				m.c_live[c] = false;
 				m.forgot_c[c] = true;
-			}
+			} else if (m.c_live[c] && keep)
+				kept = true;
 		}
 		if (!last) {
 			/* Forgotten ids named again (ascending), then new ones. */
@@ -1843,6 +1845,16 @@ static void review_model_run(unsigned seed, bool keep_counters)
 		}
 		atk_frame(&w, true, ft, nft, fs, nfs, rows, nrows, s, ns);
 		now += 10 * MS;
+		if (kept) {
+			/* A thread forgotten with a counter of it live: refused
+			 * (the session of that agent ends there). */
+			assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, now, &err), -EBADMSG);
+			assert_non_null(strstr(err, "is still named by"));
+			free(err);
+			wbuf_release(&w);
+			host_release(&h);
+			return;
+		}
 		if (delta__apply(&h.d, &h.p, w.data, w.len, now, &err) < 0)
 			fail_msg("seed %u step %d: refused: %s", seed, step, err);
 		assert_int_equal(h.budget.over_refunded, 0);
@@ -1922,7 +1934,9 @@ static void test_delta_forget_hostile(void **state)
 		{ { 0, 2, 0 }, { 0, 0 }, 0, "forgotten sample counter 0 is not a live counter, or out of order" },
 		{ { 0, 3, 0 }, { 0, 1, 2 }, 0, "forgets more sample counters than it has" },
 		{ { 1, 0, 0 }, { 2 }, 0, "forgotten thread 2 is not a live thread" },
-		{ { 1, 0, 0 }, { 1 }, 1, "names forgotten thread 1" },
+		{ { 1, 2, 0 }, { 1, 0, 1 }, 1, "names forgotten thread 1" },
+		{ { 1, 0, 0 }, { 1 }, 0, "forgotten thread 1 is still named by 2 live sample counter" },
+		{ { 1, 1, 0 }, { 1, 0 }, 0, "forgotten thread 1 is still named by 1 live sample counter" },
 	};
 	for (size_t k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {
 		const struct refused_forget *c = &refused[k];
