@@ -124,6 +124,7 @@ add_agent started2 started2
 add_agent codeearly codeearly
 add_agent pong pong
 add_agent forgetdead forgetdead
+add_agent forgetlive forgetlive
 add_agent forgetbad forgetbad
 add_agent late late
 add_agent latefar latefar
@@ -146,7 +147,8 @@ reason() { q "$T/a.db" "SELECT note FROM domains WHERE name='$1'"; }
 [ "$(complete kcore)" = 1 ] || fail "the kcore agent's data was refused: $(reason kcore)"
 for pair in "overflow:more than 2 CPUs" "decrease:went down" "bucket:outside the recording" \
 	"started2:second STARTED" "codeearly:CODE before STOP" "strings:the agent reports: agent error?" \
-	"forgetdead:names forgotten thread 1" "forgetbad:forgotten sample counter 7 is not a live counter" \
+	"forgetdead:names forgotten thread 1" "forgetlive:forgotten thread 1 is still named by 1 live sample counter" \
+	"forgetbad:forgotten sample counter 7 is not a live counter" \
 	"latefar:outside the recording"; do
 	name=${pair%%:*} want=${pair#*:}
 	[ "$(complete "$name")" = 0 ] || fail "agent $name was not marked incomplete"

@@ -19,7 +19,9 @@
  *       started2   STARTED twice (rule 6)
  *       codeearly  CODE before STOP (rule 6)
  *       pong       an agent clock of 2^64-1 (rule 6)
- *       forgetdead forgets its thread, then names it in the same frame (rule 3)
+ *       forgetdead forgets its thread with its counter, then names it in a
+ *                  new counter of the same frame (rule 3)
+ *       forgetlive forgets its thread while its counter lives on (rule 3)
  *       forgetbad  forgets a live counter and starts a new one in its index
  *                  (allowed), then forgets a counter it never had (rule 3)
  *       churn      every tick its thread exits and one of the same pid and
@@ -440,8 +442,10 @@ static void record(struct channel *ch, uint64_t start)
 		}
 		if (ticks == 3 && is("bucket"))
 			add_timeline(&d, buckets++, 0xfffffff0u, 1, 1000);
-		if (ticks == 3 && is("forgetdead"))
+		if (ticks == 3 && (is("forgetdead") || is("forgetlive")))
 			add_forget(&d, F_THREAD, 1);
+		if (ticks == 3 && is("forgetdead"))
+			add_forget(&d, F_SAMPLE, 0);
 		if (ticks == 3 && is("forgetbad"))
 			add_forget(&d, F_SAMPLE, 0);
 		if (ticks == 4 && is("forgetbad"))
