@@ -199,7 +199,7 @@ def watch(out, pids, interval=WATCH_INTERVAL):
     /proc/stat showing no steal at all. Figures of domprof's clock events
     are compared with the thread's own cpu-clock count; the runtime stays
     the truth for the kernel's tick accounting."""
-    fds = {}
+    fds, seen = {}, {}
     with open(out, "w") as f:
         while True:
             rec = {"t": time.monotonic_ns(), "stat": _proc_stat_ticks(), "pids": {}}
@@ -209,6 +209,20 @@ def watch(out, pids, interval=WATCH_INTERVAL):
                     tids = os.listdir(f"/proc/{pid}/task")
                 except OSError:
                     tids = []
+                # A thread gone since the last poll (exited, or its process
+                # killed): its counter still holds its count at the exit,
+                # read once; the other figures stay the last polled.
+                for tid, task in list(seen.get(pid, {}).items()):
+                    if tid not in tids:
+                        if fds.get(tid) is not None:
+                            try:
+                                task = task[:5] + [int.from_bytes(os.read(fds[tid], 8), "little")]
+                                tasks[tid] = task
+                            except OSError:
+                                pass
+                            os.close(fds[tid])
+                            fds[tid] = None
+                        del seen[pid][tid]
                 for tid in tids:
                     sched = _read(f"/proc/{pid}/task/{tid}/schedstat")
                     comm = _read(f"/proc/{pid}/task/{tid}/comm")
@@ -227,6 +241,7 @@ def watch(out, pids, interval=WATCH_INTERVAL):
                                 pass
                         tasks[tid] = [comm.strip(), int(sched.split()[0]), int(f3[11]), int(f3[12]), int(f3[40]),
                                       clock]
+                        seen.setdefault(pid, {})[tid] = tasks[tid]
                 rec["pids"][str(pid)] = tasks
             rec["t_end"] = time.monotonic_ns()
             f.write(json.dumps(rec) + "\n")
