@@ -1719,6 +1719,18 @@ struct guest_model {
 	bool forgot_t[64], forgot_c[256];
 };
 
+/* A new counter in index c, of a random live thread (or none). */
+static struct guest_sample model_new_counter(struct guest_model *m, uint32_t c)
+{
+	uint32_t t = (uint32_t)rand() % (m->n_ids + 1);
+	if (t && !m->id_live[t - 1])
+		t = 0;
+	m->c_live[c] = true;
+	m->c_thread[c] = t;
+	m->c_total[c] = 1;
+	return (struct guest_sample){ c, t, 0x1000 + 0x10 * (uint64_t)(rand() % 2), 1, 1 };
+}
+
 /* Random frames that follow the protocol, with the hostile moves it
  * allows: thread ids forgotten and named again (the same name or a new
  * one, in the same frame or later), equal rows, counters of one key,
@@ -1789,24 +1801,11 @@ static void thread_ids_model_run(unsigned seed, bool keep_counters)
 					m.c_total[c]++;
 					s[ns++] = (struct guest_sample){ c, t, 0x1000, m.c_total[c], m.c_total[c] };
 				} else if (!m.c_live[c] && rand() % 3 == 0) {
-					uint32_t t = (uint32_t)rand() % (m.n_ids + 1);
-					if (t && !m.id_live[t - 1])
-						t = 0;
-					m.c_live[c] = true;
-					m.c_thread[c] = t;
-					m.c_total[c] = 1;
-					s[ns++] = (struct guest_sample){ c, t, 0x1000 + 0x10 * (uint64_t)(rand() % 2), 1, 1 };
+					s[ns++] = model_new_counter(&m, c);
 				}
 			}
-			for (int k = rand() % 3; k > 0 && m.n_idx < 256; k--) {
-				uint32_t c = m.n_idx++, t = (uint32_t)rand() % (m.n_ids + 1);
-				if (t && !m.id_live[t - 1])
-					t = 0;
-				m.c_live[c] = true;
-				m.c_thread[c] = t;
-				m.c_total[c] = 1;
-				s[ns++] = (struct guest_sample){ c, t, 0x1000 + 0x10 * (uint64_t)(rand() % 2), 1, 1 };
-			}
+			for (int k = rand() % 3; k > 0 && m.n_idx < 256; k--)
+				s[ns++] = model_new_counter(&m, m.n_idx++);
 		}
 		guest_frame(&w, true, ft, nft, fs, nfs, rows, nrows, s, ns);
 		now += 10 * MS;
