@@ -3,7 +3,8 @@
  * a `-e LLC-load-misses` here counts what `perf record -e LLC-load-misses`
  * counts. Anything else goes through libpfm4, which knows each CPU's own
  * event tables (and can be forced to a model with LIBPFM_FORCE_PMU, which the
- * unit tests use to check encodings on machines without a PMU). */
+ * unit tests use to check encodings on machines without a PMU). libpfm4 is
+ * opened at the first name that needs it (util/dl.h). */
 #define _GNU_SOURCE
 #include "events.h"
 
@@ -13,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../util/dl.h"
 #include "../util/util.h"
 
 #define HW(n, a, c, d) { n, a, PERF_TYPE_HARDWARE, PERF_COUNT_HW_##c, d }
@@ -87,12 +89,38 @@ static bool is_clock_event(const struct perf_event_attr *a)
 	       (a->config == PERF_COUNT_SW_CPU_CLOCK || a->config == PERF_COUNT_SW_TASK_CLOCK);
 }
 
+/* libpfm4's functions, from its library once it is opened. */
+static struct {
+	__typeof__(pfm_initialize) *initialize;
+	__typeof__(pfm_get_os_event_encoding) *get_os_event_encoding;
+	__typeof__(pfm_strerror) *strerror;
+	__typeof__(pfm_get_pmu_info) *get_pmu_info;
+	__typeof__(pfm_get_event_next) *get_event_next;
+	__typeof__(pfm_get_event_info) *get_event_info;
+} pfm;
 static int pfm_ready = -1;
+static const char *pfm_error;
 
+/* 0 once libpfm4 is open and initialised; else -ENODEV with pfm_error
+ * saying why. */
 static int pfm_init_once(void)
 {
-	if (pfm_ready < 0)
-		pfm_ready = pfm_initialize() == PFM_SUCCESS;
+	static const struct dl_symbol syms[] = {
+		{ "pfm_initialize", &pfm.initialize },
+		{ "pfm_get_os_event_encoding", &pfm.get_os_event_encoding },
+		{ "pfm_strerror", &pfm.strerror },
+		{ "pfm_get_pmu_info", &pfm.get_pmu_info },
+		{ "pfm_get_event_next", &pfm.get_event_next },
+		{ "pfm_get_event_info", &pfm.get_event_info },
+	};
+	if (pfm_ready < 0) {
+		_Static_assert(LIBPFM_VERSION >> 16 == 4, "the soname below is libpfm4's");
+		pfm_ready = dl_load("libpfm.so.4", syms, ARRAY_SIZE(syms), &pfm_error);
+		if (pfm_ready && pfm.initialize() != PFM_SUCCESS) {
+			pfm_ready = 0;
+			pfm_error = "it failed to initialise";
+		}
+	}
 	return pfm_ready ? 0 : -ENODEV;
 }
 
@@ -185,8 +213,11 @@ static int resolve_pfm(const char *spec, const char *base, struct event_spec *e,
 	int r;
 
 	if (pfm_init_once() < 0)
-		return fail(ret_error, "event '%s': libpfm4 failed to initialise", spec);
-	r = pfm_get_os_event_encoding(base, PFM_PLM0 | PFM_PLM3, PFM_OS_PERF_EVENT, &arg);
+		return fail(ret_error,
+			    "event '%s': not a generic perf event (see `domprof list`) nor raw (rNNNN), and libpfm4, "
+			    "which knows each CPU's own events, is not usable: %s (install libpfm4)",
+			    spec, pfm_error);
+	r = pfm.get_os_event_encoding(base, PFM_PLM0 | PFM_PLM3, PFM_OS_PERF_EVENT, &arg);
 	free(arg.fstr);
 	if (r != PFM_SUCCESS) {
 		if (r == PFM_ERR_NOTFOUND)
@@ -194,7 +225,7 @@ static int resolve_pfm(const char *spec, const char *base, struct event_spec *e,
 				    "unknown event '%s': not a generic perf event (see `domprof list`), not raw "
 				    "(rNNNN), and no hardware PMU of this CPU knows it through libpfm4",
 				    spec);
-		return fail(ret_error, "event '%s': libpfm4: %s", spec, pfm_strerror(r));
+		return fail(ret_error, "event '%s': libpfm4: %s", spec, pfm.strerror(r));
 	}
 	e->attr.type = attr.type;
 	e->attr.config = attr.config;
@@ -437,13 +468,13 @@ int events__list_pfm(void (*fn)(const char *pmu, const char *name, const char *d
 	pfm_for_all_pmus(p)
 	{
 		pfm_pmu_info_t pinfo = { .size = sizeof(pinfo) };
-		if (pfm_get_pmu_info(p, &pinfo) != PFM_SUCCESS || !pinfo.is_present)
+		if (pfm.get_pmu_info(p, &pinfo) != PFM_SUCCESS || !pinfo.is_present)
 			continue;
 		if (pinfo.type == PFM_PMU_TYPE_OS_GENERIC)
 			continue; /* the generic perf names, listed already */
-		for (int i = pinfo.first_event; i != -1; i = pfm_get_event_next(i)) {
+		for (int i = pinfo.first_event; i != -1; i = pfm.get_event_next(i)) {
 			pfm_event_info_t info = { .size = sizeof(info) };
-			if (pfm_get_event_info(i, PFM_OS_PERF_EVENT, &info) != PFM_SUCCESS)
+			if (pfm.get_event_info(i, PFM_OS_PERF_EVENT, &info) != PFM_SUCCESS)
 				continue;
 			fn(pinfo.name, info.name, info.desc, ctx);
 			count++;

@@ -1,12 +1,14 @@
-/* Per-instruction profiles; see annotate.h. Disassembly by capstone; the
- * function, its code and its samples (in the merged view, as `domprof
- * report` shows them) come through lib/session. */
+/* Per-instruction profiles; see annotate.h. Disassembly by capstone,
+ * opened at the first function to disassemble (util/dl.h); the function,
+ * its code and its samples (in the merged view, as `domprof report` shows
+ * them) come through lib/session. */
 #define _GNU_SOURCE
 #include "annotate.h"
 
 #include <capstone/capstone.h>
 #include <errno.h>
 
+#include "../util/dl.h"
 #include "../util/util.h"
 
 static const char *intern_file(struct annotate *a, const char *f)
@@ -46,17 +48,37 @@ static int line_cmp(const void *x, const void *y, void *ctx)
 /* The function's instructions, disassembled from the code the session
  * kept of it, each with its source line: the last line row at or before
  * it. */
-static void decode(struct annotate *a, const struct symbol_code *code, const char *arch)
+static struct {
+	__typeof__(cs_open) *open;
+	__typeof__(cs_disasm) *disasm;
+	__typeof__(cs_free) *free;
+	__typeof__(cs_close) *close;
+} cs_lib;
+
+static int decode(struct annotate *a, const struct symbol_code *code, const char *arch, char **ret_error)
 {
+	static const struct dl_symbol syms[] = {
+		{ "cs_open", &cs_lib.open },
+		{ "cs_disasm", &cs_lib.disasm },
+		{ "cs_free", &cs_lib.free },
+		{ "cs_close", &cs_lib.close },
+	};
 	bool arm64 = arch && streq(arch, "aarch64");
 	size_t n, l = 0;
-	const char *file = NULL;
+	const char *file = NULL, *error;
 	int line = 0;
 	cs_insn *insn;
 	csh cs;
-	if (!code->len || cs_open(arm64 ? CS_ARCH_ARM64 : CS_ARCH_X86, arm64 ? CS_MODE_ARM : CS_MODE_64, &cs) != CS_ERR_OK)
-		return;
-	n = cs_disasm(cs, code->code, code->len, code->address, 0, &insn);
+	if (!code->len)
+		return 0;
+	if (!dl_load("libcapstone.so." STRINGIFY(CS_API_MAJOR), syms, ARRAY_SIZE(syms), &error)) {
+		*ret_error = xasprintf("annotate disassembles with capstone, which is not usable: %s (install libcapstone%d)",
+				       error, CS_API_MAJOR);
+		return -ENOENT;
+	}
+	if (cs_lib.open(arm64 ? CS_ARCH_ARM64 : CS_ARCH_X86, arm64 ? CS_MODE_ARM : CS_MODE_64, &cs) != CS_ERR_OK)
+		return 0;
+	n = cs_lib.disasm(cs, code->code, code->len, code->address, 0, &insn);
 	a->insns = xcalloc(n ? n : 1, sizeof(*a->insns));
 	for (size_t i = 0; i < n; i++) {
 		struct annotate_insn *ai = &a->insns[i];
@@ -75,8 +97,9 @@ static void decode(struct annotate *a, const struct symbol_code *code, const cha
 	}
 	a->n_insns = n;
 	if (n)
-		cs_free(insn, n);
-	cs_close(&cs);
+		cs_lib.free(insn, n);
+	cs_lib.close(&cs);
+	return 0;
 }
 
 /* The function's samples in the report's view, by address. */
@@ -158,13 +181,14 @@ static int load(struct session *s, const struct annotate_query *q, struct annota
 	a->candidates = fn.candidates;
 	if ((r = session__read_code(s, fn.symbol_id, &code, ret_error)) == 0) {
 		session__read_about(s, &about);
-		decode(a, &code, about.arch);
+		r = decode(a, &code, about.arch, ret_error);
 		session_about__release(&about);
 		free(code.code);
 		for (size_t i = 0; i < code.n_lines; i++)
 			free(code.lines[i].file);
 		free(code.lines);
-		r = place_samples(s, a, fn.symbol_id, ret_error);
+		if (r == 0)
+			r = place_samples(s, a, fn.symbol_id, ret_error);
 	}
 	session_function__release(&fn);
 	if (r < 0)

@@ -65,6 +65,23 @@ static int read_segments(Elf *elf, struct elf_info *info)
 	return 0;
 }
 
+/* Whether the file has a section of that name with content. */
+static bool has_section(Elf *elf, const char *wanted)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return false;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+		if (gelf_getshdr(scn, &sh) && sh.sh_type != SHT_NOBITS && sh.sh_size &&
+		    (name = elf_strptr(elf, shstrndx, sh.sh_name)) && streq(name, wanted))
+			return true;
+	}
+	return false;
+}
+
 static int read_symbols(struct symtab *st, Dwfl_Module *mod, struct elf_info *info)
 {
 	int n = dwfl_module_getsymtab(mod);
@@ -221,6 +238,7 @@ static int load_elf(struct symtab *st, const char *path, const char *name, struc
 		close(fd);
 		return -ENOEXEC;
 	}
+	info->has_lines = has_section(elf, ".debug_line") || has_section(elf, ".zdebug_line");
 	dwfl = dwfl_begin(&offline_callbacks);
 	if (!dwfl) {
 		elf_end(elf);

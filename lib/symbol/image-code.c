@@ -211,6 +211,10 @@ int image__source_lines(struct image *im, uint64_t start, uint64_t size,
 		if (im->loaded && im->info.build_id_size)
 			build_id__hex(im->info.build_id, im->info.build_id_size, hex);
 		im->line_cache = line_cache__open(hex);
+		/* An empty table under this build-id came from a stripped copy
+		 * of this file, or from before its debuginfo was read. */
+		if (line_cache__empty(im->line_cache) && im->info.has_lines)
+			line_cache__drop(im->line_cache);
 	}
 	if (!line_cache__ready(im->line_cache) && line_cache__persistent(im->line_cache) && !im->line_table_too_big) {
 		struct cached_line *rows;

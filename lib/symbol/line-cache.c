@@ -316,6 +316,17 @@ bool line_cache__ready(const struct line_cache *lc)
 	return lc && lc->ready;
 }
 
+bool line_cache__empty(const struct line_cache *lc)
+{
+	return line_cache__ready(lc) && lc->h.n_rows == 0;
+}
+
+void line_cache__drop(struct line_cache *lc)
+{
+	if (lc)
+		drop_table(lc);
+}
+
 struct row {
 	uint64_t addr;
 	int32_t line;

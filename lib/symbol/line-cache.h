@@ -23,7 +23,10 @@
  * (/usr/lib/debug/.build-id/xx/yyyy.debug: absent, or its size and
  * modification time) when its lines were read; installing, removing or
  * changing that file makes it stale. An image without DWARF is kept as an
- * empty table, stale in the same way. A file is checked whole (a hash of
+ * empty table, stale in the same way; a stripped copy shares its build-id
+ * with the file it was stripped from, so an empty table does not hold for
+ * a file that carries its own lines (the caller asks line_cache__empty and
+ * reads them again). A file is checked whole (a hash of
  * its content, then its structure) before use: one that fails is ignored
  * and rewritten. */
 #pragma once
@@ -53,6 +56,11 @@ struct line_cache *line_cache__open_at(const char *dir, const char *debug_root, 
 bool line_cache__persistent(const struct line_cache *lc);
 /* Whether the table is there, from the cache or set. */
 bool line_cache__ready(const struct line_cache *lc);
+/* Whether the table is there and has no row (an image without DWARF). */
+bool line_cache__empty(const struct line_cache *lc);
+/* Forget the table read from the cache (not ready again): a set then
+ * replaces it on disk at close. */
+void line_cache__drop(struct line_cache *lc);
 /* Set the table from every row of the image's DWARF (in any order; rows
  * of one address keep theirs); n = 0 for an image without lines. Copies
  * what it keeps. False when the table is too large to keep (more than

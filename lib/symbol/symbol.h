@@ -83,6 +83,7 @@ struct elf_info {
 	uint8_t build_id_size;
 	bool is_dyn; /* ET_DYN (PIE or shared library) */
 	bool has_symtab; /* full .symtab found (in the file or its debuginfo) */
+	bool has_lines;  /* the file itself has a line table (.debug_line) */
 	struct elf_segment *segments;
 	size_t n_segments;
 	char *debug_file; /* separate debuginfo used, or NULL */

@@ -76,4 +76,21 @@ if command -v unshare >/dev/null && unshare --mount true 2>/dev/null; then
 	grep -q "^/mnt/split,split_sixty," "$T/ns.csv" || fail "no symbols for a binary in another mount namespace: $(head -5 "$T/ns.csv")"
 	note "mount namespace: /mnt/split resolved through /proc/PID/root"
 fi
+
+# Libraries a recording does not need are not opened (lib/util/dl.h,
+# src/debuginfod.c): libdw's debuginfod client (and with it libcurl and
+# GnuTLS) when DEBUGINFOD_URLS names no server, libpfm4 for generic event
+# names, capstone outside annotate. The dynamic linker's own log says what
+# was opened; the same recording with a server named (nothing listens there)
+# opens the client, which shows the log would have shown it.
+loaded() { grep -o "file=$1[^ ]*" "$2" | sort -u | tr '\n' ' '; }
+spin='i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done'
+(unset DEBUGINFOD_URLS; LD_DEBUG=files "$DOMPROF" record -q -o "$T/dl.db" -- sh -c "$spin" 2>"$T/dl.log")
+for lib in libdebuginfod libcurl libpfm libcapstone; do
+	[ -z "$(loaded $lib "$T/dl.log")" ] || fail "record opened $(loaded $lib "$T/dl.log")"
+done
+DEBUGINFOD_URLS=http://127.0.0.1:9/ DEBUGINFOD_CACHE_PATH="$T/debuginfod" LD_DEBUG=files \
+	"$DOMPROF" record -q -o "$T/dl2.db" -- sh -c "$spin" 2>"$T/dl2.log"
+[ -n "$(loaded libdebuginfod "$T/dl2.log")" ] || fail "with DEBUGINFOD_URLS set, libdw did not open its client: $(grep -c 'file=' "$T/dl2.log") files opened"
+note "record opened none of libdebuginfod, libcurl, libpfm, libcapstone; with DEBUGINFOD_URLS set: $(loaded libdebuginfod "$T/dl2.log")"
 echo ok

@@ -7,8 +7,10 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/events/events.h"
+#include "lib/util/dl.h"
 #include "lib/util/util.h"
 
 static struct event_defaults def = { .freq = 1000 };
@@ -241,12 +243,41 @@ static void test_probe(void **state)
 	event_spec__release(&e);
 }
 
+/* The loader of libraries opened at first use (libpfm4 here, capstone in
+ * annotate): a missing library or symbol is a false with the reason, the
+ * symbols of one that is there are its own. */
+static void test_dl_load(void **state)
+{
+	size_t (*my_strlen)(const char *) = NULL;
+	void (*missing)(void) = NULL;
+	const struct dl_symbol libc[] = { { "strlen", &my_strlen } };
+	const struct dl_symbol bad[] = { { "strlen", &my_strlen }, { "domprof_no_such_symbol", &missing } };
+	const char *error = NULL;
+
+	assert_false(dl_load("libdomprof-no-such-library.so.9", libc, 1, &error));
+	assert_non_null(error);
+	assert_non_null(strstr(error, "libdomprof-no-such-library.so.9"));
+	assert_null(my_strlen);
+	/* Asked again: the same answer, the library is not searched for twice. */
+	error = NULL;
+	assert_false(dl_load("libdomprof-no-such-library.so.9", libc, 1, &error));
+	assert_non_null(strstr(error, "libdomprof-no-such-library.so.9"));
+
+	assert_true(dl_load("libc.so.6", libc, 1, &error));
+	assert_true(my_strlen == strlen);
+	assert_int_equal(my_strlen("domprof"), 7);
+	assert_false(dl_load("libc.so.6", bad, 2, &error));
+	assert_non_null(strstr(error, "no symbol domprof_no_such_symbol"));
+	assert_null(missing);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_generic), cmocka_unit_test(test_modifiers), cmocka_unit_test(test_periods),
 		cmocka_unit_test(test_raw_and_pfm), cmocka_unit_test(test_errors), cmocka_unit_test(test_lists),
-		cmocka_unit_test(test_explain), cmocka_unit_test(test_probe),
+		cmocka_unit_test(test_explain), cmocka_unit_test(test_probe), cmocka_unit_test(test_dl_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

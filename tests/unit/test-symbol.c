@@ -521,6 +521,55 @@ static void test_line_cache(void **state)
 	run("rm -rf %s", dir);
 }
 
+/* A stripped copy shares its build-id with the file it came from. Its
+ * empty table, cached first, must not hide the lines of the file that has
+ * them (a test's stripped copy of a workload left annotate without source
+ * lines for the workload itself); their table then serves the copy too. */
+static void test_line_cache_stripped_first(void **state)
+{
+	char dir[] = "/tmp/domprof-test-lines-XXXXXX";
+	char cache[600], full[512], stripped[512], cmd[1100];
+	static struct line_list none, from_full, from_copy;
+	const struct symbol *alpha;
+	struct image *im;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	assert_int_equal(setenv("DOMPROF_CACHE_DIR", cache, 1), 0);
+	assert_int_equal(compile(dir, "libt.so", lib_src, "-shared -fPIC -g -Wl,--build-id"), 0);
+	snprintf(full, sizeof(full), "%s/libt.so", dir);
+	snprintf(stripped, sizeof(stripped), "%s/libt-stripped.so", dir);
+	snprintf(cmd, sizeof(cmd), "strip --strip-debug -o %s %s", stripped, full);
+	run("%s", cmd);
+
+	im = image__new(IMAGE_ELF, stripped);
+	assert_int_equal(image__load(im), 0);
+	assert_false(im->info.has_lines);
+	alpha = symtab__find_name(&im->symtab, "exported_alpha");
+	assert_non_null(alpha);
+	assert_int_equal(image__source_lines(im, alpha->start, alpha->size, collect_line, &none), -ENODATA);
+	image__free(im); /* writes the empty table */
+
+	im = image__new(IMAGE_ELF, full);
+	assert_int_equal(image__load(im), 0);
+	assert_true(im->info.has_lines);
+	alpha = symtab__find_name(&im->symtab, "exported_alpha");
+	assert_int_equal(image__source_lines(im, alpha->start, alpha->size, collect_line, &from_full), 0);
+	assert_true(from_full.n >= 1);
+	assert_non_null(strstr(from_full.file[0], "libt.so.c"));
+	image__free(im); /* replaces it with the lines */
+
+	im = image__new(IMAGE_ELF, stripped);
+	assert_int_equal(image__load(im), 0);
+	alpha = symtab__find_name(&im->symtab, "exported_alpha");
+	assert_int_equal(image__source_lines(im, alpha->start, alpha->size, collect_line, &from_copy), 0);
+	assert_same_lines(&from_full, &from_copy);
+	image__free(im);
+	assert_int_equal(none.n, 0);
+	run("rm -rf %s", dir);
+	(void)state;
+}
+
 static void test_image_registry(void **state)
 {
 	struct image_registry r;
@@ -561,7 +610,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kallsyms), cmocka_unit_test(test_kallsyms_layouts), cmocka_unit_test(test_perf_map),	   cmocka_unit_test(test_demangle), cmocka_unit_test(test_sort),
-		cmocka_unit_test(test_elf), cmocka_unit_test(test_line_cache),	 cmocka_unit_test(test_image_registry), cmocka_unit_test(test_guest_kernel),
+		cmocka_unit_test(test_elf), cmocka_unit_test(test_line_cache), cmocka_unit_test(test_line_cache_stripped_first),	 cmocka_unit_test(test_image_registry), cmocka_unit_test(test_guest_kernel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
