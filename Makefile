@@ -54,7 +54,8 @@ demo: deps build
 	@DURATION="$(DURATION)" MSG="$(MSG)" VCPUS="$(VCPUS)" EVENTS="$(EVENTS)" VM="$(VM)" OUT="$(OUT)" \
 		AGENT="$(AGENT)" KEY="$(KEY)" IPERF="$(IPERF)" VM_NAME="$(VM_NAME)" scripts/demo
 
-bench: deps build
+bench: build
+	@scripts/deps --bench
 	@bench/run
 	@bench/continuous
 
