@@ -211,8 +211,8 @@ int image__source_lines(struct image *im, uint64_t start, uint64_t size,
 		if (im->loaded && im->info.build_id_size)
 			build_id__hex(im->info.build_id, im->info.build_id_size, hex);
 		im->line_cache = line_cache__open(hex);
-		/* An empty table under this build-id came from a stripped copy
-		 * of this file, or from before its debuginfo was read. */
+		/* An empty table under this build-id is a stripped copy's
+		 * (strip keeps the build-id): this file has lines of its own. */
 		if (line_cache__empty(im->line_cache) && im->info.has_lines)
 			line_cache__drop(im->line_cache);
 	}
