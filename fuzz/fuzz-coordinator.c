@@ -19,12 +19,26 @@
  * a dropped entry's slot, reused by another domain, is never fed. */
 static void check_live(const struct delta_state *d, const struct profile *p)
 {
+	/* The agent's catalog ids name rows of the host's, in its domain
+	 * (through rotations, which renumber the catalog). */
+	for (size_t i = 0; i < d->n_images; i++)
+		if (!d->images[i] || d->images[i] > p->n_images || p->images[d->images[i] - 1].domain != d->domain)
+			abort();
+	for (size_t i = 0; i < d->n_symbols; i++) {
+		const struct profile_symbol *s = d->symbols[i] && d->symbols[i] <= p->n_symbols ? &p->symbols[d->symbols[i] - 1] : NULL;
+		if (!s || !s->image || s->image > p->n_images || p->images[s->image - 1].domain != d->domain)
+			abort();
+	}
+	for (size_t i = 0; i < d->n_frames; i++)
+		if (!d->frames[i] || d->frames[i] > p->n_frames)
+			abort();
 	for (size_t i = 0; i < d->n_samples_known; i++) {
 		const struct sample_entry *e;
 		if (!d->samples[i].live)
 			continue;
 		e = &p->samples[d->samples[i].host];
-		if (e->key.domain != d->domain || e->key.origin != ORIGIN_AGENT)
+		if (e->key.domain != d->domain || e->key.origin != ORIGIN_AGENT || e->key.image > p->n_images ||
+		    e->key.symbol > p->n_symbols || e->key.stack > p->n_frames)
 			abort();
 		/* Its thread, if any, is a row of its domain the host holds. */
 		if (e->key.thread) {
@@ -78,10 +92,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else if (type == 0xfc) {
 			/* A rotation: the old session's last flush, the profile
 			 * restarted, the agent's live rows interned again. */
+			struct profile_catalog_map keep;
+			/* The host's own rows, between the agent's: they go. */
+			uint32_t img = profile__image(&p, 1, "/usr/bin/host-program", NULL, IMAGE_ELF);
+			profile__frame(&p, 0, img, profile__symbol(&p, img, "host_function", 0x1000, 16), 0);
 			profile__mark_written(&p);
-			coordinator__rotate_save(&c, &p);
-			profile__restart(&p);
-			coordinator__rotate_apply(&c, &p, now);
+			profile_catalog_map__init(&keep, &p);
+			coordinator__rotate_save(&c, &p, &keep);
+			profile__restart(&p, &keep);
+			coordinator__rotate_apply(&c, &p, &keep, now);
+			profile_catalog_map__release(&keep);
 			check_live(&c.links[0].delta, &p);
 		} else if (type == 0xfd || type == 0xfb) {
 			/* FORGET (and THREAD_IDS) agreed, as the handshake would

@@ -485,6 +485,7 @@ static bool rotation_due(const struct record_options *o, uint64_t session_start_
 static void rotate(struct record_options *o, struct recorder *rec, struct coordinator *coord)
 {
 	_cleanup_free_ char *err = NULL;
+	struct profile_catalog_map keep;
 	char *next;
 	size_t removed;
 	int r = session_series__next_path(o->output, time(NULL), &next);
@@ -494,22 +495,26 @@ static void rotate(struct record_options *o, struct recorder *rec, struct coordi
 		return;
 	}
 	/* The agents' rows go on into the next session: noted before this one
-	 * ends, interned again once the profile restarted. */
+	 * ends, interned again once the profile restarted; the catalog rows
+	 * they name stay (keep), the host's are interned again as sampled. */
+	profile_catalog_map__init(&keep, &rec->profile);
 	if (coord) {
 		coordinator__write_session(coord, recorder__session(rec));
-		coordinator__rotate_save(coord, &rec->profile);
+		coordinator__rotate_save(coord, &rec->profile, &keep);
 	}
 	/* Only a next session that cannot be created says why in err. */
-	r = recorder__rotate_session(rec, next, &err);
+	r = recorder__rotate_session(rec, next, &keep, &err);
 	if (r < 0 && err) {
 		log_warning("cannot start the next session %s: %s; recording on into %s", next, err, session_path(o));
 		if (coord)
 			coordinator__rotate_cancel(coord);
+		profile_catalog_map__release(&keep);
 		free(next);
 		return;
 	}
 	if (coord)
-		coordinator__rotate_apply(coord, &rec->profile, recorder__session_start_ns(rec));
+		coordinator__rotate_apply(coord, &rec->profile, &keep, recorder__session_start_ns(rec));
+	profile_catalog_map__release(&keep);
 	log_info("session %s complete; recording into %s", o->session_path, next);
 	free(o->session_path);
 	o->session_path = next;

@@ -176,10 +176,25 @@ static uint64_t thread_hash(const struct profile_thread *t)
 	return hash_mix(hash_mix(hash_mix(hash_str(t->comm), t->domain), t->pid), t->tid);
 }
 
+static uint64_t image_hash(uint32_t domain, const char *path, const char *build_id)
+{
+	return hash_mix(hash_mix(hash_str(path), domain), build_id && *build_id ? hash_str(build_id) : 0);
+}
+
+static uint64_t symbol_hash(uint32_t image, const char *name, uint64_t address)
+{
+	return hash_mix(hash_mix(hash_str(name), image), address);
+}
+
+static uint64_t frame_hash(uint32_t parent, uint32_t image, uint32_t symbol, uint64_t address)
+{
+	return hash_mix(hash_mix(hash_mix(hash_u64(parent), image), symbol), address);
+}
+
 uint32_t profile__image(struct profile *p, uint32_t domain, const char *path, const char *build_id,
 			enum image_kind kind)
 {
-	uint64_t h = hash_mix(hash_mix(hash_str(path), domain), build_id ? hash_str(build_id) : 0);
+	uint64_t h = image_hash(domain, path, build_id);
 	INTERN(p, images, h, e->domain == domain && streq(e->path, path) && str_eq(e->build_id, build_id), ({
 		       e->domain = domain;
 		       e->path = xstrdup(path);
@@ -190,7 +205,7 @@ uint32_t profile__image(struct profile *p, uint32_t domain, const char *path, co
 
 uint32_t profile__symbol(struct profile *p, uint32_t image, const char *name, uint64_t address, uint64_t size)
 {
-	uint64_t h = hash_mix(hash_mix(hash_str(name), image), address);
+	uint64_t h = symbol_hash(image, name, address);
 	INTERN(p, symbols, h, e->image == image && e->address == address && streq(e->name, name), ({
 		       e->image = image;
 		       e->name = xstrdup(name);
@@ -201,7 +216,7 @@ uint32_t profile__symbol(struct profile *p, uint32_t image, const char *name, ui
 
 uint32_t profile__frame(struct profile *p, uint32_t parent, uint32_t image, uint32_t symbol, uint64_t address)
 {
-	uint64_t h = hash_mix(hash_mix(hash_mix(hash_u64(parent), image), symbol), address);
+	uint64_t h = frame_hash(parent, image, symbol, address);
 	INTERN(p, frames, h,
 	       e->parent == parent && e->image == image && e->symbol == symbol && e->address == address, ({
 		       e->parent = parent;
@@ -458,8 +473,132 @@ size_t profile__drop_threads(struct profile *p, const uint32_t *exited, size_t n
 	return dropped;
 }
 
-void profile__restart(struct profile *p)
+void profile_catalog_map__init(struct profile_catalog_map *m, const struct profile *p)
 {
+	m->images = (struct profile_id_map){ xcalloc(p->n_images + 1, sizeof(uint32_t)), p->n_images };
+	m->symbols = (struct profile_id_map){ xcalloc(p->n_symbols + 1, sizeof(uint32_t)), p->n_symbols };
+	m->frames = (struct profile_id_map){ xcalloc(p->n_frames + 1, sizeof(uint32_t)), p->n_frames };
+}
+
+void profile_catalog_map__release(struct profile_catalog_map *m)
+{
+	if (!m)
+		return;
+	free(m->images.ids);
+	free(m->symbols.ids);
+	free(m->frames.ids);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Whether row i (0-based) is marked in map (NULL: none is). */
+static bool marked(const struct profile_id_map *map, size_t i)
+{
+	return map && i < map->n && map->ids[i];
+}
+
+/* An array of cap rows holding n: given back down to 2n when n is under
+ * a quarter, so that a session of many rows does not leave its room to
+ * every later one. */
+#define ARRAY_SHRINK(arr, cap, n)                                               \
+	do {                                                                    \
+		if ((n) < (cap) / 4) {                                          \
+			(cap) = (n) ? 2 * (n) : 0;                              \
+			(arr) = (cap) ? xrealloc((arr), (cap) * sizeof(*(arr))) \
+				      : (free(arr), NULL);                      \
+		}                                                               \
+	} while (0)
+
+/* profile__restart's catalog part: keep the marked rows and what they
+ * name, in their order (a frame's caller keeps a smaller id than the
+ * frame), free the others, index the rest anew; keep's entries become
+ * the new ids. */
+static void restart_catalog(struct profile *p, struct profile_catalog_map *keep)
+{
+	size_t ni = p->n_images, ns = p->n_symbols, nf = p->n_frames, n;
+	uint32_t *image_ids = xcalloc(ni + 1, sizeof(uint32_t)), *symbol_ids = xcalloc(ns + 1, sizeof(uint32_t)),
+		 *frame_ids = xcalloc(nf + 1, sizeof(uint32_t));
+
+	/* What is kept: marked rows, then what kept frames and symbols name
+	 * (a frame's caller has a smaller id: one pass from the end). */
+	for (size_t i = 0; i < ni; i++)
+		image_ids[i] = marked(keep ? &keep->images : NULL, i);
+	for (size_t i = 0; i < ns; i++)
+		symbol_ids[i] = marked(keep ? &keep->symbols : NULL, i);
+	for (size_t i = nf; i-- > 0;) {
+		const struct profile_frame *f = &p->frames[i];
+		if (!marked(keep ? &keep->frames : NULL, i) && !frame_ids[i])
+			continue;
+		frame_ids[i] = 1;
+		if (f->parent && f->parent <= i)
+			frame_ids[f->parent - 1] = 1;
+		if (f->symbol && f->symbol <= ns)
+			symbol_ids[f->symbol - 1] = 1;
+		if (f->image && f->image <= ni)
+			image_ids[f->image - 1] = 1;
+	}
+	for (size_t i = 0; i < ns; i++)
+		if (symbol_ids[i] && p->symbols[i].image && p->symbols[i].image <= ni)
+			image_ids[p->symbols[i].image - 1] = 1;
+
+	/* Renumbered in place, each table after what its rows name. */
+	hmap_release(&p->index_images);
+	for (size_t i = n = 0; i < ni; i++) {
+		struct profile_image *e = &p->images[i];
+		if (!image_ids[i]) {
+			free(e->path);
+			continue;
+		}
+		p->images[n] = *e;
+		image_ids[i] = (uint32_t)++n;
+		hmap_insert(&p->index_images, image_hash(e->domain, e->path, e->build_id), (uint32_t)(n - 1));
+	}
+	p->n_images = n;
+	hmap_release(&p->index_symbols);
+	for (size_t i = n = 0; i < ns; i++) {
+		struct profile_symbol *e = &p->symbols[i];
+		if (!symbol_ids[i]) {
+			free(e->name);
+			continue;
+		}
+		p->symbols[n] = *e;
+		p->symbols[n].image = e->image && e->image <= ni ? image_ids[e->image - 1] : 0;
+		symbol_ids[i] = (uint32_t)++n;
+		hmap_insert(&p->index_symbols, symbol_hash(p->symbols[n - 1].image, e->name, e->address),
+			    (uint32_t)(n - 1));
+	}
+	p->n_symbols = n;
+	hmap_release(&p->index_frames);
+	for (size_t i = n = 0; i < nf; i++) {
+		struct profile_frame f = p->frames[i];
+		if (!frame_ids[i])
+			continue;
+		f.parent = f.parent && f.parent <= i ? frame_ids[f.parent - 1] : 0;
+		f.image = f.image && f.image <= ni ? image_ids[f.image - 1] : 0;
+		f.symbol = f.symbol && f.symbol <= ns ? symbol_ids[f.symbol - 1] : 0;
+		p->frames[n] = f;
+		frame_ids[i] = (uint32_t)++n;
+		hmap_insert(&p->index_frames, frame_hash(f.parent, f.image, f.symbol, f.address), (uint32_t)(n - 1));
+	}
+	p->n_frames = n;
+	ARRAY_SHRINK(p->images, p->cap_images, p->n_images);
+	ARRAY_SHRINK(p->symbols, p->cap_symbols, p->n_symbols);
+	ARRAY_SHRINK(p->frames, p->cap_frames, p->n_frames);
+
+	if (keep) {
+		profile_catalog_map__release(keep);
+		keep->images = (struct profile_id_map){ image_ids, ni };
+		keep->symbols = (struct profile_id_map){ symbol_ids, ns };
+		keep->frames = (struct profile_id_map){ frame_ids, nf };
+	} else {
+		free(image_ids);
+		free(symbol_ids);
+		free(frame_ids);
+	}
+}
+
+void profile__restart(struct profile *p, struct profile_catalog_map *keep)
+{
+	restart_catalog(p, keep);
 	for (size_t i = 0; i < p->n_threads; i++)
 		free(p->threads[i].comm);
 	p->n_threads = p->written_threads = p->n_free_threads = p->n_free_thread_ids = 0;

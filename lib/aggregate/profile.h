@@ -5,8 +5,9 @@
  * (the "delta"); the protocol ships the same delta from agent to host.
  *
  * Catalog ids are 1-based indexes into each table (0 means "none") and
- * never change, so they can be written to the session as primary keys.
- * Catalog rows are append-only; sample and timeline counters grow in place
+ * do not change within a session, so they can be written to it as primary
+ * keys; a rotation renumbers them (profile__restart). Within a session
+ * catalog rows are append-only; sample and timeline counters grow in place
  * and are tracked by a dirty list. Domain rows may be updated (dirty flag).
  *
  * A thread's or counter's session id is its own (`id`), not its place in
@@ -226,11 +227,45 @@ size_t profile__drop_timeline_if(struct profile *p, bool (*done)(const struct ti
 /* Drop the written thread rows of the ids in exited (sorted, n of them):
  * their threads are gone. Drop their counters first. */
 size_t profile__drop_threads(struct profile *p, const uint32_t *exited, size_t n);
+/* The catalog rows that live on through a rotation, and their ids after
+ * it (one map per table, by old id - 1). Before profile__restart a
+ * nonzero entry marks a row to keep; what a kept row names is kept with
+ * it (a symbol's image; a frame's caller, image and symbol). After it,
+ * each entry is the row's new id, 0 for a row that went. */
+struct profile_id_map {
+	uint32_t *ids;
+	size_t n;
+};
+
+struct profile_catalog_map {
+	struct profile_id_map images, symbols, frames;
+};
+
+/* Sized to p's catalog, nothing marked. */
+void profile_catalog_map__init(struct profile_catalog_map *m, const struct profile *p);
+void profile_catalog_map__release(struct profile_catalog_map *m);
+
+static inline void profile_id_map__keep(struct profile_id_map *m, uint32_t id)
+{
+	if (id && id <= m->n)
+		m->ids[id - 1] = 1;
+}
+
+/* After the restart: the new id of an old one, 0 when it went. */
+static inline uint32_t profile_id_map__get(const struct profile_id_map *m, uint32_t id)
+{
+	return id && id <= m->n ? m->ids[id - 1] : 0;
+}
+
 /* Start over for a new session (rotation), after a flush that left no
  * delta: counters and thread rows go (ids start again at 1; callers
- * forget the thread ids and counter indexes they cached); domains,
- * images, symbols and frames stay, with their ids, to be written again
- * into the new session. */
-void profile__restart(struct profile *p);
+ * forget the thread ids and counter indexes they cached); domains stay;
+ * of the images, symbols and frames, only those keep marks (and what they
+ * name) stay, renumbered in their order, to be written again into the new
+ * session; keep (NULL: none) then maps their old ids to the new. Every
+ * catalog id a caller cached is void: it interns again what it needs. So
+ * a recording of days holds the catalog of one session, not of all the
+ * code that ever ran. */
+void profile__restart(struct profile *p, struct profile_catalog_map *keep);
 /* Counters in memory (live slots), for tests and benches. */
 size_t profile__n_live_samples(const struct profile *p);

@@ -229,10 +229,11 @@ void collector__forget(struct collector *c)
 #endif
 }
 
-void collector__restart(struct collector *c, uint64_t start_time)
+void collector__restart(struct collector *c, uint64_t start_time, struct profile_catalog_map *keep)
 {
-	profile__restart(c->profile);
-	machine__forget_profile_threads(&c->machine);
+	profile__restart(c->profile, keep);
+	machine__forget_profile_ids(&c->machine);
+	c->marker_image = c->marker_symbol = 0;
 	memset(c->stats, 0, (c->n_events ? c->n_events : 1) * sizeof(*c->stats));
 	memset(c->dropped_total, 0, (c->n_events ? c->n_events : 1) * sizeof(*c->dropped_total));
 	free(c->dropped_period);

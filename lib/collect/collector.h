@@ -139,9 +139,11 @@ void collector__forget(struct collector *c);
 
 /* Start a new session's profile (rotation), after a flush: counters,
  * thread rows and the events' totals start from zero, the timeline from
- * start_time (the sample clock; 0: the next sample's). The machine, its
- * images and the catalog stay. */
-void collector__restart(struct collector *c, uint64_t start_time);
+ * start_time (the sample clock; 0: the next sample's); of the catalog,
+ * only the rows keep marks stay (profile__restart: keep, which may be
+ * NULL, then maps old ids to new). The machine and its images stay; the
+ * profile ids they cached are interned again when next sampled. */
+void collector__restart(struct collector *c, uint64_t start_time, struct profile_catalog_map *keep);
 
 /* A sample of event index ev (0-based). */
 void collector__sample(struct collector *c, const struct perf_sample *s, uint32_t ev);

@@ -327,7 +327,8 @@ int recorder__finish_session(struct recorder *r)
 	return end_session(r, r->stop_ns);
 }
 
-int recorder__rotate_session(struct recorder *r, const char *path, char **ret_error)
+int recorder__rotate_session(struct recorder *r, const char *path, struct profile_catalog_map *keep,
+			     char **ret_error)
 {
 	struct recorder_output *o = r->output;
 	struct session *next;
@@ -342,7 +343,7 @@ int recorder__rotate_session(struct recorder *r, const char *path, char **ret_er
 	ret = end_session(r, now);
 	session__close(o->session);
 	o->session = next;
-	collector__restart(&r->collector, r->clock_monotonic ? now : 0);
+	collector__restart(&r->collector, r->clock_monotonic ? now : 0, keep);
 	write_run(r, now);
 	return ret;
 }

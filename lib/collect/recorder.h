@@ -97,14 +97,17 @@ int recorder__finish_session(struct recorder *r);
 /* Rotation: complete the current session (as recorder__finish_session
  * would, at this instant) and go on recording into a new one at path,
  * created as recorder__create_session does, with the same description of
- * the run and its own start. Each session is complete on its own: the
- * catalog is written again, counters and totals start from zero. With
+ * the run and its own start. Each session is complete on its own:
+ * counters and totals start from zero; the catalog starts from what keep
+ * marks (NULL: nothing), the rest is interned again as it is sampled. With
  * agents, the caller carries their live rows across (coordinator__rotate_save
- * before, coordinator__rotate_apply after). 0, or -errno
+ * marks them in keep before, coordinator__rotate_apply translates them
+ * after, with keep's new ids). 0, or -errno
  * with *ret_error: when path cannot be created the current session goes
- * on; when the current one cannot be completed, the next one is
- * recording anyway. */
-int recorder__rotate_session(struct recorder *r, const char *path, char **ret_error);
+ * on (keep is then untouched); when the current one cannot be completed,
+ * the next one is recording anyway. */
+int recorder__rotate_session(struct recorder *r, const char *path, struct profile_catalog_map *keep,
+			     char **ret_error);
 /* The session being written, for what others add to it (agents), or NULL. */
 struct session *recorder__session(struct recorder *r);
 /* CLOCK_MONOTONIC when the session being written started (0 without one). */

@@ -40,13 +40,34 @@ void machine__exit(struct machine *m, const struct perf_task_event *ev)
 	}
 }
 
-void machine__forget_profile_threads(struct machine *m)
+static void forget_image_ids(struct image *im)
+{
+	if (!im)
+		return;
+	im->user_id = 0;
+	for (size_t i = 0; i < im->symtab.n; i++)
+		im->symtab.syms[i].user_id = 0;
+}
+
+void machine__forget_profile_ids(struct machine *m)
 {
 	for (size_t i = 0; i < m->n_threads; i++) {
 		struct thread *t = m->threads[i];
 		t->profile_id = 0;
 		t->n_past_profile_ids = 0;
 	}
+	/* The kernel's modules are symbols of the kernel's image. */
+	for (size_t i = 0; i < m->images.n; i++)
+		forget_image_ids(m->images.images[i]);
+	for (size_t i = 0; i < m->n_vms; i++) {
+		forget_image_ids(m->vms[i]->guest_kernel);
+		forget_image_ids(m->vms[i]->guest_user);
+		forget_image_ids(m->vms[i]->guest_code);
+	}
+	/* Decided per profile symbol id. */
+	free(m->idle_symbols);
+	m->idle_symbols = NULL;
+	m->cap_idle_symbols = 0;
 }
 
 static bool gone(uint32_t exit_generation, uint32_t generation)

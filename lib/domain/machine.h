@@ -127,9 +127,10 @@ void machine__comm(struct machine *m, const struct perf_comm_event *ev);
 void machine__fork(struct machine *m, const struct perf_task_event *ev);
 void machine__exit(struct machine *m, const struct perf_task_event *ev);
 
-/* The profile started over (profile__restart): every thread's profile
- * id is computed again when it is next sampled. */
-void machine__forget_profile_threads(struct machine *m);
+/* The profile started over (profile__restart): every profile id the
+ * machine cached (threads, images, symbols) is interned again when next
+ * sampled. */
+void machine__forget_profile_ids(struct machine *m);
 
 /* Free the threads and processes whose EXIT came before the previous
  * call (so samples of theirs still in other rings have been read), and

@@ -614,19 +614,23 @@ void coordinator__forget(struct coordinator *c, struct profile *p)
 			delta__drop_retired(&c->links[i].delta, p);
 }
 
-void coordinator__rotate_save(struct coordinator *c, const struct profile *p)
+void coordinator__rotate_save(struct coordinator *c, const struct profile *p, struct profile_catalog_map *keep)
 {
 	for (size_t i = 0; i < c->n; i++)
 		if (c->links[i].delta.n_events)
-			delta__rotate_save(&c->links[i].delta, p);
+			delta__rotate_save(&c->links[i].delta, p, keep);
 }
 
-void coordinator__rotate_apply(struct coordinator *c, struct profile *p, uint64_t start_ns)
+void coordinator__rotate_apply(struct coordinator *c, struct profile *p, const struct profile_catalog_map *keep,
+			       uint64_t start_ns)
 {
 	for (size_t i = 0; i < c->n; i++) {
 		struct agent_link *l = &c->links[i];
 		if (l->delta.n_events)
-			delta__rotate_apply(&l->delta, p, start_ns);
+			delta__rotate_apply(&l->delta, p, keep, start_ns);
+		/* Its code names symbols of the agent's, kept. */
+		for (size_t j = 0; j < l->n_codes; j++)
+			l->codes[j].symbol = profile_id_map__get(&keep->symbols, l->codes[j].symbol);
 		l->session_frames0 = l->data_frames;
 		l->session_samples0 = l->delta.samples_received;
 		l->session_forgotten0 = l->delta.forgotten;

@@ -166,12 +166,14 @@ void coordinator__forget(struct coordinator *c, struct profile *p);
  * still holds. */
 void coordinator__keep_all(struct coordinator *c);
 /* Rotation (record --rotate): before the current session ends, note each
- * agent's live rows (delta__rotate_save); once the profile restarted for
- * the next session, which started at host clock start_ns, intern them
- * again (delta__rotate_apply), or drop the note when no next session came
- * (coordinator__rotate_cancel). */
-void coordinator__rotate_save(struct coordinator *c, const struct profile *p);
-void coordinator__rotate_apply(struct coordinator *c, struct profile *p, uint64_t start_ns);
+ * agent's live rows and mark the catalog rows it names in keep
+ * (delta__rotate_save); once the profile restarted with keep for the next
+ * session, which started at host clock start_ns, take their new ids and
+ * intern the rest again (delta__rotate_apply), or drop the note when no
+ * next session came (coordinator__rotate_cancel). */
+void coordinator__rotate_save(struct coordinator *c, const struct profile *p, struct profile_catalog_map *keep);
+void coordinator__rotate_apply(struct coordinator *c, struct profile *p, const struct profile_catalog_map *keep,
+			       uint64_t start_ns);
 void coordinator__rotate_cancel(struct coordinator *c);
 /* STOP everyone and collect their last data (at most timeout_ms).
  * end_ns: the host's end of the recording (its recorder's stop; 0: now),

@@ -262,13 +262,21 @@ static int cmp_rotation_thread(const void *a, const void *b)
 		       &((const struct delta_rotation_thread *)b)->old_id);
 }
 
-void delta__rotate_save(struct delta_state *d, const struct profile *host)
+void delta__rotate_save(struct delta_state *d, const struct profile *host, struct profile_catalog_map *keep)
 {
 	struct delta_rotation *rot = &d->rotation;
 	size_t n_ids;
 	uint32_t *ids;
 	delta__rotate_cancel(d);
 	rot->saved = true;
+	/* The agent sent each catalog row once and names it by its id from
+	 * then on: its rows stay through the restart. */
+	for (size_t i = 0; i < d->n_images; i++)
+		profile_id_map__keep(&keep->images, d->images[i]);
+	for (size_t i = 0; i < d->n_symbols; i++)
+		profile_id_map__keep(&keep->symbols, d->symbols[i]);
+	for (size_t i = 0; i < d->n_frames; i++)
+		profile_id_map__keep(&keep->frames, d->frames[i]);
 	/* The agent's live threads, by their host rows' ids. */
 	ids = live_thread_rows(d, &n_ids);
 	for (size_t i = 0; n_ids && i < host->n_threads; i++) {
@@ -323,13 +331,20 @@ static uint32_t new_thread(const struct delta_rotation *rot, const uint32_t *new
 	return t ? new_ids[t - rot->threads] : 0;
 }
 
-void delta__rotate_apply(struct delta_state *d, struct profile *host, uint64_t start_ns)
+void delta__rotate_apply(struct delta_state *d, struct profile *host, const struct profile_catalog_map *keep,
+			 uint64_t start_ns)
 {
 	struct delta_rotation *rot = &d->rotation;
 	uint32_t *new_ids;
 	int64_t old_base = d->bucket_base;
 	if (!rot->saved)
 		return;
+	for (size_t i = 0; i < d->n_images; i++)
+		d->images[i] = profile_id_map__get(&keep->images, d->images[i]);
+	for (size_t i = 0; i < d->n_symbols; i++)
+		d->symbols[i] = profile_id_map__get(&keep->symbols, d->symbols[i]);
+	for (size_t i = 0; i < d->n_frames; i++)
+		d->frames[i] = profile_id_map__get(&keep->frames, d->frames[i]);
 	new_ids = xcalloc(rot->n_threads ? rot->n_threads : 1, sizeof(*new_ids));
 	for (size_t i = 0; i < rot->n_threads; i++)
 		new_ids[i] = profile__thread(host, d->domain, rot->threads[i].pid, rot->threads[i].tid,
@@ -350,6 +365,9 @@ void delta__rotate_apply(struct delta_state *d, struct profile *host, uint64_t s
 		struct delta_counter *c = &d->samples[rot->samples[i].idx];
 		struct sample_key k = rot->samples[i].key;
 		k.thread = new_thread(rot, new_ids, k.thread);
+		k.image = profile_id_map__get(&keep->images, k.image);
+		k.symbol = profile_id_map__get(&keep->symbols, k.symbol);
+		k.stack = profile_id_map__get(&keep->frames, k.stack);
 		c->host = profile__add_sample(host, &k, 0, 0);
 		delta__retired_ref(d, &d->retired_samples, c->host, COUNTER_COST(struct sample_entry));
 	}

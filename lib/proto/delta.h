@@ -151,13 +151,16 @@ size_t delta__drop_retired(struct delta_state *d, struct profile *host);
 /* Rotation (record --rotate): the host profile's threads, counters and
  * timeline restart with each session (profile__restart) while the agent's
  * running totals go on. Before the old session's last flush,
- * delta__rotate_save notes the agent's live threads and counters. Once the
- * profile restarted for a session that starts at host clock start_ns,
- * delta__rotate_apply interns them again: the threads as rows of the new
+ * delta__rotate_save notes the agent's live threads and counters, and
+ * marks in keep the catalog rows the agent's ids name (it sent each row
+ * once). Once the profile restarted (with keep) for a session that starts
+ * at host clock start_ns, delta__rotate_apply takes the rows' new ids from
+ * keep and interns the rest again: the threads as rows of the new
  * session, the counters as empty entries written once they grow, timeline
  * buckets before the session's start in its first. What the agent forgot
  * left with the old session: its budget comes back. delta__rotate_cancel
  * drops the note when no new session came. */
-void delta__rotate_save(struct delta_state *d, const struct profile *host);
-void delta__rotate_apply(struct delta_state *d, struct profile *host, uint64_t start_ns);
+void delta__rotate_save(struct delta_state *d, const struct profile *host, struct profile_catalog_map *keep);
+void delta__rotate_apply(struct delta_state *d, struct profile *host, const struct profile_catalog_map *keep,
+			 uint64_t start_ns);
 void delta__rotate_cancel(struct delta_state *d);

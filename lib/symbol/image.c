@@ -37,6 +37,7 @@ void image__free(struct image *im)
 	elf_info__release(&im->info);
 	symtab__release(&im->symtab);
 	image__drop_dwarf(im);
+	free(im->cache);
 	free(im);
 }
 
@@ -161,6 +162,8 @@ void image__unload(struct image *im)
 	image__drop_dwarf(im);
 	im->loaded = false;
 	im->load_error = 0;
+	free(im->cache);
+	im->cache = NULL;
 	im->cache_valid = false;
 }
 
@@ -183,14 +186,18 @@ static bool jit_reload(struct image *im)
 	return true;
 }
 
+#define IMAGE_LOOKUP_SLOTS 256 /* a power of two */
+
 const struct symbol *image__find(struct image *im, uint64_t addr)
 {
 	const struct symbol *s;
-	size_t slot = (size_t)((addr ^ (addr >> 9)) & 255);
+	size_t slot = (size_t)((addr ^ (addr >> 9)) & (IMAGE_LOOKUP_SLOTS - 1));
 	if (!im->loaded)
 		image__load(im);
 	if (!im->cache_valid) {
-		for (size_t i = 0; i < 256; i++)
+		if (!im->cache)
+			im->cache = xmalloc(IMAGE_LOOKUP_SLOTS * sizeof(*im->cache));
+		for (size_t i = 0; i < IMAGE_LOOKUP_SLOTS; i++)
 			im->cache[i].addr = UINT64_MAX;
 		im->cache_valid = true;
 	}

@@ -23,11 +23,14 @@ struct image {
 	uint64_t kaslr_offset; /* guest kernels: runtime minus file addresses */
 	uint32_t user_id;      /* free for the owner (profile image id) */
 	uint32_t mapped_generation; /* free for the owner (when last mapped) */
-	/* Direct-mapped lookup cache: hot loops revisit few addresses. */
-	struct {
+	/* Direct-mapped lookup cache: hot loops revisit few addresses.
+	 * Allocated at the first lookup and freed with the symbols: most
+	 * images a host maps are never sampled, and an unloaded one should
+	 * hold little more than its name. */
+	struct image_lookup_slot {
 		uint64_t addr;
 		const struct symbol *sym;
-	} cache[256];
+	} *cache;
 	bool cache_valid;
 	/* JIT maps grow while the JIT runs: reread when an address misses and
 	 * the file changed (checked at most every 100 ms). */

@@ -156,6 +156,20 @@ check_series() {
 			fail "$f does not open on its own"
 		"$DOMPROF" export -i "$f" --format folded -o "$T/part-$n.folded" >/dev/null 2>&1 || fail "$f does not export"
 	done
+	# Each session's catalog is whole: every id a row names is a row of
+	# that session (a rotation renumbers the catalog).
+	python3 - "$dir" <<'PY' || fail "a session of $dir names catalog rows it does not hold (see above)"
+import glob, sqlite3, sys
+refs = [("samples", "image_id", "images"), ("samples", "symbol_id", "symbols"), ("samples", "stack_id", "frames"),
+        ("samples", "thread_id", "threads"), ("symbols", "image_id", "images"), ("frames", "parent_id", "frames"),
+        ("frames", "image_id", "images"), ("frames", "symbol_id", "symbols"), ("symbol_code", "symbol_id", "symbols")]
+for path in sorted(glob.glob(sys.argv[1] + "/domprof-*.db")):
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    for table, column, target in refs:
+        n = db.execute(f"SELECT count(*) FROM {table} WHERE {column} IS NOT NULL AND {column} != 0 AND "
+                       f"{column} NOT IN (SELECT id FROM {target})").fetchone()[0]
+        assert n == 0, f"{path}: {n} rows of {table} name a {column} that {target} does not hold"
+PY
 	"$DOMPROF" report -i "$dir" --format json --sort domain,layer,image,symbol >"$T/merged.json" ||
 		fail "the series $dir does not report as one"
 	"$DOMPROF" export -i "$dir" --format folded -o "$T/merged.folded" >/dev/null 2>&1 ||

@@ -2,8 +2,9 @@
 # Issue 20: record --rotate writes a series of complete sessions named by
 # their start time, --keep removes the oldest, SIGINT ends the last one
 # complete; every session opens on its own, and the series read as one
-# (report -i DIR) is the sum of its parts, row by row. Bad values are
-# refused naming the input. About 20 s.
+# (report -i DIR) is the sum of its parts, row by row; each session's
+# catalog holds what it sampled, not what earlier ones did. Bad values are
+# refused naming the input. About 30 s.
 . "$(dirname "$0")/lib.sh"
 need_root
 
@@ -69,6 +70,49 @@ for f in "$T/sized"/domprof-*.db; do
 	"$DOMPROF" report -i "$f" --format json | python3 -c 'import json, sys; s = json.load(sys.stdin)["session"]; assert s["state"] == "complete", s' ||
 		fail "$f is not a complete session"
 done
+
+# The catalog does not outlive the sessions that sampled it: a program
+# sampled only in the first sessions has no image row in a session that
+# began after it exited; one sampled later has. Both are copies of split
+# under their own names (distinct images).
+cp "$WORKLOADS/split" "$T/first-program"
+cp "$WORKLOADS/split" "$T/second-program"
+"$DOMPROF" record -a -e cpu-clock -F 999 --rotate 2s -o "$T/catalog" >"$T/catalog.out" 2>&1 &
+rec=$!
+BG_PIDS="$BG_PIDS $rec"
+for _ in $(seq 600); do
+	ls "$T/catalog"/domprof-*.db >/dev/null 2>&1 && break
+	sleep 0.1
+done
+"$T/first-program" 1 >/dev/null || fail "first-program failed"
+# Two more rotations: a whole session begins after first-program exited.
+n0=$(grep -c "complete; recording into" "$T/catalog.out" || true)
+for _ in $(seq 600); do
+	[ "$(grep -c "complete; recording into" "$T/catalog.out" || true)" -ge $((n0 + 2)) ] && break
+	sleep 0.1
+done
+"$T/second-program" 1 >/dev/null || fail "second-program failed"
+sleep 0.5
+kill -INT "$rec"
+wait "$rec" || fail "record --rotate did not end cleanly on SIGINT: $(cat "$T/catalog.out")"
+python3 - "$T/catalog" <<'PY' || fail "the catalog of a rotated session is not its own (see above)"
+import glob, sqlite3, sys
+from truth import note
+sessions = sorted(glob.glob(sys.argv[1] + "/domprof-*.db"))
+def images(path):
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    return {p for (p,) in db.execute("SELECT path FROM images")}, \
+        db.execute("SELECT (SELECT count(*) FROM images), (SELECT count(*) FROM symbols)").fetchone()
+first = [i for i, s in enumerate(sessions) if any(p.endswith("/first-program") for p in images(s)[0])]
+assert first, f"first-program is in no session of {len(sessions)}"
+last, counts = images(sessions[-1])
+assert any(p.endswith("/second-program") for p in last), f"second-program is not in the last session: {sorted(last)}"
+assert not any(p.endswith("/first-program") for p in last), \
+    f"the last of {len(sessions)} sessions still holds first-program (sampled in sessions {first} only)"
+note(f"{len(sessions)} sessions: first-program in sessions {first} only; the last holds {counts[0]} images, "
+     f"{counts[1]} symbols")
+PY
+check_series "$T/catalog"
 
 # With an agent: an agent on this host (its "guest" is the host) recorded
 # with --rotate 2s for 7 s while split runs. Each session holds what the

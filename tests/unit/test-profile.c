@@ -141,6 +141,76 @@ static void test_drop(void **state)
 	profile__release(&p);
 }
 
+/* A rotation keeps the catalog rows marked and what they name, in their
+ * order, renumbered; the others go; interning finds the kept ones under
+ * their new ids and adds the others anew. */
+static void test_restart_catalog(void **state)
+{
+	struct profile p;
+	struct profile_catalog_map keep;
+	uint32_t host, vm, libc, agent_img, cc1, memcpy_, spin, parse, f_libc, f_spin1, f_spin2, f_cc1;
+	struct sample_key k = { .event = 1, .layer = LAYER_USER };
+	(void)state;
+	profile__init(&p);
+	host = profile__domain(&p, "host", false);
+	vm = profile__domain(&p, "web", true);
+	libc = profile__image(&p, host, "/usr/lib/libc.so.6", "", IMAGE_ELF); /* "" is no build-id */
+	agent_img = profile__image(&p, vm, "/usr/bin/work", "abcd", IMAGE_ELF);
+	cc1 = profile__image(&p, host, "/usr/libexec/cc1", NULL, IMAGE_ELF);
+	memcpy_ = profile__symbol(&p, libc, "memcpy", 0x1000, 64);
+	spin = profile__symbol(&p, agent_img, "spin", 0x2000, 32);
+	parse = profile__symbol(&p, cc1, "parse", 0x3000, 16);
+	f_libc = profile__frame(&p, 0, libc, memcpy_, 0);
+	f_spin1 = profile__frame(&p, f_libc, agent_img, spin, 0); /* a caller in another image */
+	f_cc1 = profile__frame(&p, 0, cc1, parse, 0);
+	f_spin2 = profile__frame(&p, f_spin1, agent_img, spin, 0);
+	k.domain = host;
+	k.image = cc1;
+	profile__add_sample(&p, &k, 1, 1);
+	profile__mark_written(&p);
+
+	/* Keep the deepest frame only: its callers, their images and
+	 * symbols stay; cc1's rows go. */
+	profile_catalog_map__init(&keep, &p);
+	profile_id_map__keep(&keep.frames, f_spin2);
+	profile_id_map__keep(&keep.frames, 99); /* out of range: ignored */
+	profile__restart(&p, &keep);
+	assert_int_equal(p.n_images, 2);
+	assert_int_equal(p.n_symbols, 2);
+	assert_int_equal(p.n_frames, 3);
+	assert_int_equal(p.n_samples, 0);
+	assert_int_equal(profile_id_map__get(&keep.images, libc), 1);
+	assert_int_equal(profile_id_map__get(&keep.images, agent_img), 2);
+	assert_int_equal(profile_id_map__get(&keep.images, cc1), 0);
+	assert_int_equal(profile_id_map__get(&keep.symbols, parse), 0);
+	assert_int_equal(profile_id_map__get(&keep.frames, f_cc1), 0);
+	assert_int_equal(profile_id_map__get(&keep.frames, f_spin2), 3);
+	assert_int_equal(p.frames[2].parent, 2);
+	assert_int_equal(p.frames[1].parent, 1);
+	assert_int_equal(p.frames[1].symbol, profile_id_map__get(&keep.symbols, spin));
+	assert_int_equal(p.symbols[1].image, 2);
+	assert_string_equal(p.images[1].build_id, "abcd");
+	/* Found under their new ids; the dropped ones come back as new rows. */
+	assert_int_equal(profile__image(&p, host, "/usr/lib/libc.so.6", NULL, IMAGE_ELF), 1);
+	assert_int_equal(profile__image(&p, vm, "/usr/bin/work", "abcd", IMAGE_ELF), 2);
+	assert_int_equal(profile__symbol(&p, 2, "spin", 0x2000, 32), 2);
+	assert_int_equal(profile__frame(&p, 2, 2, 2, 0), 3);
+	assert_int_equal(profile__image(&p, host, "/usr/libexec/cc1", NULL, IMAGE_ELF), 3);
+	assert_int_equal(profile__symbol(&p, 3, "parse", 0x3000, 16), 3);
+	/* Every row is to be written again into the new session. */
+	assert_int_equal(p.written_images, 0);
+	assert_int_equal(p.written_frames, 0);
+	assert_int_equal(p.n_domains, 2);
+	profile_catalog_map__release(&keep);
+
+	/* Without marks, the whole catalog goes; the domains stay. */
+	profile__restart(&p, NULL);
+	assert_int_equal(p.n_images + p.n_symbols + p.n_frames, 0);
+	assert_int_equal(profile__find_domain(&p, "web"), vm);
+	assert_int_equal(profile__image(&p, host, "/usr/libexec/cc1", NULL, IMAGE_ELF), 1);
+	profile__release(&p);
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(layer__name(LAYER_GUEST_KERNEL), "guest-kernel");
@@ -156,6 +226,7 @@ int main(void)
 		cmocka_unit_test(test_interning),
 		cmocka_unit_test(test_counters_and_delta),
 		cmocka_unit_test(test_drop),
+		cmocka_unit_test(test_restart_catalog),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

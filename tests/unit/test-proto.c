@@ -1074,10 +1074,13 @@ static void agent_frame(struct agent_profile *a, struct host_side *h, struct wbu
  * profile restarted, the agent's live rows interned again. */
 static void host_rotate(struct host_side *h, uint64_t start_ns)
 {
+	struct profile_catalog_map keep;
 	profile__mark_written(&h->p);
-	delta__rotate_save(&h->d, &h->p);
-	profile__restart(&h->p);
-	delta__rotate_apply(&h->d, &h->p, start_ns);
+	profile_catalog_map__init(&keep, &h->p);
+	delta__rotate_save(&h->d, &h->p, &keep);
+	profile__restart(&h->p, &keep);
+	delta__rotate_apply(&h->d, &h->p, &keep, start_ns);
+	profile_catalog_map__release(&keep);
 }
 
 /* The agent's own profile drops an exited thread and a past bucket; the
@@ -1172,11 +1175,16 @@ static void test_delta_rotate(void **state)
 	struct wbuf w;
 	uint32_t t1, t2;
 	uint64_t used, session1;
+	struct profile_catalog_map keep;
+	uint32_t host_image;
 	agent_profile_init(&a); /* thread 1, one sample (10 ms), bucket 0 */
 	a.p.track_drops = true;
 	host_init(&h, 1u << 20, 2);
 	h.d.forget = true;
 	wbuf_init(&w);
+	/* A catalog row of the host's own, before the agent's. */
+	host_image = profile__image(&h.p, 1, "/usr/bin/qemu-system-x86_64", "ab12", IMAGE_ELF);
+	profile__frame(&h.p, 0, host_image, profile__symbol(&h.p, host_image, "kvm_cpu_exec", 0x400, 64), 0);
 	t1 = agent_add_thread(&a.p, 12, 20 * MS);
 	agent_frame(&a, &h, &w, 11 * SEC);
 	/* t1 exits; the host still holds its row and counter (unwritten). */
@@ -1196,6 +1204,23 @@ static void test_delta_rotate(void **state)
 	assert_true(h.budget.used < used); /* t1's row and counter came back */
 	assert_int_equal(h.d.bucket_base, 20); /* 2 s of 100 ms buckets before */
 	assert_false(h.d.rotation.saved);
+	/* The catalog: the host's own rows went (interned again when sampled);
+	 * the agent's stayed, renumbered, and its ids and counters follow. */
+	assert_int_equal(h.p.n_images, 1);
+	assert_int_equal(h.p.n_symbols, 1);
+	assert_int_equal(h.p.n_frames, 0);
+	assert_int_equal(h.d.images[0], 1);
+	assert_string_equal(h.p.images[0].path, "/usr/bin/work");
+	assert_int_equal(h.d.symbols[0], 1);
+	assert_string_equal(h.p.symbols[0].name, "spin");
+	assert_int_equal(h.p.symbols[0].image, 1);
+	for (size_t i = 0; i < h.p.n_samples; i++)
+		if (h.p.samples[i].key.event) {
+			assert_int_equal(h.p.samples[i].key.image, 1);
+			assert_int_equal(h.p.samples[i].key.symbol, 1);
+		}
+	assert_int_not_equal(profile__image(&h.p, 1, "/usr/bin/qemu-system-x86_64", "ab12", IMAGE_ELF), host_image);
+	assert_int_equal(profile__image(&h.p, h.vm, "/usr/bin/work", NULL, IMAGE_ELF), 1); /* found, not added */
 
 	/* The live counter grows by 1 ms, a new thread comes with 5 ms: the
 	 * new session holds that growth only, under the threads it holds. */
@@ -1221,9 +1246,11 @@ static void test_delta_rotate(void **state)
 	assert_int_equal(host_live_threads(&h), 1);
 
 	/* A rotation whose next session could not be created: nothing moves. */
-	delta__rotate_save(&h.d, &h.p);
+	profile_catalog_map__init(&keep, &h.p);
+	delta__rotate_save(&h.d, &h.p, &keep);
 	assert_true(h.d.rotation.saved);
 	delta__rotate_cancel(&h.d);
+	profile_catalog_map__release(&keep);
 	assert_true(host_period(&h) == 1 * MS);
 	wbuf_release(&w);
 	host_release(&h);
@@ -1269,6 +1296,7 @@ static void test_delta_reuse(void **state)
 {
 	struct host_side h;
 	struct wbuf w;
+	struct profile_catalog_map keep;
 	char *err = NULL;
 	uint32_t fl[2] = { 1, 0 }, nf0[3] = { 0, 0, 0 }, nf1[3] = { 1, 1, 0 }, idx = 0, thr = 1, thr2 = 2;
 	uint64_t period = 5 * MS, used;
@@ -1339,9 +1367,11 @@ static void test_delta_reuse(void **state)
 	}
 	assert_int_equal(h.budget.used, used);
 	assert_true(h.d.retired_samples.cap <= 16);
-	delta__rotate_save(&h.d, &h.p);
+	profile_catalog_map__init(&keep, &h.p);
+	delta__rotate_save(&h.d, &h.p, &keep);
 	assert_int_equal(h.d.rotation.n_samples, 1); /* of 101 indexes */
 	delta__rotate_cancel(&h.d);
+	profile_catalog_map__release(&keep);
 	wbuf_release(&w);
 	host_release(&h);
 }
