@@ -59,6 +59,14 @@ static void check_live(const struct delta_state *d, const struct profile *p)
 	}
 }
 
+/* Catalog rows of the host's own (a program it sampled, its function and
+ * call path), among the agent's: a rotation drops them. */
+static void host_rows(struct profile *p)
+{
+	uint32_t img = profile__image(p, 1, "/usr/bin/host-program", NULL, IMAGE_ELF);
+	profile__frame(p, 0, img, profile__symbol(p, img, "host_function", 0x1000, 16), 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const unsigned char key[PROTO_KEY_BYTES] = { 0 };
@@ -93,16 +101,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* A rotation: the old session's last flush, the profile
 			 * restarted, the agent's live rows interned again. */
 			struct profile_catalog_map keep;
-			/* The host's own rows, between the agent's: they go. */
-			uint32_t img = profile__image(&p, 1, "/usr/bin/host-program", NULL, IMAGE_ELF);
-			profile__frame(&p, 0, img, profile__symbol(&p, img, "host_function", 0x1000, 16), 0);
+			const struct delta_state *d = &c.links[0].delta;
+			size_t n_images = d->n_images, n_symbols = d->n_symbols;
+			char **paths = calloc(n_images + 1, sizeof(char *)), **names = calloc(n_symbols + 1, sizeof(char *));
+			host_rows(&p);
+			/* What the agent's ids name, to find under their new ids. */
+			for (size_t i = 0; i < n_images; i++)
+				paths[i] = strdup(p.images[d->images[i] - 1].path);
+			for (size_t i = 0; i < n_symbols; i++)
+				names[i] = strdup(p.symbols[d->symbols[i] - 1].name);
 			profile__mark_written(&p);
 			profile_catalog_map__init(&keep, &p);
 			coordinator__rotate_save(&c, &p, &keep);
 			profile__restart(&p, &keep);
 			coordinator__rotate_apply(&c, &p, &keep, now);
 			profile_catalog_map__release(&keep);
-			check_live(&c.links[0].delta, &p);
+			check_live(d, &p);
+			for (size_t i = 0; i < n_images && i < d->n_images; i++)
+				if (strcmp(p.images[d->images[i] - 1].path, paths[i]))
+					abort();
+			for (size_t i = 0; i < n_symbols && i < d->n_symbols; i++)
+				if (strcmp(p.symbols[d->symbols[i] - 1].name, names[i]))
+					abort();
+			for (size_t i = 0; i < n_images; i++)
+				free(paths[i]);
+			for (size_t i = 0; i < n_symbols; i++)
+				free(names[i]);
+			free(paths);
+			free(names);
+			/* The host's own rows again: the agent's next ones come
+			 * after them, so the next restart moves those. */
+			host_rows(&p);
 		} else if (type == 0xfd || type == 0xfb) {
 			/* FORGET (and THREAD_IDS) agreed, as the handshake would
 			 * say: before any DATA. */

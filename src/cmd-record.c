@@ -502,7 +502,7 @@ static void rotate(struct record_options *o, struct recorder *rec, struct coordi
 		coordinator__write_session(coord, recorder__session(rec));
 		coordinator__rotate_save(coord, &rec->profile, &keep);
 	}
-	/* Only a next session that cannot be created says why in err. */
+	/* Only a rotation that did not happen (no next session) says why in err. */
 	r = recorder__rotate_session(rec, next, &keep, &err);
 	if (r < 0 && err) {
 		log_warning("cannot start the next session %s: %s; recording on into %s", next, err, session_path(o));

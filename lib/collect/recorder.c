@@ -334,8 +334,13 @@ int recorder__rotate_session(struct recorder *r, const char *path, struct profil
 	struct session *next;
 	uint64_t now = clock_monotonic_ns();
 	int ret;
-	if (!o)
+	if (!o) {
+		/* Nothing happened: said in *ret_error, as a next session
+		 * that cannot be created is (the caller keeps its state). */
+		if (ret_error)
+			*ret_error = xstrdup("no session is being written");
 		return -EINVAL;
+	}
 	/* The next file first: when it cannot be created, the recording goes
 	 * on into the current one, which loses nothing. */
 	if ((ret = open_session(r, path, &next, ret_error)) < 0)

@@ -103,9 +103,9 @@ int recorder__finish_session(struct recorder *r);
  * agents, the caller carries their live rows across (coordinator__rotate_save
  * marks them in keep before, coordinator__rotate_apply translates them
  * after, with keep's new ids). 0, or -errno
- * with *ret_error: when path cannot be created the current session goes
- * on (keep is then untouched); when the current one cannot be completed,
- * the next one is recording anyway. */
+ * with *ret_error: when path cannot be created (or no session is being
+ * written) the current session goes on and keep is untouched; when the
+ * current one cannot be completed, the next one is recording anyway. */
 int recorder__rotate_session(struct recorder *r, const char *path, struct profile_catalog_map *keep,
 			     char **ret_error);
 /* The session being written, for what others add to it (agents), or NULL. */

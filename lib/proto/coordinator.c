@@ -617,7 +617,7 @@ void coordinator__forget(struct coordinator *c, struct profile *p)
 void coordinator__rotate_save(struct coordinator *c, const struct profile *p, struct profile_catalog_map *keep)
 {
 	for (size_t i = 0; i < c->n; i++)
-		if (c->links[i].delta.n_events)
+		if (c->links[i].delta.n_events && c->links[i].state != AGENT_FAILED)
 			delta__rotate_save(&c->links[i].delta, p, keep);
 }
 
@@ -626,7 +626,17 @@ void coordinator__rotate_apply(struct coordinator *c, struct profile *p, const s
 {
 	for (size_t i = 0; i < c->n; i++) {
 		struct agent_link *l = &c->links[i];
-		if (l->delta.n_events)
+		if (l->delta.n_events && l->state == AGENT_FAILED) {
+			/* A failed agent sends nothing more: its rows stay in
+			 * the sessions it was part of, not carried into every
+			 * next one (its domain stays, marked incomplete). */
+			uint32_t domain = l->delta.domain;
+			delta_state__release(&l->delta);
+			delta_state__init(&l->delta, domain, 0);
+			symbol_codes__free(l->codes, l->n_codes);
+			l->codes = NULL;
+			l->n_codes = 0;
+		} else if (l->delta.n_events)
 			delta__rotate_apply(&l->delta, p, keep, start_ns);
 		/* Its code names symbols of the agent's, kept. */
 		for (size_t j = 0; j < l->n_codes; j++)

@@ -170,7 +170,8 @@ void coordinator__keep_all(struct coordinator *c);
  * (delta__rotate_save); once the profile restarted with keep for the next
  * session, which started at host clock start_ns, take their new ids and
  * intern the rest again (delta__rotate_apply), or drop the note when no
- * next session came (coordinator__rotate_cancel). */
+ * next session came (coordinator__rotate_cancel). A failed agent's rows
+ * are not carried: they stay in the sessions it was part of. */
 void coordinator__rotate_save(struct coordinator *c, const struct profile *p, struct profile_catalog_map *keep);
 void coordinator__rotate_apply(struct coordinator *c, struct profile *p, const struct profile_catalog_map *keep,
 			       uint64_t start_ns);

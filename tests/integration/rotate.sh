@@ -84,17 +84,31 @@ for _ in $(seq 600); do
 	ls "$T/catalog"/domprof-*.db >/dev/null 2>&1 && break
 	sleep 0.1
 done
-"$T/first-program" 1 >/dev/null || fail "first-program failed"
+# 3 s: sampled even if the recorder's start (the session file comes
+# first) takes a while.
+"$T/first-program" 3 >/dev/null || fail "first-program failed"
 # Two more rotations: a whole session begins after first-program exited.
 n0=$(grep -c "complete; recording into" "$T/catalog.out" || true)
 for _ in $(seq 600); do
 	[ "$(grep -c "complete; recording into" "$T/catalog.out" || true)" -ge $((n0 + 2)) ] && break
 	sleep 0.1
 done
-"$T/second-program" 1 >/dev/null || fail "second-program failed"
-sleep 0.5
+[ "$(grep -c "complete; recording into" "$T/catalog.out" || true)" -ge $((n0 + 2)) ] ||
+	fail "no two rotations in 60 s after first-program exited: $(cat "$T/catalog.out")"
+# Running through the whole last session: SIGINT a second after a
+# rotation that came while it ran (the next is 2 s after that one).
+"$T/second-program" 60 >/dev/null &
+second=$!
+BG_PIDS="$BG_PIDS $second"
+n1=$(grep -c "complete; recording into" "$T/catalog.out" || true)
+for _ in $(seq 600); do
+	[ "$(grep -c "complete; recording into" "$T/catalog.out" || true)" -gt "$n1" ] && break
+	sleep 0.1
+done
+sleep 1
 kill -INT "$rec"
 wait "$rec" || fail "record --rotate did not end cleanly on SIGINT: $(cat "$T/catalog.out")"
+kill "$second" 2>/dev/null
 python3 - "$T/catalog" <<'PY' || fail "the catalog of a rotated session is not its own (see above)"
 import glob, sqlite3, sys
 from truth import note

@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include "lib/aggregate/profile.h"
@@ -192,6 +193,7 @@ static void test_restart_catalog(void **state)
 	assert_string_equal(p.images[1].build_id, "abcd");
 	/* Found under their new ids; the dropped ones come back as new rows. */
 	assert_int_equal(profile__image(&p, host, "/usr/lib/libc.so.6", NULL, IMAGE_ELF), 1);
+	assert_int_equal(profile__image(&p, host, "/usr/lib/libc.so.6", "", IMAGE_ELF), 1);
 	assert_int_equal(profile__image(&p, vm, "/usr/bin/work", "abcd", IMAGE_ELF), 2);
 	assert_int_equal(profile__symbol(&p, 2, "spin", 0x2000, 32), 2);
 	assert_int_equal(profile__frame(&p, 2, 2, 2, 0), 3);
@@ -208,6 +210,23 @@ static void test_restart_catalog(void **state)
 	assert_int_equal(p.n_images + p.n_symbols + p.n_frames, 0);
 	assert_int_equal(profile__find_domain(&p, "web"), vm);
 	assert_int_equal(profile__image(&p, host, "/usr/libexec/cc1", NULL, IMAGE_ELF), 1);
+
+	/* A session of many functions does not leave its room to the next. */
+	for (uint32_t i = 0; i < 1000; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "f%u", i);
+		profile__symbol(&p, 1, name, i * 16, 16);
+	}
+	assert_true(p.cap_symbols >= 1000);
+	profile_catalog_map__init(&keep, &p);
+	profile_id_map__keep(&keep.symbols, 500);
+	profile__restart(&p, &keep);
+	assert_int_equal(p.n_symbols, 1);
+	assert_true(p.cap_symbols <= 2);
+	assert_string_equal(p.symbols[0].name, "f499");
+	assert_int_equal(profile__symbol(&p, 1, "f499", 499 * 16, 16), 1);
+	assert_int_equal(profile__symbol(&p, 1, "f7", 7 * 16, 16), 2);
+	profile_catalog_map__release(&keep);
 	profile__release(&p);
 }
 

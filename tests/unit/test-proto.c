@@ -1177,6 +1177,8 @@ static void test_delta_rotate(void **state)
 	uint64_t used, session1;
 	struct profile_catalog_map keep;
 	uint32_t host_image;
+	size_t stacks = 0;
+	struct sample_key stack = { .event = 1, .domain = 1, .layer = LAYER_USER, .image = 1, .symbol = 1, .address = 0x1020 };
 	agent_profile_init(&a); /* thread 1, one sample (10 ms), bucket 0 */
 	a.p.track_drops = true;
 	host_init(&h, 1u << 20, 2);
@@ -1185,13 +1187,18 @@ static void test_delta_rotate(void **state)
 	/* A catalog row of the host's own, before the agent's. */
 	host_image = profile__image(&h.p, 1, "/usr/bin/qemu-system-x86_64", "ab12", IMAGE_ELF);
 	profile__frame(&h.p, 0, host_image, profile__symbol(&h.p, host_image, "kvm_cpu_exec", 0x400, 64), 0);
+	/* A counter of the agent's with a call path (1 ms). */
+	stack.stack = profile__frame(&a.p, 0, a.image, a.symbol, 0);
+	stack.thread = a.thread;
+	profile__add_sample(&a.p, &stack, 1, MS);
+	profile__add_timeline(&a.p, &(struct timeline_key){ .event = 1, .domain = 1, .layer = LAYER_USER }, 1, MS);
 	t1 = agent_add_thread(&a.p, 12, 20 * MS);
 	agent_frame(&a, &h, &w, 11 * SEC);
 	/* t1 exits; the host still holds its row and counter (unwritten). */
 	agent_thread_exits(&a, t1);
 	agent_frame(&a, &h, &w, 11 * SEC);
 	session1 = host_period(&h);
-	assert_true(session1 == 30 * MS);
+	assert_true(session1 == 31 * MS);
 	assert_int_equal(h.d.retired_samples.n, 1);
 	used = h.budget.used;
 
@@ -1208,17 +1215,25 @@ static void test_delta_rotate(void **state)
 	 * the agent's stayed, renumbered, and its ids and counters follow. */
 	assert_int_equal(h.p.n_images, 1);
 	assert_int_equal(h.p.n_symbols, 1);
-	assert_int_equal(h.p.n_frames, 0);
+	assert_int_equal(h.p.n_frames, 1);
 	assert_int_equal(h.d.images[0], 1);
 	assert_string_equal(h.p.images[0].path, "/usr/bin/work");
 	assert_int_equal(h.d.symbols[0], 1);
 	assert_string_equal(h.p.symbols[0].name, "spin");
 	assert_int_equal(h.p.symbols[0].image, 1);
-	for (size_t i = 0; i < h.p.n_samples; i++)
-		if (h.p.samples[i].key.event) {
-			assert_int_equal(h.p.samples[i].key.image, 1);
-			assert_int_equal(h.p.samples[i].key.symbol, 1);
-		}
+	assert_int_equal(h.d.frames[0], 1); /* was 2, after the host's */
+	assert_int_equal(h.p.frames[0].symbol, 1);
+	assert_int_equal(h.p.frames[0].image, 1);
+	for (size_t i = 0; i < h.p.n_samples; i++) {
+		const struct sample_key *k = &h.p.samples[i].key;
+		if (!k->event)
+			continue;
+		assert_int_equal(k->image, 1);
+		assert_int_equal(k->symbol, 1);
+		assert_int_equal(k->stack, k->address == 0x1020 ? 1 : 0);
+		stacks += k->stack != 0;
+	}
+	assert_int_equal(stacks, 1); /* the counter with the call path is live */
 	assert_int_not_equal(profile__image(&h.p, 1, "/usr/bin/qemu-system-x86_64", "ab12", IMAGE_ELF), host_image);
 	assert_int_equal(profile__image(&h.p, h.vm, "/usr/bin/work", NULL, IMAGE_ELF), 1); /* found, not added */
 
@@ -1228,7 +1243,7 @@ static void test_delta_rotate(void **state)
 	t2 = agent_add_thread(&a.p, 13, 5 * MS);
 	agent_frame(&a, &h, &w, 12500 * MS);
 	assert_true(host_period(&h) == 6 * MS);
-	assert_true(session1 + host_period(&h) == 36 * MS); /* all the agent sent */
+	assert_true(session1 + host_period(&h) == 37 * MS); /* all the agent sent */
 	assert_true(host_timeline_period(&h) == MS);        /* bucket 0, before 12 s: the session's first */
 	for (size_t i = 0; i < h.p.n_timeline; i++)
 		assert_true(!h.p.timeline[i].key.event || h.p.timeline[i].key.bucket == 0);
@@ -2118,6 +2133,75 @@ static void test_coordinator_order(void **state)
 	profile__release(&p);
 }
 
+/* A rotation with two agents, one failed: the running one's catalog rows
+ * go on, renumbered, and its next frame lands on them; the failed one's
+ * rows stay with the sessions it was part of, its domain still marked. */
+static void test_coordinator_rotate_failed(void **state)
+{
+	struct coordinator c;
+	struct profile p;
+	struct agent_profile alive, gone;
+	struct profile_catalog_map keep;
+	struct wbuf w;
+	char *err = NULL;
+	uint64_t period = 0;
+	(void)state;
+	profile__init(&p);
+	profile__domain(&p, "host", false);
+	wbuf_init(&w);
+	coordinator__init(&c, key_a, NULL, NULL);
+	assert_int_equal(coordinator__add(&c, "alive=tcp:127.0.0.1:1", false, &err), 0);
+	assert_int_equal(coordinator__add(&c, "gone=tcp:127.0.0.1:2", false, &err), 0);
+	coordinator__fake_running(&c, 0, &p, 1, 1, 10 * SEC);
+	coordinator__fake_running(&c, 1, &p, 1, 1, 10 * SEC);
+	/* The failing agent's rows first, so that the other's move. */
+	agent_profile_init(&gone);
+	agent_profile_init(&alive);
+	delta__encode(&gone.p, &w, false);
+	assert_int_equal(coordinator__inject(&c, 1, &p, MSG_DATA, w.data, w.len, 11 * SEC), 0);
+	wbuf_reset(&w);
+	delta__encode(&alive.p, &w, false);
+	assert_int_equal(coordinator__inject(&c, 0, &p, MSG_DATA, w.data, w.len, 11 * SEC), 0);
+	assert_int_equal(p.n_images, 2); /* one /usr/bin/work per domain */
+	wbuf_reset(&w);
+	proto_error__encode(&w, "crashed");
+	assert_int_equal(coordinator__inject(&c, 1, &p, MSG_ERROR, w.data, w.len, 11 * SEC), -EBADMSG);
+
+	profile__mark_written(&p);
+	profile_catalog_map__init(&keep, &p);
+	coordinator__rotate_save(&c, &p, &keep);
+	profile__restart(&p, &keep);
+	coordinator__rotate_apply(&c, &p, &keep, 12 * SEC);
+	profile_catalog_map__release(&keep);
+	assert_int_equal(p.n_images, 1);
+	assert_int_equal(p.images[0].domain, c.links[0].domain);
+	assert_int_equal(c.links[0].delta.images[0], 1);
+	assert_int_equal(c.links[0].delta.symbols[0], 1);
+	assert_int_equal(c.links[1].delta.n_events, 0);
+	assert_int_equal(c.links[1].delta.n_images + c.links[1].delta.n_symbols + c.links[1].delta.n_threads, 0);
+	assert_false(p.domains[c.links[1].domain - 1].complete);
+	for (size_t i = 0; i < p.n_threads; i++)
+		assert_true(!p.threads[i].id || p.threads[i].domain == c.links[0].domain);
+
+	agent_sample(&alive, 1, MS);
+	wbuf_reset(&w);
+	delta__encode(&alive.p, &w, false);
+	assert_int_equal(coordinator__inject(&c, 0, &p, MSG_DATA, w.data, w.len, 12500 * MS), 0);
+	for (size_t i = 0; i < p.n_samples; i++)
+		if (p.samples[i].key.event) {
+			assert_int_equal(p.samples[i].key.domain, c.links[0].domain);
+			assert_int_equal(p.samples[i].key.image, 1);
+			assert_int_equal(p.samples[i].key.symbol, 1);
+			period += p.samples[i].period;
+		}
+	assert_true(period == MS);
+	coordinator__release(&c);
+	wbuf_release(&w);
+	profile__release(&alive.p);
+	profile__release(&gone.p);
+	profile__release(&p);
+}
+
 struct log_capture {
 	struct strbuf sb;
 };
@@ -2547,6 +2631,7 @@ int main(void)
 		cmocka_unit_test(test_delta_thread_ids_model),
 		cmocka_unit_test(test_delta_thread_ids_model_hostile),
 		cmocka_unit_test(test_coordinator_order),
+		cmocka_unit_test(test_coordinator_rotate_failed),
 		cmocka_unit_test(test_match_vms),
 		cmocka_unit_test(test_agent_order),
 		cmocka_unit_test(test_agent_session),
