@@ -139,6 +139,31 @@ wait_for() {
 	fail "no '$2' in $1: $(cat "$1" 2>/dev/null)"
 }
 
+# wait_for_session DIR: until a rotating recording's first session exists
+# in DIR (at most 60 s).
+wait_for_session() {
+	for _ in $(seq 600); do
+		ls "$1"/domprof-*.db >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "no session in $1 after 60 s"
+}
+
+# rotations LOG: the sessions a rotating recording's log says are complete.
+rotations() {
+	grep -c "complete; recording into" "$1" || true
+}
+
+# wait_for_rotations LOG N: until LOG says N sessions are complete (at most
+# 60 s: a loaded machine flushes late, and a rotation waits for the flush).
+wait_for_rotations() {
+	for _ in $(seq 600); do
+		[ "$(rotations "$1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "fewer than $2 rotations in 60 s: $(cat "$1")"
+}
+
 # A free TCP port on 127.0.0.1.
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

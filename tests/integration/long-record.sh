@@ -24,10 +24,7 @@ ROTATE=6
 	>"$T/churn.out" 2>"$T/record.out" &
 rec=$!
 BG_PIDS="$BG_PIDS $rec"
-for _ in $(seq 300); do
-	ls "$T/long"/domprof-*.db >/dev/null 2>&1 && break
-	sleep 0.1
-done
+wait_for_session "$T/long"
 
 # RSS once a second, with the session being written (how many the series
 # has by then), and the sample and thread rows the series had written by

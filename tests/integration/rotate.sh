@@ -30,26 +30,16 @@ check_refused "--keep is only used with --rotate" --keep 3
 "$DOMPROF" record -a -e cpu-clock -F 999 --rotate 2s --keep 3 -o "$T/series" >"$T/series.out" 2>&1 &
 rec=$!
 BG_PIDS="$BG_PIDS $rec"
-for _ in $(seq 600); do
-	ls "$T/series"/domprof-*.db >/dev/null 2>&1 && break
-	sleep 0.1
-done
+wait_for_session "$T/series"
 "$WORKLOADS/split" 20 >/dev/null &
 BG_PIDS="$BG_PIDS $!"
-# Until three sessions are complete (a loaded machine flushes late, and
-# a rotation waits for the flush), at most 60 s.
-for _ in $(seq 600); do
-	[ "$(grep -c "complete; recording into" "$T/series.out" || true)" -ge 3 ] && break
-	sleep 0.1
-done
+wait_for_rotations "$T/series.out" 3
 sleep 0.5
 kill -INT "$rec"
 wait "$rec" || fail "record --rotate did not end cleanly on SIGINT: $(cat "$T/series.out")"
 cp "$T/series.out" "$ARTIFACTS/"
-rotations=$(grep -c "complete; recording into" "$T/series.out" || true)
-[ "$rotations" -ge 3 ] || fail "only $rotations rotations of --rotate 2s in 60 s: $(cat "$T/series.out")"
 ls "$T/series" >"$T/names"
-python3 - "$T/names" "$rotations" <<'PY'
+python3 - "$T/names" "$(rotations "$T/series.out")" <<'PY'
 import re, sys
 names = open(sys.argv[1]).read().split()
 sessions = sorted(n for n in names if re.fullmatch(r"domprof-\d{8}-\d{6}(_\d+)?\.db", n))
@@ -80,31 +70,18 @@ cp "$WORKLOADS/split" "$T/second-program"
 "$DOMPROF" record -a -e cpu-clock -F 999 --rotate 2s -o "$T/catalog" >"$T/catalog.out" 2>&1 &
 rec=$!
 BG_PIDS="$BG_PIDS $rec"
-for _ in $(seq 600); do
-	ls "$T/catalog"/domprof-*.db >/dev/null 2>&1 && break
-	sleep 0.1
-done
+wait_for_session "$T/catalog"
 # 3 s: sampled even if the recorder's start (the session file comes
 # first) takes a while.
 "$T/first-program" 3 >/dev/null || fail "first-program failed"
 # Two more rotations: a whole session begins after first-program exited.
-n0=$(grep -c "complete; recording into" "$T/catalog.out" || true)
-for _ in $(seq 600); do
-	[ "$(grep -c "complete; recording into" "$T/catalog.out" || true)" -ge $((n0 + 2)) ] && break
-	sleep 0.1
-done
-[ "$(grep -c "complete; recording into" "$T/catalog.out" || true)" -ge $((n0 + 2)) ] ||
-	fail "no two rotations in 60 s after first-program exited: $(cat "$T/catalog.out")"
+wait_for_rotations "$T/catalog.out" $(($(rotations "$T/catalog.out") + 2))
 # Running through the whole last session: SIGINT a second after a
 # rotation that came while it ran (the next is 2 s after that one).
 "$T/second-program" 60 >/dev/null &
 second=$!
 BG_PIDS="$BG_PIDS $second"
-n1=$(grep -c "complete; recording into" "$T/catalog.out" || true)
-for _ in $(seq 600); do
-	[ "$(grep -c "complete; recording into" "$T/catalog.out" || true)" -gt "$n1" ] && break
-	sleep 0.1
-done
+wait_for_rotations "$T/catalog.out" $(($(rotations "$T/catalog.out") + 1))
 sleep 1
 kill -INT "$rec"
 wait "$rec" || fail "record --rotate did not end cleanly on SIGINT: $(cat "$T/catalog.out")"
