@@ -272,7 +272,9 @@ cp "$T/flood.out" "$ARTIFACTS/record-flood.out"
 # and a counter in a fresh index comes and goes: allowed, and the host's
 # rotations (every second) must carry it: the agent is never refused, every
 # session opens on its own with the agent's rows, none of them names a
-# thread the session lacks, and the series is the sum of its sessions.
+# thread the session lacks, they name the image and function the agent
+# sent once though each rotation renumbers the catalog, and the series is
+# the sum of its sessions.
 AGENTS=()
 add_agent churn churn
 "$DOMPROF" record -e cpu-clock -F 99 -a -d 5 --rotate 1s -o "$T/rot" --key "$T/key" "${AGENTS[@]}" >"$T/rot.out" 2>&1 ||
@@ -294,6 +296,13 @@ for path in sessions:
         "WHERE d.name = 'churn'").fetchone()
     assert rows == sent, f"{path}: the agent's rows count {rows} samples, the coordinator applied {sent}"
     assert dangling == 0, f"{path}: {dangling} of the agent's rows name a thread the session lacks"
+    # The agent sent its image and function once, at its first tick; each
+    # rotation renumbers them among the host's own rows: every session's
+    # rows of the agent still name them, and nothing else.
+    named = db.execute("SELECT DISTINCT i.path, y.name FROM samples s JOIN domains d ON d.id = s.domain_id "
+                       "LEFT JOIN images i ON i.id = s.image_id LEFT JOIN symbols y ON y.id = s.symbol_id "
+                       "WHERE d.name = 'churn' AND s.count > 0").fetchall()
+    assert named == [("/usr/bin/guest-app", "guest_main")], f"{path}: the agent's rows name {named}"
     total += sent
 assert total > 0, "nothing from the churning agent"
 note(f"rule 2/3 with rotation: {len(sessions)} sessions, {total} samples from an agent reusing thread ids and keys")
