@@ -485,7 +485,7 @@ static bool rotation_due(const struct record_options *o, uint64_t session_start_
 static void rotate(struct record_options *o, struct recorder *rec, struct coordinator *coord)
 {
 	_cleanup_free_ char *err = NULL;
-	struct profile_catalog_map keep;
+	struct profile_catalog_map keep = { 0 };
 	char *next;
 	size_t removed;
 	int r = session_series__next_path(o->output, time(NULL), &next);
@@ -497,13 +497,13 @@ static void rotate(struct record_options *o, struct recorder *rec, struct coordi
 	/* The agents' rows go on into the next session: noted before this one
 	 * ends, interned again once the profile restarted; the catalog rows
 	 * they name stay (keep), the host's are interned again as sampled. */
-	profile_catalog_map__init(&keep, &rec->profile);
 	if (coord) {
+		profile_catalog_map__init(&keep, &rec->profile);
 		coordinator__write_session(coord, recorder__session(rec));
 		coordinator__rotate_save(coord, &rec->profile, &keep);
 	}
 	/* Only a rotation that did not happen (no next session) says why in err. */
-	r = recorder__rotate_session(rec, next, &keep, &err);
+	r = recorder__rotate_session(rec, next, coord ? &keep : NULL, &err);
 	if (r < 0 && err) {
 		log_warning("cannot start the next session %s: %s; recording on into %s", next, err, session_path(o));
 		if (coord)
