@@ -351,9 +351,11 @@ void profile__mark_written(struct profile *p)
 	p->written_timeline = p->n_timeline;
 	for (size_t i = 0; i < p->n_domains; i++)
 		p->domains[i].dirty = false;
+	p->flushes++;
 	for (size_t i = 0; i < p->n_dirty_samples; i++) {
 		p->samples[p->dirty_samples[i]].dirty = false;
 		p->samples[p->dirty_samples[i]].written = true;
+		p->samples[p->dirty_samples[i]].flushed = p->flushes;
 	}
 	for (size_t i = 0; i < p->n_dirty_timeline; i++) {
 		p->timeline[p->dirty_timeline[i]].dirty = false;

@@ -115,6 +115,7 @@ struct sample_entry {
 	uint32_t id;  /* session row id */
 	bool dirty;
 	bool written; /* its row exists in the session */
+	uint16_t flushed; /* p->flushes when last written */
 };
 
 struct timeline_key {
@@ -161,6 +162,10 @@ struct profile {
 	uint32_t *free_timeline;
 	size_t n_free_timeline, cap_free_timeline;
 	uint32_t last_thread_id, last_sample_id, last_timeline_id;
+	/* profile__mark_written calls, wrapping: with sample_entry.flushed,
+	 * how many flushes ago a counter last changed
+	 * (profile__sample_idle). */
+	uint16_t flushes;
 	/* With track_drops (an agent's profile): what the drops freed since
 	 * the agent's last DATA (thread ids, counter slots), for the
 	 * coordinator to forget too (proto/delta.c); delta__encode empties
@@ -213,6 +218,12 @@ void profile__bump_timeline(struct profile *p, uint32_t idx, uint64_t count, uin
 
 /* Forget the delta: everything is considered written. */
 void profile__mark_written(struct profile *p);
+/* Flushes since the counter at e last changed (0: at the last one). A
+ * count modulo 2^16: right for whoever looks more often than that. */
+static inline uint16_t profile__sample_idle(const struct profile *p, const struct sample_entry *e)
+{
+	return (uint16_t)(p->flushes - e->flushed);
+}
 
 /* Drop from memory the sample counters that are written (or never
  * counted anything), unchanged since, and done(e, ctx) says can no longer change; their slots are reused.

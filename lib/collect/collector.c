@@ -149,6 +149,7 @@ struct forget_ctx {
 	struct collector *c;
 	const uint32_t *exited; /* sorted profile thread ids */
 	size_t n_exited;
+	bool idle; /* idle counters go too */
 };
 
 static int cmp_u32(const void *a, const void *b)
@@ -176,12 +177,17 @@ static void keep_dropped_period(struct collector *c, const struct sample_entry *
 	c->dropped_total[ev - 1] += e->period;
 }
 
-/* A counter of an exited thread can no longer change. Only the host's
- * own: an agent's counters go when the agent says (proto/delta.c). */
+/* A counter of an exited thread can no longer change; one that has not
+ * changed for COLLECTOR_IDLE_FLUSHES leaves too (a new one counts if it
+ * does). Only the host's own: an agent's counters go when the agent says
+ * (proto/delta.c). */
 static bool counter_done(const struct sample_entry *e, void *ctx)
 {
 	struct forget_ctx *f = ctx;
-	if (!e->key.thread || e->key.origin != ORIGIN_HOST || !bsearch(&e->key.thread, f->exited, f->n_exited, sizeof(uint32_t), cmp_u32))
+	if (e->key.origin != ORIGIN_HOST)
+		return false;
+	if (!(f->idle && profile__sample_idle(f->c->profile, e) >= COLLECTOR_IDLE_FLUSHES) &&
+	    !(e->key.thread && f->n_exited && bsearch(&e->key.thread, f->exited, f->n_exited, sizeof(uint32_t), cmp_u32)))
 		return false;
 	keep_dropped_period(f->c, e);
 	return true;
@@ -190,16 +196,16 @@ static bool counter_done(const struct sample_entry *e, void *ctx)
 void collector__forget(struct collector *c)
 {
 	uint32_t keep = (uint32_t)(COLLECTOR_TIMELINE_KEEP_NS / c->bucket_ns) + 1;
-	struct forget_ctx f = { c, NULL, 0 };
+	struct forget_ctx f = { c, NULL, 0, ++c->forgets % COLLECTOR_IDLE_SCAN == 0 };
 	uint32_t *exited;
 	size_t dropped = 0;
 
 	machine__reap(&c->machine, &exited, &f.n_exited);
 	f.exited = exited;
-	if (f.n_exited) {
+	if (f.n_exited || f.idle)
 		dropped = profile__drop_samples(c->profile, counter_done, &f);
+	if (f.n_exited)
 		profile__drop_threads(c->profile, exited, f.n_exited);
-	}
 	free(exited);
 	if (c->bucket_cur > keep)
 		dropped += profile__drop_timeline(c->profile, c->bucket_cur - keep);

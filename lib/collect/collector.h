@@ -86,6 +86,7 @@ struct collector {
 	 * machine's unloaded images then (see collector__forget). */
 	uint32_t untrimmed_flushes;
 	uint64_t trimmed_unloads;
+	uint32_t forgets; /* collector__forget calls: idle counters every COLLECTOR_IDLE_SCAN */
 	/* Set by the reader before each record: it is so far behind the
 	 * kernel that walking this sample's stack would make the ring
 	 * overflow. The sample keeps the kernel's part of its stack and its
@@ -128,7 +129,13 @@ int collector__flush(struct collector *c, struct session *s);
 
 /* Drop from memory what is written and can no longer change: exited
  * threads (machine__reap), their counters, timeline buckets past
- * COLLECTOR_TIMELINE_KEEP_NS. The session keeps all of it. The memory
+ * COLLECTOR_TIMELINE_KEEP_NS; and what is written and has not changed
+ * for COLLECTOR_IDLE_FLUSHES flushes: a live thread's counter of an
+ * address it no longer runs (looked for every COLLECTOR_IDLE_SCAN calls).
+ * Such a counter that counts again is a new one, a second session row
+ * with the same columns, which readers sum (docs/session-format.md): a
+ * long-lived thread's counters are then bounded by the code it ran in the
+ * last minute, not by all it ever ran. The session keeps all of it. The memory
  * freed goes back to the system (malloc_trim) when a symbol table went,
  * else every COLLECTOR_TRIM_FLUSHES flushes that freed anything (and at
  * each rotation, collector__restart). For a
@@ -136,6 +143,8 @@ int collector__flush(struct collector *c, struct session *s);
  * importer writes once, at the end, and needs none). */
 void collector__forget(struct collector *c);
 #define COLLECTOR_TRIM_FLUSHES 10
+#define COLLECTOR_IDLE_FLUSHES 60
+#define COLLECTOR_IDLE_SCAN 10
 
 /* Start a new session's profile (rotation), after a flush: counters,
  * thread rows and the events' totals start from zero, the timeline from

@@ -454,6 +454,71 @@ static void test_exited_threads_leave_memory(void **state)
 	profile__release(&p);
 }
 
+/* One flush as the recorder does it: written, then forgotten. */
+static void flush_and_forget(struct collector *c)
+{
+	profile__mark_written(c->profile);
+	collector__forget(c);
+}
+
+/* A live thread's counter that has not changed for COLLECTOR_IDLE_FLUSHES
+ * flushes leaves memory (its period kept for the hot-code ranking); the
+ * one it still counts stays; the address counted again is a new counter
+ * (a second row in the session). A thread that runs new code all the time
+ * holds the counters of a minute's worth of flushes, not of its life. */
+static void test_idle_counters_leave_memory(void **state)
+{
+	const uint64_t base = 0xffffffff81000000ULL;
+	struct profile p;
+	struct collector c;
+	struct synth s;
+	uint64_t t = 1, fed = 0;
+	size_t peak = 0;
+	(void)state;
+	profile__init(&p);
+	collector__init(&c, &p, 1, false);
+	feed(&c, synth_comm(&s, 1000, 1000, "daemon", 0));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1000, 1000, base + 0x100, t++, 7, 1));
+	fed += 7;
+	/* The hot address every flush, the cold one never again. */
+	for (int i = 0; i < COLLECTOR_IDLE_FLUSHES - 1; i++) {
+		feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1000, 1000, base, t++, 1, 1));
+		fed++;
+		flush_and_forget(&c);
+	}
+	assert_int_equal(profile__n_live_samples(&p), 2);
+	assert_int_equal(c.dropped_total[0], 0);
+	for (int i = 0; i < COLLECTOR_IDLE_SCAN + 1; i++) {
+		feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1000, 1000, base, t++, 1, 1));
+		fed++;
+		flush_and_forget(&c);
+	}
+	assert_int_equal(profile__n_live_samples(&p), 1);
+	assert_int_equal(c.dropped_total[0], 7);
+	assert_int_equal(layer_period(&p, "host", LAYER_KERNEL) + c.dropped_total[0], fed);
+	/* Counted again: a new counter, from zero. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1000, 1000, base + 0x100, t++, 3, 1));
+	fed += 3;
+	assert_int_equal(profile__n_live_samples(&p), 2);
+	assert_int_equal(layer_period(&p, "host", LAYER_KERNEL) + c.dropped_total[0], fed);
+	/* A new address every flush for a long time: the live counters stay
+	 * within what the last COLLECTOR_IDLE_FLUSHES + COLLECTOR_IDLE_SCAN
+	 * flushes counted, and nothing is lost. */
+	for (int i = 0; i < 20 * COLLECTOR_IDLE_FLUSHES; i++) {
+		feed(&c, synth_sample(&s, PERF_RECORD_MISC_KERNEL, 1000, 1000, base + 0x1000 + 16 * (uint64_t)i, t++, 2, 1));
+		fed += 2;
+		flush_and_forget(&c);
+		peak = MAX(peak, profile__n_live_samples(&p));
+	}
+	assert_true(peak <= COLLECTOR_IDLE_FLUSHES + COLLECTOR_IDLE_SCAN + 2);
+	assert_true(peak >= COLLECTOR_IDLE_FLUSHES);
+	assert_int_equal(layer_period(&p, "host", LAYER_KERNEL) + c.dropped_total[0], fed);
+	/* Slots are reused: the table holds no more than the peak. */
+	assert_true(p.n_samples <= peak + 1);
+	collector__release(&c);
+	profile__release(&p);
+}
+
 static bool profile_has_thread(const struct profile *p, uint32_t id)
 {
 	for (size_t i = 0; i < p->n_threads; i++)
@@ -658,6 +723,7 @@ int main(void)
 		cmocka_unit_test(test_idle_attribution),
 		cmocka_unit_test(test_idle_lists),
 		cmocka_unit_test(test_exited_threads_leave_memory),
+		cmocka_unit_test(test_idle_counters_leave_memory),
 		cmocka_unit_test(test_reused_pid_keeps_row),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
