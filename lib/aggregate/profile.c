@@ -498,18 +498,6 @@ static bool marked(const struct profile_id_map *map, size_t i)
 	return map && i < map->n && map->ids[i];
 }
 
-/* An array of cap rows holding n: given back down to 2n when n is under
- * a quarter, so that a session of many rows does not leave its room to
- * every later one. */
-#define ARRAY_SHRINK(arr, cap, n)                                               \
-	do {                                                                    \
-		if ((n) < (cap) / 4) {                                          \
-			(cap) = (n) ? 2 * (n) : 0;                              \
-			(arr) = (cap) ? xrealloc((arr), (cap) * sizeof(*(arr))) \
-				      : (free(arr), NULL);                      \
-		}                                                               \
-	} while (0)
-
 /* profile__restart's catalog part: keep the marked rows and what they
  * name, in their order (a frame's caller keeps a smaller id than the
  * frame), free the others, index the rest anew; keep's entries become

@@ -31,10 +31,14 @@ static void add_line(uint64_t addr, const char *file, int line, void *ctx)
 /* The host's own registry image behind a profile image id, or NULL. Only
  * images of the host's domain are ever read: one an agent described is a
  * guest's, whatever kind or path it claims, and its code comes only from
- * the agent's own CODE frames (docs/security.md, rule 1). */
+ * the agent's own CODE frames (docs/security.md, rule 1). An ELF file no
+ * process has mapped for a while left the registry (machine__reap): it is
+ * opened again by its path, and read only if its build-id is still the
+ * one recorded. */
 static struct image *image_of(struct collector *c, uint32_t profile_image)
 {
 	struct profile_image *pi = &c->profile->images[profile_image - 1];
+	struct image *im;
 	if (pi->domain != c->machine.host_domain)
 		return NULL;
 	if (pi->kind == IMAGE_MODULE)
@@ -42,7 +46,12 @@ static struct image *image_of(struct collector *c, uint32_t profile_image)
 	for (size_t i = 0; i < c->machine.images.n; i++)
 		if (c->machine.images.images[i]->user_id == profile_image)
 			return c->machine.images.images[i];
-	return NULL;
+	if (pi->kind != IMAGE_ELF || !pi->build_id[0] || pi->path[0] != '/')
+		return NULL;
+	im = image_registry__get(&c->machine.images, IMAGE_ELF, pi->path);
+	if (image__load(im) < 0 || !streq(im->build_id, pi->build_id))
+		return NULL;
+	return im;
 }
 
 /* Each symbol's best share of some event's period, from the host's own

@@ -110,44 +110,62 @@ static int cmp_ptr(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* ELF images that no process has mapped for IMAGE_UNLOAD_GRACE flushes
- * give back their symbols: a host that runs ever new programs (builds,
- * deployments) would otherwise keep every symbol table it ever loaded.
- * The grace keeps a program that runs again and again, each run short (a
- * compiler in a build, a shell loop), from loading its symbols anew each
- * time. What the profile knows of them (image and symbol rows, ids) stays,
- * so a program run again resolves to the same rows. */
+/* ELF images and JIT maps that no process has mapped for
+ * IMAGE_UNLOAD_GRACE flushes leave memory, their symbols first: a host
+ * that runs ever new programs (builds, deployments) would otherwise keep
+ * every symbol table it ever loaded, and a record of every file ever
+ * mapped. The grace keeps a program that runs again and again, each run
+ * short (a compiler in a build, a shell loop), from loading its symbols
+ * anew each time. What the profile knows of them (image and symbol rows,
+ * ids) stays, so a program run again resolves to the same rows. */
 static void unload_unmapped_images(struct machine *m)
 {
 	struct image **used = NULL;
-	size_t n_used = 0, cap_used = 0;
+	size_t n_used = 0, cap_used = 0, n_gone = m->n_gone_images;
 	m->unload_pending = false;
 	for (size_t i = 0; i < m->n_procs; i++) {
 		const struct process *p = m->procs[i];
-		ARRAY_GROW(used, cap_used, n_used + p->n_maps);
+		ARRAY_GROW(used, cap_used, n_used + p->n_maps + 1);
 		for (size_t j = 0; j < p->n_maps; j++)
 			used[n_used++] = p->maps[j].image;
+		if (p->jit)
+			used[n_used++] = p->jit;
 	}
 	if (n_used > 1)
 		qsort(used, n_used, sizeof(*used), cmp_ptr);
 	for (size_t i = 0; i < m->images.n; i++) {
 		struct image *im = m->images.images[i];
-		if (!im->loaded || im->kind != IMAGE_ELF)
+		if (im->kind != IMAGE_ELF && im->kind != IMAGE_JIT)
 			continue;
 		if (n_used && bsearch(&im, used, n_used, sizeof(*used), cmp_ptr)) {
 			im->mapped_generation = m->generation;
 			continue;
 		}
-		if (!im->mapped_generation) /* loaded and gone between two reaps */
+		if (!im->mapped_generation) /* mapped and gone between two reaps */
 			im->mapped_generation = m->generation;
 		if (m->generation - im->mapped_generation >= IMAGE_UNLOAD_GRACE) {
+			if (im->loaded)
+				m->images_unloaded++;
 			image__unload(im);
-			im->mapped_generation = 0;
-			m->images_unloaded++;
+			ARRAY_GROW(m->gone_images, m->cap_gone_images, m->n_gone_images + 1);
+			m->gone_images[m->n_gone_images++] = im;
 		} else
 			m->unload_pending = true;
 	}
 	free(used);
+	if (m->n_gone_images > n_gone) {
+		qsort(m->gone_images + n_gone, m->n_gone_images - n_gone, sizeof(*m->gone_images), cmp_ptr);
+		image_registry__remove(&m->images, m->gone_images + n_gone, m->n_gone_images - n_gone);
+	}
+}
+
+void machine__free_gone_images(struct machine *m)
+{
+	for (size_t i = 0; i < m->n_gone_images; i++)
+		image__free(m->gone_images[i]);
+	free(m->gone_images);
+	m->gone_images = NULL;
+	m->n_gone_images = m->cap_gone_images = 0;
 }
 
 void machine__reap(struct machine *m, uint32_t **ret_exited, size_t *ret_n)

@@ -74,6 +74,7 @@ void machine__release(struct machine *m)
 	hmap_release(&m->proc_index);
 	hmap_release(&m->thread_index);
 	image_registry__release(&m->images);
+	machine__free_gone_images(m);
 	memset(m, 0, sizeof(*m));
 }
 

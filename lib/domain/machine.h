@@ -104,8 +104,12 @@ struct machine {
 	bool live; /* may read /proc for processes it has not seen */
 	struct thread *last_thread; /* machine__thread's one-entry cache */
 	uint32_t generation; /* advanced by machine__reap; starts at 1 */
-	bool unload_pending; /* a loaded image no process maps waits its grace */
+	bool unload_pending; /* an image no process maps waits its grace */
 	uint64_t images_unloaded; /* symbol tables given back so far */
+	/* Images machine__reap took out of the registry, for the owner to let
+	 * go of (an unwinder's ELF of them) before machine__free_gone_images. */
+	struct image **gone_images;
+	size_t n_gone_images, cap_gone_images;
 	/* warnings the command layer may print once */
 	char **warnings;
 	size_t n_warnings, cap_warnings;
@@ -133,12 +137,18 @@ void machine__exit(struct machine *m, const struct perf_task_event *ev);
 void machine__forget_profile_ids(struct machine *m);
 
 /* Free the threads and processes whose EXIT came before the previous
- * call (so samples of theirs still in other rings have been read), and
- * the symbols of images no process has mapped for IMAGE_UNLOAD_GRACE
- * calls, then start a new generation. *ret_exited (sorted, *ret_n of them; free it):
- * the profile thread ids they had, whose counts can no longer change. */
+ * call (so samples of theirs still in other rings have been read), take
+ * the images (ELF files, JIT maps) no process has mapped for
+ * IMAGE_UNLOAD_GRACE calls out of the registry into m->gone_images, with
+ * their symbols freed, then start a new generation. *ret_exited (sorted,
+ * *ret_n of them; free it): the profile thread ids they had, whose counts
+ * can no longer change. */
 void machine__reap(struct machine *m, uint32_t **ret_exited, size_t *ret_n);
 #define IMAGE_UNLOAD_GRACE 10
+/* Free the images the last reaps took out (what is left of them: path,
+ * build-id). A path mapped again is a new image, its profile row found
+ * again by path and build-id. */
+void machine__free_gone_images(struct machine *m);
 
 /* Find or create (reading /proc when live) a thread. */
 struct thread *machine__thread(struct machine *m, pid_t pid, pid_t tid);

@@ -69,6 +69,27 @@ struct image *image_registry__get(struct image_registry *r, enum image_kind kind
 	return im;
 }
 
+static int cmp_image_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(struct image *const *)a, y = (uintptr_t)*(struct image *const *)b;
+	return x < y ? -1 : x > y;
+}
+
+void image_registry__remove(struct image_registry *r, struct image *const *gone, size_t n)
+{
+	size_t kept = 0;
+	if (!n)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+		if (!bsearch(&r->images[i], gone, n, sizeof(*gone), cmp_image_ptr))
+			r->images[kept++] = r->images[i];
+	r->n = kept;
+	hmap_release(&r->index);
+	for (size_t i = 0; i < r->n; i++)
+		hmap_insert(&r->index, hash_mix(hash_str(r->images[i]->path), r->images[i]->kind), (uint32_t)i);
+	ARRAY_SHRINK(r->images, r->cap, r->n);
+}
+
 int vdso__self(const void **ret, size_t *ret_size)
 {
 	unsigned long base = getauxval(AT_SYSINFO_EHDR);
@@ -154,7 +175,7 @@ int image__load(struct image *im)
 
 void image__unload(struct image *im)
 {
-	if (!im->loaded || im->kind != IMAGE_ELF)
+	if (!im->loaded || (im->kind != IMAGE_ELF && im->kind != IMAGE_JIT))
 		return;
 	elf_info__release(&im->info);
 	symtab__release(&im->symtab);

@@ -58,6 +58,9 @@ void image_registry__init(struct image_registry *r);
 void image_registry__release(struct image_registry *r);
 /* The image of (kind, path), created unloaded when new. */
 struct image *image_registry__get(struct image_registry *r, enum image_kind kind, const char *path);
+/* Take the n images of gone (sorted by address) out of the registry; the
+ * caller frees them. */
+void image_registry__remove(struct image_registry *r, struct image *const *gone, size_t n);
 
 /* A stand-alone image, not in any registry (guest images, one per VM). */
 struct image *image__new(enum image_kind kind, const char *path);
@@ -68,9 +71,9 @@ void image__drop_dwarf(struct image *im);
 
 /* Load symbols now if not yet done. Returns 0 or the (cached) error. */
 int image__load(struct image *im);
-/* Free what loading an ELF image built (symbols, segments, DWARF), for an
- * image no process maps any more; the next use loads it again. Its path,
- * build-id and user_id stay. Other kinds are kept. */
+/* Free what loading an ELF or JIT image built (symbols, segments, DWARF),
+ * for an image no process maps any more; the next use loads it again. Its
+ * path, build-id and user_id stay. Other kinds are kept. */
 void image__unload(struct image *im);
 /* The symbol covering addr (in the image's own address space), or NULL. */
 const struct symbol *image__find(struct image *im, uint64_t addr);

@@ -250,6 +250,57 @@ void unwinder__forget(struct unwinder *u, uint32_t pid)
 		}
 }
 
+static uint64_t image_elf_hash(const struct image *im) { return (uint64_t)(uintptr_t)im * 0x9e3779b97f4a7c15ULL; }
+
+/* A space whose Dwfl may hold a module of im: one it reported, or one
+ * that reported more than it remembers. */
+static bool space_uses(const struct unwind_space *sp, const struct image *im)
+{
+	if (sp->too_many_reported)
+		return true;
+	for (size_t i = 0; i < sp->n_reported; i++)
+		if (sp->reported[i].image == im)
+			return true;
+	return false;
+}
+
+void unwinder__forget_image(struct unwinder *u, const struct image *im)
+{
+	uint64_t h = image_elf_hash(im);
+	struct image_elf *e = NULL;
+	size_t at = 0;
+	uint32_t idx;
+	if (!u)
+		return;
+	for (size_t pos = hmap_first(&u->elf_index, h); hmap_candidate(&u->elf_index, pos, h, &idx);
+	     pos = hmap_next(&u->elf_index, pos))
+		if (idx != UINT32_MAX && u->elfs[idx]->image == im) {
+			e = u->elfs[idx];
+			at = idx;
+			break;
+		}
+	/* Only a module of an opened ELF is ever reported. */
+	if (!e)
+		return;
+	for (size_t b = 0; b < SPACE_BUCKETS; b++) {
+		struct unwind_space *sp = u->buckets[b], *next;
+		for (; sp; sp = next) {
+			next = sp->next;
+			if (space_uses(sp, im))
+				space_unlink(u, sp);
+		}
+	}
+	/* After the Dwfls that held it. */
+	if (e->elf)
+		elf_end(e->elf);
+	free(e->memory);
+	free(e);
+	u->elfs[at] = u->elfs[--u->n_elfs];
+	hmap_release(&u->elf_index);
+	for (size_t i = 0; i < u->n_elfs; i++)
+		hmap_insert(&u->elf_index, image_elf_hash(u->elfs[i]->image), (uint32_t)i);
+}
+
 void unwinder__maps_changed(struct unwinder *u, uint32_t pid)
 {
 	struct unwind_space *sp;
@@ -365,7 +416,7 @@ static void image_elf_open(struct image_elf *e)
 
 static struct image_elf *image_elf(struct unwinder *u, struct image *im)
 {
-	uint64_t h = (uint64_t)(uintptr_t)im * 0x9e3779b97f4a7c15ULL;
+	uint64_t h = image_elf_hash(im);
 	size_t pos;
 	uint32_t idx;
 	struct image_elf *e;

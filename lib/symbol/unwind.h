@@ -76,6 +76,10 @@ void unwinder__forget(struct unwinder *u, uint32_t pid);
  * its Dwfl knows are checked against find_map, and the Dwfl made anew
  * only when one of them was replaced. */
 void unwinder__maps_changed(struct unwinder *u, uint32_t pid);
+/* Image im is about to be freed (no process maps it): the Dwfls that
+ * reported it are dropped (made anew on their process's next sample), then
+ * its ELF is closed. */
+void unwinder__forget_image(struct unwinder *u, const struct image *im);
 
 /* Walk s's user stack: ips[0] is the sampled user IP, then the return
  * address of each caller, at most max entries. Returns the number of

@@ -35,6 +35,17 @@ char *xvasprintf(const char *fmt, va_list ap) PRINTF(1, 0);
 /* Grow *items (of *cap elements of size elem) so that index need-1 fits. */
 void grow_array(void **items, size_t *cap, size_t need, size_t elem);
 #define ARRAY_GROW(arr, cap, need) grow_array((void **)&(arr), &(cap), (need), sizeof(*(arr)))
+/* An array of cap rows holding n: given back down to 2n when n is under
+ * a quarter, so that a table that was once large (a session's
+ * rows, a registry's images) does not keep its room for good. */
+#define ARRAY_SHRINK(arr, cap, n)                                               \
+	do {                                                                    \
+		if ((n) < (cap) / 4) {                                          \
+			(cap) = (n) ? 2 * (n) : 0;                              \
+			(arr) = (cap) ? xrealloc((arr), (cap) * sizeof(*(arr))) \
+				      : (free(arr), NULL);                      \
+		}                                                               \
+	} while (0)
 
 static inline void freep(void *p) { free(*(void **)p); }
 static inline void fclosep(FILE **f) { if (*f) fclose(*f); }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "lib/collect/collector.h"
+#include "lib/collect/hot-code.h"
 #include "lib/domain/idle.h"
 #include "lib/util/util.h"
 #include "perf-synth.h"
@@ -358,15 +359,26 @@ static void reap(struct collector *c)
 	free(exited);
 }
 
-/* An ELF image no process maps gives back its symbols IMAGE_UNLOAD_GRACE
- * reaps after it was last mapped, not at the first: a program run again
- * and again keeps them; one mapped again within the grace starts it anew. */
+static bool registry_has(const struct image_registry *r, const struct image *im)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->images[i] == im)
+			return true;
+	return false;
+}
+
+/* An ELF image no process maps leaves memory IMAGE_UNLOAD_GRACE reaps
+ * after it was last mapped, not at the first: a program run again and
+ * again keeps its symbols; one mapped again within the grace starts it
+ * anew. Gone, its path mapped again is a new image on the same profile
+ * row. */
 static void test_image_unload_grace(void **state)
 {
 	struct profile p;
 	struct collector c;
 	struct synth s;
 	struct image *im;
+	uint32_t row = 0;
 	char exe[512];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	(void)state;
@@ -383,6 +395,11 @@ static void test_image_unload_grace(void **state)
 		im = machine__thread(&c.machine, pid, pid)->proc->maps[0].image;
 		assert_int_equal(image__load(im), 0);
 		assert_true(im->loaded && im->symtab.n > 0);
+		feed(&c, synth_sample(&s, PERF_RECORD_MISC_USER, pid, pid, 0x401000, 1, 1, 1));
+		assert_int_not_equal(im->user_id, 0);
+		if (!row)
+			row = im->user_id;
+		assert_int_equal(im->user_id, row);
 		feed(&c, synth_exit(&s, pid, 1000, pid, 1000));
 		/* The first reaps free the process; its image waits. */
 		for (int i = 0; i < (run ? IMAGE_UNLOAD_GRACE - 1 : 3); i++) {
@@ -398,16 +415,31 @@ static void test_image_unload_grace(void **state)
 	assert_false(im->loaded);
 	assert_int_equal(im->symtab.n, 0);
 	assert_false(c.machine.unload_pending);
-	/* Loaded again and gone again: a new grace. */
+	/* Out of the registry, for the owner to free. */
+	assert_false(registry_has(&c.machine.images, im));
+	assert_int_equal(c.machine.n_gone_images, 1);
+	assert_ptr_equal(c.machine.gone_images[0], im);
+	machine__free_gone_images(&c.machine);
+	/* The path again (as the hot-code ranking opens one): a new image,
+	 * with a grace of its own; sampled, the same profile row. */
+	im = image_registry__get(&c.machine.images, IMAGE_ELF, exe);
+	assert_int_equal(im->user_id, 0);
 	assert_int_equal(image__load(im), 0);
 	feed(&c, synth_fork(&s, 1003, 1000, 1003, 1000));
+	feed(&c, synth_mmap2(&s, 1003, 1003, 0x400000, 0x100000, 0, PROT_EXEC, exe));
+	assert_ptr_equal(machine__thread(&c.machine, 1003, 1003)->proc->maps[0].image, im);
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_USER, 1003, 1003, 0x401000, 2, 1, 1));
+	assert_int_equal(im->user_id, row);
 	feed(&c, synth_exit(&s, 1003, 1000, 1003, 1000));
 	for (int i = 0; i < IMAGE_UNLOAD_GRACE + 1; i++) {
 		reap(&c);
 		assert_true(im->loaded);
+		assert_true(registry_has(&c.machine.images, im));
 	}
 	reap(&c);
-	assert_false(im->loaded);
+	assert_false(registry_has(&c.machine.images, im));
+	assert_int_equal(c.machine.n_gone_images, 1);
+	/* The rest of them goes with the machine. */
 	collector__release(&c);
 	profile__release(&p);
 }
@@ -515,6 +547,62 @@ static void test_idle_counters_leave_memory(void **state)
 	assert_int_equal(layer_period(&p, "host", LAYER_KERNEL) + c.dropped_total[0], fed);
 	/* Slots are reused: the table holds no more than the peak. */
 	assert_true(p.n_samples <= peak + 1);
+	collector__release(&c);
+	profile__release(&p);
+}
+
+/* The code of a hot function in a program that exited and whose image
+ * left memory is still captured at the end (annotate): the file is
+ * opened again by its path, since its build-id is the one recorded; with
+ * another build-id recorded, it is not read. */
+static void test_code_of_gone_image(void **state)
+{
+	struct profile p;
+	struct collector c;
+	struct synth s;
+	struct image *im;
+	const struct symbol *sym = NULL;
+	struct symbol_code *codes;
+	uint64_t off;
+	uint32_t row;
+	size_t n;
+	char exe[512];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	(void)state;
+	assert_true(len > 0);
+	exe[len] = '\0';
+	profile__init(&p);
+	collector__init(&c, &p, 1, false);
+	feed(&c, synth_comm(&s, 1000, 1000, "sh", 0));
+	feed(&c, synth_fork(&s, 1001, 1000, 1001, 1000));
+	feed(&c, synth_mmap2(&s, 1001, 1001, 0x400000, 0x10000000, 0, PROT_EXEC, exe));
+	im = machine__thread(&c.machine, 1001, 1001)->proc->maps[0].image;
+	assert_int_equal(image__load(im), 0);
+	assert_true(im->build_id[0]);
+	for (size_t i = 0; i < im->symtab.n && !sym; i++)
+		if (streq(symtab__name(&im->symtab, &im->symtab.syms[i]), "main"))
+			sym = &im->symtab.syms[i];
+	assert_non_null(sym);
+	off = sym->start - (elf_info__offset_to_vaddr(&im->info, sym->start) - sym->start);
+	assert_int_equal(elf_info__offset_to_vaddr(&im->info, off), sym->start);
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_USER, 1001, 1001, 0x400000 + off, 1, 100, 1));
+	row = im->user_id;
+	assert_int_not_equal(row, 0);
+	feed(&c, synth_exit(&s, 1001, 1000, 1001, 1000));
+	for (int i = 0; i < IMAGE_UNLOAD_GRACE + 3; i++)
+		flush_and_forget(&c);
+	for (size_t i = 0; i < c.machine.images.n; i++)
+		assert_int_not_equal(c.machine.images.images[i]->user_id, row);
+	n = collector__collect_code(&c, 4, 0.01, &codes);
+	assert_int_equal(n, 1);
+	assert_string_equal(p.symbols[codes[0].symbol - 1].name, "main");
+	assert_int_equal(codes[0].len, p.symbols[codes[0].symbol - 1].size);
+	symbol_codes__free(codes, n);
+	/* Another build-id recorded: another file, not read. */
+	memset(p.images[row - 1].build_id, 'f', 40);
+	n = collector__collect_code(&c, 4, 0.01, &codes);
+	assert_int_equal(n, 0);
+	symbol_codes__free(codes, n);
 	collector__release(&c);
 	profile__release(&p);
 }
@@ -724,6 +812,7 @@ int main(void)
 		cmocka_unit_test(test_idle_lists),
 		cmocka_unit_test(test_exited_threads_leave_memory),
 		cmocka_unit_test(test_idle_counters_leave_memory),
+		cmocka_unit_test(test_code_of_gone_image),
 		cmocka_unit_test(test_reused_pid_keeps_row),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

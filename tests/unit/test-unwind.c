@@ -227,6 +227,40 @@ static void test_real_stack(void **state)
 	unwinder__free(u);
 }
 
+/* An image that leaves memory (no process maps it any more): the Dwfl
+ * that reported it goes, then its ELF; the image freed and its path
+ * mapped again, walks are whole again. One never opened changes nothing. */
+static void test_forget_image(void **state)
+{
+	struct unwinder *u;
+	struct unwind_sample s = sample_of_capture();
+	uint64_t ips[128];
+	enum unwind_end end;
+	struct image *im, *other;
+	char self[4096];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	(void)state;
+	assert_true(len > 0);
+	self[len] = '\0';
+	assert_int_equal(unwinder__new(&u), 0);
+	unwinder__unwind(u, &s, find_map, NULL, ips, 128, &end);
+	assert_int_equal(end, UNWIND_END_COMPLETE);
+	assert_int_equal(unwinder__stats(u)->spaces_created, 1);
+	other = image_registry__get(&images, IMAGE_ELF, "/nonexistent/never-walked");
+	unwinder__forget_image(u, other);
+	unwinder__unwind(u, &s, find_map, NULL, ips, 128, &end);
+	assert_int_equal(unwinder__stats(u)->spaces_created, 1);
+	im = image_registry__get(&images, IMAGE_ELF, self);
+	unwinder__forget_image(u, im);
+	image_registry__remove(&images, &im, 1);
+	image__free(im);
+	unwinder__unwind(u, &s, find_map, NULL, ips, 128, &end);
+	assert_int_equal(end, UNWIND_END_COMPLETE);
+	assert_int_equal(unwinder__stats(u)->spaces_created, 2);
+	assert_ptr_not_equal(image_registry__get(&images, IMAGE_ELF, self), NULL);
+	unwinder__free(u);
+}
+
 static void test_stops_at_the_copy(void **state)
 {
 	struct unwinder *u;
@@ -436,6 +470,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_collector_joins),
 		cmocka_unit_test(test_real_stack),
+		cmocka_unit_test(test_forget_image),
 		cmocka_unit_test(test_stops_at_the_copy),
 		cmocka_unit_test(test_stops_without_cfi),
 	};
