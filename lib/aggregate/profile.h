@@ -12,10 +12,10 @@
  *
  * A thread's or counter's session id is its own (`id`), not its place in
  * the array: a row that is written and can no longer change (its thread
- * exited, its timeline bucket is past) may be dropped from memory
- * (profile__drop_threads, profile__drop_samples, profile__drop_timeline)
- * and its slot reused, so a long recording holds what is alive, not all
- * it has seen. A sample of a dropped key that still came would start a
+ * exited, its timeline bucket is past), or a counter that has not changed
+ * for a while, may be dropped from memory (profile__drop_threads,
+ * profile__drop_samples, profile__drop_timeline) and its slot reused, so a
+ * long recording holds what is alive, not all it has seen. A sample of a dropped key that still came would start a
  * new row of the same key: readers sum rows by key, so the session says
  * the same. A profile that never drops (agents, the importer) has
  * id == index + 1. */
@@ -226,7 +226,9 @@ static inline uint16_t profile__sample_idle(const struct profile *p, const struc
 }
 
 /* Drop from memory the sample counters that are written (or never
- * counted anything), unchanged since, and done(e, ctx) says can no longer change; their slots are reused.
+ * counted anything), unchanged since, and that done(e, ctx) lets go (one
+ * that can no longer change, or idle: its key counting again is a new
+ * counter, a new row); their slots are reused.
  * Indexes returned by profile__add_sample before are void (callers that
  * cache them clear their cache). Returns how many were dropped. */
 size_t profile__drop_samples(struct profile *p, bool (*done)(const struct sample_entry *e, void *ctx), void *ctx);

@@ -202,8 +202,7 @@ void collector__forget(struct collector *c)
 
 	machine__reap(&c->machine, &exited, &f.n_exited);
 	f.exited = exited;
-	for (size_t i = 0; i < c->machine.n_gone_images; i++)
-		unwinder__forget_image(c->unwinder, c->machine.gone_images[i]);
+	unwinder__forget_images(c->unwinder, c->machine.gone_images, c->machine.n_gone_images);
 	machine__free_gone_images(&c->machine);
 	if (f.n_exited || f.idle)
 		dropped = profile__drop_samples(c->profile, counter_done, &f);

@@ -34,11 +34,13 @@ static void add_line(uint64_t addr, const char *file, int line, void *ctx)
  * the agent's own CODE frames (docs/security.md, rule 1). An ELF file no
  * process has mapped for a while left the registry (machine__reap): it is
  * opened again by its path, and read only if its build-id is still the
- * one recorded. */
+ * one recorded (one without a build-id keeps its record). */
 static struct image *image_of(struct collector *c, uint32_t profile_image)
 {
 	struct profile_image *pi = &c->profile->images[profile_image - 1];
-	struct image *im;
+	uint8_t id[20];
+	uint8_t n = 0;
+	char hex[41];
 	if (pi->domain != c->machine.host_domain)
 		return NULL;
 	if (pi->kind == IMAGE_MODULE)
@@ -48,10 +50,9 @@ static struct image *image_of(struct collector *c, uint32_t profile_image)
 			return c->machine.images.images[i];
 	if (pi->kind != IMAGE_ELF || !pi->build_id[0] || pi->path[0] != '/')
 		return NULL;
-	im = image_registry__get(&c->machine.images, IMAGE_ELF, pi->path);
-	if (image__load(im) < 0 || !streq(im->build_id, pi->build_id))
+	if (elf__read_build_id(pi->path, id, &n) < 0 || !build_id__hex(id, n, hex) || !streq(hex, pi->build_id))
 		return NULL;
-	return im;
+	return image_registry__get(&c->machine.images, IMAGE_ELF, pi->path);
 }
 
 /* Each symbol's best share of some event's period, from the host's own

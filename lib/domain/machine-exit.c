@@ -68,6 +68,8 @@ void machine__forget_profile_ids(struct machine *m)
 	free(m->idle_symbols);
 	m->idle_symbols = NULL;
 	m->cap_idle_symbols = 0;
+	/* A record kept for its row (no build-id) may go at the next reap. */
+	m->unload_pending = true;
 }
 
 static bool gone(uint32_t exit_generation, uint32_t generation)
@@ -147,6 +149,14 @@ static void unload_unmapped_images(struct machine *m)
 			if (im->loaded)
 				m->images_unloaded++;
 			image__unload(im);
+			/* A sampled file without a build-id keeps its record
+			 * (path, where to read it) while its profile row
+			 * lives: the end of the recording reads its hot
+			 * functions' code there, and nothing could tell
+			 * whether a file opened again by its path is the one
+			 * sampled (hot-code.c). Bounded by the catalog. */
+			if (im->kind == IMAGE_ELF && im->user_id && !im->build_id[0])
+				continue;
 			ARRAY_GROW(m->gone_images, m->cap_gone_images, m->n_gone_images + 1);
 			m->gone_images[m->n_gone_images++] = im;
 		} else
@@ -154,8 +164,8 @@ static void unload_unmapped_images(struct machine *m)
 	}
 	free(used);
 	if (m->n_gone_images > n_gone) {
-		qsort(m->gone_images + n_gone, m->n_gone_images - n_gone, sizeof(*m->gone_images), cmp_ptr);
-		image_registry__remove(&m->images, m->gone_images + n_gone, m->n_gone_images - n_gone);
+		qsort(m->gone_images, m->n_gone_images, sizeof(*m->gone_images), cmp_ptr);
+		image_registry__remove(&m->images, m->gone_images, m->n_gone_images);
 	}
 }
 
@@ -190,6 +200,12 @@ void machine__reap(struct machine *m, uint32_t **ret_exited, size_t *ret_n)
 		struct process *p = m->procs[i];
 		/* A VMM's process keeps its VM's images alive: kept. */
 		if (gone(p->exit_generation, m->generation) && !p->n_threads && !p->vm) {
+			/* Mapped until now: the grace of its images starts
+			 * here, however long ago they were last looked at. */
+			for (size_t j = 0; j < p->n_maps; j++)
+				p->maps[j].image->mapped_generation = m->generation;
+			if (p->jit)
+				p->jit->mapped_generation = m->generation;
 			free(p->maps);
 			free(p);
 		} else {

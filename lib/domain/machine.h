@@ -106,8 +106,9 @@ struct machine {
 	uint32_t generation; /* advanced by machine__reap; starts at 1 */
 	bool unload_pending; /* an image no process maps waits its grace */
 	uint64_t images_unloaded; /* symbol tables given back so far */
-	/* Images machine__reap took out of the registry, for the owner to let
-	 * go of (an unwinder's ELF of them) before machine__free_gone_images. */
+	/* Images machine__reap took out of the registry (sorted by address),
+	 * for the owner to let go of (an unwinder's ELF of them:
+	 * unwinder__forget_images) before machine__free_gone_images. */
 	struct image **gone_images;
 	size_t n_gone_images, cap_gone_images;
 	/* warnings the command layer may print once */
@@ -139,8 +140,10 @@ void machine__forget_profile_ids(struct machine *m);
 /* Free the threads and processes whose EXIT came before the previous
  * call (so samples of theirs still in other rings have been read), take
  * the images (ELF files, JIT maps) no process has mapped for
- * IMAGE_UNLOAD_GRACE calls out of the registry into m->gone_images, with
- * their symbols freed, then start a new generation. *ret_exited (sorted,
+ * IMAGE_UNLOAD_GRACE calls (counted from the reap of the last process that
+ * mapped them) out of the registry into m->gone_images, with their symbols
+ * freed (a sampled ELF file without a build-id keeps its record, without
+ * symbols, while its profile row lives), then start a new generation. *ret_exited (sorted,
  * *ret_n of them; free it): the profile thread ids they had, whose counts
  * can no longer change. */
 void machine__reap(struct machine *m, uint32_t **ret_exited, size_t *ret_n);

@@ -1,7 +1,8 @@
 /* image: one piece of code that addresses resolve in — an ELF file, the
  * kernel (with its modules), the vdso, a JIT map, a guest kernel — with its
- * symbol table loaded on first use and kept. A registry dedups images by
- * (kind, path) so each file is read once per run. */
+ * symbol table loaded on first use and kept while a process maps it. A
+ * registry dedups images by (kind, path) so each file is read once while
+ * it is in use (machine__reap takes out those no process maps). */
 #pragma once
 
 #include <stdbool.h>
@@ -72,8 +73,9 @@ void image__drop_dwarf(struct image *im);
 /* Load symbols now if not yet done. Returns 0 or the (cached) error. */
 int image__load(struct image *im);
 /* Free what loading an ELF or JIT image built (symbols, segments, DWARF),
- * for an image no process maps any more; the next use loads it again. Its
- * path, build-id and user_id stay. Other kinds are kept. */
+ * for an image no process maps any more (then freed whole, or kept as
+ * path, build-id and user_id: machine__reap); a next use loads it again.
+ * Other kinds are kept. */
 void image__unload(struct image *im);
 /* The symbol covering addr (in the image's own address space), or NULL. */
 const struct symbol *image__find(struct image *im, uint64_t addr);

@@ -14,7 +14,9 @@
  * process's Dwfl (libelf counts the references to one descriptor): its
  * section headers, .eh_frame_hdr and .eh_frame are read once, however many
  * processes map it, and a short-lived process costs no open, mapping and
- * unmapping of its libraries.
+ * unmapping of its libraries. It is closed when the image leaves memory
+ * (no process has mapped it for a while: unwinder__forget_images), after
+ * the Dwfls that reported it.
  *
  * libdwfl falls back to following frame pointers on x86_64 when a frame
  * has no CFI; in code built without them that would invent callers. The
@@ -252,50 +254,60 @@ void unwinder__forget(struct unwinder *u, uint32_t pid)
 
 static uint64_t image_elf_hash(const struct image *im) { return (uint64_t)(uintptr_t)im * 0x9e3779b97f4a7c15ULL; }
 
-/* A space whose Dwfl may hold a module of im: one it reported, or one
- * that reported more than it remembers. */
-static bool space_uses(const struct unwind_space *sp, const struct image *im)
+static int cmp_image_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(struct image *const *)a, y = (uintptr_t)*(struct image *const *)b;
+	return x < y ? -1 : x > y;
+}
+
+static bool image_in(const struct image *im, struct image *const *set, size_t n)
+{
+	return bsearch(&im, set, n, sizeof(*set), cmp_image_ptr) != NULL;
+}
+
+/* A space whose Dwfl may hold a module of one of gone: one it reported,
+ * or one that reported more than it remembers. */
+static bool space_uses(const struct unwind_space *sp, struct image *const *gone, size_t n)
 {
 	if (sp->too_many_reported)
 		return true;
 	for (size_t i = 0; i < sp->n_reported; i++)
-		if (sp->reported[i].image == im)
+		if (image_in(sp->reported[i].image, gone, n))
 			return true;
 	return false;
 }
 
-void unwinder__forget_image(struct unwinder *u, const struct image *im)
+void unwinder__forget_images(struct unwinder *u, struct image *const *gone, size_t n)
 {
-	uint64_t h = image_elf_hash(im);
-	struct image_elf *e = NULL;
-	size_t at = 0;
-	uint32_t idx;
-	if (!u)
+	size_t kept = 0, closed = 0;
+	if (!u || !n)
 		return;
-	for (size_t pos = hmap_first(&u->elf_index, h); hmap_candidate(&u->elf_index, pos, h, &idx);
-	     pos = hmap_next(&u->elf_index, pos))
-		if (idx != UINT32_MAX && u->elfs[idx]->image == im) {
-			e = u->elfs[idx];
-			at = idx;
-			break;
-		}
-	/* Only a module of an opened ELF is ever reported. */
-	if (!e)
+	/* Only a module of an opened ELF is ever reported: none, nothing. */
+	for (size_t i = 0; i < u->n_elfs && !closed; i++)
+		closed += image_in(u->elfs[i]->image, gone, n);
+	if (!closed)
 		return;
 	for (size_t b = 0; b < SPACE_BUCKETS; b++) {
 		struct unwind_space *sp = u->buckets[b], *next;
 		for (; sp; sp = next) {
 			next = sp->next;
-			if (space_uses(sp, im))
+			if (space_uses(sp, gone, n))
 				space_unlink(u, sp);
 		}
 	}
-	/* After the Dwfls that held it. */
-	if (e->elf)
-		elf_end(e->elf);
-	free(e->memory);
-	free(e);
-	u->elfs[at] = u->elfs[--u->n_elfs];
+	/* After the Dwfls that held them. */
+	for (size_t i = 0; i < u->n_elfs; i++) {
+		struct image_elf *e = u->elfs[i];
+		if (!image_in(e->image, gone, n)) {
+			u->elfs[kept++] = e;
+			continue;
+		}
+		if (e->elf)
+			elf_end(e->elf);
+		free(e->memory);
+		free(e);
+	}
+	u->n_elfs = kept;
 	hmap_release(&u->elf_index);
 	for (size_t i = 0; i < u->n_elfs; i++)
 		hmap_insert(&u->elf_index, image_elf_hash(u->elfs[i]->image), (uint32_t)i);

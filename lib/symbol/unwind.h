@@ -76,10 +76,11 @@ void unwinder__forget(struct unwinder *u, uint32_t pid);
  * its Dwfl knows are checked against find_map, and the Dwfl made anew
  * only when one of them was replaced. */
 void unwinder__maps_changed(struct unwinder *u, uint32_t pid);
-/* Image im is about to be freed (no process maps it): the Dwfls that
- * reported it are dropped (made anew on their process's next sample), then
- * its ELF is closed. */
-void unwinder__forget_image(struct unwinder *u, const struct image *im);
+/* The n images of gone (sorted by address) are about to be freed (no
+ * process maps them): the Dwfls that reported any of them are dropped
+ * (made anew on their process's next sample), then their ELFs are
+ * closed. One pass, however many go at once. */
+void unwinder__forget_images(struct unwinder *u, struct image *const *gone, size_t n);
 
 /* Walk s's user stack: ips[0] is the sampled user IP, then the return
  * address of each caller, at most max entries. Returns the number of

@@ -407,8 +407,10 @@ static void test_image_unload_grace(void **state)
 			assert_true(im->loaded);
 		}
 	}
-	/* The second run's mapping was last seen IMAGE_UNLOAD_GRACE - 1 reaps
-	 * ago (the reap before the one that freed its process). */
+	/* The grace counts from the reap that freed the second run's process
+	 * (the second after its EXIT), IMAGE_UNLOAD_GRACE - 2 reaps ago. */
+	reap(&c);
+	assert_true(im->loaded);
 	reap(&c);
 	assert_true(im->loaded);
 	reap(&c);
@@ -440,6 +442,45 @@ static void test_image_unload_grace(void **state)
 	assert_false(registry_has(&c.machine.images, im));
 	assert_int_equal(c.machine.n_gone_images, 1);
 	/* The rest of them goes with the machine. */
+	collector__release(&c);
+	profile__release(&p);
+}
+
+/* A sampled file without a build-id keeps its record (without symbols)
+ * past the grace while its profile row lives: the end of the recording
+ * reads its code by that record's path; once the row is gone (a
+ * rotation), so is the record. */
+static void test_image_without_build_id_kept(void **state)
+{
+	struct profile p;
+	struct collector c;
+	struct synth s;
+	struct image *im;
+	char exe[512];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	(void)state;
+	assert_true(len > 0);
+	exe[len] = '\0';
+	profile__init(&p);
+	collector__init(&c, &p, 1, false);
+	feed(&c, synth_comm(&s, 1000, 1000, "sh", 0));
+	feed(&c, synth_fork(&s, 1001, 1000, 1001, 1000));
+	feed(&c, synth_mmap2(&s, 1001, 1001, 0x400000, 0x100000, 0, PROT_EXEC, exe));
+	im = machine__thread(&c.machine, 1001, 1001)->proc->maps[0].image;
+	assert_int_equal(image__load(im), 0);
+	im->build_id[0] = '\0'; /* as a file linked without one */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_USER, 1001, 1001, 0x401000, 1, 1, 1));
+	assert_int_not_equal(im->user_id, 0);
+	feed(&c, synth_exit(&s, 1001, 1000, 1001, 1000));
+	for (int i = 0; i < IMAGE_UNLOAD_GRACE + 3; i++)
+		reap(&c);
+	assert_true(registry_has(&c.machine.images, im));
+	assert_false(im->loaded);
+	assert_int_equal(c.machine.n_gone_images, 0);
+	machine__forget_profile_ids(&c.machine);
+	reap(&c);
+	assert_false(registry_has(&c.machine.images, im));
+	assert_int_equal(c.machine.n_gone_images, 1);
 	collector__release(&c);
 	profile__release(&p);
 }
@@ -813,6 +854,7 @@ int main(void)
 		cmocka_unit_test(test_exited_threads_leave_memory),
 		cmocka_unit_test(test_idle_counters_leave_memory),
 		cmocka_unit_test(test_code_of_gone_image),
+		cmocka_unit_test(test_image_without_build_id_kept),
 		cmocka_unit_test(test_reused_pid_keeps_row),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

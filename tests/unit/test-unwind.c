@@ -247,11 +247,11 @@ static void test_forget_image(void **state)
 	assert_int_equal(end, UNWIND_END_COMPLETE);
 	assert_int_equal(unwinder__stats(u)->spaces_created, 1);
 	other = image_registry__get(&images, IMAGE_ELF, "/nonexistent/never-walked");
-	unwinder__forget_image(u, other);
+	unwinder__forget_images(u, &other, 1);
 	unwinder__unwind(u, &s, find_map, NULL, ips, 128, &end);
 	assert_int_equal(unwinder__stats(u)->spaces_created, 1);
 	im = image_registry__get(&images, IMAGE_ELF, self);
-	unwinder__forget_image(u, im);
+	unwinder__forget_images(u, &im, 1);
 	image_registry__remove(&images, &im, 1);
 	image__free(im);
 	unwinder__unwind(u, &s, find_map, NULL, ips, 128, &end);
