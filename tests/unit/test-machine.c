@@ -446,6 +446,23 @@ static void test_image_unload_grace(void **state)
 	profile__release(&p);
 }
 
+/* This test program as a process pid (forked from a shell, pid 1000),
+ * mapped at 0x400000 for len bytes, its symbols loaded: its image. */
+static struct image *run_self(struct collector *c, struct synth *s, pid_t pid, uint64_t len)
+{
+	char exe[512];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct image *im;
+	assert_true(n > 0);
+	exe[n] = '\0';
+	feed(c, synth_comm(s, 1000, 1000, "sh", 0));
+	feed(c, synth_fork(s, pid, 1000, pid, 1000));
+	feed(c, synth_mmap2(s, pid, pid, 0x400000, len, 0, PROT_EXEC, exe));
+	im = machine__thread(&c->machine, pid, pid)->proc->maps[0].image;
+	assert_int_equal(image__load(im), 0);
+	return im;
+}
+
 /* A sampled file without a build-id keeps its record (without symbols)
  * past the grace while its profile row lives: the end of the recording
  * reads its code by that record's path; once the row is gone (a
@@ -456,18 +473,10 @@ static void test_image_without_build_id_kept(void **state)
 	struct collector c;
 	struct synth s;
 	struct image *im;
-	char exe[512];
-	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	(void)state;
-	assert_true(len > 0);
-	exe[len] = '\0';
 	profile__init(&p);
 	collector__init(&c, &p, 1, false);
-	feed(&c, synth_comm(&s, 1000, 1000, "sh", 0));
-	feed(&c, synth_fork(&s, 1001, 1000, 1001, 1000));
-	feed(&c, synth_mmap2(&s, 1001, 1001, 0x400000, 0x100000, 0, PROT_EXEC, exe));
-	im = machine__thread(&c.machine, 1001, 1001)->proc->maps[0].image;
-	assert_int_equal(image__load(im), 0);
+	im = run_self(&c, &s, 1001, 0x100000);
 	im->build_id[0] = '\0'; /* as a file linked without one */
 	feed(&c, synth_sample(&s, PERF_RECORD_MISC_USER, 1001, 1001, 0x401000, 1, 1, 1));
 	assert_int_not_equal(im->user_id, 0);
@@ -607,18 +616,10 @@ static void test_code_of_gone_image(void **state)
 	uint64_t off;
 	uint32_t row;
 	size_t n;
-	char exe[512];
-	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	(void)state;
-	assert_true(len > 0);
-	exe[len] = '\0';
 	profile__init(&p);
 	collector__init(&c, &p, 1, false);
-	feed(&c, synth_comm(&s, 1000, 1000, "sh", 0));
-	feed(&c, synth_fork(&s, 1001, 1000, 1001, 1000));
-	feed(&c, synth_mmap2(&s, 1001, 1001, 0x400000, 0x10000000, 0, PROT_EXEC, exe));
-	im = machine__thread(&c.machine, 1001, 1001)->proc->maps[0].image;
-	assert_int_equal(image__load(im), 0);
+	im = run_self(&c, &s, 1001, 0x10000000);
 	assert_true(im->build_id[0]);
 	for (size_t i = 0; i < im->symtab.n && !sym; i++)
 		if (streq(symtab__name(&im->symtab, &im->symtab.syms[i]), "main"))

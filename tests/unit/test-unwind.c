@@ -151,6 +151,14 @@ static struct unwind_sample sample_of_capture(void)
 				       cap.regs, cap.stack, cap.stack_size };
 }
 
+/* The path of this test program. */
+static void self_exe(char *buf, size_t size)
+{
+	ssize_t len = readlink("/proc/self/exe", buf, size - 1);
+	assert_true(len > 0);
+	buf[len] = '\0';
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -206,9 +214,7 @@ static void test_real_stack(void **state)
 	 * the executable is left): it is made anew, from the new mappings. */
 	{
 		char self[4096];
-		ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		assert_true(len > 0);
-		self[len] = '\0';
+		self_exe(self, sizeof(self));
 		unwinder__maps_changed(u, s.pid);
 		unwinder__unwind(u, &s, find_map, self, ips, 128, &end);
 		assert_int_equal(end, UNWIND_END_NO_CFI);
@@ -238,10 +244,8 @@ static void test_forget_image(void **state)
 	enum unwind_end end;
 	struct image *im, *other;
 	char self[4096];
-	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	(void)state;
-	assert_true(len > 0);
-	self[len] = '\0';
+	self_exe(self, sizeof(self));
 	assert_int_equal(unwinder__new(&u), 0);
 	unwinder__unwind(u, &s, find_map, NULL, ips, 128, &end);
 	assert_int_equal(end, UNWIND_END_COMPLETE);
@@ -304,11 +308,9 @@ static void test_stops_without_cfi(void **state)
 	enum unwind_end end;
 	size_t n;
 	char self[4096];
-	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	(void)state;
 
-	assert_true(len > 0);
-	self[len] = '\0';
+	self_exe(self, sizeof(self));
 	assert_int_equal(unwinder__new(&u), 0);
 	/* Only this executable is known: the first caller in another file
 	 * (libcmocka, libc) is kept, and the walk ends there, unguessed. */
