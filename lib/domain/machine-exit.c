@@ -106,12 +106,6 @@ static void reap_thread(struct thread *t, struct id_list *exited)
 	free(t);
 }
 
-static int cmp_ptr(const void *a, const void *b)
-{
-	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* ELF images and JIT maps that no process has mapped for
  * IMAGE_UNLOAD_GRACE flushes leave memory, their symbols first: a host
  * that runs ever new programs (builds, deployments) would otherwise keep
@@ -134,12 +128,12 @@ static void unload_unmapped_images(struct machine *m)
 			used[n_used++] = p->jit;
 	}
 	if (n_used > 1)
-		qsort(used, n_used, sizeof(*used), cmp_ptr);
+		qsort(used, n_used, sizeof(*used), image__cmp_addr);
 	for (size_t i = 0; i < m->images.n; i++) {
 		struct image *im = m->images.images[i];
 		if (im->kind != IMAGE_ELF && im->kind != IMAGE_JIT)
 			continue;
-		if (n_used && bsearch(&im, used, n_used, sizeof(*used), cmp_ptr)) {
+		if (image__in(im, used, n_used)) {
 			im->mapped_generation = m->generation;
 			continue;
 		}
@@ -164,7 +158,7 @@ static void unload_unmapped_images(struct machine *m)
 	}
 	free(used);
 	if (m->n_gone_images > n_gone) {
-		qsort(m->gone_images, m->n_gone_images, sizeof(*m->gone_images), cmp_ptr);
+		qsort(m->gone_images, m->n_gone_images, sizeof(*m->gone_images), image__cmp_addr);
 		image_registry__remove(&m->images, m->gone_images, m->n_gone_images);
 	}
 }

@@ -50,9 +50,11 @@ void image_registry__release(struct image_registry *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static uint64_t registry_hash(enum image_kind kind, const char *path) { return hash_mix(hash_str(path), kind); }
+
 struct image *image_registry__get(struct image_registry *r, enum image_kind kind, const char *path)
 {
-	uint64_t h = hash_mix(hash_str(path), kind);
+	uint64_t h = registry_hash(kind, path);
 	size_t pos = hmap_first(&r->index, h);
 	uint32_t idx;
 	struct image *im;
@@ -69,10 +71,15 @@ struct image *image_registry__get(struct image_registry *r, enum image_kind kind
 	return im;
 }
 
-static int cmp_image_ptr(const void *a, const void *b)
+int image__cmp_addr(const void *a, const void *b)
 {
 	uintptr_t x = (uintptr_t)*(struct image *const *)a, y = (uintptr_t)*(struct image *const *)b;
 	return x < y ? -1 : x > y;
+}
+
+bool image__in(const struct image *im, struct image *const *set, size_t n)
+{
+	return n && bsearch(&im, set, n, sizeof(*set), image__cmp_addr) != NULL;
 }
 
 void image_registry__remove(struct image_registry *r, struct image *const *gone, size_t n)
@@ -81,12 +88,12 @@ void image_registry__remove(struct image_registry *r, struct image *const *gone,
 	if (!n)
 		return;
 	for (size_t i = 0; i < r->n; i++)
-		if (!bsearch(&r->images[i], gone, n, sizeof(*gone), cmp_image_ptr))
+		if (!image__in(r->images[i], gone, n))
 			r->images[kept++] = r->images[i];
 	r->n = kept;
 	hmap_release(&r->index);
 	for (size_t i = 0; i < r->n; i++)
-		hmap_insert(&r->index, hash_mix(hash_str(r->images[i]->path), r->images[i]->kind), (uint32_t)i);
+		hmap_insert(&r->index, registry_hash(r->images[i]->kind, r->images[i]->path), (uint32_t)i);
 	ARRAY_SHRINK(r->images, r->cap, r->n);
 }
 

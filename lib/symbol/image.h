@@ -62,6 +62,9 @@ struct image *image_registry__get(struct image_registry *r, enum image_kind kind
 /* Take the n images of gone (sorted by address) out of the registry; the
  * caller frees them. */
 void image_registry__remove(struct image_registry *r, struct image *const *gone, size_t n);
+/* Sets of images are arrays sorted by address with this comparator. */
+int image__cmp_addr(const void *a, const void *b);
+bool image__in(const struct image *im, struct image *const *set, size_t n);
 
 /* A stand-alone image, not in any registry (guest images, one per VM). */
 struct image *image__new(enum image_kind kind, const char *path);

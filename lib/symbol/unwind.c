@@ -254,17 +254,6 @@ void unwinder__forget(struct unwinder *u, uint32_t pid)
 
 static uint64_t image_elf_hash(const struct image *im) { return (uint64_t)(uintptr_t)im * 0x9e3779b97f4a7c15ULL; }
 
-static int cmp_image_ptr(const void *a, const void *b)
-{
-	uintptr_t x = (uintptr_t)*(struct image *const *)a, y = (uintptr_t)*(struct image *const *)b;
-	return x < y ? -1 : x > y;
-}
-
-static bool image_in(const struct image *im, struct image *const *set, size_t n)
-{
-	return bsearch(&im, set, n, sizeof(*set), cmp_image_ptr) != NULL;
-}
-
 /* A space whose Dwfl may hold a module of one of gone: one it reported,
  * or one that reported more than it remembers. */
 static bool space_uses(const struct unwind_space *sp, struct image *const *gone, size_t n)
@@ -272,7 +261,7 @@ static bool space_uses(const struct unwind_space *sp, struct image *const *gone,
 	if (sp->too_many_reported)
 		return true;
 	for (size_t i = 0; i < sp->n_reported; i++)
-		if (image_in(sp->reported[i].image, gone, n))
+		if (image__in(sp->reported[i].image, gone, n))
 			return true;
 	return false;
 }
@@ -284,7 +273,7 @@ void unwinder__forget_images(struct unwinder *u, struct image *const *gone, size
 		return;
 	/* Only a module of an opened ELF is ever reported: none, nothing. */
 	for (size_t i = 0; i < u->n_elfs && !closed; i++)
-		closed += image_in(u->elfs[i]->image, gone, n);
+		closed += image__in(u->elfs[i]->image, gone, n);
 	if (!closed)
 		return;
 	for (size_t b = 0; b < SPACE_BUCKETS; b++) {
@@ -298,7 +287,7 @@ void unwinder__forget_images(struct unwinder *u, struct image *const *gone, size
 	/* After the Dwfls that held them. */
 	for (size_t i = 0; i < u->n_elfs; i++) {
 		struct image_elf *e = u->elfs[i];
-		if (!image_in(e->image, gone, n)) {
+		if (!image__in(e->image, gone, n)) {
 			u->elfs[kept++] = e;
 			continue;
 		}
