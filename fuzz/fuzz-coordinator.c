@@ -7,7 +7,9 @@
  * must still feed its own domain), 0xfd for FORGET agreed (before DATA),
  * 0xfc for a rotation (record --rotate: the session ends, the profile
  * restarts, the agent's live rows are interned again), 0xfb for FORGET and
- * THREAD_IDS agreed (before DATA: thread rows name their ids). */
+ * THREAD_IDS agreed (before DATA: thread rows name their ids), 0xf9 for
+ * FORGET and COMPACT agreed (before DATA: a frame may renumber the
+ * agent's catalog to the rows it kept). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -132,13 +134,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* The host's own rows again: the agent's next ones come
 			 * after them, so the next restart moves those. */
 			host_rows(&p);
-		} else if (type == 0xfd || type == 0xfb) {
-			/* FORGET (and THREAD_IDS) agreed, as the handshake would
-			 * say: before any DATA. */
-			if (!c.links[0].delta.frame) {
-				c.links[0].delta.forget = true;
-				c.links[0].delta.thread_ids = type == 0xfb;
-			}
+		} else if (type == 0xfd || type == 0xfb || type == 0xf9) {
+			/* FORGET (and THREAD_IDS, or COMPACT) agreed, as the
+			 * handshake would say: before any DATA. */
+			if (!c.links[0].delta.frame)
+				delta_state__set_caps(&c.links[0].delta,
+						      PROTO_CAP_FORGET | (type == 0xfb ? PROTO_CAP_THREAD_IDS : 0) |
+							      (type == 0xf9 ? PROTO_CAP_COMPACT : 0));
 		} else if (coordinator__inject(&c, 0, &p, type, data + off, len, now) < 0) {
 			break;
 		}

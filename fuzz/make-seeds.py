@@ -60,9 +60,10 @@ setup = struct.pack("<I", 2) + s("cycles") + s("cpu-clock") + struct.pack("<QQBI
 info = s("guest") + s("6.1.0") + s("11111111-2222-3333-4444-555555555555") + struct.pack("<IQ", 2, 123) + s("cpu-clock") + s("0.1")
 put("frames", "setup", struct.pack("<BBH", 5, 0, len(setup)) + setup + struct.pack("<BBH", 4, 0x40, len(info)) + info)
 
-# coordinator: STARTED, a DATA delta, CODE, FINAL — (u8 type, u16 len, payload)
+# coordinator (running: STARTED came): a DATA delta, CODE, FINAL — (u8 type, u16 len, payload)
 def msg(t, payload):
     return struct.pack("<BH", t, len(payload)) + payload
+stop = struct.pack("<BH", 0xff, 0)  # the host sends STOP
 
 data = b"".join([
     struct.pack("<I", 1), struct.pack("<II", 10, 11), s("guest-alpha"),                    # threads
@@ -74,7 +75,7 @@ data = b"".join([
 ])
 code = struct.pack("<I", 1) + struct.pack("<IQ", 1, 0x1000) + struct.pack("<I", 4) + b"\x55\x48\x89\xe5" + \
     struct.pack("<I", 1) + struct.pack("<Q", 0x1000) + s("alpha.c") + struct.pack("<I", 3)
-put("coordinator", "session", msg(12, struct.pack("<Q", 1000)) + msg(13, data) + msg(13, data) + msg(19, code) +
+put("coordinator", "session", msg(13, data) + msg(13, data) + stop + msg(19, code) +
     msg(16, struct.pack("<QQ", 5, 0)) + msg(17, b""))
 
 # coordinator with rotations (0xfc) and FORGET agreed (0xfd): the live
@@ -85,9 +86,9 @@ def grow(total):
                      struct.pack("<I", 1), struct.pack("<IIBIIIQIQQ", 0, 1, 2, 1, 1, 1, 0x1010, 1, total, total * 1000000),
                      struct.pack("<I", 1), struct.pack("<IIBIQQ", 0, 1, 2, 0, total, total * 1000000)])
 rot = struct.pack("<BH", 0xfc, 0)
-put("coordinator", "rotate", struct.pack("<BH", 0xfd, 0) + msg(12, struct.pack("<Q", 1000)) +
+put("coordinator", "rotate", struct.pack("<BH", 0xfd, 0) +
     msg(13, struct.pack("<III", 0, 0, 0) + data) + rot + msg(13, grow(8)) + struct.pack("<BH", 0xfe, 0) + rot +
-    msg(13, grow(12)) + msg(16, struct.pack("<QQ", 12, 0)))
+    msg(13, grow(12)) + stop + msg(16, struct.pack("<QQ", 12, 0)))
 
 # coordinator with FORGET and THREAD_IDS agreed (0xfb): thread 1 forgotten
 # and its id named again by a new thread in the same frame, a flush between
@@ -98,9 +99,32 @@ def ids_frame(forget, tid):
                      struct.pack("<III", 0, 0, 0),
                      struct.pack("<I", 1), struct.pack("<IIBIIIQIQQ", 0, 1, 2, 1, 0, 0, 0x1010, 0, 1, 1000000),
                      struct.pack("<I", 0)])
-put("coordinator", "thread-ids", struct.pack("<BH", 0xfb, 0) + msg(12, struct.pack("<Q", 1000)) +
+put("coordinator", "thread-ids", struct.pack("<BH", 0xfb, 0) +
     msg(13, ids_frame([], 11)) + struct.pack("<BH", 0xfe, 0) + msg(13, ids_frame([1], 12)) +
-    msg(13, ids_frame([1], 13)) + msg(16, struct.pack("<QQ", 3, 0)))
+    msg(13, ids_frame([1], 13)) + stop + msg(16, struct.pack("<QQ", 3, 0)))
+
+# coordinator with FORGET and COMPACT agreed (0xf9): the agent keeps
+# image 1, symbol 1 and no frame, sends a second image, symbol and frame
+# under the new numbering, a flush and a rotation, then lets all go
+def compact_frame(kept, rows, samples):
+    out = struct.pack("<III", 0, 0, 0)                                                    # FORGET lists
+    if kept is None:
+        out += bytes([0])
+    else:
+        out += bytes([1]) + b"".join(struct.pack("<I", len(k)) + b"".join(struct.pack("<I", i) for i in k) for k in kept)
+    return out + rows + samples + struct.pack("<I", 0)
+beta_rows = b"".join([struct.pack("<I", 0),
+                      struct.pack("<I", 1), s("/usr/bin/guest-beta"), s(""), bytes([0]),
+                      struct.pack("<I", 1), struct.pack("<I", 2), s("beta_spin"), struct.pack("<QQ", 0x2000, 64),
+                      struct.pack("<I", 1), struct.pack("<IIIQ", 0, 2, 2, 0)])
+beta_sample = struct.pack("<I", 1) + struct.pack("<IIBIIIQIQQ", 1, 1, 2, 1, 2, 2, 0x2010, 1, 3, 3000000)
+no_rows = struct.pack("<IIII", 0, 0, 0, 0)
+put("coordinator", "compact", struct.pack("<BH", 0xf9, 0) +
+    msg(13, struct.pack("<III", 0, 0, 0) + bytes([0]) + data) +
+    msg(13, compact_frame([[1], [1], []], beta_rows, beta_sample)) + struct.pack("<BH", 0xfe, 0) +
+    struct.pack("<BH", 0xfc, 0) + msg(13, compact_frame([[2], [2], [1]], struct.pack("<IIII", 0, 0, 0, 0),
+                                                        struct.pack("<I", 0))) +
+    msg(13, compact_frame([[], [], []], no_rows, struct.pack("<I", 0))) + stop + msg(16, struct.pack("<QQ", 8, 0)))
 
 # session: a real (small) session, repacked with 512-byte pages
 dp = os.path.join(build, "domprof")

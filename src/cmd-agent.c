@@ -69,6 +69,7 @@ int cmd_agent(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "once", no_argument, NULL, '1' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "compact-rows", required_argument, NULL, 'C' },
 		{ 0 },
 	};
 	const char *listen_addr = NULL, *key_path = NULL;
@@ -87,6 +88,14 @@ int cmd_agent(int argc, char **argv)
 		case 'k': key_path = optarg; break;
 		case '1': once = true; break;
 		case 'q': quiet = true; break;
+		case 'C': {
+			uint64_t v;
+			if (parse_u64(optarg, 10, &v) < 0 || v < 1 || v > (1u << 24))
+				return log_error("--compact-rows %s: give a number of catalog rows from 1 to 16777216 (default %d)",
+						 optarg, AGENT_COMPACT_ROWS);
+			cfg.compact_rows = (size_t)v;
+			break;
+		}
 		default:
 			usage("agent", stderr);
 			return -EINVAL;

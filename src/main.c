@@ -171,11 +171,14 @@ static const struct command commands[] = {
 	  "  -o, --output FILE     session file (default domprof.db; an existing one becomes FILE.old)\n"
 	  "  -q, --quiet           print nothing but errors and warnings\n" },
 	{ "agent", cmd_agent, "run inside a VM: sample it for a coordinating `domprof record`",
-	  "domprof agent --listen tcp:ADDR:PORT|vsock:CID:PORT --key FILE [--once] [-q]\n"
+	  "domprof agent --listen tcp:ADDR:PORT|vsock:CID:PORT --key FILE [--once] [--compact-rows N] [-q]\n"
 	  "  -l, --listen ADDR     where to wait for the coordinator: tcp:0.0.0.0:7070, vsock:any:7070\n"
 	  "  -k, --key FILE        the pre-shared key (from `domprof keygen`): a file of yours, mode 0600,\n"
 	  "                        not a symbolic link\n"
 	  "      --once            serve one coordinator, then exit\n"
+	  "      --compact-rows N  let go of the catalog rows no live counter names once it holds N\n"
+	  "                        images, functions and call-path nodes and twice what it kept\n"
+	  "                        the last time (default 16384)\n"
 	  "  -q, --quiet           log nothing\n" },
 	{ "keygen", cmd_keygen, "write a new random key for agents and coordinators",
 	  "domprof keygen FILE\n" },

@@ -383,6 +383,15 @@ static void note_drop(struct profile *p, struct profile_drops *l, uint32_t v)
 	l->ids[l->n++] = v;
 }
 
+/* The index over the live slots (it has no deletion). */
+static void rehash_samples(struct profile *p)
+{
+	hmap_release(&p->index_samples);
+	for (size_t i = 0; i < p->n_samples; i++)
+		if (p->samples[i].key.event)
+			hmap_insert(&p->index_samples, sample_key_hash(&p->samples[i].key), (uint32_t)i);
+}
+
 size_t profile__drop_samples(struct profile *p, bool (*done)(const struct sample_entry *e, void *ctx), void *ctx)
 {
 	size_t dropped = 0;
@@ -398,10 +407,7 @@ size_t profile__drop_samples(struct profile *p, bool (*done)(const struct sample
 	}
 	if (!dropped)
 		return 0;
-	hmap_release(&p->index_samples);
-	for (size_t i = 0; i < p->n_samples; i++)
-		if (p->samples[i].key.event)
-			hmap_insert(&p->index_samples, sample_key_hash(&p->samples[i].key), (uint32_t)i);
+	rehash_samples(p);
 	return dropped;
 }
 
@@ -604,6 +610,35 @@ void profile__restart(struct profile *p, struct profile_catalog_map *keep)
 	p->written_domains = p->written_images = p->written_symbols = p->written_frames = 0;
 	for (size_t i = 0; i < p->n_domains; i++)
 		p->domains[i].dirty = true;
+}
+
+size_t profile__catalog_rows(const struct profile *p) { return p->n_images + p->n_symbols + p->n_frames; }
+
+size_t profile__compact(struct profile *p, struct profile_catalog_map *keep)
+{
+	size_t before = profile__catalog_rows(p);
+	for (size_t i = 0; i < p->n_samples; i++) {
+		const struct sample_key *k = &p->samples[i].key;
+		if (!k->event)
+			continue;
+		profile_id_map__keep(&keep->images, k->image);
+		profile_id_map__keep(&keep->symbols, k->symbol);
+		profile_id_map__keep(&keep->frames, k->stack);
+	}
+	restart_catalog(p, keep);
+	for (size_t i = 0; i < p->n_samples; i++) {
+		struct sample_key *k = &p->samples[i].key;
+		if (!k->event)
+			continue;
+		k->image = profile_id_map__get(&keep->images, k->image);
+		k->symbol = profile_id_map__get(&keep->symbols, k->symbol);
+		k->stack = profile_id_map__get(&keep->frames, k->stack);
+	}
+	rehash_samples(p);
+	p->written_images = p->n_images;
+	p->written_symbols = p->n_symbols;
+	p->written_frames = p->n_frames;
+	return before - profile__catalog_rows(p);
 }
 
 size_t profile__n_live_samples(const struct profile *p) { return p->n_samples - p->n_free_samples; }

@@ -280,5 +280,17 @@ static inline uint32_t profile_id_map__get(const struct profile_id_map *m, uint3
  * a recording of days holds the catalog of one session, not of all the
  * code that ever ran. */
 void profile__restart(struct profile *p, struct profile_catalog_map *keep);
+/* Within a session (an agent's profile, which is no session's): drop the
+ * catalog rows no live sample counter names, nor keep marks, nor what a
+ * kept row names (profile__restart's rule), and renumber the rest in
+ * their order; the counters stay, their keys renumbered. Call right after
+ * a flush or delta (every row written). keep (sized by
+ * profile_catalog_map__init) then maps old ids to new, 0 for a row that
+ * went. Returns how many rows went. So an agent that runs for days holds
+ * the catalog of what its live counters name, not of all the code that
+ * ever ran in its guest. */
+size_t profile__compact(struct profile *p, struct profile_catalog_map *keep);
+/* Images, symbols and stack frames in memory. */
+size_t profile__catalog_rows(const struct profile *p);
 /* Counters in memory (live slots), for tests and benches. */
 size_t profile__n_live_samples(const struct profile *p);

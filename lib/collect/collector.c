@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include "../util/util.h"
+#include "hot-code.h"
 
 void collector__init(struct collector *c, struct profile *p, size_t n_events, bool live)
 {
@@ -235,6 +236,35 @@ void collector__forget(struct collector *c)
 		}
 	}
 #endif
+}
+
+size_t collector__compact(struct collector *c, struct profile_catalog_map *keep)
+{
+	size_t gone, n_symbols;
+	uint64_t *period = NULL;
+	profile_catalog_map__init(keep, c->profile);
+	collector__keep_hot_symbols(c, CODE_HOT_MIN_SHARE, &keep->symbols);
+	gone = profile__compact(c->profile, keep);
+	machine__remap_catalog_ids(&c->machine, keep);
+	c->marker_image = profile_id_map__get(&keep->images, c->marker_image);
+	c->marker_symbol = profile_id_map__get(&keep->symbols, c->marker_symbol);
+	if (!c->marker_image || !c->marker_symbol)
+		c->marker_image = c->marker_symbol = 0;
+	/* The dropped counters' period of the functions that stay, by
+	 * their new ids; the others' is below CODE_HOT_MIN_SHARE. */
+	n_symbols = MIN(c->n_dropped_symbols, c->profile->n_symbols + 1);
+	if (c->dropped_period && n_symbols)
+		period = xcalloc(n_symbols * c->n_events, sizeof(*period));
+	for (size_t s = 1; period && s < c->n_dropped_symbols; s++) {
+		uint32_t to = profile_id_map__get(&keep->symbols, (uint32_t)s);
+		if (to && to < n_symbols)
+			memcpy(period + (size_t)to * c->n_events, c->dropped_period + s * c->n_events,
+			       c->n_events * sizeof(*period));
+	}
+	free(c->dropped_period);
+	c->dropped_period = period;
+	c->n_dropped_symbols = period ? n_symbols : 0;
+	return gone;
 }
 
 void collector__restart(struct collector *c, uint64_t start_time, struct profile_catalog_map *keep)

@@ -154,6 +154,14 @@ void collector__forget(struct collector *c);
  * profile ids they cached are interned again when next sampled. */
 void collector__restart(struct collector *c, uint64_t start_time, struct profile_catalog_map *keep);
 
+/* Compact the profile's catalog (profile__compact; an agent's, whose
+ * profile is no session): rows that no live counter names go, but for
+ * the functions hot enough for the end-of-run code capture; the
+ * machine's cached ids and the dropped counters' periods follow. keep is
+ * made here and maps old ids to new (profile_catalog_map__release).
+ * Right after a flush. Returns how many rows went. */
+size_t collector__compact(struct collector *c, struct profile_catalog_map *keep);
+
 /* A sample of event index ev (0-based). */
 void collector__sample(struct collector *c, const struct perf_sample *s, uint32_t ev);
 

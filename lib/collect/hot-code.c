@@ -99,6 +99,15 @@ static size_t hot_symbols(const struct collector *c, double min_share, struct ho
 	return n_hot;
 }
 
+void collector__keep_hot_symbols(const struct collector *c, double min_share, struct profile_id_map *keep)
+{
+	struct hot *hot;
+	size_t n = hot_symbols(c, min_share, &hot);
+	for (size_t i = 0; i < n; i++)
+		profile_id_map__keep(keep, hot[i].symbol);
+	free(hot);
+}
+
 size_t collector__collect_code(struct collector *c, size_t max_symbols, double min_share, struct symbol_code **ret)
 {
 	struct profile *p = c->profile;

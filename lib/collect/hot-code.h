@@ -23,3 +23,8 @@
  * symbol_codes__free) and their number. Functions whose code cannot be
  * read are left out. */
 size_t collector__collect_code(struct collector *c, size_t max_symbols, double min_share, struct symbol_code **ret);
+/* Mark in keep (a profile_id_map of symbols) each function holding at
+ * least min_share of some event's period so far: a catalog compaction
+ * (collector__compact) keeps them, so the end of the run can still pick
+ * them. */
+void collector__keep_hot_symbols(const struct collector *c, double min_share, struct profile_id_map *keep);

@@ -40,13 +40,32 @@ void machine__exit(struct machine *m, const struct perf_task_event *ev)
 	}
 }
 
-static void forget_image_ids(struct image *im)
+/* An image's cached profile ids: renumbered by keep, or forgotten (NULL). */
+static void remap_image_ids(struct image *im, const struct profile_catalog_map *keep)
 {
 	if (!im)
 		return;
-	im->user_id = 0;
+	im->user_id = keep ? profile_id_map__get(&keep->images, im->user_id) : 0;
 	for (size_t i = 0; i < im->symtab.n; i++)
-		im->symtab.syms[i].user_id = 0;
+		im->symtab.syms[i].user_id = keep ? profile_id_map__get(&keep->symbols, im->symtab.syms[i].user_id) : 0;
+}
+
+void machine__remap_catalog_ids(struct machine *m, const struct profile_catalog_map *keep)
+{
+	/* The kernel's modules are symbols of the kernel's image. */
+	for (size_t i = 0; i < m->images.n; i++)
+		remap_image_ids(m->images.images[i], keep);
+	for (size_t i = 0; i < m->n_vms; i++) {
+		remap_image_ids(m->vms[i]->guest_kernel, keep);
+		remap_image_ids(m->vms[i]->guest_user, keep);
+		remap_image_ids(m->vms[i]->guest_code, keep);
+	}
+	/* Decided per profile symbol id. */
+	free(m->idle_symbols);
+	m->idle_symbols = NULL;
+	m->cap_idle_symbols = 0;
+	/* A record kept for its row (no build-id) may go at the next reap. */
+	m->unload_pending = true;
 }
 
 void machine__forget_profile_ids(struct machine *m)
@@ -56,20 +75,7 @@ void machine__forget_profile_ids(struct machine *m)
 		t->profile_id = 0;
 		t->n_past_profile_ids = 0;
 	}
-	/* The kernel's modules are symbols of the kernel's image. */
-	for (size_t i = 0; i < m->images.n; i++)
-		forget_image_ids(m->images.images[i]);
-	for (size_t i = 0; i < m->n_vms; i++) {
-		forget_image_ids(m->vms[i]->guest_kernel);
-		forget_image_ids(m->vms[i]->guest_user);
-		forget_image_ids(m->vms[i]->guest_code);
-	}
-	/* Decided per profile symbol id. */
-	free(m->idle_symbols);
-	m->idle_symbols = NULL;
-	m->cap_idle_symbols = 0;
-	/* A record kept for its row (no build-id) may go at the next reap. */
-	m->unload_pending = true;
+	machine__remap_catalog_ids(m, NULL);
 }
 
 static bool gone(uint32_t exit_generation, uint32_t generation)

@@ -136,6 +136,10 @@ void machine__exit(struct machine *m, const struct perf_task_event *ev);
  * machine cached (threads, images, symbols) is interned again when next
  * sampled. */
 void machine__forget_profile_ids(struct machine *m);
+/* The profile's catalog was renumbered (profile__compact, or a restart
+ * that kept rows): the images' and symbols' cached ids follow keep (old
+ * id to new, 0 for a row that went); NULL forgets them all. */
+void machine__remap_catalog_ids(struct machine *m, const struct profile_catalog_map *keep);
 
 /* Free the threads and processes whose EXIT came before the previous
  * call (so samples of theirs still in other rings have been read), take

@@ -235,15 +235,37 @@ static int handle_arm(struct agent_connection *a)
 
 /* ---- recording ---- */
 
+/* After a DATA: when the catalog holds cfg->compact_rows rows and twice
+ * what the last compaction kept, the rows no live counter names go (the
+ * functions hot enough for CODE stay), and the next DATA says which
+ * stayed. Twice: the work of a compaction is paid for by the rows added
+ * since the last. */
+static void compact_catalog(struct agent_connection *a)
+{
+	size_t rows = profile__catalog_rows(&a->rec.profile);
+	size_t limit = a->cfg->compact_rows ? a->cfg->compact_rows : AGENT_COMPACT_ROWS;
+	size_t gone;
+	if (a->compact_pending || rows < limit || rows < 2 * a->compact_kept)
+		return;
+	gone = collector__compact(&a->rec.collector, &a->compacted);
+	a->compact_pending = true;
+	a->compact_kept = rows - gone;
+	a->compacted_rows += gone;
+	logf_(a, "catalog compacted: %zu of %zu rows kept", rows - gone, rows);
+}
+
 static int send_data(struct agent_connection *a)
 {
 	struct wbuf w;
 	int r;
-	bool forget = (a->ch.caps & PROTO_CAP_FORGET) != 0;
+	uint32_t caps = a->ch.caps;
+	bool forget = (caps & PROTO_CAP_FORGET) != 0;
 	wbuf_init(&w);
 	a->rec.profile.track_drops = forget;
-	a->rec.profile.reuse_thread_ids = (a->ch.caps & PROTO_CAPS_REUSE) == PROTO_CAPS_REUSE;
-	delta__encode(&a->rec.profile, &w, forget);
+	a->rec.profile.reuse_thread_ids = (caps & PROTO_CAPS_REUSE) == PROTO_CAPS_REUSE;
+	delta__encode(&a->rec.profile, &w, caps, a->compact_pending ? &a->compacted : NULL);
+	profile_catalog_map__release(&a->compacted);
+	a->compact_pending = false;
 	r = send_msg(a, MSG_DATA, &w, true);
 	wbuf_release(&w);
 	/* What was sent and can no longer change (exited threads, past
@@ -252,6 +274,8 @@ static int send_data(struct agent_connection *a)
 	 * be told: then everything stays, as it did. */
 	if (r == 0 && forget)
 		collector__forget(&a->rec.collector);
+	if (r == 0 && forget && (caps & PROTO_CAP_COMPACT))
+		compact_catalog(a);
 	return r;
 }
 
@@ -276,7 +300,8 @@ static void send_final(struct agent_connection *a)
 		send_msg(a, MSG_BYE, NULL, false);
 		wbuf_release(&w);
 	}
-	logf_(a, "session done: %llu samples, %llu lost", (unsigned long long)samples, (unsigned long long)lost);
+	logf_(a, "session done: %llu samples, %llu lost, %llu catalog rows let go", (unsigned long long)samples,
+	      (unsigned long long)lost, (unsigned long long)a->compacted_rows);
 }
 
 /* Sample until STOP (or *stop), streaming DATA every flush_ms; PING is
@@ -398,6 +423,7 @@ int agent_connection__serve(struct channel *ch, const struct agent_config *cfg)
 	wbuf_release(&in);
 	if (a.armed)
 		recorder__release(&a.rec);
+	profile_catalog_map__release(&a.compacted);
 	event_list__free(a.events, a.n_events);
 	channel__release(&a.ch);
 	return r;

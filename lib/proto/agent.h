@@ -34,6 +34,10 @@
 /* How long the agent waits for the rings between two looks at the
  * coordinator while recording. */
 #define AGENT_STEP_MS 50
+/* With COMPACT: the catalog (images, functions, stack frames) is
+ * compacted to what live counters name once it holds this many rows and
+ * twice what the last compaction kept (agent --compact-rows). */
+#define AGENT_COMPACT_ROWS 16384
 
 /* What the agent says happened (a step done, a peer refused); the text
  * may hold a coordinator's words. */
@@ -46,6 +50,8 @@ struct agent_config {
 	const volatile sig_atomic_t *stop;
 	/* While recording, others who knock are turned away (NULL: none). */
 	struct listener *listener;
+	/* When to compact the catalog (0: AGENT_COMPACT_ROWS). */
+	size_t compact_rows;
 };
 
 /* One coordinator's connection, from AUTH_OK to BYE. */
@@ -60,6 +66,12 @@ struct agent_connection {
 	uint32_t flush_ms; /* DATA interval */
 	struct recorder rec;
 	bool armed;
+	/* COMPACT: the rows the last compaction kept (old id -> new), sent
+	 * with the next DATA; how many it kept; how many went in all. */
+	struct profile_catalog_map compacted;
+	bool compact_pending;
+	size_t compact_kept;
+	uint64_t compacted_rows;
 };
 
 /* Serve the coordinator on ch (taken over: released before returning)

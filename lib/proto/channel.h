@@ -59,9 +59,17 @@ const char *proto_msg__name(unsigned type);
 /* With FORGET: thread rows name their id, and a forgotten thread's id may
  * name a new thread (delta.h). */
 #define PROTO_CAP_THREAD_IDS 0x10
-#define PROTO_CAPS_ALL (PROTO_CAP_ZSTD | PROTO_CAP_CALLCHAIN | PROTO_CAP_KALLSYMS | PROTO_CAP_FORGET | PROTO_CAP_THREAD_IDS)
+/* With FORGET: a DATA frame may say the agent renumbered its catalog to
+ * the rows it kept (delta.h). */
+#define PROTO_CAP_COMPACT 0x20
+#define PROTO_CAPS_ALL                                                                                    \
+	(PROTO_CAP_ZSTD | PROTO_CAP_CALLCHAIN | PROTO_CAP_KALLSYMS | PROTO_CAP_FORGET | PROTO_CAP_THREAD_IDS | \
+	 PROTO_CAP_COMPACT)
 /* Both, or neither is used. */
 #define PROTO_CAPS_REUSE (PROTO_CAP_FORGET | PROTO_CAP_THREAD_IDS)
+/* What an agent that keeps every row it has seen is not offered
+ * (domprof top). */
+#define PROTO_CAPS_LETTING_GO (PROTO_CAP_FORGET | PROTO_CAP_THREAD_IDS | PROTO_CAP_COMPACT)
 
 struct proto_budget;
 

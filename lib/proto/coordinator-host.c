@@ -155,12 +155,12 @@ void coordinator__write_session(struct coordinator *c, struct session *s)
 		_cleanup_free_ char *key = xasprintf("agent.%s", l->name);
 		_cleanup_free_ char *v = xasprintf(
 			"%s state=%s offset_ns=%lld rtt_ns=%llu skew_ns=%lld frames=%llu samples=%llu forgotten=%llu "
-			"thread_ids=%zu%s%s",
+			"thread_ids=%zu compacted=%llu%s%s",
 			l->addr, state, (long long)l->offset_ns, (unsigned long long)l->rtt_ns, (long long)l->start_skew_ns,
 			(unsigned long long)(l->data_frames - l->session_frames0),
 			(unsigned long long)(l->delta.samples_received - l->session_samples0),
 			(unsigned long long)(l->delta.forgotten - l->session_forgotten0), l->delta.n_threads,
-			l->error ? " error=" : "", l->error ? l->error : "");
+			(unsigned long long)(l->delta.compacted - l->session_compacted0), l->error ? " error=" : "", l->error ? l->error : "");
 		session__set_meta(s, key, v);
 		session__write_code(s, l->codes, l->n_codes);
 	}

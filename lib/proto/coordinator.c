@@ -231,7 +231,7 @@ int coordinator__connect(struct coordinator *c, int timeout_ms, char **ret_error
 		channel__init(&l->ch, fd);
 		l->ch.budget = &l->budget;
 		if (c->keep_all)
-			l->ch.offer = PROTO_CAPS_ALL & ~PROTO_CAPS_REUSE;
+			l->ch.offer = PROTO_CAPS_ALL & ~PROTO_CAPS_LETTING_GO;
 		l->state = AGENT_CONNECTED;
 		if (channel__handshake_client(&l->ch, c->key, timeout_ms, &err) < 0) {
 			link_fail(c, l, "%s", err);
@@ -421,8 +421,7 @@ void coordinator__attach(struct coordinator *c, struct profile *p, uint64_t host
 		d->clock_offset_ns = l->offset_ns;
 		d->dirty = true;
 		delta_state__init(&l->delta, l->domain, (uint32_t)c->n_events);
-		l->delta.forget = (l->ch.caps & PROTO_CAP_FORGET) != 0;
-		l->delta.thread_ids = (l->ch.caps & PROTO_CAPS_REUSE) == PROTO_CAPS_REUSE;
+		delta_state__set_caps(&l->delta, l->ch.caps);
 		delta_state__set_limits(&l->delta, &l->budget, l->ncpus, l->start_sent_ns, host_start, bucket_ns,
 					c->events);
 	}
@@ -644,6 +643,7 @@ void coordinator__rotate_apply(struct coordinator *c, struct profile *p, const s
 		l->session_frames0 = l->data_frames;
 		l->session_samples0 = l->delta.samples_received;
 		l->session_forgotten0 = l->delta.forgotten;
+		l->session_compacted0 = l->delta.compacted;
 	}
 }
 
@@ -721,7 +721,6 @@ void coordinator__fake_running(struct coordinator *c, size_t link, struct profil
 	l->start_sent_ns = start_ns;
 	l->domain = profile__domain(p, l->name, true);
 	delta_state__init(&l->delta, l->domain, (uint32_t)n_events);
-	l->delta.forget = (l->ch.caps & PROTO_CAP_FORGET) != 0;
-	l->delta.thread_ids = (l->ch.caps & PROTO_CAPS_REUSE) == PROTO_CAPS_REUSE;
+	delta_state__set_caps(&l->delta, l->ch.caps);
 	delta_state__set_limits(&l->delta, &l->budget, ncpus, start_ns, start_ns, c->bucket_ns, c->events);
 }

@@ -62,7 +62,7 @@ struct agent_link {
 	size_t n_codes;
 	/* Rotation: the counts when the current session started (meta
 	 * agent.NAME says the session's own). */
-	uint64_t session_frames0, session_samples0, session_forgotten0;
+	uint64_t session_frames0, session_samples0, session_forgotten0, session_compacted0;
 };
 
 typedef void (*coordinator_log_fn)(void *ctx, bool is_error, const char *msg);

@@ -99,6 +99,77 @@ void delta__apply_forget(struct delta_state *d, struct rbuf *r)
 		forget_counter(d, &d->timeline[rbuf_u32(r)], &d->retired_timeline);
 }
 
+/* ---- COMPACT: the agent's catalog renumbered ---- */
+
+static uint64_t held_hash(uint32_t host) { return hash_u64(host); }
+
+bool delta__hold(struct delta_held *h, uint32_t host, uint64_t cost)
+{
+	uint64_t hash = held_hash(host);
+	size_t pos = hmap_first(&h->index, hash);
+	uint32_t idx;
+	while (hmap_candidate(&h->index, pos, hash, &idx)) {
+		if (idx != UINT32_MAX && h->rows[idx].host == host)
+			return false;
+		pos = hmap_next(&h->index, pos);
+	}
+	ARRAY_GROW(h->rows, h->cap, h->n + 1);
+	h->rows[h->n] = (struct delta_held_row){ host, (uint32_t)MIN(cost, (uint64_t)UINT32_MAX) };
+	hmap_insert_at(&h->index, pos, hash, (uint32_t)h->n);
+	h->n++;
+	return true;
+}
+
+void delta__held_release(struct delta_held *h)
+{
+	free(h->rows);
+	hmap_release(&h->index);
+	memset(h, 0, sizeof(*h));
+}
+
+/* The profile restarted: the held rows it kept, by their new ids; the
+ * others left the host's memory, and their charge comes back. */
+static void held_restart(struct delta_state *d, struct delta_held *h, const struct profile_id_map *keep)
+{
+	size_t n = 0;
+	hmap_release(&h->index);
+	for (size_t i = 0; i < h->n; i++) {
+		uint32_t id = profile_id_map__get(keep, h->rows[i].host);
+		if (!id) {
+			proto_budget__refund(d->budget, h->rows[i].cost);
+			continue;
+		}
+		h->rows[n] = (struct delta_held_row){ id, h->rows[i].cost };
+		hmap_insert(&h->index, held_hash(id), (uint32_t)n);
+		n++;
+	}
+	h->n = n;
+	ARRAY_SHRINK(h->rows, h->cap, h->n);
+}
+
+/* One table's translation, down to the ids kept (ascending: in place);
+ * the slots let go come back. */
+static void compact_table(struct delta_state *d, struct rbuf *r, uint32_t **table, size_t *n, size_t *cap)
+{
+	uint32_t kept = rbuf_u32(r);
+	for (uint32_t i = 0; i < kept; i++)
+		(*table)[i] = (*table)[rbuf_u32(r) - 1];
+	proto_budget__refund(d->budget, (*n - kept) * MAP_COST);
+	d->compacted += *n - kept;
+	*n = kept;
+	ARRAY_SHRINK(*table, *cap, *n);
+}
+
+void delta__apply_compact(struct delta_state *d, struct rbuf *r)
+{
+	if (!rbuf_u8(r))
+		return;
+	d->compactions++;
+	compact_table(d, r, &d->images, &d->n_images, &d->cap_images);
+	compact_table(d, r, &d->symbols, &d->n_symbols, &d->cap_symbols);
+	compact_table(d, r, &d->frames, &d->n_frames, &d->cap_frames);
+}
+
 /* ---- what forgotten counters fed, out of the host's memory ---- */
 
 
@@ -345,6 +416,9 @@ void delta__rotate_apply(struct delta_state *d, struct profile *host, const stru
 		d->symbols[i] = profile_id_map__get(&keep->symbols, d->symbols[i]);
 	for (size_t i = 0; i < d->n_frames; i++)
 		d->frames[i] = profile_id_map__get(&keep->frames, d->frames[i]);
+	held_restart(d, &d->held_images, &keep->images);
+	held_restart(d, &d->held_symbols, &keep->symbols);
+	held_restart(d, &d->held_frames, &keep->frames);
 	new_ids = xcalloc(rot->n_threads ? rot->n_threads : 1, sizeof(*new_ids));
 	for (size_t i = 0; i < rot->n_threads; i++)
 		new_ids[i] = profile__thread(host, d->domain, rot->threads[i].pid, rot->threads[i].tid,

@@ -25,6 +25,15 @@
 #define THREAD_KEPT (3 * sizeof(uint32_t) + 2)
 #define STRING_COST(n) ((uint64_t)(n) + 1 + PROTO_ALLOC_OVERHEAD)
 #define COUNTER_COST(type) ROW_COST(type)
+/* A catalog row (image, symbol, stack frame): the host's row and the
+ * agent's translation slot (ROW_COST), the row's entry in the agent's
+ * delta_held, and its string. A row whose host row the agent holds
+ * already gives all but its translation slot (MAP_COST) back when
+ * applied; a compaction gives the slots of the ids it let go back; a
+ * rotation the held rows that leave. */
+#define MAP_COST (2 * sizeof(uint32_t))
+#define HELD_COST (2 * sizeof(struct delta_held_row) + INDEX_COST)
+#define CATALOG_COST(type) (ROW_COST(type) + HELD_COST)
 #define INDEX_KEPT (2 * sizeof(struct delta_counter))
 
 static inline int cmp_u32(const void *a, const void *b)
@@ -47,5 +56,14 @@ void delta__retired_ref(struct delta_state *d, struct delta_retired *rt, uint32_
  * (check_forget): the threads' rows and the counters leave the agent's
  * tables; the host's copies wait for delta__drop_retired. */
 void delta__apply_forget(struct delta_state *d, struct rbuf *r);
+/* COMPACT's lists, already checked (check_compact): the agent's
+ * translation tables keep the rows listed, renumbered; what the host
+ * holds stays until a rotation (delta__rotate_apply). */
+void delta__apply_compact(struct delta_state *d, struct rbuf *r);
+/* A catalog row of the agent resolved to host row host, charged cost
+ * (without its translation slot): held from now on (true), or held
+ * already (false: the caller gives cost back). */
+bool delta__hold(struct delta_held *h, uint32_t host, uint64_t cost);
+void delta__held_release(struct delta_held *h);
 
 #endif

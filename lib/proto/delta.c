@@ -2,6 +2,7 @@
  * (DATA). */
 #define _GNU_SOURCE
 #include "delta.h"
+#include "channel.h"
 #include "delta-internal.h"
 
 #include <errno.h>
@@ -90,12 +91,32 @@ static void encode_threads(struct profile *p, struct wbuf *w)
 	free(order);
 }
 
-void delta__encode(struct profile *p, struct wbuf *w, bool forget)
+/* The ids of one table's rows a compaction kept, ascending. */
+static void encode_kept(struct wbuf *w, const struct profile_id_map *m)
 {
-	if (forget) {
+	uint32_t n = 0;
+	for (size_t i = 0; i < m->n; i++)
+		n += m->ids[i] != 0;
+	wbuf_u32(w, n);
+	for (size_t i = 0; i < m->n; i++)
+		if (m->ids[i])
+			wbuf_u32(w, (uint32_t)i + 1);
+}
+
+void delta__encode(struct profile *p, struct wbuf *w, uint32_t caps, const struct profile_catalog_map *compacted)
+{
+	if (caps & PROTO_CAP_FORGET) {
 		encode_drops(w, &p->dropped_threads);
 		encode_drops(w, &p->dropped_samples);
 		encode_drops(w, &p->dropped_timeline);
+		if (caps & PROTO_CAP_COMPACT) {
+			wbuf_u8(w, compacted != NULL);
+			if (compacted) {
+				encode_kept(w, &compacted->images);
+				encode_kept(w, &compacted->symbols);
+				encode_kept(w, &compacted->frames);
+			}
+		}
 	}
 	encode_threads(p, w);
 	wbuf_u32(w, (uint32_t)(p->n_images - p->written_images));
@@ -163,6 +184,13 @@ void delta_state__init(struct delta_state *d, uint32_t domain, uint32_t n_events
 	d->ns_unit = xcalloc(n_events ? n_events : 1, 1);
 }
 
+void delta_state__set_caps(struct delta_state *d, uint32_t caps)
+{
+	d->forget = (caps & PROTO_CAP_FORGET) != 0;
+	d->thread_ids = d->forget && (caps & PROTO_CAP_THREAD_IDS);
+	d->compact = d->forget && (caps & PROTO_CAP_COMPACT);
+}
+
 void delta_state__set_limits(struct delta_state *d, struct proto_budget *budget, uint32_t ncpus, uint64_t start_ns,
 			     uint64_t host_start_ns, uint64_t bucket_ns, const struct event_spec *events)
 {
@@ -189,6 +217,9 @@ void delta_state__release(struct delta_state *d)
 	free(d->thread_comm);
 	free(d->thread_refs);
 	free(d->retired_threads);
+	delta__held_release(&d->held_images);
+	delta__held_release(&d->held_symbols);
+	delta__held_release(&d->held_frames);
 	delta__rotate_cancel(d);
 	for (struct delta_retired *rt = &d->retired_samples; rt <= &d->retired_timeline; rt++) {
 		free(rt->refs);
@@ -370,6 +401,32 @@ struct frame_rows {
 
 #define BAD(...) return fail_with(ret_error, -EBADMSG, __VA_ARGS__)
 
+/* COMPACT: whether the agent renumbered its catalog to the rows it kept
+ * (u8), and then which, per table: each list strictly ascending, of ids
+ * it has (sent and not let go since). The frame's new rows number on
+ * from them. */
+static int check_compact(struct rbuf *r, struct frame_rows *rows, char **ret_error)
+{
+	static const char *const what[] = { "image", "symbol", "stack frame" };
+	size_t *known[] = { &rows->images, &rows->symbols, &rows->frames };
+	uint8_t flag = rbuf_u8(r);
+	if (!rbuf_ok(r) || flag > 1)
+		BAD("the compaction flag is malformed");
+	for (size_t t = 0; flag && t < ARRAY_SIZE(known); t++) {
+		uint32_t n = rbuf_u32(r);
+		if (!rbuf_ok(r) || n > *known[t] || n > rbuf_left(r) / sizeof(uint32_t))
+			BAD("keeps more %s rows than it has", what[t]);
+		for (uint32_t i = 0, prev = 0; i < n; i++) {
+			uint32_t id = rbuf_u32(r);
+			if (!rbuf_ok(r) || id <= prev || id > *known[t])
+				BAD("kept %s %u is not a row it has, or out of order", what[t], id);
+			prev = id;
+		}
+		*known[t] = n;
+	}
+	return 0;
+}
+
 /* The catalog part of a frame: threads, images, symbols, stack frames,
  * each naming only rows sent before it. */
 static int check_catalog(const struct delta_state *d, struct rbuf *r, struct frame_rows *rows, struct frame_sum *sum,
@@ -405,7 +462,7 @@ static int check_catalog(const struct delta_state *d, struct rbuf *r, struct fra
 		rbuf_str_view(r, MAX_BUILD_ID, &blen);
 		if (rbuf_u8(r) >= IMAGE__COUNT || !rbuf_ok(r))
 			BAD("image %u is malformed", i);
-		sum->cost += ROW_COST(struct profile_image) + STRING_COST(slen);
+		sum->cost += CATALOG_COST(struct profile_image) + STRING_COST(slen);
 	}
 	rows->images += n;
 	n = rbuf_u32(r);
@@ -418,7 +475,7 @@ static int check_catalog(const struct delta_state *d, struct rbuf *r, struct fra
 		rbuf_u64(r);
 		if (!rbuf_ok(r) || image == 0 || image > rows->images)
 			BAD("symbol %u is malformed or names no image sent", i);
-		sum->cost += ROW_COST(struct profile_symbol) + STRING_COST(slen);
+		sum->cost += CATALOG_COST(struct profile_symbol) + STRING_COST(slen);
 	}
 	rows->symbols += n;
 	n = rbuf_u32(r);
@@ -430,7 +487,7 @@ static int check_catalog(const struct delta_state *d, struct rbuf *r, struct fra
 		/* A parent is a frame sent before this one. */
 		if (!rbuf_ok(r) || parent > rows->frames + i || image > rows->images || symbol > rows->symbols)
 			BAD("stack frame %u is malformed or names a row not sent", i);
-		sum->cost += ROW_COST(struct profile_frame);
+		sum->cost += CATALOG_COST(struct profile_frame);
 	}
 	rows->frames += n;
 	return 0;
@@ -535,6 +592,7 @@ static int check_frame(struct delta_state *d, const struct profile *host, const 
 	d->frame++;
 	rbuf_init(&r, data, len);
 	if ((d->forget && (rc = check_forget(d, &r, sum, ret_error)) < 0) ||
+	    (d->compact && (rc = check_compact(&r, &rows, ret_error)) < 0) ||
 	    (rc = check_catalog(d, &r, &rows, sum, ret_error)) < 0 ||
 	    (rc = check_samples(d, host, &r, &rows, sum, ret_error)) < 0 ||
 	    (rc = check_timeline(d, host, &r, slack, sum, ret_error)) < 0)
@@ -569,6 +627,17 @@ static void push(uint32_t **table, size_t *n, size_t *cap, uint32_t v)
 	(*table)[(*n)++] = v;
 }
 
+/* A catalog row of the agent, charged cost by check_catalog, found or
+ * made as host row id: its translation; the row's charge comes back when
+ * the agent holds that host row already. */
+static void add_row(struct delta_state *d, struct delta_held *held, uint32_t **table, size_t *n, size_t *cap,
+		    uint32_t id, uint64_t cost)
+{
+	push(table, n, cap, id);
+	if (!delta__hold(held, id, cost - MAP_COST))
+		proto_budget__refund(d->budget, cost - MAP_COST);
+}
+
 /* Translate an agent id (1-based, 0 = none): checked by check_frame. */
 static uint32_t host_id(const uint32_t *table, uint32_t id) { return id ? table[id - 1] : 0; }
 
@@ -594,6 +663,8 @@ static void apply_frame(struct delta_state *d, struct profile *host, const void 
 	rbuf_init(&r, data, len);
 	if (d->forget)
 		delta__apply_forget(d, &r);
+	if (d->compact)
+		delta__apply_compact(d, &r);
 	n = rbuf_u32(&r);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t id = d->thread_ids ? rbuf_u32(&r) : (uint32_t)d->n_threads + 1;
@@ -614,22 +685,29 @@ static void apply_frame(struct delta_state *d, struct profile *host, const void 
 	}
 	n = rbuf_u32(&r);
 	for (uint32_t i = 0; i < n; i++) {
-		_cleanup_free_ char *path = take_text(&r, MAX_STRING);
+		size_t slen;
+		const char *raw = rbuf_str_view(&r, MAX_STRING, &slen);
+		_cleanup_free_ char *path = text_sanitize(xstrndup(raw ? raw : "", raw ? slen : 0));
 		_cleanup_free_ char *build_id = take_text(&r, MAX_BUILD_ID);
 		uint8_t kind = rbuf_u8(&r);
 		/* The guest's kernel and modules are its own: never the host's,
 		 * whose code the host may read (docs/security.md, rule 1). */
 		if (kind == IMAGE_KERNEL || kind == IMAGE_MODULE)
 			kind = IMAGE_GUEST_KERNEL;
-		push(&d->images, &d->n_images, &d->cap_images,
-		     profile__image(host, d->domain, path, *build_id ? build_id : NULL, (enum image_kind)kind));
+		add_row(d, &d->held_images, &d->images, &d->n_images, &d->cap_images,
+			profile__image(host, d->domain, path, *build_id ? build_id : NULL, (enum image_kind)kind),
+			CATALOG_COST(struct profile_image) + STRING_COST(raw ? slen : 0));
 	}
 	n = rbuf_u32(&r);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t image = host_id(d->images, rbuf_u32(&r));
-		_cleanup_free_ char *name = take_text(&r, MAX_STRING);
+		size_t slen;
+		const char *raw = rbuf_str_view(&r, MAX_STRING, &slen);
+		_cleanup_free_ char *name = text_sanitize(xstrndup(raw ? raw : "", raw ? slen : 0));
 		uint64_t address = rbuf_u64(&r), size = rbuf_u64(&r);
-		push(&d->symbols, &d->n_symbols, &d->cap_symbols, profile__symbol(host, image, name, address, size));
+		add_row(d, &d->held_symbols, &d->symbols, &d->n_symbols, &d->cap_symbols,
+			profile__symbol(host, image, name, address, size),
+			CATALOG_COST(struct profile_symbol) + STRING_COST(raw ? slen : 0));
 	}
 	n = rbuf_u32(&r);
 	for (uint32_t i = 0; i < n; i++) {
@@ -637,7 +715,8 @@ static void apply_frame(struct delta_state *d, struct profile *host, const void 
 		uint32_t image = host_id(d->images, rbuf_u32(&r));
 		uint32_t symbol = host_id(d->symbols, rbuf_u32(&r));
 		uint64_t address = rbuf_u64(&r);
-		push(&d->frames, &d->n_frames, &d->cap_frames, profile__frame(host, parent, image, symbol, address));
+		add_row(d, &d->held_frames, &d->frames, &d->n_frames, &d->cap_frames,
+			profile__frame(host, parent, image, symbol, address), CATALOG_COST(struct profile_frame));
 	}
 	n = rbuf_u32(&r);
 	for (uint32_t i = 0; i < n; i++) {

@@ -22,12 +22,15 @@
 #include "budget.h"
 #include "wire.h"
 
-/* Agent side: append the delta of p to w (and mark it written). With
- * forget (capability PROTO_CAP_FORGET), the frame starts with what p has
- * dropped since the previous one (p->track_drops), and thread rows go out
- * in id order wherever their slots are; with p->reuse_thread_ids
- * (PROTO_CAP_THREAD_IDS as well) each names its id. */
-void delta__encode(struct profile *p, struct wbuf *w, bool forget);
+/* Agent side: append the delta of p to w (and mark it written), in the
+ * layout caps (the capabilities agreed) give. With PROTO_CAP_FORGET, the
+ * frame starts with what p has dropped since the previous one
+ * (p->track_drops), and thread rows go out in id order wherever their
+ * slots are; with p->reuse_thread_ids (PROTO_CAP_THREAD_IDS as well) each
+ * names its id. With PROTO_CAP_COMPACT as well, compacted (NULL: none
+ * since the previous frame) is the map of the catalog rows
+ * profile__compact kept: the frame says which, before its new rows. */
+void delta__encode(struct profile *p, struct wbuf *w, uint32_t caps, const struct profile_catalog_map *compacted);
 
 /* One of the agent's counters. Its identity (event, layer, thread, image,
  * symbol, stack, bucket) is fixed by its first row: the host entry it feeds
@@ -52,6 +55,19 @@ struct delta_retired {
 	size_t cap_refs;
 	uint32_t *slots; /* host slots with no live counter, not dropped yet */
 	size_t n, cap;
+};
+
+/* The host catalog rows (of one table: images, symbols or stack frames)
+ * the agent's rows resolved to, each with what it was charged: once per
+ * host row, so a row the agent sends again (after a compaction, or twice)
+ * is not charged again. The charge comes back when the row leaves the
+ * host's memory: at a rotation that does not keep it (delta__rotate_apply). */
+struct delta_held {
+	struct delta_held_row {
+		uint32_t host, cost;
+	} *rows;
+	size_t n, cap;
+	struct hmap index;
 };
 
 /* Host thread rows of the agent's forgotten threads, with what they were
@@ -100,6 +116,11 @@ struct delta_state {
 	/* THREAD_IDS too: thread rows name their id, a new one or a
 	 * forgotten thread's. */
 	bool thread_ids;
+	/* COMPACT too: a frame may renumber the agent's catalog to the rows
+	 * it kept. */
+	bool compact;
+	struct delta_held held_images, held_symbols, held_frames;
+	uint64_t compactions, compacted; /* and the catalog ids the agent let go: for the log and tests */
 	uint8_t *thread_comm; /* per agent thread: its name's length (refund) */
 	size_t cap_thread_comm;
 	/* Per agent thread: the live sample counters that name it; a thread is
@@ -126,6 +147,8 @@ struct delta_state {
 };
 
 void delta_state__init(struct delta_state *d, uint32_t domain, uint32_t n_events);
+/* The DATA layout the capabilities agreed (channel.h) give. */
+void delta_state__set_caps(struct delta_state *d, uint32_t caps);
 void delta_state__release(struct delta_state *d);
 /* The bounds: the guest's CPUs, the host instant it was told to start,
  * the host's timeline, and each event's unit (from the host's events). */
@@ -158,7 +181,8 @@ size_t delta__drop_retired(struct delta_state *d, struct profile *host);
  * keep and interns the rest again: the threads as rows of the new
  * session, the counters as empty entries written once they grow, timeline
  * buckets before the session's start in its first. What the agent forgot
- * left with the old session: its budget comes back. delta__rotate_cancel
+ * left with the old session: its budget comes back; so does that of the
+ * catalog rows it let go (COMPACT), which the restart did not keep. delta__rotate_cancel
  * drops the note when no new session came. */
 void delta__rotate_save(struct delta_state *d, const struct profile *host, struct profile_catalog_map *keep);
 void delta__rotate_apply(struct delta_state *d, struct profile *host, const struct profile_catalog_map *keep,

@@ -126,6 +126,7 @@ add_agent pong pong
 add_agent forgetdead forgetdead
 add_agent forgetlive forgetlive
 add_agent forgetbad forgetbad
+add_agent compactbad compactbad
 add_agent late late
 add_agent latefar latefar
 # User-mode host events only: the host's own kernel is never hot, so any
@@ -149,6 +150,7 @@ for pair in "overflow:more than 2 CPUs" "decrease:went down" "bucket:outside the
 	"started2:second STARTED" "codeearly:CODE before STOP" "strings:the agent reports: agent error?" \
 	"forgetdead:names forgotten thread 1" "forgetlive:forgotten thread 1 is still named by 1 live sample counter" \
 	"forgetbad:forgotten sample counter 7 is not a live counter" \
+	"compactbad:kept image 9 is not a row it has" \
 	"latefar:outside the recording"; do
 	name=${pair%%:*} want=${pair#*:}
 	[ "$(complete "$name")" = 0 ] || fail "agent $name was not marked incomplete"
@@ -265,6 +267,27 @@ PY
 	note "rule 2: $mode agent: peak RSS $((rss_kib / 1024)) MiB${SANITIZED:+ (ASan build, not enforced)}, limit budget $BUDGET_MB MiB + 64 MiB; host recorded"
 done
 cp "$T/flood.out" "$ARTIFACTS/record-flood.out"
+
+# ---- 2: a guest that compacts its catalog and sends it again, every tick ----
+# Each tick the compactloop agent lets go of all but its first image and
+# function and sends the same 512 functions (4 KiB names) again under new
+# ids: about 2 MiB of rows a tick, which the 16 MiB budget could not take
+# twice over 4 s. The host holds each row once and charges it once (the
+# translation slots aside): the agent is never refused, the session holds
+# each function once, and its samples name its own function.
+AGENTS=()
+add_agent compactloop compactloop
+"$DOMPROF" record -e cpu-clock -o "$T/cl.db" --key "$T/key" --agent-memory ${BUDGET_MB}M "${AGENTS[@]}" \
+	-- "$SPLIT" 4 >"$T/cl.out" 2>&1 || fail "record with a compacting agent failed: $(tail -5 "$T/cl.out")"
+meta=$(q "$T/cl.db" "SELECT value FROM meta WHERE key='agent.compactloop'")
+echo "$meta" | grep -q "state=complete" || fail "the compacting agent was refused: $meta"
+compacted=$(echo "$meta" | sed -n 's/.* compacted=\([0-9]*\).*/\1/p')
+[ "${compacted:-0}" -ge $((512 * 8)) ] || fail "the agent let go of ${compacted:-no} ids in 4 s (meta: $meta)"
+rows=$(q "$T/cl.db" "SELECT COUNT(*) FROM symbols y JOIN images i ON i.id = y.image_id JOIN domains d ON d.id = i.domain_id WHERE d.name = 'compactloop'")
+[ "$rows" = 513 ] || fail "the session holds $rows functions of the compacting agent, not 513"
+named=$(q "$T/cl.db" "SELECT DISTINCT y.name FROM samples s JOIN domains d ON d.id = s.domain_id JOIN symbols y ON y.id = s.symbol_id WHERE d.name = 'compactloop'")
+[ "$named" = guest_main ] || fail "the compacting agent's samples name '$named'"
+note "rule 2: an agent that let go of $compacted ids and sent them again stayed within a ${BUDGET_MB} MiB budget; 513 functions held once"
 
 # ---- 2 and 3 across rotations: a guest that reuses its thread ids and keys ----
 # The churn agent's thread exits and comes back with the same pid and name

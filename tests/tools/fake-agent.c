@@ -24,6 +24,12 @@
  *       forgetlive forgets its thread while its counter lives on (rule 3)
  *       forgetbad  forgets a live counter and starts a new one in its index
  *                  (allowed), then forgets a counter it never had (rule 3)
+ *       compactbad a compaction that keeps an image it never sent (rule 3)
+ *       compactloop every tick lets go of all but its first image and
+ *                  function, and sends the same 512 functions with 4 KiB
+ *                  names again under new ids (allowed: the host holds them
+ *                  once, so a budget that could not take them twice
+ *                  holds; rule 2)
  *       churn      every tick its thread exits and one of the same pid and
  *                  name starts (a thread id reused), its counter comes back
  *                  in the freed index with the same key, and a counter in a
@@ -97,11 +103,13 @@ static void send_msg(struct channel *ch, uint8_t type, const struct wbuf *w, boo
 /* ---- a DATA frame, table by table ---- */
 
 /* The three FORGET lists lead the frame when the capability was agreed
- * (every coordinator of this tree agrees to it). */
+ * (every coordinator of this tree agrees to it), then with COMPACT the
+ * compaction: none, unless compact() set it. */
 #define N_TABLES 9
 struct data {
 	struct wbuf t[N_TABLES];
 	uint32_t n[N_TABLES];
+	struct wbuf compact;
 };
 enum { F_THREAD, F_SAMPLE, F_TIMELINE, T_THREAD, T_IMAGE, T_SYMBOL, T_FRAME, T_SAMPLE, T_TIMELINE };
 
@@ -110,6 +118,20 @@ static void data_init(struct data *d)
 	memset(d, 0, sizeof(*d));
 	for (int i = 0; i < N_TABLES; i++)
 		wbuf_init(&d->t[i]);
+	wbuf_init(&d->compact);
+}
+
+/* COMPACT: the catalog renumbered to the n ids of each table in kept
+ * (images, symbols, frames; as given, sorted or not). */
+static void compact(struct data *d, const uint32_t *const kept[3], const uint32_t n[3])
+{
+	wbuf_reset(&d->compact);
+	wbuf_u8(&d->compact, 1);
+	for (int t = 0; t < 3; t++) {
+		wbuf_u32(&d->compact, n[t]);
+		for (uint32_t i = 0; i < n[t]; i++)
+			wbuf_u32(&d->compact, kept[t][i]);
+	}
 }
 
 static void data_send(struct channel *ch, struct data *d)
@@ -117,11 +139,18 @@ static void data_send(struct channel *ch, struct data *d)
 	struct wbuf w;
 	wbuf_init(&w);
 	for (int i = (ch->caps & PROTO_CAP_FORGET) ? 0 : T_THREAD; i < N_TABLES; i++) {
+		if (i == T_THREAD && (ch->caps & PROTO_CAP_FORGET) && (ch->caps & PROTO_CAP_COMPACT)) {
+			if (d->compact.len)
+				wbuf_put(&w, d->compact.data, d->compact.len);
+			else
+				wbuf_u8(&w, 0);
+		}
 		wbuf_u32(&w, d->n[i]);
 		wbuf_put(&w, d->t[i].data, d->t[i].len);
 	}
 	for (int i = 0; i < N_TABLES; i++)
 		wbuf_release(&d->t[i]);
+	wbuf_release(&d->compact);
 	send_msg(ch, MSG_DATA, &w, true);
 	wbuf_release(&w);
 	data_init(d);
@@ -386,6 +415,24 @@ static void churn(struct data *d, uint32_t *thread, uint32_t *fresh)
 	add_sample(d, *fresh, *thread, 1, 1, 0x1020 + 16 * *fresh, 10, 50 * MS);
 }
 
+/* compactloop mode, one tick: all but image 1 and function 1 (what its
+ * counter names) let go, and the same 512 functions with 4 KiB names sent
+ * again (ids 2..513 each time). */
+static void compact_loop(struct data *d, int ticks)
+{
+	static const uint32_t one[1] = { 1 };
+	static const uint32_t *const kept[3] = { one, one, NULL };
+	static const uint32_t n[3] = { 1, 1, 0 };
+	char name[4096];
+	if (ticks > 1)
+		compact(d, kept, n);
+	memset(name, 'B', sizeof(name) - 16);
+	for (uint32_t i = 0; i < 512; i++) {
+		snprintf(name + sizeof(name) - 16, 16, "%u", i);
+		add_symbol(d, 1, name, 0x100000 + 16 * i, 16);
+	}
+}
+
 static void record(struct channel *ch, uint64_t start)
 {
 	struct data d;
@@ -450,6 +497,13 @@ static void record(struct channel *ch, uint64_t start)
 			add_forget(&d, F_SAMPLE, 0);
 		if (ticks == 4 && is("forgetbad"))
 			add_forget(&d, F_SAMPLE, 7);
+		if (ticks == 3 && is("compactbad")) {
+			static const uint32_t image[1] = { 9 }, symbol[1] = { 1 };
+			static const uint32_t *const kept[3] = { image, symbol, NULL };
+			compact(&d, kept, (const uint32_t[3]){ 1, 1, 0 });
+		}
+		if (is("compactloop"))
+			compact_loop(&d, ticks);
 		data_send(ch, &d);
 		if (ticks == 3 && is("codeearly"))
 			send_code(ch);

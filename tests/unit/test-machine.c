@@ -649,6 +649,88 @@ static void test_code_of_gone_image(void **state)
 	profile__release(&p);
 }
 
+/* The file offset of this program's function name (mapped at 0x400000
+ * by run_self), and its symbol. */
+static uint64_t self_offset(struct image *im, const char *name, const struct symbol **ret)
+{
+	for (size_t i = 0; i < im->symtab.n; i++)
+		if (streq(symtab__name(&im->symtab, &im->symtab.syms[i]), name)) {
+			*ret = &im->symtab.syms[i];
+			return (*ret)->start - (elf_info__offset_to_vaddr(&im->info, (*ret)->start) - (*ret)->start);
+		}
+	fail_msg("no function %s in this program", name);
+	return 0;
+}
+
+static uint32_t profile_symbol_named(const struct profile *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_symbols; i++)
+		if (streq(p->symbols[i].name, name))
+			return (uint32_t)i + 1;
+	return 0;
+}
+
+/* An agent's catalog compaction (collector__compact): what a live counter
+ * names stays, so does a function hot enough for the end-of-run code
+ * whose counters all left (its thread exited); a cold one of an exited
+ * thread goes. The machine's cached ids follow (the image's and each
+ * function's, 0 for one that went), the hot one's code is still picked,
+ * and the cold one sampled again is a new row of its own name. */
+static void test_compact_catalog(void **state)
+{
+	struct profile p;
+	struct collector c;
+	struct profile_catalog_map keep;
+	struct synth s;
+	struct image *im;
+	const struct symbol *hot, *live, *cold;
+	uint64_t off_hot, off_live, off_cold;
+	struct symbol_code *codes;
+	uint32_t row_cold;
+	size_t n;
+	(void)state;
+	profile__init(&p);
+	collector__init(&c, &p, 1, false);
+	im = run_self(&c, &s, 1001, 0x10000000);
+	run_self(&c, &s, 1002, 0x10000000);
+	off_hot = self_offset(im, "main", &hot);
+	off_live = self_offset(im, "test_vm_attribution", &live);
+	off_cold = self_offset(im, "test_idle_lists", &cold);
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_USER, 1001, 1001, 0x400000 + off_hot, 1, 1000000, 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_USER, 1001, 1001, 0x400000 + off_cold, 2, 100, 1));
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_USER, 1002, 1002, 0x400000 + off_live, 3, 100, 1));
+	row_cold = cold->user_id;
+	assert_int_not_equal(row_cold, 0);
+	feed(&c, synth_exit(&s, 1001, 1000, 1001, 1000));
+	flush_and_forget(&c);
+	flush_and_forget(&c); /* reaped: its counters left */
+	assert_int_equal(profile__n_live_samples(&p), 1);
+
+	n = collector__compact(&c, &keep);
+	profile_catalog_map__release(&keep);
+	assert_int_equal(n, 1); /* the cold function; the image and the others stay */
+	assert_int_equal(profile_symbol_named(&p, "test_idle_lists"), 0);
+	assert_int_equal(hot->user_id, profile_symbol_named(&p, "main"));
+	assert_int_equal(live->user_id, profile_symbol_named(&p, "test_vm_attribution"));
+	assert_int_not_equal(hot->user_id, 0);
+	assert_int_equal(cold->user_id, 0);
+	assert_true(im->user_id && im->user_id <= p.n_images && streq(p.images[im->user_id - 1].path, im->path));
+	for (size_t i = 0; i < p.n_samples; i++)
+		if (p.samples[i].key.event)
+			assert_int_equal(p.samples[i].key.symbol, live->user_id);
+	/* The hot function's code is still picked at the end. */
+	n = collector__collect_code(&c, 4, CODE_HOT_MIN_SHARE, &codes);
+	assert_int_equal(n, 1);
+	assert_string_equal(p.symbols[codes[0].symbol - 1].name, "main");
+	symbol_codes__free(codes, n);
+	/* The cold one again: a new row, named as it was. */
+	feed(&c, synth_sample(&s, PERF_RECORD_MISC_USER, 1002, 1002, 0x400000 + off_cold, 4, 100, 1));
+	assert_int_not_equal(cold->user_id, 0);
+	assert_string_equal(p.symbols[cold->user_id - 1].name, "test_idle_lists");
+	collector__release(&c);
+	profile__release(&p);
+}
+
 static bool profile_has_thread(const struct profile *p, uint32_t id)
 {
 	for (size_t i = 0; i < p->n_threads; i++)
@@ -855,6 +937,7 @@ int main(void)
 		cmocka_unit_test(test_exited_threads_leave_memory),
 		cmocka_unit_test(test_idle_counters_leave_memory),
 		cmocka_unit_test(test_code_of_gone_image),
+		cmocka_unit_test(test_compact_catalog),
 		cmocka_unit_test(test_image_without_build_id_kept),
 		cmocka_unit_test(test_reused_pid_keeps_row),
 	};

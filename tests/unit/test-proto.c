@@ -833,11 +833,11 @@ static void test_delta_roundtrip(void **state)
 	wbuf_init(&f1);
 	wbuf_init(&f2);
 	wbuf_init(&f3);
-	delta__encode(&a.p, &f1, false);
+	delta__encode(&a.p, &f1, 0, NULL);
 	agent_sample(&a, 5, 5 * MS);
-	delta__encode(&a.p, &f2, false);
+	delta__encode(&a.p, &f2, 0, NULL);
 	agent_sample(&a, 5, 5 * MS);
-	delta__encode(&a.p, &f3, false);
+	delta__encode(&a.p, &f3, 0, NULL);
 
 	assert_int_equal(delta__apply(&h.d, &h.p, f1.data, f1.len, 11 * SEC, &err), 0);
 	/* The rows, translated into the VM's domain, strings sanitized. */
@@ -1065,7 +1065,7 @@ static void agent_frame(struct agent_profile *a, struct host_side *h, struct wbu
 {
 	char *err = NULL;
 	wbuf_reset(w);
-	delta__encode(&a->p, w, true);
+	delta__encode(&a->p, w, PROTO_CAP_FORGET, NULL);
 	if (delta__apply(&h->d, &h->p, w->data, w->len, now, &err) < 0)
 		fail_msg("a frame of the agent was refused: %s", err);
 }
@@ -1114,7 +1114,7 @@ static void test_delta_forget(void **state)
 	 * with totals below the old one's (a new counter, from zero). */
 	agent_add_thread(&a.p, 13, 4 * MS);
 	wbuf_reset(&w);
-	delta__encode(&a.p, &w, true);
+	delta__encode(&a.p, &w, PROTO_CAP_FORGET, NULL);
 	assert_int_equal(a.p.dropped_samples.n, 0);
 	assert_int_equal(delta__apply(&h.d, &h.p, w.data, w.len, 11 * SEC, &err), 0);
 	assert_true(host_period(&h) == 34 * MS);
@@ -1142,6 +1142,241 @@ static void test_delta_forget(void **state)
 	agent_frame(&a, &h, &w, 11 * SEC);
 	assert_true(host_period(&h) == 15 * MS);
 	wbuf_release(&w);
+	host_release(&h);
+	profile__release(&a.p);
+}
+
+/* ---- COMPACT: an agent that lets go of catalog rows no counter names ---- */
+
+#define CAPS_COMPACT (PROTO_CAP_FORGET | PROTO_CAP_COMPACT)
+
+/* The agent's next frame with COMPACT agreed: compacted is what its
+ * last compaction kept (NULL: none since the previous frame). */
+static void compact_frame(struct agent_profile *a, struct host_side *h, struct wbuf *w,
+			  const struct profile_catalog_map *compacted)
+{
+	char *err = NULL;
+	wbuf_reset(w);
+	delta__encode(&a->p, w, CAPS_COMPACT, compacted);
+	if (delta__apply(&h->d, &h->p, w->data, w->len, 11 * SEC, &err) < 0)
+		fail_msg("a frame of the agent was refused: %s", err);
+}
+
+/* A thread of the agent that runs inflate in a library, called from
+ * spin (a two-frame call path): its thread id. */
+static uint32_t agent_add_zip(struct agent_profile *a, uint32_t tid)
+{
+	uint32_t lib = profile__image(&a->p, 1, "/usr/lib/libz.so.1", "abcd", IMAGE_ELF);
+	uint32_t fn = profile__symbol(&a->p, lib, "inflate", 0x2000, 0x100);
+	uint32_t image = profile__image(&a->p, 1, "/usr/bin/work", NULL, IMAGE_ELF);
+	uint32_t root = profile__frame(&a->p, 0, image, profile__symbol(&a->p, image, "spin", 0x1000, 0x40), 0);
+	struct sample_key k = { .event = 1, .domain = 1, .layer = LAYER_USER, .image = lib, .symbol = fn,
+				.address = 0x2010, .stack = profile__frame(&a->p, root, lib, fn, 0) };
+	k.thread = profile__thread(&a->p, 1, 10, tid, "zip", ROLE_TASK, -1);
+	profile__add_sample(&a->p, &k, 3, 3 * MS);
+	return k.thread;
+}
+
+/* The agent compacts after its zip thread exited: the library, inflate
+ * and both frames go (spin stays: the first thread's counter names it),
+ * the rest is renumbered, and the host's translation follows, its slots'
+ * charge back at once. The counters go on into their entries. The thread
+ * comes back: its rows are sent again under new ids, found on the host
+ * (no new row) and charged their translation slots only. A rotation then
+ * keeps what the agent names; a compaction that let the library go for
+ * good makes the rotation let it go too, its charge back. */
+static void test_delta_compact(void **state)
+{
+	struct agent_profile a;
+	struct host_side h;
+	struct wbuf w;
+	struct profile_catalog_map keep;
+	uint32_t t2, host_lib, host_inflate;
+	uint64_t used, before, thread_and_counter;
+	size_t host_rows;
+	agent_profile_init(&a); /* thread 1 in /usr/bin/work spin: 10 ms */
+	a.p.track_drops = true;
+	host_init(&h, 1u << 20, 2);
+	delta_state__set_caps(&h.d, CAPS_COMPACT);
+	assert_true(h.d.forget && h.d.compact && !h.d.thread_ids);
+	wbuf_init(&w);
+	t2 = agent_add_zip(&a, 12);
+	compact_frame(&a, &h, &w, NULL);
+	assert_int_equal(h.d.n_images, 2);
+	assert_int_equal(h.d.n_symbols, 2);
+	assert_int_equal(h.d.n_frames, 2);
+	host_lib = h.d.images[1];
+	host_inflate = h.d.symbols[1];
+	host_rows = profile__catalog_rows(&h.p);
+	assert_true(host_period(&h) == 13 * MS);
+
+	/* The zip thread exits; the agent compacts. */
+	agent_thread_exits(&a, t2);
+	profile_catalog_map__init(&keep, &a.p);
+	assert_int_equal(profile__compact(&a.p, &keep), 4);
+	assert_int_equal(profile__catalog_rows(&a.p), 2);
+	assert_int_equal(profile_id_map__get(&keep.images, 1), 1);
+	assert_int_equal(profile_id_map__get(&keep.images, 2), 0);
+	assert_int_equal(a.p.samples[a.sample].key.image, 1);
+	used = h.budget.used;
+	compact_frame(&a, &h, &w, &keep);
+	profile_catalog_map__release(&keep);
+	assert_int_equal(h.d.compactions, 1);
+	assert_int_equal(h.d.compacted, 4);
+	assert_int_equal(h.d.n_images + h.d.n_symbols + h.d.n_frames, 2);
+	/* The translation's slots came back; the rows are still the host's
+	 * (a session's rows stay until it ends), still charged. */
+	assert_true(h.budget.used == used - 4 * MAP_COST);
+	assert_int_equal(profile__catalog_rows(&h.p), host_rows);
+	agent_sample(&a, 1, MS);
+	compact_frame(&a, &h, &w, NULL);
+	assert_true(host_period(&h) == 14 * MS);
+
+	/* The zip thread again: its rows under new ids, the same host rows. */
+	profile__mark_written(&h.p);
+	delta__drop_retired(&h.d, &h.p);
+	before = h.budget.used;
+	t2 = agent_add_zip(&a, 13);
+	assert_int_equal(profile__catalog_rows(&a.p), 6);
+	compact_frame(&a, &h, &w, NULL);
+	assert_int_equal(profile__catalog_rows(&h.p), host_rows);
+	assert_int_equal(h.d.images[1], host_lib);
+	assert_int_equal(h.d.symbols[1], host_inflate);
+	thread_and_counter = THREAD_COST(3) + COUNTER_COST(struct sample_entry);
+	assert_true(h.budget.used - before == 4 * MAP_COST + thread_and_counter);
+	/* In memory: the first thread's 11 ms, the new zip thread's 3 (the old
+	 * one's left once written). */
+	assert_true(host_period(&h) == 14 * MS);
+
+	/* A rotation keeps every row the agent names: nothing comes back. */
+	before = h.budget.used;
+	host_rotate(&h, 12 * SEC);
+	assert_int_equal(profile__catalog_rows(&h.p), host_rows);
+	assert_true(h.budget.used == before);
+	/* The zip thread exits for good and the agent compacts: the next
+	 * rotation lets its rows go, their charge back; what stays is what the
+	 * first thread names. */
+	agent_thread_exits(&a, t2);
+	profile_catalog_map__init(&keep, &a.p);
+	assert_int_equal(profile__compact(&a.p, &keep), 4);
+	compact_frame(&a, &h, &w, &keep);
+	profile_catalog_map__release(&keep);
+	profile__mark_written(&h.p);
+	delta__drop_retired(&h.d, &h.p);
+	before = h.budget.used;
+	host_rotate(&h, 13 * SEC);
+	assert_int_equal(profile__catalog_rows(&h.p), 2);
+	assert_int_equal(h.d.held_images.n + h.d.held_symbols.n + h.d.held_frames.n, 2);
+	assert_true(before - h.budget.used ==
+		    2 * (CATALOG_COST(struct profile_frame) - MAP_COST) +
+			    CATALOG_COST(struct profile_image) - MAP_COST + STRING_COST(strlen("/usr/lib/libz.so.1")) +
+			    CATALOG_COST(struct profile_symbol) - MAP_COST + STRING_COST(strlen("inflate")));
+	/* The live counter still counts, into the new session's entry. */
+	agent_sample(&a, 1, MS);
+	compact_frame(&a, &h, &w, NULL);
+	assert_true(host_period(&h) == MS);
+	wbuf_release(&w);
+	host_release(&h);
+	profile__release(&a.p);
+}
+
+/* A compaction's lists from a hostile agent: refused whole, each with its
+ * reason, and nothing of the frame applied. */
+static void test_delta_compact_hostile(void **state)
+{
+	struct agent_profile a;
+	struct host_side h;
+	struct wbuf w, bad;
+	char *err = NULL;
+	static const struct refused_compact {
+		uint8_t flag;
+		uint32_t n[3], ids[4];
+		const char *why;
+	} refused[] = {
+		{ 2, { 0 }, { 0 }, "compaction flag is malformed" },
+		{ 1, { 2, 0, 0 }, { 1, 1 }, "kept image 1 is not a row it has, or out of order" },
+		{ 1, { 1, 0, 0 }, { 0 }, "kept image 0 is not a row it has" },
+		{ 1, { 1, 0, 0 }, { 3 }, "kept image 3 is not a row it has" },
+		{ 1, { 3, 0, 0 }, { 1, 2, 3 }, "keeps more image rows than it has" },
+		{ 1, { 0, 1, 0 }, { 3 }, "kept symbol 3 is not a row it has" },
+		{ 1, { 0, 0, 1 }, { 3 }, "kept stack frame 3 is not a row it has" },
+		{ 1, { 0, 0, 0xffffffffu }, { 0 }, "keeps more stack frame rows than it has" },
+	};
+	agent_profile_init(&a);
+	a.p.track_drops = true;
+	agent_add_zip(&a, 12);
+	host_init(&h, 1u << 20, 2);
+	delta_state__set_caps(&h.d, CAPS_COMPACT);
+	wbuf_init(&w);
+	wbuf_init(&bad);
+	compact_frame(&a, &h, &w, NULL); /* 2 images, 2 symbols, 2 frames */
+	for (size_t k = 0; k < ARRAY_SIZE(refused); k++) {
+		const struct refused_compact *c = &refused[k];
+		size_t at = 0;
+		wbuf_reset(&bad);
+		for (int l = 0; l < 3; l++)
+			wbuf_u32(&bad, 0); /* FORGET: nothing */
+		wbuf_u8(&bad, c->flag);
+		for (int t = 0; c->flag == 1 && t < 3; t++) {
+			wbuf_u32(&bad, c->n[t]);
+			for (uint32_t i = 0; i < c->n[t] && at < ARRAY_SIZE(c->ids); i++)
+				wbuf_u32(&bad, c->ids[at++]);
+		}
+		for (int l = 0; l < 6; l++)
+			wbuf_u32(&bad, 0); /* no rows, no counters */
+		if (delta__apply(&h.d, &h.p, bad.data, bad.len, 11 * SEC, &err) != -EBADMSG)
+			fail_msg("case %zu was not refused", k);
+		if (!strstr(err, c->why))
+			fail_msg("case %zu: '%s' does not say '%s'", k, err, c->why);
+		free(err);
+		assert_int_equal(h.d.n_images + h.d.n_symbols + h.d.n_frames, 6);
+		assert_int_equal(h.d.compactions, 0);
+	}
+	/* After a compaction that keeps one image and nothing else, a row
+	 * naming the symbols or frames let go is refused: the ids are the new
+	 * numbering's. */
+	wbuf_reset(&bad);
+	for (int l = 0; l < 3; l++)
+		wbuf_u32(&bad, 0);
+	wbuf_u8(&bad, 1);
+	wbuf_u32(&bad, 1);
+	wbuf_u32(&bad, 2);
+	wbuf_u32(&bad, 0);
+	wbuf_u32(&bad, 0);
+	wbuf_u32(&bad, 0); /* threads */
+	wbuf_u32(&bad, 0); /* images */
+	wbuf_u32(&bad, 1); /* a symbol of image 2, which is no more */
+	wbuf_u32(&bad, 2);
+	wbuf_str(&bad, "f");
+	wbuf_u64(&bad, 0);
+	wbuf_u64(&bad, 1);
+	wbuf_u32(&bad, 0);
+	wbuf_u32(&bad, 0);
+	wbuf_u32(&bad, 0);
+	assert_int_equal(delta__apply(&h.d, &h.p, bad.data, bad.len, 11 * SEC, &err), -EBADMSG);
+	assert_non_null(strstr(err, "names no image sent"));
+	free(err);
+	/* Truncated anywhere: refused, nothing applied. */
+	wbuf_reset(&bad);
+	for (int l = 0; l < 3; l++)
+		wbuf_u32(&bad, 0);
+	wbuf_u8(&bad, 1);
+	for (int t = 0; t < 3; t++) {
+		wbuf_u32(&bad, 1);
+		wbuf_u32(&bad, 2);
+	}
+	for (int l = 0; l < 6; l++)
+		wbuf_u32(&bad, 0);
+	for (size_t cut = 12; cut < bad.len; cut++)
+		assert_int_equal(delta__apply(&h.d, &h.p, bad.data, cut, 11 * SEC, NULL), -EBADMSG);
+	assert_int_equal(h.d.n_images + h.d.n_symbols + h.d.n_frames, 6);
+	/* Whole, it is a valid compaction (to the library, inflate and the
+	 * inner frame, whose caller the host need not know: its own row
+	 * keeps its parent). */
+	assert_int_equal(delta__apply(&h.d, &h.p, bad.data, bad.len, 11 * SEC, &err), 0);
+	assert_int_equal(h.d.n_images + h.d.n_symbols + h.d.n_frames, 3);
+	wbuf_release(&w);
+	wbuf_release(&bad);
 	host_release(&h);
 	profile__release(&a.p);
 }
@@ -2157,10 +2392,10 @@ static void test_coordinator_rotate_failed(void **state)
 	/* The failing agent's rows first, so that the other's move. */
 	agent_profile_init(&gone);
 	agent_profile_init(&alive);
-	delta__encode(&gone.p, &w, false);
+	delta__encode(&gone.p, &w, 0, NULL);
 	assert_int_equal(coordinator__inject(&c, 1, &p, MSG_DATA, w.data, w.len, 11 * SEC), 0);
 	wbuf_reset(&w);
-	delta__encode(&alive.p, &w, false);
+	delta__encode(&alive.p, &w, 0, NULL);
 	assert_int_equal(coordinator__inject(&c, 0, &p, MSG_DATA, w.data, w.len, 11 * SEC), 0);
 	assert_int_equal(p.n_images, 2); /* one /usr/bin/work per domain */
 	wbuf_reset(&w);
@@ -2185,7 +2420,7 @@ static void test_coordinator_rotate_failed(void **state)
 
 	agent_sample(&alive, 1, MS);
 	wbuf_reset(&w);
-	delta__encode(&alive.p, &w, false);
+	delta__encode(&alive.p, &w, 0, NULL);
 	assert_int_equal(coordinator__inject(&c, 0, &p, MSG_DATA, w.data, w.len, 12500 * MS), 0);
 	for (size_t i = 0; i < p.n_samples; i++)
 		if (p.samples[i].key.event) {
@@ -2329,7 +2564,8 @@ static void agent_start(struct agent_run *a, struct channel *coord)
 	memset(a, 0, sizeof(*a));
 	strbuf_init(&a->log);
 	channel_pair(coord, &a->ch, true);
-	a->cfg = (struct agent_config){ .log = agent_run_log, .log_ctx = a };
+	/* A catalog compacted once it holds 8 rows, and each time it doubles. */
+	a->cfg = (struct agent_config){ .log = agent_run_log, .log_ctx = a, .compact_rows = 8 };
 	assert_int_equal(pthread_create(&a->thread, NULL, agent_thread, a), 0);
 	wbuf_init(&in);
 	assert_int_equal(channel__recv(coord, 20000, &type, &in), 1);
@@ -2523,10 +2759,12 @@ static void test_agent_session(void **state)
 	t0 = clock_monotonic_ns() + 20 * MS;
 	delta_state__init(&d, profile__domain(&host, "vm", true), 1);
 	delta_state__set_limits(&d, NULL, (uint32_t)sysconf(_SC_NPROCESSORS_ONLN), t0 - 20 * MS, t0, 100 * MS, &ev);
-	/* Both ends agreed on FORGET: the agent's frames say what it dropped. */
+	/* Both ends agreed on FORGET: the agent's frames say what it
+	 * dropped, and when it compacted its catalog. */
 	assert_true(c.caps & PROTO_CAP_FORGET);
 	assert_true(c.caps & PROTO_CAP_THREAD_IDS);
-	d.forget = d.thread_ids = true;
+	assert_true(c.caps & PROTO_CAP_COMPACT);
+	delta_state__set_caps(&d, c.caps);
 	coord_send_u64(&c, MSG_START, t0);
 	coord_expect(&c, MSG_STARTED, &in);
 	assert_int_equal(proto_u64__decode(in.data, in.len, &started), 0);
@@ -2557,6 +2795,12 @@ static void test_agent_session(void **state)
 	while (channel__recv(&c, 20000, &type, &in) == 1 && type == MSG_DATA)
 		assert_int_equal(delta__apply(&d, &host, in.data, in.len, clock_monotonic_ns(), &err), 0);
 	assert_int_equal(type, MSG_CODE);
+	/* A catalog of 8 rows or more was compacted (after a DATA, said in
+	 * the next). */
+	if (d.n_images + d.n_symbols + d.n_frames + d.compacted >= 16)
+		assert_true(d.compactions >= 1);
+	print_message("the agent compacted its catalog %llu times, letting %llu rows go (%zu+%zu+%zu kept)\n",
+		      (unsigned long long)d.compactions, (unsigned long long)d.compacted, d.n_images, d.n_symbols, d.n_frames);
 	/* Every function it sends code for was named in DATA before. */
 	assert_int_equal(proto_code__decode(in.data, in.len, (uint32_t)d.n_symbols, NULL, &codes, &n_codes, &cost), 0);
 	assert_true(n_codes <= CODE_HOT_SYMBOLS_AGENT);
@@ -2622,6 +2866,8 @@ int main(void)
 		cmocka_unit_test(test_delta_catalog),
 		cmocka_unit_test(test_delta_forget),
 		cmocka_unit_test(test_delta_rotate),
+		cmocka_unit_test(test_delta_compact),
+		cmocka_unit_test(test_delta_compact_hostile),
 		cmocka_unit_test(test_delta_reuse),
 		cmocka_unit_test(test_delta_thread_ids),
 		cmocka_unit_test(test_delta_forget_hostile),
