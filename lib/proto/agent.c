@@ -254,7 +254,10 @@ static void compact_catalog(struct agent_connection *a)
 	logf_(a, "catalog compacted: %zu of %zu rows kept", rows - gone, rows);
 }
 
-static int send_data(struct agent_connection *a)
+/* A DATA frame; then, when may_compact, perhaps a compaction, which the
+ * next DATA tells (none follows the last: the CODE after it names symbols
+ * by the ids the coordinator knows). */
+static int send_data(struct agent_connection *a, bool may_compact)
 {
 	struct wbuf w;
 	int r;
@@ -274,7 +277,7 @@ static int send_data(struct agent_connection *a)
 	 * be told: then everything stays, as it did. */
 	if (r == 0 && forget)
 		collector__forget(&a->rec.collector);
-	if (r == 0 && forget && (caps & PROTO_CAP_COMPACT))
+	if (r == 0 && forget && (caps & PROTO_CAP_COMPACT) && may_compact)
 		compact_catalog(a);
 	return r;
 }
@@ -288,7 +291,7 @@ static void send_final(struct agent_connection *a)
 	struct symbol_code *codes;
 	size_t n_codes;
 	struct wbuf w;
-	if (send_data(a) == 0) {
+	if (send_data(a, false) == 0) {
 		wbuf_init(&w);
 		n_codes = collector__collect_code(&a->rec.collector, CODE_HOT_SYMBOLS_AGENT, CODE_HOT_MIN_SHARE, &codes);
 		proto_code__encode(&w, codes, n_codes);
@@ -337,7 +340,7 @@ static int record_loop(struct agent_connection *a)
 		if (a->cfg->listener)
 			listener__turn_away(a->cfg->listener);
 		if (clock_monotonic_ns() >= next) {
-			if ((ret = send_data(a)) < 0) {
+			if ((ret = send_data(a, true)) < 0) {
 				logf_(a, "coordinator %s stopped reading; stopping", a->ch.peer);
 				break;
 			}

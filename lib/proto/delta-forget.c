@@ -157,7 +157,11 @@ static void compact_table(struct delta_state *d, struct rbuf *r, uint32_t **tabl
 	proto_budget__refund(d->budget, (*n - kept) * MAP_COST);
 	d->compacted += *n - kept;
 	*n = kept;
-	ARRAY_SHRINK(*table, *cap, *n);
+	/* MAP_COST is two slots per id: no more room than that stays. */
+	if (*cap > 2 * (size_t)kept) {
+		*cap = 2 * (size_t)kept;
+		*table = *cap ? xrealloc(*table, *cap * sizeof(**table)) : (free(*table), NULL);
+	}
 }
 
 void delta__apply_compact(struct delta_state *d, struct rbuf *r)
@@ -340,14 +344,23 @@ void delta__rotate_save(struct delta_state *d, const struct profile *host, struc
 	uint32_t *ids;
 	delta__rotate_cancel(d);
 	rot->saved = true;
-	/* The agent sent each catalog row once and names it by its id from
-	 * then on: its rows stay through the restart. */
+	/* The agent names each catalog row it has by its id: its rows stay
+	 * through the restart; and so do those its live counters' entries
+	 * name, which a compaction may have let go (an agent that lets go of
+	 * what it still counts is wrong, but its counters keep their rows). */
 	for (size_t i = 0; i < d->n_images; i++)
 		profile_id_map__keep(&keep->images, d->images[i]);
 	for (size_t i = 0; i < d->n_symbols; i++)
 		profile_id_map__keep(&keep->symbols, d->symbols[i]);
 	for (size_t i = 0; i < d->n_frames; i++)
 		profile_id_map__keep(&keep->frames, d->frames[i]);
+	for (size_t i = 0; i < d->n_samples_known; i++)
+		if (d->samples[i].live) {
+			const struct sample_key *k = &host->samples[d->samples[i].host].key;
+			profile_id_map__keep(&keep->images, k->image);
+			profile_id_map__keep(&keep->symbols, k->symbol);
+			profile_id_map__keep(&keep->frames, k->stack);
+		}
 	/* The agent's live threads, by their host rows' ids. */
 	ids = live_thread_rows(d, &n_ids);
 	for (size_t i = 0; n_ids && i < host->n_threads; i++) {

@@ -8,8 +8,9 @@
 # its own rows), 20 ms of its CPU time each. Checked: the agent compacted
 # and let rows go; the most it held is less than what it sent; every
 # sample row of the agent's domain names a function of its own image (a
-# renumbering off by one on either side would name another's); every run
-# of split is in the session under its own name, with the time it says it
+# renumbering off by one on either side would name another's); the code of
+# its hottest functions is filed under the function it is of; every run of
+# split is in the session under its own name, with the time it says it
 # took. About 25 s.
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -62,6 +63,15 @@ bad = db.execute(
     "JOIN images i ON i.id = s.image_id JOIN images j ON j.id = y.image_id "
     "WHERE d.name = 'g' AND s.origin = 'agent' AND y.image_id != s.image_id").fetchone()
 assert bad[0] == 0, f"{bad[0]} rows of the agent name a function of another image: {bad[1]}"
+
+# The guest's hottest functions' code (CODE, after the last DATA) is
+# each of the function it is filed under: the same address.
+code, wrong = db.execute(
+    "SELECT count(*), coalesce(sum(c.address != y.address), 0) FROM symbol_code c "
+    "JOIN symbols y ON y.id = c.symbol_id JOIN images i ON i.id = y.image_id "
+    "JOIN domains d ON d.id = i.domain_id WHERE d.name = 'g'").fetchone()
+assert wrong == 0, f"{wrong} of the agent's {code} functions' code is filed under another function"
+note(f"the code of {code} of the agent's functions, each under its own")
 
 # Every run of split, under its own name, with its own CPU time.
 runs = {}
