@@ -160,7 +160,8 @@ void coordinator__write_session(struct coordinator *c, struct session *s)
 			(unsigned long long)(l->data_frames - l->session_frames0),
 			(unsigned long long)(l->delta.samples_received - l->session_samples0),
 			(unsigned long long)(l->delta.forgotten - l->session_forgotten0), l->delta.n_threads,
-			(unsigned long long)(l->delta.compacted - l->session_compacted0), l->error ? " error=" : "", l->error ? l->error : "");
+			(unsigned long long)(l->delta.compacted - l->session_compacted0), l->error ? " error=" : "",
+			l->error ? l->error : "");
 		session__set_meta(s, key, v);
 		session__write_code(s, l->codes, l->n_codes);
 	}
