@@ -601,6 +601,19 @@ static void test_idle_counters_leave_memory(void **state)
 	profile__release(&p);
 }
 
+/* The file offset of this program's function name (mapped at 0x400000
+ * by run_self), and its symbol. */
+static uint64_t self_offset(struct image *im, const char *name, const struct symbol **ret)
+{
+	for (size_t i = 0; i < im->symtab.n; i++)
+		if (streq(symtab__name(&im->symtab, &im->symtab.syms[i]), name)) {
+			*ret = &im->symtab.syms[i];
+			return (*ret)->start - (elf_info__offset_to_vaddr(&im->info, (*ret)->start) - (*ret)->start);
+		}
+	fail_msg("no function %s in this program", name);
+	return 0;
+}
+
 /* The code of a hot function in a program that exited and whose image
  * left memory is still captured at the end (annotate): the file is
  * opened again by its path, since its build-id is the one recorded; with
@@ -621,11 +634,8 @@ static void test_code_of_gone_image(void **state)
 	collector__init(&c, &p, 1, false);
 	im = run_self(&c, &s, 1001, 0x10000000);
 	assert_true(im->build_id[0]);
-	for (size_t i = 0; i < im->symtab.n && !sym; i++)
-		if (streq(symtab__name(&im->symtab, &im->symtab.syms[i]), "main"))
-			sym = &im->symtab.syms[i];
+	off = self_offset(im, "main", &sym);
 	assert_non_null(sym);
-	off = sym->start - (elf_info__offset_to_vaddr(&im->info, sym->start) - sym->start);
 	assert_int_equal(elf_info__offset_to_vaddr(&im->info, off), sym->start);
 	feed(&c, synth_sample(&s, PERF_RECORD_MISC_USER, 1001, 1001, 0x400000 + off, 1, 100, 1));
 	row = im->user_id;
@@ -647,19 +657,6 @@ static void test_code_of_gone_image(void **state)
 	symbol_codes__free(codes, n);
 	collector__release(&c);
 	profile__release(&p);
-}
-
-/* The file offset of this program's function name (mapped at 0x400000
- * by run_self), and its symbol. */
-static uint64_t self_offset(struct image *im, const char *name, const struct symbol **ret)
-{
-	for (size_t i = 0; i < im->symtab.n; i++)
-		if (streq(symtab__name(&im->symtab, &im->symtab.syms[i]), name)) {
-			*ret = &im->symtab.syms[i];
-			return (*ret)->start - (elf_info__offset_to_vaddr(&im->info, (*ret)->start) - (*ret)->start);
-		}
-	fail_msg("no function %s in this program", name);
-	return 0;
 }
 
 static uint32_t profile_symbol_named(const struct profile *p, const char *name)
