@@ -33,6 +33,22 @@ struct recorder_output {
 #define RING_MAX_PAGES 8192            /* per CPU: 32 MiB */
 #define RING_MAX_TOTAL (256ull << 20)  /* over all CPUs, in bytes */
 
+size_t recorder__ring_pages(const struct recorder_config *cfg)
+{
+	uint64_t rate = 0, bytes, budget = RING_MAX_TOTAL / (uint64_t)MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L);
+	size_t pages = SAMPLER_DEFAULT_RING_PAGES;
+	for (size_t i = 0; i < cfg->n_events; i++)
+		rate += cfg->events[i].attr.freq ? cfg->events[i].attr.sample_freq : RING_RATE_OF_A_PERIOD_HZ;
+	uint64_t record = cfg->user_stack_size ? RING_RECORD_BYTES_DWARF + cfg->user_stack_size
+			  : cfg->callchain     ? RING_RECORD_BYTES_CALLCHAIN
+					       : RING_RECORD_BYTES;
+	bytes = rate * record * RING_SECONDS;
+	while ((uint64_t)pages * RING_PAGE_BYTES < bytes && pages < RING_MAX_PAGES &&
+	       (uint64_t)pages * 2 * RING_PAGE_BYTES <= budget)
+		pages *= 2;
+	return pages;
+}
+
 int recorder__open(struct recorder *r, const struct recorder_config *cfg, char **ret_error)
 {
 	struct sampler_config sc = {
@@ -49,25 +65,11 @@ int recorder__open(struct recorder *r, const struct recorder_config *cfg, char *
 	};
 	struct sampler_error se = { 0 };
 	int ret;
-	/* Rings sized for RING_SECONDS of records per CPU at the highest
-	 * rate asked for, so a slow flush does not lose samples: at least the
-	 * kernel's default, at most RING_MAX_PAGES per CPU and RING_MAX_TOTAL
-	 * over all CPUs; halved while the kernel refuses to map that much. */
+	/* Halved while the kernel refuses to map what recorder__ring_pages
+	 * asks for. */
 	bool auto_size = !sc.ring_pages;
-	if (auto_size) {
-		uint64_t rate = 0, bytes, budget = RING_MAX_TOTAL / (uint64_t)MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L);
-		size_t pages = SAMPLER_DEFAULT_RING_PAGES;
-		for (size_t i = 0; i < cfg->n_events; i++)
-			rate += cfg->events[i].attr.freq ? cfg->events[i].attr.sample_freq : RING_RATE_OF_A_PERIOD_HZ;
-		uint64_t record = cfg->user_stack_size ? RING_RECORD_BYTES_DWARF + cfg->user_stack_size
-				  : cfg->callchain     ? RING_RECORD_BYTES_CALLCHAIN
-						       : RING_RECORD_BYTES;
-		bytes = rate * record * RING_SECONDS;
-		while ((uint64_t)pages * RING_PAGE_BYTES < bytes && pages < RING_MAX_PAGES &&
-		       (uint64_t)pages * 2 * RING_PAGE_BYTES <= budget)
-			pages *= 2;
-		sc.ring_pages = pages;
-	}
+	if (auto_size)
+		sc.ring_pages = recorder__ring_pages(cfg);
 
 	memset(r, 0, sizeof(*r));
 	r->ring_pages_wanted = auto_size ? sc.ring_pages : 0;

@@ -62,6 +62,12 @@ struct recorder_config {
 	uint64_t bucket_ns; /* timeline resolution; 0 = 100 ms */
 };
 
+/* The data pages per CPU ring recorder__open asks for when cfg gives
+ * none: RING_SECONDS of records at the highest rate asked for, so a slow
+ * flush does not lose samples; at least the kernel's default, at most
+ * RING_MAX_PAGES per CPU and RING_MAX_TOTAL over all CPUs. */
+size_t recorder__ring_pages(const struct recorder_config *cfg);
+
 /* Open the events (nothing is sampled yet). On failure *ret_error names
  * the event and why. */
 int recorder__open(struct recorder *r, const struct recorder_config *cfg, char **ret_error);

@@ -112,6 +112,28 @@ int perf_record__parse_sample(const struct perf_event_header *h, uint64_t st, ui
 					      read_format, 0, ret);
 }
 
+/* The recorder's own layout without call chains (sampler.c), which
+ * nearly every sample of a recording has: read in one go, its size
+ * checked once. */
+#define PLAIN_SAMPLE_TYPE                                                                                              \
+	(PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU |               \
+	 PERF_SAMPLE_PERIOD)
+#define PLAIN_SAMPLE_BYTES 48
+
+static void parse_plain_sample(const struct perf_event_header *h, struct perf_sample *ret)
+{
+	const unsigned char *p = (const unsigned char *)(h + 1);
+	struct perf_sample s = { .misc = h->misc, .cpumode = h->misc & PERF_RECORD_MISC_CPUMODE_MASK };
+	memcpy(&s.id, p, 8);
+	memcpy(&s.ip, p + 8, 8);
+	memcpy(&s.pid, p + 16, 4);
+	memcpy(&s.tid, p + 20, 4);
+	memcpy(&s.time, p + 24, 8);
+	memcpy(&s.cpu, p + 32, 4);
+	memcpy(&s.period, p + 40, 8);
+	*ret = s;
+}
+
 int perf_record__parse_sample_regs(const struct perf_event_header *h, uint64_t st, uint64_t read_format,
 				   uint64_t regs_mask, struct perf_sample *ret)
 {
@@ -119,6 +141,10 @@ int perf_record__parse_sample_regs(const struct perf_event_header *h, uint64_t s
 	struct perf_sample s = { 0 };
 	uint32_t res;
 
+	if (st == PLAIN_SAMPLE_TYPE && h->size == sizeof(*h) + PLAIN_SAMPLE_BYTES) {
+		parse_plain_sample(h, ret);
+		return 0;
+	}
 	if (h->size < sizeof(*h))
 		return -EBADMSG;
 	s.misc = h->misc;

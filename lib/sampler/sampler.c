@@ -82,7 +82,16 @@ struct sampler {
 	struct sampler_fd *by_id; /* fds sorted by id, for sampler__event_of_id */
 	uint64_t last_id;         /* its one-entry cache */
 	int last_event;
+	/* The kernel hands out ids in order, so those of one sampler are
+	 * nearly always a short run: then an id's event is read from this
+	 * table, ids dense_base to dense_base + n_dense - 1 (-1: not ours). */
+	int *dense;
+	uint64_t dense_base;
+	size_t n_dense;
 };
+
+/* The most table slots per fd sampler__event_of_id's table may take. */
+#define DENSE_SLOTS_PER_FD 8
 
 int cpus__online(int **ret, size_t *ret_n)
 {
@@ -298,6 +307,15 @@ int sampler__open(const struct sampler_config *cfg, struct sampler **ret, struct
 	memcpy(s->by_id, s->fds, s->n_fds * sizeof(*s->by_id));
 	if (s->n_fds > 1)
 		qsort(s->by_id, s->n_fds, sizeof(*s->by_id), fd_id_cmp);
+	if (s->n_fds && s->by_id[s->n_fds - 1].id - s->by_id[0].id < DENSE_SLOTS_PER_FD * s->n_fds) {
+		s->dense_base = s->by_id[0].id;
+		s->n_dense = (size_t)(s->by_id[s->n_fds - 1].id - s->dense_base) + 1;
+		s->dense = xmalloc(s->n_dense * sizeof(*s->dense));
+		for (size_t i = 0; i < s->n_dense; i++)
+			s->dense[i] = -1;
+		for (size_t i = 0; i < s->n_fds; i++)
+			s->dense[s->by_id[i].id - s->dense_base] = s->by_id[i].event;
+	}
 	*ret = s;
 	return 0;
 fail:
@@ -319,6 +337,7 @@ void sampler__free(struct sampler *s)
 	free(s->pollfds);
 	free(s->heap);
 	free(s->by_id);
+	free(s->dense);
 	free(s);
 }
 
@@ -444,6 +463,10 @@ uint64_t sampler__regs_user_mask(const struct sampler *s) { return s->regs_user_
 int sampler__event_of_id(const struct sampler *s, uint64_t id)
 {
 	size_t lo = 0, hi = s->n_fds;
+	if (s->dense) {
+		uint64_t k = id - s->dense_base; /* below the base: wraps past n_dense */
+		return k < s->n_dense ? s->dense[k] : -1;
+	}
 	/* Runs of samples of one event are the rule: remember the last. */
 	if (id == s->last_id)
 		return s->last_event;

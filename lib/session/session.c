@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -148,6 +149,22 @@ static int create_private(const char *path)
 	return 0;
 }
 
+/* Before SQLite's first use: no memory statistics. Keeping them takes a
+ * global lock around every allocation SQLite makes (an eighth of what a
+ * row update costs: 6,500 against 7,500 instructions), and nothing here
+ * reads them. SQLite refuses the call once initialised; then it stays as
+ * it was. */
+static void sqlite_configure(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+static void sqlite_setup(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, sqlite_configure);
+}
+
 int session__create(const char *path, struct session **ret, char **ret_error)
 {
 	struct session *s;
@@ -165,6 +182,7 @@ int session__create(const char *path, struct session **ret, char **ret_error)
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->path = xstrdup(path);
+	sqlite_setup();
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		set_error(ret_error, "cannot create %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
@@ -208,6 +226,7 @@ int session_open_memory(const char *name, struct session **ret)
 	struct session *s = xcalloc(1, sizeof(*s));
 	int r = -ENOMEM;
 	s->path = xstrdup(name);
+	sqlite_setup();
 	if (sqlite3_open_v2(":memory:", &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL) ==
 	    SQLITE_OK) {
 		register_functions(s->db);
@@ -329,6 +348,7 @@ int session__open(const char *path, bool read_only, struct session **ret, char *
 	s->path = xstrdup(path);
 	/* One thread uses a session at a time: no lock around each call
 	 * (they were a fifth of a report's instructions). */
+	sqlite_setup();
 	rc = sqlite3_open_v2(path, &s->db, (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX,
 			     NULL);
 	if (rc != SQLITE_OK) {

@@ -158,12 +158,20 @@ static void bind_opt_text(sqlite3_stmt *st, int col, const char *s)
 		sqlite3_bind_null(st, col);
 }
 
-static int step_reset(sqlite3_stmt *st)
+/* Run st once and make it ready for the next row, whose every parameter
+ * is bound again (the flush's counters: no clearing, a row costs enough). */
+static int step_rebind(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int step_reset(sqlite3_stmt *st)
+{
+	int rc = step_rebind(st);
+	sqlite3_clear_bindings(st);
+	return rc;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -264,7 +272,7 @@ static bool update_counter(sqlite3_stmt *st, sqlite3_stmt *upd, uint32_t id, uin
 		return false;
 	sqlite3_bind_int64(st, 2, (int64_t)count);
 	sqlite3_bind_int64(st, 3, (int64_t)period);
-	*rc = step_reset(st);
+	*rc = step_rebind(st);
 	return true;
 }
 
@@ -295,7 +303,7 @@ static int write_counters(struct session *s, struct profile *p)
 		sqlite3_bind_text(st, 10, origin__name(e->key.origin), -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 11, (int64_t)e->count);
 		sqlite3_bind_int64(st, 12, (int64_t)e->period);
-		rc = step_reset(st);
+		rc = step_rebind(st);
 	}
 	for (size_t i = 0; i < p->n_dirty_timeline && rc == SQLITE_OK; i++) {
 		uint32_t idx = p->dirty_timeline[i];
@@ -310,7 +318,7 @@ static int write_counters(struct session *s, struct profile *p)
 		sqlite3_bind_int64(st, 6, e->key.bucket);
 		sqlite3_bind_int64(st, 7, (int64_t)e->count);
 		sqlite3_bind_int64(st, 8, (int64_t)e->period);
-		rc = step_reset(st);
+		rc = step_rebind(st);
 	}
 	return rc;
 }

@@ -86,6 +86,21 @@ assert rep.get("call_stacks") == "fp" and rep["session"].get("callchain") == "fp
 assert ex.get("call_stacks") == "none", \
     f"export -f json of a session without stacks: call_stacks {ex.get('call_stacks')!r}, not none"
 PY
+# Two events at once, at two rates: each sample is filed under the event
+# whose id its record carries (sampler__event_of_id), so task-clock at
+# 3 kHz has three times cpu-clock's samples at 1 kHz, both ticking on the
+# same task's CPU time; a mix-up or a swap of the events breaks the ratio.
+"$DOMPROF" record -q -e cpu-clock/freq=1000/,task-clock/freq=3000/ -o "$T/two.db" -- "$WORKLOADS/split" 0.5 >/dev/null
+python3 - "$T/two.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+ev = {name.split("/")[0]: (n, db.execute("SELECT SUM(count) FROM samples WHERE event_id = ?", (i,)).fetchone()[0])
+      for i, name, n in db.execute("SELECT id, name, samples FROM events")}
+for name, (n, rows) in ev.items():
+    assert n and n == rows, f"{name}: {n} samples in events, {rows} in its sample rows"
+ratio = ev["task-clock"][0] / ev["cpu-clock"][0]
+assert 2.4 <= ratio <= 3.6, f"task-clock at 3 kHz has {ratio:.2f} times cpu-clock's samples at 1 kHz, not 3 (+-20%)"
+PY
 
 # 2. diff of two work sizes, per unit of work. Whether a round costs the
 #    same in both runs is the machine's business (its speed changes with
