@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,6 +77,19 @@ int child_start(struct child *ch)
 	return 0;
 }
 
+int child_watch(struct child *ch)
+{
+	int fd;
+	if (ch->pid <= 0 || ch->exited)
+		return -ESRCH;
+	if (ch->pid_fd >= 0)
+		return ch->pid_fd;
+	fd = (int)syscall(SYS_pidfd_open, ch->pid, 0); /* close-on-exec */
+	if (fd < 0)
+		return -errno;
+	return ch->pid_fd = fd;
+}
+
 bool child_poll(struct child *ch, struct rusage *ru)
 {
 	if (ch->pid > 0 && !ch->exited && wait4(ch->pid, &ch->status, WNOHANG, ru) == ch->pid)
@@ -105,7 +119,9 @@ void child_stop(struct child *ch)
 		close(ch->go_fd);
 	if (ch->error_fd >= 0)
 		close(ch->error_fd);
-	ch->go_fd = ch->error_fd = -1;
+	if (ch->pid_fd >= 0)
+		close(ch->pid_fd);
+	ch->go_fd = ch->error_fd = ch->pid_fd = -1;
 }
 
 void child_note_exit(const struct child *ch)

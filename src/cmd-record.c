@@ -21,6 +21,11 @@
 #include "options.h"
 #include "recording.h"
 
+/* The loop's longest wait for the rings, and its wait when nothing tells
+ * it that the command exited (no pidfd). */
+#define RECORD_WAIT_MS 1000
+#define RECORD_POLL_MS 100
+
 static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig) { stop_signal = sig; }
@@ -526,6 +531,32 @@ static void rotate(struct record_options *o, struct recorder *rec, struct coordi
 		log_warning("--keep: cannot remove an old session in %s: %s", o->output, strerror(-r));
 }
 
+/* The ms to deadline_ns (0 none) from now, at most limit. */
+static int ms_until(uint64_t now, uint64_t deadline_ns, int limit)
+{
+	if (!deadline_ns)
+		return limit;
+	if (deadline_ns <= now)
+		return 0;
+	return (int)MIN((uint64_t)limit, (deadline_ns - now) / 1000000 + 1);
+}
+
+/* How long the loop may wait for the rings: until the next flush, the
+ * duration's end or a time rotation. Signals and the command's exit
+ * (watched by its pidfd) end a wait early; rings wake it when a quarter
+ * full. Fewer wake-ups cost less: each is a poll and two context
+ * switches. */
+static int wait_ms(const struct record_options *o, struct recorder *rec, struct child *child, uint64_t now,
+		   uint64_t deadline, uint64_t session_start_ns)
+{
+	int t = o->command && child->pid_fd < 0 ? RECORD_POLL_MS : RECORD_WAIT_MS;
+	t = ms_until(now, recorder__next_flush_ns(rec), t);
+	t = ms_until(now, deadline, t);
+	if (o->rotate_ns)
+		t = ms_until(now, session_start_ns + o->rotate_ns, t);
+	return t;
+}
+
 /* Sample until the command exits, the duration passes or a signal
  * arrives, flushing into the session every second. 0, or the negative
  * errno of a flush that failed (printed; the recording stopped). */
@@ -537,12 +568,9 @@ static int record_loop(struct record_options *o, struct recorder *rec, struct co
 	int r;
 	while (!stop_signal) {
 		uint64_t now = clock_monotonic_ns();
-		int timeout = 100;
-		if (deadline) {
-			if (now >= deadline)
-				break;
-			timeout = (int)MIN((uint64_t)timeout, (deadline - now) / 1000000 + 1);
-		}
+		int timeout = wait_ms(o, rec, child, now, deadline, session_start_ns);
+		if (deadline && now >= deadline)
+			break;
 		recorder__step(rec, coord ? MIN(timeout, 50) : timeout);
 		if (coord)
 			coordinator__poll(coord, &rec->profile);
@@ -582,6 +610,10 @@ static int record_start(struct record_options *o, int argc, char **argv, struct 
 		log_error_errno(r, "cannot run '%s': %m", o->command[0]);
 		return 127;
 	}
+	/* Its exit ends the loop's wait at once; without a pidfd the loop
+	 * looks every RECORD_POLL_MS. */
+	if (o->command && (r = child_watch(child)) >= 0)
+		recorder__watch(rec, r);
 	return 0;
 }
 

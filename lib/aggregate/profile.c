@@ -300,27 +300,30 @@ void profile__bump_timeline(struct profile *p, uint32_t idx, uint64_t count, uin
 	}
 }
 
+static bool timeline_key_eq(const struct timeline_key *a, const struct timeline_key *b)
+{
+	return a->bucket == b->bucket && a->domain == b->domain && a->event == b->event && a->layer == b->layer &&
+	       a->origin == b->origin;
+}
+
 uint32_t profile__add_timeline(struct profile *p, const struct timeline_key *key, uint64_t count, uint64_t period)
 {
-	struct timeline_entry *last = p->n_timeline && p->last_timeline < p->n_timeline ? &p->timeline[p->last_timeline] : NULL;
-	/* Consecutive samples nearly always land in the same bucket. */
-	if (last && last->key.bucket == key->bucket && last->key.domain == key->domain && last->key.event == key->event &&
-	    last->key.layer == key->layer && last->key.origin == key->origin && last->dirty) {
-		last->count += count;
-		last->period += period;
-		return (uint32_t)p->last_timeline;
+	/* Samples of one (event, domain, layer, origin) land in the same
+	 * bucket for a second: a table of the last entry of each, so that
+	 * samples alternating between layers or domains skip the hash. */
+	uint32_t *recent = &p->recent_timeline[(key->event * 7u + key->layer * 3u + key->origin * 5u + key->domain) &
+					       (PROFILE_RECENT_TIMELINE - 1)];
+	uint32_t idx;
+	if (*recent && *recent <= p->n_timeline && timeline_key_eq(&p->timeline[*recent - 1].key, key)) {
+		idx = *recent - 1;
+		goto found;
 	}
 	uint64_t h = timeline_key_hash(key);
 	size_t pos = hmap_first(&p->index_timeline, h);
-	uint32_t idx;
 
 	while (hmap_candidate(&p->index_timeline, pos, h, &idx)) {
-		if (idx != UINT32_MAX) {
-			const struct timeline_key *k = &p->timeline[idx].key;
-			if (k->event == key->event && k->domain == key->domain && k->bucket == key->bucket &&
-			    k->layer == key->layer && k->origin == key->origin)
-				goto found;
-		}
+		if (idx != UINT32_MAX && timeline_key_eq(&p->timeline[idx].key, key))
+			goto found;
 		pos = hmap_next(&p->index_timeline, pos);
 	}
 	if (p->n_free_timeline) {
@@ -332,7 +335,7 @@ uint32_t profile__add_timeline(struct profile *p, const struct timeline_key *key
 	p->timeline[idx] = (struct timeline_entry){ .key = *key, .id = ++p->last_timeline_id };
 	hmap_insert_at(&p->index_timeline, pos, h, idx);
 found:
-	p->last_timeline = idx;
+	*recent = idx + 1;
 	if (count || period)
 		profile__bump_timeline(p, idx, count, period);
 	return idx;
@@ -427,7 +430,7 @@ size_t profile__drop_timeline_if(struct profile *p, bool (*done)(const struct ti
 	}
 	if (!dropped)
 		return 0;
-	p->last_timeline = 0;
+	memset(p->recent_timeline, 0, sizeof(p->recent_timeline));
 	hmap_release(&p->index_timeline);
 	for (size_t i = 0; i < p->n_timeline; i++)
 		if (p->timeline[i].key.event)
@@ -602,7 +605,7 @@ void profile__restart(struct profile *p, struct profile_catalog_map *keep)
 	p->n_timeline = p->written_timeline = p->n_free_timeline = 0;
 	p->n_dirty_samples = p->n_dirty_timeline = 0;
 	p->last_thread_id = p->last_sample_id = p->last_timeline_id = 0;
-	p->last_timeline = 0;
+	memset(p->recent_timeline, 0, sizeof(p->recent_timeline));
 	p->dropped_threads.n = p->dropped_samples.n = p->dropped_timeline.n = 0;
 	hmap_release(&p->index_threads);
 	hmap_release(&p->index_samples);

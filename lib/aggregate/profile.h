@@ -141,6 +141,8 @@ struct timeline_entry {
 	size_t written_##name;   \
 	struct hmap index_##name
 
+#define PROFILE_RECENT_TIMELINE 16 /* a power of two */
+
 struct profile {
 	PROFILE_TABLE(profile_domain, domains);
 	PROFILE_TABLE(profile_thread, threads);
@@ -153,7 +155,9 @@ struct profile {
 	size_t n_dirty_samples, cap_dirty_samples;
 	uint32_t *dirty_timeline;
 	size_t n_dirty_timeline, cap_dirty_timeline;
-	size_t last_timeline; /* the entry the previous sample added to */
+	/* The entries samples last added to, by their key less the bucket
+	 * (profile__add_timeline): index + 1, 0 none. */
+	uint32_t recent_timeline[PROFILE_RECENT_TIMELINE];
 	/* Slots of dropped counters, reused first; the last ids given. */
 	uint32_t *free_threads;
 	size_t n_free_threads, cap_free_threads;

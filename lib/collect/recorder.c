@@ -279,6 +279,10 @@ static int flush(struct recorder *r, uint64_t stop_ns)
 	return ret;
 }
 
+uint64_t recorder__next_flush_ns(const struct recorder *r) { return r->output ? r->output->next_flush_ns : 0; }
+
+int recorder__watch(struct recorder *r, int fd) { return r->sampler ? sampler__watch(r->sampler, fd) : -EINVAL; }
+
 int recorder__flush_if_due(struct recorder *r)
 {
 	uint64_t now = clock_monotonic_ns();

@@ -96,6 +96,12 @@ int recorder__create_session(struct recorder *r, const char *path, const struct 
  * -errno when the write failed: the session keeps everything up to the
  * last flush that worked. */
 int recorder__flush_if_due(struct recorder *r);
+/* When the next flush is due (CLOCK_MONOTONIC ns), 0 without a session:
+ * how long the loop may wait. */
+uint64_t recorder__next_flush_ns(const struct recorder *r);
+/* recorder__step's waits end also when fd becomes readable
+ * (sampler__watch). 0, or -EINVAL before recorder__start. */
+int recorder__watch(struct recorder *r, int fd);
 /* After recorder__stop: the final flush, the code of the hottest
  * functions (for annotate), per-CPU counts and the end state; the file is
  * then complete and self-contained. 0 or -errno. */

@@ -72,6 +72,7 @@ struct sampler {
 	size_t n_fds, cap_fds;
 	struct pollfd *pollfds; /* one per ring owner (system-wide) or per fd */
 	size_t n_pollfds;
+	size_t n_watched;       /* the last of pollfds: sampler__watch's */
 	uint64_t sample_type;
 	uint64_t regs_user_mask;
 	uint32_t user_stack_size;
@@ -365,18 +366,26 @@ int sampler__disable(struct sampler *s)
 	return 0;
 }
 
+int sampler__watch(struct sampler *s, int fd)
+{
+	s->pollfds = xrealloc(s->pollfds, (s->n_pollfds + 1) * sizeof(*s->pollfds));
+	s->pollfds[s->n_pollfds++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	s->n_watched++;
+	return 0;
+}
+
 int sampler__wait(struct sampler *s, int timeout_ms)
 {
 	int n = poll(s->pollfds, s->n_pollfds, timeout_ms);
-	size_t hung = 0;
+	size_t events = s->n_pollfds - s->n_watched, hung = 0;
 	if (n < 0)
 		return -errno;
 	if (n == 0)
 		return 0;
-	for (size_t i = 0; i < s->n_pollfds; i++)
+	for (size_t i = 0; i < events; i++)
 		if (s->pollfds[i].revents & (POLLHUP | POLLERR))
 			hung++;
-	if (s->task_bound && hung == s->n_pollfds)
+	if (s->task_bound && events && hung == events)
 		return -EPIPE;
 	return n;
 }

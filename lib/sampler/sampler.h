@@ -68,10 +68,15 @@ int sampler__enable_tracking(struct sampler *s);
 int sampler__enable(struct sampler *s);
 int sampler__disable(struct sampler *s);
 
-/* Wait until a ring passes its wakeup watermark, or timeout_ms. Returns
- * >0 when data is ready, 0 on timeout, -EINTR when a signal came in,
- * -EPIPE when every task-bound event has hung up (the tasks are gone). */
+/* Wait until a ring passes its wakeup watermark, a watched fd is
+ * readable, or timeout_ms. Returns >0 when data is ready (or a watched fd
+ * is), 0 on timeout, -EINTR when a signal came in, -EPIPE when every
+ * task-bound event has hung up (the tasks are gone). */
 int sampler__wait(struct sampler *s, int timeout_ms);
+/* fd (not owned) ends sampler__wait's waits too when it becomes
+ * readable: a pidfd, so a command's exit is seen at once however long
+ * the wait. 0. */
+int sampler__watch(struct sampler *s, int fd);
 
 /* Callback for each record, in timestamp order across rings; ring is the
  * CPU ring index. The record is valid only during the call. */

@@ -13,7 +13,8 @@ struct session {
 	char *path;
 	char *last_error; /* SQLite's message of the last failed write */
 	sqlite3_stmt *ins_domain, *ins_thread, *ins_image, *ins_symbol, *ins_frame, *ins_sample, *ins_timeline;
-	sqlite3_stmt *upd_sample, *upd_timeline;
+	sqlite3_stmt *upd_sample, *upd_timeline, *upd_event, *set_meta;
+	bool delta_meta_written; /* domprof_version and state, by the first delta */
 	enum session_idle idle;
 	/* The merged view's scale (view.c), computed when the data it was
 	 * computed from changed: this connection's changes and the file's

@@ -39,6 +39,8 @@ int session__prepare_writers(struct session *s)
 	/* Counters already written are updated in place, in id order. */
 	r |= prepare(s, &s->upd_sample, "UPDATE samples SET count=?2, period=?3 WHERE id=?1");
 	r |= prepare(s, &s->upd_timeline, "UPDATE timeline SET count=?2, period=?3 WHERE id=?1");
+	r |= prepare(s, &s->upd_event, "UPDATE events SET samples=?, period=?, lost=? WHERE id=?");
+	r |= prepare(s, &s->set_meta, "INSERT OR REPLACE INTO meta(key,value) VALUES(?,?)");
 	return r ? -EIO : 0;
 }
 
@@ -53,6 +55,26 @@ void session__finalize_writers(struct session *s)
 	sqlite3_finalize(s->ins_timeline);
 	sqlite3_finalize(s->upd_sample);
 	sqlite3_finalize(s->upd_timeline);
+	sqlite3_finalize(s->upd_event);
+	sqlite3_finalize(s->set_meta);
+}
+
+/* ---- statements ---- */
+
+/* Run st once and make it ready for the next row, whose every parameter
+ * is bound again (the flush's counters: no clearing, a row costs enough). */
+static int step_rebind(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int step_reset(sqlite3_stmt *st)
+{
+	int rc = step_rebind(st);
+	sqlite3_clear_bindings(st);
+	return rc;
 }
 
 /* ---- single rows ---- */
@@ -75,14 +97,19 @@ static int step_once(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : session_sql_error(rc);
 }
 
+/* The meta row key = value, through the connection's statement: SQLite's
+ * result, SQLITE_OK when written. */
+static int meta_row(struct session *s, const char *key, const char *value)
+{
+	sqlite3_bind_text(s->set_meta, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->set_meta, 2, value, -1, SQLITE_STATIC);
+	return step_reset(s->set_meta);
+}
+
 int session__set_meta(struct session *s, const char *key, const char *value)
 {
-	sqlite3_stmt *st = one_row(s, "INSERT OR REPLACE INTO meta(key,value) VALUES(?,?)");
-	if (st) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, value, -1, SQLITE_TRANSIENT);
-	}
-	return step_once(st);
+	int rc = s->set_meta ? meta_row(s, key, value) : SQLITE_READONLY;
+	return rc == SQLITE_OK ? 0 : session_sql_error(rc);
 }
 
 int session__set_meta_int(struct session *s, const char *key, int64_t value)
@@ -116,16 +143,20 @@ int session__add_event(struct session *s, uint32_t id, const struct event_spec *
 	return step_once(st);
 }
 
+static int event_totals_row(struct session *s, uint32_t id, const struct session_event_totals *t)
+{
+	sqlite3_bind_int64(s->upd_event, 1, (int64_t)t->samples);
+	sqlite3_bind_int64(s->upd_event, 2, (int64_t)t->period);
+	sqlite3_bind_int64(s->upd_event, 3, (int64_t)t->lost);
+	sqlite3_bind_int64(s->upd_event, 4, id);
+	return step_rebind(s->upd_event);
+}
+
 int session__set_event_totals(struct session *s, uint32_t id, uint64_t samples, uint64_t period, uint64_t lost)
 {
-	sqlite3_stmt *st = one_row(s, "UPDATE events SET samples=?, period=?, lost=? WHERE id=?");
-	if (st) {
-		sqlite3_bind_int64(st, 1, (int64_t)samples);
-		sqlite3_bind_int64(st, 2, (int64_t)period);
-		sqlite3_bind_int64(st, 3, (int64_t)lost);
-		sqlite3_bind_int64(st, 4, id);
-	}
-	return step_once(st);
+	struct session_event_totals t = { samples, period, lost };
+	int rc = s->upd_event ? event_totals_row(s, id, &t) : SQLITE_READONLY;
+	return rc == SQLITE_OK ? 0 : session_sql_error(rc);
 }
 
 int session__set_lost(struct session *s, uint32_t domain, int cpu, uint64_t samples, uint64_t lost)
@@ -156,22 +187,6 @@ static void bind_opt_text(sqlite3_stmt *st, int col, const char *s)
 		sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, col);
-}
-
-/* Run st once and make it ready for the next row, whose every parameter
- * is bound again (the flush's counters: no clearing, a row costs enough). */
-static int step_rebind(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-static int step_reset(sqlite3_stmt *st)
-{
-	int rc = step_rebind(st);
-	sqlite3_clear_bindings(st);
-	return rc;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -343,22 +358,40 @@ static int in_transaction(struct session *s, int (*fn)(struct session *s, void *
 	return r;
 }
 
-static int write_delta(struct session *s, void *ctx)
+static int write_delta(struct session *s, struct profile *p)
 {
-	struct profile *p = ctx;
 	int rc = write_domains_threads(s, p);
 	if (rc == SQLITE_OK)
 		rc = write_code_catalog(s, p);
 	if (rc == SQLITE_OK)
 		rc = write_counters(s, p);
+	/* Once per connection: a session with data says what wrote it and
+	 * that it is not finished (session__write_end says how it ended). */
+	if (rc == SQLITE_OK && !s->delta_meta_written) {
+		rc = meta_row(s, "domprof_version", DOMPROF_VERSION_STRING);
+		if (rc == SQLITE_OK)
+			rc = meta_row(s, "state", "recording");
+	}
 	return rc;
+}
+
+static int write_delta_txn(struct session *s, void *ctx)
+{
+	return write_delta(s, ctx);
+}
+
+/* After a committed delta: its rows are in the file. */
+static void delta_written(struct session *s, struct profile *p)
+{
+	profile__mark_written(p);
+	s->delta_meta_written = true;
 }
 
 int session__write_delta(struct session *s, struct profile *p)
 {
-	int r = in_transaction(s, write_delta, p);
+	int r = in_transaction(s, write_delta_txn, p);
 	if (r == 0)
-		profile__mark_written(p);
+		delta_written(s, p);
 	return r;
 }
 
@@ -374,63 +407,105 @@ int session__write_events(struct session *s, const struct event_spec *events, si
 	return 0;
 }
 
-/* First error wins: the meta writes of a step go on, and tell the first. */
-static void keep_first(int *r, int v)
+/* The meta rows of a run, in one transaction: each commit costs a WAL
+ * page and its locks. The first failure stops them (SQLite's result). */
+struct meta_rows {
+	struct session *s;
+	int rc;
+};
+
+static void meta_text(struct meta_rows *m, const char *key, const char *value)
 {
-	if (*r == 0 && v < 0)
-		*r = v;
+	if (value && m->rc == SQLITE_OK)
+		m->rc = meta_row(m->s, key, value);
 }
 
-static void meta_opt(struct session *s, int *r, const char *key, const char *value)
+static void meta_int(struct meta_rows *m, const char *key, int64_t value)
 {
-	if (value)
-		keep_first(r, session__set_meta(s, key, value));
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%lld", (long long)value);
+	meta_text(m, key, buf);
+}
+
+static int write_run(struct session *s, void *ctx)
+{
+	const struct session_run *run = ctx;
+	struct meta_rows m = { s, SQLITE_OK };
+	meta_text(&m, "command_line", run->command_line);
+	meta_text(&m, "target", run->target);
+	meta_text(&m, "workload", run->workload);
+	if (run->target_pid)
+		meta_int(&m, "target_pid", run->target_pid);
+	meta_text(&m, "hostname", run->hostname);
+	meta_text(&m, "kernel", run->kernel);
+	meta_text(&m, "arch", run->arch);
+	if (run->ncpus)
+		meta_int(&m, "ncpus", run->ncpus);
+	if (run->start_time) {
+		char buf[64];
+		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S%z", localtime(&run->start_time));
+		meta_text(&m, "start_time", buf);
+	}
+	meta_text(&m, "start_time_source", run->start_time_source);
+	if (run->have_start)
+		meta_int(&m, "start_ns", (int64_t)run->start_ns);
+	meta_int(&m, "timeline_bucket_ns", (int64_t)run->timeline_bucket_ns);
+	meta_text(&m, "clock", run->clock);
+	meta_text(&m, "callchain", !run->callchain ? "none" : run->unwinder ? run->unwinder : "fp");
+	meta_text(&m, "domprof_version", DOMPROF_VERSION_STRING);
+	meta_text(&m, "state", "recording");
+	return m.rc;
 }
 
 int session__write_run(struct session *s, const struct session_run *run)
 {
-	int r = 0;
-	meta_opt(s, &r, "command_line", run->command_line);
-	meta_opt(s, &r, "target", run->target);
-	meta_opt(s, &r, "workload", run->workload);
-	if (run->target_pid)
-		keep_first(&r, session__set_meta_int(s, "target_pid", run->target_pid));
-	meta_opt(s, &r, "hostname", run->hostname);
-	meta_opt(s, &r, "kernel", run->kernel);
-	meta_opt(s, &r, "arch", run->arch);
-	if (run->ncpus)
-		keep_first(&r, session__set_meta_int(s, "ncpus", run->ncpus));
-	if (run->start_time) {
-		char buf[64];
-		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S%z", localtime(&run->start_time));
-		keep_first(&r, session__set_meta(s, "start_time", buf));
-	}
-	meta_opt(s, &r, "start_time_source", run->start_time_source);
-	if (run->have_start)
-		keep_first(&r, session__set_meta_int(s, "start_ns", (int64_t)run->start_ns));
-	keep_first(&r, session__set_meta_int(s, "timeline_bucket_ns", (int64_t)run->timeline_bucket_ns));
-	meta_opt(s, &r, "clock", run->clock);
-	keep_first(&r, session__set_meta(s, "callchain",
-					       !run->callchain ? "none" : run->unwinder ? run->unwinder : "fp"));
-	keep_first(&r, session__set_meta(s, "domprof_version", DOMPROF_VERSION_STRING));
-	keep_first(&r, session__set_meta(s, "state", "recording"));
-	return r;
+	return s->set_meta ? in_transaction(s, write_run, (void *)run) : -EROFS;
 }
 
+struct flush_batch {
+	struct profile *p;
+	const struct session_event_totals *totals;
+	size_t n_events;
+};
+
+static int write_flush(struct session *s, void *ctx)
+{
+	const struct flush_batch *f = ctx;
+	int rc = write_delta(s, f->p);
+	for (size_t e = 0; e < f->n_events && rc == SQLITE_OK; e++)
+		rc = event_totals_row(s, (uint32_t)e + 1, &f->totals[e]);
+	return rc;
+}
+
+/* One transaction, so one commit a second: each commit appends at least a
+ * page to the WAL and takes its locks. */
 int session__write_flush(struct session *s, struct profile *p, const struct session_event_totals *totals,
 			 size_t n_events)
 {
-	int r = session__write_delta(s, p);
-	for (size_t e = 0; e < n_events && r == 0; e++)
-		r = session__set_event_totals(s, (uint32_t)e + 1, totals[e].samples, totals[e].period, totals[e].lost);
+	struct flush_batch f = { p, totals, n_events };
+	int r = in_transaction(s, write_flush, &f);
+	if (r == 0)
+		delta_written(s, p);
 	return r;
+}
+
+struct span {
+	uint64_t start_ns, stop_ns;
+};
+
+static int write_span(struct session *s, void *ctx)
+{
+	const struct span *sp = ctx;
+	struct meta_rows m = { s, SQLITE_OK };
+	meta_int(&m, "stop_ns", (int64_t)sp->stop_ns);
+	meta_int(&m, "duration_ns", (int64_t)(sp->stop_ns - sp->start_ns));
+	return m.rc;
 }
 
 int session__write_span(struct session *s, uint64_t start_ns, uint64_t stop_ns)
 {
-	int r = session__set_meta_int(s, "stop_ns", (int64_t)stop_ns);
-	keep_first(&r, session__set_meta_int(s, "duration_ns", (int64_t)(stop_ns - start_ns)));
-	return r;
+	struct span sp = { start_ns, stop_ns };
+	return s->set_meta ? in_transaction(s, write_span, &sp) : -EROFS;
 }
 
 struct code_batch {
@@ -475,6 +550,14 @@ int session__write_code(struct session *s, const struct symbol_code *codes, size
 	return n ? in_transaction(s, write_code, &b) : 0;
 }
 
+/* First error wins: the last writes go on, and tell the first. */
+static void keep_first(int *r, int v)
+{
+	if (*r == 0 && v < 0)
+		*r = v;
+}
+
+/* Not one transaction: what can still be written is, the disk full or not. */
 int session__write_end(struct session *s, uint64_t lost_samples, bool complete)
 {
 	int r = session__set_meta_int(s, "lost_samples", (int64_t)lost_samples);

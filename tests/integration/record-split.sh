@@ -169,4 +169,17 @@ close(f"after SIGINT ({(t1 - t0) / 1e9:.2f} s): split's time in the session agai
       tol, " ms", 1e6)
 PY
 [ ! -e "$T/int.db-wal" ] || fail "session left a WAL file after a clean stop"
+
+# 5. A command's exit ends the recording at once: the loop waits on the
+#    command's pidfd as on the rings. Waiting for its next flush instead, a
+#    0.2 s command's recording lasts the whole first second.
+"$DOMPROF" record -q -a -o "$T/short.db" -- sleep 0.2 || fail "record -- sleep 0.2 failed"
+python3 - "$T/short.db" <<'PY'
+import sqlite3, sys
+meta = dict(sqlite3.connect(sys.argv[1]).execute("SELECT key, value FROM meta"))
+d = int(meta["duration_ns"]) / 1e9
+print(f"# record -a -- sleep 0.2: {d:.3f} s of sampling")
+assert meta["state"] == "complete", meta["state"]
+assert 0.2 <= d < 0.9, f"recording of a 0.2 s command lasted {d:.3f} s: the loop did not see it end"
+PY
 echo "ok"

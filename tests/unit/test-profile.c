@@ -142,6 +142,63 @@ static void test_drop(void **state)
 	profile__release(&p);
 }
 
+/* Samples of many timeline keys interleaved (domains, layers, events,
+ * origins, buckets; several share a slot of the table of recent entries)
+ * land each in its own entry, through flushes and drops; checked against
+ * counts kept apart. */
+static void test_timeline_interleaved(void **state)
+{
+	enum { DOMAINS = 5, LAYERS = 3, EVENTS = 2, ORIGINS = 2, BUCKETS = 4 };
+	static uint64_t expect[EVENTS][DOMAINS][LAYERS][ORIGINS][BUCKETS];
+	struct profile p;
+	uint64_t x = 88172645463325252ULL, total = 0;
+	(void)state;
+	memset(expect, 0, sizeof(expect));
+	profile__init(&p);
+	for (int d = 0; d < DOMAINS; d++)
+		profile__domain(&p, d ? "vm" : "host", false);
+	for (int round = 0; round < BUCKETS; round++) {
+		for (int i = 0; i < 20000; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			struct timeline_key k = { .event = 1 + x % EVENTS, .domain = 1 + (x >> 8) % DOMAINS,
+						  .layer = (enum layer)((x >> 16) % LAYERS),
+						  .origin = (enum origin)((x >> 24) % ORIGINS),
+						  /* mostly this round's bucket, some the one before */
+						  .bucket = round - (round && (x >> 32) % 8 == 0) };
+			profile__add_timeline(&p, &k, 1, 10);
+			expect[k.event - 1][k.domain - 1][k.layer][k.origin][k.bucket]++;
+			total++;
+		}
+		profile__mark_written(&p);
+		/* Buckets before this round's are done: dropped, their slots reused. */
+		profile__drop_timeline(&p, round);
+	}
+	uint64_t seen = 0;
+	size_t live = 0;
+	for (size_t i = 0; i < p.n_timeline; i++) {
+		const struct timeline_entry *e = &p.timeline[i];
+		if (!e->key.event)
+			continue;
+		live++;
+		seen += e->count;
+		assert_int_equal(e->count, expect[e->key.event - 1][e->key.domain - 1][e->key.layer][e->key.origin][e->key.bucket]);
+		assert_int_equal(e->period, e->count * 10);
+	}
+	/* Left: the host's last bucket and the agents' every bucket (drops
+	 * are the host's), one entry per key, holding every sample of them. */
+	uint64_t want = 0;
+	for (int e = 0; e < EVENTS; e++)
+		for (int d = 0; d < DOMAINS; d++)
+			for (int l = 0; l < LAYERS; l++)
+				for (int b = 0; b < BUCKETS; b++)
+					want += expect[e][d][l][ORIGIN_AGENT][b] +
+						(b == BUCKETS - 1 ? expect[e][d][l][ORIGIN_HOST][b] : 0);
+	assert_int_equal(live, EVENTS * DOMAINS * LAYERS * (1 + BUCKETS));
+	assert_int_equal(seen, want);
+	assert_true(seen < total);
+	profile__release(&p);
+}
+
 /* A rotation keeps the catalog rows marked and what they name, in their
  * order, renumbered; the others go; interning finds the kept ones under
  * their new ids and adds the others anew. */
@@ -245,6 +302,7 @@ int main(void)
 		cmocka_unit_test(test_interning),
 		cmocka_unit_test(test_counters_and_delta),
 		cmocka_unit_test(test_drop),
+		cmocka_unit_test(test_timeline_interleaved),
 		cmocka_unit_test(test_restart_catalog),
 		cmocka_unit_test(test_names),
 	};
