@@ -18,6 +18,8 @@ struct recorder_output {
 	struct utsname uts;
 	char hostname[256];
 	uint64_t next_flush_ns;
+	/* What its flushes cost the recorder: CPU time and how many. */
+	uint64_t flush_cpu_ns, flushes;
 	/* Per ring, its counts when this session started (a rotated session
 	 * says what was sampled and lost in its own span). */
 	uint64_t *ring_samples0, *ring_lost0;
@@ -269,6 +271,7 @@ uint64_t recorder__session_start_ns(const struct recorder *r) { return r->output
 
 static int flush(struct recorder *r, uint64_t stop_ns)
 {
+	uint64_t t0 = clock_thread_cpu_ns();
 	int ret = collector__flush(&r->collector, r->output->session);
 	if (ret == 0) {
 		/* Memory bounded by what is alive (collector__forget). */
@@ -276,6 +279,8 @@ static int flush(struct recorder *r, uint64_t stop_ns)
 			collector__forget(&r->collector);
 		ret = session__write_span(r->output->session, r->output->run.start_ns, stop_ns);
 	}
+	r->output->flush_cpu_ns += clock_thread_cpu_ns() - t0;
+	r->output->flushes++;
 	return ret;
 }
 
@@ -323,6 +328,11 @@ static int end_session(struct recorder *r, uint64_t stop_ns)
 	}
 	session__write_span(s, o->run.start_ns, stop_ns);
 	collector__write_unwind(&r->collector, s);
+	/* The recorder's own cost, for whoever weighs it: the process's CPU
+	 * so far (start-up included) and its flushes' part. */
+	session__set_meta_int(s, "recorder_cpu_ns", (int64_t)process_cpu_ns());
+	session__set_meta_int(s, "recorder_flush_cpu_ns", (int64_t)o->flush_cpu_ns);
+	session__set_meta_int(s, "recorder_flushes", (int64_t)o->flushes);
 	return session__write_end(s, lost, true);
 }
 

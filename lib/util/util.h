@@ -120,6 +120,10 @@ static inline uint64_t hash_mix(uint64_t h, uint64_t v) { return hash_u64(h ^ (v
 static inline uint64_t hash_str(const char *s) { return hash_bytes(s, strlen(s), 0); }
 
 uint64_t clock_monotonic_ns(void);
+/* CPU time of the calling thread, and of the whole process (user +
+ * system, getrusage; 0 when unknown), in ns. */
+uint64_t clock_thread_cpu_ns(void);
+uint64_t process_cpu_ns(void);
 /* Sleep until CLOCK_MONOTONIC reaches ns, or until *stop (a signal flag;
  * NULL for none) is set by a signal that interrupts the sleep. */
 void clock_sleep_until(uint64_t ns, const volatile sig_atomic_t *stop);

@@ -172,14 +172,25 @@ PY
 
 # 5. A command's exit ends the recording at once: the loop waits on the
 #    command's pidfd as on the rings. Waiting for its next flush instead, a
-#    0.2 s command's recording lasts the whole first second.
-"$DOMPROF" record -q -a -o "$T/short.db" -- sleep 0.2 || fail "record -- sleep 0.2 failed"
-python3 - "$T/short.db" <<'PY'
-import sqlite3, sys
-meta = dict(sqlite3.connect(sys.argv[1]).execute("SELECT key, value FROM meta"))
+#    0.2 s command's recording lasts the whole first second. The session's
+#    account of the recorder's own CPU lies within what the kernel counted
+#    for the process, its flushes' part within that.
+python3 - "$DOMPROF" "$T/short.db" <<'PY'
+import os, sqlite3, subprocess, sys
+p = subprocess.Popen([sys.argv[1], "record", "-q", "-a", "-o", sys.argv[2], "--", "sleep", "0.2"])
+_, status, ru = os.wait4(p.pid, 0)
+assert status == 0, f"record -- sleep 0.2 exited with {status}"
+cpu_ns = (ru.ru_utime + ru.ru_stime) * 1e9
+meta = dict(sqlite3.connect(sys.argv[2]).execute("SELECT key, value FROM meta"))
 d = int(meta["duration_ns"]) / 1e9
-print(f"# record -a -- sleep 0.2: {d:.3f} s of sampling")
+own, flush, flushes = (int(meta[k]) for k in ("recorder_cpu_ns", "recorder_flush_cpu_ns", "recorder_flushes"))
+print(f"# record -a -- sleep 0.2: {d:.3f} s of sampling; recorder CPU {own / 1e6:.1f} ms by itself, "
+      f"{cpu_ns / 1e6:.1f} ms by wait4; {flushes} flush(es), {flush / 1e6:.2f} ms")
 assert meta["state"] == "complete", meta["state"]
 assert 0.2 <= d < 0.9, f"recording of a 0.2 s command lasted {d:.3f} s: the loop did not see it end"
+assert flushes >= 1 and 0 < flush <= own, (flushes, flush, own)
+# wait4 counts the process to its exit, after the session's end; both tick
+# in the same units, rounded to 1 ms at most.
+assert own <= cpu_ns + 1e6, (own, cpu_ns)
 PY
 echo "ok"
