@@ -126,13 +126,13 @@ uint64_t collector__samples(const struct collector *c)
 	return n;
 }
 
-int collector__flush(struct collector *c, struct session *s)
+int collector__flush(struct collector *c, struct session *s, const struct session_span *span)
 {
 	struct session_event_totals *totals = xcalloc(c->n_events ? c->n_events : 1, sizeof(*totals));
 	int r;
 	for (size_t e = 0; e < c->n_events; e++)
 		totals[e] = (struct session_event_totals){ c->stats[e].samples, c->stats[e].period, c->stats[e].lost };
-	r = session__write_flush(s, c->profile, totals, c->n_events);
+	r = session__write_flush(s, c->profile, totals, c->n_events, span);
 	free(totals);
 	return r;
 }

@@ -122,10 +122,10 @@ int collector__write_unwind(const struct collector *c, struct session *s);
 /* Samples taken so far, over every event. */
 uint64_t collector__samples(const struct collector *c);
 
-/* Write what changed in the profile since the last flush, and the
- * events' running totals, into s (session__write_flush): the one way the
- * recorder and the importer write their profile. */
-int collector__flush(struct collector *c, struct session *s);
+/* Write what changed in the profile since the last flush, the events'
+ * running totals and, unless NULL, span into s (session__write_flush):
+ * the one way the recorder and the importer write their profile. */
+int collector__flush(struct collector *c, struct session *s, const struct session_span *span);
 
 /* Drop from memory what is written and can no longer change: exited
  * threads (machine__reap), their counters, timeline buckets past

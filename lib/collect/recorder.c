@@ -272,13 +272,11 @@ uint64_t recorder__session_start_ns(const struct recorder *r) { return r->output
 static int flush(struct recorder *r, uint64_t stop_ns)
 {
 	uint64_t t0 = clock_thread_cpu_ns();
-	int ret = collector__flush(&r->collector, r->output->session);
-	if (ret == 0) {
-		/* Memory bounded by what is alive (collector__forget). */
-		if (!r->keep_flushed)
-			collector__forget(&r->collector);
-		ret = session__write_span(r->output->session, r->output->run.start_ns, stop_ns);
-	}
+	struct session_span span = { r->output->run.start_ns, stop_ns };
+	int ret = collector__flush(&r->collector, r->output->session, &span);
+	/* Memory bounded by what is alive (collector__forget). */
+	if (ret == 0 && !r->keep_flushed)
+		collector__forget(&r->collector);
 	r->output->flush_cpu_ns += clock_thread_cpu_ns() - t0;
 	r->output->flushes++;
 	return ret;
@@ -326,7 +324,6 @@ static int end_session(struct recorder *r, uint64_t stop_ns)
 				  ring_samples, ring_lost);
 		lost += ring_lost;
 	}
-	session__write_span(s, o->run.start_ns, stop_ns);
 	collector__write_unwind(&r->collector, s);
 	/* The recorder's own cost, for whoever weighs it: the process's CPU
 	 * so far (start-up included) and its flushes' part. */

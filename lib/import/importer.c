@@ -560,7 +560,7 @@ int importer__write_session(struct importer *im, struct session *s, const char *
 	int r;
 	describe_run(im, command_line, &run);
 	if ((r = session__write_events(s, im->events, im->n_events)) < 0 || (r = session__write_run(s, &run)) < 0 ||
-	    (r = collector__flush(&im->collector, s)) < 0)
+	    (r = collector__flush(&im->collector, s, NULL)) < 0)
 		return r;
 	write_import_meta(im, s);
 	collector__write_unwind(&im->collector, s);

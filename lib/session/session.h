@@ -179,12 +179,17 @@ struct session_event_totals {
 int session__write_events(struct session *s, const struct event_spec *events, size_t n);
 /* The run's description, and state "recording" until session__write_end. */
 int session__write_run(struct session *s, const struct session_run *run);
-/* A flush: everything in p that changed since the last (in one
- * transaction; on failure nothing of it is kept and p still holds it),
- * then the events' totals. */
+/* How far a run got, on the sample clock. */
+struct session_span {
+	uint64_t start_ns, stop_ns;
+};
+
+/* A flush: everything in p that changed since the last, the events'
+ * totals and, unless span is NULL, how far the run got: in one
+ * transaction (on failure nothing of it is kept and p still holds it). */
 int session__write_flush(struct session *s, struct profile *p, const struct session_event_totals *totals,
-			 size_t n_events);
-/* How far the run got: stop_ns and duration_ns, on the sample clock. */
+			 size_t n_events, const struct session_span *span);
+/* How far the run got: stop_ns and duration_ns. */
 int session__write_span(struct session *s, uint64_t start_ns, uint64_t stop_ns);
 /* Code bytes and source lines of functions, for annotate, in one
  * transaction. Entries without code are left out. */

@@ -462,49 +462,52 @@ int session__write_run(struct session *s, const struct session_run *run)
 	return s->set_meta ? in_transaction(s, write_run, (void *)run) : -EROFS;
 }
 
+static void meta_span(struct meta_rows *m, const struct session_span *sp)
+{
+	meta_int(m, "stop_ns", (int64_t)sp->stop_ns);
+	meta_int(m, "duration_ns", (int64_t)(sp->stop_ns - sp->start_ns));
+}
+
 struct flush_batch {
 	struct profile *p;
 	const struct session_event_totals *totals;
 	size_t n_events;
+	const struct session_span *span;
 };
 
 static int write_flush(struct session *s, void *ctx)
 {
 	const struct flush_batch *f = ctx;
-	int rc = write_delta(s, f->p);
-	for (size_t e = 0; e < f->n_events && rc == SQLITE_OK; e++)
-		rc = event_totals_row(s, (uint32_t)e + 1, &f->totals[e]);
-	return rc;
+	struct meta_rows m = { s, write_delta(s, f->p) };
+	for (size_t e = 0; e < f->n_events && m.rc == SQLITE_OK; e++)
+		m.rc = event_totals_row(s, (uint32_t)e + 1, &f->totals[e]);
+	if (f->span)
+		meta_span(&m, f->span);
+	return m.rc;
 }
 
 /* One transaction, so one commit a second: each commit appends at least a
  * page to the WAL and takes its locks. */
 int session__write_flush(struct session *s, struct profile *p, const struct session_event_totals *totals,
-			 size_t n_events)
+			 size_t n_events, const struct session_span *span)
 {
-	struct flush_batch f = { p, totals, n_events };
+	struct flush_batch f = { p, totals, n_events, span };
 	int r = in_transaction(s, write_flush, &f);
 	if (r == 0)
 		delta_written(s, p);
 	return r;
 }
 
-struct span {
-	uint64_t start_ns, stop_ns;
-};
-
 static int write_span(struct session *s, void *ctx)
 {
-	const struct span *sp = ctx;
 	struct meta_rows m = { s, SQLITE_OK };
-	meta_int(&m, "stop_ns", (int64_t)sp->stop_ns);
-	meta_int(&m, "duration_ns", (int64_t)(sp->stop_ns - sp->start_ns));
+	meta_span(&m, ctx);
 	return m.rc;
 }
 
 int session__write_span(struct session *s, uint64_t start_ns, uint64_t stop_ns)
 {
-	struct span sp = { start_ns, stop_ns };
+	struct session_span sp = { start_ns, stop_ns };
 	return s->set_meta ? in_transaction(s, write_span, &sp) : -EROFS;
 }
 

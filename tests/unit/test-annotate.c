@@ -94,7 +94,7 @@ static int setup(void **state)
 	k.symbol = profile__symbol(&p, k.image, "gfn", 0x7000, 0x20);
 	add(&p, k, 0x7004, 6, &totals);
 	add(&p, k, 0x7008, 4, &totals);
-	assert_int_equal(session__write_flush(s, &p, &totals, 1), 0);
+	assert_int_equal(session__write_flush(s, &p, &totals, 1, NULL), 0);
 	assert_int_equal(session__write_code(s, &code, 1), 0);
 	assert_int_equal(session__write_end(s, 0, true), 0);
 	session__close(s);

@@ -58,7 +58,7 @@ static void write_session(char *path, const char *event, const struct fn *fns, s
 		totals.samples += fns[i].ms;
 		totals.period += fns[i].ms * MS;
 	}
-	assert_int_equal(session__write_flush(s, &p, &totals, 1), 0);
+	assert_int_equal(session__write_flush(s, &p, &totals, 1, NULL), 0);
 	assert_int_equal(session__write_end(s, 0, true), 0);
 	session__close(s);
 	profile__release(&p);

@@ -151,7 +151,7 @@ static void write_session(const char *name, const char *event, uint64_t start_ns
 	k.image = k.symbol = 0;
 	k.thread = profile__thread(&p, vm, 20, 21, "CPU 0/KVM", ROLE_VCPU, 0);
 	profile__add_sample(&p, &k, (uint64_t)count, (uint64_t)count * 1000);
-	assert_int_equal(session__write_flush(s, &p, &totals, 1), 0);
+	assert_int_equal(session__write_flush(s, &p, &totals, 1, NULL), 0);
 	assert_int_equal(session__write_span(s, start_ns, start_ns + 1000000000), 0);
 	assert_int_equal(session__write_end(s, 1, true), 0);
 	session__close(s);
