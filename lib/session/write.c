@@ -112,11 +112,32 @@ int session__set_meta(struct session *s, const char *key, const char *value)
 	return rc == SQLITE_OK ? 0 : session_sql_error(rc);
 }
 
-int session__set_meta_int(struct session *s, const char *key, int64_t value)
+/* Meta rows written in a row, in one transaction where several are (each
+ * commit costs a WAL page and its locks): the first failure stops them
+ * (SQLite's result in rc). */
+struct meta_rows {
+	struct session *s;
+	int rc;
+};
+
+static void meta_text(struct meta_rows *m, const char *key, const char *value)
+{
+	if (value && m->rc == SQLITE_OK)
+		m->rc = meta_row(m->s, key, value);
+}
+
+static void meta_int(struct meta_rows *m, const char *key, int64_t value)
 {
 	char buf[32];
 	snprintf(buf, sizeof(buf), "%lld", (long long)value);
-	return session__set_meta(s, key, buf);
+	meta_text(m, key, buf);
+}
+
+int session__set_meta_int(struct session *s, const char *key, int64_t value)
+{
+	struct meta_rows m = { s, s->set_meta ? SQLITE_OK : SQLITE_READONLY };
+	meta_int(&m, key, value);
+	return m.rc == SQLITE_OK ? 0 : session_sql_error(m.rc);
 }
 
 int session__add_event(struct session *s, uint32_t id, const struct event_spec *e)
@@ -358,8 +379,9 @@ static int in_transaction(struct session *s, int (*fn)(struct session *s, void *
 	return r;
 }
 
-static int write_delta(struct session *s, struct profile *p)
+static int write_delta(struct session *s, void *ctx)
 {
+	struct profile *p = ctx;
 	int rc = write_domains_threads(s, p);
 	if (rc == SQLITE_OK)
 		rc = write_code_catalog(s, p);
@@ -375,11 +397,6 @@ static int write_delta(struct session *s, struct profile *p)
 	return rc;
 }
 
-static int write_delta_txn(struct session *s, void *ctx)
-{
-	return write_delta(s, ctx);
-}
-
 /* After a committed delta: its rows are in the file. */
 static void delta_written(struct session *s, struct profile *p)
 {
@@ -389,7 +406,7 @@ static void delta_written(struct session *s, struct profile *p)
 
 int session__write_delta(struct session *s, struct profile *p)
 {
-	int r = in_transaction(s, write_delta_txn, p);
+	int r = in_transaction(s, write_delta, p);
 	if (r == 0)
 		delta_written(s, p);
 	return r;
@@ -405,26 +422,6 @@ int session__write_events(struct session *s, const struct event_spec *events, si
 			return r;
 	}
 	return 0;
-}
-
-/* The meta rows of a run, in one transaction: each commit costs a WAL
- * page and its locks. The first failure stops them (SQLite's result). */
-struct meta_rows {
-	struct session *s;
-	int rc;
-};
-
-static void meta_text(struct meta_rows *m, const char *key, const char *value)
-{
-	if (value && m->rc == SQLITE_OK)
-		m->rc = meta_row(m->s, key, value);
-}
-
-static void meta_int(struct meta_rows *m, const char *key, int64_t value)
-{
-	char buf[32];
-	snprintf(buf, sizeof(buf), "%lld", (long long)value);
-	meta_text(m, key, buf);
 }
 
 static int write_run(struct session *s, void *ctx)
